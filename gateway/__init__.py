@@ -1,0 +1,1 @@
+"""The gateway: settings, store, supervisor, web API and command line."""

@@ -1,0 +1,337 @@
+"""The gateway's configuration: TOML validated whole by pydantic models at start-up.
+
+Field rules live on the models; rules that span fields (a probe bound to a compartment that
+does not exist, two probes at one bus address...) live in `cross_check`, so that one run of
+`coldchain config check` lists every problem at once, each with its key and its fix.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from gateway.errors import ConfigError
+from probes.profiles import RegisterProfile, builtin_profiles
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class UnitSettings(_Model):
+    code: Annotated[str, Field(pattern=r"^\d{10}$", description="10-digit unit code (单位编码)")]
+    name: Annotated[str, Field(min_length=1)]
+    region_code: Annotated[str, Field(pattern=r"^\d{6}$", description="6-digit region code")]
+
+
+class GatewayIdentity(_Model):
+    number: Annotated[str, Field(pattern=r"^\d{1,12}$", description="gateway number, e.g. 10001")]
+    data_dir: Path = Path("/var/lib/coldchain")
+
+
+class HttpSettings(_Model):
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 8080
+
+
+class StoreSettings(_Model):
+    flush_interval_s: Annotated[float, Field(gt=0, le=1.0)] = 0.25
+    max_batch: Annotated[int, Field(ge=1, le=100_000)] = 5000
+    queue_size: Annotated[int, Field(ge=100)] = 50_000
+    retention_days: Annotated[int, Field(ge=1)] = 400
+    synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
+
+
+class Parity(StrEnum):
+    NONE = "N"
+    EVEN = "E"
+    ODD = "O"
+
+
+class _BusCommon(_Model):
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
+    timeout_s: Annotated[float, Field(gt=0, le=30)] = 1.0
+    retries: Annotated[int, Field(ge=0, le=10)] = 1
+    inter_frame_gap_ms: Annotated[float, Field(ge=0, le=1000)] = 5.0
+    unavailable_after: Annotated[int, Field(ge=1, le=100)] = 3
+    backoff_initial_s: Annotated[float, Field(gt=0)] = 1.0
+    backoff_max_s: Annotated[float, Field(gt=0)] = 60.0
+
+
+class RtuBus(_BusCommon):
+    """An RS-485 line behind a serial adapter, Modbus RTU framing."""
+
+    transport: Literal["rtu"]
+    device: Annotated[str, Field(min_length=1, description="serial device, e.g. /dev/ttyUSB0")]
+    baudrate: Literal[1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200] = 9600
+    parity: Parity = Parity.NONE
+    stopbits: Literal[1, 2] = 1
+
+
+class TcpBus(_BusCommon):
+    """A Modbus TCP device or RS-485-to-Ethernet gateway."""
+
+    transport: Literal["tcp"]
+    host: Annotated[str, Field(min_length=1)]
+    port: Annotated[int, Field(ge=1, le=65535)] = 502
+
+
+Bus = Annotated[RtuBus | TcpBus, Field(discriminator="transport")]
+
+
+class FridgeKind(StrEnum):
+    REFRIGERATOR = "refrigerator"
+    FREEZER = "freezer"
+    COLD_ROOM = "cold_room"
+    VEHICLE = "vehicle"
+
+
+class CompartmentKind(StrEnum):
+    REFRIGERATED = "refrigerated"
+    FROZEN = "frozen"
+
+
+DEFAULT_RANGES: dict[CompartmentKind, tuple[float | None, float | None]] = {
+    CompartmentKind.REFRIGERATED: (2.0, 8.0),
+    CompartmentKind.FROZEN: (None, -15.0),
+}
+
+
+class CompartmentSettings(_Model):
+    name: Annotated[str, Field(min_length=1, pattern=r"^[^/]+$")]
+    kind: CompartmentKind
+    min_c: float | None = None
+    max_c: float | None = None
+    probes: Annotated[int, Field(ge=1, le=16, description="number of probes expected")] = 1
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_range(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "kind" in data:
+            try:
+                low, high = DEFAULT_RANGES[CompartmentKind(data["kind"])]
+            except ValueError:
+                return data
+            data = {"min_c": low, "max_c": high} | data
+        return data
+
+    @model_validator(mode="after")
+    def _range_is_ordered(self) -> CompartmentSettings:
+        if self.min_c is None and self.max_c is None:
+            raise ValueError("set min_c, max_c or both: a compartment needs a range")
+        if self.min_c is not None and self.max_c is not None and self.min_c >= self.max_c:
+            raise ValueError(f"min_c {self.min_c} must be below max_c {self.max_c}")
+        return self
+
+
+class FridgeSettings(_Model):
+    code: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$")]
+    name: Annotated[str, Field(min_length=1)]
+    kind: FridgeKind
+    compartments: Annotated[list[CompartmentSettings], Field(min_length=1)]
+
+
+class ModbusProbe(_Model):
+    code: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$", description="probe code, e.g. 208601")]
+    transport: Literal["modbus"] = "modbus"
+    bus: str
+    device_id: Annotated[int, Field(ge=1, le=247)]
+    channel: Annotated[int, Field(ge=0)] = 0
+    profile: str
+    compartment: Annotated[str, Field(description="FRIDGE_CODE/COMPARTMENT_NAME")]
+    poll_interval_s: Annotated[float, Field(gt=0, le=3600)] = 60.0
+
+
+class Settings(_Model):
+    unit: UnitSettings
+    gateway: GatewayIdentity
+    http: HttpSettings = HttpSettings()
+    store: StoreSettings = StoreSettings()
+    profiles: list[RegisterProfile] = []
+    buses: list[Bus] = []
+    fridges: list[FridgeSettings] = []
+    probes: list[ModbusProbe] = []
+
+    def all_profiles(self) -> dict[str, RegisterProfile]:
+        return builtin_profiles() | {profile.name: profile for profile in self.profiles}
+
+    def compartment(self, ref: str) -> tuple[FridgeSettings, CompartmentSettings]:
+        fridge_code, _, name = ref.partition("/")
+        for fridge in self.fridges:
+            if fridge.code == fridge_code:
+                for compartment in fridge.compartments:
+                    if compartment.name == name:
+                        return fridge, compartment
+        raise KeyError(ref)
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    key: str
+    message: str
+    fix: str
+
+    def render(self, source: str) -> str:
+        return f"{source}: {self.key}: {self.message} (fix: {self.fix})"
+
+
+def cross_check(settings: Settings) -> list[Problem]:
+    """Rules that span several fields; each problem names its key and how to fix it."""
+    problems: list[Problem] = []
+    profiles = settings.all_profiles()
+    buses = {bus.name: bus for bus in settings.buses}
+    refs = [
+        f"{fridge.code}/{compartment.name}"
+        for fridge in settings.fridges
+        for compartment in fridge.compartments
+    ]
+
+    for name, count in Counter(bus.name for bus in settings.buses).items():
+        if count > 1:
+            problems.append(Problem("buses", f"bus name {name!r} is used {count} times",
+                                    "give each bus its own name"))
+    devices = Counter(bus.device for bus in settings.buses if isinstance(bus, RtuBus))
+    for device, count in devices.items():
+        if count > 1:
+            problems.append(Problem("buses", f"serial device {device} is declared {count} times",
+                                    "declare one bus per serial port and put all its probes on it"))
+    for code, count in Counter(fridge.code for fridge in settings.fridges).items():
+        if count > 1:
+            problems.append(Problem("fridges", f"fridge code {code!r} is used {count} times",
+                                    "give each fridge its own code"))
+    for index, fridge in enumerate(settings.fridges):
+        names = Counter(compartment.name for compartment in fridge.compartments)
+        for name, count in names.items():
+            if count > 1:
+                problems.append(Problem(
+                    f"fridges[{index}].compartments",
+                    f"compartment {name!r} appears {count} times in fridge {fridge.code}",
+                    "name each compartment of a fridge differently"))
+
+    for code, count in Counter(probe.code for probe in settings.probes).items():
+        if count > 1:
+            problems.append(Problem("probes", f"probe code {code} is used {count} times",
+                                    "each physical probe has one code: remove or renumber"))
+
+    bound: dict[str, list[str]] = defaultdict(list)
+    addresses: dict[tuple[str, int, int], str] = {}
+    device_profiles: dict[tuple[str, int], tuple[str, str]] = {}
+    for index, probe in enumerate(settings.probes):
+        key = f"probes[{index}]"
+        if probe.bus not in buses:
+            problems.append(Problem(f"{key}.bus", f"probe {probe.code}: no bus named {probe.bus!r}",
+                                    f"use one of {_names(buses)} or declare it under [[buses]]"))
+        profile = profiles.get(probe.profile)
+        if profile is None:
+            problems.append(Problem(
+                f"{key}.profile", f"probe {probe.code}: unknown register profile {probe.profile!r}",
+                f"use one of {_names(profiles)} or define it under [[profiles]]"))
+        elif probe.channel >= profile.channels:
+            problems.append(Problem(
+                f"{key}.channel",
+                f"probe {probe.code}: channel {probe.channel} but profile {profile.name} has "
+                f"{profile.channels} channel(s)",
+                f"use a channel from 0 to {profile.channels - 1}"))
+        if probe.compartment in refs:
+            bound[probe.compartment].append(probe.code)
+        else:
+            problems.append(Problem(
+                f"{key}.compartment",
+                f"probe {probe.code} is bound to {probe.compartment!r}, which is not a compartment",
+                f"use one of {', '.join(refs) or '(none: declare [[fridges]] first)'}"))
+        address = (probe.bus, probe.device_id, probe.channel)
+        if address in addresses:
+            problems.append(Problem(
+                f"{key}.device_id",
+                f"probe {probe.code} and probe {addresses[address]} both sit at bus {probe.bus}, "
+                f"device {probe.device_id}, channel {probe.channel}",
+                "give each probe its own device id (or channel on a multi-channel logger)"))
+        else:
+            addresses[address] = probe.code
+        device = (probe.bus, probe.device_id)
+        seen = device_profiles.setdefault(device, (probe.profile, probe.code))
+        if seen[0] != probe.profile:
+            problems.append(Problem(
+                f"{key}.profile",
+                f"probe {probe.code} reads device {probe.device_id} on bus {probe.bus} as "
+                f"{probe.profile}, probe {seen[1]} reads it as {seen[0]}",
+                "one device has one register profile: correct the device id or the profile"))
+
+    for fridge in settings.fridges:
+        for compartment in fridge.compartments:
+            ref = f"{fridge.code}/{compartment.name}"
+            codes = bound.get(ref, [])
+            if len(codes) > compartment.probes:
+                problems.append(Problem(
+                    "probes",
+                    f"compartment {ref} expects {compartment.probes} probe(s) but "
+                    f"{', '.join(codes)} are bound to it",
+                    f"unbind the extra probe, or set probes = {len(codes)} on the compartment"))
+    return problems
+
+
+def _names(items: dict[str, Any]) -> str:
+    return ", ".join(sorted(items)) or "(none)"
+
+
+def _pydantic_problem(error: Any) -> Problem:
+    key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    kind = error["type"]
+    fixes = {
+        "missing": "add this key",
+        "extra_forbidden": "remove this key or correct its spelling",
+        "literal_error": "use one of the values listed",
+        "enum": "use one of the values listed",
+        "union_tag_invalid": "set transport to one of the values listed",
+        "union_tag_not_found": "add transport = \"rtu\" or \"tcp\"",
+    }
+    message = error["msg"]
+    if kind == "string_pattern_mismatch":
+        message = f"{error['input']!r} does not have the expected form"
+    return Problem(key, message, fixes.get(kind, _fix_from_context(error)))
+
+
+def _fix_from_context(error: Any) -> str:
+    context = error.get("ctx") or {}
+    if "pattern" in context:
+        return f"write it to match {context['pattern']}"
+    for bound in ("ge", "gt", "le", "lt"):
+        if bound in context:
+            return "use a value within the bounds stated"
+    return "correct the value"
+
+
+def parse_settings(data: dict[str, Any], source: str) -> Settings:
+    """Validate a configuration mapping whole; raises ConfigError listing every problem."""
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as error:
+        problems = [_pydantic_problem(item) for item in error.errors()]
+        raise ConfigError(_render(problems, source)) from None
+    problems = cross_check(settings)
+    if problems:
+        raise ConfigError(_render(problems, source))
+    return settings
+
+
+def load_settings(path: Path) -> Settings:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read the configuration ({error.strerror})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML: {error} (fix: correct the syntax)") from None
+    return parse_settings(data, str(path))
+
+
+def _render(problems: list[Problem], source: str) -> str:
+    lines = [problem.render(source) for problem in problems]
+    return f"{len(problems)} problem(s) in the configuration:\n" + "\n".join(lines)

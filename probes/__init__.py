@@ -1,0 +1,1 @@
+"""Probe drivers and pure decoders: everything that turns a device's bytes into a Reading."""
