@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import tomllib
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -183,100 +184,166 @@ class Problem:
 
 def cross_check(settings: Settings) -> list[Problem]:
     """Rules that span several fields; each problem names its key and how to fix it."""
-    problems: list[Problem] = []
-    profiles = settings.all_profiles()
-    buses = {bus.name: bus for bus in settings.buses}
-    refs = [
+    return [
+        *_check_unique_names(settings),
+        *_check_probe_references(settings),
+        *_check_bus_addresses(settings),
+        *_check_compartment_counts(settings),
+    ]
+
+
+def _duplicates(values: list[str]) -> list[tuple[str, int]]:
+    return [(value, count) for value, count in Counter(values).items() if count > 1]
+
+
+def _check_unique_names(settings: Settings) -> list[Problem]:
+    problems = [
+        Problem("buses", f"bus name {name!r} is used {count} times", "give each bus its own name")
+        for name, count in _duplicates([bus.name for bus in settings.buses])
+    ]
+    serial_devices = [bus.device for bus in settings.buses if isinstance(bus, RtuBus)]
+    problems += [
+        Problem(
+            "buses",
+            f"serial device {device} is declared {count} times",
+            "declare one bus per serial port and put all its probes on it",
+        )
+        for device, count in _duplicates(serial_devices)
+    ]
+    problems += [
+        Problem(
+            "fridges",
+            f"fridge code {code!r} is used {count} times",
+            "give each fridge its own code",
+        )
+        for code, count in _duplicates([fridge.code for fridge in settings.fridges])
+    ]
+    for index, fridge in enumerate(settings.fridges):
+        problems += [
+            Problem(
+                f"fridges[{index}].compartments",
+                f"compartment {name!r} appears {count} times in fridge {fridge.code}",
+                "name each compartment of a fridge differently",
+            )
+            for name, count in _duplicates([item.name for item in fridge.compartments])
+        ]
+    problems += [
+        Problem(
+            "probes",
+            f"probe code {code} is used {count} times",
+            "each physical probe has one code: remove or renumber",
+        )
+        for code, count in _duplicates([probe.code for probe in settings.probes])
+    ]
+    return problems
+
+
+def _compartment_refs(settings: Settings) -> list[str]:
+    return [
         f"{fridge.code}/{compartment.name}"
         for fridge in settings.fridges
         for compartment in fridge.compartments
     ]
 
-    for name, count in Counter(bus.name for bus in settings.buses).items():
-        if count > 1:
-            problems.append(Problem("buses", f"bus name {name!r} is used {count} times",
-                                    "give each bus its own name"))
-    devices = Counter(bus.device for bus in settings.buses if isinstance(bus, RtuBus))
-    for device, count in devices.items():
-        if count > 1:
-            problems.append(Problem("buses", f"serial device {device} is declared {count} times",
-                                    "declare one bus per serial port and put all its probes on it"))
-    for code, count in Counter(fridge.code for fridge in settings.fridges).items():
-        if count > 1:
-            problems.append(Problem("fridges", f"fridge code {code!r} is used {count} times",
-                                    "give each fridge its own code"))
-    for index, fridge in enumerate(settings.fridges):
-        names = Counter(compartment.name for compartment in fridge.compartments)
-        for name, count in names.items():
-            if count > 1:
-                problems.append(Problem(
-                    f"fridges[{index}].compartments",
-                    f"compartment {name!r} appears {count} times in fridge {fridge.code}",
-                    "name each compartment of a fridge differently"))
 
-    for code, count in Counter(probe.code for probe in settings.probes).items():
-        if count > 1:
-            problems.append(Problem("probes", f"probe code {code} is used {count} times",
-                                    "each physical probe has one code: remove or renumber"))
-
-    bound: dict[str, list[str]] = defaultdict(list)
-    addresses: dict[tuple[str, int, int], str] = {}
-    device_profiles: dict[tuple[str, int], tuple[str, str]] = {}
+def _check_probe_references(settings: Settings) -> list[Problem]:
+    problems: list[Problem] = []
+    profiles = settings.all_profiles()
+    buses = {bus.name for bus in settings.buses}
+    refs = _compartment_refs(settings)
     for index, probe in enumerate(settings.probes):
         key = f"probes[{index}]"
         if probe.bus not in buses:
-            problems.append(Problem(f"{key}.bus", f"probe {probe.code}: no bus named {probe.bus!r}",
-                                    f"use one of {_names(buses)} or declare it under [[buses]]"))
+            problems.append(
+                Problem(
+                    f"{key}.bus",
+                    f"probe {probe.code}: no bus named {probe.bus!r}",
+                    f"use one of {_names(buses)} or declare it under [[buses]]",
+                )
+            )
         profile = profiles.get(probe.profile)
         if profile is None:
-            problems.append(Problem(
-                f"{key}.profile", f"probe {probe.code}: unknown register profile {probe.profile!r}",
-                f"use one of {_names(profiles)} or define it under [[profiles]]"))
+            problems.append(
+                Problem(
+                    f"{key}.profile",
+                    f"probe {probe.code}: unknown register profile {probe.profile!r}",
+                    f"use one of {_names(profiles)} or define it under [[profiles]]",
+                )
+            )
         elif probe.channel >= profile.channels:
-            problems.append(Problem(
-                f"{key}.channel",
-                f"probe {probe.code}: channel {probe.channel} but profile {profile.name} has "
-                f"{profile.channels} channel(s)",
-                f"use a channel from 0 to {profile.channels - 1}"))
-        if probe.compartment in refs:
-            bound[probe.compartment].append(probe.code)
-        else:
-            problems.append(Problem(
-                f"{key}.compartment",
-                f"probe {probe.code} is bound to {probe.compartment!r}, which is not a compartment",
-                f"use one of {', '.join(refs) or '(none: declare [[fridges]] first)'}"))
-        address = (probe.bus, probe.device_id, probe.channel)
-        if address in addresses:
-            problems.append(Problem(
-                f"{key}.device_id",
-                f"probe {probe.code} and probe {addresses[address]} both sit at bus {probe.bus}, "
-                f"device {probe.device_id}, channel {probe.channel}",
-                "give each probe its own device id (or channel on a multi-channel logger)"))
-        else:
-            addresses[address] = probe.code
-        device = (probe.bus, probe.device_id)
-        seen = device_profiles.setdefault(device, (probe.profile, probe.code))
-        if seen[0] != probe.profile:
-            problems.append(Problem(
-                f"{key}.profile",
-                f"probe {probe.code} reads device {probe.device_id} on bus {probe.bus} as "
-                f"{probe.profile}, probe {seen[1]} reads it as {seen[0]}",
-                "one device has one register profile: correct the device id or the profile"))
+            problems.append(
+                Problem(
+                    f"{key}.channel",
+                    f"probe {probe.code}: channel {probe.channel} but profile {profile.name} has "
+                    f"{profile.channels} channel(s)",
+                    f"use a channel from 0 to {profile.channels - 1}",
+                )
+            )
+        if probe.compartment not in refs:
+            problems.append(
+                Problem(
+                    f"{key}.compartment",
+                    f"probe {probe.code} is bound to {probe.compartment!r}, "
+                    "which is not a compartment",
+                    f"use one of {', '.join(refs) or '(none: declare [[fridges]] first)'}",
+                )
+            )
+    return problems
 
+
+def _check_bus_addresses(settings: Settings) -> list[Problem]:
+    problems: list[Problem] = []
+    at_address: dict[tuple[str, int, int], str] = {}
+    read_as: dict[tuple[str, int], tuple[str, str]] = {}
+    for index, probe in enumerate(settings.probes):
+        address = (probe.bus, probe.device_id, probe.channel)
+        other = at_address.setdefault(address, probe.code)
+        if other != probe.code:
+            problems.append(
+                Problem(
+                    f"probes[{index}].device_id",
+                    f"probe {probe.code} and probe {other} both sit at bus {probe.bus}, "
+                    f"device {probe.device_id}, channel {probe.channel}",
+                    "give each probe its own device id (or channel on a multi-channel logger)",
+                )
+            )
+        profile, first = read_as.setdefault(
+            (probe.bus, probe.device_id), (probe.profile, probe.code)
+        )
+        if profile != probe.profile:
+            problems.append(
+                Problem(
+                    f"probes[{index}].profile",
+                    f"probe {probe.code} reads device {probe.device_id} on bus {probe.bus} as "
+                    f"{probe.profile}, probe {first} reads it as {profile}",
+                    "one device has one register profile: correct the device id or the profile",
+                )
+            )
+    return problems
+
+
+def _check_compartment_counts(settings: Settings) -> list[Problem]:
+    bound: dict[str, list[str]] = defaultdict(list)
+    for probe in settings.probes:
+        bound[probe.compartment].append(probe.code)
+    problems: list[Problem] = []
     for fridge in settings.fridges:
         for compartment in fridge.compartments:
             ref = f"{fridge.code}/{compartment.name}"
             codes = bound.get(ref, [])
             if len(codes) > compartment.probes:
-                problems.append(Problem(
-                    "probes",
-                    f"compartment {ref} expects {compartment.probes} probe(s) but "
-                    f"{', '.join(codes)} are bound to it",
-                    f"unbind the extra probe, or set probes = {len(codes)} on the compartment"))
+                problems.append(
+                    Problem(
+                        "probes",
+                        f"compartment {ref} expects {compartment.probes} probe(s) but "
+                        f"{', '.join(codes)} are bound to it",
+                        f"unbind the extra probe, or set probes = {len(codes)} on the compartment",
+                    )
+                )
     return problems
 
 
-def _names(items: dict[str, Any]) -> str:
+def _names(items: Iterable[str]) -> str:
     return ", ".join(sorted(items)) or "(none)"
 
 
@@ -289,7 +356,7 @@ def _pydantic_problem(error: Any) -> Problem:
         "literal_error": "use one of the values listed",
         "enum": "use one of the values listed",
         "union_tag_invalid": "set transport to one of the values listed",
-        "union_tag_not_found": "add transport = \"rtu\" or \"tcp\"",
+        "union_tag_not_found": 'add transport = "rtu" or "tcp"',
     }
     message = error["msg"]
     if kind == "string_pattern_mismatch":

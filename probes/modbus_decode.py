@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,8 +21,7 @@ class ChannelValue:
 
 def _raw_value(field: FieldMap, words: Sequence[int]) -> int | float:
     if field.datatype == "int16":
-        value = words[0]
-        return value - 0x10000 if value & 0x8000 else value
+        return words[0] - 0x10000 if words[0] & 0x8000 else words[0]
     if field.datatype == "uint16":
         return words[0]
     combined = (words[0] << 16) | words[1]
@@ -29,8 +29,8 @@ def _raw_value(field: FieldMap, words: Sequence[int]) -> int | float:
         return combined - 0x1_0000_0000 if combined & 0x8000_0000 else combined
     if field.datatype == "uint32":
         return combined
-    value: float = struct.unpack(">f", combined.to_bytes(4, "big"))[0]
-    return value
+    decoded: float = struct.unpack(">f", combined.to_bytes(4, "big"))[0]
+    return decoded
 
 
 def _field_words(
@@ -59,9 +59,7 @@ def decode_channel(
         return ChannelValue(ProbeStatus.DISCONNECTED, None, None, raw_words)
     raw = _raw_value(profile.temperature, words)
     temperature = _scaled(profile.temperature, raw)
-    if temperature != temperature or not (
-        profile.physical_min <= temperature <= profile.physical_max
-    ):
+    if math.isnan(temperature) or not (profile.physical_min <= temperature <= profile.physical_max):
         return ChannelValue(ProbeStatus.OUT_OF_RANGE, None, None, raw_words)
     humidity = None
     if profile.humidity is not None:

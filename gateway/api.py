@@ -1,0 +1,179 @@
+"""The JSON API on aiohttp: health, fridges, readings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+from gateway.clock import Clock
+from gateway.probe_state import ProbeView, compartment_views, probe_view
+from gateway.recorder import Recorder
+from gateway.settings import Settings
+from gateway.store import ReadingStore, StoredReading
+from probes.modbus import ModbusBusDriver
+from probes.reading import ProbeStatus
+
+MAX_READINGS = 10_000
+
+
+@dataclass(slots=True)
+class GatewayContext:
+    """Everything the handlers read; owned by the runtime."""
+
+    settings: Settings
+    clock: Clock
+    store: ReadingStore
+    recorder: Recorder
+    drivers: list[ModbusBusDriver]
+    started_at: datetime
+
+
+CONTEXT = web.AppKey("context", GatewayContext)
+
+
+def build_app(context: GatewayContext) -> web.Application:
+    app = web.Application()
+    app[CONTEXT] = context
+    app.router.add_get("/api/health", health)
+    app.router.add_get("/api/fridges", fridges)
+    app.router.add_get("/api/readings", readings)
+    return app
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def _probe_json(view: ProbeView) -> dict[str, Any]:
+    return {
+        "code": view.code,
+        "status": view.status.value if view.status else "no_data",
+        "temperature": view.temperature,
+        "humidity": view.humidity,
+        "taken_at": _iso(view.taken_at),
+        "age_s": None if view.age_s is None else round(view.age_s, 1),
+    }
+
+
+async def health(request: web.Request) -> web.Response:
+    context = request.app[CONTEXT]
+    now = context.clock.now()
+    latest = context.recorder.latest()
+    probes = [probe_view(probe, latest.get(probe.code), now) for probe in context.settings.probes]
+    buses = [
+        {
+            "name": driver.name,
+            "transport": driver.bus.transport,
+            "connected": driver.health.connected,
+            "link_error": driver.health.link_error,
+            "reconnects": driver.health.reconnects,
+            "devices": [
+                {
+                    "device_id": device.device_id,
+                    "profile": device.profile.name,
+                    "probes": device.probes,
+                    "available": not device.unavailable,
+                    "consecutive_failures": device.failures,
+                    "polls": device.polls,
+                    "failed_polls": device.failed_polls,
+                    "last_error": device.last_error,
+                }
+                for device in driver.devices
+            ],
+        }
+        for driver in context.drivers
+    ]
+    unhealthy = [view.code for view in probes if view.status is not ProbeStatus.OK]
+    body = {
+        "status": "ok" if not unhealthy else "degraded",
+        "unit": context.settings.unit.code,
+        "gateway": context.settings.gateway.number,
+        "now": _iso(now),
+        "started_at": _iso(context.started_at),
+        "store": context.recorder.stats() | {"path": str(context.store.path)},
+        "buses": buses,
+        "probes": [_probe_json(view) for view in probes],
+        "probes_not_ok": unhealthy,
+    }
+    return web.json_response(body)
+
+
+async def fridges(request: web.Request) -> web.Response:
+    context = request.app[CONTEXT]
+    views = compartment_views(context.settings, context.recorder.latest(), context.clock.now())
+    return web.json_response(
+        [
+            {
+                "fridge": view.fridge.code,
+                "fridge_name": view.fridge.name,
+                "fridge_kind": view.fridge.kind.value,
+                "compartment": view.compartment.name,
+                "compartment_kind": view.compartment.kind.value,
+                "ref": view.ref,
+                "range": {"min_c": view.compartment.min_c, "max_c": view.compartment.max_c},
+                "status": view.status.value,
+                "temperature": view.temperature,
+                "taken_at": _iso(view.taken_at),
+                "probes": [_probe_json(probe) for probe in view.probes],
+            }
+            for view in views
+        ]
+    )
+
+
+def _query_time(request: web.Request, name: str) -> datetime | None:
+    text = request.query.get(name)
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise _bad_request(
+            f"{name}={text!r} is not an ISO-8601 time; write e.g. 2026-11-24T08:00:00+08:00"
+        ) from None
+    if moment.tzinfo is None:
+        raise _bad_request(f"{name}={text!r} has no UTC offset; add one, e.g. +08:00 or Z")
+    return moment
+
+
+def _bad_request(message: str) -> web.HTTPBadRequest:
+    return web.HTTPBadRequest(
+        text=web.json_response({"error": message}).text, content_type="application/json"
+    )
+
+
+def _reading_json(stored: StoredReading) -> dict[str, Any]:
+    reading = stored.reading
+    return {
+        "seq": stored.seq,
+        "probe": reading.probe,
+        "taken_at": reading.taken_at.isoformat(),
+        "status": reading.status.value,
+        "temperature": reading.temperature,
+        "humidity": reading.humidity,
+        "battery": reading.battery,
+        "clock_synced": reading.clock_synced,
+    }
+
+
+async def readings(request: web.Request) -> web.Response:
+    context = request.app[CONTEXT]
+    probe = request.query.get("probe") or None
+    known = {item.code for item in context.settings.probes}
+    if probe is not None and probe not in known:
+        raise _bad_request(f"probe={probe!r} is not configured; known probes: {sorted(known)}")
+    since = _query_time(request, "since")
+    until = _query_time(request, "until")
+    if since and until and since > until:
+        raise _bad_request("since is after until; swap them")
+    try:
+        limit = int(request.query.get("limit", "1000"))
+    except ValueError:
+        raise _bad_request("limit must be a whole number") from None
+    if not 1 <= limit <= MAX_READINGS:
+        raise _bad_request(f"limit must be between 1 and {MAX_READINGS}")
+    rows = context.store.readings(probe, since, until, limit)
+    return web.json_response({"readings": [_reading_json(row) for row in rows]})

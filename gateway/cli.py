@@ -1,0 +1,147 @@
+"""`coldchain` command line: run, demo, config check, sim."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from gateway.clock import Clock, ScaledClock, SystemClock
+from gateway.errors import GatewayError
+from gateway.settings import Settings, TcpBus, load_settings
+
+log = logging.getLogger("coldchain")
+
+DEMO_CONFIG = Path(__file__).resolve().parent.parent / "config" / "demo.toml"
+
+
+def _configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # pymodbus logs every timeout itself; the driver reports faults once, by probe and device.
+    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from firmware_sim.cli import SCENARIO_NAMES, add_sim_parser
+
+    parser = argparse.ArgumentParser(prog="coldchain", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run the gateway with a configuration file")
+    run.add_argument("--config", type=Path, required=True, help="gateway TOML file")
+
+    demo = commands.add_parser("demo", help="run the gateway against simulated fridges")
+    demo.add_argument("--config", type=Path, default=DEMO_CONFIG, help="demo TOML file")
+    demo.add_argument("--http-port", type=int, default=8080, help="0 picks a free port")
+    demo.add_argument("--data-dir", type=Path, default=Path("data"), help="where the store lives")
+    demo.add_argument(
+        "--scenario",
+        default="steady",
+        choices=SCENARIO_NAMES,
+        help="what happens to the first refrigerated compartment",
+    )
+    demo.add_argument(
+        "--speed", type=float, default=1.0, help="run simulated time and the gateway N× faster"
+    )
+
+    config = commands.add_parser("config", help="configuration tools")
+    config_commands = config.add_subparsers(dest="config_command", required=True)
+    check = config_commands.add_parser("check", help="validate a configuration file")
+    check.add_argument("file", type=Path)
+
+    add_sim_parser(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _configure_logging(args.verbose)
+    try:
+        if args.command == "config":
+            return check_config(args.file)
+        if args.command == "run":
+            settings = load_settings(args.config)
+            return asyncio.run(run_gateway(settings, SystemClock()))
+        if args.command == "demo":
+            return asyncio.run(run_demo(args))
+        if args.command == "sim":
+            from firmware_sim.cli import run_sim
+
+            return asyncio.run(run_sim(args))
+    except GatewayError as error:
+        print(f"coldchain: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    raise AssertionError(f"unhandled command {args.command}")
+
+
+def check_config(path: Path) -> int:
+    try:
+        settings = load_settings(path)
+    except GatewayError as error:
+        print(error, file=sys.stderr)
+        return 1
+    fridges = len(settings.fridges)
+    compartments = sum(len(fridge.compartments) for fridge in settings.fridges)
+    print(
+        f"{path}: ok: unit {settings.unit.code}, gateway {settings.gateway.number}, "
+        f"{fridges} fridge(s), {compartments} compartment(s), {len(settings.probes)} probe(s) "
+        f"on {len(settings.buses)} bus(es)"
+    )
+    return 0
+
+
+async def run_gateway(settings: Settings, clock: Clock, banner: str = "") -> int:
+    from gateway.runtime import Gateway, install_stop_signals
+
+    stop = asyncio.Event()
+    install_stop_signals(stop)
+    gateway = Gateway(settings, clock)
+    running = asyncio.create_task(gateway.run(stop), name="gateway")
+    await asyncio.wait([running, gateway.listening], return_when=asyncio.FIRST_COMPLETED)
+    if gateway.listening.done():
+        url = gateway.listening.result().url
+        print(f"coldchain: gateway listening on {url} (API: {url}api/fridges){banner}", flush=True)
+    await running
+    return 0
+
+
+async def run_demo(args: argparse.Namespace) -> int:
+    from firmware_sim.modbus_devices import simulator_for_settings
+    from firmware_sim.modbus_server import serve_modbus_tcp
+
+    settings = load_settings(args.config)
+    if any(not isinstance(bus, TcpBus) for bus in settings.buses):
+        raise GatewayError(
+            f"{args.config}: the demo serves simulated devices over Modbus TCP only; "
+            "declare its buses with transport = \"tcp\""
+        )
+    if args.speed <= 0:
+        raise GatewayError(f"--speed {args.speed}: give a positive factor, e.g. 60")
+    clock = ScaledClock(args.speed)
+    simulator = simulator_for_settings(settings, clock, scenario=args.scenario)
+    async with serve_modbus_tcp(simulator, host="127.0.0.1", port=0) as sim:
+        settings = settings.model_copy(
+            update={
+                "buses": [
+                    bus.model_copy(update={"host": "127.0.0.1", "port": sim.port})
+                    for bus in settings.buses
+                ],
+                "gateway": settings.gateway.model_copy(update={"data_dir": args.data_dir}),
+                "http": settings.http.model_copy(update={"port": args.http_port}),
+            }
+        )
+        banner = (
+            f"\ncoldchain: simulated fridges on modbus tcp 127.0.0.1:{sim.port}, "
+            f"scenario {args.scenario}, speed {args.speed:g}x; Ctrl-C stops"
+        )
+        return await run_gateway(settings, clock, banner)

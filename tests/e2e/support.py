@@ -1,0 +1,130 @@
+"""Helpers for tests of a real gateway process against simulated Modbus devices."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+CLINIC = """
+[unit]
+code = "6101030203"
+name = "测试门诊"
+region_code = "610102"
+
+[gateway]
+number = "10001"
+data_dir = "{data_dir}"
+
+[http]
+host = "127.0.0.1"
+port = 0
+
+[store]
+flush_interval_s = 0.25
+
+[[buses]]
+name = "sim"
+transport = "tcp"
+host = "127.0.0.1"
+port = {port}
+timeout_s = 0.3
+
+[[fridges]]
+code = "F1"
+name = "1号冰箱"
+kind = "refrigerator"
+{compartments}
+{probes}
+"""
+
+PROBES_PER_LOGGER = 8
+LOGGERS = 3
+
+
+def clinic_toml(data_dir: Path, port: int, poll_interval_s: float) -> str:
+    compartments = []
+    probes = []
+    for device in range(1, LOGGERS + 1):
+        for channel in range(PROBES_PER_LOGGER):
+            name = f"C{device}{channel}"
+            compartments.append(
+                f'  [[fridges.compartments]]\n  name = "{name}"\n  kind = "refrigerated"\n'
+            )
+            probes.append(
+                f'[[probes]]\ncode = "P{device}{channel}"\nbus = "sim"\ndevice_id = {device}\n'
+                f'channel = {channel}\nprofile = "logger-8ch"\ncompartment = "F1/{name}"\n'
+                f"poll_interval_s = {poll_interval_s}\n"
+            )
+    return CLINIC.format(
+        data_dir=data_dir,
+        port=port,
+        compartments="".join(compartments),
+        probes="\n".join(probes),
+    )
+
+
+@dataclass
+class Clinic:
+    config: Path
+    data_dir: Path
+    probes: int = LOGGERS * PROBES_PER_LOGGER
+
+
+class GatewayProcess:
+    """`coldchain run` as a child process; the URL is read from its first line of output."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.url = ""
+
+    @classmethod
+    async def start(cls, config: Path) -> GatewayProcess:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "gateway",
+            "run",
+            "--config",
+            str(config),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=os.environ | {"PYTHONUNBUFFERED": "1"},
+        )
+        gateway = cls(process)
+        assert process.stdout is not None
+        line = await asyncio.wait_for(process.stdout.readline(), timeout=20)
+        if b"listening on " not in line:
+            await gateway.kill()
+            stderr = await process.stderr.read() if process.stderr else b""
+            raise AssertionError(f"gateway did not start: {line!r} {stderr.decode()[-2000:]}")
+        gateway.url = line.decode().split("listening on ", 1)[1].split()[0]
+        return gateway
+
+    async def get_json(self, path: str) -> object:
+        reader, writer = await asyncio.open_connection(*self._host_port())
+        writer.write(f"GET {path} HTTP/1.0\r\nHost: test\r\n\r\n".encode())
+        await writer.drain()
+        raw = await reader.read()
+        writer.close()
+        await writer.wait_closed()
+        _, _, body = raw.partition(b"\r\n\r\n")
+        return json.loads(body)
+
+    def _host_port(self) -> tuple[str, int]:
+        host_port = self.url.removeprefix("http://").rstrip("/")
+        host, _, port = host_port.rpartition(":")
+        return host, int(port)
+
+    async def kill(self) -> None:
+        if self.process.returncode is None:
+            self.process.send_signal(signal.SIGKILL)
+        await self.process.wait()
+
+    async def terminate(self, within_s: float) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        return await asyncio.wait_for(self.process.wait(), timeout=within_s)
