@@ -47,6 +47,28 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
 
 
+def _store_json(context: GatewayContext) -> dict[str, Any]:
+    stats = context.recorder.stats()
+    return {
+        "path": str(context.store.path),
+        "last_seq": context.store.last_seq(),
+        "readings_written": stats.written,
+        "batches": stats.batches,
+        "last_commit_at": _iso(stats.last_commit_at),
+        "last_commit_ms": None
+        if stats.last_commit_s is None
+        else round(stats.last_commit_s * 1000, 2),
+        "queue_depth": stats.queue_depth,
+        "max_queue_depth": stats.max_queue_depth,
+        "pending": stats.pending,
+        "waited_for_space": stats.waited,
+        "refused_when_full": stats.rejected,
+        "invalid": stats.invalid,
+        "write_errors": stats.write_errors,
+        "last_error": stats.last_error,
+    }
+
+
 def _probe_json(view: ProbeView) -> dict[str, Any]:
     return {
         "code": view.code,
@@ -61,7 +83,7 @@ def _probe_json(view: ProbeView) -> dict[str, Any]:
 async def health(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
     now = context.clock.now()
-    latest = context.recorder.latest()
+    latest = context.recorder.latest
     probes = [probe_view(probe, latest.get(probe.code), now) for probe in context.settings.probes]
     buses = [
         {
@@ -93,7 +115,7 @@ async def health(request: web.Request) -> web.Response:
         "gateway": context.settings.gateway.number,
         "now": _iso(now),
         "started_at": _iso(context.started_at),
-        "store": context.recorder.stats() | {"path": str(context.store.path)},
+        "store": _store_json(context),
         "buses": buses,
         "probes": [_probe_json(view) for view in probes],
         "probes_not_ok": unhealthy,
@@ -103,7 +125,7 @@ async def health(request: web.Request) -> web.Response:
 
 async def fridges(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
-    views = compartment_views(context.settings, context.recorder.latest(), context.clock.now())
+    views = compartment_views(context.settings, context.recorder.latest, context.clock.now())
     return web.json_response(
         [
             {

@@ -8,6 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from gateway.clock import Clock, ScaledClock, SystemClock
 from gateway.errors import GatewayError
@@ -107,7 +108,8 @@ async def run_gateway(settings: Settings, clock: Clock, banner: str = "") -> int
     install_stop_signals(stop)
     gateway = Gateway(settings, clock)
     running = asyncio.create_task(gateway.run(stop), name="gateway")
-    await asyncio.wait([running, gateway.listening], return_when=asyncio.FIRST_COMPLETED)
+    started: list[asyncio.Future[Any]] = [running, gateway.listening]
+    await asyncio.wait(started, return_when=asyncio.FIRST_COMPLETED)
     if gateway.listening.done():
         url = gateway.listening.result().url
         print(f"coldchain: gateway listening on {url} (API: {url}api/fridges){banner}", flush=True)
@@ -123,7 +125,7 @@ async def run_demo(args: argparse.Namespace) -> int:
     if any(not isinstance(bus, TcpBus) for bus in settings.buses):
         raise GatewayError(
             f"{args.config}: the demo serves simulated devices over Modbus TCP only; "
-            "declare its buses with transport = \"tcp\""
+            'declare its buses with transport = "tcp"'
         )
     if args.speed <= 0:
         raise GatewayError(f"--speed {args.speed}: give a positive factor, e.g. 60")

@@ -7,6 +7,7 @@ recent reading is `stale`; it never shows its last temperature as the current on
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -81,7 +82,7 @@ def classify(compartment: CompartmentSettings, probes: list[ProbeView]) -> Compa
 
 
 def compartment_views(
-    settings: Settings, latest: dict[str, Reading], now: datetime
+    settings: Settings, latest: Mapping[str, Reading], now: datetime
 ) -> list[CompartmentView]:
     views = []
     for fridge in settings.fridges:

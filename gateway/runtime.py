@@ -72,12 +72,12 @@ class Gateway:
 
     async def run(self, stop: asyncio.Event) -> None:
         data_dir = self.settings.gateway.data_dir
-        with ReadingStore.open(
+        with ReadingStore(
             data_dir / STORE_FILE, synchronous=self.settings.store.synchronous
         ) as store:
-            recorder = Recorder(store, self.settings.store, self.clock)
+            recorder = Recorder(store, self.clock, self.settings.store)
             drivers = [
-                ModbusBusDriver(bus, devices, recorder.submit, self.clock)
+                ModbusBusDriver(bus, devices, recorder.put, self.clock)
                 for bus in self.settings.buses
                 if (devices := devices_on_bus(self.settings, bus.name))
             ]

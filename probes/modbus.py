@@ -31,7 +31,7 @@ from probes.reading import ProbeStatus, Reading
 
 log = logging.getLogger(__name__)
 
-Emit = Callable[[Reading], None]
+Emit = Callable[[Reading], Awaitable[None]]
 
 
 class ModbusClient(Protocol):
@@ -178,7 +178,7 @@ class ModbusBusDriver:
                 if await self._ensure_link():
                     await self.poll(device)
                 else:
-                    self._fail(device, self.health.link_error or "link down")
+                    await self._fail(device, self.health.link_error or "link down")
                 device.next_due = max(device.next_due + device.interval_s, self._clock.monotonic())
         finally:
             self._close()
@@ -193,9 +193,9 @@ class ModbusBusDriver:
             except PollError as failure:
                 error = str(failure)
                 continue
-            self._succeed(device, start, registers)
+            await self._succeed(device, start, registers)
             return
-        self._fail(device, error)
+        await self._fail(device, error)
 
     async def _read(self, device: PolledDevice) -> tuple[int, list[int]]:
         if self._client is None:
@@ -226,7 +226,7 @@ class ModbusBusDriver:
             raise PollError(f"expected {count} registers, got {len(registers)}")
         return start, registers
 
-    def _succeed(self, device: PolledDevice, start: int, registers: list[int]) -> None:
+    async def _succeed(self, device: PolledDevice, start: int, registers: list[int]) -> None:
         if device.unavailable:
             log.info(
                 "bus %s: %s answers again after %d failed polls",
@@ -242,9 +242,9 @@ class ModbusBusDriver:
             value = decode_channel(device.profile, channel, start, registers)
             if value.status is not ProbeStatus.OK:
                 log.debug("probe %s: %s (raw 0x%04X)", probe, value.status, value.raw)
-            self._emit(Reading(probe, now, value.status, value.temperature, value.humidity))
+            await self._emit(Reading(probe, now, value.status, value.temperature, value.humidity))
 
-    def _fail(self, device: PolledDevice, error: str) -> None:
+    async def _fail(self, device: PolledDevice, error: str) -> None:
         device.failures += 1
         device.failed_polls += 1
         device.last_error = error
@@ -262,7 +262,7 @@ class ModbusBusDriver:
             )
         now = self._clock.now()
         for probe in device.probes:
-            self._emit(Reading(probe, now, ProbeStatus.BUS_ERROR))
+            await self._emit(Reading(probe, now, ProbeStatus.BUS_ERROR))
 
     async def _ensure_link(self) -> bool:
         if self._client is not None and self._client.connected:

@@ -1,0 +1,395 @@
+"""The edge's truth: readings in SQLite (WAL), with a small key-value `meta` table.
+
+One process owns the database and writes it from the event loop in small batches; every call
+here is synchronous and short. The sequence number (`seq`) is the readings table's
+`INTEGER PRIMARY KEY AUTOINCREMENT`: it only grows, a rolled-back batch does not consume
+numbers, and deleting the newest rows never lets a number be handed out twice, so forwarders can
+keep "last acknowledged seq" cursors (in `meta`) across pruning and restarts.
+
+Rows are kept small: the probe code lives once in `probes` and each reading stores its integer
+id; `taken_at` is whole milliseconds since the epoch (UTC), so a reading reads back with its time
+truncated to the millisecond; status is the small code of `STATUS_CODES`. A CHECK constraint
+repeats `Reading`'s rule that only an ok reading carries a temperature; SQLite stores a NaN as
+NULL, so an ok reading with a NaN temperature is rejected by it too (`InvalidReadingError`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal, Self
+
+from gateway.errors import StoreError
+from probes.reading import STATUS_BY_CODE, STATUS_CODES, ProbeStatus, Reading
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+_OK = STATUS_CODES[ProbeStatus.OK]
+
+#: Forward migrations; entry i moves the schema from version i to i + 1 (`PRAGMA user_version`).
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        "CREATE TABLE probes (id INTEGER PRIMARY KEY, code TEXT NOT NULL UNIQUE)",
+        f"""CREATE TABLE readings (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            probe_id INTEGER NOT NULL REFERENCES probes (id),
+            taken_at INTEGER NOT NULL,
+            status INTEGER NOT NULL,
+            temperature REAL,
+            humidity REAL,
+            battery REAL,
+            clock_synced INTEGER NOT NULL,
+            CHECK ((status = {_OK}) = (temperature IS NOT NULL))
+        )""",
+        "CREATE INDEX readings_probe_time ON readings (probe_id, taken_at)",
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+# Spelled out in full (no string building) so each query is a reviewable constant.
+_QUERY_ALL = (
+    "SELECT seq, probe_id, taken_at, status, temperature, humidity, battery, clock_synced"
+    " FROM readings WHERE probe_id IN (SELECT id FROM probes)"
+    " AND taken_at >= ? AND taken_at < ? ORDER BY taken_at, seq LIMIT ?"
+)
+_QUERY_PROBE = (
+    "SELECT seq, probe_id, taken_at, status, temperature, humidity, battery, clock_synced"
+    " FROM readings WHERE probe_id = ?"
+    " AND taken_at >= ? AND taken_at < ? ORDER BY taken_at, seq LIMIT ?"
+)
+_QUERY_AFTER = (
+    "SELECT seq, probe_id, taken_at, status, temperature, humidity, battery, clock_synced"
+    " FROM readings WHERE seq > ? ORDER BY seq LIMIT ?"
+)
+_QUERY_LATEST = (
+    "SELECT seq, probe_id, taken_at, status, temperature, humidity, battery, clock_synced"
+    " FROM readings WHERE seq IN (SELECT (SELECT seq FROM readings WHERE probe_id = probes.id"
+    " ORDER BY taken_at DESC, seq DESC LIMIT 1) FROM probes)"
+)
+_INSERT = (
+    "INSERT INTO readings (probe_id, taken_at, status, temperature, humidity, battery,"
+    " clock_synced) VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+class InvalidReadingError(StoreError):
+    """A batch broke a constraint (e.g. an ok reading whose temperature is NaN); nothing of it
+    was written."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredReading:
+    """A committed reading and its sequence number."""
+
+    seq: int
+    reading: Reading
+
+
+def to_millis(moment: datetime) -> int:
+    """Whole milliseconds since the epoch (exact integer arithmetic, truncating)."""
+    return (moment - EPOCH) // _MS
+
+
+def from_millis(millis: int) -> datetime:
+    return EPOCH + timedelta(milliseconds=millis)
+
+
+class _ProbeIds(dict[str, int]):
+    """probe code -> id; an unknown code is inserted into `probes` on first use."""
+
+    def __init__(self, store: ReadingStore) -> None:
+        super().__init__()
+        self._store = store
+
+    def __missing__(self, code: str) -> int:
+        probe_id = self._store._add_probe(code)
+        self[code] = probe_id
+        return probe_id
+
+
+class ReadingStore:
+    """Readings and meta in one SQLite file; see the module docstring for the guarantees."""
+
+    def __init__(self, path: Path, *, synchronous: Literal["NORMAL", "FULL"] = "NORMAL") -> None:
+        self.path = path
+        self._conn: sqlite3.Connection | None = None
+        self._ids = _ProbeIds(self)
+        self._codes: dict[int, str] = {}
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StoreError(
+                f"{path}: cannot create the store's folder ({error.strerror}); fix: make "
+                f"{path.parent} a writable folder or choose another gateway.data_dir"
+            ) from None
+        with self._translated("open"):
+            self._conn = sqlite3.connect(path, isolation_level=None)
+        try:
+            self._prepare(synchronous)
+        except BaseException:
+            self._conn.close()
+            self._conn = None
+            raise
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def _prepare(self, synchronous: str) -> None:
+        conn = self._open()
+        with self._translated("open"):
+            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            conn.execute(f"PRAGMA synchronous={synchronous}")
+            conn.execute("PRAGMA journal_size_limit=8388608")
+            conn.execute("PRAGMA foreign_keys=OFF")
+            problems = [row[0] for row in conn.execute("PRAGMA quick_check")]
+        if mode != "wal":
+            raise StoreError(
+                f"{self.path}: SQLite refused WAL mode (journal_mode={mode}); fix: put the data"
+                " directory on a local filesystem that supports shared memory (not NFS)"
+            )
+        if problems != ["ok"]:
+            raise StoreError(
+                f"{self.path}: the database is damaged (quick_check: {'; '.join(problems[:5])});"
+                " fix: stop the gateway, move this file and its -wal/-shm files aside for"
+                " analysis (sqlite3 FILE '.recover' can salvage rows) and restart to create a"
+                " new store"
+            )
+        self._migrate()
+        with self._translated("open"):
+            for probe_id, code in conn.execute("SELECT id, code FROM probes"):
+                self._ids[code] = probe_id
+                self._codes[probe_id] = code
+
+    def _migrate(self) -> None:
+        conn = self._open()
+        with self._translated("migrate"):
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path}: schema version {version} is newer than this gateway's "
+                f"{SCHEMA_VERSION}; fix: upgrade the gateway software (do not downgrade it)"
+            )
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            with self._transaction("migrate"):
+                for statement in MIGRATIONS[target - 1]:
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version={target}")
+
+    def close(self) -> None:
+        """Close the connection (idempotent); a later call raises StoreError."""
+        if self._conn is not None:
+            with self._translated("close"):
+                self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def write_batch(self, readings: Sequence[Reading]) -> int:
+        """Commit readings in one transaction; returns the seq of the last one (or `last_seq()`
+        when empty). Seqs are assigned contiguously in the given order."""
+        conn = self._open()
+        if not readings:
+            return self.last_seq()
+        ids = self._ids
+        codes = STATUS_CODES
+        # The hot path: one tuple per reading, no per-row function call. Consecutive readings
+        # of one poll usually share a `taken_at` object, so its conversion is reused.
+        last_time: datetime | None = None
+        millis = 0
+        rows = []
+        for reading in readings:
+            taken_at = reading.taken_at
+            if taken_at is not last_time:
+                millis = (taken_at - EPOCH) // _MS
+                last_time = taken_at
+            rows.append(
+                (
+                    ids[reading.probe],
+                    millis,
+                    codes[reading.status],
+                    reading.temperature,
+                    reading.humidity,
+                    reading.battery,
+                    reading.clock_synced,
+                )
+            )
+        with self._transaction("write readings to"):
+            conn.executemany(_INSERT, rows)
+            seq: int = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
+        return seq
+
+    def _add_probe(self, code: str) -> int:
+        conn = self._open()
+        with self._translated("add a probe to"):
+            conn.execute("INSERT INTO probes (code) VALUES (?) ON CONFLICT DO NOTHING", (code,))
+            probe_id: int = conn.execute(
+                "SELECT id FROM probes WHERE code = ?", (code,)
+            ).fetchone()[0]
+        self._codes[probe_id] = code
+        return probe_id
+
+    def prune(self, older_than: datetime, limit: int = 5000) -> int:
+        """Delete at most `limit` readings taken before `older_than`, in one short transaction.
+
+        Returns how many were deleted; call again while it returns `limit` (as
+        `recorder.run_retention` does, yielding to the event loop between chunks)."""
+        conn = self._open()
+        with self._transaction("prune"):
+            cursor = conn.execute(
+                "DELETE FROM readings WHERE seq IN (SELECT seq FROM readings"
+                " WHERE probe_id IN (SELECT id FROM probes) AND taken_at < ? LIMIT ?)",
+                (to_millis(older_than), limit),
+            )
+        return cursor.rowcount
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Store a small value under `key` (committed at once)."""
+        conn = self._open()
+        with self._translated("write meta to"):
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        row = self._fetch("SELECT value FROM meta WHERE key = ?", (key,))
+        return None if not row else str(row[0][0])
+
+    def readings(
+        self,
+        probe: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 1000,
+    ) -> list[StoredReading]:
+        """Readings with `since <= taken_at < until`, oldest first (by taken_at, then seq)."""
+        low = -(2**62) if since is None else to_millis(since)
+        high = 2**62 if until is None else to_millis(until)
+        if probe is None:
+            rows = self._fetch(_QUERY_ALL, (low, high, limit))
+        elif probe in self._ids:
+            rows = self._fetch(_QUERY_PROBE, (self._ids[probe], low, high, limit))
+        else:
+            return []
+        return [self._stored(row) for row in rows]
+
+    def readings_after(self, seq: int, limit: int = 1000) -> list[StoredReading]:
+        """Readings with a seq above `seq`, in seq order: a forwarder's next batch."""
+        rows = self._fetch(_QUERY_AFTER, (seq, limit))
+        return [self._stored(row) for row in rows]
+
+    def latest_by_probe(self) -> dict[str, StoredReading]:
+        """Each probe's most recently taken reading (ties: the highest seq)."""
+        stored = [self._stored(row) for row in self._fetch(_QUERY_LATEST)]
+        return {item.reading.probe: item for item in stored}
+
+    def last_seq(self) -> int:
+        """The highest seq ever assigned (0 for a new store), even if that row was pruned."""
+        row = self._fetch("SELECT seq FROM sqlite_sequence WHERE name = 'readings'")
+        return int(row[0][0]) if row else 0
+
+    def count(self) -> int:
+        return int(self._fetch("SELECT count(*) FROM readings")[0][0])
+
+    # -- maintenance -----------------------------------------------------------------------
+
+    def integrity_check(self) -> str:
+        """`PRAGMA integrity_check`: 'ok', or the problems found, one a line. Reads the whole
+        file: for maintenance, not for the event loop's hot path."""
+        return "\n".join(str(row[0]) for row in self._fetch("PRAGMA integrity_check"))
+
+    def checkpoint(self) -> None:
+        """Copy the WAL into the database and truncate the WAL file."""
+        self._fetch("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _open(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StoreError(f"{self.path}: the store is closed; fix: open a new ReadingStore")
+        return self._conn
+
+    def _fetch(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        conn = self._open()
+        with self._translated("read"):
+            return conn.execute(sql, params).fetchall()
+
+    def _stored(self, row: tuple[Any, ...]) -> StoredReading:
+        seq, probe_id, taken_at, status, temperature, humidity, battery, synced = row
+        return StoredReading(
+            seq,
+            Reading(
+                probe=self._codes[probe_id],
+                taken_at=from_millis(taken_at),
+                status=STATUS_BY_CODE[status],
+                temperature=_real(temperature),
+                humidity=_real(humidity),
+                battery=_real(battery),
+                clock_synced=bool(synced),
+            ),
+        )
+
+    @contextmanager
+    def _transaction(self, action: str) -> Iterator[None]:
+        conn = self._open()
+        with self._translated(action):
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    @contextmanager
+    def _translated(self, action: str) -> Iterator[None]:
+        """Turn sqlite3 errors into StoreError naming the file, the action and a fix."""
+        try:
+            yield
+        except sqlite3.IntegrityError as error:
+            raise InvalidReadingError(
+                f"{self.path}: cannot {action} the store: {error}; fix: the batch was rejected"
+                " whole, write its readings one by one to find the bad one"
+            ) from error
+        except sqlite3.Error as error:
+            raise StoreError(
+                f"{self.path}: cannot {action} the store: {error}; fix: {_fix(error)}"
+            ) from error
+
+
+def _real(value: float | None) -> float | None:
+    # A REAL column can hand back an int for an integral value; normalise to float.
+    return None if value is None else float(value)
+
+
+def _fix(error: sqlite3.Error) -> str:
+    text = str(error)
+    if "not a database" in text or "malformed" in text:
+        return (
+            "stop the gateway, move the file and its -wal/-shm files aside for analysis and"
+            " restart to create a new store"
+        )
+    if "readonly" in text or "unable to open" in text or "permission" in text:
+        return "make the file and its folder writable by the gateway's user"
+    if "disk" in text and "full" in text:
+        return "free space on the data partition"
+    return "check the file, its folder and the disk; the error above says what SQLite saw"
