@@ -1,0 +1,55 @@
+"""The alerts package's exception tree.
+
+Channels never raise for a failed delivery: they return a `DeliveryResult`, because a failure
+to reach someone is data for the outbox, not an exception. What is raised here is a refusal:
+a configuration that cannot work, or an operator's request that would change nothing true
+(an acknowledgement of a closed alarm, a forged link). A refused event leaves state untouched.
+"""
+
+from __future__ import annotations
+
+from gateway.errors import ConfigError, GatewayError
+
+
+class AlertsError(GatewayError):
+    """Base of every error the alerts package raises on purpose."""
+
+
+class AlertConfigError(AlertsError, ConfigError):
+    """The [alerts] configuration cannot work; the message names the key and the fix."""
+
+
+class RejectedEventError(AlertsError):
+    """An operator's event the escalation machine refuses; the state is unchanged."""
+
+
+class UnknownAlarmError(RejectedEventError):
+    """No alarm with this id is open or recently closed on this gateway."""
+
+
+class AlarmClosedError(RejectedEventError):
+    """The alarm is already closed: acknowledging or closing it again is refused."""
+
+
+class WrongUnitError(RejectedEventError):
+    """The event names another unit than the one this gateway serves."""
+
+
+class UnknownPersonError(RejectedEventError):
+    """The person is not in any tier of this unit."""
+
+
+class ConditionStillHoldsError(RejectedEventError):
+    """A close was requested while the condition is still abnormal."""
+
+
+class AckLinkError(AlertsError):
+    """An acknowledgement link cannot be honoured."""
+
+
+class AckLinkForgedError(AckLinkError):
+    """The link is malformed or its signature does not match."""
+
+
+class AckLinkExpiredError(AckLinkError):
+    """The link was genuine but is past its expiry time."""

@@ -1,0 +1,482 @@
+"""The escalation state machine: `step(state, event, now, settings) -> (state, actions)`.
+
+Pure and deterministic. The state is plain data (`dump_state`/`load_state` give its JSON
+form); the caller persists the new state and every action in one transaction, then delivers
+the `Notify` actions through the outbox. An operator event that makes no sense (acknowledging
+a closed alarm, another unit's alarm...) raises a `RejectedEventError` and nothing changes.
+
+Semantics (DESIGN "Escalation semantics"):
+- An alarm opens when a paging condition is raised; tier 1 is notified at once, tier 2 at
+  +tier2_after_s and tier 3 at +tier3_after_s if the condition still holds. The escalation
+  clock starts when the alarm could first notify (not during a silence or an inhibition).
+- Every notified person who has not acknowledged is reminded every `repeat_every_s` while the
+  condition holds. Acknowledging stops the reminders for that person only.
+- A cleared condition stops escalation and reminders; the alarm stays open until someone
+  closes it with a disposition. A condition raised again on an open alarm reopens it and
+  reminds at once; raised after a close, it opens a new alarm.
+- A planned silence suppresses notifications of the alarms in its scope; a gateway power or
+  link alarm suppresses the offline alarms of the probes reporting through that gateway.
+  Suppression and its end are recorded as transitions.
+
+Time: due times are absolute UTC, and each tier is notified once (recorded in `notified`).
+A forward jump is indistinguishable from time passing (a gateway that was off): what became
+due fires once, and reminders resume on their grid rather than firing once per missed slot.
+A backward jump shifts the pending schedule back by the same amount, so the remaining waits
+are kept instead of a tier being delayed by the size of the jump; it is recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from alerts.errors import (
+    AlarmClosedError,
+    ConditionStillHoldsError,
+    RejectedEventError,
+    UnknownAlarmError,
+    UnknownPersonError,
+    WrongUnitError,
+)
+from alerts.model import ChannelKind, Condition, ConditionCleared, ConditionKind, ConditionRaised
+from alerts.settings import AlertSettings
+
+CLOSED_MEMORY = 256
+"""How many closed alarm ids are remembered, to tell "closed" from "unknown" on a late ack."""
+
+TIERS = (1, 2, 3)
+
+
+class NotifyReason(StrEnum):
+    OPENED = "opened"
+    ESCALATED = "escalated"
+    REPEAT = "repeat"
+
+
+class TransitionKind(StrEnum):
+    OPENED = "opened"
+    REOPENED = "reopened"
+    CLEARED = "cleared"
+    TIER_NOTIFIED = "tier_notified"
+    ACKNOWLEDGED = "acknowledged"
+    CLOSED = "closed"
+    SUPPRESSED = "suppressed"
+    UNSUPPRESSED = "unsuppressed"
+    SILENCE_STARTED = "silence_started"
+    SILENCE_ENDED = "silence_ended"
+    CLOCK_STEPPED_BACK = "clock_stepped_back"
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    person: str
+    at: datetime
+    how: str
+
+
+@dataclass(frozen=True, slots=True)
+class Silence:
+    """A planned silence (defrost, stocktaking). `scope` is a fridge code, a compartment
+    reference or a gateway name; None silences the whole unit."""
+
+    who: str
+    why: str
+    start: datetime
+    until: datetime
+    scope: str | None = None
+
+    def covers(self, subject: str) -> bool:
+        return self.scope is None or subject == self.scope or subject.startswith(f"{self.scope}/")
+
+
+@dataclass(frozen=True, slots=True)
+class Alarm:
+    id: str
+    condition: Condition
+    since: datetime
+    opened_at: datetime
+    value: float | None = None
+    detail: str = ""
+    via: str | None = None
+    active: bool = True
+    cleared_at: datetime | None = None
+    escalation_start: datetime | None = None
+    notified: dict[int, datetime] = field(default_factory=dict)
+    next_repeat: datetime | None = None
+    repeats: int = 0
+    acks: tuple[Ack, ...] = ()
+    suppressed_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationState:
+    unit: str
+    clock: datetime | None = None
+    alarms: dict[str, Alarm] = field(default_factory=dict)
+    silences: tuple[Silence, ...] = ()
+    closed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """Only time passes."""
+
+
+@dataclass(frozen=True, slots=True)
+class Acknowledge:
+    """Someone is on site. `how`: "link", "scan", "web"..."""
+
+    alarm_id: str
+    unit: str
+    person: str
+    how: str
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    alarm_id: str
+    unit: str
+    person: str
+    cause: str
+    action: str
+
+
+@dataclass(frozen=True, slots=True)
+class StartSilence:
+    who: str
+    why: str
+    until: datetime
+    scope: str | None = None
+
+
+Event = ConditionRaised | ConditionCleared | Tick | Acknowledge | Close | StartSilence
+
+
+@dataclass(frozen=True, slots=True)
+class Notify:
+    """Tell one person about one alarm, through these channels (see `alerts.messages`)."""
+
+    alarm_id: str
+    person: str
+    tier: int
+    channels: tuple[ChannelKind, ...]
+    reason: NotifyReason
+    condition: Condition
+    since: datetime
+    at: datetime
+    value: float | None
+    detail: str
+    repeat: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """An audit record: persist it with who and when."""
+
+    alarm_id: str | None
+    at: datetime
+    kind: TransitionKind
+    who: str | None = None
+    detail: str = ""
+
+
+Action = Notify | Transition
+
+_STATE = TypeAdapter(EscalationState)
+
+
+def dump_state(state: EscalationState) -> dict[str, Any]:
+    data: dict[str, Any] = _STATE.dump_python(state, mode="json")
+    return data
+
+
+def load_state(data: Mapping[str, Any]) -> EscalationState:
+    return _STATE.validate_python(data)
+
+
+def step(
+    state: EscalationState, event: Event, now: datetime, settings: AlertSettings
+) -> tuple[EscalationState, list[Action]]:
+    """Apply one event at `now`, then fire whatever became due."""
+    actions: list[Action] = []
+    state = _absorb_clock(state, now, actions)
+    state = _apply(state, event, now, settings, actions)
+    state = _advance(state, now, settings, actions)
+    return state, actions
+
+
+def _absorb_clock(state: EscalationState, now: datetime, actions: list[Action]) -> EscalationState:
+    if state.clock is None or now >= state.clock:
+        return replace(state, clock=now)
+    delta = now - state.clock
+    actions.append(Transition(None, now, TransitionKind.CLOCK_STEPPED_BACK, detail=str(-delta)))
+    alarms = {
+        alarm_id: replace(
+            alarm,
+            escalation_start=_shift(alarm.escalation_start, delta),
+            next_repeat=_shift(alarm.next_repeat, delta),
+        )
+        for alarm_id, alarm in state.alarms.items()
+    }
+    return replace(state, clock=now, alarms=alarms)
+
+
+def _shift(moment: datetime | None, delta: timedelta) -> datetime | None:
+    return None if moment is None else moment + delta
+
+
+def _apply(
+    state: EscalationState,
+    event: Event,
+    now: datetime,
+    settings: AlertSettings,
+    actions: list[Action],
+) -> EscalationState:
+    if isinstance(event, ConditionRaised):
+        return _raised(state, event, now, actions)
+    if isinstance(event, ConditionCleared):
+        return _cleared(state, event, now, actions)
+    if isinstance(event, Acknowledge):
+        return _acknowledged(state, event, now, settings, actions)
+    if isinstance(event, Close):
+        return _closed(state, event, now, settings, actions)
+    if isinstance(event, StartSilence):
+        return _silenced(state, event, now, actions)
+    return state
+
+
+def _cleared(
+    state: EscalationState, event: ConditionCleared, now: datetime, actions: list[Action]
+) -> EscalationState:
+    alarm = _open_alarm_for(state, event.condition)
+    if alarm is None or not alarm.active:
+        return state
+    actions.append(Transition(alarm.id, now, TransitionKind.CLEARED))
+    cleared = replace(alarm, active=False, cleared_at=now, next_repeat=None)
+    return replace(state, alarms=state.alarms | {alarm.id: cleared})
+
+
+def _acknowledged(
+    state: EscalationState,
+    event: Acknowledge,
+    now: datetime,
+    settings: AlertSettings,
+    actions: list[Action],
+) -> EscalationState:
+    alarm = _operator_target(state, event.alarm_id, event.unit, event.person, settings)
+    if any(ack.person == event.person for ack in alarm.acks):
+        return state
+    actions.append(Transition(alarm.id, now, TransitionKind.ACKNOWLEDGED, event.person, event.how))
+    acked = replace(alarm, acks=(*alarm.acks, Ack(event.person, now, event.how)))
+    return replace(state, alarms=state.alarms | {alarm.id: acked})
+
+
+def _closed(
+    state: EscalationState,
+    event: Close,
+    now: datetime,
+    settings: AlertSettings,
+    actions: list[Action],
+) -> EscalationState:
+    alarm = _operator_target(state, event.alarm_id, event.unit, event.person, settings)
+    if alarm.active:
+        raise ConditionStillHoldsError(
+            f"alarm {alarm.id}: the condition still holds; close it once it has cleared"
+        )
+    if not event.cause.strip() or not event.action.strip():
+        raise RejectedEventError(f"alarm {alarm.id}: a close needs the cause and the action taken")
+    detail = f"cause: {event.cause}; action: {event.action}"
+    actions.append(Transition(alarm.id, now, TransitionKind.CLOSED, event.person, detail))
+    alarms = {k: v for k, v in state.alarms.items() if k != alarm.id}
+    return replace(state, alarms=alarms, closed=(*state.closed, alarm.id)[-CLOSED_MEMORY:])
+
+
+def _silenced(
+    state: EscalationState, event: StartSilence, now: datetime, actions: list[Action]
+) -> EscalationState:
+    if event.until <= now:
+        raise RejectedEventError(f"silence until {event.until.isoformat()} is not in the future")
+    if not event.who.strip() or not event.why.strip():
+        raise RejectedEventError("a silence needs who asked for it and why")
+    silence = Silence(event.who, event.why, now, event.until, event.scope)
+    detail = f"{event.scope or 'whole unit'} until {event.until.isoformat()}: {event.why}"
+    actions.append(Transition(None, now, TransitionKind.SILENCE_STARTED, event.who, detail))
+    return replace(state, silences=(*state.silences, silence))
+
+
+def _raised(
+    state: EscalationState, event: ConditionRaised, now: datetime, actions: list[Action]
+) -> EscalationState:
+    if not event.condition.kind.pages:
+        return state
+    alarm = _open_alarm_for(state, event.condition)
+    if alarm is None:
+        alarm = Alarm(
+            id=f"{event.condition.key}@{now.isoformat()}",
+            condition=event.condition,
+            since=event.since,
+            opened_at=now,
+            value=event.value,
+            detail=event.detail,
+            via=event.via,
+        )
+        actions.append(Transition(alarm.id, now, TransitionKind.OPENED, detail=event.detail))
+    elif alarm.active:
+        alarm = replace(alarm, value=event.value, detail=event.detail)
+    else:
+        actions.append(Transition(alarm.id, now, TransitionKind.REOPENED, detail=event.detail))
+        alarm = replace(
+            alarm,
+            active=True,
+            cleared_at=None,
+            value=event.value,
+            detail=event.detail,
+            next_repeat=now if alarm.notified else None,
+        )
+    return replace(state, alarms=state.alarms | {alarm.id: alarm})
+
+
+def _open_alarm_for(state: EscalationState, condition: Condition) -> Alarm | None:
+    return next((a for a in state.alarms.values() if a.condition == condition), None)
+
+
+def _operator_target(
+    state: EscalationState, alarm_id: str, unit: str, person: str, settings: AlertSettings
+) -> Alarm:
+    if unit != state.unit:
+        raise WrongUnitError(
+            f"alarm {alarm_id} names unit {unit}, this gateway serves {state.unit}"
+        )
+    if alarm_id in state.closed:
+        raise AlarmClosedError(f"alarm {alarm_id} is already closed")
+    alarm = state.alarms.get(alarm_id)
+    if alarm is None:
+        raise UnknownAlarmError(f"no alarm {alarm_id} on this gateway")
+    if not any(person in settings.tier_people(tier) for tier in TIERS):
+        raise UnknownPersonError(f"{person!r} is not in any tier of unit {state.unit}")
+    return alarm
+
+
+def _advance(
+    state: EscalationState, now: datetime, settings: AlertSettings, actions: list[Action]
+) -> EscalationState:
+    for silence in state.silences:
+        if silence.until <= now:
+            detail = f"{silence.scope or 'whole unit'}: {silence.why}"
+            actions.append(Transition(None, now, TransitionKind.SILENCE_ENDED, silence.who, detail))
+    state = replace(state, silences=tuple(s for s in state.silences if s.until > now))
+    alarms = {
+        alarm.id: _advance_alarm(alarm, _suppressor(state, alarm), now, settings, actions)
+        for alarm in sorted(state.alarms.values(), key=lambda a: (a.opened_at, a.id))
+    }
+    return replace(state, alarms=alarms)
+
+
+def _suppressor(state: EscalationState, alarm: Alarm) -> str | None:
+    for silence in state.silences:
+        if silence.covers(alarm.condition.subject):
+            return f"silence by {silence.who}: {silence.why}"
+    if alarm.condition.kind is ConditionKind.PROBE_OFFLINE and alarm.via is not None:
+        for other in state.alarms.values():
+            kind = other.condition.kind
+            if kind.inhibits_offline and other.active and other.condition.subject == alarm.via:
+                return f"inhibited by {other.id}"
+    return None
+
+
+def _advance_alarm(
+    alarm: Alarm,
+    suppressor: str | None,
+    now: datetime,
+    settings: AlertSettings,
+    actions: list[Action],
+) -> Alarm:
+    if suppressor != alarm.suppressed_by:
+        kind = TransitionKind.SUPPRESSED if suppressor else TransitionKind.UNSUPPRESSED
+        actions.append(Transition(alarm.id, now, kind, detail=suppressor or ""))
+        alarm = replace(alarm, suppressed_by=suppressor)
+    if suppressor is not None or not alarm.active:
+        return alarm
+    start = alarm.escalation_start or now
+    notified = dict(alarm.notified)
+    sent: set[str] = set()
+    for tier in TIERS:
+        if tier in notified or now < start + timedelta(seconds=_tier_after_s(tier, settings)):
+            continue
+        notified[tier] = now
+        people = settings.tier_people(tier)
+        actions.append(
+            Transition(
+                alarm.id,
+                now,
+                TransitionKind.TIER_NOTIFIED,
+                detail=f"tier {tier}: {', '.join(people)}",
+            )
+        )
+        reason = NotifyReason.OPENED if tier == 1 else NotifyReason.ESCALATED
+        for person in people:
+            if person not in sent:
+                sent.add(person)
+                actions.append(
+                    _notify(alarm, person, tier=tier, reason=reason, now=now, settings=settings)
+                )
+    alarm = replace(alarm, escalation_start=start, notified=notified)
+    every = timedelta(seconds=settings.escalation.repeat_every_s)
+    if alarm.next_repeat is None:
+        return replace(alarm, next_repeat=now + every) if sent else alarm
+    if now < alarm.next_repeat:
+        return alarm
+    acked = {ack.person for ack in alarm.acks}
+    repeat = alarm.repeats + 1
+    for tier in sorted(notified, reverse=True):
+        for person in settings.tier_people(tier):
+            if person not in sent and person not in acked:
+                sent.add(person)
+                actions.append(
+                    _notify(
+                        alarm,
+                        person,
+                        tier=tier,
+                        reason=NotifyReason.REPEAT,
+                        now=now,
+                        settings=settings,
+                        repeat=repeat,
+                    )
+                )
+    missed = (now - alarm.next_repeat) // every
+    return replace(alarm, next_repeat=alarm.next_repeat + (missed + 1) * every, repeats=repeat)
+
+
+def _tier_after_s(tier: int, settings: AlertSettings) -> float:
+    timing = settings.escalation
+    return {1: 0.0, 2: timing.tier2_after_s, 3: timing.tier3_after_s}[tier]
+
+
+def _notify(
+    alarm: Alarm,
+    person: str,
+    *,
+    tier: int,
+    reason: NotifyReason,
+    now: datetime,
+    settings: AlertSettings,
+    repeat: int = 0,
+) -> Notify:
+    return Notify(
+        alarm_id=alarm.id,
+        person=person,
+        tier=tier,
+        channels=settings.channels_for(tier, settings.person(person)),
+        reason=reason,
+        condition=alarm.condition,
+        since=alarm.since,
+        at=now,
+        value=alarm.value,
+        detail=alarm.detail,
+        repeat=repeat,
+    )

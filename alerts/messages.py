@@ -1,0 +1,137 @@
+"""Chinese alarm messages: unit, fridge, compartment, what is wrong, since when, tier, ack link.
+
+Times are shown in China Standard Time. Messages name places and conditions, never people's
+ID numbers; the recipient's name is not needed either (each message goes to one person).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from alerts.escalation import Notify, NotifyReason
+from alerts.model import ConditionKind
+from gateway.settings import Settings
+
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+
+TIER_NAMES = {1: "一级（疫苗管理员）", 2: "二级（科室负责人）", 3: "三级（单位负责人）"}
+FAULT_NAMES = {
+    "disconnected": "探头断开",
+    "out_of_range": "读数超出量程",
+    "bus_error": "通信错误",
+    "stale": "数据未更新",
+}
+_DESCRIPTIONS = {
+    ConditionKind.TOO_WARM: "温度过高 {value} °C{limits}",
+    ConditionKind.TOO_COLD: "温度过低 {value} °C{limits}",
+    ConditionKind.PROBE_OFFLINE: "探头 {probe} 无数据",
+    ConditionKind.PROBE_FAULT: "探头 {probe} 故障（{fault}）",
+    ConditionKind.BATTERY_LOW: "探头 {probe} 电量低（{level}%）",
+    ConditionKind.GATEWAY_POWER: "网关断电 {gap}，已恢复供电",
+    ConditionKind.GATEWAY_LINK: "{where} 通信中断",
+    ConditionKind.WHO_HEAT: "累计高温 ≥ 8 °C 达 10 小时",
+    ConditionKind.WHO_FREEZE: "冻结风险 ≤ −0.5 °C 达 60 分钟",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where an alarm is, in words; `limits` is the compartment's range, e.g. "2.0～8.0 °C"."""
+
+    unit_name: str
+    fridge_name: str | None = None
+    compartment_name: str | None = None
+    limits: str = ""
+
+    @property
+    def words(self) -> str:
+        return " ".join(p for p in (self.fridge_name, self.compartment_name) if p) or "网关"
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One rendering per form: `text` (SMS, WeCom text), `markdown`, `speech` (voice), and the
+    parts a WeChat template fills its keywords from."""
+
+    text: str
+    markdown: str
+    speech: str
+    parts: dict[str, str]
+
+
+def place_of(settings: Settings, subject: str) -> Place:
+    """Names for an alarm's subject: a compartment reference, or a gateway/bus name."""
+    try:
+        fridge, compartment = settings.compartment(subject)
+    except KeyError:
+        return Place(settings.unit.name, fridge_name=f"网关 {subject}")
+    low = "" if compartment.min_c is None else f"{compartment.min_c:.1f}"
+    high = "" if compartment.max_c is None else f"{compartment.max_c:.1f}"
+    limits = f"{low}～{high} °C" if low and high else (f"≤ {high} °C" if high else f"≥ {low} °C")
+    return Place(settings.unit.name, fridge.name, compartment.name, limits)
+
+
+def describe(notify: Notify, place: Place) -> str:
+    """What is wrong, in a few words."""
+    value = notify.value
+    return _DESCRIPTIONS[notify.condition.kind].format(
+        value="?" if value is None else f"{value:.1f}",
+        level="?" if value is None else f"{value:.0f}",
+        gap=_duration(value or 0.0),
+        limits=f"（正常 {place.limits}）" if place.limits else "",
+        probe=notify.condition.probe,
+        fault=FAULT_NAMES.get(notify.detail, notify.detail),
+        where=place.words,
+    )
+
+
+def render(notify: Notify, place: Place, ack_link: str) -> Message:
+    condition = describe(notify, place)
+    since = _local(notify.since)
+    lasted = _duration((notify.at - notify.since).total_seconds())
+    tier = TIER_NAMES[notify.tier]
+    title = {
+        NotifyReason.OPENED: "冷链报警",
+        NotifyReason.ESCALATED: "冷链报警升级",
+        NotifyReason.REPEAT: f"冷链报警第 {notify.repeat} 次提醒",
+    }[notify.reason]
+    action = "请尽快到场处置，并点击链接确认到场"
+    where = f"{place.unit_name} {place.words}"
+    text = (
+        f"【{title}】{tier}\n"
+        f"单位：{place.unit_name}\n"
+        f"位置：{place.words}\n"
+        f"情况：{condition}\n"
+        f"开始：{since}（北京时间），已持续 {lasted}\n"
+        f"{action}：{ack_link}"
+    )
+    markdown = (
+        f'## <font color="warning">{title}</font> {tier}\n'
+        f"> 单位：{place.unit_name}\n"
+        f"> 位置：{place.words}\n"
+        f"> 情况：**{condition}**\n"
+        f"> 开始：{since}（北京时间），已持续 {lasted}\n\n"
+        f"[{action}]({ack_link})"
+    )
+    speech = f"{title}。{where}，{condition}。从{since}开始，已持续{lasted}。{action}。"
+    parts = {
+        "title": f"{title} {tier}",
+        "place": where,
+        "condition": condition,
+        "since": since,
+        "tier": tier,
+        "action": action,
+    }
+    return Message(text, markdown, speech, parts)
+
+
+def _local(moment: datetime) -> str:
+    return moment.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
+
+
+def _duration(seconds: float) -> str:
+    minutes = max(int(seconds // 60), 0)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} 小时 {minutes} 分钟" if hours else f"{minutes} 分钟"
