@@ -10,14 +10,16 @@ from __future__ import annotations
 import tomllib
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from alerts.settings import AlertSettings
+from alerts.settings import cross_check as alerts_cross_check
 from gateway.errors import ConfigError
+from gateway.problems import Problem
 from probes.profiles import RegisterProfile, builtin_profiles
 
 
@@ -158,6 +160,7 @@ class Settings(_Model):
     buses: list[Bus] = []
     fridges: list[FridgeSettings] = []
     probes: list[ModbusProbe] = []
+    alerts: AlertSettings | None = None
 
     def all_profiles(self) -> dict[str, RegisterProfile]:
         return builtin_profiles() | {profile.name: profile for profile in self.profiles}
@@ -172,16 +175,6 @@ class Settings(_Model):
         raise KeyError(ref)
 
 
-@dataclass(frozen=True, slots=True)
-class Problem:
-    key: str
-    message: str
-    fix: str
-
-    def render(self, source: str) -> str:
-        return f"{source}: {self.key}: {self.message} (fix: {self.fix})"
-
-
 def cross_check(settings: Settings) -> list[Problem]:
     """Rules that span several fields; each problem names its key and how to fix it."""
     return [
@@ -189,6 +182,11 @@ def cross_check(settings: Settings) -> list[Problem]:
         *_check_probe_references(settings),
         *_check_bus_addresses(settings),
         *_check_compartment_counts(settings),
+        *(
+            alerts_cross_check(settings.alerts, _compartment_refs(settings))
+            if settings.alerts
+            else []
+        ),
     ]
 
 
