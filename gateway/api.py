@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,6 +19,9 @@ from probes.modbus import ModbusBusDriver
 from probes.reading import ProbeStatus
 
 MAX_READINGS = 10_000
+
+# Chinese names stay readable in the JSON rather than \u-escaped.
+_dumps = functools.partial(json.dumps, ensure_ascii=False)
 
 
 @dataclass(slots=True)
@@ -120,14 +125,15 @@ async def health(request: web.Request) -> web.Response:
         "probes": [_probe_json(view) for view in probes],
         "probes_not_ok": unhealthy,
     }
-    return web.json_response(body)
+    return web.json_response(dumps=_dumps, data=body)
 
 
 async def fridges(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
     views = compartment_views(context.settings, context.recorder.latest, context.clock.now())
     return web.json_response(
-        [
+        dumps=_dumps,
+        data=[
             {
                 "fridge": view.fridge.code,
                 "fridge_name": view.fridge.name,
@@ -142,7 +148,7 @@ async def fridges(request: web.Request) -> web.Response:
                 "probes": [_probe_json(probe) for probe in view.probes],
             }
             for view in views
-        ]
+        ],
     )
 
 
@@ -162,9 +168,7 @@ def _query_time(request: web.Request, name: str) -> datetime | None:
 
 
 def _bad_request(message: str) -> web.HTTPBadRequest:
-    return web.HTTPBadRequest(
-        text=web.json_response({"error": message}).text, content_type="application/json"
-    )
+    return web.HTTPBadRequest(text=_dumps({"error": message}), content_type="application/json")
 
 
 def _reading_json(stored: StoredReading) -> dict[str, Any]:
@@ -198,4 +202,4 @@ async def readings(request: web.Request) -> web.Response:
     if not 1 <= limit <= MAX_READINGS:
         raise _bad_request(f"limit must be between 1 and {MAX_READINGS}")
     rows = context.store.readings(probe, since, until, limit)
-    return web.json_response({"readings": [_reading_json(row) for row in rows]})
+    return web.json_response(dumps=_dumps, data={"readings": [_reading_json(row) for row in rows]})

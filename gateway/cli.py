@@ -30,7 +30,8 @@ def _configure_logging(verbose: bool) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from firmware_sim.cli import SCENARIO_NAMES, add_sim_parser
+    from firmware_sim.cli import add_sim_parser
+    from firmware_sim.scenarios import SCENARIOS
 
     parser = argparse.ArgumentParser(prog="coldchain", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -46,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--scenario",
         default="steady",
-        choices=SCENARIO_NAMES,
+        choices=sorted(SCENARIOS),
         help="what happens to the first refrigerated compartment",
     )
     demo.add_argument(
@@ -118,8 +119,13 @@ async def run_gateway(settings: Settings, clock: Clock, banner: str = "") -> int
 
 
 async def run_demo(args: argparse.Namespace) -> int:
-    from firmware_sim.modbus_devices import simulator_for_settings
-    from firmware_sim.modbus_server import serve_modbus_tcp
+    from firmware_sim.modbus_devices import (
+        ModbusSimulator,
+        channels_for_settings,
+        first_refrigerated,
+        probe_specs,
+    )
+    from firmware_sim.modbus_server import TcpSimServer
 
     settings = load_settings(args.config)
     if any(not isinstance(bus, TcpBus) for bus in settings.buses):
@@ -130,8 +136,9 @@ async def run_demo(args: argparse.Namespace) -> int:
     if args.speed <= 0:
         raise GatewayError(f"--speed {args.speed}: give a positive factor, e.g. 60")
     clock = ScaledClock(args.speed)
-    simulator = simulator_for_settings(settings, clock, scenario=args.scenario)
-    async with serve_modbus_tcp(simulator, host="127.0.0.1", port=0) as sim:
+    target = first_refrigerated(probe_specs(settings))
+    simulator = ModbusSimulator(channels_for_settings(settings, {target: args.scenario}), clock)
+    async with TcpSimServer(simulator, "127.0.0.1", 0) as sim:
         settings = settings.model_copy(
             update={
                 "buses": [
@@ -144,6 +151,6 @@ async def run_demo(args: argparse.Namespace) -> int:
         )
         banner = (
             f"\ncoldchain: simulated fridges on modbus tcp 127.0.0.1:{sim.port}, "
-            f"scenario {args.scenario}, speed {args.speed:g}x; Ctrl-C stops"
+            f"scenario {args.scenario} on {target}, speed {args.speed:g}x; Ctrl-C stops"
         )
         return await run_gateway(settings, clock, banner)

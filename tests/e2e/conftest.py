@@ -6,9 +6,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest_asyncio
-from firmware_sim.modbus_devices import simulator_for_settings
-from firmware_sim.modbus_server import serve_modbus_tcp
 
+from firmware_sim.modbus_devices import ModbusSimulator, channels_for_settings
+from firmware_sim.modbus_server import TcpSimServer
 from gateway.clock import SystemClock
 from gateway.settings import load_settings
 from tests.e2e.support import Clinic, clinic_toml
@@ -20,7 +20,7 @@ async def clinic(tmp_path: Path) -> AsyncIterator[Clinic]:
     data_dir = tmp_path / "data"
     config = tmp_path / "clinic.toml"
     config.write_text(clinic_toml(data_dir, 1, 0.2), encoding="utf-8")
-    simulator = simulator_for_settings(load_settings(config), SystemClock())
-    async with serve_modbus_tcp(simulator, host="127.0.0.1", port=0) as server:
+    simulator = ModbusSimulator(channels_for_settings(load_settings(config)), SystemClock())
+    async with TcpSimServer(simulator, "127.0.0.1", 0) as server:
         config.write_text(clinic_toml(data_dir, server.port, 0.2), encoding="utf-8")
         yield Clinic(config, data_dir)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -90,15 +89,3 @@ async def test_fridges_endpoint_shows_every_compartment(clinic: Clinic) -> None:
         assert {row["probe"] for row in readings["readings"]} == {"P10"}
     finally:
         await gateway.terminate(within_s=5.0)
-
-
-def test_a_store_left_by_a_kill_is_plain_sqlite(tmp_path: Path) -> None:
-    """The store is an ordinary SQLite file: any tool can open and check it."""
-    with ReadingStore(tmp_path / STORE_FILE) as store:
-        assert store.count() == 0
-    connection = sqlite3.connect(tmp_path / STORE_FILE)
-    try:
-        assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-        assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-    finally:
-        connection.close()

@@ -1,0 +1,37 @@
+"""From an escalation `Notify` to outbox rows: render the message once, sign one ack link.
+
+The message is rendered when the notification is created and stored with its row, so a
+message that waits hours for a channel goes out as it was decided (with its "since" and tier)
+and a restart does not change its text. One row per channel the person is reached by.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from alerts.ack_links import ack_url
+from alerts.escalation import Notify
+from alerts.messages import place_of, render
+from alerts.settings import AlertSettings
+from gateway.alarms.store import NewOutboxRow
+from gateway.settings import Settings
+
+
+def outbox_rows(
+    notify: Notify, settings: Settings, alerts: AlertSettings, now: datetime
+) -> list[NewOutboxRow]:
+    link = ack_url(alerts.ack, notify.alarm_id, settings.unit.code, notify.person, now)
+    message = render(notify, place_of(settings, notify.condition.subject), link)
+    return [
+        NewOutboxRow(
+            alarm_id=notify.alarm_id,
+            person=notify.person,
+            tier=notify.tier,
+            channel=channel,
+            reason=str(notify.reason),
+            message=message,
+            ack_link=link,
+            created_at=now,
+        )
+        for channel in notify.channels
+    ]

@@ -1,0 +1,215 @@
+"""HTTP routes of the alarms: list, acknowledge, close, silence, and the signed ack link page.
+
+Refusals answer 4xx with `{"error": "..."}` naming the problem and the fix, and change nothing;
+a step that could not be persisted answers 503 (retry). The ack link page is a small Chinese
+HTML page, because it opens on a phone from a WeChat message or an SMS.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from html import escape
+from typing import Annotated, Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from alerts.errors import (
+    AckLinkExpiredError,
+    AckLinkForgedError,
+    AlarmClosedError,
+    ConditionStillHoldsError,
+    RejectedEventError,
+    UnknownAlarmError,
+    UnknownPersonError,
+    WrongUnitError,
+)
+from alerts.escalation import Transition
+from alerts.messages import LOCAL_TZ
+from gateway.alarms.engine import AlarmService
+from gateway.errors import StoreError
+
+_B = TypeVar("_B", bound="_Body")
+SERVICE = web.AppKey("alarms", AlarmService)
+MAX_RECENT = 500
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AckBody(_Body):
+    person: Annotated[str, Field(min_length=1)]
+    how: Annotated[str, Field(min_length=1)] = "web"
+    unit: str | None = None
+
+
+class CloseBody(_Body):
+    person: Annotated[str, Field(min_length=1)]
+    cause: Annotated[str, Field(min_length=1)]
+    action: Annotated[str, Field(min_length=1)]
+    unit: str | None = None
+
+
+class SilenceBody(_Body):
+    who: Annotated[str, Field(min_length=1)]
+    why: Annotated[str, Field(min_length=1)]
+    until: datetime
+    scope: str | None = None
+
+
+def add_alarm_routes(app: web.Application, service: AlarmService) -> None:
+    app[SERVICE] = service
+    app.router.add_get("/api/alarms", list_alarms)
+    app.router.add_post("/api/alarms/{ref}/ack", acknowledge)
+    app.router.add_post("/api/alarms/{ref}/close", close)
+    app.router.add_post("/api/silences", silence)
+    app.router.add_get("/ack/{token}", ack_link)
+
+
+def _error(status: type[web.HTTPException], message: str) -> web.HTTPException:
+    body = json.dumps({"error": message}, ensure_ascii=False)
+    return status(text=body, content_type="application/json")
+
+
+async def _body(request: web.Request, model: type[_B], example: str) -> _B:
+    try:
+        data = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise _error(
+            web.HTTPBadRequest,
+            f"the request body is not valid JSON ({error}); fix: send a JSON object such as "
+            f"{example}",
+        ) from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in item['loc']) or 'body'}: {item['msg']}"
+            for item in error.errors()
+        )
+        raise _error(
+            web.HTTPUnprocessableEntity,
+            f"{problems}; fix: send a JSON object such as {example}",
+        ) from None
+
+
+def _refused(error: Exception, service: AlarmService) -> web.HTTPException:
+    """The status and fix for an event the escalation refused (nothing changed)."""
+    people = sorted({p for tier in (1, 2, 3) for p in service.alerts.tier_people(tier)})
+    fixes: list[tuple[type[Exception], type[web.HTTPException], str]] = [
+        (UnknownAlarmError, web.HTTPNotFound, "list the alarms with GET /api/alarms"),
+        (AlarmClosedError, web.HTTPConflict, "nothing to do: a new alarm opens if it recurs"),
+        (WrongUnitError, web.HTTPForbidden, "send it to the gateway of that unit"),
+        (UnknownPersonError, web.HTTPForbidden, f"use a person id of a tier: {', '.join(people)}"),
+        (
+            ConditionStillHoldsError,
+            web.HTTPConflict,
+            "acknowledge now; close after the condition has cleared",
+        ),
+    ]
+    for kind, status, fix in fixes:
+        if isinstance(error, kind):
+            return _error(status, f"{error}; fix: {fix}")
+    if isinstance(error, StoreError):
+        return _error(web.HTTPServiceUnavailable, f"{error}; retry in a moment")
+    return _error(web.HTTPUnprocessableEntity, str(error))
+
+
+def _transitions(transitions: list[Transition]) -> list[dict[str, Any]]:
+    return [
+        {"alarm_id": t.alarm_id, "at": t.at.isoformat(), "kind": str(t.kind), "who": t.who}
+        for t in transitions
+    ]
+
+
+async def list_alarms(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    text = request.query.get("recent", "50")
+    if not text.isdigit() or not 0 <= int(text) <= MAX_RECENT:
+        raise _error(
+            web.HTTPBadRequest, f"recent={text!r}; fix: give a whole number from 0 to {MAX_RECENT}"
+        )
+    return web.json_response(service.view(int(text)))
+
+
+async def acknowledge(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    body = await _body(request, AckBody, '{"person": "wang", "how": "web"}')
+    try:
+        done = service.acknowledge(request.match_info["ref"], body.person, body.how, body.unit)
+    except (RejectedEventError, StoreError) as error:
+        raise _refused(error, service) from None
+    return web.json_response({"ok": True, "transitions": _transitions(done)})
+
+
+async def close(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    example = '{"person": "wang", "cause": "压缩机故障", "action": "疫苗转移到2号冰箱"}'
+    body = await _body(request, CloseBody, example)
+    try:
+        done = service.close_alarm(
+            request.match_info["ref"], body.person, body.cause, body.action, body.unit
+        )
+    except (RejectedEventError, StoreError) as error:
+        raise _refused(error, service) from None
+    return web.json_response({"ok": True, "transitions": _transitions(done)})
+
+
+async def silence(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    example = '{"who": "wang", "why": "除霜", "until": "2026-03-02T12:00:00+08:00", "scope": "F1"}'
+    body = await _body(request, SilenceBody, example)
+    if body.until.tzinfo is None:
+        raise _error(
+            web.HTTPUnprocessableEntity,
+            f"until={body.until.isoformat()} has no UTC offset; fix: add one, e.g. +08:00",
+        )
+    try:
+        done = service.silence(body.who, body.why, body.until, body.scope)
+    except (RejectedEventError, StoreError) as error:
+        raise _refused(error, service) from None
+    return web.json_response({"ok": True, "transitions": _transitions(done)})
+
+
+_PAGE = """<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title></head>
+<body style="font-family: sans-serif; margin: 2em;">
+<h1>{title}</h1>
+<p>{text}</p>
+</body></html>
+"""
+
+
+def _page(status: int, title: str, text: str) -> web.Response:
+    body = _PAGE.format(title=escape(title), text=escape(text))
+    return web.Response(status=status, text=body, content_type="text/html", charset="utf-8")
+
+
+async def ack_link(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    try:
+        claim, done = service.acknowledge_link(request.match_info["token"])
+    except AckLinkForgedError as error:
+        return _page(403, "链接无效", f"此确认链接无效或被篡改，未做任何确认。（{error}）")
+    except AckLinkExpiredError as error:
+        return _page(
+            410, "链接已过期", f"请使用最新报警消息中的链接，或在网关上确认到场。（{error}）"
+        )
+    except AlarmClosedError:
+        return _page(409, "报警已关闭", "该报警已处置并关闭，无需再确认。")
+    except UnknownAlarmError:
+        return _page(404, "报警不存在", "本网关上没有这条报警，请查看最新消息。")
+    except (RejectedEventError, StoreError) as error:
+        return _page(409, "无法确认", f"{error}")
+    when = service.clock.now().astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
+    already = "（此前已确认过）" if not done else ""
+    return _page(
+        200,
+        "已确认到场",
+        f"{claim.person}：已记录您于 {when} 确认到场{already}。"
+        "报警将在温度恢复正常并登记原因和处置措施后关闭。",
+    )

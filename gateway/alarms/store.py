@@ -1,0 +1,686 @@
+"""Alarm persistence: one SQLite file, `alarms.sqlite3` in the gateway's data_dir (WAL).
+
+Why a file of its own rather than tables in the readings database: SQLite has one writer per
+file, and the recorder commits a reading batch every 250 ms with `BEGIN IMMEDIATE`; an alarm
+step sharing that file would queue behind reading batches (and vice versa) on a slow SD card.
+A separate file also keeps its own schema version and lets readings be pruned or the readings
+file be replaced without touching the alarm history the county report needs. Nothing needs a
+transaction spanning both files: the alarm side keeps, in its own transaction, the seq of the
+last reading it evaluated (`evaluated_seq`); after a crash it re-reads the readings after that
+seq from the readings store, so a committed reading is never skipped (DESIGN principle 1).
+
+What one `commit(work)` writes in ONE transaction: the escalation state, the changed rule
+states, the evaluated seq, every transition, the new outbox rows, the alarm summaries and the
+WHO excursion records of one step. A crash leaves either all of it or none of it.
+
+Times are whole milliseconds since the epoch (UTC) in columns, ISO strings inside JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal, Self
+
+from alerts.channels.base import DeliveryResult
+from alerts.escalation import Transition
+from alerts.messages import Message
+from alerts.model import ChannelKind
+from alerts.outbox import EntryState, OutboxEntry
+from gateway.errors import StoreError
+from gateway.store import from_millis, to_millis
+
+ALARMS_FILE = "alarms.sqlite3"
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
+        "CREATE TABLE rule_states (compartment TEXT PRIMARY KEY, state TEXT NOT NULL)"
+        " WITHOUT ROWID",
+        """CREATE TABLE alarms (
+            no INTEGER PRIMARY KEY AUTOINCREMENT,
+            id TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            probe TEXT,
+            opened_at INTEGER NOT NULL,
+            closed_at INTEGER,
+            closed_by TEXT,
+            disposition TEXT,
+            data TEXT NOT NULL
+        )""",
+        "CREATE INDEX alarms_opened ON alarms (opened_at)",
+        """CREATE TABLE transitions (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            alarm_id TEXT,
+            at INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            who TEXT,
+            detail TEXT NOT NULL
+        )""",
+        "CREATE INDEX transitions_alarm ON transitions (alarm_id, seq)",
+        """CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            alarm_id TEXT NOT NULL,
+            person TEXT NOT NULL,
+            tier INTEGER NOT NULL,
+            channel TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            message TEXT NOT NULL,
+            ack_link TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            next_attempt_at INTEGER NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            state TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT ''
+        )""",
+        "CREATE INDEX outbox_due ON outbox (state, next_attempt_at)",
+        "CREATE INDEX outbox_alarm ON outbox (alarm_id)",
+        """CREATE TABLE attempts (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            outbox_id INTEGER NOT NULL,
+            at INTEGER NOT NULL,
+            outcome TEXT NOT NULL,
+            detail TEXT NOT NULL
+        )""",
+        "CREATE INDEX attempts_outbox ON attempts (outbox_id)",
+        """CREATE TABLE who_excursions (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            kind TEXT NOT NULL,
+            compartment TEXT NOT NULL,
+            probe TEXT,
+            since INTEGER NOT NULL,
+            raised_at INTEGER NOT NULL,
+            value REAL,
+            cleared_at INTEGER
+        )""",
+        "CREATE INDEX who_open ON who_excursions (kind, compartment, probe, cleared_at)",
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+META_ESCALATION = "escalation_state"
+META_EVALUATED_SEQ = "evaluated_seq"
+META_HEARTBEAT = "last_alive"
+META_DIGEST_DUE = "digest_next_due"
+
+
+@dataclass(frozen=True, slots=True)
+class NewOutboxRow:
+    """One notification for one person through one channel, before it has an id."""
+
+    alarm_id: str
+    person: str
+    tier: int
+    channel: ChannelKind
+    reason: str
+    message: Message
+    ack_link: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """A stored outbox row: the alerts `OutboxEntry` plus what the message and UI need."""
+
+    entry: OutboxEntry
+    tier: int
+    reason: str
+    message: Message
+    ack_link: str
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRow:
+    outbox_id: str
+    at: datetime
+    outcome: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class TransitionRow:
+    seq: int
+    alarm_id: str | None
+    at: datetime
+    kind: str
+    who: str | None
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmRow:
+    """An alarm's summary as last persisted; `data` is the alerts `Alarm` in JSON form."""
+
+    no: int
+    id: str
+    opened_at: datetime
+    closed_at: datetime | None
+    closed_by: str | None
+    disposition: str | None
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class WhoEvent:
+    """A WHO PQS excursion raised or cleared (recorded for the report, never paged)."""
+
+    kind: str
+    compartment: str
+    probe: str | None
+    since: datetime
+    at: datetime
+    value: float | None
+    cleared: bool
+
+
+@dataclass(frozen=True, slots=True)
+class WhoRow:
+    kind: str
+    compartment: str
+    probe: str | None
+    since: datetime
+    raised_at: datetime
+    value: float | None
+    cleared_at: datetime | None
+
+
+@dataclass(slots=True)
+class Work:
+    """Everything one step changes; `AlarmStore.commit` writes it in one transaction."""
+
+    escalation: dict[str, Any] | None = None
+    rule_states: dict[str, dict[str, Any]] = field(default_factory=dict)
+    evaluated_seq: int | None = None
+    transitions: list[Transition] = field(default_factory=list)
+    outbox: list[NewOutboxRow] = field(default_factory=list)
+    alarms: dict[str, tuple[str, str, str | None, datetime, dict[str, Any]]] = field(
+        default_factory=dict
+    )
+    """alarm id -> (kind, subject, probe, opened_at, Alarm JSON)"""
+    closes: list[tuple[str, datetime, str | None, str]] = field(default_factory=list)
+    """(alarm id, closed at, by whom, disposition)"""
+    cancel_pending: list[tuple[str, str]] = field(default_factory=list)
+    """(alarm id, reason): pending outbox rows of a closed alarm are not sent any more"""
+    who: list[WhoEvent] = field(default_factory=list)
+    meta: dict[str, str] = field(default_factory=dict)
+
+    def is_empty(self) -> bool:
+        return not (
+            self.escalation is not None
+            or self.rule_states
+            or self.evaluated_seq is not None
+            or self.transitions
+            or self.outbox
+            or self.alarms
+            or self.closes
+            or self.cancel_pending
+            or self.who
+            or self.meta
+        )
+
+
+def _message_json(message: Message) -> str:
+    return json.dumps(
+        {
+            "text": message.text,
+            "markdown": message.markdown,
+            "speech": message.speech,
+            "parts": message.parts,
+        },
+        ensure_ascii=False,
+    )
+
+
+def _message(text: str) -> Message:
+    data = json.loads(text)
+    return Message(data["text"], data["markdown"], data["speech"], dict(data["parts"]))
+
+
+# Spelled out in full (no string building) so each query is a reviewable constant; lists of
+# ids are passed as one JSON array parameter (json_each).
+_QUERY_DUE = (
+    "SELECT id, alarm_id, person, tier, channel, reason, message, ack_link, created_at,"
+    " next_attempt_at, attempts, state, detail FROM outbox"
+    " WHERE state = ? AND next_attempt_at <= ? ORDER BY created_at, id LIMIT ?"
+)
+_QUERY_PENDING = (
+    "SELECT id, alarm_id, person, tier, channel, reason, message, ack_link, created_at,"
+    " next_attempt_at, attempts, state, detail FROM outbox"
+    " WHERE state = ? ORDER BY id"
+)
+_QUERY_OUTBOX_FOR = (
+    "SELECT id, alarm_id, person, tier, channel, reason, message, ack_link, created_at,"
+    " next_attempt_at, attempts, state, detail FROM outbox"
+    " WHERE alarm_id IN (SELECT value FROM json_each(?)) ORDER BY id"
+)
+_QUERY_OUTBOX_ALL = (
+    "SELECT id, alarm_id, person, tier, channel, reason, message, ack_link, created_at,"
+    " next_attempt_at, attempts, state, detail FROM outbox"
+    " ORDER BY id"
+)
+_QUERY_ALARM_NO = (
+    "SELECT no, id, opened_at, closed_at, closed_by, disposition, data FROM alarms WHERE no = ?"
+)
+_QUERY_ALARM_ID = (
+    "SELECT no, id, opened_at, closed_at, closed_by, disposition, data FROM alarms WHERE id = ?"
+)
+_QUERY_ALARMS_BY_ID = (
+    "SELECT no, id, opened_at, closed_at, closed_by, disposition, data FROM alarms"
+    " WHERE id IN (SELECT value FROM json_each(?))"
+)
+_QUERY_CLOSED = (
+    "SELECT no, id, opened_at, closed_at, closed_by, disposition, data FROM alarms"
+    " WHERE closed_at IS NOT NULL ORDER BY closed_at DESC, no DESC LIMIT ?"
+)
+_QUERY_OPENED = (
+    "SELECT no, id, opened_at, closed_at, closed_by, disposition, data FROM alarms"
+    " WHERE opened_at >= ? AND opened_at < ? ORDER BY opened_at, no"
+)
+_QUERY_TRANSITIONS_ALL = "SELECT seq, alarm_id, at, kind, who, detail FROM transitions ORDER BY seq"
+_QUERY_TRANSITIONS_FOR = (
+    "SELECT seq, alarm_id, at, kind, who, detail FROM transitions"
+    " WHERE alarm_id IN (SELECT value FROM json_each(?)) ORDER BY seq"
+)
+_QUERY_ATTEMPTS_FOR = (
+    "SELECT outbox_id, at, outcome, detail FROM attempts"
+    " WHERE outbox_id IN (SELECT value FROM json_each(?)) ORDER BY id"
+)
+
+
+class AlarmStore:
+    """The alarm tables in their own SQLite file; every method is short and synchronous."""
+
+    def __init__(self, path: Path, *, synchronous: Literal["NORMAL", "FULL"] = "NORMAL") -> None:
+        self.path = path
+        self._conn: sqlite3.Connection | None = None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StoreError(
+                f"{path}: cannot create the alarm store's folder ({error.strerror}); fix: make "
+                f"{path.parent} a writable folder or choose another gateway.data_dir"
+            ) from None
+        with self._translated("open"):
+            self._conn = sqlite3.connect(path, isolation_level=None)
+        try:
+            self._prepare(synchronous)
+        except BaseException:
+            self.close()
+            raise
+
+    def _prepare(self, synchronous: str) -> None:
+        conn = self._open()
+        with self._translated("open"):
+            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            conn.execute(f"PRAGMA synchronous={synchronous}")
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        if mode != "wal":
+            raise StoreError(
+                f"{self.path}: SQLite refused WAL mode (journal_mode={mode}); fix: put the data"
+                " directory on a local filesystem that supports shared memory (not NFS)"
+            )
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path}: alarm schema version {version} is newer than this gateway's "
+                f"{SCHEMA_VERSION}; fix: upgrade the gateway software (do not downgrade it)"
+            )
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            with self._transaction("migrate"):
+                for statement in MIGRATIONS[target - 1]:
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version={target}")
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- one step, one transaction ---------------------------------------------------------
+
+    def commit(self, work: Work) -> list[int]:
+        """Write one step's changes atomically; returns the ids of the new outbox rows."""
+        if work.is_empty():
+            return []
+        conn = self._open()
+        ids: list[int] = []
+        with self._transaction("write an alarm step to"):
+            meta = dict(work.meta)
+            if work.escalation is not None:
+                meta[META_ESCALATION] = json.dumps(work.escalation, ensure_ascii=False)
+            if work.evaluated_seq is not None:
+                meta[META_EVALUATED_SEQ] = str(work.evaluated_seq)
+            conn.executemany(
+                "INSERT INTO meta (key, value) VALUES (?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                meta.items(),
+            )
+            conn.executemany(
+                "INSERT INTO rule_states (compartment, state) VALUES (?, ?)"
+                " ON CONFLICT (compartment) DO UPDATE SET state = excluded.state",
+                [(ref, json.dumps(state)) for ref, state in work.rule_states.items()],
+            )
+            conn.executemany(
+                "INSERT INTO transitions (alarm_id, at, kind, who, detail) VALUES (?, ?, ?, ?, ?)",
+                [
+                    (t.alarm_id, to_millis(t.at), str(t.kind), t.who, t.detail)
+                    for t in work.transitions
+                ],
+            )
+            conn.executemany(
+                "INSERT INTO alarms (id, kind, subject, probe, opened_at, data)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET data = excluded.data",
+                [
+                    (alarm_id, kind, subject, probe, to_millis(opened), json.dumps(data))
+                    for alarm_id, (kind, subject, probe, opened, data) in work.alarms.items()
+                ],
+            )
+            conn.executemany(
+                "UPDATE alarms SET closed_at = ?, closed_by = ?, disposition = ? WHERE id = ?",
+                [(to_millis(at), who, what, alarm_id) for alarm_id, at, who, what in work.closes],
+            )
+            conn.executemany(
+                "UPDATE outbox SET state = ?, detail = ? WHERE alarm_id = ? AND state = ?",
+                [
+                    (EntryState.SUPERSEDED, reason, alarm_id, EntryState.PENDING)
+                    for alarm_id, reason in work.cancel_pending
+                ],
+            )
+            for row in work.outbox:
+                created = to_millis(row.created_at)
+                cursor = conn.execute(
+                    "INSERT INTO outbox (alarm_id, person, tier, channel, reason, message,"
+                    " ack_link, created_at, next_attempt_at, state)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        row.alarm_id,
+                        row.person,
+                        row.tier,
+                        str(row.channel),
+                        row.reason,
+                        _message_json(row.message),
+                        row.ack_link,
+                        created,
+                        created,
+                        EntryState.PENDING,
+                    ),
+                )
+                ids.append(int(cursor.lastrowid or 0))
+            for event in work.who:
+                self._who(conn, event)
+        return ids
+
+    @staticmethod
+    def _who(conn: sqlite3.Connection, event: WhoEvent) -> None:
+        if not event.cleared:
+            conn.execute(
+                "INSERT INTO who_excursions (kind, compartment, probe, since, raised_at, value)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    event.kind,
+                    event.compartment,
+                    event.probe,
+                    to_millis(event.since),
+                    to_millis(event.at),
+                    event.value,
+                ),
+            )
+            return
+        conn.execute(
+            "UPDATE who_excursions SET cleared_at = ? WHERE id = (SELECT max(id) FROM"
+            " who_excursions WHERE kind = ? AND compartment = ? AND probe IS ?"
+            " AND cleared_at IS NULL)",
+            (to_millis(event.at), event.kind, event.compartment, event.probe),
+        )
+
+    # -- meta ------------------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        rows = self._fetch("SELECT value FROM meta WHERE key = ?", (key,))
+        return str(rows[0][0]) if rows else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.commit(Work(meta={key: value}))
+
+    def escalation_state(self) -> dict[str, Any] | None:
+        text = self.get_meta(META_ESCALATION)
+        return None if text is None else dict(json.loads(text))
+
+    def evaluated_seq(self) -> int | None:
+        text = self.get_meta(META_EVALUATED_SEQ)
+        return None if text is None else int(text)
+
+    def rule_states(self) -> dict[str, dict[str, Any]]:
+        rows = self._fetch("SELECT compartment, state FROM rule_states")
+        return {str(ref): dict(json.loads(state)) for ref, state in rows}
+
+    # -- outbox ----------------------------------------------------------------------------
+
+    def due(self, now: datetime, limit: int = 500) -> list[OutboxRow]:
+        """Pending rows whose next attempt is due, oldest first."""
+        rows = self._fetch(
+            _QUERY_DUE,
+            (EntryState.PENDING, to_millis(now), limit),
+        )
+        return [self._outbox_row(row) for row in rows]
+
+    def pending(self) -> list[OutboxRow]:
+        rows = self._fetch(
+            _QUERY_PENDING,
+            (EntryState.PENDING,),
+        )
+        return [self._outbox_row(row) for row in rows]
+
+    def next_attempt_at(self) -> datetime | None:
+        rows = self._fetch(
+            "SELECT min(next_attempt_at) FROM outbox WHERE state = ?", (EntryState.PENDING,)
+        )
+        value = rows[0][0] if rows else None
+        return None if value is None else from_millis(int(value))
+
+    def outbox_for(self, alarm_ids: Sequence[str]) -> list[OutboxRow]:
+        if not alarm_ids:
+            return []
+        rows = self._fetch(_QUERY_OUTBOX_FOR, (json.dumps(list(alarm_ids)),))
+        return [self._outbox_row(row) for row in rows]
+
+    def outbox_all(self) -> list[OutboxRow]:
+        rows = self._fetch(_QUERY_OUTBOX_ALL)
+        return [self._outbox_row(row) for row in rows]
+
+    def record_attempt(
+        self, entry: OutboxEntry, result: DeliveryResult | None, at: datetime
+    ) -> bool:
+        """Persist one attempt's outcome (or a state change without an attempt, `result`
+        None). Only a row still pending is changed: a row cancelled meanwhile (its alarm was
+        closed) keeps its state, but the attempt is logged. False when the row was not
+        pending any more."""
+        conn = self._open()
+        with self._transaction("record a delivery attempt in"):
+            if result is not None:
+                conn.execute(
+                    "INSERT INTO attempts (outbox_id, at, outcome, detail) VALUES (?, ?, ?, ?)",
+                    (int(entry.id), to_millis(at), str(result.outcome), result.detail),
+                )
+            cursor = conn.execute(
+                "UPDATE outbox SET state = ?, attempts = ?, next_attempt_at = ?, detail = ?"
+                " WHERE id = ? AND state = ?",
+                (
+                    str(entry.state),
+                    entry.attempts,
+                    to_millis(entry.next_attempt_at),
+                    entry.detail,
+                    int(entry.id),
+                    EntryState.PENDING,
+                ),
+            )
+        return cursor.rowcount == 1
+
+    def update_entries(self, entries: Sequence[OutboxEntry]) -> None:
+        """Persist state changes made without an attempt (superseded, expired, deferred)."""
+        conn = self._open()
+        with self._transaction("update outbox rows in"):
+            conn.executemany(
+                "UPDATE outbox SET state = ?, next_attempt_at = ?, detail = ?"
+                " WHERE id = ? AND state = ?",
+                [
+                    (
+                        str(e.state),
+                        to_millis(e.next_attempt_at),
+                        e.detail,
+                        int(e.id),
+                        EntryState.PENDING,
+                    )
+                    for e in entries
+                ],
+            )
+
+    def outbox_counts(self) -> dict[str, int]:
+        rows = self._fetch("SELECT state, count(*) FROM outbox GROUP BY state")
+        counts = {str(state): 0 for state in EntryState}
+        counts.update({str(state): int(count) for state, count in rows})
+        return counts
+
+    def attempts_for(self, outbox_ids: Sequence[str]) -> list[AttemptRow]:
+        if not outbox_ids:
+            return []
+        ids = json.dumps([int(i) for i in outbox_ids])
+        rows = self._fetch(_QUERY_ATTEMPTS_FOR, (ids,))
+        return [AttemptRow(str(o), from_millis(at), str(out), str(d)) for o, at, out, d in rows]
+
+    # -- history ---------------------------------------------------------------------------
+
+    def alarm(self, ref: str) -> AlarmRow | None:
+        """By number (`12`) or by full alarm id."""
+        rows = self._fetch(_QUERY_ALARM_NO if ref.isdigit() else _QUERY_ALARM_ID, (ref,))
+        return _alarm_row(rows[0]) if rows else None
+
+    def alarms_by_id(self, alarm_ids: Sequence[str]) -> dict[str, AlarmRow]:
+        if not alarm_ids:
+            return {}
+        rows = self._fetch(_QUERY_ALARMS_BY_ID, (json.dumps(list(alarm_ids)),))
+        return {row.id: row for row in map(_alarm_row, rows)}
+
+    def recent_closed(self, limit: int) -> list[AlarmRow]:
+        rows = self._fetch(_QUERY_CLOSED, (limit,))
+        return [_alarm_row(row) for row in rows]
+
+    def alarms_opened_between(self, start: datetime, end: datetime) -> list[AlarmRow]:
+        rows = self._fetch(_QUERY_OPENED, (to_millis(start), to_millis(end)))
+        return [_alarm_row(row) for row in rows]
+
+    def transitions_for(self, alarm_ids: Sequence[str]) -> list[TransitionRow]:
+        if not alarm_ids:
+            return []
+        rows = self._fetch(_QUERY_TRANSITIONS_FOR, (json.dumps(list(alarm_ids)),))
+        return [TransitionRow(s, a, from_millis(at), k, w, d) for s, a, at, k, w, d in rows]
+
+    def transitions(self) -> list[TransitionRow]:
+        rows = self._fetch(_QUERY_TRANSITIONS_ALL)
+        return [TransitionRow(s, a, from_millis(at), k, w, d) for s, a, at, k, w, d in rows]
+
+    def who_excursions(self) -> list[WhoRow]:
+        rows = self._fetch(
+            "SELECT kind, compartment, probe, since, raised_at, value, cleared_at"
+            " FROM who_excursions ORDER BY id"
+        )
+        return [
+            WhoRow(
+                k, c, p, from_millis(s), from_millis(r), v, None if e is None else from_millis(e)
+            )
+            for k, c, p, s, r, v, e in rows
+        ]
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _outbox_row(self, row: tuple[Any, ...]) -> OutboxRow:
+        (
+            row_id,
+            alarm_id,
+            person,
+            tier,
+            channel,
+            reason,
+            message,
+            ack_link,
+            created,
+            next_at,
+            attempts,
+            state,
+            detail,
+        ) = row
+        entry = OutboxEntry(
+            id=str(row_id),
+            alarm_id=alarm_id,
+            person=person,
+            channel=ChannelKind(channel),
+            created_at=from_millis(created),
+            next_attempt_at=from_millis(next_at),
+            attempts=attempts,
+            state=EntryState(state),
+            detail=detail,
+        )
+        return OutboxRow(entry, tier, reason, _message(message), ack_link)
+
+    def _open(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StoreError(f"{self.path}: the alarm store is closed; fix: open a new AlarmStore")
+        return self._conn
+
+    def _fetch(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        conn = self._open()
+        with self._translated("read"):
+            return conn.execute(sql, params).fetchall()
+
+    @contextmanager
+    def _transaction(self, action: str) -> Iterator[None]:
+        conn = self._open()
+        with self._translated(action):
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    @contextmanager
+    def _translated(self, action: str) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as error:
+            raise StoreError(
+                f"{self.path}: cannot {action} the alarm store: {error}; fix: check the file, "
+                "its folder and free space on the data partition (the step was not applied "
+                "and is retried)"
+            ) from error
+
+
+def _alarm_row(row: tuple[Any, ...]) -> AlarmRow:
+    no, alarm_id, opened, closed, by, disposition, data = row
+    return AlarmRow(
+        no,
+        alarm_id,
+        from_millis(opened),
+        None if closed is None else from_millis(closed),
+        by,
+        disposition,
+        dict(json.loads(data)),
+    )

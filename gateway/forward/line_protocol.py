@@ -1,0 +1,113 @@
+"""StoredReading -> InfluxDB line protocol. Pure: no I/O, no clock.
+
+Schema (one point per reading; documented in the README)::
+
+    coldchain,compartment=<name>,fridge=<code>,gateway=<number>,kind=<refrigerated|frozen>,
+              probe=<code>,unit=<unit code> temperature=<float>,humidity=<float>,
+              battery=<float>,status=<int>i <acquisition time, ms since the epoch>
+
+- tags are sorted by key (InfluxDB's recommendation); a tag with no value is left out;
+- `temperature` is present only for an ok reading; `humidity` and `battery` only when the probe
+  measured them; `status` always, as an integer code (0 ok, 1 disconnected, 2 out_of_range,
+  3 bus_error, 4 stale: `probes.reading.STATUS_CODES`). An integer, not a string, because
+  VictoriaMetrics stores string fields as 0 and would lose the state;
+- the timestamp is the acquisition time in whole milliseconds (write with precision=ms), so a
+  replay writes the same series and timestamp, which the server overwrites.
+
+Escaping follows the InfluxDB line protocol reference: in tag keys and values a comma, equals
+sign and space are escaped with a backslash (measurement names: comma and space); newline,
+carriage return and tab become the two characters `\\n`, `\\r`, `\\t` (a line cannot hold a raw
+newline). Non-ASCII text such as Chinese names is written as UTF-8, unescaped.
+Backslashes: InfluxDB 1.x keeps `\\\\` as two backslashes, 2.x reads it as one, and both keep a
+lone backslash before an ordinary character as it is. So a backslash is written as is, except
+where the versions would disagree (at the end of a value, or before a space, comma, equals sign
+or another backslash): there it becomes `/`. Tested against influxd 1.6 and VictoriaMetrics.
+Non-finite floats (NaN, inf) cannot be written and are left out.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+
+from gateway.forward.tags import Identity
+from gateway.store import StoredReading, to_millis
+from probes.reading import STATUS_CODES
+
+_ESCAPE_MEASUREMENT = str.maketrans({",": r"\,", " ": r"\ ", "\n": r"\n", "\r": r"\r", "\t": r"\t"})
+_ESCAPE_TAG = str.maketrans(
+    {",": r"\,", " ": r"\ ", "=": r"\=", "\n": r"\n", "\r": r"\r", "\t": r"\t"}
+)
+#: A backslash whose meaning differs between InfluxDB versions (see the module docstring).
+_AMBIGUOUS_BACKSLASH = re.compile(r"\\(?=[\\ ,=\n\r\t]|$)")
+
+
+def escape_measurement(name: str) -> str:
+    return _AMBIGUOUS_BACKSLASH.sub("/", name).translate(_ESCAPE_MEASUREMENT)
+
+
+def escape_tag(text: str) -> str:
+    """Escape a tag key or tag value."""
+    return _AMBIGUOUS_BACKSLASH.sub("/", text).translate(_ESCAPE_TAG)
+
+
+def series_key(measurement: str, tags: Iterable[tuple[str, str | None]]) -> str:
+    """`measurement,k=v,...` with tags sorted by key and empty values left out."""
+    parts = [escape_measurement(measurement)]
+    parts += [f"{escape_tag(key)}={escape_tag(value)}" for key, value in sorted(tags) if value]
+    return ",".join(parts)
+
+
+def _number(value: float) -> str:
+    return repr(float(value))
+
+
+class LineEncoder:
+    """Encodes readings of one gateway; the series key of each probe is built once."""
+
+    def __init__(self, identity: Identity, measurement: str = "coldchain") -> None:
+        self._identity = identity
+        self._measurement = measurement
+        self._prefixes: dict[str, str] = {}
+
+    def prefix(self, probe: str) -> str:
+        """The series key of a probe followed by the space before the fields."""
+        cached = self._prefixes.get(probe)
+        if cached is None:
+            identity = self._identity
+            tags = identity.of(probe)
+            cached = (
+                series_key(
+                    self._measurement,
+                    (
+                        ("unit", identity.unit),
+                        ("gateway", identity.gateway),
+                        ("fridge", tags.fridge),
+                        ("compartment", tags.compartment),
+                        ("kind", tags.kind),
+                        ("probe", probe),
+                    ),
+                )
+                + " "
+            )
+            self._prefixes[probe] = cached
+        return cached
+
+    def line(self, item: StoredReading) -> str:
+        reading = item.reading
+        fields = []
+        isfinite = math.isfinite
+        if reading.temperature is not None and isfinite(reading.temperature):
+            fields.append(f"temperature={_number(reading.temperature)}")
+        if reading.humidity is not None and isfinite(reading.humidity):
+            fields.append(f"humidity={_number(reading.humidity)}")
+        if reading.battery is not None and isfinite(reading.battery):
+            fields.append(f"battery={_number(reading.battery)}")
+        fields.append(f"status={STATUS_CODES[reading.status]}i")
+        return f"{self.prefix(reading.probe)}{','.join(fields)} {to_millis(reading.taken_at)}"
+
+    def encode(self, batch: Sequence[StoredReading]) -> bytes:
+        """The batch as one request body: lines joined by newlines, UTF-8."""
+        line = self.line
+        return "\n".join([line(item) for item in batch]).encode()

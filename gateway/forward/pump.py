@@ -1,0 +1,350 @@
+"""The engine shared by every forwarder: two lanes, retries, set-aside, bookkeeping.
+
+A forwarder is a `Sink` (how to deliver one batch to one kind of server) driven by a `Pump`
+(what to send next, when to retry, what to remember). The pump runs two tasks:
+
+- ``live``: takes the newest committed readings from the recorder's subscription and sends them
+  at once, so after an outage the central side sees the present within one request;
+- ``backlog``: sends everything older from the store, oldest first, in `batch_size` batches.
+
+Both acknowledge into the same `AckLedger`, saved to the store after every acknowledged batch
+(one small SQLite write per batch). See cursor.py for why this never skips a reading.
+
+Errors (errors.py): a retryable failure waits for the server's Retry-After (capped) or a capped
+jittered backoff; an auth failure waits `auth_retry_s`; a batch refused as invalid is split in
+halves and retried until the refused points are isolated, then those are set aside (recorded
+in meta with the server's message, counted in health) and the lane moves on.
+All waiting is on the injected clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
+
+from gateway.backoff import Backoff
+from gateway.clock import Clock
+from gateway.errors import StoreError
+from gateway.forward.cursor import (
+    INFINITY,
+    BacklogBatch,
+    CursorStore,
+    LaneBook,
+    SetAside,
+    SetAsideLog,
+    runs,
+)
+from gateway.forward.errors import AuthError, RejectedError, RetryableError
+from gateway.forward.settings import PumpSettings
+from gateway.store import ReadingStore, StoredReading
+
+if TYPE_CHECKING:
+    from gateway.recorder import Recorder
+
+log = logging.getLogger(__name__)
+
+#: A refused batch is bisected to isolate the refused points; beyond this many requests for
+#: one batch (a systematic refusal, e.g. a field type conflict on every point) the remaining
+#: refused pieces are set aside whole.
+ISOLATION_REQUESTS = 64
+
+
+class Sink(Protocol):
+    """Delivers one batch to one server; raises the errors of errors.py, nothing else."""
+
+    async def send(self, batch: Sequence[StoredReading]) -> None: ...
+
+    async def wait_ready(self) -> None:
+        """Return when a retry is worth making before its backoff ends (e.g. the MQTT client
+        reconnected); an HTTP sink never returns."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class PumpStats:
+    """A snapshot for /api/health and /metrics."""
+
+    name: str
+    target: str
+    state: str
+    backlog: int
+    oldest_unsent_at: datetime | None
+    last_success_at: datetime | None
+    last_error: str | None
+    last_error_at: datetime | None
+    points_sent: int
+    batches_sent: int
+    points_set_aside: int
+    set_aside_recent: tuple[dict[str, object], ...]
+    live_pending: int
+    dropped_to_backlog: int
+    cursor: int
+    failures: int
+
+
+class Pump:
+    """Forward the store's readings through `sink` with live-first lanes; see module doc."""
+
+    def __init__(
+        self,
+        name: str,
+        target: str,
+        sink: Sink,
+        *,
+        store: ReadingStore,
+        clock: Clock,
+        settings: PumpSettings,
+        recorder: Recorder | None = None,
+    ) -> None:
+        self.name = name
+        self.target = target
+        self._sink = sink
+        self._store = store
+        self._clock = clock
+        self._settings = settings
+        self._recorder = recorder
+        self._cursors = CursorStore(store, name, target)
+        self._book: LaneBook | None = None
+        self._aside: SetAsideLog = self._cursors.load_set_aside()
+        self._live_wake = asyncio.Event()
+        self._backlog_wake = asyncio.Event()
+        self._points_sent = 0
+        self._batches_sent = 0
+        self._last_success_at: datetime | None = None
+        self._last_error: str | None = None
+        self._last_error_at: datetime | None = None
+        self._failures = 0
+        self._state = "starting"
+
+    # -- running ---------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Forward until cancelled."""
+        unsubscribe: Callable[[], None] | None = None
+        if self._recorder is not None:
+            unsubscribe = self._recorder.subscribe(self._on_commit)
+            next_live = self._store.last_seq() + 1
+        else:
+            next_live = INFINITY
+        self._book = LaneBook(self._cursors.load(), self._settings.live_buffer, next_live)
+        self._state = "running"
+        log.info(
+            "forwarder %s -> %s: starting at cursor %d (%d readings to send)",
+            self.name,
+            self.target,
+            self._book.ledger.cursor,
+            self._book.unsent_estimate(self._store.last_seq()),
+        )
+        try:
+            async with asyncio.TaskGroup() as group:
+                if unsubscribe is not None:
+                    group.create_task(self._live_lane(self._book), name=f"{self.name}-live")
+                group.create_task(self._backlog_lane(self._book), name=f"{self.name}-backlog")
+        finally:
+            if unsubscribe is not None:
+                unsubscribe()
+            self._state = "stopped"
+
+    def _on_commit(self, batch: Sequence[StoredReading]) -> None:
+        book = self._book
+        if book is None:
+            return
+        dropped = book.dropped_to_backlog
+        book.offer(batch)
+        self._live_wake.set()
+        if book.dropped_to_backlog != dropped:
+            self._backlog_wake.set()
+
+    async def _live_lane(self, book: LaneBook) -> None:
+        backoff = self._backoff()
+        while True:
+            await self._live_wake.wait()
+            self._live_wake.clear()
+            while book.live_pending:
+                batch = book.take_live(self._settings.batch_size)
+                delay = await self._attempt(batch, backoff)
+                if delay is None:
+                    book.live_acked(batch)
+                    self._save(book)
+                    continue
+                dropped = book.dropped_to_backlog
+                book.live_failed(batch)
+                if book.dropped_to_backlog != dropped:
+                    self._backlog_wake.set()
+                await self._pause(delay)
+
+    async def _backlog_lane(self, book: LaneBook) -> None:
+        backoff = self._backoff()
+        size = self._settings.batch_size
+        while True:
+            try:
+                planned = book.plan_backlog(self._store.readings_after, size)
+            except StoreError as error:
+                self.report_failure(f"cannot read the backlog from the store: {error}")
+                await self._pause(self._settings.retry_max_s)
+                continue
+            if planned is None:
+                await self._idle()
+                continue
+            delay = await self._attempt(planned.rows, backoff) if planned.rows else None
+            if delay is None:
+                self._backlog_acked(book, planned)
+            else:
+                await self._pause(delay)
+
+    def _backlog_acked(self, book: LaneBook, planned: BacklogBatch) -> None:
+        book.backlog_acked(planned)
+        self._save(book)
+
+    def _save(self, book: LaneBook) -> None:
+        try:
+            self._cursors.save(book.ledger)
+        except StoreError as error:
+            # The server has the points; a lost cursor write only means a replay later.
+            self.report_failure(f"cannot save the cursor (a restart will replay): {error}")
+
+    # -- one batch -------------------------------------------------------------------------
+
+    async def _attempt(self, batch: Sequence[StoredReading], backoff: Backoff) -> float | None:
+        """Send a batch: None when done (sent or set aside), else the seconds to wait."""
+        try:
+            await self._deliver(batch, [0])
+        except AuthError as error:
+            self.report_failure(str(error), state="auth_failed")
+            return self._settings.auth_retry_s
+        except RetryableError as error:
+            self.report_failure(str(error), state="retrying")
+            if error.retry_after is not None:
+                return min(max(error.retry_after, 0.0), self._settings.retry_after_max_s)
+            return backoff.next_delay()
+        backoff.reset()
+        self._succeeded(len(batch))
+        return None
+
+    async def _deliver(self, batch: Sequence[StoredReading], requests: list[int]) -> None:
+        """Send, isolating refused points by bisection; `requests` counts attempts."""
+        requests[0] += 1
+        try:
+            await self._sink.send(batch)
+        except RejectedError as error:
+            if len(batch) == 1 or requests[0] >= ISOLATION_REQUESTS:
+                self._set_aside(batch, error)
+                return
+            middle = len(batch) // 2
+            await self._deliver(batch[:middle], requests)
+            await self._deliver(batch[middle:], requests)
+
+    def _set_aside(self, batch: Sequence[StoredReading], error: RejectedError) -> None:
+        entry = SetAside(
+            self._clock.now(),
+            error.status,
+            str(error)[:500],
+            runs(item.seq for item in batch),
+            len(batch),
+        )
+        log.error(
+            "forwarder %s: server refused %d reading(s) (seqs %s) as invalid; set aside, kept "
+            "in the store: %s",
+            self.name,
+            len(batch),
+            entry.ranges[:5],
+            entry.message,
+        )
+        try:
+            self._aside = self._cursors.add_set_aside(entry)
+        except StoreError:
+            log.exception("forwarder %s: cannot record the set-aside batch", self.name)
+            self._aside.points += entry.points
+            self._aside.batches += 1
+
+    # -- waiting ---------------------------------------------------------------------------
+
+    def _backoff(self) -> Backoff:
+        return Backoff(self._settings.retry_initial_s, self._settings.retry_max_s)
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep on the clock, cut short when the sink says it is ready again."""
+        await _first(self._clock.sleep(seconds), self._sink.wait_ready())
+
+    async def _idle(self) -> None:
+        self._backlog_wake.clear()
+        await _first(self._clock.sleep(self._settings.idle_poll_s), self._backlog_wake.wait())
+
+    # -- bookkeeping -----------------------------------------------------------------------
+
+    def _succeeded(self, points: int) -> None:
+        if self._failures:
+            log.warning(
+                "forwarder %s: delivering again after %d failed attempts", self.name, self._failures
+            )
+        self._failures = 0
+        self._points_sent += points
+        self._batches_sent += 1
+        self._last_success_at = self._clock.now()
+        self._state = "running"
+
+    def report_failure(self, message: str, state: str = "retrying") -> None:
+        """Record a failure for health and logs (also used by a sink's connection loop)."""
+        if self._failures == 0 or message != self._last_error:
+            log.error("forwarder %s: %s", self.name, message)
+        else:
+            log.debug("forwarder %s still failing: %s", self.name, message)
+        self._failures += 1
+        self._last_error = message
+        self._last_error_at = self._clock.now()
+        self._state = state
+
+    def acknowledged(self, seq: int) -> bool:
+        """Whether the server acknowledged reading `seq` (False before `run` starts)."""
+        return self._book is not None and self._book.ledger.is_acked(seq)
+
+    def stats(self) -> PumpStats:
+        book = self._book
+        backlog = 0
+        oldest: datetime | None = None
+        cursor = 0
+        if book is not None:
+            cursor = book.ledger.cursor
+            try:
+                backlog = book.unsent_estimate(self._store.last_seq())
+                if backlog:
+                    first = self._store.readings_after(book.ledger.skip(cursor), 1)
+                    oldest = first[0].reading.taken_at if first else None
+            except StoreError as error:
+                log.debug("forwarder %s: stats cannot read the store: %s", self.name, error)
+        return PumpStats(
+            name=self.name,
+            target=self.target,
+            state=self._state,
+            backlog=backlog,
+            oldest_unsent_at=oldest,
+            last_success_at=self._last_success_at,
+            last_error=self._last_error,
+            last_error_at=self._last_error_at,
+            points_sent=self._points_sent,
+            batches_sent=self._batches_sent,
+            points_set_aside=self._aside.points,
+            set_aside_recent=tuple(self._aside.recent[-3:]),
+            live_pending=book.live_pending if book else 0,
+            dropped_to_backlog=book.dropped_to_backlog if book else 0,
+            cursor=cursor,
+            failures=self._failures,
+        )
+
+
+async def _first(*awaitables: object) -> None:
+    """Wait until the first of these coroutines finishes; cancel the others."""
+    tasks = [asyncio.ensure_future(item) for item in awaitables]  # type: ignore[call-overload]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

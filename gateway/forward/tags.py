@@ -1,0 +1,58 @@
+"""Who a reading belongs to: the identity every forwarded point carries.
+
+Built once from the settings (pure), shared by the line-protocol encoder and the MQTT JSON, so
+both sides name a probe's series the same way. The identity must stay stable: a replay after a
+crash writes the same series and timestamp, which the central side overwrites instead of
+duplicating.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gateway.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeTags:
+    """Where a probe sits. `kind` is the compartment kind (refrigerated, frozen)."""
+
+    fridge: str | None = None
+    compartment: str | None = None
+    kind: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """The gateway's identity plus the placement of each configured probe.
+
+    A probe found in the store but not (or no longer) in the configuration is forwarded with
+    its code only: its readings are never held back for want of metadata."""
+
+    unit: str
+    gateway: str
+    probes: Mapping[str, ProbeTags]
+
+    def of(self, probe: str) -> ProbeTags:
+        return self.probes.get(probe, _UNPLACED)
+
+
+_UNPLACED = ProbeTags()
+
+
+def identity_from_settings(settings: Settings) -> Identity:
+    """The identity of the configured gateway: unit code, gateway number, probe placement."""
+    placement: dict[str, ProbeTags] = {}
+    for probe in settings.probes:
+        fridge_code, _, name = probe.compartment.partition("/")
+        kind: str | None = None
+        for fridge in settings.fridges:
+            if fridge.code == fridge_code:
+                for compartment in fridge.compartments:
+                    if compartment.name == name:
+                        kind = str(compartment.kind)
+        placement[probe.code] = ProbeTags(fridge_code, name or None, kind)
+    return Identity(settings.unit.code, settings.gateway.number, placement)
