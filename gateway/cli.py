@@ -134,7 +134,7 @@ async def run_demo(args: argparse.Namespace) -> int:
             'declare its buses with transport = "tcp"'
         )
     if args.speed <= 0:
-        raise GatewayError(f"--speed {args.speed}: give a positive factor, e.g. 60")
+        raise GatewayError(f"--speed {args.speed:g}: give a positive factor, e.g. 60")
     clock = ScaledClock(args.speed)
     target = first_refrigerated(probe_specs(settings))
     simulator = ModbusSimulator(channels_for_settings(settings, {target: args.scenario}), clock)

@@ -95,9 +95,7 @@ def test_float32_profile() -> None:
 
 def test_a_field_that_does_not_fit_its_channel_is_refused() -> None:
     with pytest.raises(ValueError, match="raise channel_stride"):
-        RegisterProfile.model_validate(
-            TH.model_dump() | {"name": "bad", "channel_stride": 1}
-        )
+        RegisterProfile.model_validate(TH.model_dump() | {"name": "bad", "channel_stride": 1})
 
 
 @given(st.integers(min_value=-400, max_value=600), st.integers(min_value=0, max_value=1000))

@@ -1,0 +1,44 @@
+"""The command line's own behaviour: logging, bad arguments, clear errors."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from gateway.cli import _configure_logging, main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_pymodbus_logging_is_left_to_the_driver() -> None:
+    """pymodbus logs every timeout itself; the driver reports each fault once, by device."""
+    _configure_logging(verbose=False)
+    assert logging.getLogger("pymodbus").getEffectiveLevel() == logging.CRITICAL
+
+
+def test_demo_refuses_a_non_positive_speed(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--speed", "0", "--http-port", "0"]) == 2
+    assert "--speed 0: give a positive factor" in capsys.readouterr().err
+
+
+def test_demo_refuses_an_unknown_scenario(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["demo", "--scenario", "meteor-strike"])
+    assert "invalid choice: 'meteor-strike'" in capsys.readouterr().err
+
+
+def test_run_with_a_broken_configuration_exits_2_naming_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = tmp_path / "clinic.toml"
+    broken.write_text(
+        (ROOT / "config" / "gateway.toml")
+        .read_text("utf-8")
+        .replace('number = "10001"', 'number = "ten"'),
+        encoding="utf-8",
+    )
+    assert main(["run", "--config", str(broken)]) == 2
+    err = capsys.readouterr().err
+    assert f"{broken}: gateway.number: 'ten' does not have the expected form" in err
