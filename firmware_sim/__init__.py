@@ -1,0 +1,10 @@
+"""Simulated devices that speak the real protocols over real transports.
+
+`scenarios` says what a probe shows over time (pure); `modbus_devices` lays those values out in
+each device's register map; `modbus_server` serves them with pymodbus over TCP or RTU;
+`pty_pair` makes a socat pty pair for RTU; `cli` is `coldchain sim modbus`.
+"""
+
+
+class SimulatorError(Exception):
+    """A simulator cannot start or serve; the message names the thing and the fix."""
