@@ -16,6 +16,8 @@ from gateway.settings import CompartmentSettings, FridgeSettings, ModbusProbe, S
 from probes.reading import ProbeStatus, Reading
 
 STALE_AFTER_POLLS = 3
+# A probe polled every few hundred ms would flap to stale at every scheduling hiccup.
+STALE_FLOOR_S = 10.0
 
 
 class CompartmentStatus(StrEnum):
@@ -55,7 +57,7 @@ def probe_view(probe: ModbusProbe, latest: Reading | None, now: datetime) -> Pro
         return ProbeView(probe.code, None, None, None, None, None)
     age = (now - latest.taken_at).total_seconds()
     status = latest.status
-    if age > STALE_AFTER_POLLS * probe.poll_interval_s:
+    if age > max(STALE_AFTER_POLLS * probe.poll_interval_s, STALE_FLOOR_S):
         status = ProbeStatus.STALE
     fresh = status is ProbeStatus.OK
     return ProbeView(

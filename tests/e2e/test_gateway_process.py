@@ -62,7 +62,7 @@ async def test_sigterm_flushes_and_exits_zero_within_five_seconds(clinic: Clinic
     await wait_for_readings(gateway, 3 * clinic.probes)
     health = await gateway.get_json("/api/health")
     assert isinstance(health, dict)
-    assert health["probes_not_ok"] == []
+    assert health["probes_not_ok"] == [], health
     assert await gateway.terminate(within_s=5.0) == 0
 
     check, seqs, _ = stored(clinic.data_dir)
