@@ -20,6 +20,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import psutil
 
@@ -48,10 +49,12 @@ timeout_s = 0.5
 code = "F1"
 name = "bench"
 kind = "cold_room"
+"""
+
+COMPARTMENT = """
   [[fridges.compartments]]
-  name = "all"
+  name = "C{index:03d}"
   kind = "refrigerated"
-  probes = {devices}
 """
 
 PROBE = """
@@ -60,7 +63,7 @@ code = "P{index:03d}"
 bus = "lan"
 device_id = {index}
 profile = "rs485-th"
-compartment = "F1/all"
+compartment = "F1/C{index:03d}"
 poll_interval_s = 1
 """
 
@@ -84,7 +87,10 @@ def write_config(folder: Path, devices: int) -> tuple[Path, int, int]:
         http_port=http_port,
         modbus_port=modbus_port,
         devices=devices,
-    ) + "".join(PROBE.format(index=index) for index in range(1, devices + 1))
+    )
+    indices = range(1, devices + 1)
+    text += "".join(COMPARTMENT.format(index=index) for index in indices)
+    text += "".join(PROBE.format(index=index) for index in indices)
     path = folder / "bench.toml"
     path.write_text(text, encoding="utf-8")
     return path, http_port, modbus_port
@@ -92,12 +98,23 @@ def write_config(folder: Path, devices: int) -> tuple[Path, int, int]:
 
 @contextlib.contextmanager
 def child(*args: str) -> Iterator[subprocess.Popen[bytes]]:
+    """A `coldchain` child process, started once it printed its first line of output."""
+    with tempfile.TemporaryFile() as errors:
+        yield from _child(errors, args)
+
+
+def _child(errors: IO[bytes], args: tuple[str, ...]) -> Iterator[subprocess.Popen[bytes]]:
     process = subprocess.Popen(
         [sys.executable, "-m", "gateway", *args],
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=errors,
         env=os.environ | {"PYTHONUNBUFFERED": "1"},
     )
+    assert process.stdout is not None
+    if not process.stdout.readline():
+        process.wait()
+        errors.seek(0)
+        raise SystemExit(f"coldchain {args[0]} did not start:\n{errors.read().decode()}")
     try:
         yield process
     finally:
@@ -137,11 +154,8 @@ def main() -> None:
             "--port",
             str(modbus_port),
         ) as simulator:
-            assert simulator.stdout is not None
-            simulator.stdout.readline()
+            del simulator
             with child("run", "--config", str(config)) as gateway:
-                assert gateway.stdout is not None
-                gateway.stdout.readline()
                 process = psutil.Process(gateway.pid)
                 time.sleep(args.warmup)
                 before = health(http_port)

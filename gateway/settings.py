@@ -61,7 +61,7 @@ class _BusCommon(_Model):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
     timeout_s: Annotated[float, Field(gt=0, le=30)] = 1.0
     retries: Annotated[int, Field(ge=0, le=10)] = 1
-    inter_frame_gap_ms: Annotated[float, Field(ge=0, le=1000)] = 5.0
+    inter_frame_gap_ms: Annotated[float | None, Field(ge=0, le=1000)] = None
     unavailable_after: Annotated[int, Field(ge=1, le=100)] = 3
     backoff_initial_s: Annotated[float, Field(gt=0)] = 1.0
     backoff_max_s: Annotated[float, Field(gt=0)] = 60.0
@@ -76,6 +76,16 @@ class RtuBus(_BusCommon):
     parity: Parity = Parity.NONE
     stopbits: Literal[1, 2] = 1
 
+    @property
+    def frame_gap_s(self) -> float:
+        """Silence between frames: as configured, else the 3.5 character times of Modbus RTU
+        (a fixed 1.75 ms above 19200 baud, as the specification says)."""
+        if self.inter_frame_gap_ms is not None:
+            return self.inter_frame_gap_ms / 1000
+        if self.baudrate > 19200:
+            return 0.00175
+        return 3.5 * 11 / self.baudrate
+
 
 class TcpBus(_BusCommon):
     """A Modbus TCP device or RS-485-to-Ethernet gateway."""
@@ -83,6 +93,11 @@ class TcpBus(_BusCommon):
     transport: Literal["tcp"]
     host: Annotated[str, Field(min_length=1)]
     port: Annotated[int, Field(ge=1, le=65535)] = 502
+
+    @property
+    def frame_gap_s(self) -> float:
+        """No gap by default: TCP frames are delimited by their header, not by silence."""
+        return (self.inter_frame_gap_ms or 0.0) / 1000
 
 
 Bus = Annotated[RtuBus | TcpBus, Field(discriminator="transport")]

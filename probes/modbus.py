@@ -207,9 +207,7 @@ class ModbusBusDriver:
             else self._client.read_holding_registers
         )
         async with self._lock:
-            gap = self.bus.inter_frame_gap_ms / 1000 - (
-                self._clock.monotonic() - self._last_frame_end
-            )
+            gap = self.bus.frame_gap_s - (self._clock.monotonic() - self._last_frame_end)
             if gap > 0:
                 await self._clock.sleep(gap)
             try:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from gateway.cli import main
 from gateway.errors import ConfigError
-from gateway.settings import CompartmentKind, load_settings, parse_settings
+from gateway.settings import CompartmentKind, RtuBus, TcpBus, load_settings, parse_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "config" / "gateway.toml"
@@ -183,3 +183,20 @@ def test_any_mutation_is_accepted_or_refused_cleanly(
 
 
 BASE = example()
+
+
+@pytest.mark.parametrize(
+    ("baudrate", "gap_ms"), [(9600, 4.01), (2400, 16.04), (19200, 2.005), (115200, 1.75)]
+)
+def test_rtu_frame_gap_defaults_to_three_and_a_half_characters(
+    baudrate: int, gap_ms: float
+) -> None:
+    bus = RtuBus(name="rs485", transport="rtu", device="/dev/ttyUSB0", baudrate=baudrate)
+    assert bus.frame_gap_s * 1000 == pytest.approx(gap_ms, abs=0.01)
+    configured = bus.model_copy(update={"inter_frame_gap_ms": 10.0})
+    assert configured.frame_gap_s == 0.010
+
+
+def test_tcp_needs_no_frame_gap_unless_configured() -> None:
+    bus = TcpBus(name="lan", transport="tcp", host="10.0.0.5")
+    assert bus.frame_gap_s == 0.0
