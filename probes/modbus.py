@@ -11,6 +11,7 @@ jittered backoff while its probes report `bus_error`.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 import os
 from collections.abc import Awaitable, Callable, Sequence
@@ -153,6 +154,8 @@ class ModbusBusDriver:
         client_factory: Callable[[RtuBus | TcpBus], ModbusClient] = make_client,
     ) -> None:
         self.bus = bus
+        if not devices:
+            raise ValueError(f"bus {bus.name}: no devices to poll")
         self.devices = list(devices)
         self.health = BusHealth(devices=self.devices)
         self._emit = emit
@@ -168,18 +171,23 @@ class ModbusBusDriver:
         return self.bus.name
 
     async def run(self) -> None:
+        """Poll each device when due, spreading first polls over one interval."""
         start = self._clock.monotonic()
+        due: list[tuple[float, int]] = []
         for index, device in enumerate(self.devices):
-            device.next_due = start + device.interval_s * index / max(len(self.devices), 1)
+            device.next_due = start + device.interval_s * index / len(self.devices)
+            heapq.heappush(due, (device.next_due, index))
         try:
             while True:
-                device = min(self.devices, key=lambda item: item.next_due)
+                _, index = heapq.heappop(due)
+                device = self.devices[index]
                 await self._clock.sleep(device.next_due - self._clock.monotonic())
                 if await self._ensure_link():
                     await self.poll(device)
                 else:
                     await self._fail(device, self.health.link_error or "link down")
                 device.next_due = max(device.next_due + device.interval_s, self._clock.monotonic())
+                heapq.heappush(due, (device.next_due, index))
         finally:
             self._close()
 
