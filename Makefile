@@ -36,6 +36,7 @@ test: $(STAMP) debs lint typecheck
 bench: $(STAMP) debs
 	$(BIN)/python -m bench.store_pipeline
 	$(BIN)/python -m bench.modbus_poll
+	$(BIN)/python -m bench.alarm_latency
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build *.egg-info

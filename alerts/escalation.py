@@ -370,22 +370,36 @@ def _advance(
             detail = f"{silence.scope or 'whole unit'}: {silence.why}"
             actions.append(Transition(None, now, TransitionKind.SILENCE_ENDED, silence.who, detail))
     state = replace(state, silences=tuple(s for s in state.silences if s.until > now))
+    inhibitors = {
+        other.condition.subject: other.id
+        for other in state.alarms.values()
+        if other.condition.kind.inhibits_offline and other.active
+    }
     alarms = {
-        alarm.id: _advance_alarm(alarm, _suppressor(state, alarm), now, settings, actions)
+        alarm.id: _advance_alarm(
+            alarm, _suppressor(state, alarm, inhibitors), now, settings, actions
+        )
         for alarm in sorted(state.alarms.values(), key=lambda a: (a.opened_at, a.id))
     }
     return replace(state, alarms=alarms)
 
 
-def _suppressor(state: EscalationState, alarm: Alarm) -> str | None:
+def _suppressor(state: EscalationState, alarm: Alarm, inhibitors: dict[str, str]) -> str | None:
+    """Why this alarm must not notify now: a silence, or its gateway or bus being down.
+
+    A link or power alarm on the bus or gateway a probe reports through explains the probe's
+    silence (offline) and its bus errors (a fault with detail `bus_error`): one alarm, not one
+    per probe.
+    """
     for silence in state.silences:
         if silence.covers(alarm.condition.subject):
             return f"silence by {silence.who}: {silence.why}"
-    if alarm.condition.kind is ConditionKind.PROBE_OFFLINE and alarm.via is not None:
-        for other in state.alarms.values():
-            kind = other.condition.kind
-            if kind.inhibits_offline and other.active and other.condition.subject == alarm.via:
-                return f"inhibited by {other.id}"
+    kind = alarm.condition.kind
+    explained_by_link = kind is ConditionKind.PROBE_OFFLINE or (
+        kind is ConditionKind.PROBE_FAULT and alarm.detail == "bus_error"
+    )
+    if explained_by_link and alarm.via is not None and alarm.via in inhibitors:
+        return f"inhibited by {inhibitors[alarm.via]}"
     return None
 
 
@@ -425,7 +439,8 @@ def _advance_alarm(
                 actions.append(
                     _notify(alarm, person, tier=tier, reason=reason, now=now, settings=settings)
                 )
-    alarm = replace(alarm, escalation_start=start, notified=notified)
+    if start != alarm.escalation_start or notified != alarm.notified:
+        alarm = replace(alarm, escalation_start=start, notified=notified)
     every = timedelta(seconds=settings.escalation.repeat_every_s)
     if alarm.next_repeat is None:
         return replace(alarm, next_repeat=now + every) if sent else alarm

@@ -109,6 +109,18 @@ class ChannelSettings(_Model):
     wechat_oa: WechatOaSettings | None = None
     twilio: TwilioSettings | None = None
     console: bool = True
+    console_only: Annotated[
+        bool, Field(description="true: notifications go to the log only (demo, bench)")
+    ] = False
+
+    @model_validator(mode="after")
+    def _console_only_alone(self) -> ChannelSettings:
+        if self.console_only and self.configured() != {ChannelKind.CONSOLE}:
+            raise ValueError(
+                "console_only = true needs console = true and no other channel (fix: remove "
+                "console_only, or the other [alerts.channels.*] sections)"
+            )
+        return self
 
     def configured(self) -> set[ChannelKind]:
         kinds = {
@@ -257,7 +269,7 @@ class AlertSettings(_Model):
                         f"{key}.people: unknown person {person_id!r} (fix: declare it under "
                         f"[[alerts.people]] or use one of {', '.join(sorted(known))})"
                     )
-                elif not any(
+                elif not self.channels.console_only and not any(
                     k is not ChannelKind.CONSOLE for k in self.channels_for(number, person)
                 ):
                     yield (

@@ -6,7 +6,7 @@ import functools
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -17,6 +17,9 @@ from gateway.settings import Settings
 from gateway.store import ReadingStore, StoredReading
 from probes.modbus import ModbusBusDriver
 from probes.reading import ProbeStatus
+
+if TYPE_CHECKING:
+    from gateway.alarms.engine import AlarmService
 
 MAX_READINGS = 10_000
 
@@ -34,6 +37,7 @@ class GatewayContext:
     recorder: Recorder
     drivers: list[ModbusBusDriver]
     started_at: datetime
+    alarms: AlarmService | None = None
 
 
 CONTEXT = web.AppKey("context", GatewayContext)
@@ -42,6 +46,10 @@ CONTEXT = web.AppKey("context", GatewayContext)
 def build_app(context: GatewayContext) -> web.Application:
     app = web.Application()
     app[CONTEXT] = context
+    if context.alarms is not None:
+        from gateway.alarms.routes import add_alarm_routes
+
+        add_alarm_routes(app, context.alarms)
     app.router.add_get("/api/health", health)
     app.router.add_get("/api/fridges", fridges)
     app.router.add_get("/api/readings", readings)
@@ -124,6 +132,7 @@ async def health(request: web.Request) -> web.Response:
         "buses": buses,
         "probes": [_probe_json(view) for view in probes],
         "probes_not_ok": unhealthy,
+        "alarms": None if context.alarms is None else context.alarms.health(),
     }
     return web.json_response(dumps=_dumps, data=body)
 

@@ -72,53 +72,68 @@ class Gateway:
 
     async def run(self, stop: asyncio.Event) -> None:
         data_dir = self.settings.gateway.data_dir
-        with ReadingStore(
-            data_dir / STORE_FILE, synchronous=self.settings.store.synchronous
-        ) as store:
+        with contextlib.ExitStack() as resources:
+            store = resources.enter_context(
+                ReadingStore(data_dir / STORE_FILE, synchronous=self.settings.store.synchronous)
+            )
             recorder = Recorder(store, self.clock, self.settings.store)
             drivers = [
                 ModbusBusDriver(bus, devices, recorder.put, self.clock)
                 for bus in self.settings.buses
                 if (devices := devices_on_bus(self.settings, bus.name))
             ]
+            alarms = None
+            if self.settings.alerts is not None:
+                from gateway.alarms.engine import AlarmService
+
+                alarms = resources.enter_context(
+                    AlarmService(
+                        self.settings, self.clock, data_dir, recorder, drivers, readings=store
+                    )
+                )
             context = GatewayContext(
-                self.settings, self.clock, store, recorder, drivers, self.clock.now()
+                self.settings, self.clock, store, recorder, drivers, self.clock.now(), alarms
             )
             http = self.settings.http
             async with serve_http(build_app(context), http.host, http.port) as listening:
                 self.listening.set_result(listening)
-                await self._supervise(stop, store, recorder, drivers)
+                await self._supervise(stop, context)
 
-    async def _supervise(
-        self,
-        stop: asyncio.Event,
-        store: ReadingStore,
-        recorder: Recorder,
-        drivers: list[ModbusBusDriver],
-    ) -> None:
+    async def _supervise(self, stop: asyncio.Event, context: GatewayContext) -> None:
+        """Run every task until `stop`; then stop them stage by stage.
+
+        Alarms stop last: readings committed but not yet evaluated are replayed at next start.
+        """
         async with asyncio.TaskGroup() as group:
-            recording = group.create_task(recorder.run(), name="recorder")
+            recording = group.create_task(context.recorder.run(), name="recorder")
             retention = group.create_task(
-                run_retention(store, self.clock, self.settings.store.retention_days),
+                run_retention(context.store, self.clock, self.settings.store.retention_days),
                 name="retention",
             )
             polling = [
-                group.create_task(driver.run(), name=f"bus:{driver.name}") for driver in drivers
+                group.create_task(driver.run(), name=f"bus:{driver.name}")
+                for driver in context.drivers
             ]
+            alarming = (
+                [group.create_task(context.alarms.run(), name="alarms")]
+                if context.alarms is not None
+                else []
+            )
             log.info(
-                "gateway %s of unit %s running: %d probe(s) on %d bus(es)",
+                "gateway %s of unit %s running: %d probe(s) on %d bus(es), alarms %s",
                 self.settings.gateway.number,
                 self.settings.unit.code,
                 len(self.settings.probes),
-                len(drivers),
+                len(context.drivers),
+                "on" if context.alarms is not None else "off (no [alerts] section)",
             )
             await stop.wait()
             log.info("stopping: drivers first, then flushing the store")
-            for stage in (polling, [retention], [recording]):
+            for stage in (polling, [retention], [recording], alarming):
                 for task in stage:
                     task.cancel()
                 await asyncio.gather(*stage, return_exceptions=True)
-        log.info("stopped cleanly; last reading seq %d", store.last_seq())
+        log.info("stopped cleanly; last reading seq %d", context.store.last_seq())
 
 
 def install_stop_signals(stop: asyncio.Event) -> None:

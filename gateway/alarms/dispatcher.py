@@ -7,13 +7,14 @@ console or SMS. Every attempt is written (attempts table) with the row's new sta
 (`alerts.outbox.record_attempt`: delivered, retry with backoff, failed), so a crash between a
 send and its record re-sends at most that one message (at-least-once).
 
-Channel down: when a channel answers "retry later" (network down, 5xx, rate limit), its other
-due rows in this round are not tried; they are deferred to the failed row's next attempt
-without counting an attempt. So a channel that is down for hours costs one probe per backoff
-period (15 s doubling to 10 min), not one request per queued message, and when it comes back
-everything waiting goes out in that round. Before each round `supersede` keeps only the newest
-pending message per alarm, person and channel, and `expire` gives up on rows older than
-`give_up_after_s`; both states stay in the store and are counted in `health()`.
+Channel down: when a channel answers "retry later" (network down, 5xx, rate limit), the channel
+itself backs off (15 s doubling to 10 min with jitter, as `alerts.outbox` does for a row): its
+other due rows, and rows created meanwhile, are deferred to the channel's next probe without
+counting an attempt. So a channel that is down for hours costs one probe per backoff period,
+not one request per queued message (nor a fresh 15 s backoff for each new reminder), and when
+it comes back everything waiting goes out in that round. Before each round `supersede` keeps
+only the newest pending message per alarm, person and channel, and `expire` gives up on rows
+older than `give_up_after_s`; both states stay in the store and are counted in `health()`.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import random
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from alerts.channels.base import Channel, Notification, Outcome, failed
 from alerts.model import ChannelKind
@@ -60,6 +61,8 @@ class Dispatcher:
         self._rng = rng or random.Random()
         self._wake = asyncio.Event()
         self._fresh = True
+        self._blocked: dict[ChannelKind, datetime] = {}
+        self._streak: dict[ChannelKind, int] = {}
         self.rounds = 0
         self.last_error: str | None = None
 
@@ -95,6 +98,10 @@ class Dispatcher:
         self.rounds += 1
         async with asyncio.TaskGroup() as group:
             for kind, rows in by_channel.items():
+                blocked = self._blocked.get(kind)
+                if blocked is not None and now < blocked:
+                    self._defer(rows, blocked, f"channel {kind} is failing, next try then")
+                    continue
                 group.create_task(self._serve(kind, rows), name=f"alarms:send:{kind}")
         self.last_error = None
         return len(due)
@@ -131,9 +138,30 @@ class Dispatcher:
             updated = record_attempt(entry, result, now, self._alerts.outbox, self._rng)
             self._store.record_attempt(updated, result, now)
             self._log(updated, result.outcome)
-            if result.outcome is Outcome.RETRY_LATER and updated.state is EntryState.PENDING:
-                self._defer(rows[index + 1 :], updated.next_attempt_at, result.detail)
+            if result.outcome is Outcome.RETRY_LATER:
+                until = (
+                    # A rate limit ("wait N s") is not an outage: the others wait N s only.
+                    now + timedelta(seconds=result.retry_after)
+                    if result.retry_after is not None
+                    else self._back_off(kind, now, updated.next_attempt_at)
+                )
+                self._blocked[kind] = until
+                self._defer(rows[index + 1 :], until, result.detail)
                 return
+            if result.outcome is Outcome.DELIVERED:
+                self._streak.pop(kind, None)
+                self._blocked.pop(kind, None)
+
+    def _back_off(self, kind: ChannelKind, now: datetime, row_next: datetime) -> datetime:
+        """The channel's own next probe: its failure streak's backoff, or the row's if later."""
+        policy = self._alerts.outbox
+        streak = self._streak.get(kind, 0) + 1
+        self._streak[kind] = streak
+        delay = min(policy.first_retry_s * 2 ** (streak - 1), policy.max_retry_s)
+        delay *= 1 + self._rng.uniform(-policy.jitter, policy.jitter)
+        until = max(row_next, now + timedelta(seconds=delay))
+        self._blocked[kind] = until
+        return until
 
     def _defer(self, rows: Sequence[OutboxRow], until: datetime, why: str) -> None:
         later: list[OutboxEntry] = [

@@ -112,6 +112,7 @@ class AlarmService:
         self._tick_s = tick_s
         self._queue: asyncio.Queue[Sequence[StoredReading]] = asyncio.Queue(queue_batches)
         self._catch_up = asyncio.Event()
+        self._retry = False
         self.started = False
         self.last_tick: datetime | None = None
         self.overflows = 0
@@ -183,6 +184,7 @@ class AlarmService:
     async def _catch_up_from_store(self) -> None:
         self._catch_up.clear()
         self.catch_ups += 1
+        await asyncio.sleep(0)
         while True:
             rows = self._log.readings_after(self.core.evaluated_seq, CATCH_UP_CHUNK)
             if not rows or not self._evaluate(rows):
@@ -234,6 +236,9 @@ class AlarmService:
             return
         self.last_tick = now
         self.last_error = None
+        if self._retry:
+            self._retry = False
+            self._catch_up.set()
         if created:
             self.dispatcher.wake()
 
@@ -249,9 +254,10 @@ class AlarmService:
         if self.last_error is None:
             log.error("alarm step not applied, will be retried: %s", error)
         self.last_error = str(error)
-        # What was not persisted is evaluated again: readings from the cursor, links anew.
+        # What was not persisted is evaluated again, not at once (the disk needs a moment):
+        # readings from the cursor with the next batch (a seq gap) or tick, links anew.
         self._links = LinkWatch(self._links_hold_off, self.core.open_link_alarms())
-        self._catch_up.set()
+        self._retry = True
 
     # -- operator events -------------------------------------------------------------------
 

@@ -82,3 +82,17 @@ def test_channels_follow_the_tier_and_what_the_person_can_receive(
         ChannelKind.CONSOLE,
         ChannelKind.VOICE,
     )
+
+
+def test_console_only_needs_no_reachable_channel_per_person() -> None:
+    config = alert_config()
+    config["channels"] = {"console": True, "console_only": True}
+    settings = AlertSettings.model_validate(config)
+    assert settings.channels.configured() == {ChannelKind.CONSOLE}
+
+
+def test_console_only_beside_a_real_channel_is_refused() -> None:
+    config = alert_config()
+    config["channels"]["console_only"] = True
+    with pytest.raises(ValidationError, match="console_only = true needs console = true"):
+        AlertSettings.model_validate(config)

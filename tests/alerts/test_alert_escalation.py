@@ -204,6 +204,21 @@ def test_a_link_alarm_inhibits_its_probes_offline_alarms(settings: AlertSettings
     ]
 
 
+def test_a_link_alarm_also_explains_its_probes_bus_errors(settings: AlertSettings) -> None:
+    fault = Condition(ConditionKind.PROBE_FAULT, "F1/冷藏", "208601")
+    run = Run(settings)
+    run(0, ConditionRaised(LINK, at(0), at(0)))
+    bus_error = ConditionRaised(fault, at(0), at(1), detail="bus_error", via="rs485-1")
+    assert notifies(run(1, bus_error)) == []
+    broken_sensor = Condition(ConditionKind.PROBE_FAULT, "F2/冷藏", "208603")
+    disconnected = ConditionRaised(
+        broken_sensor, at(2), at(2), detail="disconnected", via="rs485-1"
+    )
+    assert notifies(run(2, disconnected)) == [("wang", 1, NotifyReason.OPENED)], (
+        "a sensor reporting itself disconnected is not explained by the link"
+    )
+
+
 def test_a_clock_stepping_back_neither_refires_nor_delays_by_the_jump(
     settings: AlertSettings,
 ) -> None:

@@ -1,0 +1,132 @@
+"""The alarm API: acknowledge, close, silence, the signed link page, and every refusal."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+import pytest_asyncio
+from aiohttp import ClientResponse, web
+from aiohttp.test_utils import TestClient, TestServer
+
+from alerts.ack_links import AckClaim, sign
+from gateway.alarms.routes import add_alarm_routes
+from tests.alarms.conftest import SECRET, T0, UNIT, Harness
+
+pytestmark = pytest.mark.asyncio
+
+
+@pytest_asyncio.fixture
+async def client(harness: Harness) -> AsyncIterator[TestClient[web.Request, web.Application]]:
+    app = web.Application()
+    add_alarm_routes(app, harness.alarms)
+    async with TestClient(TestServer(app)) as test_client:
+        yield test_client
+
+
+async def open_alarm(harness: Harness) -> str:
+    await harness.minutes(16, 9.5)
+    (alarm_id,) = harness.alarms.core.escalation.alarms
+    return alarm_id
+
+
+async def error(response: ClientResponse, status: int) -> str:
+    assert response.status == status
+    body = await response.json()
+    message = body["error"]
+    assert isinstance(message, str)
+    return message
+
+
+async def test_ack_and_close_over_http_and_every_refusal(
+    harness: Harness, client: TestClient[web.Request, web.Application]
+) -> None:
+    alarm_id = await open_alarm(harness)
+    by_no, by_id = "/api/alarms/1", f"/api/alarms/{alarm_id.replace('/', '%2F')}"
+
+    message = await error(await client.post(f"{by_no}/ack", data=b"{person"), 400)
+    assert "not valid JSON" in message
+    assert '"person": "wang"' in message
+    message = await error(await client.post(f"{by_no}/ack", json={"how": "web"}), 422)
+    assert message.startswith("person: Field required")
+    message = await error(await client.post(f"{by_no}/ack", json={"person": "nobody"}), 403)
+    assert "'nobody' is not in any tier" in message
+    assert "li, wang, zhao" in message
+    other = {"person": "wang", "unit": "6101030299"}
+    message = await error(await client.post(f"{by_no}/ack", json=other), 403)
+    assert "this gateway serves 6101030203" in message
+    message = await error(await client.post("/api/alarms/99/ack", json={"person": "wang"}), 404)
+    assert "GET /api/alarms" in message
+    close = {"person": "wang", "cause": "压缩机故障", "action": "转移疫苗"}
+    message = await error(await client.post(f"{by_id}/close", json=close), 409)
+    assert "still holds" in message
+    assert "close after the condition has cleared" in message
+
+    response = await client.post(f"{by_id}/ack", json={"person": "wang", "how": "web"})
+    assert response.status == 200
+    assert (await response.json())["transitions"][0]["kind"] == "acknowledged"
+
+    await harness.minutes(10, 5.0)
+    response = await client.post(f"{by_no}/close", json=close)
+    assert response.status == 200
+    message = await error(await client.post(f"{by_no}/ack", json={"person": "li"}), 409)
+    assert "already closed" in message
+    message = await error(await client.post(f"{by_no}/close", json=close), 409)
+
+    listing = await (await client.get("/api/alarms")).json()
+    (alarm,) = listing["alarms"]
+    assert alarm["status"] == "closed"
+    assert [a["person"] for a in alarm["acks"]] == ["wang"]
+    await error(await client.get("/api/alarms?recent=x"), 400)
+
+
+async def test_signed_link_page(
+    harness: Harness, client: TestClient[web.Request, web.Application]
+) -> None:
+    alarm_id = await open_alarm(harness)
+    (row,) = [r for r in harness.alarms.store.outbox_all() if r.entry.channel == "console"]
+    path = "/ack/" + row.ack_link.rsplit("/ack/", 1)[1]
+
+    response = await client.get(path[:-3] + "AAA")
+    assert response.status == 403
+    assert "链接无效" in await response.text()
+    expired = sign(AckClaim(alarm_id, UNIT, "wang", T0 + timedelta(minutes=1)), SECRET)
+    response = await client.get(f"/ack/{expired}")
+    assert response.status == 410
+    assert "链接已过期" in await response.text()
+    response = await client.get("/ack/garbage")
+    assert response.status == 403
+
+    response = await client.get(path)
+    assert response.status == 200
+    page = await response.text()
+    assert response.content_type == "text/html"
+    assert "已确认到场" in page
+    assert "wang" in page
+    assert [a.person for a in harness.alarms.core.escalation.alarms[alarm_id].acks] == ["wang"]
+    again = await (await client.get(path)).text()
+    assert "此前已确认过" in again
+    timeline = harness.alarms.view()["alarms"][0]["timeline"]
+    assert [(t["kind"], t["who"], t["detail"]) for t in timeline][-1] == (
+        "acknowledged",
+        "wang",
+        "link",
+    )
+
+
+async def test_silence(harness: Harness, client: TestClient[web.Request, web.Application]) -> None:
+    until = (T0 + timedelta(hours=2)).isoformat()
+    body = {"who": "wang", "why": "除霜", "until": until, "scope": "F1"}
+    response = await client.post("/api/silences", json=body)
+    assert response.status == 200
+    await harness.minutes(20, 9.5)
+    assert harness.robot.sent == []  # silenced: opened, but nobody paged
+    (alarm,) = harness.alarms.view()["alarms"]
+    assert alarm["suppressed_by"] == "silence by wang: 除霜"
+    naive = body | {"until": "2026-03-02T12:00:00"}
+    message = await error(await client.post("/api/silences", json=naive), 422)
+    assert "no UTC offset" in message
+    past = body | {"until": T0.isoformat()}
+    message = await error(await client.post("/api/silences", json=past), 422)
+    assert "not in the future" in message
