@@ -95,7 +95,7 @@ def render(notify: Notify, place: Place, ack_link: str) -> Message:
     title = {
         NotifyReason.OPENED: "冷链报警",
         NotifyReason.ESCALATED: "冷链报警升级",
-        NotifyReason.REPEAT: f"冷链报警第 {notify.repeat} 次提醒",
+        NotifyReason.REPEAT: f"冷链报警第 {notify.repeat} 轮提醒",
     }[notify.reason]
     action = "请尽快到场处置，并点击链接确认到场"
     where = f"{place.unit_name} {place.words}"

@@ -9,6 +9,10 @@ stay in the store for the UI: "what could not be delivered is visible".
 While the network is down, reminders pile up behind the first message. `supersede` keeps only
 the newest pending entry per alarm, person and channel, so the person gets one current
 message when the link returns instead of a burst of stale ones.
+
+This policy is per entry: a new reminder starts its own 15 s backoff. Holding a whole channel
+back while it is down (one probe per period rather than one request per queued message) is
+the dispatcher's job (gateway/alarms/dispatcher.py).
 """
 
 from __future__ import annotations

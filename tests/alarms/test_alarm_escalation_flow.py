@@ -30,14 +30,14 @@ async def test_tiers_repeats_ack_clear_close(
     await harness.minutes(60, WARM)  # to minute 76
     assert [(m, p, t.split("】")[0][1:]) for m, p, t in harness.robot_log()] == [
         (15.0, "wang", "冷链报警"),
-        (30.0, "wang", "冷链报警第 1 次提醒"),
+        (30.0, "wang", "冷链报警第 1 轮提醒"),
         (45.0, "li", "冷链报警升级"),
-        (45.0, "wang", "冷链报警第 2 次提醒"),
-        (60.0, "li", "冷链报警第 3 次提醒"),  # reminders go by tier, highest first
-        (60.0, "wang", "冷链报警第 3 次提醒"),
+        (45.0, "wang", "冷链报警第 2 轮提醒"),
+        (60.0, "li", "冷链报警第 3 轮提醒"),  # reminders go by tier, highest first
+        (60.0, "wang", "冷链报警第 3 轮提醒"),
         (75.0, "zhao", "冷链报警升级"),
-        (75.0, "li", "冷链报警第 4 次提醒"),
-        (75.0, "wang", "冷链报警第 4 次提醒"),
+        (75.0, "li", "冷链报警第 4 轮提醒"),
+        (75.0, "wang", "冷链报警第 4 轮提醒"),
     ]
 
     service = harness.alarms
