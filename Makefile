@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-DEBIAN_PACKAGES := socat
+DEBIAN_PACKAGES := socat influxdb victoria-metrics mosquitto openssl
 
 .PHONY: demo test lint typecheck bench debs clean
 
@@ -37,6 +37,8 @@ bench: $(STAMP) debs
 	$(BIN)/python -m bench.store_pipeline
 	$(BIN)/python -m bench.modbus_poll
 	$(BIN)/python -m bench.alarm_latency
+	$(BIN)/python -m bench.forward_drain
+	$(BIN)/python -m bench.mqtt_publish
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build *.egg-info

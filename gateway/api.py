@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import functools
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from gateway.clock import Clock
+from gateway.forward import metrics as forward_metrics
 from gateway.probe_state import ProbeView, compartment_views, probe_view
 from gateway.recorder import Recorder
 from gateway.settings import Settings
@@ -20,6 +21,9 @@ from probes.reading import ProbeStatus
 
 if TYPE_CHECKING:
     from gateway.alarms.engine import AlarmService
+    from gateway.disk_budget import DiskBudget
+    from gateway.forward.mqtt import MqttForwarder
+    from gateway.forward.pump import Pump
 
 MAX_READINGS = 10_000
 
@@ -38,6 +42,9 @@ class GatewayContext:
     drivers: list[ModbusBusDriver]
     started_at: datetime
     alarms: AlarmService | None = None
+    forwarders: list[Pump] = field(default_factory=list)
+    mqtt: MqttForwarder | None = None
+    disk_budget: DiskBudget | None = None
 
 
 CONTEXT = web.AppKey("context", GatewayContext)
@@ -53,6 +60,7 @@ def build_app(context: GatewayContext) -> web.Application:
     app.router.add_get("/api/health", health)
     app.router.add_get("/api/fridges", fridges)
     app.router.add_get("/api/readings", readings)
+    app.router.add_get("/metrics", metrics)
     return app
 
 
@@ -133,6 +141,10 @@ async def health(request: web.Request) -> web.Response:
         "probes": [_probe_json(view) for view in probes],
         "probes_not_ok": unhealthy,
         "alarms": None if context.alarms is None else context.alarms.health(),
+        "forwarders": forward_metrics.health([pump.stats() for pump in context.forwarders], now),
+        "disk_budget": None
+        if context.disk_budget is None
+        else context.disk_budget.stats().to_json(),
     }
     return web.json_response(dumps=_dumps, data=body)
 
@@ -212,3 +224,13 @@ async def readings(request: web.Request) -> web.Response:
         raise _bad_request(f"limit must be between 1 and {MAX_READINGS}")
     rows = context.store.readings(probe, since, until, limit)
     return web.json_response(dumps=_dumps, data={"readings": [_reading_json(row) for row in rows]})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus text exposition of the forwarders (backlog, oldest unsent, sent, set aside)."""
+    context = request.app[CONTEXT]
+    stats = [pump.stats() for pump in context.forwarders]
+    body = forward_metrics.prometheus_text(stats, context.clock.now())
+    response = web.Response(text=body)
+    response.headers["Content-Type"] = forward_metrics.Exposition.CONTENT_TYPE
+    return response

@@ -8,13 +8,18 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
 
 from gateway.clock import Clock, ScaledClock, SystemClock
-from gateway.errors import GatewayError
+from gateway.errors import ConfigError, GatewayError
+from gateway.forward.settings import InfluxSettings, MqttSettings
 from gateway.settings import Settings, TcpBus, load_settings
 
 log = logging.getLogger("coldchain")
+
+_M = TypeVar("_M", bound=BaseModel)
 
 DEMO_CONFIG = Path(__file__).resolve().parent.parent / "config" / "demo.toml"
 
@@ -53,6 +58,18 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--speed", type=float, default=1.0, help="run simulated time and the gateway N× faster"
     )
+    servers = demo.add_argument_group("forward the demo's readings to your own servers")
+    servers.add_argument("--influx-url", help="InfluxDB (or VictoriaMetrics) base URL")
+    servers.add_argument("--influx-token", help="InfluxDB 2.x/3.x API token")
+    servers.add_argument("--influx-org", help="InfluxDB 2.x organisation")
+    servers.add_argument("--influx-bucket", help="InfluxDB 2.x/3.x bucket (the v2 write API)")
+    servers.add_argument("--influx-v1-db", help="InfluxDB 1.x database (the v1 /write endpoint)")
+    servers.add_argument("--influx-v1-rp", help="InfluxDB 1.x retention policy")
+    servers.add_argument("--influx-user", help="InfluxDB 1.x user")
+    servers.add_argument("--influx-password", help="InfluxDB 1.x password")
+    servers.add_argument("--mqtt-url", help="broker, mqtt://host:1883 or mqtts://host:8883")
+    servers.add_argument("--mqtt-username", help="broker user")
+    servers.add_argument("--mqtt-password", help="broker password")
 
     config = commands.add_parser("config", help="configuration tools")
     config_commands = config.add_subparsers(dest="config_command", required=True)
@@ -71,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return check_config(args.file)
         if args.command == "run":
             settings = load_settings(args.config)
-            return asyncio.run(run_gateway(settings, SystemClock()))
+            return asyncio.run(run_gateway(settings, SystemClock(), config_path=args.config))
         if args.command == "demo":
             return asyncio.run(run_demo(args))
         if args.command == "sim":
@@ -102,20 +119,31 @@ def check_config(path: Path) -> int:
     return 0
 
 
-async def run_gateway(settings: Settings, clock: Clock, banner: str = "") -> int:
+async def run_gateway(
+    settings: Settings, clock: Clock, banner: str = "", config_path: Path | None = None
+) -> int:
+    """Run until SIGTERM/SIGINT; a reload (MQTT `cmd/reload`) starts again with new settings."""
     from gateway.runtime import Gateway, install_stop_signals
 
     stop = asyncio.Event()
     install_stop_signals(stop)
-    gateway = Gateway(settings, clock)
-    running = asyncio.create_task(gateway.run(stop), name="gateway")
-    started: list[asyncio.Future[Any]] = [running, gateway.listening]
-    await asyncio.wait(started, return_when=asyncio.FIRST_COMPLETED)
-    if gateway.listening.done():
-        url = gateway.listening.result().url
-        print(f"coldchain: gateway listening on {url} (API: {url}api/fridges){banner}", flush=True)
-    await running
-    return 0
+    announced = False
+    while True:
+        gateway = Gateway(settings, clock, config_path)
+        running = asyncio.create_task(gateway.run(stop), name="gateway")
+        started: list[asyncio.Future[Any]] = [running, gateway.listening]
+        await asyncio.wait(started, return_when=asyncio.FIRST_COMPLETED)
+        if gateway.listening.done() and not announced:
+            url = gateway.listening.result().url
+            print(
+                f"coldchain: gateway listening on {url} (API: {url}api/fridges){banner}", flush=True
+            )
+            announced = True
+        await running
+        if stop.is_set() or gateway.reloaded is None:
+            return 0
+        log.info("configuration reloaded from %s; starting again", config_path)
+        settings = gateway.reloaded
 
 
 async def run_demo(args: argparse.Namespace) -> int:
@@ -147,6 +175,8 @@ async def run_demo(args: argparse.Namespace) -> int:
                 ],
                 "gateway": settings.gateway.model_copy(update={"data_dir": args.data_dir}),
                 "http": settings.http.model_copy(update={"port": args.http_port}),
+                "influx": _demo_influx(args),
+                "mqtt": _demo_mqtt(args),
             }
         )
         banner = (
@@ -154,3 +184,37 @@ async def run_demo(args: argparse.Namespace) -> int:
             f"scenario {args.scenario} on {target}, speed {args.speed:g}x; Ctrl-C stops"
         )
         return await run_gateway(settings, clock, banner)
+
+
+def _demo_influx(args: argparse.Namespace) -> InfluxSettings | None:
+    if args.influx_url is None:
+        return None
+    fields = {
+        "url": args.influx_url,
+        "token": args.influx_token,
+        "org": args.influx_org,
+        "bucket": args.influx_bucket,
+        "v1_db": args.influx_v1_db,
+        "v1_rp": args.influx_v1_rp,
+        "username": args.influx_user,
+        "password": args.influx_password,
+    }
+    return _validated(InfluxSettings, fields, "--influx-*")
+
+
+def _demo_mqtt(args: argparse.Namespace) -> MqttSettings | None:
+    if args.mqtt_url is None:
+        return None
+    fields = {"url": args.mqtt_url, "username": args.mqtt_username, "password": args.mqtt_password}
+    return _validated(MqttSettings, fields, "--mqtt-*")
+
+
+def _validated(model: type[_M], fields: dict[str, Any], flags: str) -> _M:
+    try:
+        return model.model_validate({k: v for k, v in fields.items() if v is not None})
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(map(str, item['loc'])) or 'value'}: {item['msg']}"
+            for item in error.errors()
+        )
+        raise ConfigError(f"demo {flags} options: {problems}") from None

@@ -13,6 +13,8 @@ import logging
 import signal
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -20,9 +22,13 @@ from gateway.api import GatewayContext, build_app
 from gateway.clock import Clock
 from gateway.errors import GatewayError
 from gateway.recorder import Recorder, run_retention
-from gateway.settings import Settings
+from gateway.settings import Settings, load_settings
 from gateway.store import ReadingStore
 from probes.modbus import ModbusBusDriver, devices_on_bus
+
+if TYPE_CHECKING:
+    from gateway.disk_budget import DiskBudget, DiskBudgetSettings
+    from gateway.forward.mqtt import Command
 
 log = logging.getLogger(__name__)
 
@@ -63,53 +69,148 @@ async def serve_http(app: web.Application, host: str, port: int) -> AsyncIterato
 
 
 class Gateway:
-    """Runs drivers, recorder and API for one configuration until `stop` is set."""
+    """Runs drivers, recorder, alarms, forwarders and API for one configuration until `stop`.
 
-    def __init__(self, settings: Settings, clock: Clock) -> None:
+    A `reload` command (MQTT) validates the configuration file again; if it is valid the
+    gateway stops its tasks in order and `run` returns with `reloaded` set, for the caller to
+    start again with the new settings.
+    """
+
+    def __init__(self, settings: Settings, clock: Clock, config_path: Path | None = None) -> None:
         self.settings = settings
         self.clock = clock
+        self.config_path = config_path
+        self.reloaded: Settings | None = None
         self.listening: asyncio.Future[Listening] = asyncio.get_running_loop().create_future()
+        self._restart = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
-        data_dir = self.settings.gateway.data_dir
-        with contextlib.ExitStack() as resources:
+        settings = self.settings
+        data_dir = settings.gateway.data_dir
+        async with contextlib.AsyncExitStack() as resources:
             store = resources.enter_context(
-                ReadingStore(data_dir / STORE_FILE, synchronous=self.settings.store.synchronous)
+                ReadingStore(data_dir / STORE_FILE, synchronous=settings.store.synchronous)
             )
-            recorder = Recorder(store, self.clock, self.settings.store)
+            recorder = Recorder(store, self.clock, settings.store)
             drivers = [
                 ModbusBusDriver(bus, devices, recorder.put, self.clock)
-                for bus in self.settings.buses
-                if (devices := devices_on_bus(self.settings, bus.name))
+                for bus in settings.buses
+                if (devices := devices_on_bus(settings, bus.name))
             ]
-            alarms = None
-            if self.settings.alerts is not None:
+            context = GatewayContext(
+                settings, self.clock, store, recorder, drivers, self.clock.now()
+            )
+            if settings.alerts is not None:
                 from gateway.alarms.engine import AlarmService
 
-                alarms = resources.enter_context(
-                    AlarmService(
-                        self.settings, self.clock, data_dir, recorder, drivers, readings=store
-                    )
+                context.alarms = resources.enter_context(
+                    AlarmService(settings, self.clock, data_dir, recorder, drivers, readings=store)
                 )
-            context = GatewayContext(
-                self.settings, self.clock, store, recorder, drivers, self.clock.now(), alarms
-            )
-            http = self.settings.http
+            await self._open_forwarders(context, resources)
+            if settings.store.disk_budget is not None:
+                context.disk_budget = self._disk_budget(context, settings.store.disk_budget)
+                resources.callback(context.disk_budget.close)
+            http = settings.http
             async with serve_http(build_app(context), http.host, http.port) as listening:
-                self.listening.set_result(listening)
+                if not self.listening.done():
+                    self.listening.set_result(listening)
                 await self._supervise(stop, context)
 
-    async def _supervise(self, stop: asyncio.Event, context: GatewayContext) -> None:
-        """Run every task until `stop`; then stop them stage by stage.
+    async def _open_forwarders(
+        self, context: GatewayContext, resources: contextlib.AsyncExitStack
+    ) -> None:
+        """Import and open a forwarder only when the configuration names its server."""
+        settings = self.settings
+        if settings.influx is None and settings.mqtt is None:
+            return
+        from gateway.forward.tags import identity_from_settings
 
-        Alarms stop last: readings committed but not yet evaluated are replayed at next start.
+        identity = identity_from_settings(settings)
+        if settings.influx is not None:
+            from gateway.forward.influx import open_influx_forwarder
+
+            context.forwarders.append(
+                await resources.enter_async_context(
+                    open_influx_forwarder(
+                        settings.influx,
+                        identity,
+                        context.store,
+                        self.clock,
+                        recorder=context.recorder,
+                    )
+                )
+            )
+        if settings.mqtt is not None:
+            from gateway.forward.mqtt import MqttForwarder
+
+            context.mqtt = MqttForwarder(
+                settings.mqtt,
+                identity,
+                context.store,
+                self.clock,
+                recorder=context.recorder,
+                commands=self._commands(context),
+            )
+            context.forwarders.append(context.mqtt.pump)
+
+    def _disk_budget(self, context: GatewayContext, budget: DiskBudgetSettings) -> DiskBudget:
+        from gateway.disk_budget import DiskBudget
+
+        ranges = {}
+        for probe in self.settings.probes:
+            _, compartment = self.settings.compartment(probe.compartment)
+            ranges[probe.code] = (compartment.min_c, compartment.max_c)
+        return DiskBudget(
+            context.store.path,
+            budget,
+            self.clock,
+            ranges=ranges,
+            forwarders=[pump.name for pump in context.forwarders],
+        )
+
+    def _commands(self, context: GatewayContext) -> dict[str, Command]:
+        """Commands the county side may send over MQTT, beside the built-in `ping`."""
+
+        async def reload(request: dict[str, object]) -> dict[str, object]:
+            if self.config_path is None:
+                raise GatewayError(
+                    "this gateway runs without a configuration file (demo); fix: restart it"
+                )
+            self.reloaded = load_settings(self.config_path)
+            self._restart.set()
+            return {"ok": True, "detail": f"restarting with {self.config_path}"}
+
+        async def ack(request: dict[str, object]) -> dict[str, object]:
+            if context.alarms is None:
+                raise GatewayError("alarms are not configured on this gateway; fix: add [alerts]")
+            alarm, person = request.get("alarm"), request.get("person")
+            if not isinstance(alarm, str | int) or not isinstance(person, str):
+                raise GatewayError('ack needs "alarm" (number or id) and "person" (a tier\'s id)')
+            unit = request.get("unit")
+            transitions = context.alarms.acknowledge(
+                str(alarm), person, "mqtt", unit=unit if isinstance(unit, str) else None
+            )
+            return {"ok": True, "transitions": len(transitions)}
+
+        return {"reload": reload, "ack": ack}
+
+    async def _supervise(self, stop: asyncio.Event, context: GatewayContext) -> None:
+        """Run every task until `stop` (or a reload); then stop them stage by stage.
+
+        Drivers stop first and the recorder flushes what they gave it; alarms then evaluate
+        what was committed (or replay it at the next start); forwarders stop before the store
+        closes, their cursors saved.
         """
         async with asyncio.TaskGroup() as group:
             recording = group.create_task(context.recorder.run(), name="recorder")
-            retention = group.create_task(
-                run_retention(context.store, self.clock, self.settings.store.retention_days),
-                name="retention",
-            )
+            background = [
+                group.create_task(
+                    run_retention(context.store, self.clock, self.settings.store.retention_days),
+                    name="retention",
+                )
+            ]
+            if context.disk_budget is not None:
+                background.append(group.create_task(context.disk_budget.run(), name="disk-budget"))
             polling = [
                 group.create_task(driver.run(), name=f"bus:{driver.name}")
                 for driver in context.drivers
@@ -119,21 +220,40 @@ class Gateway:
                 if context.alarms is not None
                 else []
             )
+            forwarding = [
+                group.create_task(pump.run(), name=f"forward-{pump.name}")
+                for pump in context.forwarders
+                if context.mqtt is None or pump is not context.mqtt.pump
+            ]
+            if context.mqtt is not None:
+                forwarding.append(group.create_task(context.mqtt.run(), name="forward-mqtt"))
             log.info(
-                "gateway %s of unit %s running: %d probe(s) on %d bus(es), alarms %s",
+                "gateway %s of unit %s running: %d probe(s) on %d bus(es), alarms %s, "
+                "forwarding to %s",
                 self.settings.gateway.number,
                 self.settings.unit.code,
                 len(self.settings.probes),
                 len(context.drivers),
                 "on" if context.alarms is not None else "off (no [alerts] section)",
+                ", ".join(pump.target for pump in context.forwarders) or "nothing",
             )
-            await stop.wait()
+            await _first_of(stop, self._restart)
             log.info("stopping: drivers first, then flushing the store")
-            for stage in (polling, [retention], [recording], alarming):
+            for stage in (polling, background, [recording], alarming, forwarding):
                 for task in stage:
                     task.cancel()
                 await asyncio.gather(*stage, return_exceptions=True)
         log.info("stopped cleanly; last reading seq %d", context.store.last_seq())
+
+
+async def _first_of(*events: asyncio.Event) -> None:
+    waiters = [asyncio.create_task(event.wait(), name="wait-stop") for event in events]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+        await asyncio.gather(*waiters, return_exceptions=True)
 
 
 def install_stop_signals(stop: asyncio.Event) -> None:

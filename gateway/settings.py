@@ -18,7 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from alerts.settings import AlertSettings
 from alerts.settings import cross_check as alerts_cross_check
+from gateway.disk_budget import DiskBudgetSettings
 from gateway.errors import ConfigError
+from gateway.forward.settings import InfluxSettings, MqttSettings
 from gateway.problems import Problem
 from probes.profiles import RegisterProfile, builtin_profiles
 
@@ -49,6 +51,7 @@ class StoreSettings(_Model):
     queue_size: Annotated[int, Field(ge=100)] = 50_000
     retention_days: Annotated[int, Field(ge=1)] = 400
     synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
+    disk_budget: DiskBudgetSettings | None = None
 
 
 class Parity(StrEnum):
@@ -176,6 +179,8 @@ class Settings(_Model):
     fridges: list[FridgeSettings] = []
     probes: list[ModbusProbe] = []
     alerts: AlertSettings | None = None
+    influx: InfluxSettings | None = None
+    mqtt: MqttSettings | None = None
 
     def all_profiles(self) -> dict[str, RegisterProfile]:
         return builtin_profiles() | {profile.name: profile for profile in self.profiles}

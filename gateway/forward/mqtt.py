@@ -9,9 +9,10 @@ Imported only when `[mqtt]` is configured. Topics, under `{prefix}/{unit_code}/{
 - `status` (QoS 1, retained): `{"state": "online", ...}` on each connect; the last will
   publishes `{"state": "offline"}` (retained) when the connection drops without a goodbye, and
   a clean shutdown publishes it too.
-- `cmd/#` (subscribed): commands from the county side. `cmd/ping` and `cmd/reload`; the answer
-  goes to `reply/<command>` with the request's `id`. Retained commands are ignored (a stale
-  command must not run again at every reconnect).
+- `cmd/#` (subscribed): commands from the county side. `cmd/ping` is built in; the gateway
+  registers the others (`reload`, `ack`) as handlers that take the request's JSON and return
+  the reply's fields. The answer goes to `reply/<command>` with the request's `id`. Retained
+  commands are ignored (a stale command must not run again at every reconnect).
 
 The connection runs in its own task with capped jittered backoff; refused credentials or a
 refused client id are retried at `auth_retry_s`, with the fix in health.
@@ -32,14 +33,18 @@ import aiomqtt
 
 from gateway.backoff import Backoff
 from gateway.clock import Clock
+from gateway.errors import GatewayError
 from gateway.forward.errors import AuthError, ForwardError, RetryableError
-from gateway.forward.pump import Pump, PumpStats
+from gateway.forward.pump import Pump, PumpStats, raise_if_cancelling
 from gateway.forward.settings import MqttSettings
 from gateway.forward.tags import Identity
 from gateway.store import ReadingStore, StoredReading, to_millis
 
 if TYPE_CHECKING:
     from gateway.recorder import Recorder
+
+Command = Callable[[dict[str, object]], Awaitable[dict[str, object]]]
+
 
 log = logging.getLogger(__name__)
 
@@ -93,12 +98,12 @@ class MqttForwarder:
         clock: Clock,
         *,
         recorder: Recorder | None = None,
-        on_reload: Callable[[], Awaitable[object]] | None = None,
+        commands: Mapping[str, Command] | None = None,
     ) -> None:
         self._settings = settings
         self._identity = identity
         self._clock = clock
-        self._on_reload = on_reload
+        self._commands = dict(commands or {})
         self.base = f"{settings.topic_prefix}/{identity.unit}/{identity.gateway}"
         self.client_id = settings.client_id or f"coldchain-{identity.unit}-{identity.gateway}"
         self._server = f"MQTT broker {settings.host}:{settings.port}"
@@ -209,6 +214,7 @@ class MqttForwarder:
                 self._client = None
                 self._ready.clear()
                 self._attempted.set()
+            raise_if_cancelling()
             await self._clock.sleep(delay)
 
     async def _session(self, client: aiomqtt.Client, backoff: Backoff) -> None:
@@ -289,24 +295,22 @@ class MqttForwarder:
         reply: dict[str, object] = {"id": request.get("id"), "command": name}
         if name == "ping":
             reply |= {"ok": True, "at": self._clock.now().isoformat()}
-        elif name == "reload":
-            reply |= await self._reload()
+        elif name in self._commands:
+            reply |= await self._run(name, request)
         else:
-            reply |= {"ok": False, "error": f"unknown command {name!r}; known: ping, reload"}
+            known = ", ".join(["ping", *sorted(self._commands)])
+            reply |= {"ok": False, "error": f"unknown command {name!r}; known: {known}"}
         log.info("command %s from %s: %s", name, self._server, reply)
         await client.publish(
             f"{self.base}/reply/{name}", json.dumps(reply, ensure_ascii=False).encode(), qos=1
         )
 
-    async def _reload(self) -> dict[str, object]:
-        if self._on_reload is None:
-            return {"ok": False, "error": "reload is not available in this gateway"}
+    async def _run(self, name: str, request: dict[str, object]) -> dict[str, object]:
         try:
-            await self._on_reload()
-        except Exception as error:  # a failed reload is answered, not fatal
-            log.exception("reload requested over MQTT failed")
+            return await self._commands[name](request)
+        except GatewayError as error:  # a refused command is answered, not fatal
+            log.warning("command %s over MQTT refused: %s", name, error)
             return {"ok": False, "error": str(error)}
-        return {"ok": True}
 
     # -- health ----------------------------------------------------------------------------
 

@@ -20,12 +20,11 @@ All waiting is on the injected clock.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from gateway.backoff import Backoff
 from gateway.clock import Clock
@@ -52,6 +51,18 @@ log = logging.getLogger(__name__)
 #: one batch (a systematic refusal, e.g. a field type conflict on every point) the remaining
 #: refused pieces are set aside whole.
 ISOLATION_REQUESTS = 64
+
+
+def raise_if_cancelling() -> None:
+    """Re-raise a cancellation that a library swallowed.
+
+    On Python 3.11, `asyncio.wait_for` (used inside aiomqtt) can return the inner result or
+    error instead of CancelledError when both happen at once (fixed in 3.12), so a loop that
+    handles that error would run on forever after the TaskGroup cancelled it. Called after
+    every handled error in a loop."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 class Sink(Protocol):
@@ -168,6 +179,7 @@ class Pump:
             while book.live_pending:
                 batch = book.take_live(self._settings.batch_size)
                 delay = await self._attempt(batch, backoff)
+                raise_if_cancelling()
                 if delay is None:
                     book.live_acked(batch)
                     self._save(book)
@@ -192,6 +204,7 @@ class Pump:
                 await self._idle()
                 continue
             delay = await self._attempt(planned.rows, backoff) if planned.rows else None
+            raise_if_cancelling()
             if delay is None:
                 self._backlog_acked(book, planned)
             else:
@@ -337,14 +350,19 @@ class Pump:
         )
 
 
-async def _first(*awaitables: object) -> None:
-    """Wait until the first of these coroutines finishes; cancel the others."""
-    tasks = [asyncio.ensure_future(item) for item in awaitables]  # type: ignore[call-overload]
+async def _first(*awaitables: Coroutine[Any, Any, object]) -> None:
+    """Wait until the first of these coroutines finishes; cancel the others.
+
+    The cancelled helpers are awaited with `asyncio.wait`, which never raises for them, so a
+    cancellation of the calling task itself is never swallowed (a lane must stop when its
+    TaskGroup is cancelled)."""
+    tasks = [asyncio.ensure_future(item) for item in awaitables]
     try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
         for task in tasks:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await asyncio.wait(tasks)
+    for task in done:
+        if not task.cancelled() and task.exception() is not None:
+            raise task.exception()  # type: ignore[misc]

@@ -1,0 +1,107 @@
+"""Pure line protocol: schema, escaping, non-ok readings."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gateway.forward.line_protocol import LineEncoder, escape_tag, series_key
+from gateway.forward.tags import Identity, ProbeTags
+from gateway.store import StoredReading
+from probes.reading import ProbeStatus, Reading
+
+AT = datetime(2026, 3, 1, 8, 0, 0, 123000, tzinfo=UTC)
+MS = 1772352000123
+
+
+def encoder(compartment: str = "冷藏室") -> LineEncoder:
+    tags = {"208601": ProbeTags("F-1", compartment, "refrigerated")}
+    return LineEncoder(Identity("3301020001", "10001", tags))
+
+
+def test_an_ok_reading_carries_every_field_and_sorted_tags() -> None:
+    item = StoredReading(1, Reading("208601", AT, ProbeStatus.OK, 4.5, 55.0, 3.1))
+    assert encoder().line(item) == (
+        "coldchain,compartment=冷藏室,fridge=F-1,gateway=10001,kind=refrigerated,probe=208601,"
+        f"unit=3301020001 temperature=4.5,humidity=55.0,battery=3.1,status=0i {MS}"
+    )
+
+
+def test_a_disconnected_reading_writes_the_status_only() -> None:
+    item = StoredReading(2, Reading("208601", AT, ProbeStatus.DISCONNECTED))
+    assert encoder().line(item).endswith(f" status=1i {MS}")
+    assert "temperature" not in encoder().line(item)
+
+
+def test_non_finite_values_are_left_out() -> None:
+    item = StoredReading(3, Reading("208601", AT, ProbeStatus.OK, 4.0, math.nan, math.inf))
+    assert " temperature=4.0,status=0i " in encoder().line(item)
+
+
+def test_unknown_probe_is_written_with_its_code_only() -> None:
+    item = StoredReading(4, Reading("999", AT, ProbeStatus.BUS_ERROR))
+    assert (
+        encoder().line(item) == f"coldchain,gateway=10001,probe=999,unit=3301020001 status=3i {MS}"
+    )
+
+
+def test_escaping_of_spaces_commas_equals_chinese_and_newlines() -> None:
+    assert escape_tag("upper shelf, left") == r"upper\ shelf\,\ left"
+    assert escape_tag("a=b") == r"a\=b"
+    assert escape_tag("冷藏 室") == "冷藏\\ 室"
+    assert escape_tag("two\nlines\tand\r") == r"two\nlines\tand\r"
+    assert escape_tag("a\\b") == "a\\b"  # read the same by InfluxDB 1.x and 2.x
+    assert escape_tag("end\\") == "end/"  # ambiguous between versions
+    assert escape_tag("a\\,b") == "a/\\,b"
+    assert series_key("my m", [("b", "2"), ("a", "1"), ("c", None), ("d", "")]) == r"my\ m,a=1,b=2"
+
+
+def _unescape(text: str) -> str:
+    """How InfluxDB 1.x reads a tag value: `\\,`, `\\=`, `\\ ` become the character."""
+    out, index = [], 0
+    while index < len(text):
+        if text[index] == "\\" and index + 1 < len(text) and text[index + 1] in ", =":
+            out.append(text[index + 1])
+            index += 2
+        else:
+            out.append(text[index])
+            index += 1
+    return "".join(out)
+
+
+def _split_unescaped(text: str, separator: str) -> list[str]:
+    parts, current, index = [], [], 0
+    while index < len(text):
+        if text[index] == "\\" and index + 1 < len(text):
+            current.append(text[index : index + 2])
+            index += 2
+        elif text[index] == separator:
+            parts.append("".join(current))
+            current = []
+            index += 1
+        else:
+            current.append(text[index])
+            index += 1
+    parts.append("".join(current))
+    return parts
+
+
+@given(st.text(alphabet=st.sampled_from("ab 中,=\\文x"), min_size=1, max_size=12))
+def test_any_compartment_name_survives_a_parse(name: str) -> None:
+    """Series key -> split on unescaped separators -> unescape: the name comes back (with an
+    ambiguous backslash turned into '/')."""
+    line = encoder(name).line(StoredReading(1, Reading("208601", AT, ProbeStatus.STALE)))
+    series = _split_unescaped(line, " ")[0]
+    tags = dict(part.split("=", 1) for part in _split_unescaped(series, ",")[1:])
+    # `split("=", 1)` is safe: keys have no "=" and an escaped "=" in a value follows a "\\".
+    raw = next(part for part in _split_unescaped(series, ",") if part.startswith("compartment="))
+    value = _unescape(raw.removeprefix("compartment="))
+    expected = "".join(
+        "/" if ch == "\\" and (i + 1 == len(name) or name[i + 1] in "\\ ,=") else ch
+        for i, ch in enumerate(name)
+    )
+    assert value == expected
+    assert tags["probe"] == "208601"
