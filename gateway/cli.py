@@ -144,6 +144,11 @@ async def run_gateway(
             return 0
         log.info("configuration reloaded from %s; starting again", config_path)
         settings = gateway.reloaded
+        if settings.http.port == 0:  # keep the address clients already use
+            bound = gateway.listening.result().port
+            settings = settings.model_copy(
+                update={"http": settings.http.model_copy(update={"port": bound})}
+            )
 
 
 async def run_demo(args: argparse.Namespace) -> int:

@@ -105,7 +105,7 @@ class GatewayProcess:
         gateway.url = line.decode().split("listening on ", 1)[1].split()[0]
         return gateway
 
-    async def get_json(self, path: str) -> object:
+    async def get_text(self, path: str) -> str:
         reader, writer = await asyncio.open_connection(*self._host_port())
         writer.write(f"GET {path} HTTP/1.0\r\nHost: test\r\n\r\n".encode())
         await writer.drain()
@@ -113,7 +113,10 @@ class GatewayProcess:
         writer.close()
         await writer.wait_closed()
         _, _, body = raw.partition(b"\r\n\r\n")
-        return json.loads(body)
+        return body.decode()
+
+    async def get_json(self, path: str) -> object:
+        return json.loads(await self.get_text(path))
 
     def _host_port(self) -> tuple[str, int]:
         host_port = self.url.removeprefix("http://").rstrip("/")
@@ -124,6 +127,11 @@ class GatewayProcess:
         if self.process.returncode is None:
             self.process.send_signal(signal.SIGKILL)
         await self.process.wait()
+
+    async def stderr(self) -> str:
+        """What the process logged; only once it has exited."""
+        assert self.process.stderr is not None
+        return (await self.process.stderr.read()).decode()
 
     async def terminate(self, within_s: float) -> int:
         self.process.send_signal(signal.SIGTERM)

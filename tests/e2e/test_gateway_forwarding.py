@@ -1,0 +1,219 @@
+"""A real gateway process forwarding to real VictoriaMetrics and mosquitto, with alarms: every
+ok reading reaches the server once, /metrics shows the forwarders, and the county side can ack
+an alarm and reload the configuration over MQTT."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+
+import aiomqtt
+import pytest
+
+from firmware_sim.modbus_devices import ModbusSimulator, channels_for_settings
+from firmware_sim.modbus_server import TcpSimServer
+from gateway.clock import SystemClock
+from gateway.runtime import STORE_FILE
+from gateway.settings import load_settings
+from gateway.store import ReadingStore
+from probes.reading import ProbeStatus
+from tests.e2e.support import GatewayProcess
+from tests.servers import Mosquitto, Subscriber, VictoriaMetrics
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.slow]
+
+BASE = "coldchain/6101030203/10001"
+
+CLINIC = """
+[unit]
+code = "6101030203"
+name = "测试门诊"
+region_code = "610102"
+
+[gateway]
+number = "10001"
+data_dir = "{data_dir}"
+
+[http]
+port = 0
+
+[[buses]]
+name = "sim"
+transport = "tcp"
+host = "127.0.0.1"
+port = {modbus_port}
+timeout_s = 0.3
+
+[[fridges]]
+code = "F1"
+name = "1号冰箱"
+kind = "refrigerator"
+  [[fridges.compartments]]
+  name = "冷藏"
+  kind = "refrigerated"
+  [[fridges.compartments]]
+  name = "冷冻"
+  kind = "frozen"
+
+[[probes]]
+code = "P0"
+bus = "sim"
+device_id = 1
+channel = 0
+profile = "logger-8ch"
+compartment = "F1/冷藏"
+poll_interval_s = {poll}
+
+[influx]
+url = "{vm_url}"
+bucket = "county"
+
+[mqtt]
+url = "{mqtt_url}"
+
+[alerts]
+[[alerts.people]]
+id = "wang"
+name = "王芳"
+phone = "+8613800000001"
+[alerts.tiers.tier1]
+people = ["wang"]
+[alerts.tiers.tier2]
+people = ["wang"]
+[alerts.tiers.tier3]
+people = ["wang"]
+[alerts.channels]
+console = true
+console_only = true
+[alerts.ack]
+secret = "test-only-ack-link-secret-0123456789"
+base_url = "http://127.0.0.1"
+"""
+
+# Channel 1 of the logger has nothing plugged in: the probe bound to it reads disconnected.
+FAULTY_PROBE = """
+[[probes]]
+code = "P1"
+bus = "sim"
+device_id = 1
+channel = 1
+profile = "logger-8ch"
+compartment = "F1/冷冻"
+poll_interval_s = {poll}
+"""
+
+
+@pytest.fixture
+def vm(tmp_path: Path) -> Iterator[VictoriaMetrics]:
+    server = VictoriaMetrics.create(tmp_path / "vm")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
+    server = Mosquitto.create(tmp_path / "mosquitto")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], within_s: float = 20.0) -> None:
+    """Poll `check`; a refused connection (the gateway restarting on reload) counts as not yet."""
+    async with asyncio.timeout(within_s):
+        while True:
+            with contextlib.suppress(ConnectionRefusedError):
+                if await check():
+                    return
+            await asyncio.sleep(0.1)
+
+
+async def test_forwarding_alarms_and_county_commands(
+    tmp_path: Path, vm: VictoriaMetrics, mosquitto: Mosquitto
+) -> None:
+    config = tmp_path / "clinic.toml"
+    fields = {"data_dir": tmp_path / "data", "vm_url": vm.url, "mqtt_url": mosquitto.url}
+
+    def write(poll: float, modbus_port: int) -> None:
+        text = CLINIC + FAULTY_PROBE
+        config.write_text(
+            text.format(poll=poll, modbus_port=modbus_port, **fields), encoding="utf-8"
+        )
+
+    config.write_text(CLINIC.format(poll=0.2, modbus_port=1, **fields), encoding="utf-8")
+    simulator = ModbusSimulator(channels_for_settings(load_settings(config)), SystemClock())
+    async with TcpSimServer(simulator) as sim, Subscriber(mosquitto, f"{BASE}/#") as county:
+        write(0.2, sim.port)
+        gateway = await GatewayProcess.start(config)
+        try:
+
+            async def alarm_open() -> bool:
+                alarms = await gateway.get_json("/api/alarms")
+                assert isinstance(alarms, dict)
+                return alarms["open"] >= 1
+
+            await eventually(alarm_open)
+            async with aiomqtt.Client("127.0.0.1", mosquitto.port) as client:
+                ack = {"id": "a1", "alarm": 1, "person": "wang"}
+                await client.publish(f"{BASE}/cmd/ack", json.dumps(ack), qos=1)
+
+                async def acked() -> bool:
+                    return bool(county.payloads("/reply/ack"))
+
+                await eventually(acked)
+                assert county.payloads("/reply/ack")[0]["ok"] is True, county.payloads("/reply/ack")
+                alarms = await gateway.get_json("/api/alarms")
+                assert isinstance(alarms, dict)
+                fault = alarms["alarms"][0]
+                assert (fault["kind"], fault["probe"]) == ("probe_fault", "P1")
+                assert [ack["person"] for ack in fault["acks"]] == ["wang"]
+
+                write(0.4, sim.port)
+                await client.publish(f"{BASE}/cmd/reload", json.dumps({"id": "r1"}), qos=1)
+
+                async def reloaded() -> bool:
+                    return bool(county.payloads("/reply/reload"))
+
+                await eventually(reloaded)
+                assert county.payloads("/reply/reload")[0]["ok"] is True
+
+            async def forwarding_again() -> bool:
+                health = await gateway.get_json("/api/health")
+                assert isinstance(health, dict)
+                influx = health["forwarders"]["influx"]
+                return influx["points_sent"] > 0 and influx["backlog"] == 0
+
+            await eventually(forwarding_again)
+            metrics = await gateway.get_text("/metrics")
+            assert 'coldchain_forward_backlog_readings{forwarder="influx"}' in metrics
+            assert 'coldchain_forward_points_sent_total{forwarder="mqtt"}' in metrics
+        finally:
+            running = gateway.process.returncode is None
+            code = await gateway.terminate(within_s=5.0) if running else gateway.process.returncode
+            assert code == 0, await gateway.stderr()
+
+    with ReadingStore(tmp_path / "data" / STORE_FILE) as store:
+        stored = store.readings_after(0, limit=1_000_000)
+    on_server = [(labels["probe"], ts) for labels, ts, _ in vm.samples("coldchain_status")]
+    assert len(on_server) == len(set(on_server)), "nothing twice"
+    by_key = {(r.reading.probe, int(r.reading.taken_at.timestamp() * 1000)): r for r in stored}
+    assert set(on_server) <= set(by_key), "nothing on the server that the gateway did not store"
+    sent = [by_key[key].seq for key in on_server]
+    unsent = sorted(set(by_key) - set(on_server))
+    assert all(by_key[key].seq > max(sent) for key in unsent), (
+        "only the tail committed at shutdown waits for the next start"
+    )
+    assert len(unsent) <= 4
+    temperatures = {(labels["probe"], ts) for labels, ts, _ in vm.samples("coldchain_temperature")}
+    ok = {key for key in on_server if by_key[key].reading.status is ProbeStatus.OK}
+    assert temperatures == ok, "a temperature exactly for the ok readings"
+    published = {r["seq"] for batch in county.payloads("/readings") for r in batch["readings"]}
+    assert published >= set(sent)
