@@ -3,8 +3,8 @@
 Schema (one point per reading; documented in the README)::
 
     coldchain,compartment=<name>,fridge=<code>,gateway=<number>,kind=<refrigerated|frozen>,
-              probe=<code>,unit=<unit code> temperature=<float>,humidity=<float>,
-              battery=<float>,status=<int>i <acquisition time, ms since the epoch>
+              probe=<code>,region=<region code>,unit=<unit code> temperature=<float>,
+              humidity=<float>,battery=<float>,status=<int>i <acquisition time, ms since epoch>
 
 - tags are sorted by key (InfluxDB's recommendation); a tag with no value is left out;
 - `temperature` is present only for an ok reading; `humidity` and `battery` only when the probe
@@ -82,6 +82,7 @@ class LineEncoder:
                     self._measurement,
                     (
                         ("unit", identity.unit),
+                        ("region", identity.region),
                         ("gateway", identity.gateway),
                         ("fridge", tags.fridge),
                         ("compartment", tags.compartment),

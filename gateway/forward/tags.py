@@ -35,6 +35,7 @@ class Identity:
     unit: str
     gateway: str
     probes: Mapping[str, ProbeTags]
+    region: str | None = None
 
     def of(self, probe: str) -> ProbeTags:
         return self.probes.get(probe, _UNPLACED)
@@ -44,7 +45,7 @@ _UNPLACED = ProbeTags()
 
 
 def identity_from_settings(settings: Settings) -> Identity:
-    """The identity of the configured gateway: unit code, gateway number, probe placement."""
+    """The identity of the configured gateway: unit and region codes, gateway number, probes."""
     placement: dict[str, ProbeTags] = {}
     for probe in settings.probes:
         fridge_code, _, name = probe.compartment.partition("/")
@@ -55,4 +56,6 @@ def identity_from_settings(settings: Settings) -> Identity:
                     if compartment.name == name:
                         kind = str(compartment.kind)
         placement[probe.code] = ProbeTags(fridge_code, name or None, kind)
-    return Identity(settings.unit.code, settings.gateway.number, placement)
+    return Identity(
+        settings.unit.code, settings.gateway.number, placement, settings.unit.region_code
+    )

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
+from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from gateway.forward.line_protocol import LineEncoder, escape_tag, series_key
-from gateway.forward.tags import Identity, ProbeTags
+from gateway.forward.tags import Identity, ProbeTags, identity_from_settings
+from gateway.settings import load_settings
 from gateway.store import StoredReading
 from probes.reading import ProbeStatus, Reading
 
@@ -105,3 +107,14 @@ def test_any_compartment_name_survives_a_parse(name: str) -> None:
     )
     assert value == expected
     assert tags["probe"] == "208601"
+
+
+def test_points_from_a_configured_gateway_carry_its_region() -> None:
+    settings = load_settings(Path(__file__).resolve().parents[2] / "config" / "demo.toml")
+    encoder = LineEncoder(identity_from_settings(settings))
+    at = datetime(2026, 10, 1, tzinfo=UTC)
+    line = encoder.line(StoredReading(1, Reading("208601", at, ProbeStatus.OK, 4.5)))
+    assert line.startswith(
+        "coldchain,compartment=冷藏,fridge=F1,gateway=10001,kind=refrigerated,probe=208601,"
+        "region=610102,unit=6101030203 temperature=4.5"
+    )
