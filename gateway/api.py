@@ -22,6 +22,7 @@ from probes.reading import ProbeStatus
 if TYPE_CHECKING:
     from gateway.alarms.engine import AlarmService
     from gateway.disk_budget import DiskBudget
+    from gateway.forward.alarm_events import AlarmEventLane
     from gateway.forward.mqtt import MqttForwarder
     from gateway.forward.pump import Pump
 
@@ -45,6 +46,7 @@ class GatewayContext:
     forwarders: list[Pump] = field(default_factory=list)
     mqtt: MqttForwarder | None = None
     disk_budget: DiskBudget | None = None
+    alarm_lanes: list[AlarmEventLane] = field(default_factory=list)
 
 
 CONTEXT = web.AppKey("context", GatewayContext)
@@ -142,6 +144,10 @@ async def health(request: web.Request) -> web.Response:
         "probes_not_ok": unhealthy,
         "alarms": None if context.alarms is None else context.alarms.health(),
         "forwarders": forward_metrics.health([pump.stats() for pump in context.forwarders], now),
+        "alarm_events": {
+            lane.name: {"cursor": lane.cursor, "sent": lane.sent, "last_error": lane.last_error}
+            for lane in context.alarm_lanes
+        },
         "disk_budget": None
         if context.disk_budget is None
         else context.disk_budget.stats().to_json(),

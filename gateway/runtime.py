@@ -11,7 +11,7 @@ import contextlib
 import errno
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,7 +27,9 @@ from gateway.store import ReadingStore
 from probes.modbus import ModbusBusDriver, devices_on_bus
 
 if TYPE_CHECKING:
+    from gateway.alarms.engine import AlarmService
     from gateway.disk_budget import DiskBudget, DiskBudgetSettings
+    from gateway.forward.alarm_events import AlarmEvent, AlarmEventLane, Deliver
     from gateway.forward.mqtt import Command
     from gateway.forward.pump import Pump
 
@@ -122,31 +124,40 @@ class Gateway:
     async def _open_forwarders(
         self, context: GatewayContext, resources: contextlib.AsyncExitStack
     ) -> None:
-        """Import and open a forwarder only when the configuration names its server."""
+        """Import and open a forwarder only when the configuration names its server; with
+        alarms configured, each server also gets the alarm events."""
         settings = self.settings
         if settings.influx is None and settings.mqtt is None:
             return
         from gateway.forward.tags import identity_from_settings
 
         identity = identity_from_settings(settings)
+        alarms = context.alarms
         if settings.influx is not None:
-            from gateway.forward.influx import open_influx_forwarder
+            from gateway.forward.influx import make_sink, open_influx_forwarder
 
-            context.forwarders.append(
-                await resources.enter_async_context(
-                    open_influx_forwarder(
-                        settings.influx,
-                        identity,
-                        context.store,
-                        self.clock,
-                        recorder=context.recorder,
-                    )
+            pump = await resources.enter_async_context(
+                open_influx_forwarder(
+                    settings.influx, identity, context.store, self.clock, recorder=context.recorder
                 )
             )
+            context.forwarders.append(pump)
+            if alarms is not None:
+                from gateway.forward.alarm_events import alarm_event_line
+                from gateway.forward.line_protocol import LineEncoder
+
+                sink = make_sink(settings.influx, LineEncoder(identity))
+                resources.push_async_callback(sink.close)
+
+                async def to_influx(events: Sequence[AlarmEvent]) -> None:
+                    body = "\n".join(alarm_event_line(event, identity) for event in events)
+                    await sink.send_body(body.encode())
+
+                context.alarm_lanes.append(self._alarm_lane("influx", alarms, to_influx))
         if settings.mqtt is not None:
             from gateway.forward.mqtt import MqttForwarder
 
-            context.mqtt = MqttForwarder(
+            mqtt = MqttForwarder(
                 settings.mqtt,
                 identity,
                 context.store,
@@ -154,7 +165,22 @@ class Gateway:
                 recorder=context.recorder,
                 commands=self._commands(context),
             )
-            context.forwarders.append(context.mqtt.pump)
+            context.mqtt = mqtt
+            context.forwarders.append(mqtt.pump)
+            if alarms is not None:
+                from gateway.forward.errors import RetryableError
+
+                async def to_mqtt(events: Sequence[AlarmEvent]) -> None:
+                    for event in events:
+                        if not await mqtt.publish_alarm(event.as_json(identity)):
+                            raise RetryableError("MQTT broker: alarm event not acknowledged")
+
+                context.alarm_lanes.append(self._alarm_lane("mqtt", alarms, to_mqtt))
+
+    def _alarm_lane(self, name: str, alarms: AlarmService, deliver: Deliver) -> AlarmEventLane:
+        from gateway.forward.alarm_events import AlarmEventLane
+
+        return AlarmEventLane(name, alarms.store, deliver, self.clock)
 
     def _disk_budget(self, context: GatewayContext, budget: DiskBudgetSettings) -> DiskBudget:
         from gateway.disk_budget import DiskBudget
@@ -227,6 +253,9 @@ class Gateway:
                 group.create_task(pump.run(), name=f"forward-{pump.name}")
                 for pump in context.forwarders
                 if context.mqtt is None or pump is not context.mqtt.pump
+            ] + [
+                group.create_task(lane.run(), name=f"alarm-events-{lane.name}")
+                for lane in context.alarm_lanes
             ]
             if context.mqtt is not None:
                 forwarding.append(group.create_task(context.mqtt.run(), name="forward-mqtt"))

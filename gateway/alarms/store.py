@@ -592,6 +592,15 @@ class AlarmStore:
         rows = self._fetch(_QUERY_TRANSITIONS_FOR, (json.dumps(list(alarm_ids)),))
         return [TransitionRow(s, a, from_millis(at), k, w, d) for s, a, at, k, w, d in rows]
 
+    def transitions_after(self, seq: int, limit: int) -> list[TransitionRow]:
+        """Transitions in seq order after `seq`: what the alarm-event forwarders send."""
+        rows = self._fetch(
+            "SELECT seq, alarm_id, at, kind, who, detail FROM transitions"
+            " WHERE seq > ? ORDER BY seq LIMIT ?",
+            (seq, limit),
+        )
+        return [TransitionRow(s, a, from_millis(at), k, w, d) for s, a, at, k, w, d in rows]
+
     def transitions(self) -> list[TransitionRow]:
         rows = self._fetch(_QUERY_TRANSITIONS_ALL)
         return [TransitionRow(s, a, from_millis(at), k, w, d) for s, a, at, k, w, d in rows]

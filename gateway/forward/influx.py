@@ -77,10 +77,13 @@ class InfluxV2Sink(_Never):
         await self._client.close()  # type: ignore[no-untyped-call]
 
     async def send(self, batch: Sequence[StoredReading]) -> None:
+        await self.send_body(self._encoder.encode(batch))
+
+    async def send_body(self, body: bytes) -> None:
+        """Write line protocol (precision ms) as it is."""
         from influxdb_client.domain.write_precision import WritePrecision
         from influxdb_client.rest import ApiException
 
-        body = self._encoder.encode(batch)
         try:
             await self._write.write(
                 self._bucket,
@@ -125,7 +128,10 @@ class InfluxV1Sink(_Never):
         await self._session.close()
 
     async def send(self, batch: Sequence[StoredReading]) -> None:
-        body = self._encoder.encode(batch)
+        await self.send_body(self._encoder.encode(batch))
+
+    async def send_body(self, body: bytes) -> None:
+        """Write line protocol (precision ms) as it is."""
         headers = {"Content-Type": "text/plain; charset=utf-8"}
         if self._settings.gzip:
             body = await asyncio.to_thread(gzip.compress, body, 1)

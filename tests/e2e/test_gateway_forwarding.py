@@ -188,6 +188,14 @@ async def test_forwarding_alarms_and_county_commands(
                 assert (fault["kind"], fault["probe"]) == ("probe_fault", "P1")
                 assert [ack["person"] for ack in fault["acks"]] == ["wang"]
 
+                async def ack_reached_the_county() -> bool:
+                    events = [(e["probe"], e["event"]) for e in county.payloads("/alarms")]
+                    return ("P1", "acknowledged") in events
+
+                await eventually(ack_reached_the_county)
+                events = [(e["event"], e["tier"]) for e in county.payloads("/alarms")]
+                assert events[:2] == [("opened", None), ("tier_notified", 1)]
+
                 before = await gateway.get_json("/api/health")
                 assert isinstance(before, dict)
                 write(0.4, sim.port)
@@ -227,3 +235,14 @@ async def test_forwarding_alarms_and_county_commands(
     assert temperatures == ok, "a temperature exactly for the ok readings"
     published = {r["seq"] for batch in county.payloads("/readings") for r in batch["readings"]}
     assert published == {r.seq for r in stored}
+    await samples_when_visible(vm, "coldchain_alarm_seq", 3)
+    alarm_points = [
+        (labels["probe"], labels["event"], int(value))
+        for labels, _, value in vm.samples("coldchain_alarm_seq")
+    ]
+    assert len(alarm_points) == len(set(alarm_points)), "each transition once"
+    assert {(probe, event) for probe, event, _ in alarm_points} >= {
+        ("P1", "opened"),
+        ("P1", "tier_notified"),
+        ("P1", "acknowledged"),
+    }

@@ -1,0 +1,208 @@
+"""Alarm events to the county: every alarm transition, once, in order, to InfluxDB and MQTT.
+
+The county measures response times centrally (acknowledgement latency, escalations reaching
+tier 2 and 3), so each transition of an alarm travels like a reading does: a lane reads the
+alarm store's transitions after a cursor kept in that store, hands them to a deliverer, and
+advances the cursor only once the server acknowledged. A replay after a crash rewrites the same
+points (same series, same timestamp); MQTT consumers de-duplicate on `seq`.
+
+InfluxDB line protocol (measurement `coldchain_alarm`)::
+
+    coldchain_alarm,compartment=<name>,condition=<kind>,event=<event>,fridge=<code>,
+                    gateway=<number>,probe=<code>,region=<code>,unit=<code>
+                    alarm="<id>",seq=<int>i,tier=<int>i,who="<person>",value=<float> <time, ms>
+
+`condition` is the alerts ConditionKind (too_warm, probe_fault, gateway_link, ...); `event` is
+opened, reopened, tier_notified, acknowledged, cleared or closed; `tier` only on tier_notified,
+`who` only on acknowledged and closed, `value` when the alarm carries one. Transitions that
+belong to no alarm (silences, clock steps) stay on the gateway.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from gateway.alarms.store import AlarmRow, AlarmStore, TransitionRow
+from gateway.backoff import Backoff
+from gateway.clock import Clock
+from gateway.errors import StoreError
+from gateway.forward.errors import ForwardError, RetryableError
+from gateway.forward.line_protocol import series_key
+from gateway.forward.tags import Identity
+from gateway.store import to_millis
+
+log = logging.getLogger(__name__)
+
+MEASUREMENT = "coldchain_alarm"
+FORWARDED = frozenset({"opened", "reopened", "tier_notified", "acknowledged", "cleared", "closed"})
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmEvent:
+    seq: int
+    alarm: str
+    condition: str
+    event: str
+    at: datetime
+    fridge: str | None
+    compartment: str | None
+    probe: str | None
+    tier: int | None
+    who: str | None
+    value: float | None
+
+    def as_json(self, identity: Identity) -> dict[str, object]:
+        return {
+            "seq": self.seq,
+            "unit": identity.unit,
+            "region": identity.region,
+            "gateway": identity.gateway,
+            "alarm": self.alarm,
+            "condition": self.condition,
+            "event": self.event,
+            "at": self.at.isoformat(),
+            "fridge": self.fridge,
+            "compartment": self.compartment,
+            "probe": self.probe,
+            "tier": self.tier,
+            "who": self.who,
+            "value": self.value,
+        }
+
+
+def _tier(detail: str) -> int | None:
+    """`tier 2: li, wang` -> 2 (the escalation's own wording of a tier_notified transition)."""
+    head = detail.partition(":")[0].removeprefix("tier ").strip()
+    return int(head) if head.isdigit() else None
+
+
+def events_from(
+    transitions: Sequence[TransitionRow], alarms: Mapping[str, AlarmRow]
+) -> list[AlarmEvent]:
+    """Pure: the forwardable events among these transitions, with their alarm's placement."""
+    events = []
+    for row in transitions:
+        alarm = alarms.get(row.alarm_id) if row.alarm_id else None
+        if alarm is None or row.kind not in FORWARDED:
+            continue
+        condition = alarm.data.get("condition", {})
+        subject = str(condition.get("subject", ""))
+        fridge, slash, compartment = subject.partition("/")
+        value = alarm.data.get("value")
+        events.append(
+            AlarmEvent(
+                seq=row.seq,
+                alarm=alarm.id,
+                condition=str(condition.get("kind", "")),
+                event=row.kind,
+                at=row.at,
+                fridge=fridge if slash else None,
+                compartment=compartment or None,
+                probe=condition.get("probe") or None,
+                tier=_tier(row.detail) if row.kind == "tier_notified" else None,
+                who=row.who if row.kind in ("acknowledged", "closed") else None,
+                value=float(value) if isinstance(value, int | float) else None,
+            )
+        )
+    return events
+
+
+def _string_field(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def alarm_event_line(event: AlarmEvent, identity: Identity) -> str:
+    """Pure: one event as InfluxDB line protocol (see the module docstring)."""
+    key = series_key(
+        MEASUREMENT,
+        (
+            ("unit", identity.unit),
+            ("region", identity.region),
+            ("gateway", identity.gateway),
+            ("fridge", event.fridge),
+            ("compartment", event.compartment),
+            ("probe", event.probe),
+            ("condition", event.condition),
+            ("event", event.event),
+        ),
+    )
+    fields = [f"alarm={_string_field(event.alarm)}", f"seq={event.seq}i"]
+    if event.tier is not None:
+        fields.append(f"tier={event.tier}i")
+    if event.who:
+        fields.append(f"who={_string_field(event.who)}")
+    if event.value is not None and math.isfinite(event.value):
+        fields.append(f"value={event.value!r}")
+    return f"{key} {','.join(fields)} {to_millis(event.at)}"
+
+
+Deliver = Callable[[Sequence[AlarmEvent]], Awaitable[None]]
+
+
+class AlarmEventLane:
+    """Sends alarm events after a persisted cursor until cancelled; see the module docstring."""
+
+    def __init__(
+        self,
+        name: str,
+        store: AlarmStore,
+        deliver: Deliver,
+        clock: Clock,
+        *,
+        batch: int = 500,
+        idle_s: float = 2.0,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.name = name
+        self._store = store
+        self._deliver = deliver
+        self._clock = clock
+        self._batch = batch
+        self._idle_s = idle_s
+        self._backoff = backoff or Backoff(1.0, 300.0)
+        self._key = f"forward.alarm_events.{name}.cursor"
+        self.sent = 0
+        self.last_error: str | None = None
+
+    @property
+    def cursor(self) -> int:
+        return int(self._store.get_meta(self._key) or 0)
+
+    async def run(self) -> None:
+        while True:
+            delay = await self.step()
+            await self._clock.sleep(delay)
+
+    async def step(self) -> float:
+        """Send one batch if there is one; the seconds to wait before the next step."""
+        cursor = self.cursor
+        transitions = self._store.transitions_after(cursor, self._batch)
+        if not transitions:
+            return self._idle_s
+        alarm_ids = sorted({row.alarm_id for row in transitions if row.alarm_id})
+        events = events_from(transitions, self._store.alarms_by_id(alarm_ids))
+        try:
+            if events:
+                await self._deliver(events)
+        except ForwardError as error:
+            if self.last_error is None:
+                log.warning("alarm events to %s: %s; kept for a later attempt", self.name, error)
+            self.last_error = str(error)
+            retry_after = error.retry_after if isinstance(error, RetryableError) else None
+            return max(retry_after or 0.0, self._backoff.next_delay())
+        try:
+            self._store.set_meta(self._key, str(transitions[-1].seq))
+        except StoreError as error:
+            log.warning(
+                "alarm events to %s: cursor not saved (%s); they will be resent", self.name, error
+            )
+        if self.last_error is not None:
+            log.info("alarm events to %s flow again", self.name)
+        self.last_error = None
+        self._backoff.reset()
+        self.sent += len(events)
+        return 0.0 if len(transitions) == self._batch else self._idle_s
