@@ -42,3 +42,37 @@ def test_run_with_a_broken_configuration_exits_2_naming_the_file(
     assert main(["run", "--config", str(broken)]) == 2
     err = capsys.readouterr().err
     assert f"{broken}: gateway.number: 'ten' does not have the expected form" in err
+
+
+def test_demo_server_flags_are_validated_before_anything_starts(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = main(["demo", "--http-port", "0", "--influx-url", "http://127.0.0.1:9"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "demo --influx-* options" in err
+    assert "influx.bucket" in err
+
+
+def test_demo_server_flags_build_the_forwarder_settings() -> None:
+    from gateway.cli import _demo_influx, _demo_mqtt, build_parser
+
+    args = build_parser().parse_args(
+        [
+            "demo",
+            "--influx-url",
+            "http://127.0.0.1:8086",
+            "--influx-v1-db",
+            "coldchain",
+            "--mqtt-url",
+            "mqtt://127.0.0.1:1883",
+            "--mqtt-username",
+            "clinic",
+        ]
+    )
+    influx = _demo_influx(args)
+    mqtt = _demo_mqtt(args)
+    assert influx is not None
+    assert (influx.api, influx.v1_db) == ("v1", "coldchain")
+    assert mqtt is not None
+    assert (mqtt.host, mqtt.port, mqtt.username) == ("127.0.0.1", 1883, "clinic")

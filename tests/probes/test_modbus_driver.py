@@ -269,3 +269,20 @@ async def test_rtu_over_a_pty_with_a_bad_crc_device(tmp_path: Path) -> None:
             await until(lambda: len(collected.of("P1")) >= before + 3)
     assert all(r.status is ProbeStatus.OK for r in collected.of("P1"))
     assert devices[1].unavailable
+
+
+async def test_a_modbus_exception_response_is_a_failure_with_its_code() -> None:
+    """A device read with the wrong profile (holding register 0 of a transmitter whose map is
+    input registers 1-2) answers exception 2, illegal data address; the poll fails and no
+    number is stored."""
+    simulator = ModbusSimulator(channels(1), SystemClock())
+    collected = Collected()
+    async with TcpSimServer(simulator) as server:
+        devices = [PolledDevice(1, PROFILES["pt100"], {0: "P1"}, POLL_S)]
+        bus = tcp_bus(server.port, unavailable_after=1, retries=0)
+        driver = ModbusBusDriver(bus, devices, collected.put, SystemClock())
+        async with running(driver):
+            await until(lambda: len(collected.readings) >= 2)
+    assert devices[0].last_error == "exception response, code 2"
+    assert {r.status for r in collected.readings} == {ProbeStatus.BUS_ERROR}
+    assert all(r.temperature is None for r in collected.readings)
