@@ -15,16 +15,15 @@ NULL, so an ok reading with a NaN temperature is rejected by it too (`InvalidRea
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Self
 
 from gateway.errors import StoreError
+from gateway.sqlite_file import SqliteFile, Synchronous
 from probes.reading import STATUS_BY_CODE, STATUS_CODES, ProbeStatus, Reading
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -116,76 +115,28 @@ class _ProbeIds(dict[str, int]):
 class ReadingStore:
     """Readings and meta in one SQLite file; see the module docstring for the guarantees."""
 
-    def __init__(self, path: Path, *, synchronous: Literal["NORMAL", "FULL"] = "NORMAL") -> None:
+    def __init__(self, path: Path, *, synchronous: Synchronous = "NORMAL") -> None:
         self.path = path
-        self._conn: sqlite3.Connection | None = None
+        self._file = SqliteFile(
+            path,
+            what="the store",
+            migrations=MIGRATIONS,
+            synchronous=synchronous,
+            integrity=InvalidReadingError,
+        )
         self._ids = _ProbeIds(self)
         self._codes: dict[int, str] = {}
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise StoreError(
-                f"{path}: cannot create the store's folder ({error.strerror}); fix: make "
-                f"{path.parent} a writable folder or choose another gateway.data_dir"
-            ) from None
-        with self._translated("open"):
-            self._conn = sqlite3.connect(path, isolation_level=None)
-        try:
-            self._prepare(synchronous)
-        except BaseException:
-            self._conn.close()
-            self._conn = None
-            raise
-
-    # -- lifecycle -------------------------------------------------------------------------
-
-    def _prepare(self, synchronous: str) -> None:
-        conn = self._open()
-        with self._translated("open"):
-            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-            conn.execute(f"PRAGMA synchronous={synchronous}")
-            conn.execute("PRAGMA journal_size_limit=8388608")
-            conn.execute("PRAGMA foreign_keys=OFF")
-            problems = [row[0] for row in conn.execute("PRAGMA quick_check")]
-        if mode != "wal":
-            raise StoreError(
-                f"{self.path}: SQLite refused WAL mode (journal_mode={mode}); fix: put the data"
-                " directory on a local filesystem that supports shared memory (not NFS)"
-            )
-        if problems != ["ok"]:
-            raise StoreError(
-                f"{self.path}: the database is damaged (quick_check: {'; '.join(problems[:5])});"
-                " fix: stop the gateway, move this file and its -wal/-shm files aside for"
-                " analysis (sqlite3 FILE '.recover' can salvage rows) and restart to create a"
-                " new store"
-            )
-        self._migrate()
-        with self._translated("open"):
-            for probe_id, code in conn.execute("SELECT id, code FROM probes"):
+            for probe_id, code in self._file.fetch("SELECT id, code FROM probes"):
                 self._ids[code] = probe_id
                 self._codes[probe_id] = code
-
-    def _migrate(self) -> None:
-        conn = self._open()
-        with self._translated("migrate"):
-            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"{self.path}: schema version {version} is newer than this gateway's "
-                f"{SCHEMA_VERSION}; fix: upgrade the gateway software (do not downgrade it)"
-            )
-        for target in range(version + 1, SCHEMA_VERSION + 1):
-            with self._transaction("migrate"):
-                for statement in MIGRATIONS[target - 1]:
-                    conn.execute(statement)
-                conn.execute(f"PRAGMA user_version={target}")
+        except BaseException:
+            self._file.close()
+            raise
 
     def close(self) -> None:
         """Close the connection (idempotent); a later call raises StoreError."""
-        if self._conn is not None:
-            with self._translated("close"):
-                self._conn.close()
-            self._conn = None
+        self._file.close()
 
     def __enter__(self) -> Self:
         return self
@@ -203,7 +154,7 @@ class ReadingStore:
     def write_batch(self, readings: Sequence[Reading]) -> int:
         """Commit readings in one transaction; returns the seq of the last one (or `last_seq()`
         when empty). Seqs are assigned contiguously in the given order."""
-        conn = self._open()
+        conn = self._file.connection
         if not readings:
             return self.last_seq()
         ids = self._ids
@@ -229,14 +180,14 @@ class ReadingStore:
                     reading.clock_synced,
                 )
             )
-        with self._transaction("write readings to"):
+        with self._file.transaction("write readings to"):
             conn.executemany(_INSERT, rows)
             seq: int = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
         return seq
 
     def _add_probe(self, code: str) -> int:
-        conn = self._open()
-        with self._translated("add a probe to"):
+        conn = self._file.connection
+        with self._file.translated("add a probe to"):
             conn.execute("INSERT INTO probes (code) VALUES (?) ON CONFLICT DO NOTHING", (code,))
             probe_id: int = conn.execute(
                 "SELECT id FROM probes WHERE code = ?", (code,)
@@ -249,8 +200,8 @@ class ReadingStore:
 
         Returns how many were deleted; call again while it returns `limit` (as
         `recorder.run_retention` does, yielding to the event loop between chunks)."""
-        conn = self._open()
-        with self._transaction("prune"):
+        conn = self._file.connection
+        with self._file.transaction("prune"):
             cursor = conn.execute(
                 "DELETE FROM readings WHERE seq IN (SELECT seq FROM readings"
                 " WHERE probe_id IN (SELECT id FROM probes) AND taken_at < ? LIMIT ?)",
@@ -260,8 +211,8 @@ class ReadingStore:
 
     def set_meta(self, key: str, value: str) -> None:
         """Store a small value under `key` (committed at once)."""
-        conn = self._open()
-        with self._translated("write meta to"):
+        conn = self._file.connection
+        with self._file.translated("write meta to"):
             conn.execute(
                 "INSERT INTO meta (key, value) VALUES (?, ?)"
                 " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -271,7 +222,7 @@ class ReadingStore:
     # -- reading ---------------------------------------------------------------------------
 
     def get_meta(self, key: str) -> str | None:
-        row = self._fetch("SELECT value FROM meta WHERE key = ?", (key,))
+        row = self._file.fetch("SELECT value FROM meta WHERE key = ?", (key,))
         return None if not row else str(row[0][0])
 
     def readings(
@@ -285,53 +236,43 @@ class ReadingStore:
         low = -(2**62) if since is None else to_millis(since)
         high = 2**62 if until is None else to_millis(until)
         if probe is None:
-            rows = self._fetch(_QUERY_ALL, (low, high, limit))
+            rows = self._file.fetch(_QUERY_ALL, (low, high, limit))
         elif probe in self._ids:
-            rows = self._fetch(_QUERY_PROBE, (self._ids[probe], low, high, limit))
+            rows = self._file.fetch(_QUERY_PROBE, (self._ids[probe], low, high, limit))
         else:
             return []
         return [self._stored(row) for row in rows]
 
     def readings_after(self, seq: int, limit: int = 1000) -> list[StoredReading]:
         """Readings with a seq above `seq`, in seq order: a forwarder's next batch."""
-        rows = self._fetch(_QUERY_AFTER, (seq, limit))
+        rows = self._file.fetch(_QUERY_AFTER, (seq, limit))
         return [self._stored(row) for row in rows]
 
     def latest_by_probe(self) -> dict[str, StoredReading]:
         """Each probe's most recently taken reading (ties: the highest seq)."""
-        stored = [self._stored(row) for row in self._fetch(_QUERY_LATEST)]
+        stored = [self._stored(row) for row in self._file.fetch(_QUERY_LATEST)]
         return {item.reading.probe: item for item in stored}
 
     def last_seq(self) -> int:
         """The highest seq ever assigned (0 for a new store), even if that row was pruned."""
-        row = self._fetch("SELECT seq FROM sqlite_sequence WHERE name = 'readings'")
+        row = self._file.fetch("SELECT seq FROM sqlite_sequence WHERE name = 'readings'")
         return int(row[0][0]) if row else 0
 
     def count(self) -> int:
-        return int(self._fetch("SELECT count(*) FROM readings")[0][0])
+        return int(self._file.fetch("SELECT count(*) FROM readings")[0][0])
 
     # -- maintenance -----------------------------------------------------------------------
 
     def integrity_check(self) -> str:
         """`PRAGMA integrity_check`: 'ok', or the problems found, one a line. Reads the whole
         file: for maintenance, not for the event loop's hot path."""
-        return "\n".join(str(row[0]) for row in self._fetch("PRAGMA integrity_check"))
+        return "\n".join(str(row[0]) for row in self._file.fetch("PRAGMA integrity_check"))
 
     def checkpoint(self) -> None:
         """Copy the WAL into the database and truncate the WAL file."""
-        self._fetch("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._file.fetch("PRAGMA wal_checkpoint(TRUNCATE)")
 
     # -- helpers ---------------------------------------------------------------------------
-
-    def _open(self) -> sqlite3.Connection:
-        if self._conn is None:
-            raise StoreError(f"{self.path}: the store is closed; fix: open a new ReadingStore")
-        return self._conn
-
-    def _fetch(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
-        conn = self._open()
-        with self._translated("read"):
-            return conn.execute(sql, params).fetchall()
 
     def _stored(self, row: tuple[Any, ...]) -> StoredReading:
         seq, probe_id, taken_at, status, temperature, humidity, battery, synced = row
@@ -348,48 +289,7 @@ class ReadingStore:
             ),
         )
 
-    @contextmanager
-    def _transaction(self, action: str) -> Iterator[None]:
-        conn = self._open()
-        with self._translated(action):
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-
-    @contextmanager
-    def _translated(self, action: str) -> Iterator[None]:
-        """Turn sqlite3 errors into StoreError naming the file, the action and a fix."""
-        try:
-            yield
-        except sqlite3.IntegrityError as error:
-            raise InvalidReadingError(
-                f"{self.path}: cannot {action} the store: {error}; fix: the batch was rejected"
-                " whole, write its readings one by one to find the bad one"
-            ) from error
-        except sqlite3.Error as error:
-            raise StoreError(
-                f"{self.path}: cannot {action} the store: {error}; fix: {_fix(error)}"
-            ) from error
-
 
 def _real(value: float | None) -> float | None:
     # A REAL column can hand back an int for an integral value; normalise to float.
     return None if value is None else float(value)
-
-
-def _fix(error: sqlite3.Error) -> str:
-    text = str(error)
-    if "not a database" in text or "malformed" in text:
-        return (
-            "stop the gateway, move the file and its -wal/-shm files aside for analysis and"
-            " restart to create a new store"
-        )
-    if "readonly" in text or "unable to open" in text or "permission" in text:
-        return "make the file and its folder writable by the gateway's user"
-    if "disk" in text and "full" in text:
-        return "free space on the data partition"
-    return "check the file, its folder and the disk; the error above says what SQLite saw"

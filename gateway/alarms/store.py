@@ -20,20 +20,19 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Self
 
 from alerts.channels.base import DeliveryResult
 from alerts.escalation import Transition
 from alerts.messages import Message
 from alerts.model import ChannelKind
 from alerts.outbox import EntryState, OutboxEntry
-from gateway.errors import StoreError
+from gateway.sqlite_file import SqliteFile, Synchronous
 from gateway.store import from_millis, to_millis
 
 ALARMS_FILE = "alarms.sqlite3"
@@ -103,7 +102,6 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX who_open ON who_excursions (kind, compartment, probe, cleared_at)",
     ),
 )
-SCHEMA_VERSION = len(MIGRATIONS)
 
 META_ESCALATION = "escalation_state"
 META_EVALUATED_SEQ = "evaluated_seq"
@@ -297,50 +295,14 @@ _QUERY_ATTEMPTS_FOR = (
 class AlarmStore:
     """The alarm tables in their own SQLite file; every method is short and synchronous."""
 
-    def __init__(self, path: Path, *, synchronous: Literal["NORMAL", "FULL"] = "NORMAL") -> None:
+    def __init__(self, path: Path, *, synchronous: Synchronous = "NORMAL") -> None:
         self.path = path
-        self._conn: sqlite3.Connection | None = None
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise StoreError(
-                f"{path}: cannot create the alarm store's folder ({error.strerror}); fix: make "
-                f"{path.parent} a writable folder or choose another gateway.data_dir"
-            ) from None
-        with self._translated("open"):
-            self._conn = sqlite3.connect(path, isolation_level=None)
-        try:
-            self._prepare(synchronous)
-        except BaseException:
-            self.close()
-            raise
-
-    def _prepare(self, synchronous: str) -> None:
-        conn = self._open()
-        with self._translated("open"):
-            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-            conn.execute(f"PRAGMA synchronous={synchronous}")
-            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-        if mode != "wal":
-            raise StoreError(
-                f"{self.path}: SQLite refused WAL mode (journal_mode={mode}); fix: put the data"
-                " directory on a local filesystem that supports shared memory (not NFS)"
-            )
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"{self.path}: alarm schema version {version} is newer than this gateway's "
-                f"{SCHEMA_VERSION}; fix: upgrade the gateway software (do not downgrade it)"
-            )
-        for target in range(version + 1, SCHEMA_VERSION + 1):
-            with self._transaction("migrate"):
-                for statement in MIGRATIONS[target - 1]:
-                    conn.execute(statement)
-                conn.execute(f"PRAGMA user_version={target}")
+        self._file = SqliteFile(
+            path, what="the alarm store", migrations=MIGRATIONS, synchronous=synchronous
+        )
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        self._file.close()
 
     def __enter__(self) -> Self:
         return self
@@ -359,9 +321,9 @@ class AlarmStore:
         """Write one step's changes atomically; returns the ids of the new outbox rows."""
         if work.is_empty():
             return []
-        conn = self._open()
+        conn = self._file.connection
         ids: list[int] = []
-        with self._transaction("write an alarm step to"):
+        with self._file.transaction("write an alarm step to"):
             meta = dict(work.meta)
             if work.escalation is not None:
                 meta[META_ESCALATION] = json.dumps(work.escalation, ensure_ascii=False)
@@ -453,7 +415,7 @@ class AlarmStore:
     # -- meta ------------------------------------------------------------------------------
 
     def get_meta(self, key: str) -> str | None:
-        rows = self._fetch("SELECT value FROM meta WHERE key = ?", (key,))
+        rows = self._file.fetch("SELECT value FROM meta WHERE key = ?", (key,))
         return str(rows[0][0]) if rows else None
 
     def set_meta(self, key: str, value: str) -> None:
@@ -468,28 +430,28 @@ class AlarmStore:
         return None if text is None else int(text)
 
     def rule_states(self) -> dict[str, dict[str, Any]]:
-        rows = self._fetch("SELECT compartment, state FROM rule_states")
+        rows = self._file.fetch("SELECT compartment, state FROM rule_states")
         return {str(ref): dict(json.loads(state)) for ref, state in rows}
 
     # -- outbox ----------------------------------------------------------------------------
 
     def due(self, now: datetime, limit: int = 500) -> list[OutboxRow]:
         """Pending rows whose next attempt is due, oldest first."""
-        rows = self._fetch(
+        rows = self._file.fetch(
             _QUERY_DUE,
             (EntryState.PENDING, to_millis(now), limit),
         )
         return [self._outbox_row(row) for row in rows]
 
     def pending(self) -> list[OutboxRow]:
-        rows = self._fetch(
+        rows = self._file.fetch(
             _QUERY_PENDING,
             (EntryState.PENDING,),
         )
         return [self._outbox_row(row) for row in rows]
 
     def next_attempt_at(self) -> datetime | None:
-        rows = self._fetch(
+        rows = self._file.fetch(
             "SELECT min(next_attempt_at) FROM outbox WHERE state = ?", (EntryState.PENDING,)
         )
         value = rows[0][0] if rows else None
@@ -498,11 +460,11 @@ class AlarmStore:
     def outbox_for(self, alarm_ids: Sequence[str]) -> list[OutboxRow]:
         if not alarm_ids:
             return []
-        rows = self._fetch(_QUERY_OUTBOX_FOR, (json.dumps(list(alarm_ids)),))
+        rows = self._file.fetch(_QUERY_OUTBOX_FOR, (json.dumps(list(alarm_ids)),))
         return [self._outbox_row(row) for row in rows]
 
     def outbox_all(self) -> list[OutboxRow]:
-        rows = self._fetch(_QUERY_OUTBOX_ALL)
+        rows = self._file.fetch(_QUERY_OUTBOX_ALL)
         return [self._outbox_row(row) for row in rows]
 
     def record_attempt(
@@ -512,8 +474,8 @@ class AlarmStore:
         None). Only a row still pending is changed: a row cancelled meanwhile (its alarm was
         closed) keeps its state, but the attempt is logged. False when the row was not
         pending any more."""
-        conn = self._open()
-        with self._transaction("record a delivery attempt in"):
+        conn = self._file.connection
+        with self._file.transaction("record a delivery attempt in"):
             if result is not None:
                 conn.execute(
                     "INSERT INTO attempts (outbox_id, at, outcome, detail) VALUES (?, ?, ?, ?)",
@@ -535,8 +497,8 @@ class AlarmStore:
 
     def update_entries(self, entries: Sequence[OutboxEntry]) -> None:
         """Persist state changes made without an attempt (superseded, expired, deferred)."""
-        conn = self._open()
-        with self._transaction("update outbox rows in"):
+        conn = self._file.connection
+        with self._file.transaction("update outbox rows in"):
             conn.executemany(
                 "UPDATE outbox SET state = ?, next_attempt_at = ?, detail = ?"
                 " WHERE id = ? AND state = ?",
@@ -553,7 +515,7 @@ class AlarmStore:
             )
 
     def outbox_counts(self) -> dict[str, int]:
-        rows = self._fetch("SELECT state, count(*) FROM outbox GROUP BY state")
+        rows = self._file.fetch("SELECT state, count(*) FROM outbox GROUP BY state")
         counts = {str(state): 0 for state in EntryState}
         counts.update({str(state): int(count) for state, count in rows})
         return counts
@@ -562,39 +524,39 @@ class AlarmStore:
         if not outbox_ids:
             return []
         ids = json.dumps([int(i) for i in outbox_ids])
-        rows = self._fetch(_QUERY_ATTEMPTS_FOR, (ids,))
+        rows = self._file.fetch(_QUERY_ATTEMPTS_FOR, (ids,))
         return [AttemptRow(str(o), from_millis(at), str(out), str(d)) for o, at, out, d in rows]
 
     # -- history ---------------------------------------------------------------------------
 
     def alarm(self, ref: str) -> AlarmRow | None:
         """By number (`12`) or by full alarm id."""
-        rows = self._fetch(_QUERY_ALARM_NO if ref.isdigit() else _QUERY_ALARM_ID, (ref,))
+        rows = self._file.fetch(_QUERY_ALARM_NO if ref.isdigit() else _QUERY_ALARM_ID, (ref,))
         return _alarm_row(rows[0]) if rows else None
 
     def alarms_by_id(self, alarm_ids: Sequence[str]) -> dict[str, AlarmRow]:
         if not alarm_ids:
             return {}
-        rows = self._fetch(_QUERY_ALARMS_BY_ID, (json.dumps(list(alarm_ids)),))
+        rows = self._file.fetch(_QUERY_ALARMS_BY_ID, (json.dumps(list(alarm_ids)),))
         return {row.id: row for row in map(_alarm_row, rows)}
 
     def recent_closed(self, limit: int) -> list[AlarmRow]:
-        rows = self._fetch(_QUERY_CLOSED, (limit,))
+        rows = self._file.fetch(_QUERY_CLOSED, (limit,))
         return [_alarm_row(row) for row in rows]
 
     def alarms_opened_between(self, start: datetime, end: datetime) -> list[AlarmRow]:
-        rows = self._fetch(_QUERY_OPENED, (to_millis(start), to_millis(end)))
+        rows = self._file.fetch(_QUERY_OPENED, (to_millis(start), to_millis(end)))
         return [_alarm_row(row) for row in rows]
 
     def transitions_for(self, alarm_ids: Sequence[str]) -> list[TransitionRow]:
         if not alarm_ids:
             return []
-        rows = self._fetch(_QUERY_TRANSITIONS_FOR, (json.dumps(list(alarm_ids)),))
+        rows = self._file.fetch(_QUERY_TRANSITIONS_FOR, (json.dumps(list(alarm_ids)),))
         return [TransitionRow(s, a, from_millis(at), k, w, d) for s, a, at, k, w, d in rows]
 
     def transitions_after(self, seq: int, limit: int) -> list[TransitionRow]:
         """Transitions in seq order after `seq`: what the alarm-event forwarders send."""
-        rows = self._fetch(
+        rows = self._file.fetch(
             "SELECT seq, alarm_id, at, kind, who, detail FROM transitions"
             " WHERE seq > ? ORDER BY seq LIMIT ?",
             (seq, limit),
@@ -602,11 +564,11 @@ class AlarmStore:
         return [TransitionRow(s, a, from_millis(at), k, w, d) for s, a, at, k, w, d in rows]
 
     def transitions(self) -> list[TransitionRow]:
-        rows = self._fetch(_QUERY_TRANSITIONS_ALL)
+        rows = self._file.fetch(_QUERY_TRANSITIONS_ALL)
         return [TransitionRow(s, a, from_millis(at), k, w, d) for s, a, at, k, w, d in rows]
 
     def who_excursions(self) -> list[WhoRow]:
-        rows = self._fetch(
+        rows = self._file.fetch(
             "SELECT kind, compartment, probe, since, raised_at, value, cleared_at"
             " FROM who_excursions ORDER BY id"
         )
@@ -647,39 +609,6 @@ class AlarmStore:
             detail=detail,
         )
         return OutboxRow(entry, tier, reason, _message(message), ack_link)
-
-    def _open(self) -> sqlite3.Connection:
-        if self._conn is None:
-            raise StoreError(f"{self.path}: the alarm store is closed; fix: open a new AlarmStore")
-        return self._conn
-
-    def _fetch(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
-        conn = self._open()
-        with self._translated("read"):
-            return conn.execute(sql, params).fetchall()
-
-    @contextmanager
-    def _transaction(self, action: str) -> Iterator[None]:
-        conn = self._open()
-        with self._translated(action):
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-
-    @contextmanager
-    def _translated(self, action: str) -> Iterator[None]:
-        try:
-            yield
-        except sqlite3.Error as error:
-            raise StoreError(
-                f"{self.path}: cannot {action} the alarm store: {error}; fix: check the file, "
-                "its folder and free space on the data partition (the step was not applied "
-                "and is retried)"
-            ) from error
 
 
 def _alarm_row(row: tuple[Any, ...]) -> AlarmRow:

@@ -72,9 +72,11 @@ async def test_a_step_that_cannot_be_written_is_retried_from_the_cursor(
 
 def test_one_step_is_one_transaction(tmp_path: Path) -> None:
     with AlarmStore(tmp_path / ALARMS_FILE) as store:
-        store._open().execute(
+        saboteur = sqlite3.connect(tmp_path / ALARMS_FILE)
+        saboteur.execute(
             "CREATE TRIGGER no_outbox BEFORE INSERT ON outbox BEGIN SELECT RAISE(ABORT, 'x'); END"
         )
+        saboteur.close()
         message = Message("t", "m", "s", {})
         work = Work(
             escalation={"unit": "6101030203"},

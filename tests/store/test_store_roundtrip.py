@@ -10,6 +10,7 @@ from typing import Literal
 
 import pytest
 
+from gateway.sqlite_file import SqliteFile
 from gateway.store import SCHEMA_VERSION, InvalidReadingError, ReadingStore, StoredReading
 from probes.reading import ProbeStatus, Reading
 
@@ -148,5 +149,6 @@ def test_file_is_wal_with_schema_version_and_clean(store: ReadingStore, db_path:
 def test_synchronous_setting_is_applied(
     tmp_path: Path, mode: Literal["NORMAL", "FULL"], level: int
 ) -> None:
-    with ReadingStore(tmp_path / "s.db", synchronous=mode) as store:
-        assert store._fetch("PRAGMA synchronous") == [(level,)]
+    with SqliteFile(tmp_path / "s.db", what="a test file", migrations=(), synchronous=mode) as db:
+        assert db.fetch("PRAGMA synchronous") == [(level,)]
+        assert db.fetch("PRAGMA journal_mode") == [("wal",)]
