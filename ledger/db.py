@@ -1,0 +1,149 @@
+"""The ledger's SQLite file (``ledger.sqlite3``): WAL, migrations by ``user_version``.
+
+Same conventions as `gateway.store`: one connection in autocommit mode, explicit
+``BEGIN IMMEDIATE`` transactions, times as whole milliseconds since the epoch (UTC), and every
+sqlite3 error translated into `LedgerStoreError`. Ledger tables are append-only: nothing in
+this package issues UPDATE or DELETE on ``stock_events`` or ``record_versions``; the upload
+queue's state is the only mutable row set (its history is in ``upload_attempts``).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from gateway.sqlite_file import SqliteFile
+from ledger.errors import LedgerStoreError
+
+FILE_NAME = "ledger.sqlite3"
+#: China Standard Time: business days, the batch window and deadlines are local.
+CHINA_TZ = timezone(timedelta(hours=8), "CST")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE products (
+            product_id TEXT PRIMARY KEY, vaccine_code TEXT NOT NULL, name TEXT NOT NULL,
+            manufacturer_code TEXT NOT NULL, form TEXT NOT NULL,
+            doses_per_vial INTEGER NOT NULL CHECK (doses_per_vial > 0),
+            open_life_hours INTEGER NOT NULL, gtin TEXT UNIQUE)""",
+        """CREATE TABLE batches (
+            product_id TEXT NOT NULL REFERENCES products (product_id), batch_no TEXT NOT NULL,
+            production_date TEXT NOT NULL, expiry_date TEXT NOT NULL, lot_release_no TEXT NOT NULL,
+            PRIMARY KEY (product_id, batch_no))""",
+        """CREATE TABLE trace_codes (
+            code TEXT PRIMARY KEY, product_id TEXT NOT NULL, batch_no TEXT NOT NULL)""",
+        """CREATE TABLE stock_events (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL, code TEXT, product_id TEXT NOT NULL, batch_no TEXT NOT NULL,
+            doses INTEGER NOT NULL, packages INTEGER NOT NULL, at_ms INTEGER NOT NULL,
+            actor TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '', ref TEXT NOT NULL DEFAULT '')""",
+        "CREATE INDEX stock_events_code ON stock_events (code, seq)",
+        "CREATE INDEX stock_events_time ON stock_events (at_ms)",
+        """CREATE TABLE approvals (
+            approval_id TEXT PRIMARY KEY, kind TEXT NOT NULL, codes TEXT NOT NULL,
+            requested_by TEXT NOT NULL, requested_ms INTEGER NOT NULL, reason TEXT NOT NULL)""",
+        """CREATE TABLE approval_decisions (
+            approval_id TEXT PRIMARY KEY REFERENCES approvals (approval_id),
+            decision TEXT NOT NULL, decided_by TEXT NOT NULL, decided_ms INTEGER NOT NULL)""",
+        """CREATE TABLE recipients (
+            archive_no TEXT NOT NULL, version INTEGER NOT NULL, body TEXT NOT NULL,
+            at_ms INTEGER NOT NULL, PRIMARY KEY (archive_no, version))""",
+        """CREATE TABLE record_versions (
+            record_id TEXT NOT NULL, version INTEGER NOT NULL, status TEXT NOT NULL,
+            archive_no TEXT NOT NULL, vaccine_code TEXT NOT NULL, dose_no INTEGER NOT NULL,
+            vaccinated_ms INTEGER NOT NULL, body TEXT NOT NULL, reason TEXT NOT NULL,
+            at_ms INTEGER NOT NULL, PRIMARY KEY (record_id, version))""",
+        "CREATE INDEX record_versions_person ON record_versions (archive_no, vaccine_code)",
+        """CREATE TABLE upload_queue (
+            record_id TEXT NOT NULL, version INTEGER NOT NULL, vaccinated_ms INTEGER NOT NULL,
+            enqueued_ms INTEGER NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL,
+            error TEXT NOT NULL DEFAULT '', error_kind TEXT NOT NULL DEFAULT '',
+            accepted_ms INTEGER, PRIMARY KEY (record_id, version))""",
+        "CREATE INDEX upload_queue_state ON upload_queue (state, vaccinated_ms)",
+        """CREATE TABLE upload_attempts (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT, at_ms INTEGER NOT NULL, records INTEGER NOT NULL,
+            outcome TEXT NOT NULL)""",
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
+    ),
+)
+
+
+def to_ms(moment: datetime) -> int:
+    if moment.tzinfo is None:
+        raise LedgerStoreError("time", "naive datetime: pass a timezone-aware time")
+    return (moment - EPOCH) // _MS
+
+
+def from_ms(millis: int) -> datetime:
+    return EPOCH + timedelta(milliseconds=millis)
+
+
+def _store_error(message: str) -> LedgerStoreError:
+    return LedgerStoreError("ledger", message)
+
+
+class LedgerDB:
+    """One connection to the ledger file; use `transaction()` for every change."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file = SqliteFile(
+            path,
+            what="the ledger",
+            migrations=MIGRATIONS,
+            synchronous="FULL",
+            error=_store_error,
+            integrity=_store_error,
+        )
+        self.conn = self._file.connection
+
+    @classmethod
+    def in_folder(cls, folder: Path) -> LedgerDB:
+        return cls(folder / FILE_NAME)
+
+    @contextmanager
+    def translated(self, action: str) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as error:
+            raise LedgerStoreError("ledger", f"{action} failed: {error}") from None
+
+    @contextmanager
+    def transaction(self, action: str) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE … COMMIT; any exception rolls the whole change back."""
+        if self.conn.in_transaction:
+            yield self.conn  # nested: the outer transaction owns commit and rollback
+            return
+        with self.translated(action):
+            self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except sqlite3.Error as error:
+            self.conn.rollback()
+            raise LedgerStoreError("ledger", f"{action} failed: {error}") from None
+        except BaseException:
+            self.conn.rollback()
+            raise
+        with self.translated(action):
+            self.conn.execute("COMMIT")
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,64 @@
+"""The ledger's exception tree. Every refusal names the field and the reason.
+
+`LedgerError.field` is the name of the offending input field (e.g. ``batch_no``) and
+`LedgerError.reason` says why, in words a clinic user can act on. Validation that finds several
+problems raises one error carrying all of them in `problems` (the first one is `field`/`reason`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Self
+
+
+class LedgerError(Exception):
+    """Base of every error the ledger raises on purpose."""
+
+    def __init__(self, field: str, reason: str, problems: Sequence[tuple[str, str]] = ()) -> None:
+        self.field = field
+        self.reason = reason
+        self.problems: tuple[tuple[str, str], ...] = tuple(problems) or ((field, reason),)
+        text = "; ".join(f"{name}: {why}" for name, why in self.problems)
+        super().__init__(text)
+
+    @classmethod
+    def many(cls, problems: Sequence[tuple[str, str]]) -> Self:
+        """One error for several (field, reason) problems; `problems` must not be empty."""
+        field, reason = problems[0]
+        return cls(field, reason, problems)
+
+
+class ScanError(LedgerError):
+    """A scan could not be classified, or its content is invalid."""
+
+
+class IdNumberError(LedgerError):
+    """A resident ID number (GB 11643) is malformed or its check digit is wrong."""
+
+
+class BatchFieldError(LedgerError):
+    """A batch field does not look like a batch number."""
+
+
+class ReferenceDataError(LedgerError):
+    """A code table is missing or malformed."""
+
+
+class CatalogueError(LedgerError):
+    """Shipment data cannot be imported, or a product, batch or trace code is unknown."""
+
+
+class StockError(LedgerError):
+    """A stock movement is refused (lifecycle, approval, balance)."""
+
+
+class RecordError(LedgerError):
+    """A recipient or vaccination record is refused by validation."""
+
+
+class UploadError(LedgerError):
+    """An upload cannot be built, validated or sent."""
+
+
+class LedgerStoreError(LedgerError):
+    """The ledger database cannot be opened or written."""

@@ -1,0 +1,435 @@
+"""The stock ledger: append-only movements per package, balances and lifecycles derived.
+
+Every movement is one row of ``stock_events`` (never updated or deleted), written inside one
+``BEGIN IMMEDIATE`` transaction after the package's lifecycle was checked in that same
+transaction. Each event carries the caller's scan event id: the same id again has no further
+effect (the first outcome is returned); the same id for a different movement is refused.
+
+A package (one trace code) moves: received → (opened → used up | discarded) | issued |
+returned | scrapped. Returns to the upper level and scrapping wait for an approval. Quantities
+are kept in packages and in doses (multi-dose vials: a vial opens at its first dose and must be
+discarded `open_life_hours` later).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from gateway.clock import Clock
+from ledger.catalogue import Catalogue, Resolved
+from ledger.codes import Gs1Code, TraceCode, classify
+from ledger.db import CHINA_TZ, LedgerDB, from_ms, to_ms
+from ledger.errors import ScanError, StockError
+
+#: states a package can be in, derived from its events
+IN_STOCK, OPENED, ISSUED, RETURNED, SCRAPPED, USED_UP, DISCARDED = (
+    "in_stock", "opened", "issued", "returned", "scrapped", "used_up", "discarded",
+)  # fmt: skip
+_ON_HAND = frozenset({IN_STOCK, OPENED})
+
+
+@dataclass(frozen=True, slots=True)
+class PackageState:
+    code: str
+    product_id: str
+    batch_no: str
+    state: str
+    doses_left: int
+    opened_at: datetime | None
+    discard_at: datetime | None
+    held_by: str | None  # a pending approval
+
+
+@dataclass(frozen=True, slots=True)
+class EventResult:
+    event_id: str
+    kind: str
+    code: str | None
+    duplicate: bool  # True: this event id was seen before; nothing changed now
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    product_id: str
+    batch_no: str
+    packages: int
+    doses: int
+
+
+@dataclass(frozen=True, slots=True)
+class StocktakeReport:
+    """账苗一致: book (ledger) against physical (scanned) packages, per product and batch."""
+
+    book: dict[tuple[str, str], int]
+    physical: dict[tuple[str, str], int]
+    missing: tuple[str, ...]  # on the books, not found on the shelf
+    unexpected: tuple[str, ...]  # scanned, but not on the books
+    consistent: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryIssue:
+    day: date
+    lines: dict[tuple[str, str], int] = field(default_factory=dict)  # (product, batch) -> doses
+    duplicate: bool = False
+
+
+class StockLedger:
+    def __init__(self, db: LedgerDB, catalogue: Catalogue, clock: Clock) -> None:
+        self.db = db
+        self.catalogue = catalogue
+        self.clock = clock
+
+    # -- scans -----------------------------------------------------------------------------
+
+    def resolve_scan(self, raw: bytes | str) -> Resolved:
+        scan = classify(raw)
+        if not isinstance(scan, TraceCode | Gs1Code):
+            raise ScanError("scan", f"a {type(scan).__name__} is not a vaccine package")
+        return self.catalogue.resolve(scan)
+
+    # -- movements -------------------------------------------------------------------------
+
+    def receive(self, raw: bytes | str, *, event_id: str, actor: str) -> EventResult:
+        """扫码入库: a package enters stock; refused if known already, or its batch expired."""
+        item = self.resolve_scan(raw)
+        with self.db.transaction("receive"):
+            seen = self._seen(event_id, "receive", item.code)
+            if seen:
+                return seen
+            now = self.clock.now()
+            if self._events(item.code):
+                state = self.state(item.code)
+                raise StockError("trace_code", f"{item.code} was already received ({state.state})")
+            self._expiry_check(item, now)
+            doses = item.product.doses_per_vial
+            self._insert(event_id, "receive", item, (doses, 1), now=now, actor=actor)
+        return EventResult(event_id, "receive", item.code, duplicate=False)
+
+    def issue(self, raw: bytes | str, *, event_id: str, actor: str, to_unit: str) -> EventResult:
+        """出库 to a lower level (a clinic cannot issue to the same level)."""
+        if not to_unit.strip():
+            raise StockError("to_unit", "empty: say which unit receives the vaccine")
+        item = self.resolve_scan(raw)
+        with self.db.transaction("issue"):
+            seen = self._seen(event_id, "issue", item.code)
+            if seen:
+                return seen
+            state = self._on_hand(item.code, "issue")
+            self._insert(event_id, "issue", item, (-state.doses_left, -1),
+                         now=self.clock.now(), actor=actor, ref=to_unit)  # fmt: skip
+        return EventResult(event_id, "issue", item.code, duplicate=False)
+
+    def request(
+        self, kind: str, codes: list[bytes | str], *, approval_id: str, actor: str, reason: str
+    ) -> str:
+        """Ask the upper level to approve a ``return`` or ``scrap`` of these packages."""
+        if kind not in {"return", "scrap"}:
+            raise StockError("kind", f"{kind!r}: only return and scrap need an approval")
+        if not reason.strip():
+            raise StockError("reason", f"empty: a {kind} needs a reason")
+        if not codes:
+            raise StockError("codes", "no package scanned")
+        items = [self.resolve_scan(raw) for raw in codes]
+        with self.db.transaction("request approval") as conn:
+            row = conn.execute(
+                "SELECT kind, codes FROM approvals WHERE approval_id = ?", (approval_id,)
+            ).fetchone()
+            listed = json.dumps([item.code for item in items])
+            if row is not None:
+                if tuple(row) == (kind, listed):
+                    return approval_id
+                raise StockError("approval_id", f"{approval_id} already used for another request")
+            for item in items:
+                self._on_hand(item.code, kind)
+            conn.execute(
+                "INSERT INTO approvals VALUES (?, ?, ?, ?, ?, ?)",
+                (approval_id, kind, listed, actor, to_ms(self.clock.now()), reason),
+            )
+        return approval_id
+
+    def decide(self, approval_id: str, *, approve: bool, approver: str) -> list[EventResult]:
+        """The upper level's decision; an approval applies the movements in one transaction."""
+        if not approver.strip():
+            raise StockError("approver", "empty")
+        with self.db.transaction("decide approval") as conn:
+            row = conn.execute(
+                "SELECT kind, codes, requested_by, reason FROM approvals WHERE approval_id = ?",
+                (approval_id,),
+            ).fetchone()
+            if row is None:
+                raise StockError("approval_id", f"{approval_id} is not a pending request")
+            kind, codes, requested_by, reason = row
+            decided = conn.execute(
+                "SELECT decision FROM approval_decisions WHERE approval_id = ?", (approval_id,)
+            ).fetchone()
+            wanted = "approved" if approve else "rejected"
+            if decided is not None:
+                if decided[0] != wanted:
+                    raise StockError("approval_id", f"{approval_id} was already {decided[0]}")
+                return []
+            now = self.clock.now()
+            conn.execute(
+                "INSERT INTO approval_decisions VALUES (?, ?, ?, ?)",
+                (approval_id, wanted, approver, to_ms(now)),
+            )
+            results = []
+            if approve:
+                for code in json.loads(codes):
+                    state = self.state(code)
+                    if state.state not in _ON_HAND:
+                        raise StockError(
+                            "trace_code", f"{code} is no longer in stock ({state.state})"
+                        )
+                    item = self._resolved(code)
+                    event_id = f"{approval_id}:{code}"
+                    self._insert(
+                        event_id, kind, item, (-state.doses_left, -1), now=now,
+                        actor=requested_by, reason=reason, ref=f"approved by {approver}",
+                    )  # fmt: skip
+                    results.append(EventResult(event_id, kind, code, duplicate=False))
+        return results
+
+    def administer(self, raw: bytes | str, *, event_id: str, actor: str) -> EventResult:
+        """扫码接种: one dose from this package; see `administer_in_transaction`."""
+        item = self.resolve_scan(raw)
+        with self.db.transaction("administer"):
+            return self.administer_in_transaction(item, event_id=event_id, actor=actor)
+
+    def administer_in_transaction(
+        self, item: Resolved, *, event_id: str, actor: str
+    ) -> EventResult:
+        """For callers that already hold a transaction (the vaccination ledger)."""
+        seen = self._seen(event_id, "administer", item.code)
+        if seen:
+            return seen
+        now = self.clock.now()
+        state = self._on_hand(item.code, "administer")
+        self._expiry_check(item, now)
+        if state.discard_at is not None and now >= state.discard_at:
+            raise StockError(
+                "trace_code",
+                f"{item.code}: opened vial past its discard time {_local(state.discard_at)}",
+            )
+        packages = -1 if state.doses_left == 1 else 0
+        self._insert(event_id, "administer", item, (-1, packages), now=now, actor=actor)
+        return EventResult(event_id, "administer", item.code, duplicate=False)
+
+    def discard_open_vials(self, *, actor: str) -> list[EventResult]:
+        """Discard the remaining doses of every opened vial past its discard time."""
+        results = []
+        with self.db.transaction("discard") as conn:
+            now = self.clock.now()
+            rows = conn.execute(
+                "SELECT DISTINCT code FROM stock_events WHERE kind = 'administer'"
+            ).fetchall()
+            for (code,) in rows:
+                state = self.state(code)
+                if state.state == OPENED and state.discard_at and now >= state.discard_at:
+                    event_id = f"discard:{code}"
+                    item = self._resolved(code)
+                    self._insert(event_id, "discard", item, (-state.doses_left, -1), now=now,
+                                 actor=actor, reason="opened vial past discard time")  # fmt: skip
+                    results.append(EventResult(event_id, "discard", code, duplicate=False))
+        return results
+
+    def adjust(
+        self, product_id: str, batch_no: str, *, packages: int, doses: int, reason: str,
+        event_id: str, actor: str,
+    ) -> EventResult:  # fmt: skip
+        """A stocktake adjustment of the book balance; needs a reason."""
+        if not reason.strip():
+            raise StockError("reason", "empty: a stocktake adjustment needs a reason")
+        if packages == 0 and doses == 0:
+            raise StockError("packages", "an adjustment of nothing")
+        batch = self.catalogue.batch(product_id, batch_no)
+        product = self.catalogue.product(product_id)
+        if batch is None or product is None:
+            raise StockError("batch_no", f"{product_id}/{batch_no} is not in the catalogue")
+        with self.db.transaction("adjust"):
+            seen = self._seen(event_id, "adjust", None)
+            if seen:
+                return seen
+            item = Resolved("", product, batch)
+            self._insert(event_id, "adjust", item, (doses, packages), now=self.clock.now(),
+                         actor=actor, reason=reason, with_code=False)  # fmt: skip
+        return EventResult(event_id, "adjust", None, duplicate=False)
+
+    def summary_issue(self, day: date, *, actor: str) -> SummaryIssue:
+        """汇总出库: the day's administered doses per product and batch, recorded once per day."""
+        start = datetime.combine(day, time(), CHINA_TZ)
+        with self.db.transaction("summary issue") as conn:
+            rows = conn.execute(
+                "SELECT product_id, batch_no, COUNT(*) FROM stock_events WHERE kind = 'administer'"
+                " AND at_ms >= ? AND at_ms < ? GROUP BY product_id, batch_no",
+                (to_ms(start), to_ms(start + timedelta(days=1))),
+            ).fetchall()
+            lines = {(p, b): n for p, b, n in rows}
+            event_id = f"summary:{day.isoformat()}"
+            if self._seen(event_id, "summary_issue", None):
+                return SummaryIssue(day, lines, duplicate=True)
+            conn.execute(
+                "INSERT INTO stock_events (event_id, kind, code, product_id, batch_no, doses,"
+                " packages, at_ms, actor, reason, ref) VALUES (?, 'summary_issue', NULL, '', '',"
+                " 0, 0, ?, ?, '', ?)",
+                (event_id, to_ms(self.clock.now()), actor, json.dumps(sorted(rows))),
+            )
+        return SummaryIssue(day, lines)
+
+    # -- views -----------------------------------------------------------------------------
+
+    def state(self, code: str) -> PackageState:
+        events = self._events(code)
+        if not events:
+            raise StockError("trace_code", f"{code} was never received")
+        product_id, batch_no = events[0][2], events[0][3]
+        product = self.catalogue.product(product_id)
+        open_life = timedelta(hours=product.open_life_hours if product else 0)
+        state, doses, opened = IN_STOCK, 0, None
+        for kind, delta, _, _, at_ms in ((e[0], e[1], e[2], e[3], e[4]) for e in events):
+            doses += delta
+            if kind == "administer":
+                opened = opened or from_ms(at_ms)
+                state = USED_UP if doses <= 0 else OPENED
+            elif kind == "issue":
+                state = ISSUED
+            elif kind == "return":
+                state = RETURNED
+            elif kind == "scrap":
+                state = SCRAPPED
+            elif kind == "discard":
+                state = DISCARDED
+        with self.db.translated("read approvals"):
+            held = self.db.conn.execute(
+                "SELECT a.approval_id FROM approvals a LEFT JOIN approval_decisions d"
+                " USING (approval_id) WHERE d.approval_id IS NULL AND a.codes LIKE ?",
+                (f'%"{code}"%',),
+            ).fetchone()
+        return PackageState(
+            code, product_id, batch_no, state, doses, opened,
+            opened + open_life if opened and state == OPENED else None,
+            held[0] if held else None,
+        )  # fmt: skip
+
+    def balances(self) -> list[Balance]:
+        with self.db.translated("read balances"):
+            rows = self.db.conn.execute(
+                "SELECT product_id, batch_no, SUM(packages), SUM(doses) FROM stock_events"
+                " WHERE kind != 'summary_issue' GROUP BY product_id, batch_no"
+                " ORDER BY product_id, batch_no"
+            ).fetchall()
+        return [Balance(*row) for row in rows]
+
+    def stocktake(self, scans: list[bytes | str]) -> StocktakeReport:
+        """Compare scanned packages with the books; changes nothing (adjust separately)."""
+        scanned: dict[str, tuple[str, str]] = {}
+        for raw in scans:
+            item = self.resolve_scan(raw)
+            scanned[item.code] = (item.product.product_id, item.batch.batch_no)
+        with self.db.translated("read stock"):
+            codes = [row[0] for row in self.db.conn.execute(
+                "SELECT DISTINCT code FROM stock_events WHERE code IS NOT NULL"
+            )]  # fmt: skip
+        book: dict[tuple[str, str], int] = defaultdict(int)
+        on_books = set()
+        for code in codes:
+            state = self.state(code)
+            if state.state in _ON_HAND:
+                book[(state.product_id, state.batch_no)] += 1
+                on_books.add(code)
+        physical: dict[tuple[str, str], int] = defaultdict(int)
+        for key in scanned.values():
+            physical[key] += 1
+        missing = tuple(sorted(on_books - scanned.keys()))
+        unexpected = tuple(sorted(scanned.keys() - on_books))
+        return StocktakeReport(dict(book), dict(physical), missing, unexpected,
+                               consistent=not missing and not unexpected)  # fmt: skip
+
+    def wastage_coefficients(self, year: int, month: int) -> dict[str, float]:
+        """疫苗损耗系数 per vaccine: doses consumed (administered, discarded, scrapped) per dose
+        administered, over one calendar month (local time)."""
+        start = datetime(year, month, 1, tzinfo=CHINA_TZ)
+        end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=CHINA_TZ)
+        with self.db.translated("read wastage"):
+            rows = self.db.conn.execute(
+                "SELECT p.vaccine_code, e.kind, -SUM(e.doses) FROM stock_events e JOIN products p"
+                " USING (product_id) WHERE e.kind IN ('administer', 'discard', 'scrap')"
+                " AND e.at_ms >= ? AND e.at_ms < ? GROUP BY p.vaccine_code, e.kind",
+                (to_ms(start), to_ms(end)),
+            ).fetchall()
+        used: dict[str, int] = defaultdict(int)
+        given: dict[str, int] = defaultdict(int)
+        for vaccine, kind, doses in rows:
+            used[vaccine] += doses
+            if kind == "administer":
+                given[vaccine] += doses
+        return {v: used[v] / given[v] for v in sorted(used) if given[v]}
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _events(self, code: str) -> list[tuple[str, int, str, str, int]]:
+        with self.db.translated("read events"):
+            return [tuple(row) for row in self.db.conn.execute(
+                "SELECT kind, doses, product_id, batch_no, at_ms FROM stock_events"
+                " WHERE code = ? ORDER BY seq", (code,),
+            )]  # fmt: skip
+
+    def _seen(self, event_id: str, kind: str, code: str | None) -> EventResult | None:
+        if not event_id.strip():
+            raise StockError("event_id", "empty: every scan event needs an id")
+        row = self.db.conn.execute(
+            "SELECT kind, code FROM stock_events WHERE event_id = ?", (event_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        if tuple(row) != (kind, code):
+            raise StockError("event_id", f"{event_id} was already used for another movement")
+        return EventResult(event_id, kind, code, duplicate=True)
+
+    def _on_hand(self, code: str, action: str) -> PackageState:
+        events = self._events(code)
+        if not events:
+            raise StockError("trace_code", f"{code} was not received: cannot {action} it")
+        state = self.state(code)
+        if state.state == USED_UP:
+            raise StockError("trace_code", f"{code} is used up: every dose was given already")
+        if state.state not in _ON_HAND:
+            raise StockError("trace_code", f"{code} is {state.state}: cannot {action} it")
+        if state.held_by is not None:
+            raise StockError("trace_code", f"{code} is held for approval {state.held_by}")
+        return state
+
+    def _expiry_check(self, item: Resolved, now: datetime) -> None:
+        if now.astimezone(CHINA_TZ).date() > item.batch.expiry_date:
+            raise StockError(
+                "batch_no", f"batch {item.batch.batch_no} expired on {item.batch.expiry_date}"
+            )
+
+    def _resolved(self, code: str) -> Resolved:
+        events = self._events(code)
+        product = self.catalogue.product(events[0][2])
+        batch = self.catalogue.batch(events[0][2], events[0][3])
+        if product is None or batch is None:
+            raise StockError("trace_code", f"{code}: product or batch left the catalogue")
+        return Resolved(code, product, batch)
+
+    def _insert(
+        self, event_id: str, kind: str, item: Resolved, delta: tuple[int, int], *,
+        now: datetime, actor: str, reason: str = "", ref: str = "",
+        with_code: bool = True,
+    ) -> None:  # fmt: skip
+        if not actor.strip():
+            raise StockError("actor", "empty: who made this movement?")
+        self.db.conn.execute(
+            "INSERT INTO stock_events (event_id, kind, code, product_id, batch_no, doses,"
+            " packages, at_ms, actor, reason, ref) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (event_id, kind, item.code if with_code else None, item.product.product_id,
+             item.batch.batch_no, delta[0], delta[1], to_ms(now), actor, reason, ref),
+        )  # fmt: skip
+
+
+def _local(moment: datetime) -> str:
+    return moment.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")

@@ -1,0 +1,88 @@
+"""Build the upload XML of dose records and validate it against the published XSD.
+
+The XSD is ``ledger/schema/vaccination_record.xsd`` (namespace ``urn:coldchain:vaccination:1``);
+validation uses xmlschema (pure Python, typed) and happens before anything is sent, so a
+"xml格式错误" from the platform means the platforms disagree, not that we sent garbage.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import xmlschema
+
+from ledger.db import CHINA_TZ
+from ledger.errors import UploadError
+from ledger.vaccinations import DoseRecord
+
+SCHEMA_PATH = Path(__file__).resolve().parent / "schema" / "vaccination_record.xsd"
+NS = "urn:coldchain:vaccination:1"
+
+
+@functools.cache
+def schema() -> xmlschema.XMLSchema:
+    return xmlschema.XMLSchema(str(SCHEMA_PATH))
+
+
+def record_fields(record: DoseRecord) -> list[tuple[str, str]]:
+    person = record.recipient
+    return [
+        ("RecordId", record.record_id),
+        ("Version", str(record.version)),
+        ("ArchiveNo", person.archive_no),
+        ("RecordStatus", record.status),
+        ("IdNumber", person.id_number),
+        ("Name", person.name),
+        ("Sex", person.sex),
+        ("BirthDate", person.birth_date.isoformat()),
+        ("Phone", person.phone),
+        ("Address", person.address),
+        ("CrowdCategory", person.crowd_category),
+        ("VaccinationType", record.vaccination_type),
+        ("VaccineAttribute", record.vaccine_attribute),
+        ("VaccineCode", record.vaccine_code),
+        ("ManufacturerCode", record.manufacturer_code),
+        ("BatchNo", record.batch_no),
+        ("TraceCode", record.trace_code),
+        ("DoseNo", str(record.dose_no)),
+        (
+            "VaccinationTime",
+            record.vaccinated_at.astimezone(CHINA_TZ).isoformat(timespec="seconds"),
+        ),
+        ("SiteCode", record.site_code),
+        ("VaccinatorName", record.vaccinator),
+        ("UnitCode", record.unit_code),
+    ]
+
+
+def build(records: Iterable[DoseRecord]) -> bytes:
+    root = ET.Element(f"{{{NS}}}VaccinationRecords")
+    for record in records:
+        element = ET.SubElement(root, f"{{{NS}}}Record")
+        for name, value in record_fields(record):
+            ET.SubElement(element, f"{{{NS}}}{name}").text = value
+    ET.register_namespace("", NS)
+    document: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return document
+
+
+def validate(document: bytes) -> None:
+    """Raise UploadError naming the first offending element and why."""
+    try:
+        errors = list(schema().iter_errors(document.decode("utf-8")))
+    except (xmlschema.XMLSchemaException, ET.ParseError, UnicodeDecodeError) as error:
+        raise UploadError("xml", f"not well-formed: {error}") from None
+    if errors:
+        first = errors[0]
+        path = first.path or "xml"
+        problems = [(e.path or "xml", e.reason or str(e)) for e in errors[:20]]
+        raise UploadError(path, first.reason or str(first), problems)
+
+
+def build_validated(records: Iterable[DoseRecord]) -> bytes:
+    document = build(records)
+    validate(document)
+    return document
