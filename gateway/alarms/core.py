@@ -32,7 +32,7 @@ from alerts.escalation import (
     Tick,
     Transition,
     TransitionKind,
-    step,
+    step_many,
 )
 from alerts.escalation import dump_state as dump_escalation
 from alerts.escalation import load_state as load_escalation
@@ -210,12 +210,12 @@ class AlarmCore:
         always_state: bool = False,
     ) -> int:
         old = self.escalation
-        state = old
+        events = list(events)
         for event in events:
             if isinstance(event, ConditionRaised | ConditionCleared):
                 self._who(event, work)
-            state, actions = step(state, event, now, self.alerts)
-            self._record(actions, now, work)
+        state, actions = step_many(old, events, now, self.alerts)
+        self._record(actions, now, work)
         changed_rules = dict(rule_states or {})
         if work.transitions or work.outbox or changed_rules or self._dirty or always_state:
             # Checkpoint: every rule state that differs from disk goes with the cursor.

@@ -31,6 +31,7 @@ from alerts.escalation import (
     dump_state,
     load_state,
     step,
+    step_many,
 )
 from alerts.model import ChannelKind, Condition, ConditionCleared, ConditionKind, ConditionRaised
 from alerts.settings import AlertSettings
@@ -255,3 +256,29 @@ def test_who_excursions_do_not_page(settings: AlertSettings) -> None:
     heat = Condition(ConditionKind.WHO_HEAT, "F1/冷藏", "208601")
     assert run(0, ConditionRaised(heat, at(0), at(0), 8.0)) == []
     assert run.state.alarms == {}
+
+
+@pytest.mark.parametrize("link_first", [True, False])
+def test_a_batch_lets_the_link_alarm_suppress_offline_whatever_the_order(
+    settings: AlertSettings, link_first: bool
+) -> None:
+    link = ConditionRaised(LINK, at(0), at(0))
+    offline = ConditionRaised(OFFLINE, at(0), at(0), via="rs485-1")
+    batch = [link, offline] if link_first else [offline, link]
+    state, actions = step_many(EscalationState(UNIT), batch, at(0), settings)
+    assert [n.condition for n in actions if isinstance(n, Notify)] == [LINK]
+    assert len(state.alarms) == 2
+
+
+def test_raised_and_cleared_in_one_batch_still_reaches_tier_1(settings: AlertSettings) -> None:
+    batch = [raised(), ConditionCleared(WARM, at(0), at(0))]
+    state, actions = step_many(EscalationState(UNIT), batch, at(0), settings)
+    assert notifies(actions) == [("wang", 1, NotifyReason.OPENED)]
+    assert not next(iter(state.alarms.values())).active
+
+
+def test_a_burst_in_one_batch_notifies_each_compartment_once(settings: AlertSettings) -> None:
+    burst = [raised(Condition(ConditionKind.TOO_WARM, f"F{n}/冷藏", f"P{n}")) for n in range(200)]
+    state, actions = step_many(EscalationState(UNIT), burst, at(0), settings)
+    assert len(notifies(actions)) == 200
+    assert len(state.alarms) == 200
