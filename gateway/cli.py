@@ -1,4 +1,4 @@
-"""`coldchain` command line: run, demo, config check, sim."""
+"""`coldchain` command line: run, demo, config check, sim, report."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -35,6 +35,7 @@ def _configure_logging(verbose: bool) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from analysis.cli import add_report_parser
     from firmware_sim.cli import add_sim_parser
     from firmware_sim.scenarios import SCENARIOS
 
@@ -77,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("file", type=Path)
 
     add_sim_parser(commands)
+    add_report_parser(commands)
     return parser
 
 
@@ -84,23 +86,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _configure_logging(args.verbose)
     try:
-        if args.command == "config":
-            return check_config(args.file)
-        if args.command == "run":
-            settings = load_settings(args.config)
-            return asyncio.run(run_gateway(settings, SystemClock(), config_path=args.config))
-        if args.command == "demo":
-            return asyncio.run(run_demo(args))
-        if args.command == "sim":
-            from firmware_sim.cli import run_sim
-
-            return asyncio.run(run_sim(args))
+        return COMMANDS[args.command](args)
     except GatewayError as error:
         print(f"coldchain: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
-    raise AssertionError(f"unhandled command {args.command}")
+
+
+def _run(args: argparse.Namespace) -> int:
+    settings = load_settings(args.config)
+    return asyncio.run(run_gateway(settings, SystemClock(), config_path=args.config))
+
+
+def _demo(args: argparse.Namespace) -> int:
+    return asyncio.run(run_demo(args))
+
+
+def _sim(args: argparse.Namespace) -> int:
+    from firmware_sim.cli import run_sim
+
+    return asyncio.run(run_sim(args))
+
+
+def _report(args: argparse.Namespace) -> int:
+    from analysis.cli import run_report
+
+    return asyncio.run(run_report(args))
 
 
 def check_config(path: Path) -> int:
@@ -223,3 +235,12 @@ def _validated(model: type[_M], fields: dict[str, Any], flags: str) -> _M:
             for item in error.errors()
         )
         raise ConfigError(f"demo {flags} options: {problems}") from None
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "config": lambda args: check_config(args.file),
+    "run": _run,
+    "demo": _demo,
+    "sim": _sim,
+    "report": _report,
+}

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from analysis.schedule import run_monthly_reports
 from gateway.api import GatewayContext, build_app
 from gateway.clock import Clock
 from gateway.errors import GatewayError
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STORE_FILE = "readings.sqlite3"
+# The clinic's own monthly cold-chain report, written on the 1st (YYYY-MM/ below it).
+REPORTS_DIR = "reports"
 # Seconds a clean stop waits for healthy forwarders to send the last committed readings.
 DRAIN_S = 2.0
 
@@ -240,6 +243,14 @@ class Gateway:
             ]
             if context.disk_budget is not None:
                 background.append(group.create_task(context.disk_budget.run(), name="disk-budget"))
+            background.append(
+                group.create_task(
+                    run_monthly_reports(
+                        self.settings, self.clock, self.settings.gateway.data_dir / REPORTS_DIR
+                    ),
+                    name="monthly-report",
+                )
+            )
             polling = [
                 group.create_task(driver.run(), name=f"bus:{driver.name}")
                 for driver in context.drivers

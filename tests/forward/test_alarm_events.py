@@ -126,3 +126,23 @@ async def test_the_lane_runs_until_cancelled(store: AlarmStore) -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+def test_a_gateway_wide_alarm_leaves_empty_tags_out_and_escapes_strings() -> None:
+    event = AlarmEvent(
+        seq=9,
+        alarm='power:gw"1',
+        condition="gateway_power",
+        event="acknowledged",
+        at=datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=5),
+        fridge=None,
+        compartment=None,
+        probe=None,
+        tier=None,
+        who="p-li",
+        value=None,
+    )
+    assert alarm_event_line(event, IDENTITY) == (
+        "coldchain_alarm,condition=gateway_power,event=acknowledged,gateway=10001,"
+        'region=610102,unit=6101030203 alarm="power:gw\\"1",seq=9i,who="p-li" 5'
+    )

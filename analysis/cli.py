@@ -1,0 +1,160 @@
+"""`coldchain report monthly ...`: the parser and the coroutine the gateway CLI wires.
+
+County mode: `--influx-url URL [--influx-db coldchain] --month 2026-10 [--region CODE]
+--out DIR`. Clinic mode: `--config gateway.toml [--data-dir DIR] --month ... --out DIR`
+reads the gateway's own stores. Exit codes: 0 written, 2 a `ReportError` (printed on one line
+naming the thing and the fix).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from analysis.errors import ReportError
+from analysis.progress import Progress
+
+
+def add_report_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add `report monthly` to an argparse subparsers object; returns the `report` parser."""
+    report = subparsers.add_parser("report", help="cold-chain reports")
+    kinds = report.add_subparsers(dest="report_kind", required=True)
+    monthly = kinds.add_parser(
+        "monthly",
+        help="monthly cold-chain report (HTML + CSV) for a county or one clinic",
+        description=__doc__,
+    )
+    monthly.add_argument("--month", help="YYYY-MM (default: the previous month)")
+    monthly.add_argument("--out", type=Path, required=True, help="output folder")
+    monthly.add_argument("--region", help="6-digit region code to restrict the county report")
+    source = monthly.add_argument_group("county mode (central InfluxDB)")
+    source.add_argument("--influx-url", help="e.g. http://influx.county:8086")
+    source.add_argument("--influx-db", default="coldchain", help="database (default coldchain)")
+    source.add_argument("--influx-rp", help="retention policy (default: the database's)")
+    source.add_argument("--influx-user", help="user (InfluxDB 1.x, 2.x v1 auth)")
+    source.add_argument(
+        "--influx-password",
+        default=os.environ.get("COLDCHAIN_INFLUX_PASSWORD"),
+        help="password (default: $COLDCHAIN_INFLUX_PASSWORD)",
+    )
+    source.add_argument(
+        "--influx-token",
+        default=os.environ.get("COLDCHAIN_INFLUX_TOKEN"),
+        help="API token for 2.x/3.x (default: $COLDCHAIN_INFLUX_TOKEN)",
+    )
+    source.add_argument(
+        "--interval-s", type=float, default=60.0, help="probes' sampling interval (60)"
+    )
+    source.add_argument(
+        "--max-gap-s", type=float, default=0.0, help="longest hold (default 3 × interval)"
+    )
+    source.add_argument("--ranges", type=Path, help="CSV/TOML of per-compartment ranges")
+    source.add_argument("--chunk-size", type=int, default=10_000, help=argparse.SUPPRESS)
+    clinic = monthly.add_argument_group("clinic mode (this gateway's own stores)")
+    clinic.add_argument("--config", type=Path, help="the gateway's TOML configuration")
+    clinic.add_argument("--data-dir", type=Path, help="data folder (default: from --config)")
+    return report  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    html: Path
+    csvs: list[Path]
+
+
+async def run_report(args: argparse.Namespace) -> int:
+    """Run `report monthly`; 0 when written, 2 on a `ReportError` (message on stderr)."""
+    try:
+        written = await make_report(args)
+    except ReportError as error:
+        print(f"coldchain report: {error}", file=sys.stderr)
+        return 2
+    print(f"报告已生成: {written.html}", file=sys.stderr)
+    for path in written.csvs:
+        print(f"  {path}", file=sys.stderr)
+    return 0
+
+
+async def make_report(args: argparse.Namespace) -> Written:
+    from analysis.csv_out import write_csvs
+    from analysis.html import write_html
+    from analysis.period import month_bounds, previous_month
+
+    month = args.month or previous_month(datetime.now(UTC))
+    month_bounds(month)
+    if args.influx_url and args.config:
+        raise ReportError("give --influx-url (county) or --config (clinic), not both")
+    if args.influx_url:
+        report = await _county(args, month)
+    elif args.config or args.data_dir:
+        report = await _clinic(args, month)
+    else:
+        raise ReportError(
+            "no data source: pass --influx-url URL for the county report, or --config "
+            "gateway.toml for this clinic's report"
+        )
+    out: Path = args.out
+    try:
+        html = write_html(report, out / f"report-{month}.html")
+        csvs = write_csvs(report, out)
+    except OSError as error:
+        raise ReportError(f"cannot write the report into {out}: {error}") from error
+    return Written(html, csvs)
+
+
+async def _county(args: argparse.Namespace, month: str) -> Any:
+    from analysis.county import CountyOptions, county_report, day_windows
+    from analysis.influxql import InfluxQL
+    from analysis.ranges import load_ranges
+
+    ranges = load_ranges(args.ranges) if args.ranges else None
+    options = CountyOptions(month, args.region, args.interval_s, args.max_gap_s, ranges)
+    progress = Progress(day_windows(month) + 2, f"月报 {month}")
+    try:
+        async with InfluxQL(
+            args.influx_url,
+            args.influx_db,
+            rp=args.influx_rp,
+            username=args.influx_user,
+            password=args.influx_password,
+            token=args.influx_token,
+            chunk_size=args.chunk_size,
+        ) as client:
+            return await county_report(client, options, lambda detail: progress.update(1, detail))
+    finally:
+        progress.close()
+
+
+def _existing_dir(path: Path) -> Path:
+    if not path.is_dir():
+        raise ReportError(f"--data-dir {path}: no such folder (the gateway's data folder)")
+    return path
+
+
+async def _clinic(args: argparse.Namespace, month: str) -> Any:
+    from analysis.clinic import clinic_report
+    from gateway.errors import ConfigError
+    from gateway.settings import load_settings
+
+    if not args.config:
+        raise ReportError(
+            "clinic mode needs --config gateway.toml: the probes' placement, ranges and "
+            "intervals come from it (--data-dir only overrides where the stores are)"
+        )
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as error:
+        raise ReportError(str(error)) from error
+    data_dir: Path = _existing_dir(args.data_dir or settings.gateway.data_dir)
+    progress = Progress(max(len(settings.probes), 1), f"月报 {month}")
+    try:
+        return await clinic_report(
+            settings, data_dir, month, lambda detail: progress.update(1, detail)
+        )
+    finally:
+        progress.close()

@@ -1,0 +1,27 @@
+"""The report's exception tree: every failure names the thing and the fix."""
+
+from __future__ import annotations
+
+
+class ReportError(Exception):
+    """Base of every error the report raises on purpose (the CLI prints it, exit code 2)."""
+
+
+class InfluxUnreachableError(ReportError):
+    """The server did not answer at the network level."""
+
+
+class InfluxAuthError(ReportError):
+    """401/403 from /query."""
+
+
+class InfluxQueryError(ReportError):
+    """The server answered with an error (unknown database, bad query...)."""
+
+
+class UnknownRegionError(ReportError):
+    """--region names a code that no series carries."""
+
+
+class RangeFileError(ReportError):
+    """The per-compartment range override file is malformed."""

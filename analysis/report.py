@@ -1,0 +1,194 @@
+"""The report's figures per compartment, fridge, clinic and region, and its rankings. Pure.
+
+Both sources (central InfluxDB, a gateway's own stores) end in `build_report`: a list of
+probe figures (`ProbeFigures`) plus the month's alarms (`AlarmFacts`).
+
+A fridge's **problems** = excursions + WHO recorder alarms + alarms opened, plus one when its
+data completeness is below `COMPLETENESS_TARGET` (a fridge with no data at all is a problem,
+never a perfect month). A **problem device** has at least one problem; a region's **share**
+is problem fridges / fridges monitored in it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from analysis.alarm_events import LATENCY_BUCKETS, AlarmFacts, latency_bucket
+from analysis.metrics import SeriesStats, merge_all
+
+COMPLETENESS_TARGET = 90.0
+LEVELS = ("compartment", "fridge", "clinic", "region")
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Place:
+    """Where a probe sits; empty strings for the levels above the row's own."""
+
+    region: str = ""
+    unit: str = ""
+    fridge: str = ""
+    compartment: str = ""
+    kind: str = ""
+
+    def at(self, level: str) -> Place:
+        if level == "region":
+            return Place(self.region)
+        if level == "clinic":
+            return Place(self.region, self.unit)
+        if level == "fridge":
+            return Place(self.region, self.unit, self.fridge)
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeFigures:
+    place: Place
+    probe: str
+    stats: SeriesStats
+
+
+@dataclass(slots=True)
+class AlarmSummary:
+    total: int = 0
+    by_type: Counter[str] = field(default_factory=Counter)
+    latency: Counter[str] = field(default_factory=Counter)
+    tier2: int = 0
+    tier3: int = 0
+
+    def add(self, facts: AlarmFacts) -> None:
+        self.total += 1
+        self.by_type[facts.condition] += 1
+        self.latency[latency_bucket(facts.ack_latency_min)] += 1
+        self.tier2 += 2 in facts.tiers
+        self.tier3 += 3 in facts.tiers
+
+
+@dataclass(slots=True)
+class Row:
+    level: str
+    place: Place
+    stats: SeriesStats
+    alarms: AlarmSummary
+    fridges: int = 0
+    problem_fridges: int = 0
+    kinds: frozenset[str] = frozenset()
+
+    @property
+    def mixed(self) -> bool:
+        """Refrigerated and frozen together: temperature figures would mean nothing."""
+        return len(self.kinds) > 1
+
+    @property
+    def problems(self) -> int:
+        s = self.stats
+        low = 1 if s.completeness < COMPLETENESS_TARGET else 0
+        return s.excursions + s.who_heat + s.who_freeze + self.alarms.total + low
+
+    @property
+    def problem_share(self) -> float:
+        return 100.0 * self.problem_fridges / self.fridges if self.fridges else 0.0
+
+
+@dataclass(slots=True)
+class Report:
+    title: str
+    month: str
+    scope: str
+    start_ms: int
+    end_ms: int
+    interval_s: float
+    rows: dict[str, list[Row]]
+    device_ranking: list[Row]
+    region_ranking: list[Row]
+    notes: list[str] = field(default_factory=list)
+    manual_records: str = "不可用（系统尚未录入人工记录）"
+    latency_buckets: tuple[str, ...] = LATENCY_BUCKETS
+
+
+def _alarm_place(
+    facts: AlarmFacts, regions: dict[str, str], places: dict[tuple[str, str, str], Place]
+) -> Place:
+    """The probes' place of an alarm (kind included), or one built from its own tags."""
+    known = places.get((facts.unit, facts.fridge, facts.compartment))
+    if known is not None:
+        return known
+    region = facts.region or regions.get(facts.unit, "")
+    return Place(region, facts.unit, facts.fridge, facts.compartment)
+
+
+def build_report(
+    probes: Iterable[ProbeFigures],
+    alarms: Iterable[AlarmFacts],
+    *,
+    title: str,
+    month: str,
+    scope: str,
+    start_ms: int,
+    end_ms: int,
+    interval_s: float,
+    notes: Iterable[str] = (),
+    top: int = 20,
+) -> Report:
+    probe_list = sorted(probes, key=lambda p: (p.place, p.probe))
+    regions = {p.place.unit: p.place.region for p in probe_list}
+    places = {(p.place.unit, p.place.fridge, p.place.compartment): p.place for p in probe_list}
+    stats: dict[str, dict[Place, list[SeriesStats]]] = {level: {} for level in LEVELS}
+    kinds: dict[Place, set[str]] = {}
+    for item in probe_list:
+        for level in LEVELS:
+            stats[level].setdefault(item.place.at(level), []).append(item.stats)
+            kinds.setdefault(item.place.at(level), set()).add(item.place.kind)
+    summaries: dict[str, dict[Place, AlarmSummary]] = {level: {} for level in LEVELS}
+    for facts in alarms:
+        place = _alarm_place(facts, regions, places)
+        for level in LEVELS:
+            key = place.at(level)
+            if level == "compartment" and not facts.compartment:
+                continue
+            if level == "fridge" and not facts.fridge:
+                continue
+            summaries[level].setdefault(key, AlarmSummary()).add(facts)
+    rows: dict[str, list[Row]] = {}
+    for level in LEVELS:
+        keys = sorted(set(stats[level]) | set(summaries[level]))
+        rows[level] = [
+            Row(
+                level,
+                key,
+                merge_all(stats[level].get(key, [])),
+                summaries[level].get(key, AlarmSummary()),
+                kinds=frozenset(kinds.get(key, ())),
+            )
+            for key in keys
+        ]
+    fridge_rows = rows["fridge"]
+    for row in fridge_rows:
+        row.fridges = 1
+        row.problem_fridges = 1 if row.problems else 0
+    for level in ("clinic", "region"):
+        for row in rows[level]:
+            mine = [f for f in fridge_rows if f.place.at(level) == row.place]
+            row.fridges = len(mine)
+            row.problem_fridges = sum(1 for f in mine if f.problems)
+    device_ranking = sorted(
+        (r for r in fridge_rows if r.problems),
+        key=lambda r: (-r.problems, -(r.stats.above_ms + r.stats.below_ms), r.place),
+    )[:top]
+    region_ranking = sorted(
+        (r for r in rows["region"] if r.fridges),
+        key=lambda r: (-r.problem_share, -r.problem_fridges, r.place),
+    )
+    return Report(
+        title,
+        month,
+        scope,
+        start_ms,
+        end_ms,
+        interval_s,
+        rows,
+        device_ranking,
+        region_ranking,
+        list(notes),
+    )

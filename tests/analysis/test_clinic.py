@@ -1,0 +1,151 @@
+"""The clinic report from a gateway's own store, and its monthly schedule on a FakeClock."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from analysis.cli import add_report_parser, run_report
+from analysis.clinic import clinic_report
+from analysis.schedule import next_fire, run_monthly_reports
+from gateway.clock import FakeClock
+from gateway.runtime import STORE_FILE
+from gateway.settings import Settings, parse_settings
+from gateway.store import ReadingStore, from_millis
+from probes.reading import ProbeStatus, Reading
+from tests.analysis import dataset as d
+
+UNIT = "6101030201"
+TOML = f"""
+[unit]
+code = "{UNIT}"
+name = "测试门诊"
+region_code = "610103"
+
+[gateway]
+number = "10001"
+data_dir = "DATA"
+
+[[buses]]
+name = "sim"
+transport = "tcp"
+host = "127.0.0.1"
+port = 5020
+
+[[fridges]]
+code = "F1"
+name = "1号冰箱"
+kind = "refrigerator"
+compartments = [{{name = "冷藏", kind = "refrigerated"}}, {{name = "冷冻", kind = "frozen"}}]
+
+[[probes]]
+code = "208601"
+bus = "sim"
+device_id = 1
+profile = "rs485-th"
+compartment = "F1/冷藏"
+poll_interval_s = 300
+
+[[probes]]
+code = "208602"
+bus = "sim"
+device_id = 2
+profile = "pt100"
+compartment = "F1/冷冻"
+poll_interval_s = 300
+"""
+
+
+def settings(data_dir: Path) -> Settings:
+    import tomllib
+
+    data: dict[str, Any] = tomllib.loads(TOML.replace("DATA", str(data_dir)))
+    return parse_settings(data, "test")
+
+
+def fill(data_dir: Path) -> None:
+    """October for the refrigerated probe (compressor failure); nothing for the frozen one;
+    plus two readings taken before the clock was synchronised."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    batch = [
+        Reading("208601", from_millis(t), ProbeStatus.OK, temperature=value)
+        for t, value in d.readings(d.PROBES[0])
+    ]
+    batch += [
+        Reading("208601", from_millis(d.at(3, 3, 3)), ProbeStatus.OK, 40.0, clock_synced=False),
+        Reading("208601", from_millis(d.at(3, 3, 4)), ProbeStatus.OK, 40.0, clock_synced=False),
+    ]
+    with ReadingStore(data_dir / STORE_FILE) as store:
+        store.write_batch(batch)
+
+
+@pytest.mark.asyncio
+async def test_clinic_report_from_the_gateway_store(tmp_path: Path) -> None:
+    fill(tmp_path)
+    report = await clinic_report(settings(tmp_path), tmp_path, d.MONTH)
+    by_name = {r.place.compartment: r.stats for r in report.rows["compartment"]}
+    cold = by_name["冷藏"]
+    assert cold.ok == 31 * 288
+    assert cold.completeness == 100.0
+    assert cold.minutes_above == 135 * 5
+    assert (cold.excursions_above, cold.who_heat) == (1, 1)
+    assert cold.max_c is not None
+    assert cold.max_c < 40.0  # the unsynchronised readings are left out
+    frozen = by_name["冷冻"]
+    assert not frozen.has_data
+    assert frozen.completeness == 0.0
+    assert any("时钟未同步" in note for note in report.notes)
+    assert report.rows["clinic"][0].problems == 3  # excursion + WHO heat + no-data compartment
+
+
+@pytest.mark.asyncio
+async def test_cli_clinic_mode(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    fill(data)
+    config = tmp_path / "gateway.toml"
+    config.write_text(TOML.replace("DATA", str(data)), encoding="utf-8")
+    parser = argparse.ArgumentParser()
+    add_report_parser(parser.add_subparsers())
+    out = tmp_path / "out"
+    args = parser.parse_args(
+        ["report", "monthly", "--config", str(config), "--month", d.MONTH, "--out", str(out)]
+    )
+    assert await run_report(args) == 0
+    html = (out / "report-2026-10.html").read_text(encoding="utf-8")
+    assert "测试门诊" in html
+    assert "无数据" in html
+
+
+def test_next_fire_is_the_1st_at_6_shanghai() -> None:
+    now = datetime(2026, 10, 15, tzinfo=UTC)
+    assert next_fire(now) == datetime(2026, 10, 31, 22, 0, tzinfo=UTC)
+    fire = datetime(2026, 10, 31, 22, 0, tzinfo=UTC)
+    assert next_fire(fire) == datetime(2026, 11, 30, 22, 0, tzinfo=UTC)
+
+
+@pytest.mark.asyncio
+async def test_monthly_schedule_writes_last_month(tmp_path: Path) -> None:
+    fill(tmp_path)
+    clock = FakeClock(datetime(2026, 10, 31, 21, 0, tzinfo=UTC))  # Nov 1, 05:00 local
+    out = tmp_path / "reports"
+    task = asyncio.create_task(run_monthly_reports(settings(tmp_path), clock, out))
+    try:
+        await clock.advance(59 * 60)
+        assert not (out / "2026-10").exists()
+        await clock.advance(60)
+        for _ in range(200):
+            if (out / "2026-10" / "report-2026-10.html").exists():
+                break
+            await asyncio.sleep(0.01)
+        assert (out / "2026-10" / "report-2026-10.html").exists()
+        assert (out / "2026-10" / "clinics.csv").exists()
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
