@@ -2,18 +2,27 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
-DEBIAN_PACKAGES := socat influxdb victoria-metrics mosquitto openssl
+RUN_STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed-dev
+# Servers the tests start, and what dbus-python (python-dbusmock, for BLE tests) builds against.
+DEBIAN_PACKAGES := socat influxdb victoria-metrics mosquitto openssl dbus libdbus-1-dev \
+	libglib2.0-dev
 
 .PHONY: demo test lint typecheck bench debs clean
 
-$(STAMP): pyproject.toml
+$(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $(STAMP)
 
-demo: $(STAMP)
+$(RUN_STAMP): pyproject.toml | $(VENV)/bin/python
+	$(BIN)/pip install --quiet -e .
+	touch $(RUN_STAMP)
+
+$(DEV_STAMP): pyproject.toml | $(VENV)/bin/python debs
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(DEV_STAMP) $(RUN_STAMP)
+
+demo: $(RUN_STAMP)
 	$(BIN)/coldchain demo
 
 debs:
@@ -23,22 +32,25 @@ debs:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: $(STAMP)
+typecheck: $(DEV_STAMP)
 	$(BIN)/mypy
 
-test: $(STAMP) debs lint typecheck
+test: $(DEV_STAMP) lint typecheck
 	$(BIN)/pytest
 
-bench: $(STAMP) debs
+bench: $(DEV_STAMP)
 	$(BIN)/python -m bench.store_pipeline
 	$(BIN)/python -m bench.modbus_poll
 	$(BIN)/python -m bench.alarm_latency
 	$(BIN)/python -m bench.forward_drain
 	$(BIN)/python -m bench.mqtt_publish
+	$(BIN)/python -m bench.county_report
+	$(BIN)/python -m bench.ledger_scan
+	$(BIN)/python -m bench.ledger_upload
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build *.egg-info

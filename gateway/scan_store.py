@@ -1,0 +1,190 @@
+"""Barcode scans in SQLite: their own file, `scans.sqlite3`, next to the readings store.
+
+A separate file keeps the scans' schema versioned on its own (`PRAGMA user_version`) without
+touching the readings store's migrations, and lets the ledger open it alone. Guarantees match
+the readings store: WAL, a scan committed before anyone sees it as done, `seq` from
+`AUTOINCREMENT` (only grows, never reused), so consumers keep "last seq" cursors. Raw bytes
+are a BLOB, stored exactly. Scans are human-paced (and flood-guarded), so each commits alone.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal, Self
+
+from gateway.errors import StoreError
+from gateway.store import from_millis, to_millis
+from probes.scan import Scan
+
+FILENAME = "scans.sqlite3"
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE scans (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            raw BLOB NOT NULL CHECK (length(raw) > 0),
+            scanner TEXT NOT NULL,
+            station TEXT NOT NULL,
+            taken_at INTEGER NOT NULL,
+            clock_synced INTEGER NOT NULL,
+            time_corrected INTEGER NOT NULL DEFAULT 0
+        )""",
+        "CREATE INDEX scans_time ON scans (taken_at)",
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+_COLUMNS = "seq, raw, scanner, station, taken_at, clock_synced, time_corrected"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredScan:
+    seq: int
+    scan: Scan
+    time_corrected: bool = False
+
+
+class ScanStore:
+    def __init__(self, path: Path, *, synchronous: Literal["NORMAL", "FULL"] = "NORMAL") -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn: sqlite3.Connection | None = sqlite3.connect(path, isolation_level=None)
+        except (OSError, sqlite3.Error) as error:
+            raise StoreError(
+                f"{path}: cannot open the scan store ({error}); fix: make {path.parent} a "
+                "writable folder or choose another gateway.data_dir"
+            ) from None
+        try:
+            with self._translated("open"):
+                conn = self._open()
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute(f"PRAGMA synchronous={synchronous}")
+                self._migrate()
+        except BaseException:
+            self.close()
+            raise
+
+    def _migrate(self) -> None:
+        conn = self._open()
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path}: scan schema version {version} is newer than this gateway's "
+                f"{SCHEMA_VERSION}; fix: upgrade the gateway software"
+            )
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            with self._transaction():
+                for statement in MIGRATIONS[target - 1]:
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version={target}")
+
+    def add(self, scan: Scan) -> StoredScan:
+        """Commit one scan; returns it with its sequence number."""
+        with self._translated("write"), self._transaction():
+            cursor = self._open().execute(
+                "INSERT INTO scans (raw, scanner, station, taken_at, clock_synced)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (scan.raw, scan.scanner, scan.station, to_millis(scan.taken_at), scan.clock_synced),
+            )
+        seq = cursor.lastrowid
+        if seq is None:
+            raise StoreError(f"{self.path}: SQLite returned no seq for a committed scan")
+        return StoredScan(seq, scan)
+
+    def after(self, seq: int, limit: int = 1000) -> list[StoredScan]:
+        """Scans with a sequence number above `seq`, oldest first."""
+        with self._translated("read"):
+            rows = self._open().execute(
+                f"SELECT {_COLUMNS} FROM scans WHERE seq > ? ORDER BY seq LIMIT ?",  # noqa: S608
+                (seq, limit),
+            )
+            return [_stored(row) for row in rows]
+
+    def correct_times(self, corrections: Sequence[tuple[int, datetime]]) -> int:
+        """Set the corrected acquisition time of scans taken before the clock synchronised;
+        `clock_synced` stays 0 (it records how the time was obtained)."""
+        with self._translated("correct"), self._transaction():
+            cursor = self._open().executemany(
+                "UPDATE scans SET taken_at = ?, time_corrected = 1 WHERE seq = ?",
+                [(to_millis(moment), seq) for seq, moment in corrections],
+            )
+        return cursor.rowcount
+
+    def last_seq(self) -> int:
+        with self._translated("read"):
+            row = self._open().execute("SELECT max(seq) FROM scans").fetchone()
+        return int(row[0] or 0)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _open(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StoreError(f"{self.path}: the scan store is closed")
+        return self._conn
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        conn = self._open()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    @contextmanager
+    def _translated(self, action: str) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as error:
+            raise StoreError(
+                f"{self.path}: cannot {action} the scan store ({error}); fix: check free disk "
+                "space and that no other program locks the file"
+            ) from None
+
+
+def _stored(row: tuple[Any, ...]) -> StoredScan:
+    seq, raw, scanner, station, taken_at, synced, corrected = row
+    scan = Scan(bytes(raw), scanner, station, from_millis(taken_at), bool(synced))
+    return StoredScan(seq, scan, bool(corrected))
+
+
+ScanListener = Callable[[StoredScan], Awaitable[None]]
+
+
+def scan_sink(
+    store: ScanStore,
+    listeners: Sequence[ScanListener] = (),
+    remember: Callable[[int, Scan], None] | None = None,
+) -> Callable[[Scan], Awaitable[None]]:
+    """What scanner drivers call: commit first, then tell the listeners (the ledger), and let
+    time integrity remember unsynchronised scans by seq."""
+
+    async def sink(scan: Scan) -> None:
+        stored = store.add(scan)
+        if remember is not None and not scan.clock_synced:
+            remember(stored.seq, scan)
+        for listener in listeners:
+            await listener(stored)
+
+    return sink

@@ -1,0 +1,427 @@
+"""BLE probe driver: one bleak scanner for all BLE probes, bound by MAC address.
+
+The detection callback (bleak calls it synchronously) keeps only advertisements from bound
+MACs, records RSSI and the time seen, drops repeats of the same packet, and queues the new
+ones; the driver task decodes them and emits readings with battery. A format without a packet
+counter (Govee, Inkbird) repeats an unchanged value in identical packets: such a packet counts
+again after `resend_unchanged_s`, so a steady fridge still gets readings. Each probe learns
+its advertising interval (median gap between receptions) and is `stale` after
+`stale_multiple` such intervals (at least `stale_min_s`; `stale_initial_s` until learned).
+
+The adapter is supervised: a scanner that will not start is retried with capped, jittered
+backoff; one that goes silent (no advertisement from any device for `adapter_silence_s`) is
+stopped and restarted; health shows the state. No adapter at all (no BlueZ, no hci device)
+is not fatal: health says "no Bluetooth adapter: BLE probes disabled", the probes report
+`bus_error`, and the driver keeps checking slowly so a dongle plugged in later is used.
+
+Passive scanning needs BlueZ's advertisement monitor API (BlueZ >= 5.56, experimental
+features on); in `auto` mode the driver tries passive first and falls back to active.
+
+bleak is imported only here, inside functions, and only when BLE probes are configured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import statistics
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Literal, Protocol
+
+from gateway.backoff import Backoff
+from gateway.clock import Clock
+from probes.ble_decode import (
+    Advertisement,
+    BleDecodeError,
+    BleFormat,
+    Decoded,
+    Decoder,
+    make_decoder,
+)
+from probes.reading import ProbeStatus, Reading
+from probes.sources_settings import BleProbe, BleSettings
+
+log = logging.getLogger(__name__)
+
+Emit = Callable[[Reading], Awaitable[None]]
+ScanMode = Literal["passive", "active"]
+NO_ADAPTER = "no Bluetooth adapter: BLE probes disabled"
+QUEUE_SIZE = 256
+_MIN_GAP_S = 0.05  # receptions closer than this are one advertising event (adv + scan response)
+
+
+class AdapterState(StrEnum):
+    STARTING = "starting"
+    SCANNING = "scanning"
+    RESTARTING = "restarting"
+    NO_ADAPTER = "no_adapter"
+    FAILED = "failed"
+
+
+class AdapterMissingError(Exception):
+    """No Bluetooth adapter or no BlueZ on this machine."""
+
+
+class AdapterFailedError(Exception):
+    """The adapter exists but scanning could not start or stopped working."""
+
+
+class ScannerLike(Protocol):
+    mode: ScanMode
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+DetectionCallback = Callable[[Any, Any], None]
+ScannerFactory = Callable[
+    [DetectionCallback, BleSettings, Sequence[BleFormat]], Awaitable[ScannerLike]
+]
+
+
+@dataclass(slots=True)
+class BleProbeHealth:
+    code: str
+    mac: str
+    format: BleFormat
+    rssi: int | None = None
+    battery: float | None = None
+    battery_voltage: float | None = None
+    last_seen: float | None = None
+    packets: int = 0
+    duplicates: int = 0
+    decode_errors: int = 0
+    last_error: str | None = None
+    stale: bool = False
+    gaps: deque[float] = field(default_factory=lambda: deque(maxlen=32))
+
+    @property
+    def learned_interval_s(self) -> float | None:
+        return statistics.median(self.gaps) if len(self.gaps) >= 3 else None
+
+
+@dataclass(slots=True)
+class BleHealth:
+    state: AdapterState = AdapterState.STARTING
+    message: str | None = None
+    mode: ScanMode | None = None
+    restarts: int = 0
+    advertisements: int = 0
+    dropped: int = 0
+    probes: dict[str, BleProbeHealth] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Bound:
+    config: BleProbe
+    decoder: Decoder
+    health: BleProbeHealth
+    fingerprint: tuple[object, ...] | None = None
+    queued_at: float = float("-inf")
+
+
+def advertisement_from_bleak(device: Any, data: Any) -> Advertisement:
+    """bleak's (BLEDevice, AdvertisementData) to our Advertisement."""
+    return Advertisement(
+        address=str(device.address).upper(),
+        name=data.local_name or device.name,
+        manufacturer_data=dict(data.manufacturer_data),
+        service_data=dict(data.service_data),
+        service_uuids=tuple(data.service_uuids),
+        rssi=int(data.rssi),
+    )
+
+
+class BleDriver:
+    """Scans until cancelled; see the module docstring."""
+
+    def __init__(
+        self,
+        probes: Sequence[BleProbe],
+        settings: BleSettings,
+        emit: Emit,
+        clock: Clock,
+        scanner_factory: ScannerFactory | None = None,
+    ) -> None:
+        if not probes:
+            raise ValueError("the BLE driver needs at least one BLE probe")
+        self.settings = settings
+        self.health = BleHealth()
+        self._emit = emit
+        self._clock = clock
+        self._factory = scanner_factory or bleak_scanner
+        self._bound: dict[str, _Bound] = {}
+        for probe in probes:
+            probe_health = BleProbeHealth(probe.code, probe.mac, probe.format)
+            self.health.probes[probe.code] = probe_health
+            decoder = make_decoder(probe.format, probe.key_bytes)
+            self._bound[probe.mac] = _Bound(probe, decoder, probe_health)
+        self._formats = sorted({probe.format for probe in probes})
+        self._queue: asyncio.Queue[tuple[_Bound, Advertisement]] = asyncio.Queue(QUEUE_SIZE)
+        self._last_any = clock.monotonic()
+        self._backoff = Backoff(settings.backoff_initial_s, settings.backoff_max_s)
+        self._started_at = clock.monotonic()
+        self._down_reported = False
+
+    name = "ble"
+
+    async def run(self) -> None:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self._supervise(), name="ble:adapter")
+            group.create_task(self._consume(), name="ble:decode")
+            group.create_task(self._watch_stale(), name="ble:stale")
+
+    # -- detection callback (synchronous, called by bleak) -----------------------------------
+
+    def on_detection(self, device: Any, data: Any) -> None:
+        """bleak's detection callback: cheap, never raises into bleak."""
+        now = self._clock.monotonic()
+        self._last_any = now
+        self.health.advertisements += 1
+        bound = self._bound.get(str(device.address).upper())
+        if bound is None:
+            return
+        advertisement = advertisement_from_bleak(device, data)
+        probe = bound.health
+        if probe.last_seen is not None and now - probe.last_seen >= _MIN_GAP_S:
+            probe.gaps.append(now - probe.last_seen)
+        probe.last_seen = now
+        probe.rssi = advertisement.rssi
+        fingerprint = advertisement.fingerprint()
+        if (
+            fingerprint == bound.fingerprint
+            and now - bound.queued_at < bound.config.resend_unchanged_s
+        ):
+            probe.duplicates += 1
+            return
+        bound.fingerprint = fingerprint
+        bound.queued_at = now
+        try:
+            self._queue.put_nowait((bound, advertisement))
+        except asyncio.QueueFull:
+            self.health.dropped += 1
+
+    # -- decoding ------------------------------------------------------------------------------
+
+    async def _consume(self) -> None:
+        while True:
+            bound, advertisement = await self._queue.get()
+            await self._decode(bound, advertisement)
+
+    async def _decode(self, bound: _Bound, advertisement: Advertisement) -> None:
+        probe = bound.health
+        try:
+            decoded = bound.decoder.decode(advertisement)
+        except BleDecodeError as error:
+            probe.decode_errors += 1
+            first = probe.last_error != str(error)
+            probe.last_error = str(error)
+            (log.warning if first else log.debug)("BLE probe %s: %s", probe.code, error)
+            return
+        probe.packets += 1
+        probe.last_error = None
+        probe.battery = decoded.battery
+        probe.battery_voltage = decoded.battery_voltage
+        if probe.stale:
+            probe.stale = False
+            log.info("BLE probe %s advertises again", probe.code)
+        await self._emit(self._reading(probe.code, decoded))
+
+    def _reading(self, code: str, decoded: Decoded) -> Reading:
+        now = self._clock.now()
+        if decoded.temperature is None:
+            return Reading(code, now, ProbeStatus.DISCONNECTED, battery=decoded.battery)
+        return Reading(
+            code,
+            now,
+            ProbeStatus.OK,
+            decoded.temperature,
+            humidity=decoded.humidity,
+            battery=decoded.battery,
+        )
+
+    # -- staleness -------------------------------------------------------------------------------
+
+    def stale_after_s(self, code: str) -> float:
+        bound = next(b for b in self._bound.values() if b.config.code == code)
+        interval = bound.health.learned_interval_s
+        if interval is None:
+            return bound.config.stale_initial_s
+        return max(bound.config.stale_min_s, bound.config.stale_multiple * interval)
+
+    async def _watch_stale(self) -> None:
+        # Limits change as intervals are learned, so look again at least every `period`.
+        period = min(10.0, *(b.config.stale_min_s / 2 for b in self._bound.values()))
+        while True:
+            now = self._clock.monotonic()
+            next_check = now + period
+            for bound in self._bound.values():
+                probe = bound.health
+                since = probe.last_seen if probe.last_seen is not None else self._started_at
+                due = since + self.stale_after_s(probe.code)
+                if now >= due and not probe.stale:
+                    probe.stale = True
+                    if self.health.state is AdapterState.SCANNING:
+                        log.warning(
+                            "BLE probe %s (%s) silent for %.0f s: stale",
+                            probe.code,
+                            probe.mac,
+                            now - since,
+                        )
+                        await self._emit(Reading(probe.code, self._clock.now(), ProbeStatus.STALE))
+                elif now < due:
+                    next_check = min(next_check, due)
+            await self._clock.sleep(max(next_check - now, 0.01))
+
+    # -- adapter supervision ---------------------------------------------------------------------
+
+    async def _supervise(self) -> None:
+        while True:
+            scanner = await self._start()
+            if scanner is None:
+                await self._clock.sleep(self._backoff.next_delay())
+                continue
+            try:
+                await self._watch_adapter()
+            finally:
+                await self._stop(scanner)
+            self.health.restarts += 1
+            self.health.state = AdapterState.RESTARTING
+
+    async def _start(self) -> ScannerLike | None:
+        try:
+            scanner = await self._factory(self.on_detection, self.settings, self._formats)
+            await scanner.start()
+        except AdapterMissingError as error:
+            await self._adapter_down(AdapterState.NO_ADAPTER, f"{NO_ADAPTER} ({error})")
+            return None
+        except AdapterFailedError as error:
+            await self._adapter_down(
+                AdapterState.FAILED,
+                f"Bluetooth adapter {self.settings.adapter} failed: {error}; check "
+                "`bluetoothctl show` and `rfkill list`; retrying",
+            )
+            return None
+        if self.health.state is not AdapterState.STARTING or self._down_reported:
+            log.info("BLE: scanning again (%s)", scanner.mode)
+        self.health.state = AdapterState.SCANNING
+        self.health.message = None
+        self.health.mode = scanner.mode
+        self._down_reported = False
+        self._backoff.reset()
+        self._last_any = self._clock.monotonic()
+        return scanner
+
+    async def _adapter_down(self, state: AdapterState, message: str) -> None:
+        first = self.health.message != message
+        self.health.state = state
+        self.health.message = message
+        self.health.mode = None
+        (log.warning if first else log.debug)("BLE: %s", message)
+        if not self._down_reported:
+            self._down_reported = True
+            now = self._clock.now()
+            for bound in self._bound.values():
+                await self._emit(Reading(bound.config.code, now, ProbeStatus.BUS_ERROR))
+
+    async def _watch_adapter(self) -> None:
+        silence = self.settings.adapter_silence_s
+        while True:
+            quiet = self._clock.monotonic() - self._last_any
+            if quiet >= silence:
+                log.warning(
+                    "BLE: no advertisement from any device for %.0f s: restarting the scanner "
+                    "on %s",
+                    quiet,
+                    self.settings.adapter,
+                )
+                return
+            await self._clock.sleep(silence - quiet)
+
+    async def _stop(self, scanner: ScannerLike) -> None:
+        try:
+            await scanner.stop()
+        except (AdapterFailedError, AdapterMissingError) as error:
+            log.debug("BLE: stopping the scanner failed (%s); starting anew", error)
+
+
+# -- the bleak scanner -----------------------------------------------------------------------
+
+
+def _or_patterns(formats: Sequence[BleFormat]) -> list[Any]:
+    """BlueZ advertisement-monitor patterns matching the configured formats (passive mode)."""
+    from bleak.args.bluez import OrPattern
+    from bleak.assigned_numbers import AdvertisementDataType as Ad
+
+    by_format = {
+        BleFormat.BTHOME: [(Ad.SERVICE_DATA_UUID16, b"\xd2\xfc")],
+        BleFormat.XIAOMI: [(Ad.SERVICE_DATA_UUID16, b"\x95\xfe")],
+        BleFormat.ATC: [(Ad.SERVICE_DATA_UUID16, b"\x1a\x18")],
+        BleFormat.RUUVI: [(Ad.MANUFACTURER_SPECIFIC_DATA, b"\x99\x04")],
+        BleFormat.GOVEE: [(Ad.MANUFACTURER_SPECIFIC_DATA, b"\x88\xec")],
+        # Inkbird puts the temperature in the company id: match the local name instead.
+        BleFormat.INKBIRD: [(Ad.COMPLETE_LOCAL_NAME, b"sps"), (Ad.COMPLETE_LOCAL_NAME, b"tps")],
+    }
+    return [OrPattern(0, kind, content) for fmt in formats for kind, content in by_format[fmt]]
+
+
+class _BleakScanner:
+    def __init__(self, scanner: Any, mode: ScanMode) -> None:
+        self._scanner = scanner
+        self.mode: ScanMode = mode
+
+    async def start(self) -> None:
+        await _translated(self._scanner.start())
+
+    async def stop(self) -> None:
+        await _translated(self._scanner.stop())
+
+
+async def _translated(call: Awaitable[None]) -> None:
+    """bleak's and D-Bus's errors as the driver's two adapter errors."""
+    from bleak.exc import BleakBluetoothNotAvailableError, BleakError
+
+    try:
+        await call
+    except BleakBluetoothNotAvailableError as error:
+        raise AdapterMissingError(str(error)) from None
+    except FileNotFoundError as error:
+        raise AdapterMissingError(
+            f"no BlueZ system D-Bus ({error.filename or error}); install and start bluez"
+        ) from None
+    except BleakError as error:
+        text = str(error)
+        if "not found" in text:
+            raise AdapterMissingError(text) from None
+        raise AdapterFailedError(text or type(error).__name__) from None
+    except (OSError, EOFError) as error:
+        raise AdapterFailedError(f"{type(error).__name__}: {error}") from None
+
+
+async def bleak_scanner(
+    callback: DetectionCallback, settings: BleSettings, formats: Sequence[BleFormat]
+) -> ScannerLike:
+    """bleak's BleakScanner on the configured adapter; in `auto` mode passive if BlueZ can
+    (probed by starting it), else active."""
+    from bleak import BleakScanner
+
+    if settings.scanning_mode in ("auto", "passive"):
+        passive = BleakScanner(
+            callback,
+            scanning_mode="passive",
+            bluez={"adapter": settings.adapter, "or_patterns": _or_patterns(formats)},
+        )
+        if settings.scanning_mode == "passive":
+            return _BleakScanner(passive, "passive")
+        try:
+            await _translated(passive.start())
+            await _translated(passive.stop())
+            return _BleakScanner(passive, "passive")
+        except AdapterFailedError as error:
+            log.info("BLE: passive scanning unavailable (%s): scanning actively", error)
+    active = BleakScanner(callback, scanning_mode="active", bluez={"adapter": settings.adapter})
+    return _BleakScanner(active, "active")

@@ -1,0 +1,265 @@
+"""Configuration models for BLE probes, serial line probes and barcode scanners.
+
+The lead wires these into `gateway.settings.Settings`: `BleProbe` and `SerialProbe` join
+`ModbusProbe` in the `probes` union (discriminated by `transport`), `Scanner` is the element
+of a `scanners` list, `BleSettings` an optional `ble` table. Rules spanning several entries
+are the `check_*` functions, returning `Problem`s like `gateway.settings.cross_check` does.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from gateway.problems import Problem
+from probes.ble_decode import BleFormat
+
+_CODE = r"^[A-Za-z0-9_-]+$"
+_KEY_HEX_DIGITS: dict[BleFormat, tuple[int, ...]] = {
+    BleFormat.BTHOME: (32,),
+    BleFormat.XIAOMI: (24, 32),
+}
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BleSettings(_Model):
+    """The Bluetooth adapter and how it scans."""
+
+    adapter: Annotated[str, Field(pattern=r"^hci\d+$")] = "hci0"
+    scanning_mode: Literal["auto", "passive", "active"] = "auto"
+    adapter_silence_s: Annotated[
+        float,
+        Field(gt=0, description="no advertisement at all for this long: restart the scanner"),
+    ] = 300.0
+    backoff_initial_s: Annotated[float, Field(gt=0)] = 5.0
+    backoff_max_s: Annotated[float, Field(gt=0)] = 300.0
+
+
+class BleProbe(_Model):
+    code: Annotated[str, Field(pattern=_CODE)]
+    transport: Literal["ble"] = "ble"
+    mac: Annotated[str, Field(pattern=r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")]
+    format: BleFormat
+    bind_key: Annotated[str | None, Field(pattern=r"^[0-9A-Fa-f]+$")] = None
+    compartment: str
+    stale_multiple: Annotated[
+        float, Field(ge=2, le=100, description="stale after this many learned intervals")
+    ] = 6.0
+    stale_min_s: Annotated[float, Field(gt=0)] = 60.0
+    stale_initial_s: Annotated[
+        float, Field(gt=0, description="stale limit until an interval has been learned")
+    ] = 900.0
+    resend_unchanged_s: Annotated[
+        float,
+        Field(
+            gt=0,
+            description="formats without a packet counter (Govee, Inkbird) repeat an unchanged "
+            "value: record it again at most this often",
+        ),
+    ] = 60.0
+
+    @field_validator("mac")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.upper()
+
+    @model_validator(mode="after")
+    def _key_fits_format(self) -> BleProbe:
+        if self.bind_key is None:
+            return self
+        lengths = _KEY_HEX_DIGITS.get(self.format)
+        if lengths is None:
+            raise ValueError(f"{self.format} advertisements are not encrypted: remove bind_key")
+        if len(self.bind_key) not in lengths:
+            raise ValueError(
+                f"bind_key has {len(self.bind_key)} hex digits, a {self.format} key has "
+                f"{' or '.join(map(str, lengths))}"
+            )
+        return self
+
+    @property
+    def key_bytes(self) -> bytes | None:
+        return None if self.bind_key is None else bytes.fromhex(self.bind_key)
+
+
+class LineField(_Model):
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_]+$", description="name probes refer to")]
+    key: Annotated[str | None, Field(min_length=1, description="label in the line (T1)")] = None
+    scale: float = 1.0
+    offset: float = 0.0
+
+    @property
+    def label(self) -> str:
+        return self.key or self.name
+
+
+class SerialLineFormat(_Model):
+    """How a logger writes one line, e.g. `T1=+04.5,T2=-18.2*2C` (key_value, xor8)."""
+
+    style: Literal["key_value", "positional"] = "key_value"
+    separator: Annotated[str, Field(min_length=1)] = ","
+    assign: Annotated[str, Field(min_length=1)] = "="
+    prefix: str = ""
+    fields: Annotated[list[LineField], Field(min_length=1)]
+    missing: list[str] = ["----", "ERR", "OPEN"]
+    checksum: Literal["none", "xor8", "sum8"] = "none"
+    checksum_marker: Annotated[str, Field(min_length=1)] = "*"
+    max_line: Annotated[int, Field(ge=8, le=65536)] = 256
+
+    @model_validator(mode="after")
+    def _unique(self) -> SerialLineFormat:
+        for what, values in (
+            ("name", [spec.name for spec in self.fields]),
+            ("key", [spec.label for spec in self.fields]),
+        ):
+            repeated = [value for value, count in Counter(values).items() if count > 1]
+            if repeated:
+                raise ValueError(f"field {what} {repeated[0]!r} appears more than once")
+        return self
+
+    # The parser works on fields by label; keep one accessor so both agree.
+    @property
+    def keyed(self) -> list[tuple[str, LineField]]:
+        return [(spec.label, spec) for spec in self.fields]
+
+
+class SerialProbe(_Model):
+    code: Annotated[str, Field(pattern=_CODE)]
+    transport: Literal["serial"] = "serial"
+    port: Annotated[str, Field(min_length=1, description="e.g. /dev/ttyUSB0")]
+    baudrate: Literal[1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200] = 9600
+    format: SerialLineFormat
+    field: str
+    humidity_field: str | None = None
+    compartment: str
+    stale_after_s: Annotated[float, Field(gt=0)] = 300.0
+    backoff_initial_s: Annotated[float, Field(gt=0)] = 1.0
+    backoff_max_s: Annotated[float, Field(gt=0)] = 60.0
+
+    @model_validator(mode="after")
+    def _fields_exist(self) -> SerialProbe:
+        names = {spec.name for spec in self.format.fields}
+        for value in (self.field, self.humidity_field):
+            if value is not None and value not in names:
+                known = ", ".join(sorted(names))
+                raise ValueError(f"field {value!r} is not in the line format (fields: {known})")
+        return self
+
+
+class _ScannerCommon(_Model):
+    name: Annotated[str, Field(pattern=_CODE)]
+    station: Annotated[str, Field(min_length=1, description="where it sits, e.g. 'vaccination-1'")]
+    max_line: Annotated[int, Field(ge=16, le=8192)] = 512
+    rate_per_s: Annotated[float, Field(gt=0)] = 5.0
+    burst: Annotated[int, Field(ge=1)] = 20
+    backoff_initial_s: Annotated[float, Field(gt=0)] = 1.0
+    backoff_max_s: Annotated[float, Field(gt=0)] = 30.0
+
+
+class SerialScanner(_ScannerCommon):
+    """A serial or USB-CDC scanner in line mode (sends each code followed by CR, LF or CRLF)."""
+
+    kind: Literal["serial"]
+    port: Annotated[str, Field(min_length=1)]
+    baudrate: Literal[1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200] = 9600
+
+
+class HidScanner(_ScannerCommon):
+    """A keyboard-wedge scanner read from its Linux input device, grabbed exclusively."""
+
+    kind: Literal["hid"]
+    device: Annotated[str, Field(min_length=1, description="/dev/input/by-id/usb-...-event-kbd")]
+    gs_substitute: Annotated[
+        str | None,
+        Field(
+            min_length=1,
+            max_length=1,
+            description="character the scanner types for GS (0x1D), if not Ctrl+]",
+        ),
+    ] = None
+
+
+Scanner = Annotated[SerialScanner | HidScanner, Field(discriminator="kind")]
+
+
+def check_ble_probes(probes: Sequence[BleProbe], key: str = "probes") -> list[Problem]:
+    """Two probes bound to one MAC would both show the same sensor."""
+    counts = Counter(probe.mac for probe in probes)
+    return [
+        Problem(
+            key,
+            f"BLE address {mac} is bound to {count} probes",
+            "bind each BLE sensor to one probe; check the MAC printed on the sensor",
+        )
+        for mac, count in counts.items()
+        if count > 1
+    ]
+
+
+def check_serial_ports(
+    serial_probes: Sequence[SerialProbe],
+    scanners: Iterable[SerialScanner | HidScanner],
+    rtu_ports: Iterable[str] = (),
+) -> list[Problem]:
+    """A serial port serves one thing: one logger (several probes may read its fields), one
+    scanner, or one Modbus RTU bus. HID devices and scanner names are unique too."""
+    problems: list[Problem] = []
+    users: dict[str, list[str]] = defaultdict(list)
+    for port in rtu_ports:
+        users[port].append("a Modbus RTU bus")
+    by_port: dict[str, list[SerialProbe]] = defaultdict(list)
+    for probe in serial_probes:
+        by_port[probe.port].append(probe)
+    for port, probes in by_port.items():
+        users[port].append(f"the serial logger of probes {', '.join(p.code for p in probes)}")
+        first = probes[0]
+        problems.extend(
+            Problem(
+                "probes",
+                f"probes {first.code} and {other.code} read {port} with different "
+                "baudrate or line format",
+                "give every probe of one logger the same baudrate and format",
+            )
+            for other in probes[1:]
+            if (other.baudrate, other.format) != (first.baudrate, first.format)
+        )
+    scanner_list = list(scanners)
+    for scanner in scanner_list:
+        if isinstance(scanner, SerialScanner):
+            users[scanner.port].append(f"scanner {scanner.name}")
+    problems += [
+        Problem(
+            "scanners",
+            f"serial port {port} is used by {' and '.join(names)}",
+            "give each device its own port (ls /dev/serial/by-id)",
+        )
+        for port, names in users.items()
+        if len(names) > 1
+    ]
+    hid = Counter(s.device for s in scanner_list if isinstance(s, HidScanner))
+    problems += [
+        Problem(
+            "scanners",
+            f"input device {device} is used by {count} scanners",
+            "declare each HID scanner once",
+        )
+        for device, count in hid.items()
+        if count > 1
+    ]
+    names = Counter(s.name for s in scanner_list)
+    problems += [
+        Problem(
+            "scanners",
+            f"scanner name {name!r} is used {count} times",
+            "give each scanner its own name",
+        )
+        for name, count in names.items()
+        if count > 1
+    ]
+    return problems

@@ -1,0 +1,105 @@
+"""Scans persisted in scans.sqlite3 and served at /api/scans (aiohttp's test server)."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from gateway.clock import FakeClock
+from gateway.scan_routes import add_scan_routes
+from gateway.scan_store import FILENAME, ScanStore, scan_sink
+from probes.scan import Scan
+from probes.time_integrity import TimeIntegrity
+
+T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+GS1 = b"]d2\x1d0106901234567890\x1d21SN\xff"
+
+
+def test_store_keeps_bytes_and_seq_and_corrects_times(tmp_path: Path) -> None:
+    path = tmp_path / FILENAME
+    with ScanStore(path) as store:
+        first = store.add(Scan(GS1, "s1", "desk", T0, clock_synced=False))
+        second = store.add(Scan(b"ABC", "s1", "desk", T0 + timedelta(seconds=1)))
+        assert (first.seq, second.seq) == (1, 2)
+        assert store.correct_times([(1, T0 - timedelta(hours=3))]) == 1
+    with ScanStore(path) as store:  # reopened: same rows, same bytes
+        rows = store.after(0)
+        assert [row.scan.raw for row in rows] == [GS1, b"ABC"]
+        assert rows[0].scan.taken_at == T0 - timedelta(hours=3)
+        assert (rows[0].time_corrected, rows[0].scan.clock_synced) == (True, False)
+        assert [row.seq for row in store.after(1)] == [2]
+        assert store.last_seq() == 2
+
+
+@pytest.mark.asyncio
+async def test_scan_sink_commits_then_tells_listeners(tmp_path: Path) -> None:
+    seen: list[int] = []
+    integrity = TimeIntegrity(synced=False)
+
+    async def listener(stored: object) -> None:
+        seen.append(getattr(stored, "seq"))  # noqa: B009
+
+    with ScanStore(tmp_path / FILENAME) as store:
+        sink = scan_sink(
+            store,
+            [listener],
+            lambda seq, scan: integrity.remember(seq, integrity.stamp(scan.taken_at, 5.0)),
+        )
+        await sink(Scan(b"X", "s", "d", T0, clock_synced=False))
+        assert seen == [1]
+        assert integrity.pending == 1
+        corrections = integrity.update(True, T0 + timedelta(days=1), 10.0)
+        store.correct_times([(int(c.key), c.taken_at) for c in corrections])  # type: ignore[call-overload]
+        assert store.after(0)[0].scan.taken_at == T0 + timedelta(days=1, seconds=-5)
+
+
+@pytest.mark.asyncio
+async def test_api_scans(tmp_path: Path) -> None:
+    clock = FakeClock(T0)
+    with ScanStore(tmp_path / FILENAME) as store:
+        store.add(Scan(GS1, "s1", "desk", T0))
+        app = web.Application()
+        add_scan_routes(app, store, clock)
+        async with TestClient(TestServer(app, host="127.0.0.1", port=0)) as client:
+            response = await client.get("/api/scans")
+            assert response.status == 200
+            body = await response.json()
+            assert body["last_seq"] == 1
+            scan = body["scans"][0]
+            assert base64.b64decode(scan["raw_base64"]) == GS1
+            assert scan["text"] is None  # not UTF-8: base64 only
+            assert scan["symbology"] == "]d2"
+            posted = await client.post(
+                "/api/scans", json={"raw": "]C1\u001d0101", "scanner": "ledger", "station": "s"}
+            )
+            assert posted.status == 201
+            assert (await posted.json())["seq"] == 2
+            b64 = base64.b64encode(b"\x00\x1d\xff").decode()
+            posted = await client.post(
+                "/api/scans",
+                json={"raw": b64, "encoding": "base64", "scanner": "ledger", "station": "s"},
+            )
+            assert posted.status == 201
+            body = await (await client.get("/api/scans?since=1&limit=1")).json()
+            assert [s["seq"] for s in body["scans"]] == [2]
+            assert body["scans"][0]["text"] == "]C1\u001d0101"
+            for bad, message in [
+                ({"raw": "", "scanner": "a", "station": "b"}, "raw must be"),
+                ({"raw": "x", "scanner": "", "station": "b"}, "scanner must be"),
+                ({"raw": "!!", "encoding": "base64", "scanner": "a", "station": "b"}, "base64"),
+                ({"raw": "x", "encoding": "rot13", "scanner": "a", "station": "b"}, "encoding"),
+                ([1, 2], "JSON object"),
+            ]:
+                response = await client.post("/api/scans", json=bad)
+                assert response.status == 400
+                assert message in (await response.json())["error"]
+            response = await client.post("/api/scans", data=b"\xff not json")
+            assert response.status == 400
+            response = await client.get("/api/scans?limit=0")
+            assert response.status == 400
+            assert store.last_seq() == 3
