@@ -316,7 +316,7 @@ def rules_for(settings: Settings, rules: RuleSettings) -> dict[str, CompartmentR
     watches: dict[str, dict[str, ProbeWatch]] = {}
     for probe in settings.probes:
         watches.setdefault(probe.compartment, {})[probe.code] = ProbeWatch(
-            probe.poll_interval_s, probe.bus
+            probe.interval_s, probe.via
         )
     result: dict[str, CompartmentRules] = {}
     for fridge in settings.fridges:

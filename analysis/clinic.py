@@ -48,7 +48,7 @@ async def clinic_report(
             fridge, compartment = settings.compartment(probe.compartment)
             kind = str(compartment.kind)
             limits = Limits(compartment.min_c, compartment.max_c, DEFAULT_LIMITS[kind].who)
-            acc = SeriesAccumulator(limits, start, end, int(probe.poll_interval_s * 1000))
+            acc = SeriesAccumulator(limits, start, end, int(probe.interval_s * 1000))
             cursor: datetime = since
             while True:
                 page = store.readings(probe.code, cursor, until, PAGE)
@@ -80,7 +80,7 @@ async def clinic_report(
         scope=f"单位 {unit}（区域 {region}）",
         start_ms=start,
         end_ms=end,
-        interval_s=min((p.poll_interval_s for p in settings.probes), default=60.0),
+        interval_s=min((p.interval_s for p in settings.probes), default=60.0),
         notes=notes,
     )
 

@@ -19,7 +19,7 @@ from typing import Literal
 
 from firmware_sim.scenarios import Sample, Scenario, build_scenario
 from gateway.clock import Clock
-from gateway.settings import CompartmentKind, Settings
+from gateway.settings import CompartmentKind, ModbusProbe, Settings
 from probes.modbus_decode import decode_channel, encode_humidity, encode_temperature
 from probes.profiles import RegisterProfile
 from probes.reading import ProbeStatus
@@ -250,7 +250,7 @@ def probe_specs(settings: Settings, *, bus: str | None = None) -> list[ProbeSpec
             compartment=probe.compartment,
             kind=settings.compartment(probe.compartment)[1].kind,
         )
-        for probe in settings.probes
+        for probe in settings.probes_of(ModbusProbe)
         if bus is None or probe.bus == bus
     ]
 

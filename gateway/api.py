@@ -14,7 +14,9 @@ from gateway.clock import Clock
 from gateway.forward import metrics as forward_metrics
 from gateway.probe_state import ProbeView, compartment_views, probe_view
 from gateway.recorder import Recorder
+from gateway.scan_routes import add_scan_routes
 from gateway.settings import Settings
+from gateway.sources import ClockSync, Sources
 from gateway.store import ReadingStore, StoredReading
 from probes.modbus import ModbusBusDriver
 from probes.reading import ProbeStatus
@@ -47,6 +49,8 @@ class GatewayContext:
     mqtt: MqttForwarder | None = None
     disk_budget: DiskBudget | None = None
     alarm_lanes: list[AlarmEventLane] = field(default_factory=list)
+    sources: Sources | None = None
+    clock_sync: ClockSync = field(default_factory=ClockSync)
 
 
 CONTEXT = web.AppKey("context", GatewayContext)
@@ -63,6 +67,8 @@ def build_app(context: GatewayContext) -> web.Application:
     app.router.add_get("/api/fridges", fridges)
     app.router.add_get("/api/readings", readings)
     app.router.add_get("/metrics", metrics)
+    if context.sources is not None:
+        add_scan_routes(app, context.sources.scan_store, context.clock, context.clock_sync)
     return app
 
 
@@ -142,6 +148,8 @@ async def health(request: web.Request) -> web.Response:
         "buses": buses,
         "probes": [_probe_json(view) for view in probes],
         "probes_not_ok": unhealthy,
+        "clock_synced": context.clock_sync(),
+        "sources": [] if context.sources is None else context.sources.health(),
         "alarms": None if context.alarms is None else context.alarms.health(),
         "forwarders": forward_metrics.health([pump.stats() for pump in context.forwarders], now),
         "alarm_events": {

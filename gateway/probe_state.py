@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from gateway.settings import CompartmentSettings, FridgeSettings, ModbusProbe, Settings
+from gateway.settings import CompartmentSettings, FridgeSettings, Probe, Settings
 from probes.reading import ProbeStatus, Reading
 
 STALE_AFTER_POLLS = 3
@@ -52,12 +52,12 @@ class CompartmentView:
         return f"{self.fridge.code}/{self.compartment.name}"
 
 
-def probe_view(probe: ModbusProbe, latest: Reading | None, now: datetime) -> ProbeView:
+def probe_view(probe: Probe, latest: Reading | None, now: datetime) -> ProbeView:
     if latest is None:
         return ProbeView(probe.code, None, None, None, None, None)
     age = (now - latest.taken_at).total_seconds()
     status = latest.status
-    if age > max(STALE_AFTER_POLLS * probe.poll_interval_s, STALE_FLOOR_S):
+    if age > max(STALE_AFTER_POLLS * probe.interval_s, STALE_FLOOR_S):
         status = ProbeStatus.STALE
     fresh = status is ProbeStatus.OK
     return ProbeView(

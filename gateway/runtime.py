@@ -24,6 +24,7 @@ from gateway.clock import Clock
 from gateway.errors import GatewayError
 from gateway.recorder import Recorder, run_retention
 from gateway.settings import Settings, load_settings
+from gateway.sources import ClockSync, flagged, open_sources
 from gateway.store import ReadingStore
 from probes.modbus import ModbusBusDriver, devices_on_bus
 
@@ -100,13 +101,23 @@ class Gateway:
                 ReadingStore(data_dir / STORE_FILE, synchronous=settings.store.synchronous)
             )
             recorder = Recorder(store, self.clock, settings.store)
+            sync = ClockSync()
+            emit = flagged(recorder.put, sync)
             drivers = [
-                ModbusBusDriver(bus, devices, recorder.put, self.clock)
+                ModbusBusDriver(bus, devices, emit, self.clock)
                 for bus in settings.buses
                 if (devices := devices_on_bus(settings, bus.name))
             ]
+            sources = open_sources(settings, self.clock, emit, sync, resources)
             context = GatewayContext(
-                settings, self.clock, store, recorder, drivers, self.clock.now()
+                settings,
+                self.clock,
+                store,
+                recorder,
+                drivers,
+                self.clock.now(),
+                sources=sources,
+                clock_sync=sync,
             )
             if settings.alerts is not None:
                 from gateway.alarms.engine import AlarmService
@@ -255,6 +266,14 @@ class Gateway:
                 group.create_task(driver.run(), name=f"bus:{driver.name}")
                 for driver in context.drivers
             ]
+            if context.sources is not None:
+                polling += [
+                    group.create_task(source.run(), name=f"source:{source.name}")
+                    for source in context.sources.drivers
+                ]
+            background.append(
+                group.create_task(context.clock_sync.watch(self.clock), name="clock-sync")
+            )
             alarming = (
                 [group.create_task(context.alarms.run(), name="alarms")]
                 if context.alarms is not None

@@ -12,9 +12,17 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    model_validator,
+)
 
 from alerts.settings import AlertSettings
 from alerts.settings import cross_check as alerts_cross_check
@@ -23,6 +31,16 @@ from gateway.errors import ConfigError
 from gateway.forward.settings import InfluxSettings, MqttSettings
 from gateway.problems import Problem
 from probes.profiles import RegisterProfile, builtin_profiles
+from probes.sources_settings import (
+    BleProbe,
+    BleSettings,
+    Scanner,
+    SerialProbe,
+    check_ble_probes,
+    check_serial_ports,
+)
+
+_P = TypeVar("_P")
 
 
 class _Model(BaseModel):
@@ -168,6 +186,31 @@ class ModbusProbe(_Model):
     compartment: Annotated[str, Field(description="FRIDGE_CODE/COMPARTMENT_NAME")]
     poll_interval_s: Annotated[float, Field(gt=0, le=3600)] = 60.0
 
+    @property
+    def interval_s(self) -> float:
+        """Nominal seconds between readings (every probe model answers this)."""
+        return self.poll_interval_s
+
+    @property
+    def via(self) -> str:
+        """What the probe reports through: its bus (a link alarm there explains its silence)."""
+        return self.bus
+
+
+def _transport(value: Any) -> str:
+    """A probe without `transport` is a Modbus probe, as in configurations before BLE."""
+    if isinstance(value, dict):
+        return str(value.get("transport", "modbus"))
+    return str(getattr(value, "transport", "modbus"))
+
+
+Probe = Annotated[
+    Annotated[ModbusProbe, Tag("modbus")]
+    | Annotated[BleProbe, Tag("ble")]
+    | Annotated[SerialProbe, Tag("serial")],
+    Discriminator(_transport),
+]
+
 
 class Settings(_Model):
     unit: UnitSettings
@@ -177,10 +220,16 @@ class Settings(_Model):
     profiles: list[RegisterProfile] = []
     buses: list[Bus] = []
     fridges: list[FridgeSettings] = []
-    probes: list[ModbusProbe] = []
+    probes: list[Probe] = []
+    ble: BleSettings | None = None
+    scanners: list[Scanner] = []
     alerts: AlertSettings | None = None
     influx: InfluxSettings | None = None
     mqtt: MqttSettings | None = None
+
+    def probes_of(self, kind: type[_P]) -> list[_P]:
+        """The configured probes of one transport, e.g. `probes_of(ModbusProbe)`."""
+        return [probe for probe in self.probes if isinstance(probe, kind)]
 
     def all_profiles(self) -> dict[str, RegisterProfile]:
         return builtin_profiles() | {profile.name: profile for profile in self.profiles}
@@ -202,6 +251,12 @@ def cross_check(settings: Settings) -> list[Problem]:
         *_check_probe_references(settings),
         *_check_bus_addresses(settings),
         *_check_compartment_counts(settings),
+        *check_ble_probes(settings.probes_of(BleProbe)),
+        *check_serial_ports(
+            settings.probes_of(SerialProbe),
+            settings.scanners,
+            [bus.device for bus in settings.buses if isinstance(bus, RtuBus)],
+        ),
         *(
             alerts_cross_check(settings.alerts, _compartment_refs(settings))
             if settings.alerts
@@ -271,6 +326,17 @@ def _check_probe_references(settings: Settings) -> list[Problem]:
     refs = _compartment_refs(settings)
     for index, probe in enumerate(settings.probes):
         key = f"probes[{index}]"
+        if probe.compartment not in refs:
+            problems.append(
+                Problem(
+                    f"{key}.compartment",
+                    f"probe {probe.code} is bound to {probe.compartment!r}, "
+                    "which is not a compartment",
+                    f"use one of {', '.join(refs) or '(none: declare [[fridges]] first)'}",
+                )
+            )
+        if not isinstance(probe, ModbusProbe):
+            continue
         if probe.bus not in buses:
             problems.append(
                 Problem(
@@ -297,15 +363,6 @@ def _check_probe_references(settings: Settings) -> list[Problem]:
                     f"use a channel from 0 to {profile.channels - 1}",
                 )
             )
-        if probe.compartment not in refs:
-            problems.append(
-                Problem(
-                    f"{key}.compartment",
-                    f"probe {probe.code} is bound to {probe.compartment!r}, "
-                    "which is not a compartment",
-                    f"use one of {', '.join(refs) or '(none: declare [[fridges]] first)'}",
-                )
-            )
     return problems
 
 
@@ -314,6 +371,8 @@ def _check_bus_addresses(settings: Settings) -> list[Problem]:
     at_address: dict[tuple[str, int, int], str] = {}
     read_as: dict[tuple[str, int], tuple[str, str]] = {}
     for index, probe in enumerate(settings.probes):
+        if not isinstance(probe, ModbusProbe):
+            continue
         address = (probe.bus, probe.device_id, probe.channel)
         other = at_address.setdefault(address, probe.code)
         if other != probe.code:
@@ -333,7 +392,7 @@ def _check_bus_addresses(settings: Settings) -> list[Problem]:
                 Problem(
                     f"probes[{index}].profile",
                     f"probe {probe.code} reads device {probe.device_id} on bus {probe.bus} as "
-                    f"{probe.profile}, probe {first} reads it as {profile}",
+                    f"{probe.profile!r}, probe {first} reads it as {profile!r}",
                     "one device has one register profile: correct the device id or the profile",
                 )
             )
@@ -365,8 +424,14 @@ def _names(items: Iterable[str]) -> str:
     return ", ".join(sorted(items)) or "(none)"
 
 
+# Tags of the discriminated unions: pydantic puts them in an error's location, a reader of
+# the file does not write them there.
+_UNION_TAGS = frozenset({"modbus", "ble", "serial", "rtu", "tcp", "hid"})
+
+
 def _pydantic_problem(error: Any) -> Problem:
-    key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    parts = [part for part in error["loc"] if part not in _UNION_TAGS]
+    key = ".".join(str(part) for part in parts) or "(top level)"
     kind = error["type"]
     fixes = {
         "missing": "add this key",

@@ -25,7 +25,7 @@ from pymodbus.pdu import ModbusPDU
 
 from gateway.backoff import Backoff
 from gateway.clock import Clock
-from gateway.settings import RtuBus, Settings, TcpBus
+from gateway.settings import ModbusProbe, RtuBus, Settings, TcpBus
 from probes.modbus_decode import decode_channel
 from probes.profiles import RegisterProfile
 from probes.reading import ProbeStatus, Reading
@@ -128,7 +128,7 @@ def devices_on_bus(settings: Settings, bus_name: str) -> list[PolledDevice]:
     """Group the probes of one bus by slave, so each slave is read with one request."""
     profiles = settings.all_profiles()
     devices: dict[int, PolledDevice] = {}
-    for probe in settings.probes:
+    for probe in settings.probes_of(ModbusProbe):
         if probe.bus != bus_name:
             continue
         device = devices.get(probe.device_id)

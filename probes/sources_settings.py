@@ -69,6 +69,16 @@ class BleProbe(_Model):
     def _upper(cls, value: str) -> str:
         return value.upper()
 
+    @property
+    def interval_s(self) -> float:
+        """Nominal seconds between recorded readings, before the real interval is learned."""
+        return self.stale_initial_s / self.stale_multiple
+
+    @property
+    def via(self) -> str:
+        """What the probe reports through: the Bluetooth adapter."""
+        return "ble"
+
     @model_validator(mode="after")
     def _key_fits_format(self) -> BleProbe:
         if self.bind_key is None:
@@ -141,6 +151,16 @@ class SerialProbe(_Model):
     stale_after_s: Annotated[float, Field(gt=0)] = 300.0
     backoff_initial_s: Annotated[float, Field(gt=0)] = 1.0
     backoff_max_s: Annotated[float, Field(gt=0)] = 60.0
+
+    @property
+    def interval_s(self) -> float:
+        """Nominal seconds between lines: a third of the stale limit."""
+        return self.stale_after_s / 3
+
+    @property
+    def via(self) -> str:
+        """What the probe reports through: its serial port."""
+        return self.port
 
     @model_validator(mode="after")
     def _fields_exist(self) -> SerialProbe:

@@ -1,0 +1,144 @@
+"""The probe sources beside Modbus, and the barcode scanners, built from the settings.
+
+Each driver module (bleak and the BLE parsers, pyserial, evdev) is imported only when the
+configuration uses it: memory on a Pi. Every reading goes through one `emit` that flags
+readings taken while the wall clock is not synchronised (a Pi has no real-time clock).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from gateway.clock import Clock
+from gateway.settings import Settings
+from probes.reading import Reading
+from probes.sources_settings import BleProbe, HidScanner, SerialProbe
+
+if TYPE_CHECKING:
+    from gateway.scan_store import ScanStore
+
+log = logging.getLogger(__name__)
+
+SCANS_FILE = "scans.sqlite3"
+# How often the clock's synchronisation is looked at again.
+CLOCK_CHECK_S = 60.0
+
+Emit = Callable[[Reading], Awaitable[None]]
+
+
+class Driver(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def health(self) -> object: ...
+
+    def run(self) -> Coroutine[Any, Any, None]: ...
+
+
+@dataclass(slots=True)
+class ClockSync:
+    """Whether the wall clock is synchronised, looked at every minute by `watch`."""
+
+    synced: bool = True
+
+    def __call__(self) -> bool:
+        return self.synced
+
+    async def watch(self, clock: Clock) -> None:
+        from probes.time_integrity import kernel_clock_synced
+
+        while True:
+            now_synced = kernel_clock_synced()
+            if now_synced != self.synced:
+                (log.info if now_synced else log.warning)(
+                    "wall clock %s: readings are %s",
+                    "synchronised" if now_synced else "NOT synchronised",
+                    "trusted again" if now_synced else "flagged clock_synced=false",
+                )
+            self.synced = now_synced
+            await clock.sleep(CLOCK_CHECK_S)
+
+
+@dataclass(slots=True)
+class Sources:
+    """The drivers to run as named tasks, and the scan store (scans from the drivers and from
+    `POST /api/scans`, which the ledger reads)."""
+
+    scan_store: ScanStore
+    drivers: list[Driver] = field(default_factory=list)
+
+    def health(self) -> list[dict[str, object]]:
+        return [{"name": driver.name, **_plain(driver.health)} for driver in self.drivers]
+
+
+def _plain(health: object) -> dict[str, object]:
+    if dataclasses.is_dataclass(health) and not isinstance(health, type):
+        return {key: _jsonable(value) for key, value in dataclasses.asdict(health).items()}
+    return {"state": str(health)}
+
+
+def _jsonable(value: object) -> object:
+    if isinstance(value, dict):
+        return {str(key): _jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(item) for item in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def flagged(emit: Emit, sync: ClockSync) -> Emit:
+    """Every driver's emit: readings taken while the clock is unsynchronised are flagged."""
+    from probes.time_integrity import flag_unsynced
+
+    return flag_unsynced(emit, sync)
+
+
+def open_sources(
+    settings: Settings,
+    clock: Clock,
+    emit: Emit,
+    sync: ClockSync,
+    resources: contextlib.ExitStack | contextlib.AsyncExitStack,
+) -> Sources:
+    from gateway.scan_store import ScanStore, scan_sink
+
+    sources = Sources(
+        resources.enter_context(
+            ScanStore(
+                settings.gateway.data_dir / SCANS_FILE, synchronous=settings.store.synchronous
+            )
+        )
+    )
+    ble_probes = settings.probes_of(BleProbe)
+    if ble_probes:
+        from probes.ble import BleDriver
+        from probes.sources_settings import BleSettings
+
+        sources.drivers.append(BleDriver(ble_probes, settings.ble or BleSettings(), emit, clock))
+    by_port: dict[str, list[SerialProbe]] = defaultdict(list)
+    for probe in settings.probes_of(SerialProbe):
+        by_port[probe.port].append(probe)
+    if by_port:
+        from probes.serial_probe import SerialProbeDriver
+
+        sources.drivers += [SerialProbeDriver(probes, emit, clock) for probes in by_port.values()]
+    if settings.scanners:
+        sink = scan_sink(sources.scan_store)
+        for scanner in settings.scanners:
+            if isinstance(scanner, HidScanner):
+                from probes.scanner_hid import HidScannerDriver
+
+                sources.drivers.append(HidScannerDriver(scanner, sink, clock, synced=sync))
+            else:
+                from probes.scanner_serial import SerialScannerDriver
+
+                sources.drivers.append(SerialScannerDriver(scanner, sink, clock, synced=sync))
+    return sources
