@@ -9,16 +9,15 @@ are a BLOB, stored exactly. Scans are human-paced (and flood-guarded), so each c
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Self
 
 from gateway.errors import StoreError
+from gateway.sqlite_file import SqliteFile, Synchronous
 from gateway.store import from_millis, to_millis
 from probes.scan import Scan
 
@@ -37,7 +36,6 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX scans_time ON scans (taken_at)",
     ),
 )
-SCHEMA_VERSION = len(MIGRATIONS)
 _COLUMNS = "seq, raw, scanner, station, taken_at, clock_synced, time_corrected"
 
 
@@ -49,44 +47,16 @@ class StoredScan:
 
 
 class ScanStore:
-    def __init__(self, path: Path, *, synchronous: Literal["NORMAL", "FULL"] = "NORMAL") -> None:
+    def __init__(self, path: Path, *, synchronous: Synchronous = "NORMAL") -> None:
         self.path = path
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn: sqlite3.Connection | None = sqlite3.connect(path, isolation_level=None)
-        except (OSError, sqlite3.Error) as error:
-            raise StoreError(
-                f"{path}: cannot open the scan store ({error}); fix: make {path.parent} a "
-                "writable folder or choose another gateway.data_dir"
-            ) from None
-        try:
-            with self._translated("open"):
-                conn = self._open()
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute(f"PRAGMA synchronous={synchronous}")
-                self._migrate()
-        except BaseException:
-            self.close()
-            raise
-
-    def _migrate(self) -> None:
-        conn = self._open()
-        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"{self.path}: scan schema version {version} is newer than this gateway's "
-                f"{SCHEMA_VERSION}; fix: upgrade the gateway software"
-            )
-        for target in range(version + 1, SCHEMA_VERSION + 1):
-            with self._transaction():
-                for statement in MIGRATIONS[target - 1]:
-                    conn.execute(statement)
-                conn.execute(f"PRAGMA user_version={target}")
+        self._file = SqliteFile(
+            path, what="the scan store", migrations=MIGRATIONS, synchronous=synchronous
+        )
 
     def add(self, scan: Scan) -> StoredScan:
         """Commit one scan; returns it with its sequence number."""
-        with self._translated("write"), self._transaction():
-            cursor = self._open().execute(
+        with self._file.transaction("write to") as conn:
+            cursor = conn.execute(
                 "INSERT INTO scans (raw, scanner, station, taken_at, clock_synced)"
                 " VALUES (?, ?, ?, ?, ?)",
                 (scan.raw, scan.scanner, scan.station, to_millis(scan.taken_at), scan.clock_synced),
@@ -98,32 +68,28 @@ class ScanStore:
 
     def after(self, seq: int, limit: int = 1000) -> list[StoredScan]:
         """Scans with a sequence number above `seq`, oldest first."""
-        with self._translated("read"):
-            rows = self._open().execute(
-                f"SELECT {_COLUMNS} FROM scans WHERE seq > ? ORDER BY seq LIMIT ?",  # noqa: S608
-                (seq, limit),
-            )
-            return [_stored(row) for row in rows]
+        rows = self._file.fetch(
+            f"SELECT {_COLUMNS} FROM scans WHERE seq > ? ORDER BY seq LIMIT ?",  # noqa: S608
+            (seq, limit),
+        )
+        return [_stored(row) for row in rows]
 
     def correct_times(self, corrections: Sequence[tuple[int, datetime]]) -> int:
         """Set the corrected acquisition time of scans taken before the clock synchronised;
         `clock_synced` stays 0 (it records how the time was obtained)."""
-        with self._translated("correct"), self._transaction():
-            cursor = self._open().executemany(
+        with self._file.transaction("correct times in") as conn:
+            cursor = conn.executemany(
                 "UPDATE scans SET taken_at = ?, time_corrected = 1 WHERE seq = ?",
                 [(to_millis(moment), seq) for seq, moment in corrections],
             )
         return cursor.rowcount
 
     def last_seq(self) -> int:
-        with self._translated("read"):
-            row = self._open().execute("SELECT max(seq) FROM scans").fetchone()
-        return int(row[0] or 0)
+        row = self._file.fetch("SELECT max(seq) FROM scans")
+        return int(row[0][0] or 0)
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        self._file.close()
 
     def __enter__(self) -> Self:
         return self
@@ -135,32 +101,6 @@ class ScanStore:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
-
-    def _open(self) -> sqlite3.Connection:
-        if self._conn is None:
-            raise StoreError(f"{self.path}: the scan store is closed")
-        return self._conn
-
-    @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        conn = self._open()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-
-    @contextmanager
-    def _translated(self, action: str) -> Iterator[None]:
-        try:
-            yield
-        except sqlite3.Error as error:
-            raise StoreError(
-                f"{self.path}: cannot {action} the scan store ({error}); fix: check free disk "
-                "space and that no other program locks the file"
-            ) from None
 
 
 def _stored(row: tuple[Any, ...]) -> StoredScan:
