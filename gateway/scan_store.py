@@ -13,11 +13,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from gateway.errors import StoreError
-from gateway.sqlite_file import SqliteFile, Synchronous
+from gateway.sqlite_file import FileBacked, SqliteFile, Synchronous
 from gateway.store import from_millis, to_millis
 from probes.scan import Scan
 
@@ -46,7 +45,7 @@ class StoredScan:
     time_corrected: bool = False
 
 
-class ScanStore:
+class ScanStore(FileBacked):
     def __init__(self, path: Path, *, synchronous: Synchronous = "NORMAL") -> None:
         self.path = path
         self._file = SqliteFile(
@@ -87,20 +86,6 @@ class ScanStore:
     def last_seq(self) -> int:
         row = self._file.fetch("SELECT max(seq) FROM scans")
         return int(row[0][0] or 0)
-
-    def close(self) -> None:
-        self._file.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _stored(row: tuple[Any, ...]) -> StoredScan:

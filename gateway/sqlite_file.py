@@ -168,3 +168,24 @@ class SqliteFile:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+
+class FileBacked:
+    """For a class that owns one `SqliteFile` as `_file`: closing, and `with` support."""
+
+    _file: SqliteFile
+
+    def close(self) -> None:
+        """Close the file (idempotent); later calls raise the owner's error."""
+        self._file.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -19,11 +19,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from gateway.errors import StoreError
-from gateway.sqlite_file import SqliteFile, Synchronous
+from gateway.sqlite_file import FileBacked, SqliteFile, Synchronous
 from probes.reading import STATUS_BY_CODE, STATUS_CODES, ProbeStatus, Reading
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -112,7 +111,7 @@ class _ProbeIds(dict[str, int]):
         return probe_id
 
 
-class ReadingStore:
+class ReadingStore(FileBacked):
     """Readings and meta in one SQLite file; see the module docstring for the guarantees."""
 
     def __init__(self, path: Path, *, synchronous: Synchronous = "NORMAL") -> None:
@@ -133,21 +132,6 @@ class ReadingStore:
         except BaseException:
             self._file.close()
             raise
-
-    def close(self) -> None:
-        """Close the connection (idempotent); a later call raises StoreError."""
-        self._file.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- writing ---------------------------------------------------------------------------
 

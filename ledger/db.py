@@ -14,10 +14,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
-from gateway.sqlite_file import SqliteFile
+from gateway.sqlite_file import FileBacked, SqliteFile
 from ledger.errors import LedgerStoreError
 
 FILE_NAME = "ledger.sqlite3"
@@ -89,7 +87,7 @@ def _store_error(message: str) -> LedgerStoreError:
     return LedgerStoreError("ledger", message)
 
 
-class LedgerDB:
+class LedgerDB(FileBacked):
     """One connection to the ledger file; use `transaction()` for every change."""
 
     def __init__(self, path: Path) -> None:
@@ -133,17 +131,3 @@ class LedgerDB:
             raise
         with self.translated(action):
             self.conn.execute("COMMIT")
-
-    def close(self) -> None:
-        self._file.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()

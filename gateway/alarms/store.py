@@ -24,15 +24,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from alerts.channels.base import DeliveryResult
 from alerts.escalation import Transition
 from alerts.messages import Message
 from alerts.model import ChannelKind
 from alerts.outbox import EntryState, OutboxEntry
-from gateway.sqlite_file import SqliteFile, Synchronous
+from gateway.sqlite_file import FileBacked, SqliteFile, Synchronous
 from gateway.store import from_millis, to_millis
 
 ALARMS_FILE = "alarms.sqlite3"
@@ -292,7 +291,7 @@ _QUERY_ATTEMPTS_FOR = (
 )
 
 
-class AlarmStore:
+class AlarmStore(FileBacked):
     """The alarm tables in their own SQLite file; every method is short and synchronous."""
 
     def __init__(self, path: Path, *, synchronous: Synchronous = "NORMAL") -> None:
@@ -300,20 +299,6 @@ class AlarmStore:
         self._file = SqliteFile(
             path, what="the alarm store", migrations=MIGRATIONS, synchronous=synchronous
         )
-
-    def close(self) -> None:
-        self._file.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- one step, one transaction ---------------------------------------------------------
 

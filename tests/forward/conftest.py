@@ -1,4 +1,4 @@
-"""Real servers for the forwarder tests: started per test on free ports in tmp_path."""
+"""The forwarder tests' store; the real servers come from tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -8,38 +8,6 @@ from pathlib import Path
 import pytest
 
 from gateway.store import ReadingStore
-from tests.servers import Influxd, Mosquitto, VictoriaMetrics
-
-
-@pytest.fixture
-def vm(tmp_path: Path) -> Iterator[VictoriaMetrics]:
-    server = VictoriaMetrics.create(tmp_path / "vm")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def influxd(tmp_path: Path) -> Iterator[Influxd]:
-    server = Influxd.create(tmp_path / "influxd")
-    server.start()
-    server.create_db("coldchain")
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
-    server = Mosquitto.create(tmp_path / "mosquitto")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
