@@ -68,7 +68,13 @@ def build_app(context: GatewayContext) -> web.Application:
     app.router.add_get("/api/readings", readings)
     app.router.add_get("/metrics", metrics)
     if context.sources is not None:
-        add_scan_routes(app, context.sources.scan_store, context.clock, context.clock_sync)
+        add_scan_routes(
+            app,
+            context.sources.scan_store,
+            context.clock,
+            context.clock_sync,
+            context.sources.record,
+        )
     return app
 
 

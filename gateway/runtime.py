@@ -108,7 +108,19 @@ class Gateway:
                 for bus in settings.buses
                 if (devices := devices_on_bus(settings, bus.name))
             ]
-            sources = open_sources(settings, self.clock, emit, sync, resources)
+            alarms = None
+            listeners = []
+            if settings.alerts is not None:
+                from gateway.alarms.engine import AlarmService
+                from gateway.alarms.presence import presence_listener
+
+                alarms = resources.enter_context(
+                    AlarmService(settings, self.clock, data_dir, recorder, drivers, readings=store)
+                )
+                listeners.append(presence_listener(alarms, settings.unit.code))
+            sources = open_sources(
+                settings, self.clock, emit, sync, resources, scan_listeners=listeners
+            )
             context = GatewayContext(
                 settings,
                 self.clock,
@@ -116,15 +128,10 @@ class Gateway:
                 recorder,
                 drivers,
                 self.clock.now(),
+                alarms=alarms,
                 sources=sources,
                 clock_sync=sync,
             )
-            if settings.alerts is not None:
-                from gateway.alarms.engine import AlarmService
-
-                context.alarms = resources.enter_context(
-                    AlarmService(settings, self.clock, data_dir, recorder, drivers, readings=store)
-                )
             await self._open_forwarders(context, resources)
             if settings.store.disk_budget is not None:
                 context.disk_budget = self._disk_budget(context, settings.store.disk_budget)

@@ -11,13 +11,13 @@ import base64
 import binascii
 import functools
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
 from gateway.clock import Clock, SystemClock
-from gateway.scan_store import ScanStore, StoredScan
+from gateway.scan_store import ScanStore, StoredScan, scan_sink
 from probes.scan import Scan
 
 MAX_SCANS = 10_000
@@ -34,8 +34,10 @@ def add_scan_routes(
     scan_store: ScanStore,
     clock: Clock | None = None,
     synced: Callable[[], bool] = _always,
+    record: Callable[[Scan], Awaitable[StoredScan]] | None = None,
 ) -> None:
-    api = _ScanApi(scan_store, clock or SystemClock(), synced)
+    """`record` commits a posted scan and tells the listeners (default: the store alone)."""
+    api = _ScanApi(scan_store, clock or SystemClock(), synced, record or scan_sink(scan_store))
     app.router.add_get("/api/scans", api.list_scans)
     app.router.add_post("/api/scans", api.post_scan)
 
@@ -74,10 +76,17 @@ def _whole(request: web.Request, name: str, default: int, low: int, high: int) -
 
 
 class _ScanApi:
-    def __init__(self, store: ScanStore, clock: Clock, synced: Callable[[], bool]) -> None:
+    def __init__(
+        self,
+        store: ScanStore,
+        clock: Clock,
+        synced: Callable[[], bool],
+        record: Callable[[Scan], Awaitable[StoredScan]],
+    ) -> None:
         self._store = store
         self._clock = clock
         self._synced = synced
+        self._record = record
 
     async def list_scans(self, request: web.Request) -> web.Response:
         since = _whole(request, "since", 0, 0, 2**63 - 1)
@@ -102,7 +111,7 @@ class _ScanApi:
             self._clock.now(),
             self._synced(),
         )
-        stored = self._store.add(scan)
+        stored = await self._record(scan)
         return web.json_response(scan_json(stored), status=201, dumps=_dumps)
 
 

@@ -101,15 +101,16 @@ def scan_sink(
     store: ScanStore,
     listeners: Sequence[ScanListener] = (),
     remember: Callable[[int, Scan], None] | None = None,
-) -> Callable[[Scan], Awaitable[None]]:
-    """What scanner drivers call: commit first, then tell the listeners (the ledger), and let
-    time integrity remember unsynchronised scans by seq."""
+) -> Callable[[Scan], Awaitable[StoredScan]]:
+    """What scanner drivers and `POST /api/scans` call: commit first, then tell the listeners
+    (alarm presence, the ledger), and let time integrity remember unsynchronised scans by seq."""
 
-    async def sink(scan: Scan) -> None:
+    async def sink(scan: Scan) -> StoredScan:
         stored = store.add(scan)
         if remember is not None and not scan.clock_synced:
             remember(stored.seq, scan)
         for listener in listeners:
             await listener(stored)
+        return stored
 
     return sink

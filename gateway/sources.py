@@ -11,7 +11,7 @@ import contextlib
 import dataclasses
 import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -21,7 +21,8 @@ from probes.reading import Reading
 from probes.sources_settings import BleProbe, HidScanner, SerialProbe
 
 if TYPE_CHECKING:
-    from gateway.scan_store import ScanStore
+    from gateway.scan_store import ScanListener, ScanStore, StoredScan
+    from probes.scan import Scan
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,7 @@ class Sources:
     `POST /api/scans`, which the ledger reads)."""
 
     scan_store: ScanStore
+    record: Callable[[Scan], Awaitable[StoredScan]]
     drivers: list[Driver] = field(default_factory=list)
 
     def health(self) -> list[dict[str, object]]:
@@ -107,16 +109,17 @@ def open_sources(
     emit: Emit,
     sync: ClockSync,
     resources: contextlib.ExitStack | contextlib.AsyncExitStack,
+    *,
+    scan_listeners: Sequence[ScanListener] = (),
 ) -> Sources:
+    """Drivers for the configured sources; every scan, from a scanner or the API, is committed
+    and then handed to `scan_listeners` (alarm presence, the ledger)."""
     from gateway.scan_store import ScanStore, scan_sink
 
-    sources = Sources(
-        resources.enter_context(
-            ScanStore(
-                settings.gateway.data_dir / SCANS_FILE, synchronous=settings.store.synchronous
-            )
-        )
+    store = resources.enter_context(
+        ScanStore(settings.gateway.data_dir / SCANS_FILE, synchronous=settings.store.synchronous)
     )
+    sources = Sources(store, scan_sink(store, scan_listeners))
     ble_probes = settings.probes_of(BleProbe)
     if ble_probes:
         from probes.ble import BleDriver
@@ -131,7 +134,7 @@ def open_sources(
 
         sources.drivers += [SerialProbeDriver(probes, emit, clock) for probes in by_port.values()]
     if settings.scanners:
-        sink = scan_sink(sources.scan_store)
+        sink = sources.record
         for scanner in settings.scanners:
             if isinstance(scanner, HidScanner):
                 from probes.scanner_hid import HidScannerDriver

@@ -16,7 +16,7 @@ from probes.sources_settings import HidScanner, SerialScanner
 
 log = logging.getLogger(__name__)
 
-ScanSink = Callable[[Scan], Awaitable[None]]
+ScanSink = Callable[[Scan], Awaitable[object]]
 
 
 def _always_synced() -> bool:

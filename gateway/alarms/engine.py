@@ -272,6 +272,18 @@ class AlarmService:
         event = Acknowledge(self.resolve(ref), unit or self.settings.unit.code, person, how)
         return self._apply(event)
 
+    def acknowledge_presence(self, fridge: str, how: str) -> list[Transition]:
+        """Someone is at this fridge (its own label was just scanned): acknowledge each of its
+        open alarms. A label scan proves presence, not identity, so it is recorded for the
+        first tier-1 person, the vaccine manager the rule sends to the fridge, with `how`
+        naming the scanner and station."""
+        person = self.alerts.tiers.tier1.people[0]
+        transitions: list[Transition] = []
+        for alarm in list(self.core.escalation.alarms.values()):
+            if alarm.condition.subject.partition("/")[0] == fridge:
+                transitions += self.acknowledge(alarm.id, person, how)
+        return transitions
+
     def acknowledge_link(self, token: str) -> tuple[AckClaim, list[Transition]]:
         """Verify a signed link and acknowledge; raises AckLinkError or RejectedEventError."""
         secret = self.alerts.ack.secret.get_secret_value()

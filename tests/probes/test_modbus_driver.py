@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -107,10 +107,38 @@ async def test_readings_flow_with_acquisition_time_and_humidity() -> None:
     assert driver.health.connected is False  # closed on cancellation
 
 
+class DriverLog(logging.Handler):
+    """The driver's own log lines, collected at INFO and above."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    @property
+    def messages(self) -> list[str]:
+        return [record.getMessage() for record in self.records]
+
+
+@pytest.fixture
+def driver_log() -> Iterator[DriverLog]:
+    logger = logging.getLogger("probes.modbus")
+    handler = DriverLog()
+    previous = logger.level
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
+
+
 async def test_a_dead_slave_never_stops_the_others_and_recovers_by_itself(
-    caplog: pytest.LogCaptureFixture,
+    driver_log: DriverLog,
 ) -> None:
-    caplog.set_level(logging.INFO, logger="probes.modbus")
     simulator = ModbusSimulator(channels(1, 2, 3), SystemClock())
     collected = Collected()
     async with TcpSimServer(simulator) as server:
@@ -133,9 +161,9 @@ async def test_a_dead_slave_never_stops_the_others_and_recovers_by_itself(
     assert all(r.temperature is None for r in p2 if r.status is ProbeStatus.BUS_ERROR)
     assert all(r.status is ProbeStatus.OK for r in collected.of("P1") + collected.of("P3"))
     assert not devices[1].unavailable
-    unavailable = [m for m in caplog.messages if "unavailable after 3 failed polls" in m]
+    unavailable = [m for m in driver_log.messages if "unavailable after 3 failed polls" in m]
     assert len(unavailable) == 1, "the fault is logged once, not at every poll"
-    assert any("answers again" in m for m in caplog.messages)
+    assert any("answers again" in m for m in driver_log.messages)
 
 
 async def test_one_lost_reply_is_retried_within_the_poll() -> None:
@@ -193,7 +221,7 @@ def free_port() -> int:
 
 
 async def test_the_link_reconnects_with_backoff_when_the_server_returns(
-    caplog: pytest.LogCaptureFixture,
+    driver_log: DriverLog,
 ) -> None:
     port = free_port()
     simulator = ModbusSimulator(channels(1), SystemClock())
@@ -218,9 +246,9 @@ async def test_the_link_reconnects_with_backoff_when_the_server_returns(
         )
     assert driver.health.reconnects >= 1
     link_warnings = [
-        record.message
-        for record in caplog.records
-        if record.levelno == logging.WARNING and "retrying in" in record.message
+        record.getMessage()
+        for record in driver_log.records
+        if record.levelno == logging.WARNING and "retrying in" in record.getMessage()
     ]
     assert len(link_warnings) == 2, "a down link is reported once per outage, not per retry"
 
