@@ -142,6 +142,10 @@ class VictoriaMetrics(Server):
             f"-httpListenAddr=127.0.0.1:{port}",
             "-retentionPeriod=100y",
             "-dedup.minScrapeInterval=1ms",
+            # Tests backfill past timestamps and poll exports: a cached early (partial) answer
+            # must not be served again, and fresh points are visible at once.
+            "-search.disableCache",
+            "-search.latencyOffset=0s",
             "-loggerLevel=ERROR",
         ]
         return cls("victoria-metrics", argv, folder, port, f"http://127.0.0.1:{port}/health")
