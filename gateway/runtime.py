@@ -1,7 +1,8 @@
 """The supervisor: one TaskGroup of named tasks, started in order and stopped in reverse.
 
-Shutdown order matters for "nothing measured is lost": drivers stop first, then the recorder
-flushes everything still queued, then the web server closes.
+Shutdown order matters for "nothing measured is lost": drivers stop first, the recorder flushes
+everything still queued, alarms evaluate it, forwarders get a moment to send it, then the stores
+and the web server close.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from gateway.settings import Settings, load_settings
 from gateway.sources import ClockSync, flagged, open_sources
 from gateway.store import ReadingStore
 from probes.modbus import ModbusBusDriver, devices_on_bus
+from probes.time_integrity import kernel_clock_synced
 
 if TYPE_CHECKING:
     from gateway.alarms.engine import AlarmService
@@ -101,7 +103,7 @@ class Gateway:
                 ReadingStore(data_dir / STORE_FILE, synchronous=settings.store.synchronous)
             )
             recorder = Recorder(store, self.clock, settings.store)
-            sync = ClockSync()
+            sync = ClockSync(kernel_clock_synced())
             emit = flagged(recorder.put, sync)
             drivers = [
                 ModbusBusDriver(bus, devices, emit, self.clock)
