@@ -17,10 +17,9 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
-from gateway.backoff import Backoff
 from gateway.clock import Clock
 from probes.scan import GS, LineTooLong
-from probes.scanner_serial import ScanGate, ScannerHealth, ScanSink, _always_synced
+from probes.scanner_serial import ScannerDriver, ScanSink, _always_synced
 from probes.sources_settings import HidScanner
 
 log = logging.getLogger(__name__)
@@ -172,7 +171,7 @@ async def open_evdev(path: str) -> AsyncIterator[InputDevice]:
         device.close()
 
 
-class HidScannerDriver:
+class HidScannerDriver(ScannerDriver):
     def __init__(
         self,
         config: HidScanner,
@@ -181,44 +180,27 @@ class HidScannerDriver:
         opener: DeviceOpener = open_evdev,
         synced: Callable[[], bool] = _always_synced,
     ) -> None:
-        self.config = config
-        self.health = ScannerHealth()
-        self._gate = ScanGate(config, sink, clock, synced, self.health)
-        self._clock = clock
+        super().__init__(config, sink, clock, synced)
+        self._input = config
         self._opener = opener
         self._decoder = KeyDecoder(config.max_line, config.gs_substitute)
-        self._backoff = Backoff(config.backoff_initial_s, config.backoff_max_s)
 
-    @property
-    def name(self) -> str:
-        return f"scanner:{self.config.name}"
+    async def _session(self) -> None:
+        async with self._opener(self._input.device) as device:
+            self._opened("input device back, grabbed")
+            async for event_type, code, value in device.read_loop():
+                if event_type != EV_KEY:
+                    continue
+                line = self._decoder.feed(code, value)
+                if line is not None:
+                    await self._gate.line(line)
 
-    async def run(self) -> None:
-        while True:
-            try:
-                async with self._opener(self.config.device) as device:
-                    if self.health.error is not None:
-                        log.info("%s: input device back, grabbed", self.name)
-                    self.health.connected, self.health.error = True, None
-                    self._backoff.reset()
-                    async for event_type, code, value in device.read_loop():
-                        if event_type != EV_KEY:
-                            continue
-                        line = self._decoder.feed(code, value)
-                        if line is not None:
-                            await self._gate.line(line)
-            except OSError as error:
-                self._decoder.reset()
-                first = self.health.error is None
-                self.health.connected = False
-                self.health.error = (
-                    f"input device {self.config.device} unavailable ({error.strerror or error}): "
-                    "check the scanner is plugged in; as a service the gateway needs read access "
-                    "to /dev/input (the input group)"
-                )
-                self.health.reconnects += 1
-                delay = self._backoff.next_delay()
-                (log.warning if first else log.debug)(
-                    "%s: %s; retrying in %.1f s", self.name, self.health.error, delay
-                )
-                await self._clock.sleep(delay)
+    def _lost(self) -> None:
+        self._decoder.reset()
+
+    def _problem(self, error: OSError) -> str:
+        return (
+            f"input device {self._input.device} unavailable ({error.strerror or error}): "
+            "check the scanner is plugged in; as a service the gateway needs read access "
+            "to /dev/input (the input group)"
+        )

@@ -5,6 +5,7 @@ a flooding scanner loses its excess; an unplugged scanner is reopened with backo
 from __future__ import annotations
 
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -78,20 +79,21 @@ class ScanGate:
         )
 
 
-class SerialScannerDriver:
+class ScannerDriver(ABC):
+    """The reconnect loop every scanner driver shares: open, read lines until the device goes,
+    report it once, wait a capped jittered backoff, open again. Subclasses read one session."""
+
     def __init__(
         self,
-        config: SerialScanner,
+        config: SerialScanner | HidScanner,
         sink: ScanSink,
         clock: Clock,
-        opener: LinkOpener = open_serial,
-        synced: Callable[[], bool] = _always_synced,
+        synced: Callable[[], bool],
     ) -> None:
         self.config = config
         self.health = ScannerHealth()
         self._gate = ScanGate(config, sink, clock, synced, self.health)
         self._clock = clock
-        self._opener = opener
         self._backoff = Backoff(config.backoff_initial_s, config.backoff_max_s)
 
     @property
@@ -101,22 +103,61 @@ class SerialScannerDriver:
     async def run(self) -> None:
         while True:
             try:
-                async with self._opener(self.config.port, self.config.baudrate) as link:
-                    if self.health.error is not None:
-                        log.info("%s: port open again", self.name)
-                    self.health.connected, self.health.error = True, None
-                    self._backoff.reset()
-                    framer = LineFramer(self.config.max_line)
-                    while True:
-                        for line in framer.feed(await link.read()):
-                            await self._gate.line(line)
+                await self._session()
             except OSError as error:
+                self._lost()
                 first = self.health.error is None
                 self.health.connected = False
-                self.health.error = port_problem(self.config.port, error)
+                self.health.error = self._problem(error)
                 self.health.reconnects += 1
                 delay = self._backoff.next_delay()
                 (log.warning if first else log.debug)(
                     "%s: %s; retrying in %.1f s", self.name, self.health.error, delay
                 )
                 await self._clock.sleep(delay)
+
+    def _opened(self, what: str) -> None:
+        if self.health.error is not None:
+            log.info("%s: %s", self.name, what)
+        self.health.connected, self.health.error = True, None
+        self._backoff.reset()
+
+    @abstractmethod
+    async def _session(self) -> None:
+        """Open the device and feed its lines to the gate until it fails (OSError)."""
+
+    @abstractmethod
+    def _problem(self, error: OSError) -> str:
+        """What is wrong with the device, and the fix, for health and the log."""
+
+    @abstractmethod
+    def _lost(self) -> None:
+        """Forget any half-read line when the device goes away."""
+
+
+class SerialScannerDriver(ScannerDriver):
+    def __init__(
+        self,
+        config: SerialScanner,
+        sink: ScanSink,
+        clock: Clock,
+        opener: LinkOpener = open_serial,
+        synced: Callable[[], bool] = _always_synced,
+    ) -> None:
+        super().__init__(config, sink, clock, synced)
+        self._port = config
+        self._opener = opener
+
+    async def _session(self) -> None:
+        async with self._opener(self._port.port, self._port.baudrate) as link:
+            self._opened("port open again")
+            framer = LineFramer(self._port.max_line)
+            while True:
+                for line in framer.feed(await link.read()):
+                    await self._gate.line(line)
+
+    def _problem(self, error: OSError) -> str:
+        return port_problem(self._port.port, error)
+
+    def _lost(self) -> None:
+        """Nothing to forget: each session starts its own line framer."""
