@@ -23,10 +23,11 @@ from zoneinfo import ZoneInfo
 from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped, unused-ignore]
 from pydantic import TypeAdapter
 
-from alerts.escalation import Alarm, Notify, NotifyReason
+from alerts.escalation import Alarm
 from alerts.messages import LOCAL_TZ, Message, describe, place_of
 from alerts.model import ChannelKind
 from alerts.settings import AlertSettings
+from gateway.alarms.notices import opening_notice
 from gateway.alarms.store import META_DIGEST_DUE, AlarmRow, AlarmStore, NewOutboxRow, Work
 from gateway.clock import Clock
 from gateway.settings import Settings
@@ -59,18 +60,7 @@ def digest_items(rows: Sequence[AlarmRow], settings: Settings) -> list[DigestIte
     for row in rows:
         alarm = _ALARM.validate_python(row.data)
         place = place_of(settings, alarm.condition.subject)
-        notify = Notify(
-            alarm.id,
-            "",
-            1,
-            (),
-            NotifyReason.OPENED,
-            alarm.condition,
-            alarm.since,
-            alarm.opened_at,
-            alarm.value,
-            alarm.detail,
-        )
+        notify = opening_notice(alarm)
         first_ack = min(alarm.acks, key=lambda ack: ack.at, default=None)
         items.append(
             DigestItem(

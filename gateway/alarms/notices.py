@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from alerts.ack_links import ack_url
-from alerts.escalation import Notify
+from alerts.escalation import Alarm, Notify, NotifyReason
 from alerts.messages import place_of, render
 from alerts.settings import AlertSettings
 from gateway.alarms.store import NewOutboxRow
@@ -35,3 +35,20 @@ def outbox_rows(
         )
         for channel in notify.channels
     ]
+
+
+def opening_notice(alarm: Alarm) -> Notify:
+    """The alarm as its first notification describes it: for summaries (API, digest) that
+    reuse the message wording without notifying anyone."""
+    return Notify(
+        alarm.id,
+        "",
+        1,
+        (),
+        NotifyReason.OPENED,
+        alarm.condition,
+        alarm.since,
+        alarm.opened_at,
+        alarm.value,
+        alarm.detail,
+    )

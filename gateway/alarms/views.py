@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter
 
-from alerts.escalation import Alarm, Notify, NotifyReason
+from alerts.escalation import Alarm
 from alerts.messages import describe, place_of
 from alerts.outbox import EntryState
+from gateway.alarms.notices import opening_notice
 from gateway.alarms.store import AlarmRow, AttemptRow, OutboxRow, TransitionRow
 from gateway.settings import Settings
 
@@ -78,18 +79,7 @@ def alarms_view(core: AlarmCore, settings: Settings, recent: int) -> dict[str, A
 
 def _alarm_json(alarm: Alarm, row: AlarmRow | None, settings: Settings) -> dict[str, Any]:
     place = place_of(settings, alarm.condition.subject)
-    notify = Notify(
-        alarm.id,
-        "",
-        1,
-        (),
-        NotifyReason.OPENED,
-        alarm.condition,
-        alarm.since,
-        alarm.opened_at,
-        alarm.value,
-        alarm.detail,
-    )
+    notify = opening_notice(alarm)
     closed_at = None if row is None else row.closed_at
     status = "closed" if closed_at is not None else "active" if alarm.active else "cleared"
     return {
