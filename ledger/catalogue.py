@@ -20,12 +20,11 @@ from datetime import date
 from typing import Any
 
 from ledger.batch_field import check_batch
-from ledger.codes import Gs1Code, TraceCode
+from ledger.codes import Gs1Code, TraceCode, trace_code
 from ledger.db import LedgerDB
 from ledger.errors import BatchFieldError, CatalogueError
 
 _PRODUCT_ID = re.compile(r"[0-9]{7}")
-_TRACE = re.compile(r"[0-9]{20}")
 _GTIN = re.compile(r"[0-9]{14}")
 DEFAULT_OPEN_LIFE_HOURS = 6
 
@@ -276,12 +275,13 @@ def _product_id(row: dict[str, Any], where: str) -> str:
 
 
 def _trace(row: dict[str, Any], where: str) -> tuple[str, str, str]:
-    code = _text(row, "trace_code", where)
-    if not _TRACE.fullmatch(code):
+    trace = trace_code(_text(row, "trace_code", where))
+    if trace is None:
         raise CatalogueError(f"{where}.trace_code", "must be 20 digits")
     product_id = _product_id(row, where)
-    if code[:7] != product_id:
+    if trace.product_id != product_id:
         raise CatalogueError(
-            f"{where}.trace_code", f"first 7 digits {code[:7]} are not product {product_id}"
+            f"{where}.trace_code",
+            f"first 7 digits {trace.product_id} are not product {product_id}",
         )
-    return code, product_id, _text(row, "batch_no", where)
+    return trace.code, product_id, _text(row, "batch_no", where)

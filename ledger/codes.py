@@ -71,6 +71,14 @@ class IdCardScan:
 Scan = TraceCode | Gs1Code | FridgeLabel | IdCardScan
 
 
+def trace_code(text: str) -> TraceCode | None:
+    """`text` as a Chinese trace code (20 ASCII digits, the first 7 the product identifier),
+    or None. The only rule checked, because it is the only one documented."""
+    if len(text) == 20 and text.isascii() and text.isdigit():
+        return TraceCode(code=text, product_id=text[:7], rest=text[7:])
+    return None
+
+
 def classify(raw: bytes | str) -> Scan:
     """Classify one scan; raise ScanError(field="scan", reason) when it is none of the kinds."""
     text = _decode(raw)
@@ -82,8 +90,9 @@ def classify(raw: bytes | str) -> Scan:
         raise ScanError("scan", "empty scan")
     if symbology in GS1_SYMBOLOGIES or "\x1d" in text:
         return _gs1(symbology + text)
-    if len(text) == 20 and text.isascii() and text.isdigit():
-        return TraceCode(code=text, product_id=text[:7], rest=text[7:])
+    trace = trace_code(text)
+    if trace is not None:
+        return trace
     if text.isascii() and text.isdigit() and text.startswith("01") and len(text) > 20:
         return _gs1(text)  # a GS1 string from a scanner configured without AIM prefixes
     fridge = _FRIDGE.fullmatch(text)
