@@ -43,14 +43,14 @@ class GatewayContext:
     store: ReadingStore
     recorder: Recorder
     drivers: list[ModbusBusDriver]
+    sources: Sources
+    clock_sync: ClockSync
     started_at: datetime
     alarms: AlarmService | None = None
     forwarders: list[Pump] = field(default_factory=list)
     mqtt: MqttForwarder | None = None
     disk_budget: DiskBudget | None = None
     alarm_lanes: list[AlarmEventLane] = field(default_factory=list)
-    sources: Sources | None = None
-    clock_sync: ClockSync = field(default_factory=ClockSync)
 
 
 CONTEXT = web.AppKey("context", GatewayContext)
@@ -67,14 +67,13 @@ def build_app(context: GatewayContext) -> web.Application:
     app.router.add_get("/api/fridges", fridges)
     app.router.add_get("/api/readings", readings)
     app.router.add_get("/metrics", metrics)
-    if context.sources is not None:
-        add_scan_routes(
-            app,
-            context.sources.scan_store,
-            context.clock,
-            context.clock_sync,
-            context.sources.record,
-        )
+    add_scan_routes(
+        app,
+        context.sources.scan_store,
+        context.clock,
+        context.clock_sync,
+        context.sources.record,
+    )
     return app
 
 
@@ -155,7 +154,7 @@ async def health(request: web.Request) -> web.Response:
         "probes": [_probe_json(view) for view in probes],
         "probes_not_ok": unhealthy,
         "clock_synced": context.clock_sync(),
-        "sources": [] if context.sources is None else context.sources.health(),
+        "sources": context.sources.health(),
         "alarms": None if context.alarms is None else context.alarms.health(),
         "forwarders": forward_metrics.health([pump.stats() for pump in context.forwarders], now),
         "alarm_events": {

@@ -25,10 +25,10 @@ from gateway.clock import Clock
 from gateway.errors import GatewayError
 from gateway.recorder import Recorder, run_retention
 from gateway.settings import Settings, load_settings
-from gateway.sources import ClockSync, flagged, open_sources
+from gateway.sources import ClockSync, open_sources
 from gateway.store import ReadingStore
 from probes.modbus import ModbusBusDriver, devices_on_bus
-from probes.time_integrity import kernel_clock_synced
+from probes.time_integrity import flag_unsynced, kernel_clock_synced
 
 if TYPE_CHECKING:
     from gateway.alarms.engine import AlarmService
@@ -104,7 +104,7 @@ class Gateway:
             )
             recorder = Recorder(store, self.clock, settings.store)
             sync = ClockSync(kernel_clock_synced())
-            emit = flagged(recorder.put, sync)
+            emit = flag_unsynced(recorder.put, sync)
             drivers = [
                 ModbusBusDriver(bus, devices, emit, self.clock)
                 for bus in settings.buses
@@ -129,10 +129,10 @@ class Gateway:
                 store,
                 recorder,
                 drivers,
+                sources,
+                sync,
                 self.clock.now(),
                 alarms=alarms,
-                sources=sources,
-                clock_sync=sync,
             )
             await self._open_forwarders(context, resources)
             if settings.store.disk_budget is not None:
@@ -275,11 +275,10 @@ class Gateway:
                 group.create_task(driver.run(), name=f"bus:{driver.name}")
                 for driver in context.drivers
             ]
-            if context.sources is not None:
-                polling += [
-                    group.create_task(source.run(), name=f"source:{source.name}")
-                    for source in context.sources.drivers
-                ]
+            polling += [
+                group.create_task(source.run(), name=f"source:{source.name}")
+                for source in context.sources.drivers
+            ]
             background.append(
                 group.create_task(context.clock_sync.watch(self.clock), name="clock-sync")
             )

@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SCANS_FILE = "scans.sqlite3"
 # How often the clock's synchronisation is looked at again.
 CLOCK_CHECK_S = 60.0
 
@@ -96,13 +95,6 @@ def _jsonable(value: object) -> object:
     return str(value)
 
 
-def flagged(emit: Emit, sync: ClockSync) -> Emit:
-    """Every driver's emit: readings taken while the clock is unsynchronised are flagged."""
-    from probes.time_integrity import flag_unsynced
-
-    return flag_unsynced(emit, sync)
-
-
 def open_sources(
     settings: Settings,
     clock: Clock,
@@ -114,10 +106,10 @@ def open_sources(
 ) -> Sources:
     """Drivers for the configured sources; every scan, from a scanner or the API, is committed
     and then handed to `scan_listeners` (alarm presence, the ledger)."""
-    from gateway.scan_store import ScanStore, scan_sink
+    from gateway.scan_store import FILENAME, ScanStore, scan_sink
 
     store = resources.enter_context(
-        ScanStore(settings.gateway.data_dir / SCANS_FILE, synchronous=settings.store.synchronous)
+        ScanStore(settings.gateway.data_dir / FILENAME, synchronous=settings.store.synchronous)
     )
     sources = Sources(store, scan_sink(store, scan_listeners))
     ble_probes = settings.probes_of(BleProbe)

@@ -168,7 +168,6 @@ class DigestJob:
         self._on_rows = on_rows
         self._trigger = CronTrigger(hour=hour, minute=minute, timezone=LOCAL_TZ)
         self.next_due: datetime | None = None
-        self.last_sent: date | None = None
 
     def _next_after(self, moment: datetime) -> datetime:
         fire: datetime = self._trigger.get_next_fire_time(None, moment + timedelta(seconds=1))
@@ -197,6 +196,5 @@ class DigestJob:
         self._store.commit(Work(outbox=rows, meta={META_DIGEST_DUE: following.isoformat()}))
         log.info("daily digest of %s queued for %d recipient channel(s)", day, len(rows))
         self.next_due = following
-        self.last_sent = day
         self._on_rows()
         return following

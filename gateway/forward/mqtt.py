@@ -115,7 +115,6 @@ class MqttForwarder:
         self._client: aiomqtt.Client | None = None
         self._ready = asyncio.Event()
         self._attempted = asyncio.Event()
-        self._connects = 0
         self._down: ForwardError = RetryableError(f"{self._server}: not connected yet")
         self.pump = Pump(
             NAME,
@@ -224,7 +223,6 @@ class MqttForwarder:
 
     async def _session(self, client: aiomqtt.Client, backoff: Backoff) -> None:
         async with client:
-            self._connects += 1
             await client.publish(f"{self.base}/status", self._status("online"), qos=1, retain=True)
             await client.subscribe(f"{self.base}/cmd/#", qos=1)
             log.info("connected to %s as %s", self._server, self.client_id)

@@ -10,7 +10,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-CLINIC = """
+# The unit, gateway and HTTP sections every test clinic starts with ({data_dir} to fill in).
+CLINIC_HEADER = """
 [unit]
 code = "6101030203"
 name = "测试门诊"
@@ -23,7 +24,11 @@ data_dir = "{data_dir}"
 [http]
 host = "127.0.0.1"
 port = 0
+"""
 
+CLINIC = (
+    CLINIC_HEADER
+    + """
 [store]
 flush_interval_s = 0.25
 
@@ -41,6 +46,7 @@ kind = "refrigerator"
 {compartments}
 {probes}
 """
+)
 
 PROBES_PER_LOGGER = 8
 LOGGERS = 3

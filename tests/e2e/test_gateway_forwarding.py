@@ -20,26 +20,16 @@ from gateway.runtime import STORE_FILE
 from gateway.settings import load_settings
 from gateway.store import ReadingStore
 from probes.reading import ProbeStatus
-from tests.e2e.support import GatewayProcess
+from tests.e2e.support import CLINIC_HEADER, GatewayProcess
 from tests.servers import Mosquitto, Subscriber, VictoriaMetrics
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.slow]
 
 BASE = "coldchain/6101030203/10001"
 
-CLINIC = """
-[unit]
-code = "6101030203"
-name = "测试门诊"
-region_code = "610102"
-
-[gateway]
-number = "10001"
-data_dir = "{data_dir}"
-
-[http]
-port = 0
-
+CLINIC = (
+    CLINIC_HEADER
+    + """
 [[buses]]
 name = "sim"
 transport = "tcp"
@@ -92,6 +82,7 @@ console_only = true
 secret = "test-only-ack-link-secret-0123456789"
 base_url = "http://127.0.0.1"
 """
+)
 
 # Channel 1 of the logger has nothing plugged in: the probe bound to it reads disconnected.
 FAULTY_PROBE = """

@@ -18,23 +18,13 @@ from firmware_sim.scenarios import build_scenario
 from firmware_sim.serial_devices import LoggerChannel, PtyWriter, run_logger
 from gateway.clock import SystemClock
 from gateway.settings import CompartmentKind
-from tests.e2e.support import GatewayProcess
+from tests.e2e.support import CLINIC_HEADER, GatewayProcess
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.slow]
 
-CLINIC = """
-[unit]
-code = "6101030203"
-name = "测试门诊"
-region_code = "610102"
-
-[gateway]
-number = "10001"
-data_dir = "{data_dir}"
-
-[http]
-port = 0
-
+CLINIC = (
+    CLINIC_HEADER
+    + """
 [[fridges]]
 code = "F1"
 name = "1号冰箱"
@@ -70,6 +60,7 @@ kind = "serial"
 station = "vaccination-1"
 port = "{scanner}"
 """
+)
 
 # A GS1 DataMatrix as a scanner sends it: AIM symbology identifier, FNC1 as GS (0x1D).
 GS1_SCAN = b"]d201069012345678901721123110ABC123\x1d21SERIAL0001"
