@@ -14,7 +14,7 @@ import contextlib
 import signal
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from firmware_sim import SimulatorError
@@ -111,7 +111,7 @@ def add_sim_parser(
     return sim
 
 
-def _probes(args: argparse.Namespace) -> tuple[list[ProbeSpec], dict[str, RegisterProfile]]:
+def _probes(args: argparse.Namespace) -> tuple[list[ProbeSpec], Mapping[str, RegisterProfile]]:
     if args.config is None:
         if args.bus is not None:
             raise ValueError("--bus needs --config: the demo probes sit on one bus")

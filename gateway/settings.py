@@ -232,7 +232,7 @@ class Settings(_Model):
         return [probe for probe in self.probes if isinstance(probe, kind)]
 
     def all_profiles(self) -> dict[str, RegisterProfile]:
-        return builtin_profiles() | {profile.name: profile for profile in self.profiles}
+        return {**builtin_profiles(), **{profile.name: profile for profile in self.profiles}}
 
     def compartment(self, ref: str) -> tuple[FridgeSettings, CompartmentSettings]:
         fridge_code, _, name = ref.partition("/")

@@ -7,8 +7,11 @@ shipped profiles live in `probes/register_maps/*.toml`; a configuration may add 
 
 from __future__ import annotations
 
+import functools
 import tomllib
+from collections.abc import Mapping
 from importlib import resources
+from types import MappingProxyType
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -77,11 +80,13 @@ class RegisterProfile(BaseModel):
         return start, (high - low + 1) * self.channel_stride
 
 
-def builtin_profiles() -> dict[str, RegisterProfile]:
-    """The register profiles shipped with the gateway, by name."""
+@functools.cache
+def builtin_profiles() -> Mapping[str, RegisterProfile]:
+    """The register profiles shipped with the gateway, by name (read once: they are files of
+    the installed package)."""
     profiles: dict[str, RegisterProfile] = {}
     for entry in resources.files("probes").joinpath("register_maps").iterdir():
         if entry.name.endswith(".toml"):
             profile = RegisterProfile.model_validate(tomllib.loads(entry.read_text("utf-8")))
             profiles[profile.name] = profile
-    return profiles
+    return MappingProxyType(profiles)
