@@ -70,6 +70,14 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             outcome TEXT NOT NULL)""",
         "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
     ),
+    (
+        # Who looked at which person's records, when and why (personal data: audited reads).
+        """CREATE TABLE record_reads (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT, at_ms INTEGER NOT NULL, reader TEXT NOT NULL,
+            what TEXT NOT NULL, archive_no TEXT NOT NULL DEFAULT '',
+            record_id TEXT NOT NULL DEFAULT '', purpose TEXT NOT NULL DEFAULT '')""",
+        "CREATE INDEX record_reads_person ON record_reads (archive_no, at_ms)",
+    ),
 )
 
 
