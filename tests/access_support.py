@@ -1,0 +1,36 @@
+"""Signing in for route tests that build their own small app: a middleware that takes the
+user from the `X-Test-Roles` header (comma-separated roles) instead of a session.
+
+The real sessions, tokens and passwords are tested on their own in tests/web; this lets the
+route tests of each feature check their permissions without a password round trip.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from gateway.access import USER, Role, User
+
+ROLES_HEADER = "X-Test-Roles"
+
+
+@web.middleware
+async def roles_from_header(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    header = request.headers.get(ROLES_HEADER)
+    if header:
+        roles = frozenset(Role(name.strip()) for name in header.split(","))
+        name = request.headers.get("X-Test-User", "tester")
+        request[USER] = User(name, roles, person=request.headers.get("X-Test-Person"))
+    return await handler(request)
+
+
+def as_roles(*roles: Role, name: str = "tester", person: str | None = None) -> dict[str, str]:
+    """Headers for a request made as a user with `roles`."""
+    headers = {ROLES_HEADER: ",".join(roles), "X-Test-User": name}
+    if person is not None:
+        headers["X-Test-Person"] = person
+    return headers
