@@ -73,6 +73,16 @@ class ScanStore(FileBacked):
         )
         return [_stored(row) for row in rows]
 
+    def unsynced_after(self, seq: int, limit: int = 5000) -> list[tuple[int, datetime]]:
+        """(seq, taken_at) of scans stamped by an unsynchronised clock and not yet corrected,
+        with a seq above `seq`, in seq order."""
+        rows = self._file.fetch(
+            "SELECT seq, taken_at FROM scans WHERE seq > ? AND clock_synced = 0"
+            " AND time_corrected = 0 ORDER BY seq LIMIT ?",
+            (seq, limit),
+        )
+        return [(row_seq, from_millis(taken_at)) for row_seq, taken_at in rows]
+
     def correct_times(self, corrections: Sequence[tuple[int, datetime]]) -> int:
         """Set the corrected acquisition time of scans taken before the clock synchronised;
         `clock_synced` stays 0 (it records how the time was obtained)."""
@@ -98,17 +108,13 @@ ScanListener = Callable[[StoredScan], Awaitable[None]]
 
 
 def scan_sink(
-    store: ScanStore,
-    listeners: Sequence[ScanListener] = (),
-    remember: Callable[[int, Scan], None] | None = None,
+    store: ScanStore, listeners: Sequence[ScanListener] = ()
 ) -> Callable[[Scan], Awaitable[StoredScan]]:
     """What scanner drivers and `POST /api/scans` call: commit first, then tell the listeners
-    (alarm presence, the ledger), and let time integrity remember unsynchronised scans by seq."""
+    (alarm presence, the ledger)."""
 
     async def sink(scan: Scan) -> StoredScan:
         stored = store.add(scan)
-        if remember is not None and not scan.clock_synced:
-            remember(stored.seq, scan)
         for listener in listeners:
             await listener(stored)
         return stored

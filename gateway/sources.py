@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from gateway.clock import Clock
+from gateway.clock_sync import SCANS, ClockSync
 from gateway.settings import Settings
 from probes.reading import Reading
 from probes.sources_settings import BleProbe, HidScanner, SerialProbe
@@ -25,9 +26,6 @@ if TYPE_CHECKING:
     from probes.scan import Scan
 
 log = logging.getLogger(__name__)
-
-# How often the clock's synchronisation is looked at again.
-CLOCK_CHECK_S = 60.0
 
 Emit = Callable[[Reading], Awaitable[None]]
 
@@ -40,30 +38,6 @@ class Driver(Protocol):
     def health(self) -> object: ...
 
     def run(self) -> Coroutine[Any, Any, None]: ...
-
-
-@dataclass(slots=True)
-class ClockSync:
-    """Whether the wall clock is synchronised, looked at every minute by `watch`."""
-
-    synced: bool = True
-
-    def __call__(self) -> bool:
-        return self.synced
-
-    async def watch(self, clock: Clock) -> None:
-        from probes.time_integrity import kernel_clock_synced
-
-        while True:
-            now_synced = kernel_clock_synced()
-            if now_synced != self.synced:
-                (log.info if now_synced else log.warning)(
-                    "wall clock %s: readings are %s",
-                    "synchronised" if now_synced else "NOT synchronised",
-                    "trusted again" if now_synced else "flagged clock_synced=false",
-                )
-            self.synced = now_synced
-            await clock.sleep(CLOCK_CHECK_S)
 
 
 @dataclass(slots=True)
@@ -111,6 +85,7 @@ def open_sources(
     store = resources.enter_context(
         ScanStore(settings.gateway.data_dir / FILENAME, synchronous=settings.store.synchronous)
     )
+    sync.track(SCANS, store)
     sources = Sources(store, scan_sink(store, scan_listeners))
     ble_probes = settings.probes_of(BleProbe)
     if ble_probes:

@@ -48,9 +48,11 @@ class SqliteFile:
         synchronous: Synchronous = "NORMAL",
         error: ErrorFactory = StoreError,
         integrity: ErrorFactory | None = None,
+        page_size: int | None = None,
     ) -> None:
         """`error` makes the owner's exception from a message; `integrity` is used instead
-        when a constraint rejects a write."""
+        when a constraint rejects a write. `page_size` applies to a new file only (SQLite
+        fixes it at creation in WAL mode)."""
         self.path = path
         self.what = what
         self._error = error
@@ -66,15 +68,17 @@ class SqliteFile:
         with self.translated("open"):
             self._conn = sqlite3.connect(path, isolation_level=None)
         try:
-            self._prepare(synchronous)
+            self._prepare(synchronous, page_size)
             self._migrate(migrations)
         except BaseException:
             self.close()
             raise
 
-    def _prepare(self, synchronous: Synchronous) -> None:
+    def _prepare(self, synchronous: Synchronous, page_size: int | None) -> None:
         conn = self.connection
         with self.translated("open"):
+            if page_size is not None and conn.execute("PRAGMA page_count").fetchone()[0] == 0:
+                conn.execute(f"PRAGMA page_size={int(page_size)}")
             mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             conn.execute(f"PRAGMA synchronous={synchronous}")
             conn.execute("PRAGMA journal_size_limit=8388608")

@@ -30,6 +30,11 @@ _MS = timedelta(milliseconds=1)
 _OK = STATUS_CODES[ProbeStatus.OK]
 
 #: Forward migrations; entry i moves the schema from version i to i + 1 (`PRAGMA user_version`).
+# Small pages for a write-heavy file of small rows: every commit rewrites the index page of
+# each probe it touches, and 1 KiB pages halve the bytes an SD card gets per day
+# (bench/sd_card_writes.py). Applies to files created from now on.
+PAGE_SIZE = 1024
+
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
         "CREATE TABLE probes (id INTEGER PRIMARY KEY, code TEXT NOT NULL UNIQUE)",
@@ -47,28 +52,39 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX readings_probe_time ON readings (probe_id, taken_at)",
         "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
     ),
+    # Times of unsynchronised readings corrected once the clock synchronised (time_correction).
+    ("ALTER TABLE readings ADD COLUMN time_corrected INTEGER NOT NULL DEFAULT 0",),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # Spelled out in full (no string building) so each query is a reviewable constant.
 _QUERY_ALL = (
-    "SELECT seq, probe_id, taken_at, status, temperature, humidity, battery, clock_synced"
+    "SELECT seq, probe_id, taken_at, status, temperature, humidity, battery, clock_synced,"
+    " time_corrected"
     " FROM readings WHERE probe_id IN (SELECT id FROM probes)"
     " AND taken_at >= ? AND taken_at < ? ORDER BY taken_at, seq LIMIT ?"
 )
 _QUERY_PROBE = (
-    "SELECT seq, probe_id, taken_at, status, temperature, humidity, battery, clock_synced"
+    "SELECT seq, probe_id, taken_at, status, temperature, humidity, battery, clock_synced,"
+    " time_corrected"
     " FROM readings WHERE probe_id = ?"
     " AND taken_at >= ? AND taken_at < ? ORDER BY taken_at, seq LIMIT ?"
 )
 _QUERY_AFTER = (
-    "SELECT seq, probe_id, taken_at, status, temperature, humidity, battery, clock_synced"
+    "SELECT seq, probe_id, taken_at, status, temperature, humidity, battery, clock_synced,"
+    " time_corrected"
     " FROM readings WHERE seq > ? ORDER BY seq LIMIT ?"
 )
 _QUERY_LATEST = (
-    "SELECT seq, probe_id, taken_at, status, temperature, humidity, battery, clock_synced"
+    "SELECT seq, probe_id, taken_at, status, temperature, humidity, battery, clock_synced,"
+    " time_corrected"
     " FROM readings WHERE seq IN (SELECT (SELECT seq FROM readings WHERE probe_id = probes.id"
     " ORDER BY taken_at DESC, seq DESC LIMIT 1) FROM probes)"
+)
+_QUERY_BUCKETS = (
+    "SELECT (taken_at - ?) / ? AS bucket, min(temperature), max(temperature), avg(temperature),"
+    " count(temperature) FROM readings WHERE probe_id = ? AND taken_at >= ? AND taken_at < ?"
+    " AND temperature IS NOT NULL GROUP BY bucket ORDER BY bucket"
 )
 _INSERT = (
     "INSERT INTO readings (probe_id, taken_at, status, temperature, humidity, battery,"
@@ -87,6 +103,18 @@ class StoredReading:
 
     seq: int
     reading: Reading
+    time_corrected: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TemperatureBucket:
+    """The temperatures of one probe within one time bucket starting at `start`."""
+
+    start: datetime
+    low: float
+    high: float
+    mean: float
+    count: int
 
 
 def to_millis(moment: datetime) -> int:
@@ -122,6 +150,7 @@ class ReadingStore(FileBacked):
             migrations=MIGRATIONS,
             synchronous=synchronous,
             integrity=InvalidReadingError,
+            page_size=PAGE_SIZE,
         )
         self._ids = _ProbeIds(self)
         self._codes: dict[int, str] = {}
@@ -193,6 +222,18 @@ class ReadingStore(FileBacked):
             )
         return cursor.rowcount
 
+    def correct_times(self, corrections: Sequence[tuple[int, datetime]]) -> int:
+        """Move unsynchronised readings (by seq) to their corrected time, in one transaction;
+        they are then trusted (`clock_synced`) and marked `time_corrected`. A row already
+        corrected is left alone. Returns how many rows changed."""
+        with self._file.transaction("correct times in") as conn:
+            cursor = conn.executemany(
+                "UPDATE readings SET taken_at = ?, clock_synced = 1, time_corrected = 1"
+                " WHERE seq = ? AND time_corrected = 0",
+                [(to_millis(moment), seq) for seq, moment in corrections],
+            )
+        return cursor.rowcount
+
     def set_meta(self, key: str, value: str) -> None:
         """Store a small value under `key` (committed at once)."""
         conn = self._file.connection
@@ -227,10 +268,37 @@ class ReadingStore(FileBacked):
             return []
         return [self._stored(row) for row in rows]
 
+    def temperature_buckets(
+        self, probe: str, since: datetime, until: datetime, bucket_ms: int
+    ) -> list[TemperatureBucket]:
+        """Min, max and mean temperature of `probe` per `bucket_ms` from `since` (to `until`),
+        aggregated in SQL over the (probe, taken_at) index; buckets without a reading are left
+        out."""
+        if probe not in self._ids:
+            return []
+        low = to_millis(since)
+        rows = self._file.fetch(
+            _QUERY_BUCKETS, (low, bucket_ms, self._ids[probe], low, to_millis(until))
+        )
+        return [
+            TemperatureBucket(from_millis(low + int(bucket) * bucket_ms), lo, hi, mean, count)
+            for bucket, lo, hi, mean, count in rows
+        ]
+
     def readings_after(self, seq: int, limit: int = 1000) -> list[StoredReading]:
         """Readings with a seq above `seq`, in seq order: a forwarder's next batch."""
         rows = self._file.fetch(_QUERY_AFTER, (seq, limit))
         return [self._stored(row) for row in rows]
+
+    def unsynced_after(self, seq: int, limit: int = 5000) -> list[tuple[int, datetime]]:
+        """(seq, taken_at) of uncorrected readings stamped by an unsynchronised clock with a
+        seq above `seq`, in seq order."""
+        rows = self._file.fetch(
+            "SELECT seq, taken_at FROM readings WHERE seq > ? AND clock_synced = 0"
+            " AND time_corrected = 0 ORDER BY seq LIMIT ?",
+            (seq, limit),
+        )
+        return [(row_seq, from_millis(taken_at)) for row_seq, taken_at in rows]
 
     def latest_by_probe(self) -> dict[str, StoredReading]:
         """Each probe's most recently taken reading (ties: the highest seq)."""
@@ -259,7 +327,7 @@ class ReadingStore(FileBacked):
     # -- helpers ---------------------------------------------------------------------------
 
     def _stored(self, row: tuple[Any, ...]) -> StoredReading:
-        seq, probe_id, taken_at, status, temperature, humidity, battery, synced = row
+        seq, probe_id, taken_at, status, temperature, humidity, battery, synced, corrected = row
         return StoredReading(
             seq,
             Reading(
@@ -271,6 +339,7 @@ class ReadingStore(FileBacked):
                 battery=_real(battery),
                 clock_synced=bool(synced),
             ),
+            bool(corrected),
         )
 
 

@@ -239,6 +239,7 @@ class BacklogBatch:
 
 
 Fetch = Callable[[int, int], list[StoredReading]]
+Held = Callable[[StoredReading], bool]
 
 
 class LaneBook:
@@ -271,11 +272,12 @@ class LaneBook:
     def live_pending(self) -> int:
         return len(self._pending)
 
-    def offer(self, batch: Sequence[StoredReading]) -> None:
-        """New committed readings, in seq order (the recorder's subscription)."""
+    def offer(self, batch: Sequence[StoredReading], held: Held | None = None) -> None:
+        """New committed readings, in seq order (the recorder's subscription). Those `held`
+        (waiting for their time to be corrected) are left to the backlog lane."""
         if not batch:
             return
-        self._pending.extend(batch)
+        self._pending.extend(batch if held is None else [item for item in batch if not held(item)])
         self._next = max(self._next, batch[-1].seq + 1)
         self._trim()
 
@@ -310,11 +312,14 @@ class LaneBook:
 
     # -- backlog lane ----------------------------------------------------------------------
 
-    def plan_backlog(self, fetch: Fetch, limit: int) -> BacklogBatch | None:
+    def plan_backlog(
+        self, fetch: Fetch, limit: int, held: Held | None = None
+    ) -> BacklogBatch | None:
         """The next backlog batch, or None when the backlog lane has nothing to do now.
 
         `fetch(pos, limit)` is `store.readings_after`. A batch may have no rows (a stretch of
-        deleted seqs): acknowledging it moves the cursor across the hole."""
+        deleted seqs): acknowledging it moves the cursor across the hole. A batch ends before
+        the first `held` reading: the lane waits there until it is released."""
         ledger = self.ledger
         pos = ledger.skip(self._pos)
         self._pos = pos
@@ -325,6 +330,11 @@ class LaneBook:
         rows = fetched
         if fetched and fetched[-1].seq >= bound:
             rows = [item for item in fetched if item.seq < bound]
+        if held is not None:
+            first_held = next((item.seq for item in rows if held(item)), None)
+            if first_held is not None:
+                rows = [item for item in rows if item.seq < first_held]
+                return BacklogBatch(pos + 1, first_held - 1, rows) if pos + 1 < first_held else None
         if len(rows) == limit:
             hi = rows[-1].seq
         elif bound < INFINITY:

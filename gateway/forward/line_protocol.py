@@ -11,6 +11,8 @@ Schema (one point per reading; documented in the README)::
   measured them; `status` always, as an integer code (0 ok, 1 disconnected, 2 out_of_range,
   3 bus_error, 4 stale: `probes.reading.STATUS_CODES`). An integer, not a string, because
   VictoriaMetrics stores string fields as 0 and would lose the state;
+- `clock_synced=0i` only on a reading stamped before the gateway's clock synchronised whose
+  time could not be corrected (its time is unreliable); corrected readings carry no flag;
 - the timestamp is the acquisition time in whole milliseconds (write with precision=ms), so a
   replay writes the same series and timestamp, which the server overwrites.
 
@@ -106,6 +108,8 @@ class LineEncoder:
         if reading.battery is not None and isfinite(reading.battery):
             fields.append(f"battery={_number(reading.battery)}")
         fields.append(f"status={STATUS_CODES[reading.status]}i")
+        if not reading.clock_synced:
+            fields.append("clock_synced=0i")
         return f"{self.prefix(reading.probe)}{','.join(fields)} {to_millis(reading.taken_at)}"
 
     def encode(self, batch: Sequence[StoredReading]) -> bytes:

@@ -69,6 +69,8 @@ def readings_payload(identity: Identity, batch: Sequence[StoredReading]) -> byte
             item["kind"] = tags.kind
         item["ts"] = to_millis(reading.taken_at)
         item["status"] = str(reading.status)
+        if not reading.clock_synced:
+            item["clock_synced"] = False
         for key in ("temperature", "humidity", "battery"):
             value = getattr(reading, key)
             if value is not None and math.isfinite(value):  # NaN is not JSON

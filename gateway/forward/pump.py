@@ -65,6 +65,13 @@ def raise_if_cancelling() -> None:
         raise asyncio.CancelledError
 
 
+class TimeHold(Protocol):
+    """Says whether a reading stamped by an unsynchronised clock may still be corrected
+    (`gateway.clock_sync.ClockSync`)."""
+
+    def holds(self, item: StoredReading, limit_s: float) -> bool: ...
+
+
 class Sink(Protocol):
     """Delivers one batch to one server; raises the errors of errors.py, nothing else."""
 
@@ -131,6 +138,17 @@ class Pump:
         self._last_error_at: datetime | None = None
         self._failures = 0
         self._state = "starting"
+        self._hold: TimeHold | None = None
+
+    def hold_for_time_correction(self, hold: TimeHold) -> None:
+        """Send no reading `hold` says may still get its time corrected: the county gets the
+        corrected time, or the reading flagged once `unsynced_hold_s` has passed. Call before
+        `run`."""
+        self._hold = hold
+
+    def _held(self, item: StoredReading) -> bool:
+        hold = self._hold
+        return hold is not None and hold.holds(item, self._settings.unsynced_hold_s)
 
     # -- running ---------------------------------------------------------------------------
 
@@ -166,7 +184,7 @@ class Pump:
         if book is None:
             return
         dropped = book.dropped_to_backlog
-        book.offer(batch)
+        book.offer(batch, self._held if self._hold is not None else None)
         self._live_wake.set()
         if book.dropped_to_backlog != dropped:
             self._backlog_wake.set()
@@ -195,7 +213,9 @@ class Pump:
         size = self._settings.batch_size
         while True:
             try:
-                planned = book.plan_backlog(self._store.readings_after, size)
+                planned = book.plan_backlog(
+                    self._store.readings_after, size, self._held if self._hold is not None else None
+                )
             except StoreError as error:
                 self.report_failure(f"cannot read the backlog from the store: {error}")
                 await self._pause(self._settings.retry_max_s)

@@ -64,6 +64,15 @@ class PumpSettings(_Model):
     idle_poll_s: Annotated[
         float, Field(gt=0, le=3600, description="how often an idle backlog lane looks again")
     ] = 5.0
+    unsynced_hold_s: Annotated[
+        float,
+        Field(
+            ge=0,
+            le=7 * 86_400,
+            description="how long readings stamped before the wall clock synchronised wait "
+            "for their time to be corrected before they are sent flagged clock_synced=false",
+        ),
+    ] = 7200.0
 
     @model_validator(mode="after")
     def _retry_bounds(self) -> PumpSettings:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -24,7 +24,7 @@ from probes.sources_settings import (
     check_ble_probes,
     check_serial_ports,
 )
-from probes.time_integrity import TimeIntegrity, flag_unsynced, kernel_clock_synced
+from probes.time_integrity import flag_unsynced, kernel_clock_synced
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 GS1 = b"]d2\x1d01069012345678901721123110ABC123\x1d21XYZ"
@@ -138,34 +138,6 @@ def test_arbitrary_bytes_raise_only_line_format_errors(line: bytes) -> None:
         except LineFormatError:
             continue
         assert set(values) == {"fridge", "freezer"}
-
-
-def test_time_integrity_corrects_from_the_monotonic_clock() -> None:
-    integrity = TimeIntegrity(synced=False)
-    boot_wall = datetime(2025, 12, 31, 23, 0, tzinfo=UTC)  # fake-hwclock's stale time
-    first = integrity.stamp(boot_wall, monotonic=10.0)
-    second = integrity.stamp(boot_wall + timedelta(seconds=50), monotonic=60.0)
-    assert not first.clock_synced
-    integrity.remember(1, first)
-    integrity.remember(2, second)
-    assert integrity.update(False, boot_wall, 61.0) == []
-    true_now = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
-    corrections = integrity.update(True, true_now, monotonic=100.0)
-    assert [(c.key, c.taken_at) for c in corrections] == [
-        (1, true_now - timedelta(seconds=90)),
-        (2, true_now - timedelta(seconds=40)),
-    ]
-    assert integrity.pending == 0
-    assert integrity.stamp(true_now, 101.0).clock_synced
-    assert integrity.update(True, true_now, 102.0) == []
-
-
-def test_time_integrity_bounds_its_memory() -> None:
-    integrity = TimeIntegrity(synced=False, max_pending=2)
-    for key in range(3):
-        integrity.remember(key, integrity.stamp(T0, float(key)))
-    assert integrity.pending == 2
-    assert integrity.forgotten == 1
 
 
 def test_ble_probe_settings() -> None:

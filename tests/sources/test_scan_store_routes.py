@@ -10,11 +10,12 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from gateway.auth.access import Role
 from gateway.clock import FakeClock
 from gateway.scan_routes import add_scan_routes
-from gateway.scan_store import FILENAME, ScanStore, scan_sink
+from gateway.scan_store import FILENAME, ScanStore, StoredScan, scan_sink
 from probes.scan import Scan
-from probes.time_integrity import TimeIntegrity
+from tests.access_support import as_roles, roles_from_header
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 GS1 = b"]d2\x1d0106901234567890\x1d21SN\xff"
@@ -38,24 +39,17 @@ def test_store_keeps_bytes_and_seq_and_corrects_times(tmp_path: Path) -> None:
 
 @pytest.mark.asyncio
 async def test_scan_sink_commits_then_tells_listeners(tmp_path: Path) -> None:
-    seen: list[int] = []
-    integrity = TimeIntegrity(synced=False)
-
-    async def listener(stored: object) -> None:
-        seen.append(getattr(stored, "seq"))  # noqa: B009
+    seen: list[tuple[int, int]] = []
 
     with ScanStore(tmp_path / FILENAME) as store:
-        sink = scan_sink(
-            store,
-            [listener],
-            lambda seq, scan: integrity.remember(seq, integrity.stamp(scan.taken_at, 5.0)),
-        )
+
+        async def listener(stored: StoredScan) -> None:
+            seen.append((stored.seq, store.last_seq()))
+
+        sink = scan_sink(store, [listener])
         await sink(Scan(b"X", "s", "d", T0, clock_synced=False))
-        assert seen == [1]
-        assert integrity.pending == 1
-        corrections = integrity.update(True, T0 + timedelta(days=1), 10.0)
-        store.correct_times([(int(c.key), c.taken_at) for c in corrections])  # type: ignore[call-overload]
-        assert store.after(0)[0].scan.taken_at == T0 + timedelta(days=1, seconds=-5)
+        assert seen == [(1, 1)], "the listener hears of a scan once it is committed"
+        assert store.unsynced_after(0) == [(1, T0)]
 
 
 @pytest.mark.asyncio
@@ -63,9 +57,11 @@ async def test_api_scans(tmp_path: Path) -> None:
     clock = FakeClock(T0)
     with ScanStore(tmp_path / FILENAME) as store:
         store.add(Scan(GS1, "s1", "desk", T0))
-        app = web.Application()
+        app = web.Application(middlewares=[roles_from_header])
         add_scan_routes(app, store, clock)
-        async with TestClient(TestServer(app, host="127.0.0.1", port=0)) as client:
+        async with TestClient(
+            TestServer(app, host="127.0.0.1", port=0), headers=as_roles(Role.VACCINATOR)
+        ) as client:
             response = await client.get("/api/scans")
             assert response.status == 200
             body = await response.json()
@@ -102,4 +98,11 @@ async def test_api_scans(tmp_path: Path) -> None:
             assert response.status == 400
             response = await client.get("/api/scans?limit=0")
             assert response.status == 400
+            refused = await client.post(
+                "/api/scans",
+                json={"raw": "x", "scanner": "a", "station": "b"},
+                headers=as_roles(Role.COUNTY),
+            )
+            assert refused.status == 403
+            assert "may not scan" in (await refused.json())["error"]
             assert store.last_seq() == 3

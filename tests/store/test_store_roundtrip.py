@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
@@ -152,3 +153,22 @@ def test_synchronous_setting_is_applied(
     with SqliteFile(tmp_path / "s.db", what="a test file", migrations=(), synchronous=mode) as db:
         assert db.fetch("PRAGMA synchronous") == [(level,)]
         assert db.fetch("PRAGMA journal_mode") == [("wal",)]
+
+
+def _page_size(path: Path) -> int:
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        return int(conn.execute("PRAGMA page_size").fetchone()[0])
+
+
+def test_a_new_store_uses_small_pages_and_an_old_one_keeps_its_own(tmp_path: Path) -> None:
+    new, old = tmp_path / "new.sqlite3", tmp_path / "old.sqlite3"
+    with ReadingStore(new) as store:
+        store.write_batch([Reading("P1", T0, ProbeStatus.OK, 4.0)])
+    assert _page_size(new) == 1024
+    with contextlib.closing(sqlite3.connect(old)) as conn:  # as an earlier release made it
+        conn.execute("PRAGMA page_size=4096")
+        conn.execute("PRAGMA journal_mode=WAL")
+    with ReadingStore(old) as store:
+        store.write_batch([Reading("P1", T0, ProbeStatus.OK, 4.0)])
+        assert [row.reading.temperature for row in store.readings("P1", None, None, 10)] == [4.0]
+    assert _page_size(old) == 4096
