@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.auth.access import Action, add_route, require
 from gateway.clock import Clock, SystemClock
 from gateway.scan_store import ScanStore, StoredScan, scan_sink
 from probes.scan import Scan
@@ -38,8 +39,8 @@ def add_scan_routes(
 ) -> None:
     """`record` commits a posted scan and tells the listeners (default: the store alone)."""
     api = _ScanApi(scan_store, clock or SystemClock(), synced, record or scan_sink(scan_store))
-    app.router.add_get("/api/scans", api.list_scans)
-    app.router.add_post("/api/scans", api.post_scan)
+    add_route(app, "GET", "/api/scans", api.list_scans, Action.VIEW)
+    add_route(app, "POST", "/api/scans", api.post_scan, Action.SCAN)
 
 
 def scan_json(stored: StoredScan) -> dict[str, Any]:
@@ -89,6 +90,7 @@ class _ScanApi:
         self._record = record
 
     async def list_scans(self, request: web.Request) -> web.Response:
+        require(request, Action.VIEW)
         since = _whole(request, "since", 0, 0, 2**63 - 1)
         limit = _whole(request, "limit", 1000, 1, MAX_SCANS)
         rows = self._store.after(since, limit)
@@ -98,6 +100,7 @@ class _ScanApi:
         )
 
     async def post_scan(self, request: web.Request) -> web.Response:
+        require(request, Action.SCAN)
         try:
             body = await request.json()
         except (json.JSONDecodeError, UnicodeDecodeError):

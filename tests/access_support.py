@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from gateway.access import USER, Role, User
+from gateway.auth.access import USER, Role, User
 
 ROLES_HEADER = "X-Test-Roles"
 

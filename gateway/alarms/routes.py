@@ -1,5 +1,9 @@
 """HTTP routes of the alarms: list, acknowledge, close, silence, and the signed ack link page.
 
+Each route declares the action it needs (`gateway.auth.access`); acknowledging and closing act as
+the alarm person of the signed-in account (`User.person`), never as a person named in the
+body. The ack link page needs no sign-in: the link itself is signed for one person.
+
 Refusals answer 4xx with `{"error": "..."}` naming the problem and the fix, and change nothing;
 a step that could not be persisted answers 503 (retry). The ack link page is a small Chinese
 HTML page, because it opens on a phone from a WeChat message or an SMS.
@@ -28,6 +32,7 @@ from alerts.errors import (
 from alerts.escalation import Transition
 from alerts.messages import LOCAL_TZ
 from gateway.alarms.engine import AlarmService
+from gateway.auth.access import OPEN, Action, User, add_route, require
 from gateway.errors import StoreError
 
 _B = TypeVar("_B", bound="_Body")
@@ -40,20 +45,20 @@ class _Body(BaseModel):
 
 
 class AckBody(_Body):
-    person: Annotated[str, Field(min_length=1)]
+    person: Annotated[str, Field(min_length=1)] | None = None
     how: Annotated[str, Field(min_length=1)] = "web"
     unit: str | None = None
 
 
 class CloseBody(_Body):
-    person: Annotated[str, Field(min_length=1)]
+    person: Annotated[str, Field(min_length=1)] | None = None
     cause: Annotated[str, Field(min_length=1)]
     action: Annotated[str, Field(min_length=1)]
     unit: str | None = None
 
 
 class SilenceBody(_Body):
-    who: Annotated[str, Field(min_length=1)]
+    who: Annotated[str, Field(min_length=1)] | None = None
     why: Annotated[str, Field(min_length=1)]
     until: datetime
     scope: str | None = None
@@ -61,11 +66,11 @@ class SilenceBody(_Body):
 
 def add_alarm_routes(app: web.Application, service: AlarmService) -> None:
     app[SERVICE] = service
-    app.router.add_get("/api/alarms", list_alarms)
-    app.router.add_post("/api/alarms/{ref}/ack", acknowledge)
-    app.router.add_post("/api/alarms/{ref}/close", close)
-    app.router.add_post("/api/silences", silence)
-    app.router.add_get("/ack/{token}", ack_link)
+    add_route(app, "GET", "/api/alarms", list_alarms, Action.VIEW)
+    add_route(app, "POST", "/api/alarms/{ref}/ack", acknowledge, Action.ALARM_ACK)
+    add_route(app, "POST", "/api/alarms/{ref}/close", close, Action.ALARM_CLOSE)
+    add_route(app, "POST", "/api/silences", silence, Action.ALARM_SILENCE)
+    add_route(app, "GET", "/ack/{token}", ack_link, OPEN)
 
 
 def _error(status: type[web.HTTPException], message: str) -> web.HTTPException:
@@ -117,6 +122,24 @@ def _refused(error: Exception, service: AlarmService) -> web.HTTPException:
     return _error(web.HTTPUnprocessableEntity, str(error))
 
 
+def _acting_person(user: User, named: str | None, service: AlarmService) -> str:
+    """The alarm person the signed-in account answers as; a body naming another is refused."""
+    if user.person is None:
+        people = sorted({p for tier in (1, 2, 3) for p in service.alerts.tier_people(tier)})
+        raise _error(
+            web.HTTPForbidden,
+            f"account {user.name} answers for no alarm person; fix: an admin sets its person id "
+            f"(one of: {', '.join(people)})",
+        )
+    if named is not None and named != user.person:
+        raise _error(
+            web.HTTPForbidden,
+            f"{user.name} is signed in as alarm person {user.person!r} and cannot act for "
+            f"{named!r}; fix: leave out the person, or sign in as {named}",
+        )
+    return user.person
+
+
 def _transitions(transitions: list[Transition]) -> list[dict[str, Any]]:
     return [
         {"alarm_id": t.alarm_id, "at": t.at.isoformat(), "kind": str(t.kind), "who": t.who}
@@ -125,6 +148,7 @@ def _transitions(transitions: list[Transition]) -> list[dict[str, Any]]:
 
 
 async def list_alarms(request: web.Request) -> web.Response:
+    require(request, Action.VIEW)
     service = request.app[SERVICE]
     text = request.query.get("recent", "50")
     if not text.isdigit() or not 0 <= int(text) <= MAX_RECENT:
@@ -135,22 +159,26 @@ async def list_alarms(request: web.Request) -> web.Response:
 
 
 async def acknowledge(request: web.Request) -> web.Response:
+    user = require(request, Action.ALARM_ACK)
     service = request.app[SERVICE]
-    body = await _body(request, AckBody, '{"person": "wang", "how": "web"}')
+    body = await _body(request, AckBody, '{"how": "web"}')
+    person = _acting_person(user, body.person, service)
     try:
-        done = service.acknowledge(request.match_info["ref"], body.person, body.how, body.unit)
+        done = service.acknowledge(request.match_info["ref"], person, body.how, body.unit)
     except (RejectedEventError, StoreError) as error:
         raise _refused(error, service) from None
     return web.json_response({"ok": True, "transitions": _transitions(done)})
 
 
 async def close(request: web.Request) -> web.Response:
+    user = require(request, Action.ALARM_CLOSE)
     service = request.app[SERVICE]
-    example = '{"person": "wang", "cause": "压缩机故障", "action": "疫苗转移到2号冰箱"}'
+    example = '{"cause": "压缩机故障", "action": "疫苗转移到2号冰箱"}'
     body = await _body(request, CloseBody, example)
+    person = _acting_person(user, body.person, service)
     try:
         done = service.close_alarm(
-            request.match_info["ref"], body.person, body.cause, body.action, body.unit
+            request.match_info["ref"], person, body.cause, body.action, body.unit
         )
     except (RejectedEventError, StoreError) as error:
         raise _refused(error, service) from None
@@ -158,16 +186,24 @@ async def close(request: web.Request) -> web.Response:
 
 
 async def silence(request: web.Request) -> web.Response:
+    user = require(request, Action.ALARM_SILENCE)
     service = request.app[SERVICE]
-    example = '{"who": "wang", "why": "除霜", "until": "2026-03-02T12:00:00+08:00", "scope": "F1"}'
+    example = '{"why": "除霜", "until": "2026-03-02T12:00:00+08:00", "scope": "F1"}'
     body = await _body(request, SilenceBody, example)
+    # Technicians silence for defrosting too and need not be alarm people.
+    who = user.person or user.name
+    if body.who is not None and body.who != who:
+        raise _error(
+            web.HTTPForbidden,
+            f"{user.name} silences as {who!r}, not {body.who!r}; fix: leave out who",
+        )
     if body.until.tzinfo is None:
         raise _error(
             web.HTTPUnprocessableEntity,
             f"until={body.until.isoformat()} has no UTC offset; fix: add one, e.g. +08:00",
         )
     try:
-        done = service.silence(body.who, body.why, body.until, body.scope)
+        done = service.silence(who, body.why, body.until, body.scope)
     except (RejectedEventError, StoreError) as error:
         raise _refused(error, service) from None
     return web.json_response({"ok": True, "transitions": _transitions(done)})

@@ -16,7 +16,9 @@ from alerts.outbox import EntryState
 from firmware_sim.twilio_api import FakeTwilio
 from firmware_sim.wechat_api import FakeWechatOA, FakeWecom
 from gateway.alarms.routes import add_alarm_routes
+from gateway.auth.access import Role
 from gateway.clock import FakeClock
+from tests.access_support import as_roles, roles_from_header
 from tests.alarms.conftest import Harness, alerts_section, clinic, wait_until
 
 pytestmark = pytest.mark.asyncio
@@ -105,10 +107,10 @@ async def test_outage_queues_then_delivers_and_a_bad_number_fails_visibly(
         assert len(delivered) <= 3 + 3  # at most one queued + one new per person
         assert wecom.app_messages[-1]["touser"] == "WangFang"
 
-        app = web.Application()
+        app = web.Application(middlewares=[roles_from_header])
         add_alarm_routes(app, harness.alarms)
         async with TestClient(TestServer(app)) as client:
-            response = await client.get("/api/alarms")
+            response = await client.get("/api/alarms", headers=as_roles(Role.COUNTY))
             assert response.status == 200
             body = await response.json()
         (alarm,) = body["alarms"]

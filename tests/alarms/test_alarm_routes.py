@@ -12,6 +12,8 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from alerts.ack_links import AckClaim, sign
 from gateway.alarms.routes import add_alarm_routes
+from gateway.auth.access import Role
+from tests.access_support import as_roles, roles_from_header
 from tests.alarms.conftest import SECRET, T0, UNIT, Harness
 
 pytestmark = pytest.mark.asyncio
@@ -19,7 +21,7 @@ pytestmark = pytest.mark.asyncio
 
 @pytest_asyncio.fixture
 async def client(harness: Harness) -> AsyncIterator[TestClient[web.Request, web.Application]]:
-    app = web.Application()
+    app = web.Application(middlewares=[roles_from_header])
     add_alarm_routes(app, harness.alarms)
     async with TestClient(TestServer(app)) as test_client:
         yield test_client
@@ -45,40 +47,54 @@ async def test_ack_and_close_over_http_and_every_refusal(
     alarm_id = await open_alarm(harness)
     by_no, by_id = "/api/alarms/1", f"/api/alarms/{alarm_id.replace('/', '%2F')}"
 
-    message = await error(await client.post(f"{by_no}/ack", data=b"{person"), 400)
+    wang = as_roles(Role.MANAGER, name="wang.fang", person="wang")
+
+    async def ack(ref: str, body: object, headers: dict[str, str] = wang) -> ClientResponse:
+        return await client.post(f"{ref}/ack", json=body, headers=headers)
+
+    response = await client.post(f"{by_no}/ack", data=b"{how", headers=wang)
+    message = await error(response, 400)
     assert "not valid JSON" in message
-    assert '"person": "wang"' in message
-    message = await error(await client.post(f"{by_no}/ack", json={"how": "web"}), 422)
-    assert message.startswith("person: Field required")
-    message = await error(await client.post(f"{by_no}/ack", json={"person": "nobody"}), 403)
+    assert '{"how": "web"}' in message
+    message = await error(await ack(by_no, {"how": "by pigeon", "extra": 1}), 422)
+    assert message.startswith("extra: Extra inputs are not permitted")
+    message = await error(await ack(by_no, {}, as_roles(Role.MANAGER, name="clerk")), 403)
+    assert "clerk answers for no alarm person" in message
+    assert "li, wang, zhao" in message
+    message = await error(await ack(by_no, {"person": "li"}), 403)
+    assert "cannot act for 'li'" in message
+    message = await error(await ack(by_no, {}, as_roles(Role.MANAGER, person="nobody")), 403)
     assert "'nobody' is not in any tier" in message
     assert "li, wang, zhao" in message
-    other = {"person": "wang", "unit": "6101030299"}
-    message = await error(await client.post(f"{by_no}/ack", json=other), 403)
+    message = await error(await ack(by_no, {}, as_roles(Role.VACCINATOR, person="wang")), 403)
+    assert "may not alarm_ack" in message
+    message = await error(await ack(by_no, {"unit": "6101030299"}), 403)
     assert "this gateway serves 6101030203" in message
-    message = await error(await client.post("/api/alarms/99/ack", json={"person": "wang"}), 404)
+    message = await error(await ack("/api/alarms/99", {}), 404)
     assert "GET /api/alarms" in message
-    close = {"person": "wang", "cause": "压缩机故障", "action": "转移疫苗"}
-    message = await error(await client.post(f"{by_id}/close", json=close), 409)
+    close = {"cause": "压缩机故障", "action": "转移疫苗"}
+    message = await error(await client.post(f"{by_id}/close", json=close, headers=wang), 409)
     assert "still holds" in message
     assert "close after the condition has cleared" in message
 
-    response = await client.post(f"{by_id}/ack", json={"person": "wang", "how": "web"})
+    response = await ack(by_id, {"person": "wang", "how": "web"})
     assert response.status == 200
     assert (await response.json())["transitions"][0]["kind"] == "acknowledged"
 
     await harness.minutes(10, 5.0)
-    response = await client.post(f"{by_no}/close", json=close)
+    response = await client.post(f"{by_no}/close", json=close, headers=wang)
     assert response.status == 200
-    message = await error(await client.post(f"{by_no}/ack", json={"person": "li"}), 409)
+    message = await error(await ack(by_no, {}, as_roles(Role.HEAD, person="li")), 409)
     assert "already closed" in message
-    message = await error(await client.post(f"{by_no}/close", json=close), 409)
+    message = await error(await client.post(f"{by_no}/close", json=close, headers=wang), 409)
 
-    listing = await (await client.get("/api/alarms")).json()
+    listing = await (await client.get("/api/alarms", headers=wang)).json()
     (alarm,) = listing["alarms"]
     assert alarm["status"] == "closed"
     assert [a["person"] for a in alarm["acks"]] == ["wang"]
-    await error(await client.get("/api/alarms?recent=x"), 400)
+    assert alarm["closed_by"] == "wang"
+    await error(await client.get("/api/alarms?recent=x", headers=wang), 400)
+    await error(await client.get("/api/alarms"), 401)
 
 
 async def test_signed_link_page(
@@ -117,16 +133,25 @@ async def test_signed_link_page(
 
 async def test_silence(harness: Harness, client: TestClient[web.Request, web.Application]) -> None:
     until = (T0 + timedelta(hours=2)).isoformat()
-    body = {"who": "wang", "why": "除霜", "until": until, "scope": "F1"}
-    response = await client.post("/api/silences", json=body)
+    body = {"why": "除霜", "until": until, "scope": "F1"}
+    technician = as_roles(Role.TECHNICIAN, name="wang")
+    message = await error(await client.post("/api/silences", json=body), 401)
+    assert "sign in" in message
+    vaccinator = as_roles(Role.VACCINATOR, name="wang")
+    message = await error(await client.post("/api/silences", json=body, headers=vaccinator), 403)
+    assert "may not alarm_silence" in message
+    other = body | {"who": "li"}
+    message = await error(await client.post("/api/silences", json=other, headers=technician), 403)
+    assert "not 'li'" in message
+    response = await client.post("/api/silences", json=body, headers=technician)
     assert response.status == 200
     await harness.minutes(20, 9.5)
     assert harness.robot.sent == []  # silenced: opened, but nobody paged
     (alarm,) = harness.alarms.view()["alarms"]
     assert alarm["suppressed_by"] == "silence by wang: 除霜"
     naive = body | {"until": "2026-03-02T12:00:00"}
-    message = await error(await client.post("/api/silences", json=naive), 422)
+    message = await error(await client.post("/api/silences", json=naive, headers=technician), 422)
     assert "no UTC offset" in message
     past = body | {"until": T0.isoformat()}
-    message = await error(await client.post("/api/silences", json=past), 422)
+    message = await error(await client.post("/api/silences", json=past, headers=technician), 422)
     assert "not in the future" in message

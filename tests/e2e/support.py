@@ -82,14 +82,16 @@ class Clinic:
 
 
 class GatewayProcess:
-    """`coldchain run` as a child process; the URL is read from its first line of output."""
+    """`coldchain run` as a child process; the URL is read from its first line of output.
+    Requests carry `token` as a Bearer API token (see `tests.web_support.api_token`)."""
 
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
+    def __init__(self, process: asyncio.subprocess.Process, token: str | None = None) -> None:
         self.process = process
         self.url = ""
+        self.token = token
 
     @classmethod
-    async def start(cls, config: Path) -> GatewayProcess:
+    async def start(cls, config: Path, token: str | None = None) -> GatewayProcess:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -101,7 +103,7 @@ class GatewayProcess:
             stderr=asyncio.subprocess.PIPE,
             env=os.environ | {"PYTHONUNBUFFERED": "1"},
         )
-        gateway = cls(process)
+        gateway = cls(process, token)
         assert process.stdout is not None
         line = await asyncio.wait_for(process.stdout.readline(), timeout=20)
         if b"listening on " not in line:
@@ -113,7 +115,7 @@ class GatewayProcess:
 
     async def get_text(self, path: str) -> str:
         reader, writer = await asyncio.open_connection(*self._host_port())
-        writer.write(f"GET {path} HTTP/1.0\r\nHost: test\r\n\r\n".encode())
+        writer.write(f"GET {path} HTTP/1.0\r\nHost: test\r\n{self.auth_header()}\r\n".encode())
         await writer.drain()
         raw = await reader.read()
         writer.close()
@@ -123,6 +125,10 @@ class GatewayProcess:
 
     async def get_json(self, path: str) -> object:
         return json.loads(await self.get_text(path))
+
+    def auth_header(self) -> str:
+        """The Authorization header line (with its CRLF), or nothing without a token."""
+        return f"Authorization: Bearer {self.token}\r\n" if self.token else ""
 
     def _host_port(self) -> tuple[str, int]:
         host_port = self.url.removeprefix("http://").rstrip("/")

@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from gateway.auth.access import Role
 from gateway.runtime import STORE_FILE
 from gateway.store import ReadingStore
 from tests.e2e.support import Clinic, GatewayProcess
+from tests.web_support import api_token
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.slow]
 
@@ -74,7 +76,8 @@ async def test_sigterm_flushes_and_exits_zero_within_five_seconds(clinic: Clinic
 
 
 async def test_fridges_endpoint_shows_every_compartment(clinic: Clinic) -> None:
-    gateway = await GatewayProcess.start(clinic.config)
+    token = api_token(clinic.data_dir, Role.COUNTY)
+    gateway = await GatewayProcess.start(clinic.config, token=token)
     try:
         await wait_for_readings(gateway, clinic.probes)
         fridges = await gateway.get_json("/api/fridges")

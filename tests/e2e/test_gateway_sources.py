@@ -16,9 +16,11 @@ import pytest
 from firmware_sim.pty_pair import pty_pair
 from firmware_sim.scenarios import build_scenario
 from firmware_sim.serial_devices import LoggerChannel, PtyWriter, run_logger
+from gateway.auth.access import Role
 from gateway.clock import SystemClock
 from gateway.settings import CompartmentKind
 from tests.e2e.support import CLINIC_HEADER, GatewayProcess
+from tests.web_support import api_token
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.slow]
 
@@ -92,7 +94,7 @@ async def post_json(gateway: GatewayProcess, path: str, body: object) -> tuple[i
     data = json.dumps(body).encode()
     writer.write(
         f"POST {path} HTTP/1.0\r\nHost: test\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(data)}\r\n\r\n".encode()
+        f"{gateway.auth_header()}Content-Length: {len(data)}\r\n\r\n".encode()
         + data
     )
     await writer.drain()
@@ -116,7 +118,8 @@ async def test_serial_logger_and_scanner_through_a_real_gateway(tmp_path: Path) 
             CLINIC.format(data_dir=tmp_path / "data", logger=logger.b, scanner=scanner.b),
             encoding="utf-8",
         )
-        gateway = await GatewayProcess.start(config)
+        token = api_token(tmp_path / "data", Role.VACCINATOR)
+        gateway = await GatewayProcess.start(config, token=token)
         try:
             scanner_writer = PtyWriter(scanner.a)
             try:

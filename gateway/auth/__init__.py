@@ -1,0 +1,2 @@
+"""Who may use the gateway: accounts, passwords, sessions and tokens, the permission check
+every route makes, and the audit log of changes."""

@@ -1,0 +1,561 @@
+"""Signing in and out, first-run setup, accounts and API tokens, and the audit log over HTTP.
+
+`GET /login` and `GET /setup` are small self-contained pages (Chinese, `?lang=en` for
+English) that post plain forms, so they work on any phone without scripts. The same routes
+take JSON for scripts and the web UI. Answers to a wrong name or password never say which of
+the two was wrong.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from datetime import datetime
+from html import escape
+from typing import Annotated, Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from alerts.messages import LOCAL_TZ
+from gateway.auth.access import OPEN, Action, Role, User, add_route, current_user, refusal, require
+from gateway.auth.accounts import (
+    AccountConflictError,
+    AccountError,
+    AccountStore,
+    LockedOutError,
+    SignInRefusedError,
+    UnknownAccountError,
+)
+from gateway.auth.audit_log import MAX_ENTRIES, AuditLog, note
+from gateway.auth.middleware import (
+    AUTH,
+    CSRF_FIELD,
+    FORMS,
+    SESSION_COOKIE,
+    Via,
+    forget_session,
+    remember_session,
+    session_csrf,
+    via,
+)
+
+_M = TypeVar("_M", bound=BaseModel)
+_dumps = functools.partial(json.dumps, ensure_ascii=False)
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class SignInBody(_Body):
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    password: Annotated[str, Field(min_length=1, max_length=1000)]
+    next: str = "/"
+    lang: str = "zh"
+
+
+class SetupBody(_Body):
+    name: Annotated[str, Field(min_length=1)]
+    display_name: Annotated[str, Field(max_length=100)] = ""
+    password: Annotated[str, Field(min_length=1)]
+    lang: str = "zh"
+
+
+class NewAccountBody(_Body):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: Annotated[str, Field(min_length=1)]
+    password: Annotated[str, Field(min_length=1)]
+    roles: Annotated[list[Role], Field(min_length=1)]
+    display_name: str = ""
+    person: str | None = None
+
+
+class AccountChangeBody(_Body):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    roles: Annotated[list[Role], Field(min_length=1)] | None = None
+    display_name: str | None = None
+    person: str | None = None
+    disabled: bool | None = None
+
+
+class PasswordBody(_Body):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    password: Annotated[str, Field(min_length=1)]
+
+
+class NewTokenBody(_Body):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    account: Annotated[str, Field(min_length=1)]
+    name: Annotated[str, Field(min_length=1)]
+
+
+def add_account_routes(app: web.Application) -> None:
+    """The routes of this module; `install_auth` must have run on `app`."""
+    add_route(app, "GET", "/login", login_page, OPEN)
+    add_route(app, "GET", "/setup", setup_page, OPEN)
+    add_route(app, "POST", "/setup", setup, OPEN)
+    add_route(app, "POST", "/api/session", sign_in, OPEN)
+    add_route(app, "DELETE", "/api/session", sign_out, OPEN)
+    add_route(app, "GET", "/api/session", who_am_i, Action.VIEW)
+    add_route(app, "GET", "/api/accounts", list_accounts, Action.ACCOUNTS)
+    add_route(app, "POST", "/api/accounts", create_account, Action.ACCOUNTS)
+    add_route(app, "PATCH", "/api/accounts/{name}", change_account, Action.ACCOUNTS)
+    add_route(app, "POST", "/api/accounts/{name}/password", reset_password, Action.ACCOUNTS)
+    add_route(app, "GET", "/api/tokens", list_tokens, Action.ACCOUNTS)
+    add_route(app, "POST", "/api/tokens", create_token, Action.ACCOUNTS)
+    add_route(app, "DELETE", "/api/tokens/{id}", revoke_token, Action.ACCOUNTS)
+    add_route(app, "GET", "/api/audit", audit_entries, Action.AUDIT_VIEW)
+
+
+def _json(data: object, status: int = 200) -> web.Response:
+    """JSON with Chinese names readable rather than \\u-escaped."""
+    return web.json_response(data, status=status, dumps=_dumps)
+
+
+def _accounts(request: web.Request) -> AccountStore:
+    return request.app[AUTH].accounts
+
+
+def _audit(request: web.Request) -> AuditLog:
+    return request.app[AUTH].audit
+
+
+def _is_form(request: web.Request) -> bool:
+    return request.content_type in FORMS
+
+
+async def _body(request: web.Request, model: type[_M], example: str) -> _M:
+    if _is_form(request):
+        data: object = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
+    else:
+        try:
+            data = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise refusal(
+                web.HTTPBadRequest,
+                f"the request body is not valid JSON ({error}); fix: send e.g. {example}",
+            ) from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in item['loc']) or 'body'}: {item['msg']}"
+            for item in error.errors()
+        )
+        raise refusal(
+            web.HTTPUnprocessableEntity, f"{problems}; fix: send e.g. {example}"
+        ) from None
+
+
+def _refused(error: AccountError) -> web.HTTPError:
+    status: type[web.HTTPError] = web.HTTPUnprocessableEntity
+    if isinstance(error, UnknownAccountError):
+        status = web.HTTPNotFound
+    elif isinstance(error, AccountConflictError):
+        status = web.HTTPConflict
+    return refusal(status, str(error))
+
+
+def _redirect(location: str) -> web.Response:
+    """303: the browser follows with a GET."""
+    return web.Response(status=303, headers={"Location": location})
+
+
+def _lang(value: str | None) -> str:
+    return "en" if value == "en" else "zh"
+
+
+def _local_next(value: str) -> str:
+    """Only a path on this gateway; anything else (another site) becomes the start page."""
+    if value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return "/"
+
+
+# pages
+
+_TEXT = {
+    "zh": {
+        "title": "冷链网关 · 登录",
+        "setup_title": "冷链网关 · 首次设置",
+        "name": "账号",
+        "display_name": "姓名",
+        "password": "密码",
+        "submit": "登录",
+        "create": "创建管理员并登录",
+        "switch": "English",
+        "signed_in": "当前已登录：",
+        "wrong": "账号或密码错误。",
+        "locked": "密码错误次数过多，已锁定至 {until}，请稍后再试或联系管理员重置密码。",
+        "setup_intro": "本网关还没有任何账号。请创建第一个管理员账号（密码至少 8 位）。",
+        "setup_done": "本网关已完成设置。请登录。",
+        "expired": "登录已过期，请重新登录。",
+    },
+    "en": {
+        "title": "Cold chain gateway · Sign in",
+        "setup_title": "Cold chain gateway · First-run setup",
+        "name": "Account",
+        "display_name": "Full name",
+        "password": "Password",
+        "submit": "Sign in",
+        "create": "Create the admin and sign in",
+        "switch": "中文",
+        "signed_in": "Signed in as: ",
+        "wrong": "Wrong account name or password.",
+        "locked": "Too many wrong passwords: locked until {until}. Try later or ask an admin "
+        "to reset the password.",
+        "setup_intro": "This gateway has no accounts yet. Create the first admin account "
+        "(password of at least 8 characters).",
+        "setup_done": "This gateway is already set up. Please sign in.",
+        "expired": "Your session expired: sign in again.",
+    },
+}
+
+_PAGE = """<!doctype html>
+<html lang="{html_lang}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>
+body {{ font-family: sans-serif; margin: 0; padding: 1.5em; background: #f4f6f8; }}
+main {{ max-width: 24em; margin: 0 auto; background: #fff; padding: 1.5em;
+  border-radius: 8px; }}
+label {{ display: block; margin-top: 1em; }}
+input {{ width: 100%; box-sizing: border-box; font-size: 1.1em; padding: 0.5em; }}
+button {{ margin-top: 1.5em; width: 100%; font-size: 1.1em; padding: 0.7em; }}
+.problem {{ color: #b00020; }}
+nav {{ text-align: right; }}
+</style></head>
+<body><main>
+<nav><a href="{switch_href}">{switch}</a></nav>
+<h1>{title}</h1>
+{content}
+</main></body></html>
+"""
+
+# The pages load nothing from elsewhere and run no script.
+_CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
+
+
+def _page(status: int, lang: str, title_key: str, content: str, switch_href: str) -> web.Response:
+    text = _TEXT[lang]
+    body = _PAGE.format(
+        html_lang="en" if lang == "en" else "zh-CN",
+        title=escape(text[title_key]),
+        switch=escape(text["switch"]),
+        switch_href=escape(switch_href),
+        content=content,
+    )
+    response = web.Response(status=status, text=body, content_type="text/html", charset="utf-8")
+    response.headers["Content-Security-Policy"] = _CSP
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _input(label: str, name: str, kind: str, value: str = "", autocomplete: str = "") -> str:
+    return (
+        f'<label>{escape(label)}<input name="{name}" type="{kind}" value="{escape(value)}"'
+        f' autocomplete="{autocomplete}" required></label>'
+    )
+
+
+def _login_response(
+    request: web.Request,
+    lang: str,
+    status: int,
+    *,
+    problem: str = "",
+    name: str = "",
+    nxt: str = "/",
+) -> web.Response:
+    text = _TEXT[lang]
+    parts = []
+    user = current_user(request)
+    if user is not None:
+        parts.append(f"<p>{escape(text['signed_in'])}{escape(user.display_name or user.name)}</p>")
+    if problem:
+        parts.append(f'<p class="problem">{escape(problem)}</p>')
+    csrf = session_csrf(request)
+    hidden = [("next", nxt), ("lang", lang)] + ([(CSRF_FIELD, csrf)] if csrf else [])
+    parts.append(
+        '<form method="post" action="/api/session">'
+        + "".join(
+            f'<input type="hidden" name="{key}" value="{escape(value)}">' for key, value in hidden
+        )
+        + _input(text["name"], "name", "text", name, "username")
+        + _input(text["password"], "password", "password", "", "current-password")
+        + f'<button type="submit">{escape(text["submit"])}</button></form>'
+    )
+    switch = "en" if lang == "zh" else "zh"
+    return _page(status, lang, "title", "".join(parts), f"/login?lang={switch}")
+
+
+async def login_page(request: web.Request) -> web.Response:
+    lang = _lang(request.query.get("lang"))
+    problem = _TEXT[lang]["expired"] if via(request) is Via.STALE_SESSION else ""
+    response = _login_response(
+        request, lang, 200, problem=problem, nxt=_local_next(request.query.get("next", "/"))
+    )
+    if via(request) is Via.STALE_SESSION:
+        forget_session(response, request)
+    return response
+
+
+def _setup_response(
+    request: web.Request, lang: str, status: int, problem: str = "", body: SetupBody | None = None
+) -> web.Response:
+    text = _TEXT[lang]
+    switch = f"/setup?lang={'en' if lang == 'zh' else 'zh'}"
+    if _accounts(request).has_accounts():
+        content = (
+            f"<p>{escape(text['setup_done'])}</p>"
+            f'<p><a href="/login?lang={lang}">{escape(text["submit"])}</a></p>'
+        )
+        return _page(status, lang, "setup_title", content, switch)
+    parts = [f"<p>{escape(text['setup_intro'])}</p>"]
+    if problem:
+        parts.append(f'<p class="problem">{escape(problem)}</p>')
+    parts.append(
+        '<form method="post" action="/setup">'
+        f'<input type="hidden" name="lang" value="{lang}">'
+        + _input(text["name"], "name", "text", body.name if body else "admin", "username")
+        + _input(
+            text["display_name"],
+            "display_name",
+            "text",
+            body.display_name if body else "",
+            "name",
+        )
+        + _input(text["password"], "password", "password", "", "new-password")
+        + f'<button type="submit">{escape(text["create"])}</button></form>'
+    )
+    return _page(status, lang, "setup_title", "".join(parts), switch)
+
+
+async def setup_page(request: web.Request) -> web.Response:
+    lang = _lang(request.query.get("lang"))
+    status = 409 if _accounts(request).has_accounts() else 200
+    return _setup_response(request, lang, status)
+
+
+async def setup(request: web.Request) -> web.Response:
+    """The first admin, once: refused as soon as any account exists."""
+    accounts = _accounts(request)
+    form = _is_form(request)
+    body = await _body(
+        request, SetupBody, '{"name": "admin", "password": "...", "display_name": ""}'
+    )
+    lang = _lang(body.lang)
+    if accounts.has_accounts():
+        note(request, "first-run setup refused: accounts exist", body.name)
+        if form:
+            return _setup_response(request, lang, 409)
+        raise refusal(
+            web.HTTPConflict,
+            "this gateway is already set up; fix: sign in at /login, and ask an admin for an "
+            "account",
+        )
+    try:
+        password_hash = await accounts.passwords.hash_async(body.password)
+        account = accounts.add(
+            body.name, password_hash, {Role.ADMIN}, body.display_name, first=True
+        )
+    except AccountError as error:
+        note(request, f"first-run setup refused: {error}", body.name)
+        if form:
+            return _setup_response(request, lang, 422, str(error), body)
+        raise _refused(error) from None
+    note(request, f"first-run setup: created admin {account.name}", account.name)
+    session = accounts.open_session(account.name)
+    response = (
+        _redirect("/")
+        if form
+        else _json(_whoami(account.user(), session.csrf, "session"), status=201)
+    )
+    remember_session(response, request, session)
+    return response
+
+
+async def sign_in(request: web.Request) -> web.Response:
+    accounts = _accounts(request)
+    form = _is_form(request)
+    body = await _body(request, SignInBody, '{"name": "wang.fang", "password": "..."}')
+    lang = _lang(body.lang)
+    nxt = _local_next(body.next)
+    try:
+        session = await accounts.sign_in(body.name, body.password)
+    except LockedOutError as error:
+        note(request, f"sign-in refused: {body.name} locked until {_iso(error.until)}", body.name)
+        if form:
+            until = _local(error.until)
+            response = _login_response(
+                request,
+                lang,
+                429,
+                problem=_TEXT[lang]["locked"].format(until=until),
+                name=body.name,
+                nxt=nxt,
+            )
+        else:
+            response = _json({"error": str(error), "locked_until": _iso(error.until)}, status=429)
+        response.headers["Retry-After"] = str(_seconds_until(accounts, error.until))
+        return response
+    except SignInRefusedError:
+        note(request, f"sign-in failed: {body.name}", body.name)
+        if form:
+            return _login_response(
+                request, lang, 401, problem=_TEXT[lang]["wrong"], name=body.name, nxt=nxt
+            )
+        raise refusal(
+            web.HTTPUnauthorized,
+            "wrong account name or password; fix: check both, or ask an admin to reset it",
+        ) from None
+    note(request, f"signed in: {session.account.name}", session.account.name)
+    answer = (
+        _redirect(nxt) if form else _json(_whoami(session.account.user(), session.csrf, "session"))
+    )
+    remember_session(answer, request, session)
+    return answer
+
+
+async def sign_out(request: web.Request) -> web.Response:
+    user = current_user(request)
+    token = request.cookies.get(SESSION_COOKIE)
+    if token and via(request) is Via.SESSION:
+        _accounts(request).end_session(token)
+    note(request, f"signed out: {user.name}" if user else "sign-out without a session")
+    response = _json({"ok": True})
+    forget_session(response, request)
+    return response
+
+
+def _whoami(user: User, csrf: str | None, how: str) -> dict[str, object]:
+    return {
+        "name": user.name,
+        "display_name": user.display_name,
+        "roles": sorted(user.roles),
+        "person": user.person,
+        "may": sorted(action.value for action in Action if user.may(action)),
+        "csrf_token": csrf,
+        "via": how,
+    }
+
+
+async def who_am_i(request: web.Request) -> web.Response:
+    user = require(request, Action.VIEW)
+    return _json(_whoami(user, session_csrf(request), via(request).name.lower()))
+
+
+# accounts admin
+
+
+async def list_accounts(request: web.Request) -> web.Response:
+    require(request, Action.ACCOUNTS)
+    return _json({"accounts": [account.to_json() for account in _accounts(request).accounts()]})
+
+
+async def create_account(request: web.Request) -> web.Response:
+    require(request, Action.ACCOUNTS)
+    accounts = _accounts(request)
+    example = '{"name": "wang.fang", "password": "...", "roles": ["manager"], "person": "wang"}'
+    body = await _body(request, NewAccountBody, example)
+    try:
+        password_hash = await accounts.passwords.hash_async(body.password)
+        account = accounts.add(body.name, password_hash, body.roles, body.display_name, body.person)
+    except AccountError as error:
+        raise _refused(error) from None
+    note(request, f"created account {account.name} ({', '.join(sorted(account.roles))})")
+    return _json(account.to_json(), status=201)
+
+
+async def change_account(request: web.Request) -> web.Response:
+    require(request, Action.ACCOUNTS)
+    name = request.match_info["name"]
+    body = await _body(request, AccountChangeBody, '{"roles": ["manager"], "disabled": false}')
+    given = body.model_fields_set
+    changes: dict[str, Any] = {key: getattr(body, key) for key in given}
+    try:
+        account = _accounts(request).update(name, **changes)
+    except AccountError as error:
+        raise _refused(error) from None
+    what = ", ".join(f"{key}={_describe(changes[key])}" for key in sorted(changes))
+    note(request, f"changed account {name}: {what or 'nothing'}")
+    return _json(account.to_json())
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, list):
+        return "/".join(str(item) for item in value)
+    return str(value)
+
+
+async def reset_password(request: web.Request) -> web.Response:
+    require(request, Action.ACCOUNTS)
+    accounts = _accounts(request)
+    name = request.match_info["name"]
+    body = await _body(request, PasswordBody, '{"password": "..."}')
+    try:
+        accounts.account(name)
+        accounts.set_password(name, await accounts.passwords.hash_async(body.password))
+    except AccountError as error:
+        raise _refused(error) from None
+    note(request, f"reset the password of {name}; its sessions ended")
+    return _json({"ok": True})
+
+
+async def list_tokens(request: web.Request) -> web.Response:
+    require(request, Action.ACCOUNTS)
+    account = request.query.get("account") or None
+    return _json({"tokens": [token.to_json() for token in _accounts(request).tokens(account)]})
+
+
+async def create_token(request: web.Request) -> web.Response:
+    require(request, Action.ACCOUNTS)
+    body = await _body(request, NewTokenBody, '{"account": "county-sync", "name": "county"}')
+    try:
+        secret, token = _accounts(request).create_token(body.account, body.name)
+    except AccountError as error:
+        raise _refused(error) from None
+    note(request, f"created API token {token.id} ({token.name}) for {token.account}")
+    return _json(token.to_json() | {"token": secret}, status=201)
+
+
+async def revoke_token(request: web.Request) -> web.Response:
+    require(request, Action.ACCOUNTS)
+    text = request.match_info["id"]
+    if not text.isdigit():
+        raise refusal(web.HTTPNotFound, f"API token id {text!r}: ids are whole numbers")
+    try:
+        token = _accounts(request).revoke_token(int(text))
+    except AccountError as error:
+        raise _refused(error) from None
+    note(request, f"revoked API token {token.id} ({token.name}) of {token.account}")
+    return _json(token.to_json())
+
+
+async def audit_entries(request: web.Request) -> web.Response:
+    require(request, Action.AUDIT_VIEW)
+    limit_text = request.query.get("limit", "100")
+    before_text = request.query.get("before")
+    if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_ENTRIES:
+        raise refusal(
+            web.HTTPBadRequest, f"limit={limit_text!r}; fix: a whole number from 1 to {MAX_ENTRIES}"
+        )
+    if before_text is not None and not before_text.isdigit():
+        raise refusal(web.HTTPBadRequest, f"before={before_text!r}; fix: an entry id")
+    entries = _audit(request).entries(
+        int(limit_text), None if before_text is None else int(before_text)
+    )
+    return _json({"entries": [entry.to_json() for entry in entries]})
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds")
+
+
+def _local(moment: datetime) -> str:
+    return moment.astimezone(LOCAL_TZ).strftime("%H:%M")
+
+
+def _seconds_until(accounts: AccountStore, until: datetime) -> int:
+    return max(1, int((until - accounts.clock.now()).total_seconds()) + 1)

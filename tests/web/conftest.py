@@ -1,0 +1,109 @@
+"""The whole gateway app as `build_app` makes it (alarms, ledger, scans, pages, accounts), over
+real stores in a temp folder, on a FakeClock; nothing runs but the HTTP handlers."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from gateway.alarms.engine import AlarmService
+from gateway.api import GatewayContext, build_app
+from gateway.auth.access import Role
+from gateway.auth.accounts import AccountStore
+from gateway.auth.audit_log import AuditLog
+from gateway.clock import FakeClock
+from gateway.clock_sync import ClockSync
+from gateway.ledgers.book import open_configured
+from gateway.ledgers.tasks import LedgerJobs
+from gateway.recorder import Recorder
+from gateway.sources import open_sources
+from gateway.store import ReadingStore
+from ledger.settings import LedgerSettings
+from tests.alarms.conftest import alerts_section, clinic
+from tests.web_support import TEST_PASSWORD, add_account, close_auth, open_auth
+
+T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+# One account per role, named after it; the alarm tiers' people answer as wang, li, zhao.
+PEOPLE = {Role.MANAGER: "wang", Role.HEAD: "li", Role.UNIT_HEAD: "zhao"}
+
+
+@dataclass
+class Site:
+    app: web.Application
+    clock: FakeClock
+    accounts: AccountStore
+    audit: AuditLog
+    data_dir: Path
+
+
+@contextlib.contextmanager
+def full_app(data_dir: Path, clock: FakeClock) -> Iterator[Site]:
+    settings = clinic(data_dir, alerts_section()).model_copy(
+        update={"ledger": LedgerSettings(platform_url="http://127.0.0.1:9/upload")}
+    )
+    with contextlib.ExitStack() as resources:
+        store = resources.enter_context(ReadingStore(data_dir / "readings.sqlite3"))
+        recorder = Recorder(store, clock, settings.store)
+        alarms = resources.enter_context(
+            AlarmService(settings, clock, data_dir, recorder, readings=store)
+        )
+        assert settings.ledger is not None
+        ledger = open_configured(settings.ledger, data_dir, clock, unit_code=settings.unit.code)
+        resources.callback(ledger.close)
+        jobs = LedgerJobs(ledger, settings, clock, alarms)
+        for _, job in jobs.tasks():  # never run: only the routes are wanted
+            job.close()
+        sync = ClockSync(clock, lambda: True)
+        sources = open_sources(settings, clock, recorder.put, sync, resources)
+        auth = open_auth(data_dir, clock)
+        resources.callback(close_auth, auth)
+        context = GatewayContext(
+            settings,
+            clock,
+            store,
+            recorder,
+            [],
+            sources,
+            sync,
+            T0,
+            alarms=alarms,
+            ledger=ledger,
+            ledger_jobs=jobs,
+            auth=auth,
+        )
+        yield Site(build_app(context), clock, auth.accounts, auth.audit, data_dir)
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[Site]:
+    with full_app(tmp_path / "data", FakeClock(T0)) as opened:
+        for role in Role:
+            add_account(opened.accounts, role.value, role, person=PEOPLE.get(role))
+        yield opened
+
+
+@pytest_asyncio.fixture
+async def client(site: Site) -> AsyncIterator[TestClient[web.Request, web.Application]]:
+    async with TestClient(TestServer(site.app, host="127.0.0.1", port=0)) as test_client:
+        yield test_client
+
+
+async def sign_in(
+    client: TestClient[web.Request, web.Application], name: str, password: str = TEST_PASSWORD
+) -> str:
+    """Sign in by JSON (as a fresh visitor); the client keeps the cookies. Returns the CSRF
+    token."""
+    client.session.cookie_jar.clear()
+    response = await client.post("/api/session", json={"name": name, "password": password})
+    assert response.status == 200, await response.text()
+    token = (await response.json())["csrf_token"]
+    assert isinstance(token, str)
+    return token
