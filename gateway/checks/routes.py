@@ -1,0 +1,447 @@
+"""HTTP API of the technician's calibration checks and the twice-daily manual record.
+
+- `POST /api/calibrations` (technician): `{"probe", "reference_c", "thermometer"?, "note"?}`,
+  judged against the probe's stored reading nearest to now; `GET /api/calibrations?probe=`.
+- `POST /api/manual-readings` (vaccine manager, technician): `{"compartment": "F1/冷藏",
+  "temperature", "taken_at"?, "note"?}`; `GET /api/manual-readings?month=YYYY-MM&compartment=`;
+  `GET /api/manual-readings/sheet?month=&format=html|csv` (the paper 温度记录表);
+  `GET /api/manual-readings/missing?month=` (half-days overdue without a record).
+
+Refusals answer 4xx with `{"error", "field", "reason", "problems"}` as the other routes do;
+every entry keeps the signed-in account and the time.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Annotated, Any, TypeVar
+
+from aiohttp import web
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+)
+
+from gateway.auth.access import Action, User, add_route, require
+from gateway.checks.calibration import CalibrationRefusedError, judge, window_for
+from gateway.checks.manual_readings import (
+    ManualReading,
+    ManualReadingRefusedError,
+    Missing,
+    check_entry,
+    is_excursion,
+    missing,
+)
+from gateway.checks.manual_sheet import SheetPage, to_csv, to_html
+from gateway.checks.store import (
+    Calibration,
+    ChecksStore,
+    ChecksStoreError,
+    DuplicateRecordError,
+)
+from gateway.clock import Clock
+from gateway.settings import Settings
+from gateway.store import ReadingStore
+from ledger.db import CHINA_TZ
+
+MAX_LIST = 2000
+_MS = timedelta(milliseconds=1)
+#: The sheet is a self-contained page: no script at all, its own inline style only.
+_SHEET_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'"
+
+_dumps = functools.partial(json.dumps, ensure_ascii=False)
+_B = TypeVar("_B", bound="Body")
+
+Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
+Label = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
+Celsius = Annotated[float, Field(allow_inf_nan=False)]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CalibrationBody(Body):
+    probe: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    reference_c: Celsius
+    thermometer: Label = ""
+    note: Note = ""
+
+
+class ManualReadingBody(Body):
+    compartment: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
+    ]
+    temperature: Celsius
+    taken_at: AwareDatetime | None = None
+    note: Note = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Checks:
+    """What the handlers need: the checks file, the configuration, the readings, the clock."""
+
+    store: ChecksStore
+    settings: Settings
+    readings: ReadingStore
+    clock: Clock
+
+    def compartment_refs(self) -> list[str]:
+        return [
+            f"{fridge.code}/{compartment.name}"
+            for fridge in self.settings.fridges
+            for compartment in fridge.compartments
+        ]
+
+    def missing_between(self, since: datetime, until: datetime) -> list[Missing]:
+        start = max(since, self.store.first_opened_at)
+        if start > until:
+            return []
+        first = start.astimezone(CHINA_TZ).date()
+        last = until.astimezone(CHINA_TZ).date()
+        recorded = self.store.manual_days(first, last)
+        return missing(recorded, self.compartment_refs(), start, until)
+
+
+CHECKS = web.AppKey("checks", Checks)
+
+
+def add_check_routes(
+    app: web.Application,
+    store: ChecksStore,
+    settings: Settings,
+    readings: ReadingStore,
+    clock: Clock,
+) -> None:
+    app[CHECKS] = Checks(store, settings, readings, clock)
+    for method, path, handler, action in (
+        ("POST", "/api/calibrations", post_calibration, Action.CALIBRATION),
+        ("GET", "/api/calibrations", list_calibrations, Action.VIEW),
+        ("POST", "/api/manual-readings", post_manual_reading, Action.MANUAL_READING),
+        ("GET", "/api/manual-readings", list_manual_readings, Action.VIEW),
+        ("GET", "/api/manual-readings/sheet", manual_sheet, Action.VIEW),
+        ("GET", "/api/manual-readings/missing", list_missing, Action.VIEW),
+    ):
+        add_route(app, method, path, handler, action)
+
+
+def checks_health(checks: Checks) -> dict[str, Any]:
+    """For /api/health: probes that need repair, and today's overdue manual records."""
+    now = checks.clock.now()
+    today = datetime.combine(now.astimezone(CHINA_TZ).date(), datetime.min.time(), CHINA_TZ)
+    try:
+        repairs = checks.store.needs_repair()
+        overdue = checks.missing_between(today, now)
+    except ChecksStoreError as error:
+        return {"error": str(error), "needs_repair": {}, "manual_readings_missing": []}
+    warning = None
+    if overdue:
+        slots = ", ".join(f"{item.compartment} {item.half.label}" for item in overdue)
+        warning = f"manual temperature record missing today: {slots}"
+    return {
+        "needs_repair": {
+            probe: {
+                "checked_at": check.checked_at.isoformat(),
+                "difference_c": check.difference_c,
+                "tolerance_c": check.tolerance_c,
+                "who": check.who,
+            }
+            for probe, check in sorted(repairs.items())
+        },
+        "manual_readings_missing": [missing_json(item) for item in overdue],
+        "warning": warning,
+    }
+
+
+def refusal(
+    status: type[web.HTTPException], problems: Sequence[tuple[str, str]]
+) -> web.HTTPException:
+    """A 4xx answer `{"error", "field", "reason", "problems"}`, as `gateway.ledgers.http`
+    answers; not imported from there, which would load the whole ledger on every gateway."""
+    field, reason = problems[0]
+    body = {
+        "error": "; ".join(f"{name}: {why}" for name, why in problems),
+        "field": field,
+        "reason": reason,
+        "problems": [{"field": name, "reason": why} for name, why in problems],
+    }
+    return status(text=_dumps(body), content_type="application/json")
+
+
+async def parse_body(request: web.Request, model: type[_B]) -> _B:
+    try:
+        data = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise refusal(web.HTTPBadRequest, [("body", f"not valid JSON: {error}")]) from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        problems = []
+        for item in error.errors():
+            reason = item["msg"]
+            if item["type"] == "extra_forbidden":
+                reason = f"not a field of this request; the fields are {sorted(model.model_fields)}"
+            problems.append((".".join(str(part) for part in item["loc"]) or "body", reason))
+        raise refusal(web.HTTPUnprocessableEntity, problems) from None
+
+
+def json_response(data: Any, status: int = 200) -> web.Response:
+    return web.json_response(data, status=status, dumps=_dumps)
+
+
+@contextmanager
+def _store_refusals() -> Iterator[None]:
+    try:
+        yield
+    except DuplicateRecordError:
+        raise refusal(
+            web.HTTPConflict, [("taken_at", "that half-day already has its record")]
+        ) from None
+    except ChecksStoreError as error:
+        raise refusal(web.HTTPServiceUnavailable, [("store", str(error))]) from None
+
+
+def _recorder_name(user: User) -> str:
+    return user.display_name or user.name
+
+
+# -- calibration ---------------------------------------------------------------------------
+
+
+async def post_calibration(request: web.Request) -> web.Response:
+    user = require(request, Action.CALIBRATION)
+    checks = request.app[CHECKS]
+    body = await parse_body(request, CalibrationBody)
+    probe = next((item for item in checks.settings.probes if item.code == body.probe), None)
+    if probe is None:
+        known = ", ".join(item.code for item in checks.settings.probes) or "(none configured)"
+        raise refusal(
+            web.HTTPUnprocessableEntity,
+            [("probe", f"probe {body.probe!r} is not configured; known probes: {known}")],
+        )
+    _, compartment = checks.settings.compartment(probe.compartment)
+    now = checks.clock.now()
+    window = window_for(probe.interval_s)
+    nearby = checks.readings.readings(probe.code, now - window, now + window + _MS)
+    try:
+        verdict = judge(
+            probe.code, compartment.kind, body.reference_c, at=now, readings=nearby, window=window
+        )
+    except CalibrationRefusedError as error:
+        raise refusal(web.HTTPUnprocessableEntity, [(error.field, error.reason)]) from None
+    check = Calibration(
+        probe=probe.code,
+        compartment=probe.compartment,
+        checked_at=now,
+        reference_c=body.reference_c,
+        probe_c=verdict.probe_c,
+        probe_taken_at=verdict.probe_taken_at,
+        probe_seq=verdict.probe_seq,
+        difference_c=verdict.difference_c,
+        tolerance_c=verdict.tolerance_c,
+        passed=verdict.passed,
+        thermometer=body.thermometer,
+        note=body.note,
+        who=user.name,
+        recorded_at=now,
+    )
+    with _store_refusals():
+        stored = checks.store.add_calibration(check)
+    return json_response(calibration_json(stored), status=201)
+
+
+def calibration_json(check: Calibration) -> dict[str, Any]:
+    return {
+        "id": check.id,
+        "probe": check.probe,
+        "compartment": check.compartment,
+        "checked_at": check.checked_at.isoformat(),
+        "reference_c": check.reference_c,
+        "probe_c": check.probe_c,
+        "probe_taken_at": check.probe_taken_at.isoformat(),
+        "difference_c": check.difference_c,
+        "tolerance_c": check.tolerance_c,
+        "passed": check.passed,
+        "needs_repair": not check.passed,
+        "thermometer": check.thermometer,
+        "note": check.note,
+        "who": check.who,
+        "recorded_at": check.recorded_at.isoformat(),
+    }
+
+
+async def list_calibrations(request: web.Request) -> web.Response:
+    require(request, Action.VIEW)
+    checks = request.app[CHECKS]
+    probe = request.query.get("probe") or None
+    with _store_refusals():
+        rows = checks.store.calibrations(probe, MAX_LIST)
+        repairs = checks.store.needs_repair()
+    return json_response(
+        {
+            "calibrations": [calibration_json(row) for row in rows],
+            "needs_repair": sorted(repairs),
+        }
+    )
+
+
+# -- the manual record ---------------------------------------------------------------------
+
+
+async def post_manual_reading(request: web.Request) -> web.Response:
+    user = require(request, Action.MANUAL_READING)
+    checks = request.app[CHECKS]
+    body = await parse_body(request, ManualReadingBody)
+    try:
+        _, compartment = checks.settings.compartment(body.compartment)
+    except KeyError:
+        known = ", ".join(checks.compartment_refs()) or "(none configured)"
+        raise refusal(
+            web.HTTPUnprocessableEntity,
+            [("compartment", f"{body.compartment!r} is not a compartment; known: {known}")],
+        ) from None
+    now = checks.clock.now()
+    taken_at = body.taken_at or now
+    with _store_refusals():
+        others = checks.store.manual_between(
+            taken_at - timedelta(days=1), taken_at + timedelta(days=1), body.compartment
+        )
+    try:
+        day, half = check_entry(body.compartment, body.temperature, taken_at, now, others)
+    except ManualReadingRefusedError as error:
+        raise refusal(web.HTTPUnprocessableEntity, [(error.field, error.reason)]) from None
+    record = ManualReading(
+        compartment=body.compartment,
+        day=day,
+        half=half,
+        taken_at=taken_at,
+        temperature=body.temperature,
+        excursion=is_excursion(body.temperature, compartment.min_c, compartment.max_c),
+        recorder=user.name,
+        recorder_name=_recorder_name(user),
+        recorded_at=now,
+        note=body.note,
+    )
+    with _store_refusals():
+        stored = checks.store.add_manual(record)
+    return json_response(manual_json(stored), status=201)
+
+
+def manual_json(record: ManualReading) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "compartment": record.compartment,
+        "day": record.day.isoformat(),
+        "half": record.half.value,
+        "half_label": record.half.label,
+        "taken_at": record.taken_at.isoformat(),
+        "temperature": record.temperature,
+        "excursion": record.excursion,
+        "recorder": record.recorder,
+        "recorder_name": record.recorder_name,
+        "recorded_at": record.recorded_at.isoformat(),
+        "note": record.note,
+    }
+
+
+def missing_json(item: Missing) -> dict[str, Any]:
+    return {
+        "compartment": item.compartment,
+        "day": item.day.isoformat(),
+        "half": item.half.value,
+        "half_label": item.half.label,
+        "due_at": item.due_at.isoformat(),
+    }
+
+
+def _month(request: web.Request, checks: Checks) -> tuple[int, int, datetime, datetime]:
+    """The `month` query (YYYY-MM, default this month in China) and its bounds."""
+    text = request.query.get("month") or checks.clock.now().astimezone(CHINA_TZ).strftime("%Y-%m")
+    try:
+        first = date.fromisoformat(f"{text}-01")
+    except ValueError:
+        raise refusal(
+            web.HTTPBadRequest, [("month", f"{text!r} is not a month; write YYYY-MM")]
+        ) from None
+    following = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+    since = datetime.combine(first, datetime.min.time(), CHINA_TZ)
+    until = datetime.combine(following, datetime.min.time(), CHINA_TZ)
+    return first.year, first.month, since, until
+
+
+def _compartment_query(request: web.Request, checks: Checks) -> str | None:
+    ref = request.query.get("compartment") or None
+    if ref is not None and ref not in checks.compartment_refs():
+        known = ", ".join(checks.compartment_refs()) or "(none configured)"
+        raise refusal(
+            web.HTTPBadRequest, [("compartment", f"{ref!r} is not a compartment; known: {known}")]
+        )
+    return ref
+
+
+async def list_manual_readings(request: web.Request) -> web.Response:
+    require(request, Action.VIEW)
+    checks = request.app[CHECKS]
+    _, _, since, until = _month(request, checks)
+    ref = _compartment_query(request, checks)
+    with _store_refusals():
+        rows = checks.store.manual_between(since, until, ref)
+    return json_response({"manual_readings": [manual_json(row) for row in rows]})
+
+
+async def list_missing(request: web.Request) -> web.Response:
+    require(request, Action.VIEW)
+    checks = request.app[CHECKS]
+    _, _, since, until = _month(request, checks)
+    with _store_refusals():
+        items = checks.missing_between(since, min(until, checks.clock.now()))
+    return json_response({"missing": [missing_json(item) for item in items]})
+
+
+async def manual_sheet(request: web.Request) -> web.Response:
+    require(request, Action.VIEW)
+    checks = request.app[CHECKS]
+    year, month, since, until = _month(request, checks)
+    ref = _compartment_query(request, checks)
+    kind = request.query.get("format", "html")
+    if kind not in {"html", "csv"}:
+        raise refusal(web.HTTPBadRequest, [("format", f"{kind!r}: give html or csv")])
+    with _store_refusals():
+        records = checks.store.manual_between(since, until, ref)
+    pages = [
+        SheetPage(
+            f"{fridge.code}/{compartment.name}",
+            fridge.name,
+            compartment.name,
+            compartment.min_c,
+            compartment.max_c,
+            [item for item in records if item.compartment == f"{fridge.code}/{compartment.name}"],
+        )
+        for fridge in checks.settings.fridges
+        for compartment in fridge.compartments
+        if ref is None or ref == f"{fridge.code}/{compartment.name}"
+    ]
+    if kind == "csv":
+        return web.Response(
+            text=to_csv(year, month, pages),
+            content_type="text/csv",
+            headers={
+                "Content-Disposition": f'attachment; filename="manual-readings-{year}-{month:02d}'
+                '.csv"'
+            },
+        )
+    unit = f"{checks.settings.unit.name} {checks.settings.unit.code}"
+    return web.Response(
+        text=to_html(unit, year, month, pages),
+        content_type="text/html",
+        headers={"Content-Security-Policy": _SHEET_CSP},
+    )

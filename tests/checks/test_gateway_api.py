@@ -1,0 +1,73 @@
+"""The checks wired into the gateway's own app (real sign-in by API token): a failed
+calibration shows in /api/health and /api/fridges, a missing record in health."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from gateway.api import GatewayContext, build_app
+from gateway.auth.access import Role
+from gateway.checks.store import FILENAME, ChecksStore
+from gateway.clock import FakeClock
+from gateway.clock_sync import ClockSync
+from gateway.recorder import Recorder
+from gateway.scan_store import ScanStore, scan_sink
+from gateway.settings import StoreSettings, parse_settings
+from gateway.sources import Sources
+from gateway.store import ReadingStore
+from probes.reading import ProbeStatus, Reading
+from tests.checks.conftest import CLINIC, T0
+from tests.web_support import api_token, bearer, close_auth, open_auth
+
+pytestmark = pytest.mark.asyncio
+
+
+async def test_repair_flag_and_missing_record_in_health_and_fridges(tmp_path: Path) -> None:
+    clock = FakeClock(T0)
+    settings = parse_settings(CLINIC, "test")
+    with (
+        ReadingStore(tmp_path / "r.sqlite3") as store,
+        ScanStore(tmp_path / "s.sqlite3") as scans,
+        ChecksStore(tmp_path / FILENAME, clock.now()) as checks,
+    ):
+        recorder = Recorder(store, clock, StoreSettings())
+        context = GatewayContext(
+            settings,
+            clock,
+            store,
+            recorder,
+            [],
+            Sources(scans, scan_sink(scans)),
+            ClockSync(clock, lambda: True),
+            T0,
+            auth=open_auth(tmp_path, clock),
+            checks=checks,
+        )
+        technician = bearer(api_token(tmp_path, Role.TECHNICIAN, name="li.tech"))
+        viewer = bearer(api_token(tmp_path, Role.COUNTY, name="county"))
+        store.write_batch([Reading("208601", T0 - timedelta(seconds=20), ProbeStatus.OK, 6.0)])
+        async with TestClient(TestServer(build_app(context))) as client:
+            response = await client.post(
+                "/api/calibrations", json={"probe": "208601", "reference_c": 4.0}, headers=viewer
+            )
+            assert response.status == 403
+            response = await client.post(
+                "/api/calibrations",
+                json={"probe": "208601", "reference_c": 4.0},
+                headers=technician,
+            )
+            assert response.status == 201, await response.text()
+            await clock.advance(3 * 3600 + 1)  # 11:00 China time, no morning record
+            health = await (await client.get("/api/health")).json()
+            flags = {probe["code"]: probe["needs_repair"] for probe in health["probes"]}
+            assert flags == {"208601": True, "208602": False}
+            assert list(health["checks"]["needs_repair"]) == ["208601"]
+            assert len(health["checks"]["manual_readings_missing"]) == 2
+            fridges = await (await client.get("/api/fridges", headers=viewer)).json()
+            flags = {p["code"]: p["needs_repair"] for row in fridges for p in row["probes"]}
+            assert flags == {"208601": True, "208602": False}
+        close_auth(context.auth)
