@@ -1,0 +1,196 @@
+"""What the ledger routes share at the HTTP edge: the book on the app, bodies, refusals.
+
+Every refusal answers 4xx with ``{"error", "field", "reason", "problems"}``: `field` names the
+offending input and `reason` says why (the first of `problems`, which lists them all). Ledger
+errors are translated here: a refused operation changed nothing (the core works in one
+transaction), so the client may fix the field and send again. A ledger file that cannot be
+written answers 503. Request bodies are pydantic models that refuse unknown fields.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date, datetime
+from typing import Annotated, Any, Literal, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
+
+from gateway.auth.access import Action, User, require
+from gateway.ledgers.book import LedgerBook
+from ledger.audit import ReadAudit
+from ledger.db import CHINA_TZ
+from ledger.errors import LedgerError, LedgerStoreError
+from ledger.masking import masked_recipient
+from ledger.vaccinations import DoseRecord, Recipient
+
+BOOK = web.AppKey("ledger_book", LedgerBook)
+AUDIT = web.AppKey("ledger_read_audit", ReadAudit)
+MAX_SCANS = 5_000
+_B = TypeVar("_B", bound="Body")
+
+#: required text: surrounding blanks are dropped, and nothing left is refused
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+
+dumps = functools.partial(json.dumps, ensure_ascii=False)
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ScanBody(Body):
+    """One scan as the scanner sent it: text (GS as \\u001d), or exact bytes in base64."""
+
+    scan: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+    encoding: Literal["text", "base64"] = "text"
+    event_id: Text
+
+    def raw(self) -> bytes | str:
+        return decode_scan(self.scan, self.encoding, "scan")
+
+
+def decode_scan(value: str, encoding: str, field: str) -> bytes | str:
+    if encoding == "text":
+        return value
+    try:
+        return base64.b64decode(value, validate=True)
+    except binascii.Error:
+        raise refusal(web.HTTPUnprocessableEntity, [(field, "not valid base64")]) from None
+
+
+def refusal(
+    status: type[web.HTTPException], problems: Sequence[tuple[str, str]]
+) -> web.HTTPException:
+    field, reason = problems[0]
+    body = {
+        "error": "; ".join(f"{name}: {why}" for name, why in problems),
+        "field": field,
+        "reason": reason,
+        "problems": [{"field": name, "reason": why} for name, why in problems],
+    }
+    return status(text=dumps(body), content_type="application/json")
+
+
+def not_found(field: str, reason: str) -> web.HTTPException:
+    return refusal(web.HTTPNotFound, [(field, reason)])
+
+
+@contextmanager
+def ledger_refusals() -> Iterator[None]:
+    """Translate the ledger's refusals into HTTP answers (422; 503 for the file)."""
+    try:
+        yield
+    except LedgerStoreError as error:
+        raise refusal(web.HTTPServiceUnavailable, error.problems) from None
+    except LedgerError as error:
+        raise refusal(web.HTTPUnprocessableEntity, error.problems) from None
+
+
+async def parse_body(request: web.Request, model: type[_B]) -> _B:
+    try:
+        data = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise refusal(web.HTTPBadRequest, [("body", f"not valid JSON: {error}")]) from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise refusal(web.HTTPUnprocessableEntity, _problems(error, model)) from None
+
+
+def _problems(error: ValidationError, model: type[BaseModel]) -> list[tuple[str, str]]:
+    problems = []
+    for item in error.errors():
+        field = ".".join(str(part) for part in item["loc"]) or "body"
+        reason = item["msg"]
+        if item["type"] == "extra_forbidden":
+            reason = f"not a field of this request; the fields are {sorted(model.model_fields)}"
+        problems.append((field, reason))
+    return problems
+
+
+def json_response(data: Any, status: int = 200) -> web.Response:
+    return web.json_response(data, status=status, dumps=dumps)
+
+
+def query_text(request: web.Request, name: str, *, limit: int = 200) -> str | None:
+    value = request.query.get(name)
+    if value is not None and len(value) > limit:
+        raise refusal(web.HTTPBadRequest, [(name, f"longer than {limit} characters")])
+    return value or None
+
+
+def query_day(request: web.Request, book: LedgerBook, name: str = "day") -> date:
+    """The `day` query parameter (YYYY-MM-DD), or today in China."""
+    text = request.query.get(name)
+    if not text:
+        return book.clock.now().astimezone(CHINA_TZ).date()
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise refusal(
+            web.HTTPBadRequest, [(name, f"{text!r} is not a date; write YYYY-MM-DD")]
+        ) from None
+
+
+def query_whole(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    text = request.query.get(name, str(default))
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise refusal(
+            web.HTTPBadRequest, [(name, f"{text!r}: give a whole number from {low} to {high}")]
+        )
+    return int(text)
+
+
+def iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def sees_personal_data(user: User) -> bool:
+    return user.may(Action.VIEW_PERSONAL_DATA)
+
+
+def reader(request: web.Request) -> User:
+    """The signed-in user for a read of the ledger (every role may read; masks apply)."""
+    return require(request, Action.VIEW)
+
+
+def recipient_json(person: Recipient, *, unmasked: bool) -> dict[str, Any]:
+    shown = person if unmasked else masked_recipient(person)
+    return {
+        "archive_no": shown.archive_no,
+        "name": shown.name,
+        "sex": shown.sex,
+        "birth_date": shown.birth_date.isoformat(),
+        "id_number": shown.id_number,
+        "phone": shown.phone,
+        "address": shown.address,
+        "crowd_category": shown.crowd_category,
+        "masked": not unmasked,
+    }
+
+
+def record_json(record: DoseRecord, *, unmasked: bool) -> dict[str, Any]:
+    return {
+        "record_id": record.record_id,
+        "version": record.version,
+        "status": record.status,
+        "recipient": recipient_json(record.recipient, unmasked=unmasked),
+        "vaccine_code": record.vaccine_code,
+        "manufacturer_code": record.manufacturer_code,
+        "batch_no": record.batch_no,
+        "trace_code": record.trace_code,
+        "dose_no": record.dose_no,
+        "vaccinated_at": record.vaccinated_at.isoformat(),
+        "site_code": record.site_code,
+        "vaccinator": record.vaccinator,
+        "vaccination_type": record.vaccination_type,
+        "vaccine_attribute": record.vaccine_attribute,
+        "unit_code": record.unit_code,
+    }

@@ -1,0 +1,304 @@
+"""HTTP routes of the vaccination ledger: recipients, doses, corrections, certificate.
+
+Every read of a person's data (the recipient, their doses, a record's versions, the
+certificate, the day's list) is noted in the read audit before the answer goes out; a read
+that cannot be noted is refused. Users without `Action.VIEW_PERSONAL_DATA` see names, ID
+numbers, phones and addresses masked. The vaccinator of a dose is the signed-in user.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from aiohttp import web
+from pydantic import Field
+
+from gateway.auth.access import Action, User, add_route, require
+from gateway.auth.audit_log import note
+from gateway.ledgers.http import (
+    AUDIT,
+    BOOK,
+    Body,
+    Code,
+    ScanBody,
+    Text,
+    json_response,
+    ledger_refusals,
+    not_found,
+    parse_body,
+    query_day,
+    query_text,
+    reader,
+    recipient_json,
+    record_json,
+    refusal,
+    sees_personal_data,
+)
+from ledger.certificate import PAPERS, Paper, certificate_html
+from ledger.db import CHINA_TZ
+from ledger.errors import RecordError
+from ledger.masking import masked_recipient, masked_record
+from ledger.vaccinations import DoseRecord, Recipient
+
+
+class PersonBody(Body):
+    """A recipient as PUT to /api/ledger/recipients/{archive_no} (a new version of them)."""
+
+    name: Text
+    sex: Literal["1", "2"]
+    birth_date: date
+    id_number: Code
+    phone: Annotated[str, Field(max_length=20)] = ""
+    address: Text
+    crowd_category: Code
+
+
+class RecipientBody(PersonBody):
+    archive_no: Code
+
+
+class DoseBody(ScanBody):
+    archive_no: Code
+    dose_no: Annotated[int, Field(ge=1, le=20)]
+    manufacturer_code: Code
+    site_code: Code
+    vaccination_type: Code
+    vaccine_attribute: Code
+
+
+class Changes(Body):
+    """What a correction may change; vaccine, batch and trace code come from the scan."""
+
+    manufacturer_code: Code | None = None
+    dose_no: Annotated[int, Field(ge=1, le=20)] | None = None
+    site_code: Code | None = None
+    vaccinator: Text | None = None
+    vaccination_type: Code | None = None
+    vaccine_attribute: Code | None = None
+    name: Text | None = None
+    sex: Literal["1", "2"] | None = None
+    birth_date: date | None = None
+    id_number: Code | None = None
+    phone: Annotated[str, Field(max_length=20)] | None = None
+    address: Text | None = None
+    crowd_category: Code | None = None
+
+
+class CorrectionBody(Body):
+    reason: Text
+    changes: Changes
+
+
+class DeletionBody(Body):
+    reason: Text
+
+
+def add_record_routes(app: web.Application) -> None:
+    person, doses = "/api/ledger/recipients/{archive_no}", "/api/ledger/doses"
+    add_route(app, "POST", "/api/ledger/recipients", register, Action.ADMINISTER)
+    add_route(app, "PUT", person, update_recipient, Action.RECORD_CORRECT)
+    add_route(app, "GET", person, recipient, Action.VIEW)
+    add_route(app, "GET", f"{person}/history", person_history, Action.VIEW)
+    add_route(app, "GET", f"{person}/certificate", certificate, Action.VIEW)
+    add_route(app, "POST", doses, record_dose, Action.ADMINISTER)
+    add_route(app, "GET", doses, day_doses, Action.VIEW)
+    add_route(app, "GET", f"{doses}/{{record_id}}", record_versions, Action.VIEW)
+    add_route(app, "POST", f"{doses}/{{record_id}}/correction", correct, Action.RECORD_CORRECT)
+    add_route(app, "POST", f"{doses}/{{record_id}}/deletion", delete, Action.RECORD_CORRECT)
+
+
+def _note_read(
+    request: web.Request, user: User, what: str, *, archive_no: str = "", record_id: str = ""
+) -> None:
+    purpose = query_text(request, "purpose") or ""
+    with ledger_refusals():
+        request.app[AUDIT].note(
+            user.name, what, archive_no=archive_no, record_id=record_id, purpose=purpose
+        )
+
+
+def _person(request: web.Request) -> Recipient:
+    archive_no = request.match_info["archive_no"]
+    with ledger_refusals():
+        try:
+            return request.app[BOOK].vaccinations.recipient(archive_no)
+        except RecordError as error:
+            raise not_found(error.field, error.reason) from None
+
+
+def _records_of(request: web.Request, archive_no: str) -> list[DoseRecord]:
+    with ledger_refusals():
+        records = request.app[BOOK].vaccinations.current_records()
+    return [record for record in records if record.recipient.archive_no == archive_no]
+
+
+def _dose(record: DoseRecord, user: User) -> dict[str, Any]:
+    return record_json(record, unmasked=sees_personal_data(user))
+
+
+def _is_registered(request: web.Request, archive_no: str) -> bool:
+    with ledger_refusals():
+        try:
+            request.app[BOOK].vaccinations.recipient(archive_no)
+        except RecordError:
+            return False
+    return True
+
+
+async def register(request: web.Request) -> web.Response:
+    """A new recipient; a known archive number is refused (PUT changes a recipient)."""
+    user = require(request, Action.ADMINISTER)
+    body = await parse_body(request, RecipientBody)
+    if _is_registered(request, body.archive_no):
+        raise refusal(
+            web.HTTPConflict,
+            [
+                (
+                    "archive_no",
+                    f"{body.archive_no} is registered"
+                    f" already; change it with PUT /api/ledger/recipients/{body.archive_no}",
+                )
+            ],
+        )
+    person = Recipient(**body.model_dump())
+    with ledger_refusals():
+        request.app[BOOK].vaccinations.register(person)
+    note(request, f"registered recipient {person.archive_no}")
+    return json_response(recipient_json(person, unmasked=sees_personal_data(user)), 201)
+
+
+async def update_recipient(request: web.Request) -> web.Response:
+    """A new version of a recipient (the old versions stay)."""
+    user = require(request, Action.RECORD_CORRECT)
+    body = await parse_body(request, PersonBody)
+    archive_no = _person(request).archive_no
+    person = Recipient(archive_no=archive_no, **body.model_dump())
+    with ledger_refusals():
+        request.app[BOOK].vaccinations.register(person)
+    note(request, f"new version of recipient {archive_no}")
+    return json_response(recipient_json(person, unmasked=sees_personal_data(user)))
+
+
+async def recipient(request: web.Request) -> web.Response:
+    user = reader(request)
+    person = _person(request)
+    _note_read(request, user, "recipient", archive_no=person.archive_no)
+    return json_response(recipient_json(person, unmasked=sees_personal_data(user)))
+
+
+async def person_history(request: web.Request) -> web.Response:
+    """A person's doses (latest version of each record, deleted ones with status 02)."""
+    user = reader(request)
+    person = _person(request)
+    records = _records_of(request, person.archive_no)
+    _note_read(request, user, "history", archive_no=person.archive_no)
+    return json_response(
+        {
+            "recipient": recipient_json(person, unmasked=sees_personal_data(user)),
+            "doses": [_dose(record, user) for record in records],
+        }
+    )
+
+
+async def certificate(request: web.Request) -> web.Response:
+    """预防接种凭证 as a printable page; `paper=A4` for A4, A5 otherwise."""
+    user = reader(request)
+    paper_text = request.query.get("paper", "A5")
+    if paper_text not in PAPERS:
+        raise refusal(web.HTTPBadRequest, [("paper", f"{paper_text!r}: give A5 or A4")])
+    paper: Paper = "A4" if paper_text == "A4" else "A5"
+    person = _person(request)
+    records = _records_of(request, person.archive_no)
+    if not sees_personal_data(user):
+        person = masked_recipient(person)
+        records = [masked_record(record) for record in records]
+    _note_read(request, user, "certificate", archive_no=person.archive_no)
+    book = request.app[BOOK]
+    page = certificate_html(person, records, book.tables, printed_at=book.clock.now(), paper=paper)
+    return web.Response(text=page, content_type="text/html", charset="utf-8")
+
+
+async def record_dose(request: web.Request) -> web.Response:
+    """扫码接种: the package's administer event and the dose record, in one transaction."""
+    user = require(request, Action.ADMINISTER)
+    body = await parse_body(request, DoseBody)
+    book = request.app[BOOK]
+    with ledger_refusals():
+        existed = bool(book.vaccinations.history(body.event_id))
+        record = book.vaccinations.record_dose(
+            archive_no=body.archive_no,
+            scan=body.raw(),
+            event_id=body.event_id,
+            dose_no=body.dose_no,
+            manufacturer_code=body.manufacturer_code,
+            site_code=body.site_code,
+            vaccinator=user.display_name or user.name,
+            vaccination_type=body.vaccination_type,
+            vaccine_attribute=body.vaccine_attribute,
+            unit_code=book.unit_code,
+        )
+    again = " again: no change" if existed else ""
+    note(request, f"recorded dose {record.record_id} for {body.archive_no}{again}")
+    data = _dose(record, user) | {"duplicate": existed}
+    return json_response(data, status=200 if existed else 201)
+
+
+async def day_doses(request: web.Request) -> web.Response:
+    """The doses given on `day` (default today, China time), latest versions."""
+    user = reader(request)
+    book = request.app[BOOK]
+    day = query_day(request, book)
+    with ledger_refusals():
+        records = [
+            record
+            for record in book.vaccinations.current_records()
+            if record.vaccinated_at.astimezone(CHINA_TZ).date() == day
+        ]
+    _note_read(request, user, "day_list")
+    return json_response(
+        {"day": day.isoformat(), "doses": [_dose(record, user) for record in records]}
+    )
+
+
+async def record_versions(request: web.Request) -> web.Response:
+    """Every version of one record, oldest first (corrections 01, deletion 02)."""
+    user = reader(request)
+    record_id = request.match_info["record_id"]
+    with ledger_refusals():
+        history = request.app[BOOK].vaccinations.history(record_id)
+    if not history:
+        raise not_found("record_id", f"{record_id} is not a recorded dose")
+    archive_no = history[-1].recipient.archive_no
+    _note_read(request, user, "record", archive_no=archive_no, record_id=record_id)
+    return json_response({"record_id": record_id, "versions": [_dose(r, user) for r in history]})
+
+
+def _signed(reason: str, user: User) -> str:
+    """The reason as stored with the new version, naming who made the change."""
+    return f"{reason} [{user.name}]"
+
+
+async def correct(request: web.Request) -> web.Response:
+    user = require(request, Action.RECORD_CORRECT)
+    body = await parse_body(request, CorrectionBody)
+    changes = body.changes.model_dump(exclude_none=True)
+    if not changes:
+        raise refusal(web.HTTPUnprocessableEntity, [("changes", "empty: nothing to correct")])
+    with ledger_refusals():
+        record = request.app[BOOK].vaccinations.correct(
+            request.match_info["record_id"], reason=_signed(body.reason, user), **changes
+        )
+    note(request, f"corrected {record.record_id}: version {record.version}")
+    return json_response(_dose(record, user), status=201)
+
+
+async def delete(request: web.Request) -> web.Response:
+    user = require(request, Action.RECORD_CORRECT)
+    body = await parse_body(request, DeletionBody)
+    with ledger_refusals():
+        record = request.app[BOOK].vaccinations.delete(
+            request.match_info["record_id"], reason=_signed(body.reason, user)
+        )
+    note(request, f"deleted {record.record_id}: version {record.version}")
+    return json_response(_dose(record, user), status=201)

@@ -1,0 +1,304 @@
+"""HTTP API of the ledgers: `add_ledger_routes` puts them on the gateway's app.
+
+This module holds the catalogue (shipment import, scan look-up), the upload views (queue,
+rejections, day rates, daily summary tables) and the read audit; the stock routes are in
+`gateway.ledgers.stock_routes`, the vaccination routes in `gateway.ledgers.record_routes`, what
+they share in `gateway.ledgers.http`. JSON in and out; refusals as described there.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+from typing import Any, Literal
+
+from aiohttp import web
+
+from gateway.auth.access import Action, User, add_route, require
+from gateway.auth.audit_log import note
+from gateway.ledgers.book import LedgerBook
+from gateway.ledgers.http import (
+    AUDIT,
+    BOOK,
+    Body,
+    decode_scan,
+    iso,
+    json_response,
+    ledger_refusals,
+    parse_body,
+    query_day,
+    query_text,
+    query_whole,
+    reader,
+    refusal,
+    sees_personal_data,
+)
+from gateway.ledgers.record_routes import add_record_routes
+from gateway.ledgers.stock_routes import add_stock_routes
+from ledger.audit import ReadAudit
+from ledger.catalogue import Resolved
+from ledger.codes import FridgeLabel, IdCardScan, TraceCode, classify
+from ledger.db import CHINA_TZ
+from ledger.errors import CatalogueError, ScanError, StockError
+from ledger.masking import mask_id
+from ledger.summaries import SummaryTable, daily_tables
+from ledger.vaccinations import DoseRecord
+
+MAX_READS = 1000
+
+
+class ResolveBody(Body):
+    scan: str
+    encoding: Literal["text", "base64"] = "text"
+
+
+def add_ledger_routes(app: web.Application, book: LedgerBook) -> None:
+    app[BOOK] = book
+    app[AUDIT] = ReadAudit(book.db, book.clock)
+    add_route(app, "POST", "/api/ledger/catalogue/import", import_shipment, Action.CATALOGUE_IMPORT)
+    add_route(app, "POST", "/api/ledger/resolve", resolve, Action.VIEW)
+    add_route(app, "GET", "/api/ledger/upload/queue", upload_queue, Action.UPLOAD_VIEW)
+    add_route(app, "GET", "/api/ledger/upload/rejections", rejections, Action.UPLOAD_VIEW)
+    add_route(app, "GET", "/api/ledger/upload/rates", rates, Action.UPLOAD_VIEW)
+    add_route(app, "GET", "/api/ledger/summaries", summaries, Action.UPLOAD_VIEW)
+    add_route(app, "GET", "/api/ledger/audit/reads", audit_reads, Action.AUDIT_VIEW)
+    add_stock_routes(app)
+    add_record_routes(app)
+
+
+async def import_shipment(request: web.Request) -> web.Response:
+    """Upstream shipment data, JSON (application/json) or CSV (text/csv); all or nothing."""
+    require(request, Action.CATALOGUE_IMPORT)
+    book = request.app[BOOK]
+    try:
+        text = await request.text()
+    except UnicodeDecodeError:
+        raise refusal(web.HTTPBadRequest, [("body", "not UTF-8 text")]) from None
+    with ledger_refusals():
+        if request.content_type == "application/json":
+            summary = book.catalogue.import_json(text)
+        elif request.content_type == "text/csv":
+            summary = book.catalogue.import_csv(text)
+        else:
+            raise refusal(
+                web.HTTPUnsupportedMediaType,
+                [("content-type", f"{request.content_type!r}: send application/json or text/csv")],
+            )
+    note(
+        request,
+        f"imported shipment: {summary.products} products, {summary.batches} batches,"
+        f" {summary.trace_codes} trace codes",
+    )
+    return json_response(
+        {
+            "products": summary.products,
+            "batches": summary.batches,
+            "trace_codes": summary.trace_codes,
+        },
+        status=201,
+    )
+
+
+def _package(book: LedgerBook, item: Resolved) -> dict[str, Any]:
+    today = book.clock.now().astimezone(CHINA_TZ).date()
+    product, batch = item.product, item.batch
+    try:
+        state = book.stock.state(item.code)
+    except StockError:
+        stock: dict[str, Any] = {"state": "not_received"}
+    else:
+        stock = {
+            "state": state.state,
+            "doses_left": state.doses_left,
+            "discard_at": iso(state.discard_at),
+            "held_by": state.held_by,
+        }
+    return {
+        "code": item.code,
+        "product": {
+            "product_id": product.product_id,
+            "vaccine_code": product.vaccine_code,
+            "name": product.name,
+            "manufacturer_code": product.manufacturer_code,
+            "form": product.form,
+            "doses_per_vial": product.doses_per_vial,
+        },
+        "batch": {
+            "batch_no": batch.batch_no,
+            "production_date": batch.production_date.isoformat(),
+            "expiry_date": batch.expiry_date.isoformat(),
+            "lot_release_no": batch.lot_release_no,
+            "expired": today > batch.expiry_date,
+        },
+        "stock": stock,
+    }
+
+
+def _classified(book: LedgerBook, raw: bytes | str, user: User) -> dict[str, Any]:
+    scan = classify(raw)
+    if isinstance(scan, FridgeLabel):
+        return {"kind": "fridge_label", "unit_code": scan.unit_code, "fridge": scan.fridge_code}
+    if isinstance(scan, IdCardScan):
+        number = scan.id_number.number
+        return {
+            "kind": "id_card",
+            "id_number": number if sees_personal_data(user) else mask_id(number),
+        }
+    kind = "trace_code" if isinstance(scan, TraceCode) else "gs1"
+    try:
+        item = book.catalogue.resolve(scan)
+    except CatalogueError as error:
+        return {"kind": kind, "refusal": {"field": error.field, "reason": error.reason}}
+    return {"kind": kind, **_package(book, item)}
+
+
+async def resolve(request: web.Request) -> web.Response:
+    """What a scan is: its kind and, for a package, product, batch and stock state; or why
+    it is refused (``kind: unknown``). Looks only; changes nothing."""
+    user = reader(request)
+    body = await parse_body(request, ResolveBody)
+    raw = decode_scan(body.scan, body.encoding, "scan")
+    book = request.app[BOOK]
+    with ledger_refusals():
+        try:
+            answer = _classified(book, raw, user)
+        except ScanError as error:
+            answer = {"kind": "unknown", "refusal": {"field": error.field, "reason": error.reason}}
+    note(request, f"looked up a scan: {answer['kind']}")
+    return json_response(answer)
+
+
+async def upload_queue(request: web.Request) -> web.Response:
+    require(request, Action.UPLOAD_VIEW)
+    uploader = request.app[BOOK].uploader
+    with ledger_refusals():
+        pending = uploader.pending()
+        alarms = uploader.deadline_alarms()
+        rejected = uploader.rejections()
+    return json_response(
+        {
+            "realtime": uploader.realtime,
+            "pending": [{"record_id": r, "version": v} for r, v in pending],
+            "rejected": len(rejected),
+            "deadline_alarms": [
+                {
+                    "record_id": a.record_id,
+                    "version": a.version,
+                    "deadline": iso(a.deadline),
+                    "state": a.state,
+                    "error": a.error,
+                }
+                for a in alarms
+            ],
+        }
+    )
+
+
+async def rejections(request: web.Request) -> web.Response:
+    """Versions the platform refused and no correction has replaced yet, with their kinds."""
+    require(request, Action.UPLOAD_VIEW)
+    with ledger_refusals():
+        rows = request.app[BOOK].uploader.rejections()
+    by_kind: dict[str, int] = defaultdict(int)
+    for *_, kind in rows:
+        by_kind[kind] += 1
+    return json_response(
+        {
+            "rejections": [
+                {"record_id": r, "version": v, "message": m, "kind": k} for r, v, m, k in rows
+            ],
+            "by_kind": dict(sorted(by_kind.items())),
+        }
+    )
+
+
+async def rates(request: web.Request) -> web.Response:
+    """Upload rate and timeliness rate (accepted within 24 h) of one vaccination day."""
+    require(request, Action.UPLOAD_VIEW)
+    book = request.app[BOOK]
+    day = query_day(request, book)
+    with ledger_refusals():
+        day_rates = book.uploader.rates(day)
+    return json_response(
+        {
+            "day": day.isoformat(),
+            "records": day_rates.records,
+            "uploaded": day_rates.uploaded,
+            "on_time": day_rates.on_time,
+            "upload_rate": day_rates.upload_rate,
+            "timeliness_rate": day_rates.timeliness_rate,
+        }
+    )
+
+
+def _tables_until(
+    book: LedgerBook, records: list[DoseRecord], day: date
+) -> dict[str, SummaryTable]:
+    """The day's tables, cumulative over every earlier day with doses (chained day by day)."""
+    by_day: dict[date, list[DoseRecord]] = defaultdict(list)
+    for record in records:
+        by_day[record.vaccinated_at.astimezone(CHINA_TZ).date()].append(record)
+    before: dict[str, SummaryTable] | None = None
+    for earlier in sorted(d for d in by_day if d < day):
+        before = daily_tables(by_day[earlier], earlier, book.tables, before)
+    return daily_tables(by_day.get(day, []), day, book.tables, before)
+
+
+def _table_json(table: SummaryTable) -> dict[str, Any]:
+    keys = sorted(set(table.today) | set(table.cumulative))
+    return {
+        "by": table.by,
+        "zero_report": table.zero_report,
+        "due_at": iso(table.due_at),
+        "rows": [
+            {
+                "manufacturer_code": maker,
+                "group": group,
+                "dose": dose,
+                "today": table.today.get((maker, group, dose), 0),
+                "cumulative": table.cumulative.get((maker, group, dose), 0),
+            }
+            for maker, group, dose in keys
+        ],
+    }
+
+
+async def summaries(request: web.Request) -> web.Response:
+    """The daily summary tables (by age group, by crowd category) of `day`."""
+    require(request, Action.UPLOAD_VIEW)
+    book = request.app[BOOK]
+    day = query_day(request, book)
+    with ledger_refusals():
+        tables = _tables_until(book, book.vaccinations.current_records(), day)
+    return json_response(
+        {"day": day.isoformat(), "tables": {by: _table_json(t) for by, t in tables.items()}}
+    )
+
+
+async def audit_reads(request: web.Request) -> web.Response:
+    """Who read which person's records: `archive_no`, `reader`, `after` (seq), `limit`."""
+    require(request, Action.AUDIT_VIEW)
+    audit = request.app[AUDIT]
+    with ledger_refusals():
+        reads = audit.reads(
+            archive_no=query_text(request, "archive_no"),
+            reader=query_text(request, "reader"),
+            after_seq=query_whole(request, "after", 0, 0, 2**63 - 1),
+            limit=query_whole(request, "limit", 200, 1, MAX_READS),
+        )
+    return json_response(
+        {
+            "reads": [
+                {
+                    "seq": r.seq,
+                    "at": iso(r.at),
+                    "reader": r.reader,
+                    "what": r.what,
+                    "archive_no": r.archive_no,
+                    "record_id": r.record_id,
+                    "purpose": r.purpose,
+                }
+                for r in reads
+            ]
+        }
+    )

@@ -1,0 +1,341 @@
+"""HTTP routes of the stock ledger: movements by scan, approvals, stocktake, balances, reports.
+
+Every movement carries the client's scan event id (`event_id`): the same request again has one
+effect and answers 200 with ``duplicate: true``; a first effect answers 201. The signed-in
+user's name is the actor of every movement.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from aiohttp import web
+from pydantic import Field
+
+from gateway.auth.access import Action, add_route, require
+from gateway.auth.audit_log import note
+from gateway.ledgers.http import (
+    BOOK,
+    MAX_SCANS,
+    Body,
+    ScanBody,
+    Text,
+    decode_scan,
+    iso,
+    json_response,
+    ledger_refusals,
+    not_found,
+    parse_body,
+    reader,
+    refusal,
+)
+from ledger.batch_field import check_batch
+from ledger.db import CHINA_TZ, from_ms
+from ledger.errors import StockError
+from ledger.stock import EventResult
+
+
+class IssueBody(ScanBody):
+    to_unit: Text
+
+
+class ApprovalRequestBody(Body):
+    kind: Literal["return", "scrap"]
+    scans: Annotated[list[str], Field(min_length=1, max_length=MAX_SCANS)]
+    encoding: Literal["text", "base64"] = "text"
+    approval_id: Text
+    reason: Text
+
+
+class DecisionBody(Body):
+    approve: bool
+
+
+class StocktakeBody(Body):
+    scans: Annotated[list[str], Field(max_length=MAX_SCANS)]
+    encoding: Literal["text", "base64"] = "text"
+
+
+class AdjustmentBody(Body):
+    product_id: Text
+    batch_no: Text
+    packages: int
+    doses: int
+    reason: Text
+    event_id: Text
+
+
+class SummaryIssueBody(Body):
+    day: date | None = None
+
+
+def add_stock_routes(app: web.Application) -> None:
+    stock = "/api/ledger/stock"
+    add_route(app, "POST", f"{stock}/receive", receive, Action.STOCK_RECEIVE)
+    add_route(app, "POST", f"{stock}/issue", issue, Action.STOCK_ISSUE)
+    add_route(app, "POST", f"{stock}/administer", administer, Action.ADMINISTER)
+    add_route(app, "POST", f"{stock}/requests", request_approval, Action.STOCK_REQUEST)
+    add_route(app, "GET", f"{stock}/requests", approval_requests, Action.VIEW)
+    add_route(
+        app, "POST", f"{stock}/requests/{{approval_id}}/decision", decide, Action.STOCK_APPROVE
+    )
+    add_route(app, "POST", f"{stock}/stocktake", stocktake, Action.STOCKTAKE)
+    add_route(app, "POST", f"{stock}/adjustments", adjust, Action.STOCKTAKE)
+    add_route(app, "POST", f"{stock}/summary-issue", summary_issue, Action.STOCK_ISSUE)
+    add_route(app, "GET", f"{stock}/balances", balances, Action.VIEW)
+    add_route(app, "GET", f"{stock}/packages/{{code}}", package, Action.VIEW)
+    add_route(app, "GET", f"{stock}/wastage", wastage, Action.VIEW)
+
+
+def _event(request: web.Request, result: EventResult) -> web.Response:
+    again = " again: no change" if result.duplicate else ""
+    note(request, f"{result.kind} {result.code or ''} (event {result.event_id}){again}")
+    body = {
+        "event_id": result.event_id,
+        "kind": result.kind,
+        "code": result.code,
+        "duplicate": result.duplicate,
+    }
+    return json_response(body, status=200 if result.duplicate else 201)
+
+
+async def receive(request: web.Request) -> web.Response:
+    user = require(request, Action.STOCK_RECEIVE)
+    body = await parse_body(request, ScanBody)
+    with ledger_refusals():
+        result = request.app[BOOK].stock.receive(
+            body.raw(), event_id=body.event_id, actor=user.name
+        )
+    return _event(request, result)
+
+
+async def issue(request: web.Request) -> web.Response:
+    user = require(request, Action.STOCK_ISSUE)
+    body = await parse_body(request, IssueBody)
+    with ledger_refusals():
+        result = request.app[BOOK].stock.issue(
+            body.raw(), event_id=body.event_id, actor=user.name, to_unit=body.to_unit
+        )
+    return _event(request, result)
+
+
+async def administer(request: web.Request) -> web.Response:
+    """扫码接种 without a record: the stock side of a dose (the record route does both)."""
+    user = require(request, Action.ADMINISTER)
+    body = await parse_body(request, ScanBody)
+    with ledger_refusals():
+        result = request.app[BOOK].stock.administer(
+            body.raw(), event_id=body.event_id, actor=user.name
+        )
+    return _event(request, result)
+
+
+async def request_approval(request: web.Request) -> web.Response:
+    """Ask the upper level to approve a return or a scrap; the packages are held meanwhile."""
+    user = require(request, Action.STOCK_REQUEST)
+    body = await parse_body(request, ApprovalRequestBody)
+    scans = [decode_scan(value, body.encoding, f"scans.{n}") for n, value in enumerate(body.scans)]
+    with ledger_refusals():
+        approval_id = request.app[BOOK].stock.request(
+            body.kind, scans, approval_id=body.approval_id, actor=user.name, reason=body.reason
+        )
+    note(request, f"asked to {body.kind} {len(scans)} package(s): approval {approval_id}")
+    return json_response({"approval_id": approval_id, "kind": body.kind, "state": "pending"}, 201)
+
+
+async def approval_requests(request: web.Request) -> web.Response:
+    """Returns and scraps asked for, newest first, with their decision (null: pending)."""
+    reader(request)
+    book = request.app[BOOK]
+    with ledger_refusals(), book.db.translated("read approvals"):
+        rows = book.db.conn.execute(
+            "SELECT a.approval_id, a.kind, a.codes, a.requested_by, a.requested_ms, a.reason,"
+            " d.decision, d.decided_by, d.decided_ms FROM approvals a"
+            " LEFT JOIN approval_decisions d USING (approval_id) ORDER BY a.requested_ms DESC"
+        ).fetchall()
+    requests = [
+        {
+            "approval_id": approval_id,
+            "kind": kind,
+            "codes": json.loads(codes),
+            "requested_by": requested_by,
+            "requested_at": from_ms(requested_ms).isoformat(),
+            "reason": reason,
+            "decision": decision,
+            "decided_by": decided_by,
+            "decided_at": iso(None if decided_ms is None else from_ms(decided_ms)),
+        }
+        for approval_id, kind, codes, requested_by, requested_ms, reason, decision, decided_by,
+        decided_ms in rows
+    ]  # fmt: skip
+    return json_response({"requests": requests})
+
+
+async def decide(request: web.Request) -> web.Response:
+    user = require(request, Action.STOCK_APPROVE)
+    body = await parse_body(request, DecisionBody)
+    approval_id = request.match_info["approval_id"]
+    with ledger_refusals():
+        events = request.app[BOOK].stock.decide(
+            approval_id, approve=body.approve, approver=user.name
+        )
+    decision = "approved" if body.approve else "rejected"
+    note(request, f"{decision} {approval_id}: {len(events)} movement(s)")
+    return json_response(
+        {
+            "approval_id": approval_id,
+            "decision": decision,
+            "events": [{"event_id": e.event_id, "kind": e.kind, "code": e.code} for e in events],
+        }
+    )
+
+
+def _counts(table: dict[tuple[str, str], int]) -> list[dict[str, Any]]:
+    return [
+        {"product_id": product, "batch_no": batch, "packages": count}
+        for (product, batch), count in sorted(table.items())
+    ]
+
+
+async def stocktake(request: web.Request) -> web.Response:
+    """盘点: the scanned packages against the books (账苗一致); changes nothing."""
+    require(request, Action.STOCKTAKE)
+    body = await parse_body(request, StocktakeBody)
+    scans = [decode_scan(value, body.encoding, f"scans.{n}") for n, value in enumerate(body.scans)]
+    with ledger_refusals():
+        report = request.app[BOOK].stock.stocktake(scans)
+    found = (
+        "consistent"
+        if report.consistent
+        else (f"{len(report.missing)} missing, {len(report.unexpected)} unexpected")
+    )
+    note(request, f"stocktake of {len(scans)} scan(s): {found}")
+    return json_response(
+        {
+            "consistent": report.consistent,
+            "book": _counts(report.book),
+            "physical": _counts(report.physical),
+            "missing": list(report.missing),
+            "unexpected": list(report.unexpected),
+        }
+    )
+
+
+async def adjust(request: web.Request) -> web.Response:
+    user = require(request, Action.STOCKTAKE)
+    body = await parse_body(request, AdjustmentBody)
+    with ledger_refusals():
+        batch_no = check_batch(body.batch_no)
+        result = request.app[BOOK].stock.adjust(
+            body.product_id,
+            batch_no,
+            packages=body.packages,
+            doses=body.doses,
+            reason=body.reason,
+            event_id=body.event_id,
+            actor=user.name,
+        )
+    return _event(request, result)
+
+
+async def summary_issue(request: web.Request) -> web.Response:
+    """汇总出库 of a day (default today): the doses given per product and batch, once a day."""
+    user = require(request, Action.STOCK_ISSUE)
+    body = await parse_body(request, SummaryIssueBody)
+    book = request.app[BOOK]
+    day = body.day or book.clock.now().astimezone(CHINA_TZ).date()
+    with ledger_refusals():
+        summary = book.stock.summary_issue(day, actor=user.name)
+    again = " again: no change" if summary.duplicate else ""
+    note(request, f"summary issue of {day.isoformat()}{again}")
+    lines = [
+        {"product_id": product, "batch_no": batch, "doses": doses}
+        for (product, batch), doses in sorted(summary.lines.items())
+    ]
+    body_json = {"day": day.isoformat(), "lines": lines, "duplicate": summary.duplicate}
+    return json_response(body_json, status=200 if summary.duplicate else 201)
+
+
+async def balances(request: web.Request) -> web.Response:
+    reader(request)
+    book = request.app[BOOK]
+    rows = []
+    with ledger_refusals():
+        for balance in book.stock.balances():
+            product = book.catalogue.product(balance.product_id)
+            batch = book.catalogue.batch(balance.product_id, balance.batch_no)
+            rows.append(
+                {
+                    "product_id": balance.product_id,
+                    "name": product.name if product else None,
+                    "vaccine_code": product.vaccine_code if product else None,
+                    "batch_no": balance.batch_no,
+                    "expiry_date": batch.expiry_date.isoformat() if batch else None,
+                    "packages": balance.packages,
+                    "doses": balance.doses,
+                }
+            )
+    return json_response({"balances": rows})
+
+
+async def package(request: web.Request) -> web.Response:
+    """A package's lifecycle: its state now and every movement, oldest first."""
+    reader(request)
+    book = request.app[BOOK]
+    code = request.match_info["code"]
+    with ledger_refusals():
+        try:
+            state = book.stock.state(code)
+        except StockError as error:
+            raise not_found(error.field, error.reason) from None
+        with book.db.translated("read movements"):
+            rows = book.db.conn.execute(
+                "SELECT seq, event_id, kind, doses, packages, at_ms, actor, reason, ref"
+                " FROM stock_events WHERE code = ? ORDER BY seq",
+                (code,),
+            ).fetchall()
+    movements = [
+        {
+            "seq": seq,
+            "event_id": event_id,
+            "kind": kind,
+            "doses": doses,
+            "packages": packages,
+            "at": from_ms(at_ms).isoformat(),
+            "actor": actor,
+            "reason": reason,
+            "ref": ref,
+        }
+        for seq, event_id, kind, doses, packages, at_ms, actor, reason, ref in rows
+    ]
+    return json_response(
+        {
+            "code": state.code,
+            "product_id": state.product_id,
+            "batch_no": state.batch_no,
+            "state": state.state,
+            "doses_left": state.doses_left,
+            "opened_at": iso(state.opened_at),
+            "discard_at": iso(state.discard_at),
+            "held_by": state.held_by,
+            "movements": movements,
+        }
+    )
+
+
+async def wastage(request: web.Request) -> web.Response:
+    """疫苗损耗系数 per vaccine for `month` (YYYY-MM, default this month)."""
+    reader(request)
+    book = request.app[BOOK]
+    text = request.query.get("month") or book.clock.now().astimezone(CHINA_TZ).strftime("%Y-%m")
+    try:
+        first = date.fromisoformat(f"{text}-01")
+    except ValueError:
+        raise refusal(
+            web.HTTPBadRequest, [("month", f"{text!r} is not a month; write YYYY-MM")]
+        ) from None
+    with ledger_refusals():
+        coefficients = book.stock.wastage_coefficients(first.year, first.month)
+    return json_response({"month": text, "coefficients": coefficients})

@@ -1,0 +1,116 @@
+"""The optional ``[ledger]`` configuration: where uploads go, when, and what each scanner does.
+
+Hangs under the gateway's `Settings` as ``ledger: LedgerSettings | None`` (None: no ledgers on
+this gateway). Example::
+
+    [ledger]
+    platform_url = "https://ims.example.cn/upload"
+    upload = "batch"                      # or "realtime" (the default)
+    catalogue_files = ["shipments/2026-03.json"]
+
+    [ledger.stations]
+    receive-desk = "receive"
+    vaccination-1 = "administer"
+    stocktake = "stocktake"
+
+    [ledger.actors]
+    receive-desk = "王芳"
+    vaccination-1 = "李医生"
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+HTTP_URL = r"^https?://[^\s/]+(/[^\s]*)?$"
+
+
+class StationAction(StrEnum):
+    """What a committed scan from a scanner at this station does in the stock ledger."""
+
+    RECEIVE = "receive"  # 扫码入库
+    ADMINISTER = "administer"  # 扫码接种: one dose from the scanned package
+    STOCKTAKE = "stocktake"  # 盘点: book against shelf, changes nothing
+
+
+class LedgerSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    platform_url: Annotated[
+        str, Field(pattern=HTTP_URL, description="the provincial platform's upload endpoint")
+    ]
+    platform_token: Annotated[
+        SecretStr | None, Field(description="sent as 'Authorization: Bearer …' when set")
+    ] = None
+    upload: Annotated[
+        Literal["realtime", "batch"],
+        Field(description="realtime: after each dose; batch: in the 20:00–05:00 window"),
+    ] = "realtime"
+    alarm_margin_h: Annotated[
+        float,
+        Field(gt=0, lt=24, description="alarm the vaccine manager this long before the 24 h"),
+    ] = 4.0
+    catalogue_files: Annotated[
+        list[Path],
+        Field(description="shipment data (.csv or .json) imported at start; relative to data_dir"),
+    ] = []
+    stations: Annotated[
+        dict[str, StationAction], Field(description="scanner station -> what a scan there does")
+    ] = {}
+    actors: Annotated[
+        dict[str, str], Field(description="station -> who the ledger records for its scans")
+    ] = {}
+    summary_issue_hour: Annotated[
+        int, Field(ge=12, le=23, description="local hour the day's 汇总出库 is recorded")
+    ] = 18
+    stocktake_idle_min: Annotated[
+        float, Field(gt=0, description="a stocktake session ends after this long without scans")
+    ] = 30.0
+    retry_initial_s: Annotated[float, Field(gt=0)] = 30.0
+    retry_max_s: Annotated[float, Field(gt=0)] = 1800.0
+    poll_s: Annotated[
+        float, Field(gt=0, description="re-check the upload queue at least this often")
+    ] = 300.0
+
+    @model_validator(mode="after")
+    def _consistent(self) -> LedgerSettings:
+        problems = list(self._problems())
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def _problems(self) -> Iterator[str]:
+        for station in sorted(self.actors.keys() - self.stations.keys()):
+            yield (
+                f"actors.{station}: no such station (fix: add it under [ledger.stations] "
+                "or remove it)"
+            )
+        for station, action in sorted(self.stations.items()):
+            writes = action is not StationAction.STOCKTAKE
+            if writes and not self.actors.get(station, "").strip():
+                yield (
+                    f"actors.{station}: a {action} station records who made each movement "
+                    f'(fix: add {station} = "NAME" under [ledger.actors])'
+                )
+        for path in self.catalogue_files:
+            if path.suffix.lower() not in {".csv", ".json"}:
+                yield f"catalogue_files: {path} is neither .csv nor .json (fix: rename it)"
+        if self.retry_max_s < self.retry_initial_s:
+            yield "retry_max_s is below retry_initial_s (fix: raise retry_max_s)"
+
+    @property
+    def realtime(self) -> bool:
+        return self.upload == "realtime"
+
+    @property
+    def alarm_margin(self) -> timedelta:
+        return timedelta(hours=self.alarm_margin_h)
+
+    def catalogue_paths(self, data_dir: Path) -> list[Path]:
+        return [path if path.is_absolute() else data_dir / path for path in self.catalogue_files]
