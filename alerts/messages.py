@@ -87,8 +87,13 @@ def describe(notify: Notify, place: Place) -> str:
     )
 
 
-def render(notify: Notify, place: Place, ack_link: str) -> Message:
+def render(
+    notify: Notify, place: Place, ack_link: str, doses_at_risk: int | None = None
+) -> Message:
+    """`doses_at_risk`: doses the stock ledger places in the compartment (None: not known)."""
     condition = describe(notify, place)
+    if doses_at_risk is not None:
+        condition += f"，在库疫苗 {doses_at_risk} 剂受影响"
     since = _local(notify.since)
     lasted = _duration((notify.at - notify.since).total_seconds())
     tier = TIER_NAMES[notify.tier]

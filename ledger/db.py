@@ -78,6 +78,37 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             record_id TEXT NOT NULL DEFAULT '', purpose TEXT NOT NULL DEFAULT '')""",
         "CREATE INDEX record_reads_person ON record_reads (archive_no, at_ms)",
     ),
+    (
+        # Where stock is (ledger.locations): placements and moves, one row per scan flow, and
+        # the packages each moved; excursions, the packages exposed, and the dispositions
+        # (ledger.quarantine); reviewed requisition plans (ledger.requisition).
+        """CREATE TABLE location_events (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL, compartment TEXT NOT NULL, packages INTEGER NOT NULL,
+            at_ms INTEGER NOT NULL, actor TEXT NOT NULL, batch TEXT NOT NULL DEFAULT '')""",
+        """CREATE TABLE location_units (
+            event_seq INTEGER NOT NULL REFERENCES location_events (seq), code TEXT NOT NULL,
+            PRIMARY KEY (code, event_seq))""",
+        "CREATE INDEX location_units_event ON location_units (event_seq)",
+        """CREATE TABLE excursions (
+            excursion_id TEXT PRIMARY KEY, compartment TEXT NOT NULL,
+            start_ms INTEGER NOT NULL, end_ms INTEGER NOT NULL, source TEXT NOT NULL,
+            computed_ms INTEGER NOT NULL, exposure TEXT NOT NULL, by_thresholds TEXT NOT NULL)""",
+        """CREATE TABLE excursion_units (
+            excursion_id TEXT NOT NULL REFERENCES excursions (excursion_id), code TEXT NOT NULL,
+            product_id TEXT NOT NULL, batch_no TEXT NOT NULL, PRIMARY KEY (code, excursion_id))""",
+        "CREATE INDEX excursion_units_batch ON excursion_units (product_id, batch_no)",
+        """CREATE TABLE dispositions (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT, excursion_id TEXT NOT NULL,
+            product_id TEXT NOT NULL, batch_no TEXT NOT NULL, code TEXT NOT NULL DEFAULT '',
+            decision TEXT NOT NULL, vvm_stage INTEGER, decided_by TEXT NOT NULL,
+            recorded_by TEXT NOT NULL, at_ms INTEGER NOT NULL, proposal TEXT NOT NULL,
+            note TEXT NOT NULL DEFAULT '', approval_id TEXT NOT NULL DEFAULT '')""",
+        "CREATE INDEX dispositions_scope ON dispositions (excursion_id, product_id, batch_no)",
+        """CREATE TABLE requisition_reviews (
+            month TEXT PRIMARY KEY, plan TEXT NOT NULL, reviewed_by TEXT NOT NULL,
+            at_ms INTEGER NOT NULL, note TEXT NOT NULL DEFAULT '')""",
+    ),
 )
 
 

@@ -23,6 +23,7 @@ from ledger.catalogue import Catalogue, Resolved
 from ledger.codes import Gs1Code, TraceCode, classify
 from ledger.db import CHINA_TZ, LedgerDB, from_ms, to_ms
 from ledger.errors import ScanError, StockError
+from ledger.quarantine import held_reason
 
 #: states a package can be in, derived from its events
 IN_STOCK, OPENED, ISSUED, RETURNED, SCRAPPED, USED_UP, DISCARDED = (
@@ -209,6 +210,8 @@ class StockLedger:
         now = self.clock.now()
         state = self._on_hand(item.code, "administer")
         self._expiry_check(item, now)
+        if (held := held_reason(self.db, item.code)) is not None:
+            raise StockError("trace_code", f"{item.code}: {held}")
         if state.discard_at is not None and now >= state.discard_at:
             raise StockError(
                 "trace_code",

@@ -39,7 +39,7 @@ from alerts.escalation import load_state as load_escalation
 from alerts.model import ConditionChange, ConditionCleared, ConditionKind, ConditionRaised
 from alerts.rules import CompartmentRules, CompartmentState, rules_for
 from alerts.settings import AlertSettings
-from gateway.alarms.notices import outbox_rows
+from gateway.alarms.notices import DosesAtRisk, outbox_rows
 from gateway.alarms.store import (
     META_HEARTBEAT,
     AlarmStore,
@@ -79,6 +79,7 @@ class AlarmCore:
         self.evaluated_seq = 0
         self._dirty: set[str] = set()
         self._cursor_dirty = False
+        self.doses_at_risk: DosesAtRisk | None = None
 
     # -- start -----------------------------------------------------------------------------
 
@@ -245,7 +246,9 @@ class AlarmCore:
     ) -> None:
         for action in actions:
             if isinstance(action, Notify):
-                work.outbox.extend(outbox_rows(action, self.settings, self.alerts, now))
+                work.outbox.extend(
+                    outbox_rows(action, self.settings, self.alerts, now, self.doses_at_risk)
+                )
                 continue
             work.transitions.append(action)
             if action.kind is TransitionKind.CLOSED and action.alarm_id is not None:

@@ -7,21 +7,45 @@ and a restart does not change its text. One row per channel the person is reache
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from alerts.ack_links import ack_url
 from alerts.escalation import Alarm, Notify, NotifyReason
 from alerts.messages import place_of, render
+from alerts.model import ConditionKind
 from alerts.settings import AlertSettings
 from gateway.alarms.store import NewOutboxRow
 from gateway.settings import Settings
 
+#: Conditions about the vaccine's temperature: their messages say how many doses are at risk.
+TEMPERATURE_KINDS = frozenset(
+    {
+        ConditionKind.TOO_WARM,
+        ConditionKind.TOO_COLD,
+        ConditionKind.WHO_HEAT,
+        ConditionKind.WHO_FREEZE,
+    }
+)
+DosesAtRisk = Callable[[str], int | None]
+"""Doses in a compartment now (its reference), or None when the stock ledger cannot say."""
+
 
 def outbox_rows(
-    notify: Notify, settings: Settings, alerts: AlertSettings, now: datetime
+    notify: Notify,
+    settings: Settings,
+    alerts: AlertSettings,
+    now: datetime,
+    doses_at_risk: DosesAtRisk | None = None,
 ) -> list[NewOutboxRow]:
     link = ack_url(alerts.ack, notify.alarm_id, settings.unit.code, notify.person, now)
-    message = render(notify, place_of(settings, notify.condition.subject), link)
+    condition = notify.condition
+    doses = (
+        doses_at_risk(condition.subject)
+        if doses_at_risk is not None and condition.kind in TEMPERATURE_KINDS
+        else None
+    )
+    message = render(notify, place_of(settings, condition.subject), link, doses)
     return [
         NewOutboxRow(
             alarm_id=notify.alarm_id,
