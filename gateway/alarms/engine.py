@@ -36,6 +36,7 @@ from gateway.alarms.core import AlarmCore, alerts_of
 from gateway.alarms.digest import DigestJob
 from gateway.alarms.dispatcher import Dispatcher
 from gateway.alarms.links import LinkHealth, LinkWatch
+from gateway.alarms.notices import DosesAtRisk
 from gateway.alarms.store import ALARMS_FILE, AlarmStore
 from gateway.clock import Clock
 from gateway.errors import StoreError
@@ -120,6 +121,25 @@ class AlarmService:
         self.last_error: str | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
+
+    def reconfigure(self, settings: Settings, drivers: Sequence[BusDriver]) -> None:
+        """Take the rules of `settings` in one step of the event loop (a hot reload).
+
+        Rule states live in the alarm store (every step is committed there), so a new core
+        started from the store carries them on; new compartments start in their grace period.
+        Tasks, channels and the queue of readings are not touched.
+        """
+        core = AlarmCore(settings, self.store)
+        core.doses_at_risk = self.core.doses_at_risk
+        if self.started:
+            core.start(self.clock.now(), self.core.evaluated_seq)
+        self.settings = settings
+        self.core = core
+        self.watch_links(drivers)
+
+    def watch_links(self, drivers: Sequence[BusDriver]) -> None:
+        """Watch the links of the bus drivers running now."""
+        self._drivers = list(drivers)
 
     def close(self) -> None:
         self.store.close()
@@ -258,6 +278,10 @@ class AlarmService:
         # readings from the cursor with the next batch (a seq gap) or tick, links anew.
         self._links = LinkWatch(self._links_hold_off, self.core.open_link_alarms())
         self._retry = True
+
+    def count_doses_with(self, doses_at_risk: DosesAtRisk) -> None:
+        """From now on, temperature alarm messages name the doses in the compartment."""
+        self.core.doses_at_risk = doses_at_risk
 
     # -- operator events -------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ import pytest
 
 from firmware_sim.modbus_devices import ModbusSimulator, channels_for_settings
 from firmware_sim.modbus_server import TcpSimServer
+from gateway.auth.access import Role
 from gateway.clock import SystemClock
 from gateway.runtime import STORE_FILE
 from gateway.settings import load_settings
@@ -22,6 +23,7 @@ from gateway.store import ReadingStore
 from probes.reading import ProbeStatus
 from tests.e2e.support import CLINIC_HEADER, GatewayProcess
 from tests.servers import Mosquitto, Subscriber, VictoriaMetrics
+from tests.web_support import api_token
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.slow]
 
@@ -135,7 +137,8 @@ async def test_forwarding_alarms_and_county_commands(
     simulator = ModbusSimulator(channels_for_settings(load_settings(config)), SystemClock())
     async with TcpSimServer(simulator) as sim, Subscriber(mosquitto, f"{BASE}/#") as county:
         write(0.2, sim.port)
-        gateway = await GatewayProcess.start(config)
+        token = api_token(tmp_path / "data", Role.COUNTY)
+        gateway = await GatewayProcess.start(config, token=token)
         try:
 
             async def alarm_open() -> bool:
@@ -176,14 +179,18 @@ async def test_forwarding_alarms_and_county_commands(
                     return bool(county.payloads("/reply/reload"))
 
                 await eventually(reloaded)
-                assert county.payloads("/reply/reload")[0]["ok"] is True
+                reply = county.payloads("/reply/reload")[0]
+                assert reply["ok"] is True, reply
+                assert "applied in place" in reply["detail"], reply
+
+            sent_before = before["forwarders"]["influx"]["points_sent"]
 
             async def forwarding_again() -> bool:
                 health = await gateway.get_json("/api/health")
                 assert isinstance(health, dict)
                 influx = health["forwarders"]["influx"]
-                restarted = health["started_at"] != before["started_at"]
-                return restarted and influx["points_sent"] > 0 and influx["backlog"] == 0
+                in_place = health["started_at"] == before["started_at"]
+                return in_place and influx["points_sent"] > sent_before and influx["backlog"] == 0
 
             await eventually(forwarding_again)
             metrics = await gateway.get_text("/metrics")

@@ -1,0 +1,382 @@
+"""HTTP routes of commissioning: discovery, identify mode, the technician's forms, the audit.
+
+Every route needs `Action.PROBE_BIND` (the technician). Forms are JSON bodies carrying the
+configuration version they were filled against (`GET /api/commissioning` gives it): a refused
+form answers 422 with its reasons, a stale version 409; nothing is changed in either case.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+from collections.abc import AsyncIterator
+from dataclasses import asdict
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from gateway.api import CONTEXT, GatewayContext
+from gateway.auth.access import Action, add_route, require
+from gateway.commissioning.desk import (
+    CommissioningDesk,
+    DecommissionForm,
+    Form,
+    InstallForm,
+    MoveForm,
+    RefusedError,
+    RenameForm,
+    ReplaceForm,
+    hardware_key,
+)
+from gateway.commissioning.discovery import (
+    DiscoveryError,
+    FoundDevice,
+    bus_client,
+    list_serial_ports,
+    scan_ble,
+    scan_modbus,
+)
+from gateway.commissioning.forms import all_forms, render_csv, render_html
+from gateway.commissioning.identify import Point, rank
+from gateway.commissioning.store import Change
+from gateway.config_file import StaleConfigError
+from gateway.errors import ConfigError
+from gateway.hot_reload import driver_specs
+from gateway.settings import RtuBus
+
+_dumps = functools.partial(json.dumps, ensure_ascii=False)
+_F = TypeVar("_F", bound=BaseModel)
+
+MAX_SCAN_TIMEOUT_S = 2.0
+MAX_BLE_SECONDS = 30.0
+IDENTIFY_WINDOW_S = (10.0, 900.0)
+
+FORMS: dict[str, type[Form]] = {
+    "bind": InstallForm,
+    "replace": ReplaceForm,
+    "move": MoveForm,
+    "rename": RenameForm,
+    "decommission": DecommissionForm,
+}
+
+
+def add_commissioning_routes(app: web.Application) -> None:
+    base = "/api/commissioning"
+    add_route(app, "GET", base, overview, Action.PROBE_BIND)
+    add_route(app, "GET", f"{base}/discover/modbus", discover_modbus, Action.PROBE_BIND)
+    add_route(app, "GET", f"{base}/discover/ble", discover_ble, Action.PROBE_BIND)
+    add_route(app, "GET", f"{base}/discover/serial", discover_serial, Action.PROBE_BIND)
+    add_route(app, "GET", f"{base}/identify", identify, Action.PROBE_BIND)
+    for name in FORMS:
+        add_route(app, "POST", f"{base}/{name}", submit, Action.PROBE_BIND)
+    add_route(app, "GET", f"{base}/changes", changes, Action.PROBE_BIND)
+    add_route(app, "GET", f"{base}/forms.csv", forms_csv, Action.PROBE_BIND)
+    add_route(app, "GET", f"{base}/forms.html", forms_html, Action.PROBE_BIND)
+
+
+def _error(kind: type[web.HTTPError], message: str, **extra: Any) -> web.HTTPError:
+    return kind(text=_dumps({"error": message, **extra}), content_type="application/json")
+
+
+def _context(request: web.Request) -> GatewayContext:
+    require(request, Action.PROBE_BIND)
+    return request.app[CONTEXT]
+
+
+def _desk(context: GatewayContext) -> CommissioningDesk:
+    if context.commissioning is None:
+        raise _error(web.HTTPServiceUnavailable, "commissioning is not set up on this gateway")
+    return context.commissioning
+
+
+def _json(data: Any) -> web.Response:
+    return web.json_response(data, dumps=_dumps)
+
+
+def _number(request: web.Request, name: str, default: float, low: float, high: float) -> float:
+    text = request.query.get(name)
+    if text is None:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise _error(web.HTTPBadRequest, f"{name}={text!r} is not a number") from None
+    if not low <= value <= high:
+        raise _error(web.HTTPBadRequest, f"{name} must be between {low:g} and {high:g}")
+    return value
+
+
+# -- overview ---------------------------------------------------------------------------------
+
+
+async def overview(request: web.Request) -> web.Response:
+    """What a form is filled against: the version, the compartments, the probes."""
+    context = _context(request)
+    desk = _desk(context)
+    settings = context.settings
+    try:
+        version: str | None = desk.snapshot().version
+    except ConfigError:
+        version = None
+    bound: dict[str, list[str]] = {}
+    for probe in settings.probes:
+        bound.setdefault(probe.compartment, []).append(probe.code)
+    return _json(
+        {
+            "version": version,
+            "editable": version is not None,
+            "unit": {"code": settings.unit.code, "name": settings.unit.name},
+            "gateway": settings.gateway.number,
+            "compartments": [
+                {
+                    "ref": f"{fridge.code}/{compartment.name}",
+                    "fridge": fridge.code,
+                    "fridge_name": fridge.name,
+                    "compartment": compartment.name,
+                    "kind": compartment.kind.value,
+                    "probes": bound.get(f"{fridge.code}/{compartment.name}", []),
+                }
+                for fridge in settings.fridges
+                for compartment in fridge.compartments
+            ],
+            "probes": [
+                probe.model_dump(mode="json", exclude={"bind_key"}) for probe in settings.probes
+            ],
+            "buses": [{"name": bus.name, "transport": bus.transport} for bus in settings.buses],
+            "profiles": sorted(settings.all_profiles()),
+        }
+    )
+
+
+# -- discovery --------------------------------------------------------------------------------
+
+
+def _addresses(request: web.Request) -> list[int]:
+    listed = request.query.get("addresses")
+    try:
+        if listed:
+            addresses = [int(item) for item in listed.split(",")]
+        else:
+            first = int(request.query.get("first", "1"))
+            last = int(request.query.get("last", "32"))
+            addresses = list(range(first, last + 1))
+    except ValueError:
+        raise _error(
+            web.HTTPBadRequest, "addresses=1,2,5 or first=1&last=32 take whole numbers"
+        ) from None
+    if not addresses or not all(1 <= item <= 247 for item in addresses):
+        raise _error(web.HTTPBadRequest, "Modbus addresses run from 1 to 247")
+    return addresses
+
+
+async def discover_modbus(request: web.Request) -> web.Response:
+    """Scan a configured bus: `?bus=NAME` and `first`/`last` or `addresses`, `timeout_s`."""
+    context = _context(request)
+    desk = _desk(context)
+    settings = context.settings
+    name = request.query.get("bus", "")
+    bus = next((item for item in settings.buses if item.name == name), None)
+    if bus is None:
+        known = ", ".join(item.name for item in settings.buses) or "(none configured)"
+        raise _error(web.HTTPBadRequest, f"bus={name!r} is not configured; buses: {known}")
+    addresses = _addresses(request)
+    timeout_s = _number(request, "timeout_s", 0.2, 0.02, MAX_SCAN_TIMEOUT_S)
+    profiles = settings.all_profiles()
+    polled = isinstance(bus, RtuBus) and f"bus:{name}" in driver_specs(settings)
+    async with _held(desk, name, polled):
+        try:
+            found = await scan_modbus(bus_client(bus, timeout_s), addresses, profiles, timeout_s)
+        except DiscoveryError as error:
+            raise _error(web.HTTPServiceUnavailable, f"bus {name}: {error}") from None
+    at = context.clock.monotonic()
+    bound = {hardware_key(probe): probe.code for probe in settings.probes}
+    devices = []
+    for device in found:
+        devices.append(_device_json(name, device, bound))
+        for seen in device.best.live_channels if device.best else []:
+            key = f"modbus:{name}:{device.device_id}:{seen.channel}"
+            desk.sightings.saw(key, at, seen.temperature)
+    return _json({"bus": name, "scanned": len(addresses), "devices": devices})
+
+
+@contextlib.asynccontextmanager
+async def _held(desk: CommissioningDesk, bus: str, polled: bool) -> AsyncIterator[None]:
+    """A serial bus the gateway polls is paused for the scan (one program per port)."""
+    if not polled:
+        yield
+        return
+    if desk.hold_bus is None:
+        raise _error(web.HTTPConflict, f"bus {bus} is in use by the gateway's polling")
+    async with desk.hold_bus(bus):
+        yield
+
+
+def _device_json(bus: str, device: FoundDevice, bound: dict[str, str]) -> dict[str, Any]:
+    return {
+        "device_id": device.device_id,
+        "profile": device.best.profile if device.best else None,
+        "fits": [fit.profile for fit in device.fits],
+        "channels": [
+            {
+                **asdict(seen),
+                "key": f"modbus:{bus}:{device.device_id}:{seen.channel}",
+                "bound_to": bound.get(f"modbus:{bus}:{device.device_id}:{seen.channel}"),
+            }
+            for seen in (device.best.channels if device.best else ())
+        ],
+        "errors": list(device.errors),
+    }
+
+
+async def discover_ble(request: web.Request) -> web.Response:
+    """Listen for `seconds` (default 5) on the configured adapter."""
+    context = _context(request)
+    desk = _desk(context)
+    seconds = _number(request, "seconds", 5.0, 1.0, MAX_BLE_SECONDS)
+    adapter = context.settings.ble.adapter if context.settings.ble else "hci0"
+    try:
+        sightings = await scan_ble(seconds, adapter)
+    except DiscoveryError as error:
+        raise _error(web.HTTPServiceUnavailable, str(error)) from None
+    at = context.clock.monotonic()
+    bound = {hardware_key(probe): probe.code for probe in context.settings.probes}
+    sensors = []
+    for sighting in sightings:
+        key = f"ble:{sighting.mac}"
+        desk.sightings.saw(key, at, sighting.decoded.temperature)
+        sensors.append(
+            {
+                "key": key,
+                "mac": sighting.mac,
+                "name": sighting.name,
+                "format": sighting.format.value,
+                "rssi": sighting.rssi,
+                **asdict(sighting.decoded),
+                "bound_to": bound.get(key),
+            }
+        )
+    return _json({"adapter": adapter, "seconds": seconds, "sensors": sensors})
+
+
+async def discover_serial(request: web.Request) -> web.Response:
+    context = _context(request)
+    desk = _desk(context)
+    at = context.clock.monotonic()
+    bound = {hardware_key(probe): probe.code for probe in context.settings.probes}
+    ports = []
+    for port in list_serial_ports():
+        key = f"serial:{port.configure_as}"
+        desk.sightings.saw(key, at)
+        ports.append({**asdict(port), "key": key, "bound_to": bound.get(key)})
+    return _json({"ports": ports})
+
+
+# -- identify ---------------------------------------------------------------------------------
+
+
+async def identify(request: web.Request) -> web.Response:
+    """Probes ranked by how clearly they rise over `window_s` (default 60 s)."""
+    context = _context(request)
+    desk = _desk(context)
+    window = _number(request, "window_s", 60.0, *IDENTIFY_WINDOW_S)
+    now, mono = context.clock.now(), context.clock.monotonic()
+    since = now - timedelta(seconds=window)
+    series: dict[str, list[Point]] = {}
+    labels: dict[str, dict[str, Any]] = {}
+    for probe in context.settings.probes:
+        rows = context.store.readings(probe.code, since, now + timedelta(seconds=1), 2000)
+        series[probe.code] = [
+            ((row.reading.taken_at - now).total_seconds(), row.reading.temperature)
+            for row in rows
+            if row.reading.temperature is not None
+        ]
+        labels[probe.code] = {"probe": probe.code, "compartment": probe.compartment}
+    bound = {hardware_key(probe) for probe in context.settings.probes}
+    for key, points in desk.sightings.since(mono - window).items():
+        if key not in bound:
+            series[key] = [(at - mono, celsius) for at, celsius in points]
+            labels[key] = {"probe": None, "compartment": None}
+    ranking = [{"key": move.key, **labels[move.key], **asdict(move)} for move in rank(series)]
+    return _json({"window_s": window, "ranking": ranking})
+
+
+# -- forms ------------------------------------------------------------------------------------
+
+
+async def submit(request: web.Request) -> web.Response:
+    context = _context(request)
+    user = require(request, Action.PROBE_BIND)
+    desk = _desk(context)
+    kind = FORMS[request.path.rsplit("/", 1)[1]]
+    form = _parse(kind, await request.text())
+    try:
+        outcome = await desk.submit(form, user.display_name or user.name)
+    except RefusedError as refusal:
+        raise _error(
+            web.HTTPUnprocessableEntity,
+            f"refused: {refusal.reasons[0]}",
+            reasons=refusal.reasons,
+        ) from None
+    except StaleConfigError as error:
+        raise _error(web.HTTPConflict, str(error), version=_current_version(desk)) from None
+    except ConfigError as error:
+        raise _error(web.HTTPUnprocessableEntity, str(error), reasons=[str(error)]) from None
+    return _json(
+        {
+            "ok": True,
+            "change": _change_json(outcome.change),
+            "version": outcome.version,
+            "applied": outcome.applied,
+        }
+    )
+
+
+def _current_version(desk: CommissioningDesk) -> str | None:
+    try:
+        return desk.snapshot().version
+    except ConfigError:
+        return None
+
+
+def _parse(kind: type[_F], text: str) -> _F:
+    try:
+        return kind.model_validate_json(text)
+    except ValidationError as error:
+        problems = [
+            f"{'.'.join(map(str, item['loc'])) or 'body'}: {item['msg']}" for item in error.errors()
+        ]
+        raise _error(
+            web.HTTPBadRequest, f"the form is incomplete: {'; '.join(problems)}", reasons=problems
+        ) from None
+
+
+def _change_json(change: Change) -> dict[str, Any]:
+    return {**asdict(change), "at": change.at.isoformat(), "form": change.form.value}
+
+
+async def changes(request: web.Request) -> web.Response:
+    desk = _desk(_context(request))
+    return _json({"changes": [_change_json(change) for change in desk.audit.changes()]})
+
+
+async def forms_csv(request: web.Request) -> web.Response:
+    """One form as CSV: `?table=1` .. `4` (附表1-4)."""
+    context = _context(request)
+    tables = all_forms(_desk(context).audit.changes(), context.settings)
+    text = request.query.get("table", "")
+    table = next((item for item in tables if str(item.number) == text), None)
+    if table is None:
+        raise _error(web.HTTPBadRequest, f"table={text!r}: give 1, 2, 3 or 4 (附表1-4)")
+    response = web.Response(text=render_csv(table), content_type="text/csv", charset="utf-8")
+    response.headers["Content-Disposition"] = f'attachment; filename="form-{table.number}.csv"'
+    return response
+
+
+async def forms_html(request: web.Request) -> web.Response:
+    context = _context(request)
+    settings = context.settings
+    page = render_html(all_forms(_desk(context).audit.changes(), settings), settings)
+    return web.Response(text=page, content_type="text/html", charset="utf-8")

@@ -1,0 +1,106 @@
+"""A small clinic configuration for the commissioning tests, with comments to keep."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from firmware_sim.modbus_devices import ModbusSimulator, SimulatedChannel
+from firmware_sim.scenarios import build_scenario
+from gateway.clock import SystemClock
+from gateway.settings import CompartmentKind
+from probes.profiles import builtin_profiles
+
+CLINIC = """# 测试门诊: the technician's comments must survive every form
+[unit]
+code = "6101030203"
+name = "测试门诊"
+region_code = "610102"
+
+[gateway]
+number = "10001"
+data_dir = "{data_dir}"
+
+[http]
+host = "127.0.0.1"
+port = 0
+
+[store]
+flush_interval_s = 0.05
+
+[[buses]]
+name = "main"  # the logger on the wall
+transport = "tcp"
+host = "127.0.0.1"
+port = {port}
+timeout_s = 0.3
+
+[[buses]]
+name = "spare"  # the same converter, the probes commissioned later
+transport = "tcp"
+host = "127.0.0.1"
+port = {port}
+timeout_s = 0.3
+
+[[fridges]]
+code = "F1"
+name = "海尔冰箱"
+kind = "refrigerator"
+  [[fridges.compartments]]
+  name = "冷藏"
+  kind = "refrigerated"
+  probes = 4
+  [[fridges.compartments]]
+  name = "冷冻"
+  kind = "frozen"
+
+[[fridges]]
+code = "F2"
+name = "美菱冰箱"
+kind = "refrigerator"
+  [[fridges.compartments]]
+  name = "冷藏"
+  kind = "refrigerated"
+{probes}"""
+
+
+def probe_toml(
+    code: str, bus: str, device: int, channel: int, compartment: str, interval: float
+) -> str:
+    return (
+        f'\n[[probes]]  # {code}\ncode = "{code}"\nbus = "{bus}"\ndevice_id = {device}\n'
+        f'channel = {channel}\nprofile = "logger-8ch"\ncompartment = "{compartment}"\n'
+        f"poll_interval_s = {interval}\n"
+    )
+
+
+def clinic_text(data_dir: Path, port: int, interval: float = 1.0, channels: int = 3) -> str:
+    probes = "".join(
+        probe_toml(f"20860{channel}", "main", 1, channel, "F1/冷藏", interval)
+        for channel in range(channels)
+    )
+    probes += probe_toml("208610", "main", 2, 0, "F1/冷冻", interval)
+    return CLINIC.format(data_dir=data_dir, port=port, probes=probes)
+
+
+def write_clinic(folder: Path, port: int = 1502, interval: float = 1.0) -> Path:
+    path = folder / "gateway.toml"
+    path.write_text(clinic_text(folder / "data", port, interval), encoding="utf-8")
+    return path
+
+
+def channel(device: int, index: int, profile: str, kind: CompartmentKind) -> SimulatedChannel:
+    return SimulatedChannel(
+        device, index, builtin_profiles()[profile], kind, build_scenario("steady", seed=device)
+    )
+
+
+def simulator() -> ModbusSimulator:
+    """A logger with three probes at 1, a PT100 freezer transmitter at 2, a T/H sensor at 5."""
+    return ModbusSimulator(
+        [
+            *(channel(1, index, "logger-8ch", CompartmentKind.REFRIGERATED) for index in range(3)),
+            channel(2, 0, "pt100", CompartmentKind.FROZEN),
+            channel(5, 0, "rs485-th", CompartmentKind.REFRIGERATED),
+        ],
+        SystemClock(),
+    )
