@@ -1,0 +1,264 @@
+"""`coldchain status`: one screen for a technician at the Pi, from the running gateway's
+/api/health, or from the store file when the gateway is not running.
+
+`format_health` and `format_offline` are pure: a health document (or the last stored reading
+of each probe) in, the screen's lines and the list of problems out. A non-empty problem list
+makes the command exit non-zero, so scripts and monitoring can use it too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from gateway.errors import GatewayError
+from gateway.settings import HttpSettings
+from gateway.store import from_millis
+from probes.reading import STATUS_BY_CODE, ProbeStatus
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReport:
+    lines: list[str]
+    problems: list[str]
+
+    @property
+    def text(self) -> str:
+        verdict = "ALL OK" if not self.problems else f"NOT OK: {len(self.problems)} problem(s)"
+        body = [*self.lines, "", verdict]
+        body += [f"  - {problem}" for problem in self.problems]
+        return "\n".join(body) + "\n"
+
+
+@dataclass(frozen=True, slots=True)
+class LastReading:
+    probe: str
+    taken_at: datetime
+    status: str
+    temperature: float | None
+
+
+def health_url(http: HttpSettings) -> str:
+    """The local address of the gateway's API (a wildcard listen address means loopback)."""
+    host = "127.0.0.1" if http.host in ("0.0.0.0", "", "::") else http.host  # noqa: S104
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{http.port}/"
+
+
+async def fetch_health(url: str, timeout_s: float = 5.0) -> dict[str, Any] | None:
+    """The health document, or None when nothing listens at `url` (gateway not running)."""
+    target = url.rstrip("/") + "/api/health"
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_s)) as session,
+            session.get(target) as response,
+        ):
+            if response.status != 200:
+                raise GatewayError(
+                    f"{target}: HTTP {response.status}; fix: check --url points at a coldchain"
+                    " gateway"
+                )
+            body: dict[str, Any] = await response.json()
+            return body
+    except aiohttp.ClientConnectorError:
+        return None
+    except (aiohttp.ClientError, TimeoutError) as error:
+        raise GatewayError(
+            f"{target}: no answer ({error or 'timeout'}); the gateway may be hung: see"
+            " journalctl -u coldchain"
+        ) from None
+
+
+def _age(seconds: object) -> str:
+    if not isinstance(seconds, int | float):
+        return "never"
+    value = float(seconds)
+    if value < 120:
+        return f"{value:.0f} s ago"
+    if value < 7200:
+        return f"{value / 60:.0f} min ago"
+    return f"{value / 3600:.1f} h ago"
+
+
+def _temperature(value: object) -> str:
+    return f"{value:6.1f} °C" if isinstance(value, int | float) else "     - °C"
+
+
+def format_health(body: Mapping[str, Any]) -> StatusReport:
+    lines = [
+        f"coldchain gateway {body.get('gateway')} of unit {body.get('unit')}"
+        f" (up since {body.get('started_at')}, now {body.get('now')})",
+    ]
+    problems: list[str] = []
+    lines += _store_lines(body.get("store") or {}, problems)
+    lines += _bus_lines(body.get("buses") or [], problems)
+    lines += _probe_lines(body.get("probes") or [], problems)
+    lines += _source_lines(body.get("sources") or [], problems)
+    lines += _clock_lines(body, problems)
+    lines += _forwarder_lines(body.get("forwarders") or {}, problems)
+    lines += _alarm_lines(body.get("alarms"), problems)
+    lines += _disk_lines(body.get("disk_budget"), problems)
+    return StatusReport(lines, problems)
+
+
+def _store_lines(store: Mapping[str, Any], problems: list[str]) -> list[str]:
+    line = (
+        f"Store      {store.get('path')}: last seq {store.get('last_seq')},"
+        f" {store.get('readings_written')} written since start,"
+        f" last commit {store.get('last_commit_at')}"
+    )
+    if store.get("write_errors"):
+        problems.append(f"store: {store['write_errors']} write error(s): {store.get('last_error')}")
+    return [line]
+
+
+def _bus_lines(buses: Sequence[Mapping[str, Any]], problems: list[str]) -> list[str]:
+    lines = []
+    for bus in buses:
+        state = "connected" if bus.get("connected") else "NOT CONNECTED"
+        lines.append(f"Bus        {bus.get('name')} ({bus.get('transport')}): {state}")
+        if not bus.get("connected"):
+            problems.append(f"bus {bus.get('name')}: not connected ({bus.get('link_error')})")
+        for device in bus.get("devices") or []:
+            ok = bool(device.get("available"))
+            lines.append(
+                f"             device {device.get('device_id')} ({device.get('profile')}):"
+                f" {'ok' if ok else 'UNAVAILABLE'}, {device.get('failed_polls')} of"
+                f" {device.get('polls')} polls failed"
+            )
+            if not ok:
+                problems.append(
+                    f"bus {bus.get('name')} device {device.get('device_id')}: unavailable"
+                    f" ({device.get('last_error')})"
+                )
+    return lines
+
+
+def _probe_lines(probes: Sequence[Mapping[str, Any]], problems: list[str]) -> list[str]:
+    lines = []
+    for probe in probes:
+        status = str(probe.get("status"))
+        lines.append(
+            f"Probe      {probe.get('code')!s:<10} {status:<12} "
+            f"{_temperature(probe.get('temperature'))}  {_age(probe.get('age_s'))}"
+        )
+        if status != ProbeStatus.OK.value:
+            problems.append(f"probe {probe.get('code')}: {status}")
+    return lines
+
+
+def _source_lines(sources: Sequence[Mapping[str, Any]], problems: list[str]) -> list[str]:
+    lines = []
+    for source in sources:
+        details = ", ".join(
+            f"{key} {value}"
+            for key, value in source.items()
+            if key != "name" and isinstance(value, str | int | float | bool) and value != ""
+        )
+        lines.append(f"Source     {source.get('name')}: {details}")
+        if source.get("connected") is False or source.get("last_error"):
+            problems.append(f"source {source.get('name')}: {source.get('last_error') or 'down'}")
+    return lines
+
+
+def _clock_lines(body: Mapping[str, Any], problems: list[str]) -> list[str]:
+    clock = body.get("clock")
+    synced = clock.get("synced") if isinstance(clock, Mapping) else body.get("clock_synced")
+    if synced:
+        return ["Clock      synchronised"]
+    warning = clock.get("warning") if isinstance(clock, Mapping) else None
+    problems.append(warning or "clock: not synchronised (see timedatectl)")
+    return ["Clock      NOT synchronised"]
+
+
+def _forwarder_lines(forwarders: Mapping[str, Mapping[str, Any]], problems: list[str]) -> list[str]:
+    lines = []
+    for name, pump in forwarders.items():
+        lines.append(
+            f"Forward    {name} -> {pump.get('target')}: {pump.get('state')},"
+            f" backlog {pump.get('backlog')}, oldest unsent"
+            f" {_age(pump.get('oldest_unsent_age_s'))}"
+        )
+        if pump.get("consecutive_failures"):
+            problems.append(
+                f"forwarder {name}: {pump['consecutive_failures']} failure(s) in a row"
+                f" ({pump.get('last_error')}), backlog {pump.get('backlog')}"
+            )
+    return lines or ["Forward    none configured"]
+
+
+def _alarm_lines(alarms: Mapping[str, Any] | None, problems: list[str]) -> list[str]:
+    if alarms is None:
+        return ["Alarms     off (no [alerts] section)"]
+    open_alarms = int(alarms.get("open_alarms") or 0)
+    failed = int(alarms.get("outbox_failed") or 0)
+    if open_alarms:
+        problems.append(f"alarms: {open_alarms} open (see the web page)")
+    if failed:
+        problems.append(f"alarms: {failed} notification(s) failed to send")
+    return [
+        f"Alarms     {open_alarms} open, {alarms.get('outbox_pending')} notification(s) pending,"
+        f" {failed} failed"
+    ]
+
+
+def _disk_lines(budget: Mapping[str, Any] | None, problems: list[str]) -> list[str]:
+    if budget is None:
+        return ["Disk       no budget configured"]
+    used = int(budget.get("used_bytes") or 0)
+    limit = int(budget.get("max_bytes") or 0)
+    if budget.get("over_budget"):
+        problems.append(f"disk: store uses {used // 1_000_000} MB, over its budget")
+    return [f"Disk       {used / 1e6:.1f} MB of {limit / 1e6:.0f} MB budget"]
+
+
+def read_last_readings(store: Path) -> list[LastReading]:
+    """Each probe's newest reading, read-only from the store file (no migration, no write)."""
+    if not store.exists():
+        raise GatewayError(
+            f"{store}: no store; fix: check [gateway] data_dir, or start the gateway once"
+        )
+    try:
+        with contextlib.closing(
+            sqlite3.connect(f"{store.resolve().as_uri()}?mode=ro", uri=True)
+        ) as conn:
+            rows = conn.execute(
+                "SELECT p.code, r.taken_at, r.status, r.temperature FROM probes p"
+                " JOIN readings r ON r.seq = (SELECT seq FROM readings WHERE probe_id = p.id"
+                " ORDER BY taken_at DESC, seq DESC LIMIT 1) ORDER BY p.code"
+            ).fetchall()
+    except sqlite3.Error as error:
+        raise GatewayError(
+            f"{store}: cannot read the store ({error}); fix: run as the gateway's user"
+            " (sudo -u coldchain coldchain status)"
+        ) from None
+    return [
+        LastReading(code, from_millis(taken), STATUS_BY_CODE[status].value, temperature)
+        for code, taken, status, temperature in rows
+    ]
+
+
+def format_offline(
+    url: str, store: Path, readings: Sequence[LastReading], now: datetime
+) -> StatusReport:
+    lines = [f"coldchain gateway NOT RUNNING (nothing answers at {url})", f"Store      {store}"]
+    lines += [
+        f"Probe      {item.probe:<10} {item.status:<12} {_temperature(item.temperature)}"
+        f"  {_age((now - item.taken_at).total_seconds())}"
+        for item in readings
+    ]
+    if not readings:
+        lines.append("Probe      no reading stored yet")
+    problems = [
+        "the gateway is not running; fix: sudo systemctl start coldchain, and see"
+        " journalctl -u coldchain for why it stopped"
+    ]
+    return StatusReport(lines, problems)
