@@ -1,0 +1,224 @@
+// Alarms: open ones first, each with its escalation timeline (who was notified when, by which
+// channel, with what outcome); acknowledge, close with cause and action; silences; history.
+
+import { api, available, el, every, form, formatTemp, formatTime, may, section, session, start, t, table } from "./core.js";
+
+const REFRESH_MS = 5000;
+
+function timeline(alarm) {
+  const steps = alarm.timeline.map((step) => ({
+    at: step.at,
+    who: step.who ?? "—",
+    channel: "—",
+    what: t(`alarm.step.${step.kind}`),
+    detail: step.detail ?? "",
+  }));
+  for (const note of alarm.notifications) {
+    const tries = note.attempt_log.length ? note.attempt_log : [{ at: note.created_at, outcome: note.state, detail: note.detail }];
+    for (const attempt of tries) {
+      steps.push({
+        at: attempt.at,
+        who: `${note.person} (${t("alarm.tier", { tier: note.tier })})`,
+        channel: t(`channel.${note.channel}`),
+        what: t(`alarm.outcome.${attempt.outcome}`),
+        detail: attempt.detail ?? "",
+      });
+    }
+  }
+  steps.sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
+  return table(
+    [
+      { label: "alarm.col.at", value: (row) => formatTime(row.at, true) },
+      { label: "alarm.col.who", value: (row) => row.who },
+      { label: "alarm.col.channel", value: (row) => row.channel },
+      { label: "alarm.col.what", value: (row) => row.what },
+      { label: "alarm.col.detail", value: (row) => row.detail },
+    ],
+    steps,
+  );
+}
+
+// What the excursion exposed: time out of range, peak, and the stock in the compartment then.
+// Fetched when opened (the ledger's excursion service may be absent: then not shown at all).
+function impactPanel(alarm) {
+  const holder = el("div", {}, t("common.loading"));
+  const node = el("details", { class: "impact" }, el("summary", {}, t("impact.title")), holder);
+  node.addEventListener("toggle", async () => {
+    if (!node.open) return;
+    const query = new URLSearchParams({
+      compartment: alarm.subject,
+      start: alarm.since || alarm.opened_at,
+      end: alarm.cleared_at || new Date().toISOString(),
+    });
+    try {
+      const body = await api(`/api/ledger/excursions/impact?${query}`);
+      const exposure = body.exposure;
+      holder.replaceChildren(
+        el(
+          "p",
+          {},
+          t("impact.summary", {
+            above: exposure.minutes_above,
+            below: exposure.minutes_below,
+            peak: formatTemp(exposure.peak_c),
+            trough: formatTemp(exposure.trough_c),
+          }),
+        ),
+        table(
+          [
+            { label: "impact.code", value: (row) => row.code },
+            { label: "impact.product", value: (row) => row.product_id },
+            { label: "impact.batch", value: (row) => row.batch_no },
+            { label: "impact.doses", value: (row) => String(row.doses_left) },
+          ],
+          body.units,
+          "impact.no_stock",
+        ),
+      );
+    } catch (error) {
+      holder.replaceChildren(el("p", { class: "error" }, error.message));
+    }
+  });
+  return node;
+}
+
+function actions(alarm, refresh) {
+  if (alarm.status === "closed") return null;
+  const parts = [];
+  const acked = alarm.acks.some((ack) => ack.person === session.person);
+  if (may("alarm_ack") || may("alarm_close")) {
+    if (!session.person) return el("p", { class: "muted" }, t("alarm.no_person"));
+  }
+  if (may("alarm_ack") && !acked) {
+    parts.push(
+      el(
+        "button",
+        {
+          type: "button",
+          class: "primary ack",
+          on: {
+            click: async (event) => {
+              event.target.disabled = true;
+              try {
+                await api(`/api/alarms/${encodeURIComponent(alarm.id)}/ack`, { method: "POST", body: { person: session.person, how: "web" } });
+                await refresh();
+              } catch (error) {
+                event.target.disabled = false;
+                event.target.after(el("span", { class: "error" }, error.message));
+              }
+            },
+          },
+        },
+        t("alarm.ack"),
+      ),
+    );
+  }
+  if (may("alarm_close")) {
+    parts.push(
+      el(
+        "details",
+        { class: "close" },
+        el("summary", {}, t("alarm.close")),
+        form(
+          [
+            { name: "cause", label: "alarm.cause", required: true },
+            { name: "action", label: "alarm.action", required: true },
+          ],
+          async (values) => {
+            await api(`/api/alarms/${encodeURIComponent(alarm.id)}/close`, { method: "POST", body: { person: session.person, ...values } });
+            await refresh();
+            return t("alarm.closed");
+          },
+          { button: "alarm.close" },
+        ),
+      ),
+    );
+  }
+  return el("div", { class: "actions" }, parts);
+}
+
+function alarmCard(alarm, refresh, withImpact) {
+  const acks = alarm.acks.map((ack) => `${ack.person} ${formatTime(ack.at)}`).join("，");
+  return el(
+    "article",
+    { class: `alarm alarm-${alarm.status}`, "data-alarm": alarm.id },
+    el(
+      "header",
+      {},
+      el("strong", {}, `#${alarm.no ?? "?"} ${alarm.place}`),
+      el("span", { class: "badge" }, t(`alarm.status.${alarm.status}`)),
+    ),
+    el("p", {}, alarm.description),
+    el(
+      "p",
+      { class: "meta" },
+      `${t("alarm.since")} ${formatTime(alarm.since)}`,
+      alarm.cleared_at ? ` · ${t("alarm.cleared")} ${formatTime(alarm.cleared_at)}` : "",
+      acks ? ` · ${t("alarm.acked_by")} ${acks}` : "",
+    ),
+    alarm.disposition ? el("p", { class: "meta" }, `${t("alarm.disposition")}: ${alarm.disposition}`) : null,
+    el("details", { class: "timeline", open: alarm.status !== "closed" }, el("summary", {}, t("alarm.timeline")), timeline(alarm)),
+    withImpact && alarm.subject.includes("/") ? impactPanel(alarm) : null,
+    actions(alarm, refresh),
+  );
+}
+
+function silenceForm(refresh) {
+  return form(
+    [
+      { name: "why", label: "silence.why", required: true },
+      { name: "hours", label: "silence.hours", type: "number", min: 0.25, max: 24, step: 0.25, value: 2, required: true },
+      { name: "scope", label: "silence.scope" },
+    ],
+    async (values) => {
+      const until = new Date(Date.now() + values.hours * 3600 * 1000).toISOString();
+      await api("/api/silences", { method: "POST", body: { who: session.person || session.user, why: values.why, until, scope: values.scope } });
+      await refresh();
+      return t("silence.done", { until: formatTime(until) });
+    },
+    { button: "silence.submit" },
+  );
+}
+
+start(async (main) => {
+  const open = el("div", { class: "alarms", id: "open-alarms" });
+  const history = el("div", { class: "alarms", id: "history" });
+  const silences = el("div", { id: "silences" });
+  let shown = "";
+  const withImpact = await available("/api/ledger/quarantine");
+  const refresh = async () => {
+    // Redrawing would wipe what someone is typing into a close or silence form.
+    if (main.contains(document.activeElement) && document.activeElement.matches("input, textarea, select")) return;
+    const body = await api("/api/alarms?recent=50");
+    const seen = JSON.stringify(body);
+    if (seen === shown) return;
+    shown = seen;
+    const key = (details) => `${details.closest("article").dataset.alarm}|${details.className}`;
+    const opened = new Set(Array.from(main.querySelectorAll("article[data-alarm] details[open]"), key));
+    const current = body.alarms.filter((alarm) => alarm.status !== "closed");
+    const closed = body.alarms.filter((alarm) => alarm.status === "closed");
+    open.replaceChildren(...(current.length ? current.map((alarm) => alarmCard(alarm, refresh, withImpact)) : [el("p", { class: "muted" }, t("alarm.none_open"))]));
+    history.replaceChildren(...(closed.length ? closed.map((alarm) => alarmCard(alarm, refresh, withImpact)) : [el("p", { class: "muted" }, t("common.none"))]));
+    for (const details of main.querySelectorAll("article[data-alarm] details")) {
+      if (opened.has(key(details))) details.open = true;
+    }
+    silences.replaceChildren(
+      table(
+        [
+          { label: "silence.who", value: (row) => row.who },
+          { label: "silence.why", value: (row) => row.why },
+          { label: "silence.until", value: (row) => formatTime(row.until) },
+          { label: "silence.scope", value: (row) => row.scope ?? t("silence.all") },
+        ],
+        body.silences,
+      ),
+    );
+  };
+  main.append(
+    el("h1", {}, t("nav.alarms")),
+    section("alarm.open", open),
+    section("silence.title", silences, may("alarm_silence") ? el("details", {}, el("summary", {}, t("silence.submit")), silenceForm(refresh)) : null),
+    section("alarm.history", history),
+  );
+  every(REFRESH_MS, refresh);
+});

@@ -1,0 +1,77 @@
+// Stock: receive, issue, or ask to scrap by scanning into the page; the balances.
+
+import { api, available, el, every, may, section, start, t, table } from "./core.js";
+import { eventId, scanBox } from "./scan.js";
+import { uploadPanel } from "./upload.js";
+
+const BALANCES_MS = 15000;
+
+// `changed` runs after each scan that moved stock, to show the new balances at once.
+function scanPanel(changed) {
+  const modes = [
+    ["receive", "stock_receive"],
+    ["issue", "stock_issue"],
+    ["scrap", "stock_request"],
+  ].filter(([, action]) => may(action));
+  if (!modes.length) return null;
+  const mode = el("select", { id: "scan-mode", "aria-label": t("stock.mode") }, modes.map(([name]) => el("option", { value: name }, t(`stock.mode_${name}`))));
+  const toUnit = el("input", { id: "to-unit", type: "text", placeholder: t("stock.to_unit") });
+  const reason = el("input", { id: "scrap-reason", type: "text", placeholder: t("stock.reason") });
+  const extras = () => {
+    toUnit.hidden = mode.value !== "issue";
+    reason.hidden = mode.value !== "scrap";
+  };
+  mode.addEventListener("change", extras);
+  extras();
+  const box = scanBox("stock-scan", async (scan) => {
+    const message = await move(scan);
+    await changed();
+    return message;
+  });
+  const move = async (scan) => {
+    if (mode.value === "receive") {
+      const answer = await api("/api/ledger/stock/receive", { method: "POST", body: { scan, event_id: eventId() } });
+      return t(answer.duplicate ? "stock.duplicate" : "stock.received", { code: answer.code });
+    }
+    if (mode.value === "issue") {
+      const answer = await api("/api/ledger/stock/issue", { method: "POST", body: { scan, event_id: eventId(), to_unit: toUnit.value.trim() } });
+      return t(answer.duplicate ? "stock.duplicate" : "stock.issued", { code: answer.code });
+    }
+    const answer = await api("/api/ledger/stock/requests", {
+      method: "POST",
+      body: { kind: "scrap", scans: [scan], approval_id: eventId(), reason: reason.value.trim() },
+    });
+    return t("stock.scrap_requested", { id: answer.approval_id });
+  };
+  return section("stock.scan", el("div", { class: "tabs" }, mode, toUnit, reason), box.node);
+}
+
+function balancesTable(rows) {
+  return table(
+    [
+      { label: "stock.name", value: (row) => row.name ?? row.product_id },
+      { label: "stock.vaccine_code", value: (row) => row.vaccine_code },
+      { label: "stock.batch", value: (row) => row.batch_no },
+      { label: "stock.expiry", value: (row) => row.expiry_date },
+      { label: "stock.packages", value: (row) => String(row.packages) },
+      { label: "stock.doses", value: (row) => String(row.doses) },
+    ],
+    rows,
+  );
+}
+
+start(async (main) => {
+  main.append(el("h1", {}, t("nav.stock")));
+  if (!(await available("/api/ledger/stock/balances"))) {
+    main.append(el("p", { class: "muted" }, t("ledger.off")));
+    return;
+  }
+  const balances = el("div", { id: "balances" });
+  const refresh = async () => {
+    const body = await api("/api/ledger/stock/balances");
+    balances.replaceChildren(balancesTable(body.balances));
+  };
+  main.append(scanPanel(refresh) ?? "", section("stock.balances", balances));
+  if (may("upload_view")) main.append(await uploadPanel());
+  every(BALANCES_MS, refresh);
+});

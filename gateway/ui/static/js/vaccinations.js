@@ -1,0 +1,91 @@
+// Vaccinations: scan each dose at vaccination into the record, today's doses with a link to
+// the printable certificate, and the upload status. Names arrive masked where the role needs it.
+
+import { api, available, el, every, form, formatTime, may, section, start, t, table } from "./core.js";
+import { eventId } from "./scan.js";
+import { uploadPanel } from "./upload.js";
+
+const REFRESH_MS = 15000;
+
+function doseForm(refresh) {
+  const node = form(
+    [
+      { name: "archive_no", label: "vacc.archive_no", required: true },
+      { name: "dose_no", label: "vacc.dose_no", type: "number", min: 1, max: 20, value: 1, required: true },
+      { name: "manufacturer_code", label: "vacc.manufacturer", required: true },
+      { name: "site_code", label: "vacc.site", required: true },
+      { name: "vaccination_type", label: "vacc.type", required: true },
+      { name: "vaccine_attribute", label: "vacc.attribute", required: true },
+      { name: "scan", label: "vacc.scan", required: true },
+    ],
+    async (values, formNode) => {
+      const answer = await api("/api/ledger/doses", { method: "POST", body: { ...values, event_id: eventId() } });
+      formNode.elements.scan.value = "";
+      await refresh();
+      return t("vacc.recorded", { code: answer.trace_code ?? answer.record_id ?? "" });
+    },
+    { button: "vacc.record", id: "dose-form" },
+  );
+  return section("vacc.scan_title", el("p", { class: "muted" }, t("vacc.scan_hint")), node);
+}
+
+// A recipient not yet in the ledger (the archive number of the immunisation record card).
+function recipientForm() {
+  const node = form(
+    [
+      { name: "archive_no", label: "vacc.archive_no", required: true },
+      { name: "name", label: "vacc.name", required: true },
+      { name: "sex", label: "vacc.sex", required: true, options: [["1", t("vacc.male")], ["2", t("vacc.female")]] },
+      { name: "birth_date", label: "vacc.birth_date", type: "date", required: true },
+      { name: "id_number", label: "vacc.id_number", required: true },
+      { name: "phone", label: "vacc.phone" },
+      { name: "address", label: "vacc.address", required: true },
+      { name: "crowd_category", label: "vacc.crowd", required: true },
+    ],
+    async (values) => {
+      const person = await api("/api/ledger/recipients", { method: "POST", body: values });
+      document.querySelector("#dose-form [name=archive_no]").value = person.archive_no;
+      return t("vacc.registered", { archive: person.archive_no });
+    },
+    { button: "vacc.register", id: "recipient-form" },
+  );
+  return el("details", { class: "panel" }, el("summary", {}, t("vacc.register_title")), node);
+}
+
+function certificateLink(archiveNo) {
+  return el("a", { href: `/api/ledger/recipients/${encodeURIComponent(archiveNo)}/certificate`, target: "_blank", rel: "noopener" }, t("vacc.certificate"));
+}
+
+function doseTable(doses) {
+  return table(
+    [
+      { label: "vacc.time", value: (row) => formatTime(row.vaccinated_at) },
+      { label: "vacc.person", value: (row) => row.recipient?.name },
+      { label: "vacc.archive_no", value: (row) => row.recipient?.archive_no },
+      { label: "vacc.vaccine", value: (row) => row.vaccine_code },
+      { label: "stock.batch", value: (row) => row.batch_no },
+      { label: "vacc.dose_no", value: (row) => String(row.dose_no) },
+      { label: "vacc.vaccinator", value: (row) => row.vaccinator },
+      { label: "vacc.status", value: (row) => row.status },
+      { label: "vacc.certificate", value: (row) => (row.recipient?.archive_no ? certificateLink(row.recipient.archive_no) : null) },
+    ],
+    doses,
+  );
+}
+
+start(async (main) => {
+  main.append(el("h1", {}, t("nav.vaccinations")));
+  if (!(await available("/api/ledger/doses"))) {
+    main.append(el("p", { class: "muted" }, t("ledger.off")));
+    return;
+  }
+  const today = el("div", { id: "today" });
+  const refresh = async () => {
+    const body = await api("/api/ledger/doses");
+    today.replaceChildren(doseTable(body.doses));
+  };
+  if (may("administer")) main.append(recipientForm(), doseForm(refresh));
+  main.append(section("vacc.today", today));
+  if (may("upload_view")) main.append(await uploadPanel());
+  every(REFRESH_MS, refresh);
+});

@@ -1,0 +1,79 @@
+"""An app with only the UI routes over a real reading store, signed in by test header."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from gateway.api import CONTEXT, GatewayContext
+from gateway.clock import FakeClock
+from gateway.recorder import Recorder
+from gateway.settings import Settings, parse_settings
+from gateway.store import ReadingStore
+from gateway.ui import add_ui_routes
+from tests.access_support import roles_from_header
+
+T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+PROBE = "208601"
+
+
+def settings(data_dir: Path) -> Settings:
+    data: dict[str, Any] = {
+        "unit": {"code": "6101030203", "name": "测试门诊", "region_code": "610102"},
+        "gateway": {"number": "10001", "data_dir": str(data_dir)},
+        "buses": [{"name": "sim", "transport": "tcp", "host": "127.0.0.1", "port": 5020}],
+        "fridges": [
+            {
+                "code": "F1",
+                "name": "1号冰箱",
+                "kind": "refrigerator",
+                "compartments": [{"name": "冷藏", "kind": "refrigerated"}],
+            }
+        ],
+        "probes": [
+            {
+                "code": PROBE,
+                "bus": "sim",
+                "device_id": 1,
+                "profile": "rs485-th",
+                "compartment": "F1/冷藏",
+            }
+        ],
+    }
+    return parse_settings(data, "ui test clinic")
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[ReadingStore]:
+    with ReadingStore(tmp_path / "readings.sqlite3") as opened:
+        yield opened
+
+
+@pytest_asyncio.fixture
+async def client(
+    tmp_path: Path, store: ReadingStore
+) -> AsyncIterator[TestClient[web.Request, web.Application]]:
+    """The UI routes alone; the handlers read only settings, clock and store."""
+    clock = FakeClock(T0)
+    config = settings(tmp_path)
+    app = web.Application(middlewares=[roles_from_header])
+    app[CONTEXT] = GatewayContext(
+        config,
+        clock,
+        store,
+        Recorder(store, clock, config.store),
+        drivers=[],
+        sources=None,  # type: ignore[arg-type]
+        clock_sync=None,  # type: ignore[arg-type]
+        started_at=T0,
+    )
+    add_ui_routes(app)
+    async with TestClient(TestServer(app)) as test_client:
+        yield test_client

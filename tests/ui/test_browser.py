@@ -1,0 +1,234 @@
+"""The screens in Debian's headless chromium against a real demo gateway, signed in through
+the sign-in form; screenshots go to test-artifacts/ui/."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from playwright.async_api import Browser, Page, expect
+
+from firmware_sim.modbus_server import TcpSimServer
+from tests.ledger.conftest import HEPB
+from tests.ledger.conftest import code as hepb_code
+from tests.ui.browser import (
+    MANAGER,
+    TECHNICIAN,
+    VACCINATOR,
+    GatewayProcess,
+    chromium,
+    screenshot,
+    sign_in,
+    simulator_for,
+    write_clinic,
+)
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(60)]
+WAIT_MS = 15_000
+
+
+@pytest_asyncio.fixture
+async def gateway(tmp_path: Path) -> AsyncIterator[GatewayProcess]:
+    async with TcpSimServer(simulator_for(tmp_path), "127.0.0.1", 0) as simulated:
+        running = await GatewayProcess.start(write_clinic(tmp_path, simulated.port))
+        try:
+            yield running
+        finally:
+            await running.stop()
+
+
+@pytest_asyncio.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with chromium() as opened:
+        yield opened
+
+
+async def _page(browser: Browser, **options: object) -> Page:
+    context = await browser.new_context(locale="zh-CN", **options)  # type: ignore[arg-type]
+    page = await context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    return page
+
+
+async def test_the_dashboard_shows_every_compartment_and_its_values_move(
+    gateway: GatewayProcess, browser: Browser
+) -> None:
+    page = await _page(browser)
+    await sign_in(page, gateway.url, MANAGER)
+
+    cards = page.locator("#cards .card")
+    await expect(cards).to_have_count(4)
+    warm = page.locator('.card[data-ref="F2/冷藏"]')
+    await expect(warm).to_have_class("card status-too_warm")
+    await expect(warm.locator(".state")).to_have_text("温度过高")
+    taken = page.locator('.card[data-ref="F1/冷藏"] .taken')
+    await expect(taken).to_contain_text("最近读数")
+    first = await taken.text_content()
+    await expect(taken).not_to_have_text(first or "")
+    await expect(page.locator('.card[data-ref="F1/冷藏"] .sparkline .mean')).to_have_count(1)
+    await expect(page.locator("#who")).to_have_text(MANAGER.display_name)
+    assert await page.evaluate("window.pwned") is None
+    await screenshot(page, "dashboard-zh")
+
+    await page.click('.card[data-ref="F1/冷藏"]')
+    await expect(page.locator("svg.chart path.mean")).to_have_count(1)
+    await page.click('button[data-span="7d"]')
+    await expect(page.locator('button[data-span="7d"]')).to_have_class("on")
+    await screenshot(page, "fridge-7d")
+
+    await page.click("#lang")
+    await expect(page.locator("#nav")).to_contain_text("Alarms")
+    await page.goto(f"{gateway.url}/")
+    await expect(page.locator('.card[data-ref="F2/冷藏"] .state')).to_have_text("Too warm")
+    await screenshot(page, "dashboard-en")
+
+
+async def test_on_a_phone_the_cards_stack(gateway: GatewayProcess, browser: Browser) -> None:
+    page = await _page(browser, viewport={"width": 375, "height": 740}, is_mobile=True)
+    await sign_in(page, gateway.url, VACCINATOR)
+
+    await expect(page.locator("#cards .card")).to_have_count(4)
+    boxes = [await card.bounding_box() for card in await page.locator("#cards .card").all()]
+    assert all(box is not None and box["width"] <= 375 for box in boxes)
+    assert len({box["x"] for box in boxes if box is not None}) == 1
+    await expect(page.locator("#nav")).not_to_contain_text("探头安装")
+    await screenshot(page, "dashboard-phone")
+
+    await page.click("#sign-out")
+    await page.wait_for_url("**/login?**")
+    await page.goto(f"{gateway.url}/alarms")
+    await page.wait_for_url("**/login?next=**")
+
+
+async def test_the_manager_acknowledges_the_alarm_and_markup_stays_text(
+    gateway: GatewayProcess, browser: Browser
+) -> None:
+    page = await _page(browser)
+    await sign_in(page, gateway.url, MANAGER, then="/alarms")
+
+    alarm = page.locator("#open-alarms .alarm").first
+    await expect(alarm).to_contain_text("2号医用冰箱")
+    await expect(alarm.locator(".timeline")).to_contain_text("控制台")
+    await alarm.locator("details.impact summary").click()
+    await expect(alarm.locator("details.impact")).to_contain_text("超上限")
+    await alarm.locator("button.ack").click()
+    await expect(alarm.locator(".meta").first).to_contain_text(re.compile(r"已到场确认：\s*wang"))
+    await expect(alarm.locator("button.ack")).to_have_count(0)
+
+    markup = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>'
+    await page.click("text=设置静默")
+    await page.fill("input[name=why]", markup)
+    await page.click("form button[type=submit] >> text=设置静默")
+    await expect(page.locator("#silences table")).to_contain_text(markup)
+    assert await page.evaluate("window.pwned") is None
+    assert await page.locator("main img").count() == 0
+    await screenshot(page, "alarms")
+
+
+async def test_the_technician_binds_a_found_probe_and_flags_a_failed_calibration(
+    gateway: GatewayProcess, browser: Browser
+) -> None:
+    page = await _page(browser)
+    await sign_in(page, gateway.url, TECHNICIAN, then="/technician")
+
+    await page.fill("#discover-form input[name=last]", "3")
+    await page.click("#discover-form button[type=submit]")
+    rows = page.locator("#discovered tbody tr")
+    free = rows.filter(has=page.locator("td:nth-child(1)", has_text=re.compile(r"^3$"))).filter(
+        has=page.locator("td:nth-child(2)", has_text=re.compile(r"^1$"))
+    )
+    await expect(free).to_contain_text("未绑定")
+    await free.locator("button.use").click()
+    await page.fill("#bind-form input[name=code]", "208604")
+    await page.select_option("#bind-form select[name=compartment]", "Z1/冷冻")
+    await page.click("#bind-form button[type=submit]")
+    await expect(page.locator("#notice")).to_contain_text("安装绑定（附表3）已完成")
+    await expect(page.locator("main")).to_contain_text("208604")
+    await screenshot(page, "technician")
+
+    await page.fill("#bind-form input[name=code]", "208699")
+    await page.select_option("#bind-form select[name=compartment]", "F1/冷藏")
+    await page.fill("#bind-form input[name=device_id]", "3")
+    await page.fill("#bind-form input[name=channel]", "1")
+    await page.click("#bind-form button[type=submit]")
+    await expect(page.locator("#bind-form .result.error")).to_contain_text("already bound")
+
+    await page.goto(f"{gateway.url}/checks")
+    await page.select_option("#calibration-form select[name=probe]", "208601")
+    await page.fill("#calibration-form input[name=reference_c]", "30")
+    await page.click("#calibration-form button[type=submit]")
+    await expect(page.locator("#calibration-form .result.error")).to_contain_text("不合格，需维修")
+    await expect(page.locator("#repairs")).to_contain_text("208601")
+
+    for temperature, answer in (("4.5", ".result.ok"), ("4.6", ".result.error")):
+        await page.select_option("#manual-form select[name=compartment]", "F1/冷藏")
+        await page.fill("#manual-form input[name=temperature]", temperature)
+        await page.click("#manual-form button[type=submit]")
+        await expect(page.locator(f"#manual-form {answer}")).not_to_be_empty()
+    await expect(page.locator("#manual-form .result")).to_contain_text("already entered")
+    await screenshot(page, "checks")
+
+    await page.goto(f"{gateway.url}/fridges/F1/冷藏")
+    await expect(page.locator("svg.chart circle.manual")).to_have_count(1)
+
+
+async def test_the_manager_receives_stock_by_scanning_into_the_page(
+    gateway: GatewayProcess, browser: Browser
+) -> None:
+    page = await _page(browser)
+    await sign_in(page, gateway.url, MANAGER, then="/stock")
+
+    scan = page.locator("#stock-scan")
+    await expect(scan).to_be_focused()
+    for code in (hepb_code(HEPB, 1), hepb_code(HEPB, 2), hepb_code(HEPB, 2), "not-a-code<b>"):
+        await scan.fill(code)
+        await scan.press("Enter")
+    log = page.locator(".scan-log li")
+    await expect(log).to_have_count(4)
+    await expect(log.nth(3)).to_contain_text("已入库")
+    await expect(log.nth(1).locator(".error")).to_contain_text("already received")
+    await expect(log.nth(0).locator(".error")).to_contain_text("not a trace code")
+    await expect(log.nth(0).locator("code")).to_have_text("not-a-code<b>")
+    await expect(page.locator("#balances")).to_contain_text("乙肝疫苗")
+    await expect(page.locator("#upload-summary")).to_contain_text("批量上传")
+    await screenshot(page, "stock")
+
+    await page.goto(f"{gateway.url}/vaccinations")
+    await expect(page.locator("#today")).to_contain_text("暂无")
+    await expect(page.locator("#dose-form")).to_have_count(0)
+
+    nurse = await _page(browser)
+    await sign_in(nurse, gateway.url, VACCINATOR, then="/vaccinations")
+    dose = {"manufacturer_code": "M01", "site_code": "1", "vaccination_type": "01"}
+    for name, value in (dose | {"vaccine_attribute": "01", "archive_no": "6101"}).items():
+        await nurse.fill(f"#dose-form input[name={name}]", value)
+    await nurse.fill("#dose-form input[name=scan]", hepb_code(HEPB, 1))
+    await nurse.press("#dose-form input[name=scan]", "Enter")
+    await expect(nurse.locator("#dose-form .result.error")).to_contain_text("archive_no")
+
+    await nurse.click("text=登记新受种者")
+    recipient = {
+        "archive_no": "610103202600001",
+        "name": "张三<script>window.pwned=3</script>",
+        "id_number": "11010519491231002X",
+        "address": "西安市新城区西一路1号",
+        "crowd_category": "29",
+    }
+    for name, value in recipient.items():
+        await nurse.fill(f"#recipient-form input[name={name}]", value)
+    await nurse.fill("#recipient-form input[name=birth_date]", "1949-12-31")
+    await nurse.select_option("#recipient-form select[name=sex]", "2")
+    await nurse.click("#recipient-form button[type=submit]")
+    await expect(nurse.locator("#recipient-form .result.ok")).to_contain_text("610103202600001")
+    await nurse.press("#dose-form input[name=scan]", "Enter")
+    await expect(nurse.locator("#dose-form .result.ok")).to_contain_text("已登记")
+    await expect(nurse.locator("#today")).to_contain_text(recipient["name"])
+    assert await nurse.evaluate("window.pwned") is None
+    await screenshot(nurse, "vaccinations")
+    async with nurse.context.expect_page() as opened:
+        await nurse.click("#today a >> text=打印接种凭证")
+    certificate = await opened.value
+    await expect(certificate.locator("body")).to_contain_text("610103202600001")
