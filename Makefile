@@ -6,7 +6,7 @@ RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 # Servers the tests start, and what dbus-python (python-dbusmock, for BLE tests) builds against.
 DEBIAN_PACKAGES := socat influxdb victoria-metrics mosquitto openssl dbus libdbus-1-dev \
-	libglib2.0-dev
+	libglib2.0-dev systemd chromium chromium-driver fonts-wqy-microhei
 
 .PHONY: demo test lint typecheck bench debs clean
 

@@ -4,29 +4,40 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from gateway.auth.access import OPEN, Action, add_route
+from gateway.checks.routes import CHECKS, add_check_routes, checks_health
 from gateway.clock import Clock
+from gateway.clock_sync import ClockSync
+from gateway.errors import GatewayError
 from gateway.forward import metrics as forward_metrics
 from gateway.probe_state import ProbeView, compartment_views, probe_view
 from gateway.recorder import Recorder
 from gateway.scan_routes import add_scan_routes
 from gateway.settings import Settings
-from gateway.sources import ClockSync, Sources
+from gateway.sources import Sources
 from gateway.store import ReadingStore, StoredReading
 from probes.modbus import ModbusBusDriver
 from probes.reading import ProbeStatus
 
 if TYPE_CHECKING:
     from gateway.alarms.engine import AlarmService
+    from gateway.auth.middleware import WebAuth
+    from gateway.checks.store import ChecksStore
+    from gateway.commissioning.desk import CommissioningDesk
     from gateway.disk_budget import DiskBudget
     from gateway.forward.alarm_events import AlarmEventLane
     from gateway.forward.mqtt import MqttForwarder
     from gateway.forward.pump import Pump
+    from gateway.ledgers.book import LedgerBook
+    from gateway.ledgers.excursion_service import ExcursionService
+    from gateway.ledgers.tasks import LedgerJobs
 
 MAX_READINGS = 10_000
 
@@ -51,22 +62,36 @@ class GatewayContext:
     mqtt: MqttForwarder | None = None
     disk_budget: DiskBudget | None = None
     alarm_lanes: list[AlarmEventLane] = field(default_factory=list)
+    ledger: LedgerBook | None = None
+    ledger_jobs: LedgerJobs | None = None
+    excursions: ExcursionService | None = None
+    auth: WebAuth | None = None  # accounts and audit log; required by build_app
+    checks: ChecksStore | None = None  # calibration checks and the manual record
+    commissioning: CommissioningDesk | None = None
 
 
 CONTEXT = web.AppKey("context", GatewayContext)
 
 
 def build_app(context: GatewayContext) -> web.Application:
+    from gateway.auth.middleware import install_auth
+    from gateway.auth.routes import add_account_routes
+
+    if context.auth is None:
+        raise GatewayError("the web API needs GatewayContext.auth (accounts and audit log)")
     app = web.Application()
     app[CONTEXT] = context
+    install_auth(app, context.auth)
+    add_account_routes(app)
     if context.alarms is not None:
         from gateway.alarms.routes import add_alarm_routes
 
         add_alarm_routes(app, context.alarms)
-    app.router.add_get("/api/health", health)
-    app.router.add_get("/api/fridges", fridges)
-    app.router.add_get("/api/readings", readings)
-    app.router.add_get("/metrics", metrics)
+    # Health and metrics stay open for machine monitoring; they carry no personal data.
+    add_route(app, "GET", "/api/health", health, OPEN)
+    add_route(app, "GET", "/api/fridges", fridges, Action.VIEW)
+    add_route(app, "GET", "/api/readings", readings, Action.VIEW)
+    add_route(app, "GET", "/metrics", metrics, OPEN)
     add_scan_routes(
         app,
         context.sources.scan_store,
@@ -74,6 +99,26 @@ def build_app(context: GatewayContext) -> web.Application:
         context.clock_sync,
         context.sources.record,
     )
+    if context.ledger_jobs is not None:
+        from gateway.ledgers.station_routes import add_ledger_station_routes
+
+        add_ledger_station_routes(app, context.ledger_jobs.scans)
+    if context.ledger is not None:
+        from gateway.ledgers.routes import add_ledger_routes
+
+        add_ledger_routes(app, context.ledger)
+    if context.excursions is not None:
+        from gateway.ledgers.excursion_routes import add_excursion_routes
+
+        add_excursion_routes(app, context.excursions)
+    from gateway.commissioning.routes import add_commissioning_routes
+
+    add_commissioning_routes(app)
+    if context.checks is not None:
+        add_check_routes(app, context.checks, context.settings, context.store, context.clock)
+    from gateway.ui import add_ui_routes
+
+    add_ui_routes(app)
     return app
 
 
@@ -103,9 +148,10 @@ def _store_json(context: GatewayContext) -> dict[str, Any]:
     }
 
 
-def _probe_json(view: ProbeView) -> dict[str, Any]:
+def _probe_json(view: ProbeView, needs_repair: Collection[str] = ()) -> dict[str, Any]:
     return {
         "code": view.code,
+        "needs_repair": view.code in needs_repair,
         "status": view.status.value if view.status else "no_data",
         "temperature": view.temperature,
         "humidity": view.humidity,
@@ -143,6 +189,9 @@ async def health(request: web.Request) -> web.Response:
         for driver in context.drivers
     ]
     unhealthy = [view.code for view in probes if view.status is not ProbeStatus.OK]
+    checks = request.app.get(CHECKS)
+    checked = None if checks is None else checks_health(checks)
+    repairs = () if checked is None else checked["needs_repair"]
     body = {
         "status": "ok" if not unhealthy else "degraded",
         "unit": context.settings.unit.code,
@@ -151,11 +200,15 @@ async def health(request: web.Request) -> web.Response:
         "started_at": _iso(context.started_at),
         "store": _store_json(context),
         "buses": buses,
-        "probes": [_probe_json(view) for view in probes],
+        "probes": [_probe_json(view, repairs) for view in probes],
         "probes_not_ok": unhealthy,
+        "checks": checked,
         "clock_synced": context.clock_sync(),
+        "clock": context.clock_sync.health(),
         "sources": context.sources.health(),
         "alarms": None if context.alarms is None else context.alarms.health(),
+        "ledger": None if context.ledger_jobs is None else context.ledger_jobs.health(),
+        "excursions": None if context.excursions is None else context.excursions.health(),
         "forwarders": forward_metrics.health([pump.stats() for pump in context.forwarders], now),
         "alarm_events": {
             lane.name: {"cursor": lane.cursor, "sent": lane.sent, "last_error": lane.last_error}
@@ -171,6 +224,8 @@ async def health(request: web.Request) -> web.Response:
 async def fridges(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
     views = compartment_views(context.settings, context.recorder.latest, context.clock.now())
+    checks = request.app.get(CHECKS)
+    repairs = () if checks is None else checks.store.needs_repair()
     return web.json_response(
         dumps=_dumps,
         data=[
@@ -185,7 +240,7 @@ async def fridges(request: web.Request) -> web.Response:
                 "status": view.status.value,
                 "temperature": view.temperature,
                 "taken_at": _iso(view.taken_at),
-                "probes": [_probe_json(probe) for probe in view.probes],
+                "probes": [_probe_json(probe, repairs) for probe in view.probes],
             }
             for view in views
         ],
@@ -222,6 +277,7 @@ def _reading_json(stored: StoredReading) -> dict[str, Any]:
         "humidity": reading.humidity,
         "battery": reading.battery,
         "clock_synced": reading.clock_synced,
+        "time_corrected": stored.time_corrected,
     }
 
 

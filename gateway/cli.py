@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 from gateway.clock import Clock, ScaledClock, SystemClock
 from gateway.errors import ConfigError, GatewayError
 from gateway.forward.settings import InfluxSettings, MqttSettings
+from gateway.ops.cli import OPS_COMMANDS, add_ops_parsers
 from gateway.settings import Settings, TcpBus, load_settings
 
 log = logging.getLogger("coldchain")
@@ -38,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     from analysis.cli import add_report_parser
     from firmware_sim.cli import add_sim_parser
     from firmware_sim.scenarios import SCENARIOS
+    from gateway.auth.cli import add_accounts_parser
+    from gateway.commissioning.cli import add_discover_parser
 
     parser = argparse.ArgumentParser(prog="coldchain", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -79,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_sim_parser(commands)
     add_report_parser(commands)
+    add_ops_parsers(commands)
+    add_discover_parser(commands)
+    add_accounts_parser(commands)
     return parser
 
 
@@ -113,6 +119,18 @@ def _report(args: argparse.Namespace) -> int:
     from analysis.cli import run_report
 
     return asyncio.run(run_report(args))
+
+
+def _discover(args: argparse.Namespace) -> int:
+    from gateway.commissioning.cli import run_discover
+
+    return run_discover(args)
+
+
+def _accounts(args: argparse.Namespace) -> int:
+    from gateway.auth.cli import run_accounts
+
+    return run_accounts(args)
 
 
 def check_config(path: Path) -> int:
@@ -200,6 +218,13 @@ async def run_demo(args: argparse.Namespace) -> int:
             f"\ncoldchain: simulated fridges on modbus tcp 127.0.0.1:{sim.port}, "
             f"scenario {args.scenario} on {target}, speed {args.speed:g}x; Ctrl-C stops"
         )
+        from gateway.auth.cli import ensure_demo_accounts
+
+        ensure_demo_accounts(args.data_dir)
+        banner += (
+            "\ncoldchain: demo accounts admin, technician, manager, head, unit-head, "
+            "vaccinator, county; password demo-<name> (README: Accounts and roles)"
+        )
         return await run_gateway(settings, clock, banner)
 
 
@@ -243,4 +268,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "demo": _demo,
     "sim": _sim,
     "report": _report,
+    "discover": _discover,
+    "accounts": _accounts,
+    **OPS_COMMANDS,
 }

@@ -15,23 +15,37 @@ import signal
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from analysis.schedule import run_monthly_reports
 from gateway.api import GatewayContext, build_app
+from gateway.auth.middleware import open_web_auth
+from gateway.checks.store import FILENAME as CHECKS_FILE
+from gateway.checks.store import ChecksStore
 from gateway.clock import Clock
+from gateway.clock_sync import READINGS, ClockSync
 from gateway.errors import GatewayError
+from gateway.hot_reload import (
+    DriverTasks,
+    build_driver,
+    driver_specs,
+    plan_reload,
+    restart_task,
+    summary,
+)
+from gateway.ops.watchdog import Notifier, ping_interval, run_watchdog
 from gateway.recorder import Recorder, run_retention
 from gateway.settings import Settings, load_settings
-from gateway.sources import ClockSync, open_sources
+from gateway.sources import Emit, open_sources
 from gateway.store import ReadingStore
 from probes.modbus import ModbusBusDriver, devices_on_bus
-from probes.time_integrity import flag_unsynced, kernel_clock_synced
+from probes.time_integrity import flag_unsynced
 
 if TYPE_CHECKING:
     from gateway.alarms.engine import AlarmService
+    from gateway.commissioning.desk import CommissioningDesk
     from gateway.disk_budget import DiskBudget, DiskBudgetSettings
     from gateway.forward.alarm_events import AlarmEvent, AlarmEventLane, Deliver
     from gateway.forward.mqtt import Command
@@ -60,10 +74,10 @@ class Listening:
 
 @contextlib.asynccontextmanager
 async def serve_http(app: web.Application, host: str, port: int) -> AsyncIterator[Listening]:
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, host, port, shutdown_timeout=1.0)
+        site = web.TCPSite(runner, host, port)
         try:
             await site.start()
         except OSError as error:
@@ -79,12 +93,23 @@ async def serve_http(app: web.Application, host: str, port: int) -> AsyncIterato
         await runner.cleanup()
 
 
+@dataclass(slots=True)
+class _Live:
+    """The running supervisor's parts that `Gateway.apply` changes."""
+
+    group: asyncio.TaskGroup
+    context: GatewayContext
+    drivers: DriverTasks
+    background: list[asyncio.Task[Any]]
+
+
 class Gateway:
     """Runs drivers, recorder, alarms, forwarders and API for one configuration until `stop`.
 
-    A `reload` command (MQTT) validates the configuration file again; if it is valid the
-    gateway stops its tasks in order and `run` returns with `reloaded` set, for the caller to
-    start again with the new settings.
+    A `reload` command (MQTT) or a commissioning form hands new settings to `apply`: a change
+    of buses, probes and fridges restarts only the drivers it concerns (see `gateway.hot_reload`);
+    any other change stops the tasks in order and `run` returns with `reloaded` set, for the
+    caller to start again with the new settings.
     """
 
     def __init__(self, settings: Settings, clock: Clock, config_path: Path | None = None) -> None:
@@ -94,17 +119,24 @@ class Gateway:
         self.reloaded: Settings | None = None
         self.listening: asyncio.Future[Listening] = asyncio.get_running_loop().create_future()
         self._restart = asyncio.Event()
+        self._reload_lock = asyncio.Lock()
+        self._live: _Live | None = None
+        self._emit: Emit | None = None
+        self._notifier = Notifier.from_environ()
 
     async def run(self, stop: asyncio.Event) -> None:
         settings = self.settings
         data_dir = settings.gateway.data_dir
         async with contextlib.AsyncExitStack() as resources:
+            resources.callback(self._notifier.close)
             store = resources.enter_context(
                 ReadingStore(data_dir / STORE_FILE, synchronous=settings.store.synchronous)
             )
             recorder = Recorder(store, self.clock, settings.store)
-            sync = ClockSync(kernel_clock_synced())
+            sync = ClockSync(self.clock)
+            sync.track(READINGS, store)
             emit = flag_unsynced(recorder.put, sync)
+            self._emit = emit
             drivers = [
                 ModbusBusDriver(bus, devices, emit, self.clock)
                 for bus in settings.buses
@@ -120,9 +152,27 @@ class Gateway:
                     AlarmService(settings, self.clock, data_dir, recorder, drivers, readings=store)
                 )
                 listeners.append(presence_listener(alarms, settings.unit.code))
+            ledger = ledger_jobs = excursions = None
+            if settings.ledger is not None:
+                from gateway.ledgers.book import open_configured
+                from gateway.ledgers.tasks import LedgerJobs
+
+                ledger = open_configured(
+                    settings.ledger, data_dir, self.clock, unit_code=settings.unit.code
+                )
+                resources.callback(ledger.close)
+                ledger_jobs = LedgerJobs(ledger, settings, self.clock, alarms)
+                listeners.append(ledger_jobs.scans)
+                from gateway.ledgers.excursion_service import open_excursions
+
+                excursions = open_excursions(
+                    settings, self.clock, ledger, store, alarms=alarms, config_path=self.config_path
+                )
             sources = open_sources(
                 settings, self.clock, emit, sync, resources, scan_listeners=listeners
             )
+            if ledger_jobs is not None:
+                ledger_jobs.scans.catch_up(sources.scan_store)
             context = GatewayContext(
                 settings,
                 self.clock,
@@ -133,8 +183,20 @@ class Gateway:
                 sync,
                 self.clock.now(),
                 alarms=alarms,
+                ledger=ledger,
+                ledger_jobs=ledger_jobs,
+                excursions=excursions,
+                auth=open_web_auth(settings, self.clock, resources),
+            )
+            context.commissioning = self._commissioning(recorder, resources)
+            context.checks = resources.enter_context(
+                ChecksStore(
+                    data_dir / CHECKS_FILE, self.clock.now(), synchronous=settings.store.synchronous
+                )
             )
             await self._open_forwarders(context, resources)
+            for pump in context.forwarders:
+                pump.hold_for_time_correction(sync)
             if settings.store.disk_budget is not None:
                 context.disk_budget = self._disk_budget(context, settings.store.disk_budget)
                 resources.callback(context.disk_budget.close)
@@ -142,6 +204,7 @@ class Gateway:
             async with serve_http(build_app(context), http.host, http.port) as listening:
                 if not self.listening.done():
                     self.listening.set_result(listening)
+                self._notifier.ready(f"serving on {listening.url}")
                 await self._supervise(stop, context)
 
     async def _open_forwarders(
@@ -220,6 +283,94 @@ class Gateway:
             forwarders=[pump.name for pump in context.forwarders],
         )
 
+    async def apply(self, settings: Settings) -> str:
+        """Run with `settings` from now on: in place when only buses, probes and fridges
+        changed, else by restarting the gateway. Returns what was done, for the log and for
+        the technician."""
+        async with self._reload_lock:
+            plan = plan_reload(self.settings, settings)
+            live, emit = self._live, self._emit
+            if live is None or emit is None or plan.restart_reason is not None:
+                self.reloaded = settings
+                self._restart.set()
+                return f"restarting the gateway ({plan.restart_reason or 'it is not running'})"
+            await live.drivers.stop(plan.stop)
+            for key in sorted(plan.start):
+                live.drivers.start(build_driver(key, settings, emit, self.clock), key)
+            context = live.context
+            context.drivers[:] = live.drivers.bus_drivers()
+            context.sources.drivers[:] = live.drivers.source_drivers()
+            self.settings = context.settings = settings
+            if context.alarms is not None:
+                if plan.probes_changed:
+                    context.alarms.reconfigure(settings, context.drivers)
+                else:
+                    context.alarms.watch_links(context.drivers)
+            if plan.probes_changed:
+                if context.excursions is not None:
+                    context.excursions.settings = settings
+                await restart_task(
+                    live.group,
+                    live.background,
+                    "monthly-report",
+                    lambda: run_monthly_reports(
+                        settings, self.clock, settings.gateway.data_dir / REPORTS_DIR
+                    ),
+                )
+            detail = summary(plan, driver_specs(settings))
+            log.info("configuration: %s", detail)
+            return detail
+
+    def _commissioning(
+        self, recorder: Recorder, resources: contextlib.AsyncExitStack
+    ) -> CommissioningDesk:
+        from gateway.commissioning.desk import CommissioningDesk
+        from gateway.commissioning.store import FILENAME, CommissioningLog
+
+        settings = self.settings
+        audit = resources.enter_context(
+            CommissioningLog(
+                settings.gateway.data_dir / FILENAME, synchronous=settings.store.synchronous
+            )
+        )
+        return CommissioningDesk(
+            self.config_path,
+            audit,
+            self.clock,
+            latest=lambda: recorder.latest,
+            apply=self.apply,
+            hold_bus=self.holding_bus,
+        )
+
+    @contextlib.asynccontextmanager
+    async def holding_bus(self, name: str) -> AsyncIterator[None]:
+        """Stop polling bus `name` for the block (a discovery scan needs its serial port),
+        then poll it again with the settings of that moment.
+
+        The line is left quiet for the bus's timeout first (real seconds: it is the wire's
+        time), so that a late reply to the last poll cannot be taken for the scan's.
+        """
+        key = f"bus:{name}"
+        async with self._reload_lock:
+            live, emit = self._live, self._emit
+            if live is None or emit is None:
+                raise GatewayError("the gateway is not running; fix: try again in a moment")
+            await live.drivers.hold(key)
+        try:
+            quiet = max(
+                (bus.timeout_s for bus in self.settings.buses if bus.name == name), default=0
+            )
+            await asyncio.sleep(quiet)
+            yield
+        finally:
+            async with self._reload_lock:
+                live.drivers.release(key)
+                if self._live is live and key in driver_specs(self.settings):
+                    live.drivers.start(build_driver(key, self.settings, emit, self.clock), key)
+                    live.context.drivers[:] = live.drivers.bus_drivers()
+                    if live.context.alarms is not None:
+                        live.context.alarms.watch_links(live.context.drivers)
+
     def _commands(self, context: GatewayContext) -> dict[str, Command]:
         """Commands the county side may send over MQTT, beside the built-in `ping`."""
 
@@ -228,9 +379,8 @@ class Gateway:
                 raise GatewayError(
                     "this gateway runs without a configuration file (demo); fix: restart it"
                 )
-            self.reloaded = load_settings(self.config_path)
-            self._restart.set()
-            return {"ok": True, "detail": f"restarting with {self.config_path}"}
+            detail = await self.apply(load_settings(self.config_path))
+            return {"ok": True, "detail": f"{self.config_path}: {detail}"}
 
         async def ack(request: dict[str, object]) -> dict[str, object]:
             if context.alarms is None:
@@ -271,17 +421,31 @@ class Gateway:
                     name="monthly-report",
                 )
             )
-            polling = [
-                group.create_task(driver.run(), name=f"bus:{driver.name}")
-                for driver in context.drivers
-            ]
-            polling += [
-                group.create_task(source.run(), name=f"source:{source.name}")
-                for source in context.sources.drivers
-            ]
-            background.append(
-                group.create_task(context.clock_sync.watch(self.clock), name="clock-sync")
-            )
+            polling = DriverTasks(group)
+            for driver in [*context.drivers, *context.sources.drivers]:
+                polling.start(driver)
+            background.append(group.create_task(context.clock_sync.watch(), name="clock-sync"))
+            if (interval := ping_interval()) is not None:
+                background.append(
+                    group.create_task(
+                        run_watchdog(
+                            self._notifier,
+                            self.clock,
+                            interval,
+                            lambda: (
+                                f"running; {context.recorder.stats().written} reading(s) "
+                                "stored since start"
+                            ),
+                        ),
+                        name="watchdog",
+                    )
+                )
+            if context.ledger_jobs is not None:
+                background += [
+                    group.create_task(job, name=name) for name, job in context.ledger_jobs.tasks()
+                ]
+            if context.excursions is not None:
+                background.append(group.create_task(context.excursions.run(), name="excursions"))
             alarming = (
                 [group.create_task(context.alarms.run(), name="alarms")]
                 if context.alarms is not None
@@ -307,9 +471,17 @@ class Gateway:
                 "on" if context.alarms is not None else "off (no [alerts] section)",
                 ", ".join(pump.target for pump in context.forwarders) or "nothing",
             )
+            self._live = _Live(group, context, polling, background)
             await _first_of(stop, self._restart)
+            if stop.is_set():
+                self._notifier.stopping("stopping: flushing the store")
+            else:
+                self._notifier.reloading("reloading the configuration")
             log.info("stopping: drivers first, then flushing the store")
-            for stage in (polling, background, [recording], alarming):
+            async with self._reload_lock:
+                self._live = None
+            await polling.stop_all()
+            for stage in (background, [recording], alarming):
                 for task in stage:
                     task.cancel()
                 await asyncio.gather(*stage, return_exceptions=True)

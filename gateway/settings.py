@@ -30,6 +30,7 @@ from gateway.disk_budget import DiskBudgetSettings
 from gateway.errors import ConfigError
 from gateway.forward.settings import InfluxSettings, MqttSettings
 from gateway.problems import Problem
+from ledger.settings import LedgerSettings
 from probes.profiles import RegisterProfile, builtin_profiles
 from probes.sources_settings import (
     BleProbe,
@@ -61,6 +62,9 @@ class GatewayIdentity(_Model):
 class HttpSettings(_Model):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8080
+    # Secure flag of the sign-in cookies: "auto" when the request came over https (set
+    # "always" behind an https reverse proxy).
+    secure_cookies: Literal["auto", "always", "never"] = "auto"
 
 
 class StoreSettings(_Model):
@@ -226,6 +230,7 @@ class Settings(_Model):
     alerts: AlertSettings | None = None
     influx: InfluxSettings | None = None
     mqtt: MqttSettings | None = None
+    ledger: LedgerSettings | None = None
 
     def probes_of(self, kind: type[_P]) -> list[_P]:
         """The configured probes of one transport, e.g. `probes_of(ModbusProbe)`."""
