@@ -4,9 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
-# Servers the tests start, and what dbus-python (python-dbusmock, for BLE tests) builds against.
+# Servers the tests start, what dbus-python (python-dbusmock, for BLE tests) builds against,
+# systemd-analyze for the unit files, and the browser (with CJK fonts) for the UI tests.
 DEBIAN_PACKAGES := socat influxdb victoria-metrics mosquitto openssl dbus libdbus-1-dev \
-	libglib2.0-dev systemd chromium chromium-driver fonts-wqy-microhei
+	libglib2.0-dev systemd chromium fonts-wqy-microhei
 
 .PHONY: demo test lint typecheck bench debs clean
 
@@ -51,6 +52,10 @@ bench: $(DEV_STAMP)
 	$(BIN)/python -m bench.county_report
 	$(BIN)/python -m bench.ledger_scan
 	$(BIN)/python -m bench.ledger_upload
+	$(BIN)/python -m bench.time_correction
+	$(BIN)/python -m bench.reload_gap
+	$(BIN)/python -m bench.excursion_impact
+	$(BIN)/python -m bench.sd_card_writes
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build *.egg-info

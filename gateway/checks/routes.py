@@ -13,9 +13,7 @@ every entry keeps the signed-in account and the time.
 
 from __future__ import annotations
 
-import functools
-import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -28,7 +26,6 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
-    ValidationError,
 )
 
 from gateway.auth.access import Action, User, add_route, require
@@ -49,6 +46,7 @@ from gateway.checks.store import (
     DuplicateRecordError,
 )
 from gateway.clock import Clock
+from gateway.json_http import json_response, parse_body, refusal
 from gateway.settings import Settings
 from gateway.store import ReadingStore
 from ledger.db import CHINA_TZ
@@ -58,7 +56,6 @@ _MS = timedelta(milliseconds=1)
 #: The sheet is a self-contained page: no script at all, its own inline style only.
 _SHEET_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'"
 
-_dumps = functools.partial(json.dumps, ensure_ascii=False)
 _B = TypeVar("_B", bound="Body")
 
 Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
@@ -160,42 +157,6 @@ def checks_health(checks: Checks) -> dict[str, Any]:
         "manual_readings_missing": [missing_json(item) for item in overdue],
         "warning": warning,
     }
-
-
-def refusal(
-    status: type[web.HTTPException], problems: Sequence[tuple[str, str]]
-) -> web.HTTPException:
-    """A 4xx answer `{"error", "field", "reason", "problems"}`, as `gateway.ledgers.http`
-    answers; not imported from there, which would load the whole ledger on every gateway."""
-    field, reason = problems[0]
-    body = {
-        "error": "; ".join(f"{name}: {why}" for name, why in problems),
-        "field": field,
-        "reason": reason,
-        "problems": [{"field": name, "reason": why} for name, why in problems],
-    }
-    return status(text=_dumps(body), content_type="application/json")
-
-
-async def parse_body(request: web.Request, model: type[_B]) -> _B:
-    try:
-        data = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise refusal(web.HTTPBadRequest, [("body", f"not valid JSON: {error}")]) from None
-    try:
-        return model.model_validate(data)
-    except ValidationError as error:
-        problems = []
-        for item in error.errors():
-            reason = item["msg"]
-            if item["type"] == "extra_forbidden":
-                reason = f"not a field of this request; the fields are {sorted(model.model_fields)}"
-            problems.append((".".join(str(part) for part in item["loc"]) or "body", reason))
-        raise refusal(web.HTTPUnprocessableEntity, problems) from None
-
-
-def json_response(data: Any, status: int = 200) -> web.Response:
-    return web.json_response(data, status=status, dumps=_dumps)
 
 
 @contextmanager

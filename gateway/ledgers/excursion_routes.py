@@ -13,16 +13,14 @@ from pydantic import AwareDatetime, Field, StringConstraints, model_validator
 
 from gateway.auth.access import Action, add_route, require
 from gateway.errors import GatewayError
+from gateway.json_http import json_response, parse_body, refusal
 from gateway.ledgers.excursion_service import ExcursionService, Measured, manual_id
 from gateway.ledgers.http import (
     Body,
     Code,
     Text,
-    json_response,
     ledger_refusals,
-    parse_body,
     reader,
-    refusal,
 )
 from ledger.quarantine import Excursion
 from ledger.requisition import parse_month, to_csv, to_html

@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
-import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from gateway.auth.access import Action, User, require
+from gateway.json_http import refusal
 from gateway.ledgers.book import LedgerBook
 from ledger.audit import ReadAudit
 from ledger.db import CHINA_TZ
@@ -37,8 +36,6 @@ _B = TypeVar("_B", bound="Body")
 #: required text: surrounding blanks are dropped, and nothing left is refused
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
-
-dumps = functools.partial(json.dumps, ensure_ascii=False)
 
 
 class Body(BaseModel):
@@ -65,19 +62,6 @@ def decode_scan(value: str, encoding: str, field: str) -> bytes | str:
         raise refusal(web.HTTPUnprocessableEntity, [(field, "not valid base64")]) from None
 
 
-def refusal(
-    status: type[web.HTTPException], problems: Sequence[tuple[str, str]]
-) -> web.HTTPException:
-    field, reason = problems[0]
-    body = {
-        "error": "; ".join(f"{name}: {why}" for name, why in problems),
-        "field": field,
-        "reason": reason,
-        "problems": [{"field": name, "reason": why} for name, why in problems],
-    }
-    return status(text=dumps(body), content_type="application/json")
-
-
 def not_found(field: str, reason: str) -> web.HTTPException:
     return refusal(web.HTTPNotFound, [(field, reason)])
 
@@ -91,32 +75,6 @@ def ledger_refusals() -> Iterator[None]:
         raise refusal(web.HTTPServiceUnavailable, error.problems) from None
     except LedgerError as error:
         raise refusal(web.HTTPUnprocessableEntity, error.problems) from None
-
-
-async def parse_body(request: web.Request, model: type[_B]) -> _B:
-    try:
-        data = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise refusal(web.HTTPBadRequest, [("body", f"not valid JSON: {error}")]) from None
-    try:
-        return model.model_validate(data)
-    except ValidationError as error:
-        raise refusal(web.HTTPUnprocessableEntity, _problems(error, model)) from None
-
-
-def _problems(error: ValidationError, model: type[BaseModel]) -> list[tuple[str, str]]:
-    problems = []
-    for item in error.errors():
-        field = ".".join(str(part) for part in item["loc"]) or "body"
-        reason = item["msg"]
-        if item["type"] == "extra_forbidden":
-            reason = f"not a field of this request; the fields are {sorted(model.model_fields)}"
-        problems.append((field, reason))
-    return problems
-
-
-def json_response(data: Any, status: int = 200) -> web.Response:
-    return web.json_response(data, status=status, dumps=dumps)
 
 
 def query_text(request: web.Request, name: str, *, limit: int = 200) -> str | None:

@@ -16,6 +16,7 @@ from pydantic import Field
 
 from gateway.auth.access import Action, User, add_route, require
 from gateway.auth.audit_log import note
+from gateway.json_http import json_response, parse_body, refusal
 from gateway.ledgers.http import (
     AUDIT,
     BOOK,
@@ -23,16 +24,13 @@ from gateway.ledgers.http import (
     Code,
     ScanBody,
     Text,
-    json_response,
     ledger_refusals,
     not_found,
-    parse_body,
     query_day,
     query_text,
     reader,
     recipient_json,
     record_json,
-    refusal,
     sees_personal_data,
 )
 from ledger.certificate import PAPERS, Paper, certificate_html

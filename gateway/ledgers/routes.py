@@ -16,6 +16,7 @@ from aiohttp import web
 
 from gateway.auth.access import Action, User, add_route, require
 from gateway.auth.audit_log import note
+from gateway.json_http import json_response, parse_body, refusal
 from gateway.ledgers.book import LedgerBook
 from gateway.ledgers.http import (
     AUDIT,
@@ -23,14 +24,11 @@ from gateway.ledgers.http import (
     Body,
     decode_scan,
     iso,
-    json_response,
     ledger_refusals,
-    parse_body,
     query_day,
     query_text,
     query_whole,
     reader,
-    refusal,
     sees_personal_data,
 )
 from gateway.ledgers.record_routes import add_record_routes

@@ -16,6 +16,7 @@ from pydantic import Field
 
 from gateway.auth.access import Action, add_route, require
 from gateway.auth.audit_log import note
+from gateway.json_http import json_response, parse_body, refusal
 from gateway.ledgers.http import (
     BOOK,
     MAX_SCANS,
@@ -24,12 +25,9 @@ from gateway.ledgers.http import (
     Text,
     decode_scan,
     iso,
-    json_response,
     ledger_refusals,
     not_found,
-    parse_body,
     reader,
-    refusal,
 )
 from ledger.batch_field import check_batch
 from ledger.db import CHINA_TZ, from_ms

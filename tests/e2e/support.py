@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+START_TIMEOUT_S = 30.0
 
 # The unit, gateway and HTTP sections every test clinic starts with ({data_dir} to fill in).
 CLINIC_HEADER = """
@@ -82,34 +85,52 @@ class Clinic:
 
 
 class GatewayProcess:
-    """`coldchain run` as a child process; the URL is read from its first line of output.
-    Requests carry `token` as a Bearer API token (see `tests.web_support.api_token`)."""
+    """`coldchain run` as a child process; the URL is read from its first line of output, and
+    what it logs goes to `gateway.log` beside the configuration (a pipe nobody reads could
+    fill up and stall it). Requests carry `token` as a Bearer API token (see
+    `tests.web_support.api_token`)."""
 
-    def __init__(self, process: asyncio.subprocess.Process, token: str | None = None) -> None:
+    def __init__(
+        self, process: asyncio.subprocess.Process, log: Path, token: str | None = None
+    ) -> None:
         self.process = process
+        self.log = log
         self.url = ""
         self.token = token
 
+    @property
+    def base(self) -> str:
+        """The URL without its final slash, to put a path after."""
+        return self.url.rstrip("/")
+
     @classmethod
-    async def start(cls, config: Path, token: str | None = None) -> GatewayProcess:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "gateway",
-            "run",
-            "--config",
-            str(config),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=os.environ | {"PYTHONUNBUFFERED": "1"},
-        )
-        gateway = cls(process, token)
+    async def start(
+        cls, config: Path, token: str | None = None, *, within_s: float = START_TIMEOUT_S
+    ) -> GatewayProcess:
+        log = config.with_name("gateway.log")
+        with log.open("wb") as stderr:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "gateway",
+                "run",
+                "--config",
+                str(config),
+                stdout=asyncio.subprocess.PIPE,
+                stderr=stderr.fileno(),
+                env=os.environ | {"PYTHONUNBUFFERED": "1"},
+            )
+        gateway = cls(process, log, token)
         assert process.stdout is not None
-        line = await asyncio.wait_for(process.stdout.readline(), timeout=20)
+        line = b""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(within_s):
+                while line := await process.stdout.readline():
+                    if b"listening on " in line:
+                        break
         if b"listening on " not in line:
             await gateway.kill()
-            stderr = await process.stderr.read() if process.stderr else b""
-            raise AssertionError(f"gateway did not start: {line!r} {stderr.decode()[-2000:]}")
+            raise AssertionError(f"the gateway did not start; it logged:\n{gateway.logged()}")
         gateway.url = line.decode().split("listening on ", 1)[1].split()[0]
         return gateway
 
@@ -140,11 +161,18 @@ class GatewayProcess:
             self.process.send_signal(signal.SIGKILL)
         await self.process.wait()
 
-    async def stderr(self) -> str:
-        """What the process logged; only once it has exited."""
-        assert self.process.stderr is not None
-        return (await self.process.stderr.read()).decode()
+    def logged(self, last: int = 3000) -> str:
+        """The end of what the process has logged so far."""
+        return self.log.read_text(encoding="utf-8", errors="replace")[-last:]
 
     async def terminate(self, within_s: float) -> int:
         self.process.send_signal(signal.SIGTERM)
         return await asyncio.wait_for(self.process.wait(), timeout=within_s)
+
+    async def stop(self) -> None:
+        """SIGTERM, or SIGKILL if it has not exited within 10 s."""
+        if self.process.returncode is None:
+            try:
+                await self.terminate(within_s=10.0)
+            except TimeoutError:
+                await self.kill()

@@ -199,7 +199,7 @@ async def test_forwarding_alarms_and_county_commands(
         finally:
             running = gateway.process.returncode is None
             code = await gateway.terminate(within_s=5.0) if running else gateway.process.returncode
-            assert code == 0, await gateway.stderr()
+            assert code == 0, gateway.logged()
 
     with ReadingStore(tmp_path / "data" / STORE_FILE) as store:
         stored = store.readings_after(0, limit=1_000_000)

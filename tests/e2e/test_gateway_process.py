@@ -70,9 +70,7 @@ async def test_sigterm_flushes_and_exits_zero_within_five_seconds(clinic: Clinic
     check, seqs, _ = stored(clinic.data_dir)
     assert check == "ok"
     assert len(seqs) >= 3 * clinic.probes
-    assert gateway.process.stderr is not None
-    log = (await gateway.process.stderr.read()).decode()
-    assert "stopped cleanly" in log
+    assert "stopped cleanly" in gateway.logged()
 
 
 async def test_fridges_endpoint_shows_every_compartment(clinic: Clinic) -> None:

@@ -10,12 +10,8 @@ ledger's catalogue holds the test shipment of tests/ledger; uploads wait for the
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
 import shutil
-import signal
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -43,7 +39,6 @@ profile = "logger-8ch"
 compartment = "Z1/冷冻"
 poll_interval_s = 1
 """
-START_TIMEOUT_S = 30
 
 CLINIC = """
 [unit]
@@ -210,57 +205,6 @@ def write_clinic(folder: Path, port: int) -> Path:
         for person in PEOPLE:
             accounts.add(person.name, hashed, person.roles, person.display_name, person.person)
     return config
-
-
-class GatewayProcess:
-    """`coldchain run` on the test clinic; the URL is read from its first line."""
-
-    def __init__(self, process: asyncio.subprocess.Process, url: str) -> None:
-        self.process = process
-        self.url = url
-
-    @classmethod
-    async def start(cls, config: Path) -> GatewayProcess:
-        log = config.with_name("gateway.log")
-        with log.open("wb") as stderr:
-            process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "gateway",
-                "run",
-                "--config",
-                str(config),
-                stdout=asyncio.subprocess.PIPE,
-                stderr=stderr.fileno(),
-                env=os.environ | {"PYTHONUNBUFFERED": "1"},
-            )
-        assert process.stdout is not None
-        line = b""
-        try:
-            async with asyncio.timeout(START_TIMEOUT_S):
-                while b"listening on " not in line:
-                    line = await process.stdout.readline()
-                    if not line:
-                        break
-        except TimeoutError:
-            line = b""
-        if b"listening on " not in line:
-            process.kill()
-            await process.wait()
-            logged = log.read_text(encoding="utf-8", errors="replace")[-3000:]
-            raise AssertionError(f"the gateway did not start; it logged:\n{logged}")
-        url = line.decode().split("listening on ", 1)[1].split()[0].rstrip("/")
-        return cls(process, url)
-
-    async def stop(self) -> None:
-        if self.process.returncode is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                async with asyncio.timeout(10):
-                    await self.process.wait()
-            except TimeoutError:
-                self.process.kill()
-                await self.process.wait()
 
 
 @asynccontextmanager

@@ -12,13 +12,13 @@ import pytest_asyncio
 from playwright.async_api import Browser, Page, expect
 
 from firmware_sim.modbus_server import TcpSimServer
+from tests.e2e.support import GatewayProcess
 from tests.ledger.conftest import HEPB
 from tests.ledger.conftest import code as hepb_code
 from tests.ui.browser import (
     MANAGER,
     TECHNICIAN,
     VACCINATOR,
-    GatewayProcess,
     chromium,
     screenshot,
     sign_in,
@@ -57,7 +57,7 @@ async def test_the_dashboard_shows_every_compartment_and_its_values_move(
     gateway: GatewayProcess, browser: Browser
 ) -> None:
     page = await _page(browser)
-    await sign_in(page, gateway.url, MANAGER)
+    await sign_in(page, gateway.base, MANAGER)
 
     cards = page.locator("#cards .card")
     await expect(cards).to_have_count(4)
@@ -81,14 +81,14 @@ async def test_the_dashboard_shows_every_compartment_and_its_values_move(
 
     await page.click("#lang")
     await expect(page.locator("#nav")).to_contain_text("Alarms")
-    await page.goto(f"{gateway.url}/")
+    await page.goto(f"{gateway.base}/")
     await expect(page.locator('.card[data-ref="F2/冷藏"] .state')).to_have_text("Too warm")
     await screenshot(page, "dashboard-en")
 
 
 async def test_on_a_phone_the_cards_stack(gateway: GatewayProcess, browser: Browser) -> None:
     page = await _page(browser, viewport={"width": 375, "height": 740}, is_mobile=True)
-    await sign_in(page, gateway.url, VACCINATOR)
+    await sign_in(page, gateway.base, VACCINATOR)
 
     await expect(page.locator("#cards .card")).to_have_count(4)
     boxes = [await card.bounding_box() for card in await page.locator("#cards .card").all()]
@@ -99,7 +99,7 @@ async def test_on_a_phone_the_cards_stack(gateway: GatewayProcess, browser: Brow
 
     await page.click("#sign-out")
     await page.wait_for_url("**/login?**")
-    await page.goto(f"{gateway.url}/alarms")
+    await page.goto(f"{gateway.base}/alarms")
     await page.wait_for_url("**/login?next=**")
 
 
@@ -107,7 +107,7 @@ async def test_the_manager_acknowledges_the_alarm_and_markup_stays_text(
     gateway: GatewayProcess, browser: Browser
 ) -> None:
     page = await _page(browser)
-    await sign_in(page, gateway.url, MANAGER, then="/alarms")
+    await sign_in(page, gateway.base, MANAGER, then="/alarms")
 
     alarm = page.locator("#open-alarms .alarm").first
     await expect(alarm).to_contain_text("2号医用冰箱")
@@ -132,7 +132,7 @@ async def test_the_technician_binds_a_found_probe_and_flags_a_failed_calibration
     gateway: GatewayProcess, browser: Browser
 ) -> None:
     page = await _page(browser)
-    await sign_in(page, gateway.url, TECHNICIAN, then="/technician")
+    await sign_in(page, gateway.base, TECHNICIAN, then="/technician")
 
     await page.fill("#discover-form input[name=last]", "3")
     await page.click("#discover-form button[type=submit]")
@@ -156,7 +156,7 @@ async def test_the_technician_binds_a_found_probe_and_flags_a_failed_calibration
     await page.click("#bind-form button[type=submit]")
     await expect(page.locator("#bind-form .result.error")).to_contain_text("already bound")
 
-    await page.goto(f"{gateway.url}/checks")
+    await page.goto(f"{gateway.base}/checks")
     await page.select_option("#calibration-form select[name=probe]", "208601")
     await page.fill("#calibration-form input[name=reference_c]", "30")
     await page.click("#calibration-form button[type=submit]")
@@ -171,7 +171,7 @@ async def test_the_technician_binds_a_found_probe_and_flags_a_failed_calibration
     await expect(page.locator("#manual-form .result")).to_contain_text("already entered")
     await screenshot(page, "checks")
 
-    await page.goto(f"{gateway.url}/fridges/F1/冷藏")
+    await page.goto(f"{gateway.base}/fridges/F1/冷藏")
     await expect(page.locator("svg.chart circle.manual")).to_have_count(1)
 
 
@@ -179,7 +179,7 @@ async def test_the_manager_receives_stock_by_scanning_into_the_page(
     gateway: GatewayProcess, browser: Browser
 ) -> None:
     page = await _page(browser)
-    await sign_in(page, gateway.url, MANAGER, then="/stock")
+    await sign_in(page, gateway.base, MANAGER, then="/stock")
 
     scan = page.locator("#stock-scan")
     await expect(scan).to_be_focused()
@@ -196,12 +196,12 @@ async def test_the_manager_receives_stock_by_scanning_into_the_page(
     await expect(page.locator("#upload-summary")).to_contain_text("批量上传")
     await screenshot(page, "stock")
 
-    await page.goto(f"{gateway.url}/vaccinations")
+    await page.goto(f"{gateway.base}/vaccinations")
     await expect(page.locator("#today")).to_contain_text("暂无")
     await expect(page.locator("#dose-form")).to_have_count(0)
 
     nurse = await _page(browser)
-    await sign_in(nurse, gateway.url, VACCINATOR, then="/vaccinations")
+    await sign_in(nurse, gateway.base, VACCINATOR, then="/vaccinations")
     dose = {"manufacturer_code": "M01", "site_code": "1", "vaccination_type": "01"}
     for name, value in (dose | {"vaccine_attribute": "01", "archive_no": "6101"}).items():
         await nurse.fill(f"#dose-form input[name={name}]", value)

@@ -19,9 +19,12 @@ from gateway.api import GatewayContext, build_app
 from gateway.auth.access import Role
 from gateway.auth.accounts import AccountStore
 from gateway.auth.audit_log import AuditLog
+from gateway.checks.store import FILENAME as CHECKS_FILE
+from gateway.checks.store import ChecksStore
 from gateway.clock import FakeClock
 from gateway.clock_sync import ClockSync
 from gateway.ledgers.book import open_configured
+from gateway.ledgers.excursion_service import open_excursions
 from gateway.ledgers.tasks import LedgerJobs
 from gateway.recorder import Recorder
 from gateway.sources import open_sources
@@ -61,6 +64,9 @@ def full_app(data_dir: Path, clock: FakeClock) -> Iterator[Site]:
         jobs = LedgerJobs(ledger, settings, clock, alarms)
         for _, job in jobs.tasks():  # never run: only the routes are wanted
             job.close()
+        excursions = open_excursions(
+            settings, clock, ledger, store, alarms=alarms, config_path=None
+        )
         sync = ClockSync(clock, lambda: True)
         sources = open_sources(settings, clock, recorder.put, sync, resources)
         auth = open_auth(data_dir, clock)
@@ -77,7 +83,9 @@ def full_app(data_dir: Path, clock: FakeClock) -> Iterator[Site]:
             alarms=alarms,
             ledger=ledger,
             ledger_jobs=jobs,
+            excursions=excursions,
             auth=auth,
+            checks=resources.enter_context(ChecksStore(data_dir / CHECKS_FILE, T0)),
         )
         yield Site(build_app(context), clock, auth.accounts, auth.audit, data_dir)
 
