@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -17,6 +18,7 @@ from gateway.errors import ConfigError, GatewayError
 from gateway.forward.settings import InfluxSettings, MqttSettings
 from gateway.ops.cli import OPS_COMMANDS, add_ops_parsers
 from gateway.settings import Settings, TcpBus, load_settings
+from ledger.settings import LedgerSettings
 
 log = logging.getLogger("coldchain")
 
@@ -201,9 +203,13 @@ async def run_demo(args: argparse.Namespace) -> int:
     clock = ScaledClock(args.speed)
     target = first_refrigerated(probe_specs(settings))
     simulator = ModbusSimulator(channels_for_settings(settings, {target: args.scenario}), clock)
-    async with TcpSimServer(simulator, "127.0.0.1", 0) as sim:
+    async with (
+        TcpSimServer(simulator, "127.0.0.1", 0) as sim,
+        _demo_platform(settings, args.config.parent) as ledger,
+    ):
         settings = settings.model_copy(
             update={
+                "ledger": ledger,
                 "buses": [
                     bus.model_copy(update={"host": "127.0.0.1", "port": sim.port})
                     for bus in settings.buses
@@ -218,6 +224,11 @@ async def run_demo(args: argparse.Namespace) -> int:
             f"\ncoldchain: simulated fridges on modbus tcp 127.0.0.1:{sim.port}, "
             f"scenario {args.scenario} on {target}, speed {args.speed:g}x; Ctrl-C stops"
         )
+        if ledger is not None:
+            banner += (
+                f"\ncoldchain: simulated provincial platform at {ledger.platform_url}; sample "
+                "packages to scan: 81900670000000000001..40, 81900780000000000001..20"
+            )
         from gateway.auth.cli import ensure_demo_accounts
 
         ensure_demo_accounts(args.data_dir)
@@ -226,6 +237,25 @@ async def run_demo(args: argparse.Namespace) -> int:
             "vaccinator, county; password demo-<name> (README: Accounts and roles)"
         )
         return await run_gateway(settings, clock, banner)
+
+
+@contextlib.asynccontextmanager
+async def _demo_platform(settings: Settings, folder: Path) -> AsyncIterator[LedgerSettings | None]:
+    """With a `[ledger]` in the demo file: a simulated provincial platform on a free local port
+    to upload to, and the shipment files read from beside the demo file."""
+    if settings.ledger is None:
+        yield None
+        return
+    from firmware_sim.provincial_platform import ProvincialPlatform, serve
+
+    runner, port = await serve(ProvincialPlatform())
+    try:
+        files = [(folder / name).resolve() for name in settings.ledger.catalogue_files]
+        yield settings.ledger.model_copy(
+            update={"platform_url": f"http://127.0.0.1:{port}/upload", "catalogue_files": files}
+        )
+    finally:
+        await runner.cleanup()
 
 
 def _demo_influx(args: argparse.Namespace) -> InfluxSettings | None:

@@ -1,6 +1,6 @@
 """Real servers as child processes on free loopback ports, for tests and benchmarks.
 
-Recipes from /work/shared/TESTING_FACTS.md: influxd 1.x (v1 /write and InfluxQL /query),
+Recipes verified on the test machines: influxd 1.x (v1 /write and InfluxQL /query),
 VictoriaMetrics (InfluxDB v2 /api/v2/write; `-dedup.minScrapeInterval=1ms` so a duplicate
 would show as... nothing: it is the strict "exactly once" check of the count; force_flush before
 reading), mosquitto 2 (plain, password file, TLS; `user root` because it drops privileges before
