@@ -51,6 +51,7 @@ SCREENS = (
     Screen("/technician", "technician", Action.PROBE_BIND),
     Screen("/checks", "checks", Action.VIEW),
     Screen("/stock", "stock", Action.VIEW),
+    Screen("/excursions", "excursions", Action.EXCURSION_DISPOSITION),
     Screen("/vaccinations", "vaccinations", Action.VIEW),
 )
 

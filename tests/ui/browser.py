@@ -174,7 +174,8 @@ MANAGER = Person(
 )
 TECHNICIAN = Person("tech", frozenset({Role.TECHNICIAN}), "张工")
 VACCINATOR = Person("nurse", frozenset({Role.VACCINATOR}), "刘护士")
-PEOPLE = (MANAGER, TECHNICIAN, VACCINATOR)
+HEAD = Person("li", frozenset({Role.HEAD}), "李强", "li")
+PEOPLE = (MANAGER, TECHNICIAN, VACCINATOR, HEAD)
 
 
 def clinic_toml(data_dir: Path, port: int, *, with_unbound: bool) -> str:

@@ -16,6 +16,7 @@ from tests.e2e.support import GatewayProcess
 from tests.ledger.conftest import HEPB
 from tests.ledger.conftest import code as hepb_code
 from tests.ui.browser import (
+    HEAD,
     MANAGER,
     TECHNICIAN,
     VACCINATOR,
@@ -148,6 +149,10 @@ async def test_the_technician_binds_a_found_probe_and_flags_a_failed_calibration
     await expect(page.locator("#notice")).to_contain_text("安装绑定（附表3）已完成")
     await expect(page.locator("main")).to_contain_text("208604")
     await screenshot(page, "technician")
+    await page.click("#serial-form button[type=submit]")
+    await expect(page.locator("#serial-form .result.ok")).to_contain_text("串口")
+    await expect(page.locator("#serial-found")).not_to_be_empty()
+    await screenshot(page, "technician-serial")
 
     await page.fill("#bind-form input[name=code]", "208699")
     await page.select_option("#bind-form select[name=compartment]", "F1/冷藏")
@@ -232,3 +237,99 @@ async def test_the_manager_receives_stock_by_scanning_into_the_page(
         await nurse.click("#today a >> text=打印接种凭证")
     certificate = await opened.value
     await expect(certificate.locator("body")).to_contain_text("610103202600001")
+
+
+async def _post(page: Page, path: str, body: dict[str, object]) -> None:
+    """A JSON POST from inside the signed-in page, with its CSRF token, as the screens send."""
+    answer = await page.evaluate(
+        """async ([path, body]) => {
+            const csrf = document.cookie.split("; ").find((c) => c.startsWith("coldchain_csrf="));
+            const response = await fetch(path, {
+                method: "POST",
+                headers: {"Content-Type": "application/json",
+                          "X-CSRF-Token": decodeURIComponent(csrf.split("=")[1])},
+                body: JSON.stringify(body),
+            });
+            return {status: response.status, body: await response.json()};
+        }""",
+        [path, body],
+    )
+    assert answer["status"] in (200, 201), answer
+
+
+async def test_a_head_approves_a_scrap_the_manager_asked_for_and_a_vaccinator_sees_no_approvals(
+    gateway: GatewayProcess, browser: Browser
+) -> None:
+    scrapped, kept = hepb_code(HEPB, 3), hepb_code(HEPB, 4)
+    manager = await _page(browser)
+    await sign_in(manager, gateway.base, MANAGER, then="/stock")
+    scan = manager.locator("#stock-scan")
+    for code in (scrapped, kept):
+        await scan.fill(code)
+        await scan.press("Enter")
+    await expect(manager.locator(".scan-log li .ok")).to_have_count(2)
+    await manager.select_option("#scan-mode", "scrap")
+    await manager.fill("#scrap-reason", "瓶身破损<b>")
+    await scan.fill(scrapped)
+    await scan.press("Enter")
+    await expect(manager.locator(".scan-log li").first).to_contain_text("已提交报废申请")
+    asked = manager.locator("#approvals tbody tr").first
+    await expect(asked).to_contain_text("待审批")
+    await expect(asked).to_contain_text("瓶身破损<b>")
+    await expect(manager.locator("#approvals button.approve")).to_have_count(0)
+
+    head = await _page(browser)
+    await sign_in(head, gateway.base, HEAD, then="/stock")
+    pending = head.locator("#approvals tbody tr").filter(has_text=scrapped)
+    await expect(pending).to_contain_text("待审批")
+    await expect(head.locator("#stocktake-form")).to_have_count(0)
+    await pending.locator("button.approve").click()
+    await expect(pending).to_contain_text("已批准（li）")
+    await expect(pending.locator("button")).to_have_count(0)
+    await expect(head.locator("#balances tbody td:nth-child(5)")).to_have_text("1")
+    await screenshot(head, "stock-approvals")
+
+    await manager.reload()
+    await manager.fill("#stocktake-codes", kept)
+    await manager.click("#stocktake-form button[type=submit]")
+    await expect(manager.locator("#stocktake-result")).to_contain_text("账苗一致")
+    await manager.fill("#stocktake-codes", f"{scrapped}\n{kept}")
+    await manager.click("#stocktake-form button[type=submit]")
+    await expect(manager.locator("#stocktake-result")).to_contain_text("账苗不一致")
+    await manager.locator("#stocktake-result button.use").click()
+    await manager.fill("#adjustment-form input[name=doses]", "1")
+    await manager.fill("#adjustment-form input[name=reason]", "盘点发现")
+    await manager.click("#adjustment-form button[type=submit]")
+    await expect(manager.locator("#adjustment-form .result.ok")).to_contain_text("已记录调整")
+    await screenshot(manager, "stock-stocktake")
+
+    await _post(
+        manager,
+        "/api/ledger/stock/placements",
+        {"compartment": "F2/冷藏", "event_id": "place-kept", "codes": [kept]},
+    )
+    window = await manager.evaluate(
+        "[new Date(Date.now() - 60000).toISOString(), new Date().toISOString()]"
+    )
+    await _post(
+        manager,
+        "/api/ledger/excursions",
+        {"compartment": "F2/冷藏", "start": window[0], "end": window[1]},
+    )
+    await head.goto(f"{gateway.base}/excursions")
+    held = head.locator("#quarantine tbody tr").filter(has_text=kept)
+    await held.locator("button.use").click()
+    await expect(head.locator("#proposal")).to_contain_text("建议")
+    await expect(head.locator("#excursions")).to_contain_text("F2/冷藏")
+    await head.select_option("#disposition-form select[name=decision]", "discard")
+    await head.click("#disposition-form button[type=submit]")
+    await expect(head.locator("#disposition-form .result.ok")).to_contain_text("报废申请")
+    await expect(held).to_contain_text("to be discarded")
+    await screenshot(head, "excursions")
+
+    nurse = await _page(browser)
+    await sign_in(nurse, gateway.base, VACCINATOR, then="/stock")
+    await expect(nurse.locator("#balances")).to_contain_text("乙肝疫苗")
+    await expect(nurse.locator("#approvals")).to_have_count(0)
+    await expect(nurse.locator("#stocktake-form")).to_have_count(0)
+    await expect(nurse.locator("#nav")).not_to_contain_text("超温与隔离")

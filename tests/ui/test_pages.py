@@ -62,6 +62,26 @@ async def test_a_vaccinator_may_not_open_the_technician_screen(client: Client) -
 
 
 @pytest.mark.asyncio
+async def test_the_excursions_screen_needs_a_sign_in_and_the_disposition_action(
+    client: Client,
+) -> None:
+    signed_out = await client.get("/excursions", allow_redirects=False)
+    refused = await client.get("/excursions", headers=as_roles(Role.VACCINATOR))
+    head = await client.get("/excursions", headers=as_roles(Role.HEAD))
+    manager = parsed(await (await client.get("/", headers=as_roles(Role.MANAGER))).text())
+    technician = parsed(await (await client.get("/", headers=as_roles(Role.TECHNICIAN))).text())
+
+    assert signed_out.status == 302
+    assert URL(signed_out.headers["Location"]).query["next"] == "/excursions"
+    assert refused.status == 403
+    assert "excursion_disposition" in await refused.text()
+    assert head.status == 200
+    assert parsed(await head.text()).body["data-script"] == "excursions"
+    assert "excursions" in json.loads(manager.body["data-nav"] or "")
+    assert "excursions" not in json.loads(technician.body["data-nav"] or "")
+
+
+@pytest.mark.asyncio
 async def test_the_navigation_lists_only_the_screens_of_the_roles(client: Client) -> None:
     vaccinator = parsed(await (await client.get("/", headers=as_roles(Role.VACCINATOR))).text())
     technician = parsed(await (await client.get("/", headers=as_roles(Role.TECHNICIAN))).text())
@@ -76,7 +96,8 @@ async def test_the_navigation_lists_only_the_screens_of_the_roles(client: Client
 async def test_pages_load_only_scripts_of_the_gateway_under_a_strict_policy(
     client: Client,
 ) -> None:
-    for path in ("/", "/alarms", "/checks", "/stock", "/vaccinations", "/fridges/F1/冷藏"):
+    screens = ("/", "/alarms", "/checks", "/stock", "/excursions", "/vaccinations")
+    for path in (*screens, "/fridges/F1/冷藏"):
         response = await client.get(path, headers=as_roles(Role.MANAGER))
         assert response.status == 200, path
         policy = response.headers["Content-Security-Policy"]

@@ -1,7 +1,10 @@
-// Stock: receive, issue, or ask to scrap by scanning into the page; the balances.
+// Stock: receive, issue, or ask to scrap by scanning into the page; the balances; the
+// requests to approve; stocktake and adjustments.
 
+import { approvalsPanel } from "./approvals.js";
 import { api, available, el, every, may, section, start, t, table } from "./core.js";
 import { eventId, scanBox } from "./scan.js";
+import { stocktakePanel } from "./stocktake.js";
 import { uploadPanel } from "./upload.js";
 
 const BALANCES_MS = 15000;
@@ -67,11 +70,13 @@ start(async (main) => {
     return;
   }
   const balances = el("div", { id: "balances" });
+  const approvals = approvalsPanel(() => refresh());
   const refresh = async () => {
     const body = await api("/api/ledger/stock/balances");
     balances.replaceChildren(balancesTable(body.balances));
+    if (approvals) await approvals.refresh();
   };
-  main.append(scanPanel(refresh) ?? "", section("stock.balances", balances));
+  main.append(scanPanel(refresh) ?? "", approvals?.node ?? "", section("stock.balances", balances), stocktakePanel(refresh) ?? "");
   if (may("upload_view")) main.append(await uploadPanel());
   every(BALANCES_MS, refresh);
 });

@@ -3,6 +3,7 @@
 // and the filled-in forms to export. Every form carries the configuration version it saw.
 
 import { api, el, form, formatTime, notice, section, start, t, table } from "./core.js";
+import { nearbyPanel } from "./nearby.js";
 
 const BASE = "/api/commissioning";
 let overview = null;
@@ -214,6 +215,7 @@ start(async (main) => {
       el("p", { class: "flag", hidden: overview.editable }, t("tech.not_editable")),
       section("tech.bindings", bindings()),
       discoveryPanel(forms),
+      nearbyPanel(),
       section("tech.bind_title", forms.bind),
       el("details", {}, el("summary", {}, t("tech.replace_title")), replaceForm(draw)),
       el("details", {}, el("summary", {}, t("tech.move_title")), moveForm(draw)),
