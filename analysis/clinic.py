@@ -3,8 +3,11 @@
 Placement, ranges and sampling intervals come from the gateway's settings (each probe's
 compartment range and poll interval), so the clinic report needs no range file. Readings
 taken before the gateway's clock was synchronised (`clock_synced=False`) are left out and
-counted in a note. Reading the SQLite stores is blocking: pages of `PAGE` readings, yielding to
-the event loop between pages so that a scheduled report never stalls the gateway's alarms.
+counted in a note. The doses exposed come from the gateway's ledger file, mapped as the
+exposure forwarder maps them (`gateway.forward.exposure_events`); a gateway without a ledger
+reports none (the column is left out). Reading the SQLite stores is blocking: pages of `PAGE`
+readings, yielding to the event loop between pages so that a scheduled report never stalls the
+gateway's alarms.
 """
 
 from __future__ import annotations
@@ -16,9 +19,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from analysis.alarm_events import AlarmEvent, fold_alarms
+from analysis.errors import ReportError
 from analysis.metrics import DEFAULT_LIMITS, Limits, SeriesAccumulator
 from analysis.period import month_bounds
-from analysis.report import Place, ProbeFigures, Report, build_report
+from analysis.report import ExposedDoses, Place, ProbeFigures, Report, build_report
 from gateway.store import ReadingStore, from_millis, to_millis
 from probes.reading import STATUS_CODES
 
@@ -82,7 +86,32 @@ async def clinic_report(
         end_ms=end,
         interval_s=min((p.interval_s for p in settings.probes), default=60.0),
         notes=notes,
+        exposures=_exposures(data_dir, settings, since, until),
     )
+
+
+def _exposures(
+    data_dir: Path, settings: Settings, since: datetime, until: datetime
+) -> list[ExposedDoses] | None:
+    """The doses exposed by the excursions that began in the month; None without a ledger."""
+    from gateway.clock import SystemClock
+    from gateway.errors import StoreError
+    from gateway.ledgers.excursion_service import ledger_exposures
+    from ledger.db import FILE_NAME, LedgerDB
+    from ledger.errors import LedgerError
+
+    if not (data_dir / FILE_NAME).is_file():
+        return None
+    try:
+        with LedgerDB.in_folder(data_dir) as db:
+            events = ledger_exposures(db, settings, SystemClock()).started_between(since, until)
+    except (LedgerError, StoreError) as error:
+        raise ReportError(
+            f"the ledger {data_dir / FILE_NAME} cannot be read for the doses exposed: {error} "
+            "(fix: check the disk, or restore the file from a backup)"
+        ) from None
+    region, unit = settings.unit.region_code, settings.unit.code
+    return [ExposedDoses(region, unit, e.fridge, e.compartment, e.doses) for e in events]
 
 
 def _alarm_events(

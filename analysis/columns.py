@@ -9,6 +9,7 @@ from analysis.period import local_text
 from analysis.report import Report, Row
 
 NO_DATA = "无数据"
+EXPOSED = "暴露疫苗剂次"
 CONDITION_NAMES = {
     "too_warm": "温度过高",
     "too_cold": "温度过低",
@@ -90,6 +91,8 @@ def figure_columns(report: Report) -> list[Column]:
         ("故障读数", lambda r: str(r.stats.faults)),
         ("报警数", lambda r: str(r.alarms.total)),
     ]
+    if report.exposure_shown:
+        columns.append((EXPOSED, lambda r: str(r.doses_exposed)))
     columns += [(f"报警:{CONDITION_NAMES[c]}", _alarm_type(c)) for c in CONDITIONS]
     columns += [(b if b == "未确认" else f"确认{b}分钟", _latency(b)) for b in LATENCY_BUCKETS]
     columns += [

@@ -10,6 +10,8 @@
    no GROUP BY time), but then every other figure would need the raw points anyway.
 3. Alarm events come from `coldchain_alarm` for the month plus `ACK_GRACE` after it (an alarm
    opened on the last evening may be acknowledged after midnight).
+4. Doses exposed come from `coldchain_exposure` (one point per excursion and vaccine, at the
+   excursion's start), summed per compartment, fridge, clinic and region.
 """
 
 from __future__ import annotations
@@ -25,9 +27,10 @@ from analysis.influxql import InfluxQL, quote_string
 from analysis.metrics import SeriesAccumulator
 from analysis.period import month_bounds
 from analysis.ranges import RangeKey, limits_for
-from analysis.report import Place, ProbeFigures, Report, build_report
+from analysis.report import ExposedDoses, Place, ProbeFigures, Report, build_report
 
 READINGS = "coldchain"
+EXPOSURES = "coldchain_exposure"
 DAY_MS = 86_400_000
 ACK_GRACE_MS = 7 * DAY_MS
 PLACEMENT = ("region", "unit", "fridge", "compartment", "kind", "probe")
@@ -139,6 +142,7 @@ async def county_report(
             step("读数")
     events = await _alarm_events(client, start, end + ACK_GRACE_MS, options.region)
     alarms = fold_alarms(events, start, end)
+    exposures = await _exposures(client, start, end, options.region)
     if step:
         step("报警事件")
     figures = [
@@ -158,7 +162,28 @@ async def county_report(
         end_ms=end,
         interval_s=options.interval_s,
         notes=notes,
+        exposures=exposures,
     )
+
+
+async def _exposures(
+    client: InfluxQL, start: int, end: int, region: str | None
+) -> list[ExposedDoses]:
+    query = (
+        f'SELECT "doses" FROM "{EXPOSURES}" WHERE time >= {start}ms '  # noqa: S608
+        f"AND time < {end}ms{_where_region(region)} GROUP BY *"
+    )
+    exposures: list[ExposedDoses] = []
+    async for chunk in client.series(query):
+        tags = chunk.tags
+        region_tag, unit = tags.get("region", ""), tags.get("unit", "")
+        fridge, compartment = tags.get("fridge", ""), tags.get("compartment", "")
+        exposures += [
+            ExposedDoses(region_tag, unit, fridge, compartment, int(doses))
+            for _, doses in chunk.values
+            if doses is not None
+        ]
+    return exposures
 
 
 async def _alarm_events(

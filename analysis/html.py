@@ -10,6 +10,7 @@ from pathlib import Path
 
 from analysis.alarm_events import LATENCY_BUCKETS
 from analysis.columns import (
+    EXPOSED,
     LEVEL_NAMES,
     NO_DATA,
     number,
@@ -37,6 +38,12 @@ td.nodata{background:#fde2e2;color:#a00;font-weight:bold}
 @media print{@page{size:A4 landscape;margin:10mm}body{margin:0}.wide{overflow:visible}
 thead{display:table-header-group}tr,svg{page-break-inside:avoid}h2{page-break-after:avoid}}
 """
+
+
+EXPOSURE_NOTE = (
+    f"{EXPOSED} = 本月开始的温度异常期间在该间室内的疫苗剂次（按网关台账的入库与移库记录），"
+    "仅含启用了台账的网关；这些疫苗已隔离待处置。"
+)
 
 
 def bar_chart(title: str, items: list[tuple[str, float]], unit: str, limit: float = 0) -> str:
@@ -122,6 +129,8 @@ def render_html(report: Report) -> str:
         ("报警", alarms),
         ("无数据单位", no_data),
     ]
+    if report.exposure_shown:
+        cards.append((EXPOSED, report.doses_exposed))
     parts = [
         '<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">',
         f"<title>{escape(report.title)} {escape(report.month)}</title>",
@@ -156,6 +165,7 @@ def render_html(report: Report) -> str:
         "报警确认时间 = 首次确认 − 报警开始；升级至二级/三级 = 报警已通知第二/三级责任人。",
         "冷藏与冷冻间室合并的行（冰箱、单位、区域）不给出温度值（显示“—”），请看间室表。",
         f"人工记录合规：{report.manual_records}。",
+        *([EXPOSURE_NOTE] if report.exposure_shown else []),
         *report.notes,
     ]
     parts += [f"<li>{escape(text)}</li>" for text in explanations]

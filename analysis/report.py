@@ -1,7 +1,8 @@
 """The report's figures per compartment, fridge, clinic and region, and its rankings. Pure.
 
 Both sources (central InfluxDB, a gateway's own stores) end in `build_report`: a list of
-probe figures (`ProbeFigures`) plus the month's alarms (`AlarmFacts`).
+probe figures (`ProbeFigures`) plus the month's alarms (`AlarmFacts`) and, when known, the doses
+its excursions exposed (`ExposedDoses`: from `coldchain_exposure`, or the gateway's ledger).
 
 A fridge's **problems** = excursions + WHO recorder alarms + alarms opened, plus one when its
 data completeness is below `COMPLETENESS_TARGET` (a fridge with no data at all is a problem,
@@ -49,6 +50,17 @@ class ProbeFigures:
     stats: SeriesStats
 
 
+@dataclass(frozen=True, slots=True)
+class ExposedDoses:
+    """Doses an excursion that began in the month exposed of one vaccine, and where."""
+
+    region: str
+    unit: str
+    fridge: str
+    compartment: str
+    doses: int
+
+
 @dataclass(slots=True)
 class AlarmSummary:
     total: int = 0
@@ -74,6 +86,7 @@ class Row:
     fridges: int = 0
     problem_fridges: int = 0
     kinds: frozenset[str] = frozenset()
+    doses_exposed: int = 0
 
     @property
     def mixed(self) -> bool:
@@ -105,17 +118,36 @@ class Report:
     notes: list[str] = field(default_factory=list)
     manual_records: str = "不可用（系统尚未录入人工记录）"
     latency_buckets: tuple[str, ...] = LATENCY_BUCKETS
+    exposure_shown: bool = False
+    """Doses exposed are known (a county report; a clinic report with a ledger)."""
+
+    @property
+    def doses_exposed(self) -> int:
+        return sum(row.doses_exposed for row in self.rows["region"])
 
 
 def _alarm_place(
     facts: AlarmFacts, regions: dict[str, str], places: dict[tuple[str, str, str], Place]
 ) -> Place:
     """The probes' place of an alarm (kind included), or one built from its own tags."""
-    known = places.get((facts.unit, facts.fridge, facts.compartment))
+    return _place(
+        facts.region, facts.unit, facts.fridge, facts.compartment, regions=regions, places=places
+    )
+
+
+def _place(
+    region: str,
+    unit: str,
+    fridge: str,
+    compartment: str,
+    *,
+    regions: dict[str, str],
+    places: dict[tuple[str, str, str], Place],
+) -> Place:
+    known = places.get((unit, fridge, compartment))
     if known is not None:
         return known
-    region = facts.region or regions.get(facts.unit, "")
-    return Place(region, facts.unit, facts.fridge, facts.compartment)
+    return Place(region or regions.get(unit, ""), unit, fridge, compartment)
 
 
 def build_report(
@@ -129,8 +161,10 @@ def build_report(
     end_ms: int,
     interval_s: float,
     notes: Iterable[str] = (),
+    exposures: Iterable[ExposedDoses] | None = None,
     top: int = 20,
 ) -> Report:
+    """`exposures` None: the doses exposed are unknown and left out of the report."""
     probe_list = sorted(probes, key=lambda p: (p.place, p.probe))
     regions = {p.place.unit: p.place.region for p in probe_list}
     places = {(p.place.unit, p.place.fridge, p.place.compartment): p.place for p in probe_list}
@@ -150,9 +184,17 @@ def build_report(
             if level == "fridge" and not facts.fridge:
                 continue
             summaries[level].setdefault(key, AlarmSummary()).add(facts)
+    exposed: dict[str, Counter[Place]] = {level: Counter() for level in LEVELS}
+    for exposure in exposures or ():
+        place = _place(
+            exposure.region, exposure.unit, exposure.fridge, exposure.compartment,
+            regions=regions, places=places,
+        )  # fmt: skip
+        for level in LEVELS:
+            exposed[level][place.at(level)] += exposure.doses
     rows: dict[str, list[Row]] = {}
     for level in LEVELS:
-        keys = sorted(set(stats[level]) | set(summaries[level]))
+        keys = sorted(set(stats[level]) | set(summaries[level]) | set(exposed[level]))
         rows[level] = [
             Row(
                 level,
@@ -160,6 +202,7 @@ def build_report(
                 merge_all(stats[level].get(key, [])),
                 summaries[level].get(key, AlarmSummary()),
                 kinds=frozenset(kinds.get(key, ())),
+                doses_exposed=exposed[level][key],
             )
             for key in keys
         ]
@@ -191,4 +234,5 @@ def build_report(
         device_ranking,
         region_ranking,
         list(notes),
+        exposure_shown=exposures is not None,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from gateway.commissioning.desk import CommissioningDesk
     from gateway.disk_budget import DiskBudget
     from gateway.forward.alarm_events import AlarmEventLane
+    from gateway.forward.event_lane import EventLane
+    from gateway.forward.exposure_events import ExposureEvent
     from gateway.forward.mqtt import MqttForwarder
     from gateway.forward.pump import Pump
     from gateway.ledgers.book import LedgerBook
@@ -62,6 +64,7 @@ class GatewayContext:
     mqtt: MqttForwarder | None = None
     disk_budget: DiskBudget | None = None
     alarm_lanes: list[AlarmEventLane] = field(default_factory=list)
+    exposure_lanes: list[EventLane[ExposureEvent]] = field(default_factory=list)
     ledger: LedgerBook | None = None
     ledger_jobs: LedgerJobs | None = None
     excursions: ExcursionService | None = None
@@ -210,15 +213,20 @@ async def health(request: web.Request) -> web.Response:
         "ledger": None if context.ledger_jobs is None else context.ledger_jobs.health(),
         "excursions": None if context.excursions is None else context.excursions.health(),
         "forwarders": forward_metrics.health([pump.stats() for pump in context.forwarders], now),
-        "alarm_events": {
-            lane.name: {"cursor": lane.cursor, "sent": lane.sent, "last_error": lane.last_error}
-            for lane in context.alarm_lanes
-        },
+        "alarm_events": _lanes_json(context.alarm_lanes),
+        "exposure_events": _lanes_json(context.exposure_lanes),
         "disk_budget": None
         if context.disk_budget is None
         else context.disk_budget.stats().to_json(),
     }
     return web.json_response(dumps=_dumps, data=body)
+
+
+def _lanes_json(lanes: Sequence[EventLane[Any]]) -> dict[str, Any]:
+    return {
+        lane.name: {"cursor": lane.cursor, "sent": lane.sent, "last_error": lane.last_error}
+        for lane in lanes
+    }
 
 
 async def fridges(request: web.Request) -> web.Response:

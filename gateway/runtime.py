@@ -240,6 +240,21 @@ class Gateway:
                     await sink.send_body(body.encode())
 
                 context.alarm_lanes.append(self._alarm_lane("influx", alarms, to_influx))
+            if context.excursions is not None:
+                from gateway.forward.exposure_events import exposure_lane
+                from gateway.forward.line_protocol import LineEncoder
+
+                exposure_sink = make_sink(settings.influx, LineEncoder(identity))
+                resources.push_async_callback(exposure_sink.close)
+                context.exposure_lanes.append(
+                    exposure_lane(
+                        "influx",
+                        context.excursions.exposures,
+                        exposure_sink.send_body,
+                        identity,
+                        self.clock,
+                    )
+                )
         if settings.mqtt is not None:
             from gateway.forward.mqtt import MqttForwarder
 
@@ -458,6 +473,10 @@ class Gateway:
             ] + [
                 group.create_task(lane.run(), name=f"alarm-events-{lane.name}")
                 for lane in context.alarm_lanes
+            ]
+            forwarding += [
+                group.create_task(lane.run(), name=f"exposure-events-{lane.name}")
+                for lane in context.exposure_lanes
             ]
             if context.mqtt is not None:
                 forwarding.append(group.create_task(context.mqtt.run(), name="forward-mqtt"))

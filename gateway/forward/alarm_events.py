@@ -1,10 +1,11 @@
 """Alarm events to the county: every alarm transition, once, in order, to InfluxDB and MQTT.
 
 The county measures response times centrally (acknowledgement latency, escalations reaching
-tier 2 and 3), so each transition of an alarm travels like a reading does: a lane reads the
-alarm store's transitions after a cursor kept in that store, hands them to a deliverer, and
-advances the cursor only once the server acknowledged. A replay after a crash rewrites the same
-points (same series, same timestamp); MQTT consumers de-duplicate on `seq`.
+tier 2 and 3), so each transition of an alarm travels like a reading does: a lane
+(`gateway.forward.event_lane`) reads the alarm store's transitions after a cursor kept in that
+store, hands them to a deliverer, and advances the cursor only once the server acknowledged. A
+replay after a crash rewrites the same points (same series, same timestamp); MQTT consumers
+de-duplicate on `seq`.
 
 InfluxDB line protocol (measurement `coldchain_alarm`)::
 
@@ -20,7 +21,6 @@ belong to no alarm (silences, clock steps) stay on the gateway.
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -29,13 +29,10 @@ from datetime import datetime
 from gateway.alarms.store import AlarmRow, AlarmStore, TransitionRow
 from gateway.backoff import Backoff
 from gateway.clock import Clock
-from gateway.errors import StoreError
-from gateway.forward.errors import ForwardError, RetryableError
+from gateway.forward.event_lane import EventLane, Page
 from gateway.forward.line_protocol import series_key
 from gateway.forward.tags import Identity
 from gateway.store import to_millis
-
-log = logging.getLogger(__name__)
 
 MEASUREMENT = "coldchain_alarm"
 FORWARDED = frozenset({"opened", "reopened", "tier_notified", "acknowledged", "cleared", "closed"})
@@ -143,7 +140,29 @@ def alarm_event_line(event: AlarmEvent, identity: Identity) -> str:
 Deliver = Callable[[Sequence[AlarmEvent]], Awaitable[None]]
 
 
-class AlarmEventLane:
+class AlarmTransitions:
+    """The alarm store as an event source: the forwardable events among its transitions,
+    with the lanes' cursors in its meta table."""
+
+    def __init__(self, store: AlarmStore) -> None:
+        self._store = store
+
+    def after(self, cursor: int, limit: int) -> Page[AlarmEvent]:
+        transitions = self._store.transitions_after(cursor, limit)
+        if not transitions:
+            return Page((), None, 0)
+        alarm_ids = sorted({row.alarm_id for row in transitions if row.alarm_id})
+        events = events_from(transitions, self._store.alarms_by_id(alarm_ids))
+        return Page(events, transitions[-1].seq, len(transitions))
+
+    def read_cursor(self, key: str) -> int:
+        return int(self._store.get_meta(key) or 0)
+
+    def save_cursor(self, key: str, seq: int) -> None:
+        self._store.set_meta(key, str(seq))
+
+
+class AlarmEventLane(EventLane[AlarmEvent]):
     """Sends alarm events after a persisted cursor until cancelled; see the module docstring."""
 
     def __init__(
@@ -157,52 +176,7 @@ class AlarmEventLane:
         idle_s: float = 2.0,
         backoff: Backoff | None = None,
     ) -> None:
-        self.name = name
-        self._store = store
-        self._deliver = deliver
-        self._clock = clock
-        self._batch = batch
-        self._idle_s = idle_s
-        self._backoff = backoff or Backoff(1.0, 300.0)
-        self._key = f"forward.alarm_events.{name}.cursor"
-        self.sent = 0
-        self.last_error: str | None = None
-
-    @property
-    def cursor(self) -> int:
-        return int(self._store.get_meta(self._key) or 0)
-
-    async def run(self) -> None:
-        while True:
-            delay = await self.step()
-            await self._clock.sleep(delay)
-
-    async def step(self) -> float:
-        """Send one batch if there is one; the seconds to wait before the next step."""
-        cursor = self.cursor
-        transitions = self._store.transitions_after(cursor, self._batch)
-        if not transitions:
-            return self._idle_s
-        alarm_ids = sorted({row.alarm_id for row in transitions if row.alarm_id})
-        events = events_from(transitions, self._store.alarms_by_id(alarm_ids))
-        try:
-            if events:
-                await self._deliver(events)
-        except ForwardError as error:
-            if self.last_error is None:
-                log.warning("alarm events to %s: %s; kept for a later attempt", self.name, error)
-            self.last_error = str(error)
-            retry_after = error.retry_after if isinstance(error, RetryableError) else None
-            return max(retry_after or 0.0, self._backoff.next_delay())
-        try:
-            self._store.set_meta(self._key, str(transitions[-1].seq))
-        except StoreError as error:
-            log.warning(
-                "alarm events to %s: cursor not saved (%s); they will be resent", self.name, error
-            )
-        if self.last_error is not None:
-            log.info("alarm events to %s flow again", self.name)
-        self.last_error = None
-        self._backoff.reset()
-        self.sent += len(events)
-        return 0.0 if len(transitions) == self._batch else self._idle_s
+        super().__init__(
+            name, "alarm_events", AlarmTransitions(store), deliver, clock,
+            batch=batch, idle_s=idle_s, backoff=backoff,
+        )  # fmt: skip

@@ -7,6 +7,7 @@ from the alarm's `since` to that moment is measured on the compartment's probes 
 which quarantines every package that was in the compartment meanwhile. Its cursor is kept in
 the ledger file; recording is idempotent per alarm transition, so a restart repeats nothing.
 The same measurement runs on demand for any compartment and window (`measure`, `record`).
+Every recorded excursion is also an event for the county (`exposures`, `ExposureEvents`).
 """
 
 from __future__ import annotations
@@ -23,9 +24,13 @@ from alerts.model import ConditionKind
 from gateway.alarms.store import AlarmStore
 from gateway.clock import Clock
 from gateway.errors import GatewayError, StoreError
+from gateway.forward.event_lane import Page
+from gateway.forward.exposure_events import ExposureEvent, exposure_events_of
+from gateway.ledgers.book import read_meta, write_meta
 from gateway.settings import Settings
 from gateway.store import ReadingStore
-from ledger.db import LedgerDB
+from ledger.catalogue import Catalogue
+from ledger.db import LedgerDB, to_ms
 from ledger.errors import LedgerError
 from ledger.exposure import Exposure, Sample, exposure, worst
 from ledger.locations import StockLocations
@@ -100,6 +105,7 @@ class ExcursionService:
         self.locations = StockLocations(db, stock, compartment_refs(settings))
         self.quarantine = Quarantine(db, stock, self.locations, stability)
         self.requisitions = Requisitions(db, stock)
+        self.exposures = ExposureEvents(self.quarantine)
         self.recorded = 0
         self.last_error: str | None = None
 
@@ -240,6 +246,85 @@ class ExcursionService:
 
     def health(self) -> dict[str, object]:
         return {"recorded": self.recorded, "last_error": self.last_error}
+
+
+class ExposureEvents:
+    """The recorded excursions as the source of the exposure lanes (`gateway.forward.
+    exposure_events`), their cursors in the ledger file's meta table.
+
+    Excursions are only ever added (never deleted; the ledger file is never vacuumed), so the
+    table's rowid orders them as recorded and is the cursor. Ledger errors become `StoreError`s,
+    which a lane retries."""
+
+    def __init__(self, quarantine: Quarantine) -> None:
+        self.quarantine = quarantine
+
+    def after(self, cursor: int, limit: int) -> Page[ExposureEvent]:
+        rows = self._rows(
+            "SELECT rowid, excursion_id FROM excursions WHERE rowid > ? ORDER BY rowid LIMIT ?",
+            (cursor, limit),
+        )
+        if not rows:
+            return Page((), None, 0)
+        return Page(self._events(rows), rows[-1][0], len(rows))
+
+    def started_between(self, start: datetime, end: datetime) -> list[ExposureEvent]:
+        """The events of the excursions that began in [start, end): the month's, for a report."""
+        return self._events(self._rows(
+            "SELECT rowid, excursion_id FROM excursions WHERE start_ms >= ? AND start_ms < ?"
+            " ORDER BY rowid", (to_ms(start), to_ms(end)),
+        ))  # fmt: skip
+
+    def read_cursor(self, key: str) -> int:
+        try:
+            return int(read_meta(self.quarantine.db, key) or 0)
+        except LedgerError as error:
+            raise _store_error(error) from None
+
+    def save_cursor(self, key: str, seq: int) -> None:
+        try:
+            write_meta(self.quarantine.db, {key: str(seq)})
+        except LedgerError as error:
+            raise _store_error(error) from None
+
+    def _rows(self, query: str, params: tuple[int, int]) -> list[tuple[int, str]]:
+        db = self.quarantine.db
+        try:
+            with db.translated("read excursions for the county"):
+                return [(int(seq), str(xid)) for seq, xid in db.conn.execute(query, params)]
+        except LedgerError as error:
+            raise _store_error(error) from None
+
+    def _events(self, rows: list[tuple[int, str]]) -> list[ExposureEvent]:
+        catalogue = self.quarantine.stock.catalogue
+        vaccines: dict[str, str] = {}
+
+        def vaccine_of(product_id: str) -> str:
+            if product_id not in vaccines:
+                product = catalogue.product(product_id)
+                vaccines[product_id] = product.vaccine_code if product else product_id
+            return vaccines[product_id]
+
+        events: list[ExposureEvent] = []
+        try:
+            for seq, excursion_id in rows:
+                excursion = self.quarantine.excursion(excursion_id)
+                if excursion is not None:
+                    events += exposure_events_of(seq, excursion, vaccine_of)
+        except LedgerError as error:
+            raise _store_error(error) from None
+        return events
+
+
+def ledger_exposures(db: LedgerDB, settings: Settings, clock: Clock) -> ExposureEvents:
+    """The exposure events of a ledger file opened apart from the running gateway (a report)."""
+    stock = StockLedger(db, Catalogue(db), clock)
+    locations = StockLocations(db, stock, compartment_refs(settings))
+    return ExposureEvents(Quarantine(db, stock, locations, StabilityTable()))
+
+
+def _store_error(error: LedgerError) -> StoreError:
+    return StoreError(f"the ledger file cannot be read or written ({error}); fix: check the disk")
 
 
 def open_excursions(

@@ -9,6 +9,10 @@ excursions, plus alarm events, as line protocol for a real influxd.
 | 6101040301  | 610104 | power cut Oct 5 02:02 for 3 h: no readings, warm on return  |
 | 6101040302  | 610104 | steady; plus clock-shifted points in 2000 and 2027          |
 | 6101050401  | 610105 | wrote in September only: no data in October                 |
+
+Exposure points (`coldchain_exposure`, as the gateways' exposure lanes write them): the
+compressor failure exposed 12 + 8 doses, the thermostat fault 5, the power cut nothing; a
+September and a November excursion stay out of October: 25 doses in the month.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from firmware_sim.scenarios import (
     ThermostatFault,
 )
 from gateway.forward.alarm_events import AlarmEvent, alarm_event_line
+from gateway.forward.exposure_events import ExposureEvent, exposure_event_line
 from gateway.forward.line_protocol import series_key
 from gateway.forward.tags import Identity
 from gateway.settings import CompartmentKind
@@ -162,6 +167,7 @@ def lines() -> Iterator[str]:
     # the no-data clinic wrote in September only
     yield f"{NO_DATA.key()} temperature=5.0,status=0i {START_MS - 15 * DAY}"
     yield from alarm_lines()
+    yield from exposure_lines()
 
 
 def _alarm(
@@ -222,4 +228,31 @@ def alarm_lines() -> list[str]:
         # C: an alarm of September (not in October's figures)
         _alarm(c, "C-0", "too_warm", "opened", START_MS - 2 * DAY),
         _alarm(c, "C-0", "too_warm", "acknowledged", START_MS - 2 * DAY + 10 * MINUTE),
+    ]
+
+
+def _exposure(probe: Probe, excursion: str, t: int, vaccine: str | None, doses: int) -> str:
+    """The line a gateway's exposure lane writes for what an excursion exposed of a vaccine."""
+    identity = Identity(probe.unit, probe.unit[-5:], {}, probe.region)
+    event = ExposureEvent(
+        seq=1, excursion=excursion, fridge=probe.fridge, compartment=probe.compartment,
+        vaccine=vaccine, start=from_millis(t), doses=doses, packages=doses // 2,
+        minutes_above=60.0, minutes_below=0.0, peak_c=11.0, trough_c=5.0,
+    )  # fmt: skip
+    return exposure_event_line(event, identity)
+
+
+EXPOSED_DOSES = {"6101030201": 20, "6101030202": 5, "6101040301": 0, "6101040302": 0}
+
+
+def exposure_lines() -> list[str]:
+    a, b, c = PROBES[0], PROBES[2], PROBES[3]
+    return [
+        _exposure(a, "alarm-1-8", at(10, 0, 45), "0201", 12),
+        _exposure(a, "alarm-1-8", at(10, 0, 45), "5603", 8),
+        _exposure(b, "alarm-4-3", at(20, 0, 30), "0201", 5),
+        _exposure(c, "alarm-7-2", at(5, 5, 5), None, 0),
+        # September and November: not October's
+        _exposure(c, "alarm-6-9", START_MS - 2 * DAY, "0201", 30),
+        _exposure(a, "alarm-2-4", END_MS + 30 * MINUTE, "5603", 7),
     ]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-from datetime import UTC, datetime
+import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,13 +14,21 @@ import pytest
 
 from analysis.cli import add_report_parser, run_report
 from analysis.clinic import clinic_report
+from analysis.columns import table
 from analysis.schedule import next_fire, run_monthly_reports
 from gateway.clock import FakeClock
+from gateway.ledgers.excursion_service import ExcursionService
 from gateway.runtime import STORE_FILE
 from gateway.settings import Settings, parse_settings
 from gateway.store import ReadingStore, from_millis
+from ledger.catalogue import Catalogue
+from ledger.db import LedgerDB
+from ledger.stability import StabilityTable
+from ledger.stock import StockLedger
 from probes.reading import ProbeStatus, Reading
 from tests.analysis import dataset as d
+from tests.excursions.conftest import covid, hepb
+from tests.ledger.conftest import SHIPMENT
 
 UNIT = "6101030201"
 TOML = f"""
@@ -120,6 +129,45 @@ async def test_cli_clinic_mode(tmp_path: Path) -> None:
     html = (out / "report-2026-10.html").read_text(encoding="utf-8")
     assert "测试门诊" in html
     assert "无数据" in html
+
+
+def record_compressor_excursion(data_dir: Path) -> None:
+    """A ledger beside the store: two hepatitis B vials (1 dose each) and a COVID vial (2 doses)
+    in F1/冷藏 from October 1, and the compressor failure recorded as an excursion; plus one
+    in September (not October's)."""
+    clock = FakeClock(from_millis(d.START_MS - 20 * d.DAY))
+    with (
+        LedgerDB.in_folder(data_dir) as db,
+        ReadingStore(data_dir / STORE_FILE) as readings,
+    ):
+        catalogue = Catalogue(db)
+        catalogue.import_json(json.dumps(SHIPMENT))
+        stock = StockLedger(db, catalogue, clock)
+        service = ExcursionService(
+            settings(data_dir), clock, db, stock, readings=readings, stability=StabilityTable()
+        )
+        for item in (hepb(1), hepb(2), covid(1)):
+            service.locations.receive_into(item, "F1/冷藏", event_id=f"in-{item}", actor="王芳")
+        september = from_millis(d.START_MS - 10 * d.DAY)
+        service.record("sep", "F1/冷藏", september, september + timedelta(hours=1), "test")
+        onset = from_millis(d.COMPRESSOR_ONSET)
+        service.record("oct", "F1/冷藏", onset, from_millis(d.COMPRESSOR_REPAIR), "test")
+
+
+@pytest.mark.asyncio
+async def test_clinic_report_counts_doses_exposed_from_the_ledger(tmp_path: Path) -> None:
+    fill(tmp_path)
+    without = await clinic_report(settings(tmp_path), tmp_path, d.MONTH)
+    assert not without.exposure_shown, "no ledger file: the figure is left out"
+    assert "暴露疫苗剂次" not in table(without, "clinic")[0]
+    record_compressor_excursion(tmp_path)
+    report = await clinic_report(settings(tmp_path), tmp_path, d.MONTH)
+    assert report.exposure_shown
+    assert report.doses_exposed == 4
+    by_name = {r.place.compartment: r.doses_exposed for r in report.rows["compartment"]}
+    assert by_name == {"冷藏": 4, "冷冻": 0}
+    header, rows = table(report, "clinic")
+    assert rows[0][header.index("暴露疫苗剂次")] == "4"
 
 
 def test_next_fire_is_the_1st_at_6_shanghai() -> None:

@@ -139,6 +139,21 @@ async def test_rankings(loaded_influxd: Influxd) -> None:
     assert regions == [("610103", 2, 2), ("610105", 1, 1), ("610104", 1, 2)]
 
 
+async def test_doses_exposed_per_clinic_region_and_county(loaded_influxd: Influxd) -> None:
+    report = await _report(loaded_influxd)
+    assert report.exposure_shown
+    for unit, doses in d.EXPOSED_DOSES.items():
+        assert _row(report, "clinic", unit).doses_exposed == doses
+    assert _row(report, "clinic", "6101050401").doses_exposed == 0
+    assert _row(report, "compartment", "6101030201", "冷藏").doses_exposed == 20
+    assert _row(report, "compartment", "6101030201", "冷冻").doses_exposed == 0
+    assert {r.place.region: r.doses_exposed for r in report.rows["region"]} == {
+        "610103": 25, "610104": 0, "610105": 0,
+    }  # fmt: skip
+    assert report.doses_exposed == 25  # the September and November excursions are out
+    assert (await _report(loaded_influxd, "610104")).doses_exposed == 0
+
+
 async def test_region_filter(loaded_influxd: Influxd) -> None:
     report = await _report(loaded_influxd, "610104")
     assert {r.place.unit for r in report.rows["clinic"]} == {"6101040301", "6101040302"}
@@ -209,6 +224,11 @@ async def test_cli_writes_html_and_csv(loaded_influxd: Influxd, tmp_path: Path) 
     assert clinics["6101040302"]["数据完整率%"] == "100"
     assert clinics["6101030201"]["升级至三级"] == "1"
     assert clinics["6101030201"]["人工记录合规"] == "不可用"
+    assert {unit: row["暴露疫苗剂次"] for unit, row in clinics.items()} == {
+        "6101030201": "20", "6101030202": "5", "6101040301": "0", "6101040302": "0",
+        "6101050401": "0",
+    }  # fmt: skip
+    assert '<div class="card">暴露疫苗剂次<b>25</b></div>' in html
     with (out / "device_ranking.csv").open(encoding="utf-8-sig", newline="") as handle:
         ranking = list(csv.DictReader(handle))
     assert [r["单位编码"] for r in ranking][:2] == ["6101030201", "6101030202"]
