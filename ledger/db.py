@@ -109,6 +109,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             month TEXT PRIMARY KEY, plan TEXT NOT NULL, reviewed_by TEXT NOT NULL,
             at_ms INTEGER NOT NULL, note TEXT NOT NULL DEFAULT '')""",
     ),
+    (
+        # Who entered each version of a recipient and of a dose record ('' in rows from
+        # before: not known).
+        "ALTER TABLE record_versions ADD COLUMN actor TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE recipients ADD COLUMN actor TEXT NOT NULL DEFAULT ''",
+    ),
 )
 
 

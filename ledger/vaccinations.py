@@ -2,8 +2,10 @@
 
 Nothing is overwritten: a correction is a new version with record status 01, a deletion a new
 version with status 02 (seed 000); each new version is queued for upload in the same
-transaction. A dose is recorded together with the stock ledger's administer event of the
-scanned package, in one transaction: either both happen or neither.
+transaction. Every version of a recipient or a record names its actor, who entered it (the
+signed-in user); the vaccinator is a field of the dose, uploaded, the actor is not. A dose is
+recorded together with the stock ledger's administer event of the scanned package, in one
+transaction: either both happen or neither.
 
 Validation collects every problem (field, reason) and refuses the whole record: code tables
 (`tables`), manufacturer ↔ vaccine, dose number within the schedule and in sequence, age fit,
@@ -21,7 +23,7 @@ from typing import Any
 from gateway.clock import Clock
 from ledger.batch_field import check_batch
 from ledger.catalogue import Resolved
-from ledger.db import CHINA_TZ, LedgerDB, to_ms
+from ledger.db import CHINA_TZ, LedgerDB, from_ms, to_ms
 from ledger.errors import BatchFieldError, IdNumberError, LedgerError, RecordError
 from ledger.idcard import is_placeholder, parse_id_number
 from ledger.stock import StockLedger
@@ -71,6 +73,26 @@ class DoseRecord:
     unit_code: str
 
 
+@dataclass(frozen=True, slots=True)
+class RecipientVersion:
+    """One stored version of a recipient and who entered it."""
+
+    recipient: Recipient
+    version: int
+    actor: str | None  # None: entered before the ledger recorded actors
+    entered_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RecordVersion:
+    """One stored version of a dose record, who entered it and why."""
+
+    record: DoseRecord
+    actor: str | None  # None: entered before the ledger recorded actors
+    reason: str
+    entered_at: datetime
+
+
 class VaccinationLedger:
     def __init__(
         self, db: LedgerDB, stock: StockLedger, tables: ReferenceTables, clock: Clock
@@ -82,8 +104,10 @@ class VaccinationLedger:
 
     # -- recipients ------------------------------------------------------------------------
 
-    def register(self, recipient: Recipient) -> Recipient:
+    def register(self, recipient: Recipient, *, actor: str) -> Recipient:
+        """A new recipient, or a new version of a registered one, entered by `actor`."""
         problems = recipient_problems(recipient, self.tables, self.clock.now())
+        problems += _actor_problems(actor)
         if problems:
             raise RecordError.many(problems)
         body = json.dumps(asdict(recipient), default=str, ensure_ascii=False)
@@ -94,10 +118,24 @@ class VaccinationLedger:
             ).fetchone()
             version = (row[0] or 0) + 1
             conn.execute(
-                "INSERT INTO recipients VALUES (?, ?, ?, ?)",
-                (recipient.archive_no, version, body, to_ms(self.clock.now())),
+                "INSERT INTO recipients (archive_no, version, body, at_ms, actor)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (recipient.archive_no, version, body, to_ms(self.clock.now()), actor),
             )
         return recipient
+
+    def recipient_versions(self, archive_no: str) -> list[RecipientVersion]:
+        """Every version of a recipient, oldest first (empty for an unknown archive number)."""
+        with self.db.translated("read recipient versions"):
+            rows = self.db.conn.execute(
+                "SELECT body, version, actor, at_ms FROM recipients WHERE archive_no = ?"
+                " ORDER BY version",
+                (archive_no,),
+            ).fetchall()
+        return [
+            RecipientVersion(_recipient(json.loads(body)), version, actor or None, from_ms(at))
+            for body, version, actor, at in rows
+        ]
 
     def recipient(self, archive_no: str) -> Recipient:
         with self.db.translated("read recipient"):
@@ -114,9 +152,13 @@ class VaccinationLedger:
     def record_dose(
         self, *, archive_no: str, scan: bytes | str, event_id: str, dose_no: int,
         manufacturer_code: str, site_code: str, vaccinator: str, vaccination_type: str,
-        vaccine_attribute: str, unit_code: str,
+        vaccine_attribute: str, unit_code: str, actor: str,
     ) -> DoseRecord:  # fmt: skip
-        """扫码接种: validate, administer the scanned package and store version 1, atomically."""
+        """扫码接种: validate, administer the scanned package and store version 1, atomically.
+
+        `actor` entered the dose (the scan's stock event names them too); `vaccinator` gave it.
+        """
+        _require_actor(actor)
         recipient = self.recipient(archive_no)
         item = self.stock.resolve_scan(scan)
         record = DoseRecord(
@@ -132,18 +174,19 @@ class VaccinationLedger:
             if existing is not None:
                 return existing  # the same scan event again: one effect
             self._validate(record, item)
-            self.stock.administer_in_transaction(item, event_id=event_id, actor=vaccinator)
-            self._append(record, reason="recorded")
+            self.stock.administer_in_transaction(item, event_id=event_id, actor=actor)
+            self._append(record, reason="recorded", actor=actor)
         return record
 
-    def correct(self, record_id: str, *, reason: str, **changes: Any) -> DoseRecord:
-        """A new version with status 01; the old version stays as it was."""
+    def correct(self, record_id: str, *, reason: str, actor: str, **changes: Any) -> DoseRecord:
+        """A new version with status 01, entered by `actor`; the old version stays as it was."""
         unknown = sorted(set(changes) - _CORRECTABLE)
         if unknown:
             raise RecordError(unknown[0], "cannot be corrected here (vaccine, batch and trace"
                               " code come from the scan; delete and record again)")  # fmt: skip
         if not reason.strip():
             raise RecordError("reason", "empty: a correction needs a reason")
+        _require_actor(actor)
         with self.db.transaction("correct dose"):
             old = self._require(record_id)
             person = {k: v for k, v in changes.items() if k in Recipient.__dataclass_fields__}
@@ -156,25 +199,35 @@ class VaccinationLedger:
             problems += self._dose_problems(record)
             if problems:
                 raise RecordError.many(problems)
-            self._append(record, reason=reason)
+            self._append(record, reason=reason, actor=actor)
         return record
 
-    def delete(self, record_id: str, *, reason: str) -> DoseRecord:
+    def delete(self, record_id: str, *, reason: str, actor: str) -> DoseRecord:
+        """A new version with status 02, entered by `actor`."""
         if not reason.strip():
             raise RecordError("reason", "empty: a deletion needs a reason")
+        _require_actor(actor)
         with self.db.transaction("delete dose"):
             old = self._require(record_id)
             record = replace(old, version=old.version + 1, status=DELETED)
-            self._append(record, reason=reason)
+            self._append(record, reason=reason, actor=actor)
         return record
 
     def history(self, record_id: str) -> list[DoseRecord]:
+        return [version.record for version in self.versions(record_id)]
+
+    def versions(self, record_id: str) -> list[RecordVersion]:
+        """Every version of one record with its actor and reason, oldest first."""
         with self.db.translated("read record"):
             rows = self.db.conn.execute(
-                "SELECT body FROM record_versions WHERE record_id = ? ORDER BY version",
+                "SELECT body, actor, reason, at_ms FROM record_versions WHERE record_id = ?"
+                " ORDER BY version",
                 (record_id,),
             ).fetchall()
-        return [record_from_json(row[0]) for row in rows]
+        return [
+            RecordVersion(record_from_json(body), actor or None, reason, from_ms(at))
+            for body, actor, reason, at in rows
+        ]
 
     def current_records(self) -> list[DoseRecord]:
         """The latest version of every record (deleted ones included, status 02)."""
@@ -225,13 +278,15 @@ class VaccinationLedger:
                                  f"given so far {doses or 'none'}"))  # fmt: skip
         return problems
 
-    def _append(self, record: DoseRecord, *, reason: str) -> None:
+    def _append(self, record: DoseRecord, *, reason: str, actor: str) -> None:
         now_ms = to_ms(self.clock.now())
         self.db.conn.execute(
-            "INSERT INTO record_versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO record_versions (record_id, version, status, archive_no, vaccine_code,"
+            " dose_no, vaccinated_ms, body, reason, at_ms, actor)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (record.record_id, record.version, record.status, record.recipient.archive_no,
              record.vaccine_code, record.dose_no, to_ms(record.vaccinated_at),
-             record_to_json(record), reason, now_ms),
+             record_to_json(record), reason, now_ms, actor),
         )  # fmt: skip
         self.db.conn.execute(
             "INSERT INTO upload_queue (record_id, version, vaccinated_ms, enqueued_ms, state,"
@@ -263,6 +318,18 @@ def recipient_problems(
     elif person.crowd_category not in tables.crowd_categories:
         problems.append(("crowd_category", f"{person.crowd_category!r} is not in the code table"))
     return problems
+
+
+def _actor_problems(actor: str) -> list[tuple[str, str]]:
+    if actor.strip():
+        return []
+    return [("actor", "empty: name the user who enters this version")]
+
+
+def _require_actor(actor: str) -> None:
+    problems = _actor_problems(actor)
+    if problems:
+        raise RecordError.many(problems)
 
 
 def _id_problems(person: Recipient) -> list[tuple[str, str]]:

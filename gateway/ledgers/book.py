@@ -42,13 +42,13 @@ class SignallingVaccinations(VaccinationLedger):
         self.queued.set()
         return record
 
-    def correct(self, record_id: str, *, reason: str, **changes: Any) -> DoseRecord:
-        record = super().correct(record_id, reason=reason, **changes)
+    def correct(self, record_id: str, *, reason: str, actor: str, **changes: Any) -> DoseRecord:
+        record = super().correct(record_id, reason=reason, actor=actor, **changes)
         self.queued.set()
         return record
 
-    def delete(self, record_id: str, *, reason: str) -> DoseRecord:
-        record = super().delete(record_id, reason=reason)
+    def delete(self, record_id: str, *, reason: str, actor: str) -> DoseRecord:
+        record = super().delete(record_id, reason=reason, actor=actor)
         self.queued.set()
         return record
 

@@ -3,7 +3,9 @@
 Every read of a person's data (the recipient, their doses, a record's versions, the
 certificate, the day's list) is noted in the read audit before the answer goes out; a read
 that cannot be noted is refused. Users without `Action.VIEW_PERSONAL_DATA` see names, ID
-numbers, phones and addresses masked. The vaccinator of a dose is the signed-in user.
+numbers, phones and addresses masked. The vaccinator of a dose is the signed-in user, and
+every version of a recipient or a record names its actor, the signed-in user who entered it
+(null for versions entered before actors were recorded).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from ledger.certificate import PAPERS, Paper, certificate_html
 from ledger.db import CHINA_TZ
 from ledger.errors import RecordError
 from ledger.masking import masked_recipient, masked_record
-from ledger.vaccinations import DoseRecord, Recipient
+from ledger.vaccinations import DoseRecord, Recipient, RecipientVersion, RecordVersion
 
 
 class PersonBody(Body):
@@ -161,7 +163,7 @@ async def register(request: web.Request) -> web.Response:
         )
     person = Recipient(**body.model_dump())
     with ledger_refusals():
-        request.app[BOOK].vaccinations.register(person)
+        request.app[BOOK].vaccinations.register(person, actor=user.name)
     note(request, f"registered recipient {person.archive_no}")
     return json_response(recipient_json(person, unmasked=sees_personal_data(user)), 201)
 
@@ -173,7 +175,7 @@ async def update_recipient(request: web.Request) -> web.Response:
     archive_no = _person(request).archive_no
     person = Recipient(archive_no=archive_no, **body.model_dump())
     with ledger_refusals():
-        request.app[BOOK].vaccinations.register(person)
+        request.app[BOOK].vaccinations.register(person, actor=user.name)
     note(request, f"new version of recipient {archive_no}")
     return json_response(recipient_json(person, unmasked=sees_personal_data(user)))
 
@@ -186,17 +188,29 @@ async def recipient(request: web.Request) -> web.Response:
 
 
 async def person_history(request: web.Request) -> web.Response:
-    """A person's doses (latest version of each record, deleted ones with status 02)."""
+    """A person's doses (latest version of each record, deleted ones with status 02) and
+    every version of the person, oldest first, with its actor."""
     user = reader(request)
     person = _person(request)
     records = _records_of(request, person.archive_no)
+    with ledger_refusals():
+        versions = request.app[BOOK].vaccinations.recipient_versions(person.archive_no)
     _note_read(request, user, "history", archive_no=person.archive_no)
     return json_response(
         {
             "recipient": recipient_json(person, unmasked=sees_personal_data(user)),
+            "recipient_versions": [_person_version(version, user) for version in versions],
             "doses": [_dose(record, user) for record in records],
         }
     )
+
+
+def _person_version(version: RecipientVersion, user: User) -> dict[str, Any]:
+    return recipient_json(version.recipient, unmasked=sees_personal_data(user)) | {
+        "version": version.version,
+        "actor": version.actor,
+        "entered_at": version.entered_at.isoformat(),
+    }
 
 
 async def certificate(request: web.Request) -> web.Response:
@@ -235,6 +249,7 @@ async def record_dose(request: web.Request) -> web.Response:
             vaccination_type=body.vaccination_type,
             vaccine_attribute=body.vaccine_attribute,
             unit_code=book.unit_code,
+            actor=user.name,
         )
     again = " again: no change" if existed else ""
     note(request, f"recorded dose {record.record_id} for {body.archive_no}{again}")
@@ -264,17 +279,20 @@ async def record_versions(request: web.Request) -> web.Response:
     user = reader(request)
     record_id = request.match_info["record_id"]
     with ledger_refusals():
-        history = request.app[BOOK].vaccinations.history(record_id)
-    if not history:
+        versions = request.app[BOOK].vaccinations.versions(record_id)
+    if not versions:
         raise not_found("record_id", f"{record_id} is not a recorded dose")
-    archive_no = history[-1].recipient.archive_no
+    archive_no = versions[-1].record.recipient.archive_no
     _note_read(request, user, "record", archive_no=archive_no, record_id=record_id)
-    return json_response({"record_id": record_id, "versions": [_dose(r, user) for r in history]})
+    shown = [_record_version(version, user) for version in versions]
+    return json_response({"record_id": record_id, "versions": shown})
 
 
-def _signed(reason: str, user: User) -> str:
-    """The reason as stored with the new version, naming who made the change."""
-    return f"{reason} [{user.name}]"
+def _record_version(version: RecordVersion, user: User) -> dict[str, Any]:
+    return _dose(version.record, user) | {
+        "actor": version.actor,
+        "entered_at": version.entered_at.isoformat(),
+    }
 
 
 async def correct(request: web.Request) -> web.Response:
@@ -285,7 +303,7 @@ async def correct(request: web.Request) -> web.Response:
         raise refusal(web.HTTPUnprocessableEntity, [("changes", "empty: nothing to correct")])
     with ledger_refusals():
         record = request.app[BOOK].vaccinations.correct(
-            request.match_info["record_id"], reason=_signed(body.reason, user), **changes
+            request.match_info["record_id"], reason=body.reason, actor=user.name, **changes
         )
     note(request, f"corrected {record.record_id}: version {record.version}")
     return json_response(_dose(record, user), status=201)
@@ -296,7 +314,7 @@ async def delete(request: web.Request) -> web.Response:
     body = await parse_body(request, DeletionBody)
     with ledger_refusals():
         record = request.app[BOOK].vaccinations.delete(
-            request.match_info["record_id"], reason=_signed(body.reason, user)
+            request.match_info["record_id"], reason=body.reason, actor=user.name
         )
     note(request, f"deleted {record.record_id}: version {record.version}")
     return json_response(_dose(record, user), status=201)

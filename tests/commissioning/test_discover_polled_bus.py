@@ -82,7 +82,7 @@ async def test_a_scan_pauses_the_polled_serial_bus_and_polling_resumes(tmp_path:
         await asyncio.wait([task, gateway.listening], timeout=20, return_when="FIRST_COMPLETED")
         url = gateway.listening.result().url
         try:
-            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as session:
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
                 await asyncio.sleep(2.0)
                 before_scan = await polls(session, url)
                 assert before_scan >= 3

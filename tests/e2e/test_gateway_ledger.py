@@ -21,7 +21,7 @@ from gateway.ledgers.book import open_ledger_book
 from ledger.stock import IN_STOCK
 from tests.e2e.support import CLINIC_HEADER, GatewayProcess
 from tests.ledger.conftest import HEPB, SHIPMENT, code
-from tests.ledger.test_vaccinations_upload import ADULT, DOSE
+from tests.ledger.test_vaccinations_upload import ACTOR, ADULT, DOSE
 from tests.web_support import api_token
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.slow]
@@ -71,7 +71,7 @@ def seed_ledger(data_dir: Path, platform_url: str) -> None:
     try:
         book.catalogue.import_json(shipment)
         book.stock.receive(code(HEPB, 1), event_id="r1", actor="王芳")
-        book.vaccinations.register(ADULT)
+        book.vaccinations.register(ADULT, actor=ACTOR)
         book.vaccinations.record_dose(
             archive_no=ADULT.archive_no, scan=code(HEPB, 1), event_id="d1", dose_no=1, **DOSE
         )

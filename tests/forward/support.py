@@ -53,14 +53,13 @@ async def wait_until(
     predicate: Callable[[], bool],
     timeout: float = 20.0,  # noqa: ASYNC109 - a polling helper with its own deadline
     every: float = 0.05,
-) -> float:
-    """Wait for `predicate`; returns the seconds it took; fails the test on timeout."""
+) -> None:
+    """Wait for `predicate`; fails the test on timeout."""
     started = time.monotonic()
     while not predicate():
         if time.monotonic() - started > timeout:
             raise AssertionError(f"condition not met within {timeout} s")
         await asyncio.sleep(every)
-    return time.monotonic() - started
 
 
 class RecordingClock(SystemClock):

@@ -86,6 +86,9 @@ async def test_register_refusals_and_masking(ledger: tuple[LedgerBook, Client]) 
     assert counts(book) == before
     await ok(await client.put(f"{url}/{ARCHIVE}", json=moved, headers=MANAGER))
     assert book.vaccinations.recipient(ARCHIVE).address == moved["address"]
+    history = await ok(await client.get(f"{url}/{ARCHIVE}/history", headers=COUNTY))
+    assert [(v["version"], v["actor"], v["address"]) for v in history["recipient_versions"]] == [
+        (1, "li", "西安市新城******"), (2, "wang", "西安市碑林******")]  # fmt: skip
 
 
 async def test_doses_scanned_twice_not_received_dose_four(
@@ -159,11 +162,11 @@ async def test_corrections_deletions_history_and_audit(
     assert "deleted" in await refused(gone, 422, "record_id")
     reasons = [row[0] for row in book.db.conn.execute(
         "SELECT reason FROM record_versions WHERE record_id = 'd1' ORDER BY version")]  # fmt: skip
-    assert reasons == ["recorded", "部位录错 [wang]", "重复录入 [li]"]
+    assert reasons == ["recorded", "部位录错", "重复录入"]
 
     versions = await ok(await client.get(f"{url}?purpose=核对", headers=HEAD))
-    assert [(v["version"], v["status"]) for v in versions["versions"]] == [
-        (1, "01"), (2, "01"), (3, "02")]  # fmt: skip
+    assert [(v["version"], v["status"], v["actor"]) for v in versions["versions"]] == [
+        (1, "01", "li"), (2, "01", "wang"), (3, "02", "li")]  # fmt: skip
     assert versions["versions"][0]["recipient"]["name"] == "张*三"
     history = await ok(await client.get(f"/api/ledger/recipients/{ARCHIVE}/history",
                                         headers=VACCINATOR))  # fmt: skip

@@ -25,7 +25,7 @@ from ledger.stock import IN_STOCK, USED_UP
 from probes.scan import Scan
 from tests.access_support import as_roles, roles_from_header
 from tests.ledger.conftest import HEPB, HEPB_BATCH, OLD_BATCH, SHIPMENT, code
-from tests.ledger.test_vaccinations_upload import ADULT, DOSE
+from tests.ledger.test_vaccinations_upload import ACTOR, ADULT, DOSE
 
 SETTINGS = LedgerSettings(
     platform_url="http://127.0.0.1:9/upload",
@@ -210,7 +210,7 @@ def test_dose_record_reuses_the_scan_event(
     given = scans.handle(scan(2, code(HEPB, 5), "vaccination-1", clock))
     assert given is not None
     assert given.ok
-    book.vaccinations.register(ADULT)
+    book.vaccinations.register(ADULT, actor=ACTOR)
     record = book.vaccinations.record_dose(
         archive_no=ADULT.archive_no, scan=code(HEPB, 5), event_id=given.event_id, dose_no=1,
         **DOSE,

@@ -31,7 +31,7 @@ from ledger.db import CHINA_TZ
 from ledger.settings import LedgerSettings
 from tests.alarms.conftest import alerts_section, clinic, wait_until
 from tests.ledger.conftest import HEPB, SHIPMENT, START, code
-from tests.ledger.test_vaccinations_upload import ADULT, DOSE
+from tests.ledger.test_vaccinations_upload import ACTOR, ADULT, DOSE
 
 HOUR = 3600.0
 NOTICE = "接种个案上传预警"
@@ -106,7 +106,7 @@ def make_world(
     assert book.catalogue_problems == []
     for n in range(1, 11):
         book.stock.receive(code(HEPB, n), event_id=f"r{n}", actor="王芳")
-    book.vaccinations.register(ADULT)
+    book.vaccinations.register(ADULT, actor=ACTOR)
     return World(settings, book, platform[0], wecom, clock)
 
 
@@ -170,7 +170,7 @@ async def test_realtime_upload_right_after_each_dose(world: World, clock: FakeCl
         assert world.platform.requests == 0  # nothing queued, nothing sent
         world.dose(1)  # no clock time passes: the dose itself wakes the task
         await wait_until(lambda: ("d1", 1) in world.platform.accepted, "d1 accepted")
-        world.book.vaccinations.correct("d1", reason="部位录错", site_code="2")
+        world.book.vaccinations.correct("d1", reason="部位录错", actor=ACTOR, site_code="2")
         await wait_until(lambda: ("d1", 2) in world.platform.accepted, "the correction sent")
     finally:
         await stop(upload)

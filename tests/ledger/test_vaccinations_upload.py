@@ -28,9 +28,11 @@ ADULT = Recipient(
     id_number="11010519491231002X", phone="13812345678", address="西安市新城区西一路1号",
     crowd_category="29",
 )  # fmt: skip
+ACTOR = "wangfang"  # the user who enters versions here
 DOSE: dict[str, Any] = {
     "manufacturer_code": "M01", "site_code": "1", "vaccinator": "李医生",
     "vaccination_type": "01", "vaccine_attribute": "01", "unit_code": "6101030203",
+    "actor": ACTOR,
 }  # fmt: skip
 
 
@@ -41,17 +43,17 @@ def ledger(
     for n in range(1, 11):
         stock.receive(code(HEPB, n), event_id=f"r{n}", actor="王芳")
     vaccinations = VaccinationLedger(db, stock, tables, clock)
-    vaccinations.register(ADULT)
+    vaccinations.register(ADULT, actor=ACTOR)
     return vaccinations
 
 
 def test_recipient_refusals_name_fields(ledger: VaccinationLedger) -> None:
     bad = dataclasses.replace(ADULT, id_number="110105194912310021", crowd_category="31")
     with pytest.raises(RecordError) as caught:
-        ledger.register(bad)
+        ledger.register(bad, actor=ACTOR)
     fields = [field for field, _ in caught.value.problems]
     assert fields == ["id_number", "crowd_category"]
-    ledger.register(dataclasses.replace(ADULT, archive_no="X2", id_number="8" * 18))
+    ledger.register(dataclasses.replace(ADULT, archive_no="X2", id_number="8" * 18), actor=ACTOR)
 
 
 def test_three_doses_then_dose_four_refused(ledger: VaccinationLedger, db: LedgerDB) -> None:
@@ -95,11 +97,11 @@ def test_age_fit(ledger: VaccinationLedger, tables: ReferenceTables) -> None:
 def test_corrections_and_deletions_are_versions(ledger: VaccinationLedger) -> None:
     ledger.record_dose(archive_no=ADULT.archive_no, scan=code(HEPB, 1), event_id="d1", dose_no=1,
                        **DOSE)  # fmt: skip
-    ledger.correct("d1", reason="部位录错", site_code="2")
+    ledger.correct("d1", reason="部位录错", actor=ACTOR, site_code="2")
     with pytest.raises(RecordError) as caught:
-        ledger.correct("d1", reason="x", batch_no="123")
+        ledger.correct("d1", reason="x", actor=ACTOR, batch_no="123")
     assert caught.value.field == "batch_no"
-    ledger.delete("d1", reason="重复录入")
+    ledger.delete("d1", reason="重复录入", actor=ACTOR)
     history = ledger.history("d1")
     assert [(r.version, r.status, r.site_code) for r in history] == [
         (1, NORMAL, "1"), (2, NORMAL, "2"), (3, DELETED, "2")]  # fmt: skip
@@ -146,7 +148,7 @@ async def test_upload_feedback_and_resend_of_correction(
         assert (outcome.sent, outcome.rejected) == (1, 1)
         assert uploader.rejections() == [("d1", 1, "疫苗生产企业和疫苗不匹配", "mismatch")]
         fake.tables = tables
-        ledger.correct("d1", reason="平台反馈", sex="2")
+        ledger.correct("d1", reason="平台反馈", actor=ACTOR, sex="2")
         outcome = await uploader.send_due(session)
         assert (outcome.sent, outcome.accepted) == (1, 1)
     assert uploader.rejections() == []
