@@ -162,14 +162,25 @@ class VictoriaMetrics(Server):
         assert status == 200, body
         return [json.loads(line) for line in body.splitlines() if line.strip()]
 
-    def samples(self, metric: str) -> list[tuple[dict[str, str], int, float]]:
-        """(labels, timestamp ms, value) of every stored sample of `metric`."""
-        out = []
-        for series in self.export(f'{{__name__="{metric}"}}'):
-            labels = series["metric"]
-            for ts, value in zip(series["timestamps"], series["values"], strict=True):
-                out.append((labels, ts, value))
-        return out
+    def samples(
+        self, metric: str, at_least: int = 0, within_s: float = 20.0
+    ) -> list[tuple[dict[str, str], int, float]]:
+        """(labels, timestamp ms, value) of every stored sample of `metric`.
+
+        With `at_least`, asks again until that many are searchable or `within_s` passes:
+        series created moments ago can take a while to show in VictoriaMetrics' index under
+        load, even after a force flush. The caller still checks the exact count.
+        """
+        deadline = time.monotonic() + within_s
+        while True:
+            out = []
+            for series in self.export(f'{{__name__="{metric}"}}'):
+                labels = series["metric"]
+                for ts, value in zip(series["timestamps"], series["values"], strict=True):
+                    out.append((labels, ts, value))
+            if len(out) >= at_least or time.monotonic() > deadline:
+                return out
+            time.sleep(0.2)
 
 
 class Influxd(Server):

@@ -109,16 +109,9 @@ async def eventually(check: Callable[[], Awaitable[bool]], within_s: float = 20.
             await asyncio.sleep(0.1)
 
 
-async def samples_when_visible(
-    vm: VictoriaMetrics, metric: str, expected: int
-) -> list[tuple[str, int]]:
-    """VictoriaMetrics makes fresh samples searchable a little later, even after a force flush."""
-    for _ in range(50):
-        samples = [(labels["probe"], ts) for labels, ts, _ in vm.samples(metric)]
-        if len(samples) >= expected:
-            break
-        await asyncio.sleep(0.2)
-    return samples
+def probe_times(vm: VictoriaMetrics, metric: str, expected: int) -> list[tuple[str, int]]:
+    """(probe, timestamp ms) of the stored samples, once `expected` of them are searchable."""
+    return [(labels["probe"], ts) for labels, ts, _ in vm.samples(metric, at_least=expected)]
 
 
 async def test_forwarding_alarms_and_county_commands(
@@ -203,20 +196,19 @@ async def test_forwarding_alarms_and_county_commands(
 
     with ReadingStore(tmp_path / "data" / STORE_FILE) as store:
         stored = store.readings_after(0, limit=1_000_000)
-    on_server = await samples_when_visible(vm, "coldchain_status", len(stored))
+    on_server = probe_times(vm, "coldchain_status", len(stored))
     assert len(on_server) == len(set(on_server)), "nothing twice"
     by_key = {(r.reading.probe, int(r.reading.taken_at.timestamp() * 1000)): r for r in stored}
     assert set(on_server) <= set(by_key), "nothing on the server that the gateway did not store"
     assert set(on_server) == set(by_key), "a clean stop drains the forwarder: all on the server"
     ok = {key for key in on_server if by_key[key].reading.status is ProbeStatus.OK}
-    temperatures = set(await samples_when_visible(vm, "coldchain_temperature", len(ok)))
+    temperatures = set(probe_times(vm, "coldchain_temperature", len(ok)))
     assert temperatures == ok, "a temperature exactly for the ok readings"
     published = {r["seq"] for batch in county.payloads("/readings") for r in batch["readings"]}
     assert published == {r.seq for r in stored}
-    await samples_when_visible(vm, "coldchain_alarm_seq", 3)
     alarm_points = [
         (labels["probe"], labels["event"], int(value))
-        for labels, _, value in vm.samples("coldchain_alarm_seq")
+        for labels, _, value in vm.samples("coldchain_alarm_seq", at_least=3)
     ]
     assert len(alarm_points) == len(set(alarm_points)), "each transition once"
     assert {(probe, event) for probe, event, _ in alarm_points} >= {

@@ -187,7 +187,7 @@ async def test_exactly_once_into_victoriametrics_across_restarts(
         await lane.step()
     finally:
         await sink.close()
-    doses = strict_vm.samples("coldchain_exposure_doses")
+    doses = strict_vm.samples("coldchain_exposure_doses", at_least=3)
     assert sorted((labels.get("vaccine", ""), labels["excursion"], value)
                   for labels, _, value in doses) == [
         ("", "x2", 0.0), ("0201", "x1", 2.0), ("5603", "x1", 2.0),

@@ -69,9 +69,10 @@ async def produce(recorder: Recorder, items: list[Reading], per_tick: int, tick:
         await asyncio.sleep(tick)
 
 
-def vm_points(server: VictoriaMetrics) -> list[tuple[str, int, float]]:
+def vm_points(server: VictoriaMetrics, expected: int) -> list[tuple[str, int, float]]:
     return [
-        (labels["probe"], ts, value) for labels, ts, value in server.samples("coldchain_status")
+        (labels["probe"], ts, value)
+        for labels, ts, value in server.samples("coldchain_status", at_least=expected)
     ]
 
 
@@ -100,10 +101,11 @@ async def test_vm_outage_and_restart_lose_nothing_and_duplicate_nothing(
         assert stats.cursor == len(produced)
         assert stats.points_set_aside == 0
         assert stats.points_sent == len(produced)  # no lane sent anything twice
-    points = vm_points(vm)
-    assert_exactly(produced, points)
-    temperatures = {(labels["probe"], ts) for labels, ts, _ in vm.samples("coldchain_temperature")}
-    assert temperatures == {key(item) for item in produced if item.temperature is not None}
+    assert_exactly(produced, vm_points(vm, len(produced)))
+    expected = {key(item) for item in produced if item.temperature is not None}
+    stored = vm.samples("coldchain_temperature", at_least=len(expected))
+    temperatures = {(labels["probe"], ts) for labels, ts, _ in stored}
+    assert temperatures == expected
 
 
 async def test_live_readings_overtake_a_large_backlog(
@@ -121,7 +123,7 @@ async def test_live_readings_overtake_a_large_backlog(
         backlog_left = pump.stats().backlog
         await wait_until(lambda: pump.stats().backlog == 0, timeout=60)
     assert backlog_left > 0, "the live batch was expected to arrive before the backlog drained"
-    assert_exactly(backlog + live, vm_points(vm))
+    assert_exactly(backlog + live, vm_points(vm, len(backlog) + len(live)))
 
 
 async def test_influx_v1_outage_and_restart_exactly_once(

@@ -117,7 +117,7 @@ async def test_sigkill_during_forward_to_victoria_metrics_and_mqtt(
         broker.stop()
     assert any(0 < value < last_seq(db) for value in at_kill), at_kill  # killed mid-forward
     expected = stored(db)
-    points = vm.samples("coldchain_status")
+    points = vm.samples("coldchain_status", at_least=len(expected))
     assert len(points) == len(expected)
     assert sorted((labels["probe"], ts) for labels, ts, _ in points) == sorted(expected)
     assert seqs(subscriber) == set(range(1, last_seq(db) + 1))
