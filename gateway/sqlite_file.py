@@ -12,9 +12,9 @@ import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Literal
 
+from gateway.closing import Closing
 from gateway.errors import StoreError
 
 Synchronous = Literal["NORMAL", "FULL"]
@@ -36,7 +36,7 @@ def _fix(error: sqlite3.Error) -> str:
     return "check the file, its folder and the disk; the error above says what SQLite saw"
 
 
-class SqliteFile:
+class SqliteFile(Closing):
     """An open database file. `what` names it in messages ("the store", "the alarm store")."""
 
     def __init__(
@@ -162,19 +162,8 @@ class SqliteFile:
                 self._conn.close()
             self._conn = None
 
-    def __enter__(self) -> Self:
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-class FileBacked:
+class FileBacked(Closing):
     """For a class that owns one `SqliteFile` as `_file`: closing, and `with` support."""
 
     _file: SqliteFile
@@ -182,14 +171,3 @@ class FileBacked:
     def close(self) -> None:
         """Close the file (idempotent); later calls raise the owner's error."""
         self._file.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()

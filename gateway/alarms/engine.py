@@ -39,6 +39,7 @@ from gateway.alarms.links import LinkHealth, LinkWatch
 from gateway.alarms.notices import DosesAtRisk
 from gateway.alarms.store import ALARMS_FILE, AlarmStore
 from gateway.clock import Clock
+from gateway.closing import Closing
 from gateway.errors import StoreError
 from gateway.settings import Settings
 from gateway.store import StoredReading
@@ -72,7 +73,7 @@ class BusDriver(Protocol):
     def health(self) -> LinkHealth: ...
 
 
-class AlarmService:
+class AlarmService(Closing):
     """Rules, escalation, outbox delivery and the digest for one gateway.
 
     Open it (`with AlarmService(...) as alarms`) next to the readings store; `run()` is the
@@ -143,12 +144,6 @@ class AlarmService:
 
     def close(self) -> None:
         self.store.close()
-
-    def __enter__(self) -> AlarmService:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     async def run(self) -> None:
         """Until cancelled. Channels are closed on the way out; pending rows stay queued."""

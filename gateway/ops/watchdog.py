@@ -15,15 +15,14 @@ import logging
 import os
 import socket
 from collections.abc import Callable, Mapping
-from types import TracebackType
-from typing import Self
 
 from gateway.clock import Clock
+from gateway.closing import Closing
 
 log = logging.getLogger(__name__)
 
 
-class Notifier:
+class Notifier(Closing):
     """Sends notify datagrams to one socket; a `Notifier(None)` is silent."""
 
     def __init__(self, address: str | None) -> None:
@@ -64,17 +63,6 @@ class Notifier:
         if self._socket is not None:
             self._socket.close()
             self._socket = None
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def ping_interval(environ: Mapping[str, str] = os.environ, pid: int | None = None) -> float | None:
