@@ -1,8 +1,10 @@
-// Stock: receive, issue, or ask to scrap by scanning into the page; the balances; the
-// requests to approve; stocktake and adjustments.
+// Stock: receive (into a compartment), move between compartments, issue, or ask to scrap by
+// scanning into the page; the balances; what a compartment holds; the requests to approve;
+// stocktake and adjustments.
 
 import { approvalsPanel } from "./approvals.js";
 import { api, available, el, every, may, section, start, t, table } from "./core.js";
+import { compartmentSelect, compartments, contentsPanel } from "./placement.js";
 import { eventId, scanBox } from "./scan.js";
 import { stocktakePanel } from "./stocktake.js";
 import { uploadPanel } from "./upload.js";
@@ -10,9 +12,11 @@ import { uploadPanel } from "./upload.js";
 const BALANCES_MS = 15000;
 
 // `changed` runs after each scan that moved stock, to show the new balances at once.
-function scanPanel(changed) {
+// `places` are the compartments (null when locations are not tracked: no placing, no moves).
+function scanPanel(changed, places) {
   const modes = [
     ["receive", "stock_receive"],
+    ...(places ? [["move", "stock_receive"]] : []),
     ["issue", "stock_issue"],
     ["scrap", "stock_request"],
   ].filter(([, action]) => may(action));
@@ -20,21 +24,33 @@ function scanPanel(changed) {
   const mode = el("select", { id: "scan-mode", "aria-label": t("stock.mode") }, modes.map(([name]) => el("option", { value: name }, t(`stock.mode_${name}`))));
   const toUnit = el("input", { id: "to-unit", type: "text", placeholder: t("stock.to_unit") });
   const reason = el("input", { id: "scrap-reason", type: "text", placeholder: t("stock.reason") });
+  const place = places ? compartmentSelect(places, "stock.not_placed") : null;
   const extras = () => {
     toUnit.hidden = mode.value !== "issue";
     reason.hidden = mode.value !== "scrap";
+    if (place) place.hidden = mode.value !== "receive" && mode.value !== "move";
   };
   mode.addEventListener("change", extras);
   extras();
   const box = scanBox("stock-scan", async (scan) => {
-    const message = await move(scan);
+    const message = await record(scan);
     await changed();
     return message;
   });
-  const move = async (scan) => {
+  const record = async (scan) => {
+    const compartment = place?.value ?? "";
+    if (mode.value === "receive" && compartment) {
+      const answer = await api("/api/ledger/stock/receive-into", { method: "POST", body: { code: scan, compartment, event_id: eventId() } });
+      return t("stock.received_into", { code: answer.code, compartment: answer.compartment });
+    }
     if (mode.value === "receive") {
       const answer = await api("/api/ledger/stock/receive", { method: "POST", body: { scan, event_id: eventId() } });
       return t(answer.duplicate ? "stock.duplicate" : "stock.received", { code: answer.code });
+    }
+    if (mode.value === "move") {
+      if (!compartment) throw new Error(t("stock.pick_destination"));
+      const answer = await api("/api/ledger/stock/moves", { method: "POST", body: { codes: [scan], compartment, event_id: eventId() } });
+      return t("stock.moved", { code: answer.codes.join(", "), compartment: answer.compartment });
     }
     if (mode.value === "issue") {
       const answer = await api("/api/ledger/stock/issue", { method: "POST", body: { scan, event_id: eventId(), to_unit: toUnit.value.trim() } });
@@ -46,7 +62,7 @@ function scanPanel(changed) {
     });
     return t("stock.scrap_requested", { id: answer.approval_id });
   };
-  return section("stock.scan", el("div", { class: "tabs" }, mode, toUnit, reason), box.node);
+  return section("stock.scan", el("div", { class: "tabs" }, mode, place ?? "", toUnit, reason), box.node);
 }
 
 function balancesTable(rows) {
@@ -76,7 +92,14 @@ start(async (main) => {
     balances.replaceChildren(balancesTable(body.balances));
     if (approvals) await approvals.refresh();
   };
-  main.append(scanPanel(refresh) ?? "", approvals?.node ?? "", section("stock.balances", balances), stocktakePanel(refresh) ?? "");
+  const places = await compartments();
+  main.append(
+    scanPanel(refresh, places) ?? "",
+    approvals?.node ?? "",
+    section("stock.balances", balances),
+    places ? contentsPanel(places) : "",
+    stocktakePanel(refresh) ?? "",
+  );
   if (may("upload_view")) main.append(await uploadPanel());
   every(BALANCES_MS, refresh);
 });
