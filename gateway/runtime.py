@@ -161,13 +161,15 @@ class Gateway:
                     settings.ledger, data_dir, self.clock, unit_code=settings.unit.code
                 )
                 resources.callback(ledger.close)
-                ledger_jobs = LedgerJobs(ledger, settings, self.clock, alarms)
-                listeners.append(ledger_jobs.scans)
                 from gateway.ledgers.excursion_service import open_excursions
 
                 excursions = open_excursions(
                     settings, self.clock, ledger, store, alarms=alarms, config_path=self.config_path
                 )
+                ledger_jobs = LedgerJobs(
+                    ledger, settings, self.clock, alarms, locations=excursions.locations
+                )
+                listeners.append(ledger_jobs.scans)
             sources = open_sources(
                 settings, self.clock, emit, sync, resources, scan_listeners=listeners
             )

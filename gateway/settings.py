@@ -267,6 +267,14 @@ def cross_check(settings: Settings) -> list[Problem]:
             if settings.alerts
             else []
         ),
+        *(
+            Problem(*unknown)
+            for unknown in (
+                settings.ledger.unknown_compartments(_compartment_refs(settings))
+                if settings.ledger
+                else []
+            )
+        ),
     ]
 
 

@@ -12,15 +12,21 @@ this gateway). Example::
     receive-desk = "receive"
     vaccination-1 = "administer"
     stocktake = "stocktake"
+    fridge-2 = "move"
 
     [ledger.actors]
     receive-desk = "王芳"
     vaccination-1 = "李医生"
+    fridge-2 = "王芳"
+
+    [ledger.compartments]                 # where a receive or move station puts each package
+    receive-desk = "F1/冷藏"
+    fridge-2 = "F2/冷藏"
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -37,6 +43,10 @@ class StationAction(StrEnum):
     RECEIVE = "receive"  # 扫码入库
     ADMINISTER = "administer"  # 扫码接种: one dose from the scanned package
     STOCKTAKE = "stocktake"  # 盘点: book against shelf, changes nothing
+    MOVE = "move"  # 移库: the scanned package goes to the station's compartment
+
+
+PLACING = frozenset({StationAction.RECEIVE, StationAction.MOVE})
 
 
 class LedgerSettings(BaseModel):
@@ -65,6 +75,10 @@ class LedgerSettings(BaseModel):
     ] = {}
     actors: Annotated[
         dict[str, str], Field(description="station -> who the ledger records for its scans")
+    ] = {}
+    compartments: Annotated[
+        dict[str, str],
+        Field(description="receive or move station -> fridge compartment (FRIDGE/NAME) it fills"),
     ] = {}
     summary_issue_hour: Annotated[
         int, Field(ge=12, le=23, description="local hour the day's 汇总出库 is recorded")
@@ -98,11 +112,47 @@ class LedgerSettings(BaseModel):
                     f"actors.{station}: a {action} station records who made each movement "
                     f'(fix: add {station} = "NAME" under [ledger.actors])'
                 )
+        yield from self._compartment_problems()
         for path in self.catalogue_files:
             if path.suffix.lower() not in {".csv", ".json"}:
                 yield f"catalogue_files: {path} is neither .csv nor .json (fix: rename it)"
         if self.retry_max_s < self.retry_initial_s:
             yield "retry_max_s is below retry_initial_s (fix: raise retry_max_s)"
+
+    def _compartment_problems(self) -> Iterator[str]:
+        for station in sorted(self.compartments):
+            action = self.stations.get(station)
+            if action is None:
+                yield (
+                    f"compartments.{station}: no such station (fix: add it under "
+                    "[ledger.stations] or remove it)"
+                )
+            elif action not in PLACING:
+                yield (
+                    f"compartments.{station}: a {action} station puts nothing anywhere "
+                    "(fix: remove it, or make the station receive or move)"
+                )
+        for station, action in sorted(self.stations.items()):
+            if action is StationAction.MOVE and not self.compartments.get(station, "").strip():
+                yield (
+                    f"compartments.{station}: a move station moves each package into its "
+                    f'compartment (fix: add {station} = "FRIDGE/COMPARTMENT" under '
+                    "[ledger.compartments])"
+                )
+
+    def unknown_compartments(self, refs: Collection[str]) -> list[tuple[str, str, str]]:
+        """(key, message, fix) for each station compartment that is not among `refs`, the
+        compartments the gateway's settings declare."""
+        known = ", ".join(refs) or "(none: declare [[fridges]] first)"
+        return [
+            (
+                f"ledger.compartments.{station}",
+                f"station {station} puts packages into {ref!r}, which is not a compartment",
+                f"use one of {known}",
+            )
+            for station, ref in sorted(self.compartments.items())
+            if ref not in refs
+        ]
 
     @property
     def realtime(self) -> bool:

@@ -3,7 +3,9 @@
 A scan listener (`gateway.scan_store.ScanListener`): the scan is in the scan store before it
 gets here. The station's action (`[ledger.stations]`) decides what it does:
 
-- ``receive``: 扫码入库 of the scanned package;
+- ``receive``: 扫码入库 of the scanned package; at a station with a compartment
+  (`[ledger.compartments]`) the package is received into it, receipt and place together;
+- ``move``: the scanned package, in stock, goes into the station's compartment (移库);
 - ``administer``: one dose from the scanned package (扫码接种). The result carries the event
   id; the dose record made for this scan (ledger routes) uses the same id, so the package gives
   one dose however many times the record is saved;
@@ -13,9 +15,9 @@ gets here. The station's action (`[ledger.stations]`) decides what it does:
 The event id is the scan's seq (``scan:<seq>``): the same scan event twice has one effect, also
 across restarts; the last seq applied is kept in the ledger file, and `catch_up` applies at
 start what a crash left between a scan's commit and its ledger action. Each station keeps its
-recent results (accepted, or refused with the field and the reason) for
-`GET /api/ledger/stations/{station}/feed`. A fridge label is not the ledger's business (proof
-of presence, `gateway.alarms.presence`) and is passed over.
+recent results (accepted, with the compartment a package went to, or refused with the field
+and the reason) for `GET /api/ledger/stations/{station}/feed`. A fridge label is not the
+ledger's business (proof of presence, `gateway.alarms.presence`) and is passed over.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from gateway.ledgers.book import LedgerBook, read_meta, write_meta
 from gateway.scan_store import ScanStore, StoredScan
 from ledger.codes import FridgeLabel, classify
 from ledger.errors import LedgerError
+from ledger.locations import StockLocations
 from ledger.settings import LedgerSettings, StationAction
 from ledger.stock import EventResult, StocktakeReport
 
@@ -57,6 +60,7 @@ class StationResult:
     product: str | None = None
     batch_no: str | None = None
     duplicate: bool = False
+    compartment: str | None = None
     field: str | None = None
     reason: str | None = None
     stocktake: StocktakeReport | None = None
@@ -74,6 +78,7 @@ class StationResult:
             "product": self.product,
             "batch_no": self.batch_no,
             "duplicate": self.duplicate,
+            "compartment": self.compartment,
             "field": self.field,
             "reason": self.reason,
             "stocktake": None if self.stocktake is None else _report_json(self.stocktake),
@@ -108,12 +113,23 @@ class _Session:
 
 
 class LedgerScans:
-    """The ledger's scan listener; call it with each committed scan."""
+    """The ledger's scan listener; call it with each committed scan. `locations` holds the
+    configured compartments (the running gateway shares the excursion service's); without it,
+    the stations' own compartments."""
 
-    def __init__(self, book: LedgerBook, settings: LedgerSettings, clock: Clock) -> None:
+    def __init__(
+        self,
+        book: LedgerBook,
+        settings: LedgerSettings,
+        clock: Clock,
+        locations: StockLocations | None = None,
+    ) -> None:
         self.book = book
         self.settings = settings
         self.clock = clock
+        if locations is None:
+            locations = StockLocations(book.db, book.stock, settings.compartments.values())
+        self.locations = locations
         self._feeds: dict[str, deque[StationResult]] = {
             station: deque(maxlen=FEED_SIZE) for station in settings.stations
         }
@@ -191,11 +207,27 @@ class LedgerScans:
             if action is StationAction.STOCKTAKE:
                 report = self._stocktake(scan.station, item.code, scan.raw)
                 return _with(base, ok=True, stocktake=report, **described)
-            event = self._move(action, scan.raw, base.event_id, self.settings.actors[scan.station])
+            actor = self.settings.actors[scan.station]
+            compartment = self.settings.compartments.get(scan.station)
+            if compartment is not None:
+                duplicate = self._place(action, scan.raw, compartment, base.event_id, actor)
+                return _with(
+                    base, ok=True, duplicate=duplicate, compartment=compartment, **described
+                )
+            event = self._move(action, scan.raw, base.event_id, actor)
             return _with(base, ok=True, duplicate=event.duplicate, **described)
         except LedgerError as error:
             log.info("scan %d at %s (%s) refused: %s", stored.seq, scan.station, action, error)
             return _with(base, field=error.field, reason=error.reason)
+
+    def _place(
+        self, action: StationAction, raw: bytes, compartment: str, event_id: str, actor: str
+    ) -> bool:
+        """Receive into or move to the station's compartment; True when already done."""
+        if action is StationAction.MOVE:
+            return self.locations.move([raw], compartment, event_id=event_id, actor=actor).duplicate
+        received, _ = self.locations.receive_into(raw, compartment, event_id=event_id, actor=actor)
+        return received.duplicate
 
     def _move(self, action: StationAction, raw: bytes, event_id: str, actor: str) -> EventResult:
         if action is StationAction.RECEIVE:

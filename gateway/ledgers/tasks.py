@@ -38,6 +38,7 @@ from gateway.ledgers.scans import LedgerScans
 from gateway.settings import Settings
 from ledger.db import CHINA_TZ, LedgerDB, from_ms
 from ledger.errors import LedgerError
+from ledger.locations import StockLocations
 from ledger.settings import LedgerSettings
 from ledger.summaries import Key, SummaryTable, daily_tables
 from ledger.upload import WINDOW_START, DeadlineAlarm
@@ -435,7 +436,13 @@ class LedgerJobs:
     """The ledger's scan listener and tasks on a running gateway, and their health."""
 
     def __init__(
-        self, book: LedgerBook, settings: Settings, clock: Clock, alarms: AlarmService | None
+        self,
+        book: LedgerBook,
+        settings: Settings,
+        clock: Clock,
+        alarms: AlarmService | None,
+        *,
+        locations: StockLocations | None = None,
     ) -> None:
         ledger = settings.ledger
         if ledger is None:
@@ -443,7 +450,7 @@ class LedgerJobs:
         self.book = book
         self.ledger = ledger
         self.clock = clock
-        self.scans = LedgerScans(book, ledger, clock)
+        self.scans = LedgerScans(book, ledger, clock, locations)
         self.upload = UploadTask(book, ledger, clock)
         self.deadline = DeadlineWatch(book, settings, clock, alarms)
         self.daily = DailyJobs(book, ledger, clock, actor=f"gateway {settings.gateway.number}")
