@@ -50,6 +50,9 @@ if TYPE_CHECKING:
     from gateway.forward.alarm_events import AlarmEvent, AlarmEventLane, Deliver
     from gateway.forward.mqtt import Command
     from gateway.forward.pump import Pump
+    from gateway.ledgers.book import LedgerBook
+    from gateway.ledgers.excursion_service import ExcursionService
+    from gateway.ledgers.tasks import LedgerJobs
 
 log = logging.getLogger(__name__)
 
@@ -152,23 +155,8 @@ class Gateway:
                     AlarmService(settings, self.clock, data_dir, recorder, drivers, readings=store)
                 )
                 listeners.append(presence_listener(alarms, settings.unit.code))
-            ledger = ledger_jobs = excursions = None
-            if settings.ledger is not None:
-                from gateway.ledgers.book import open_configured
-                from gateway.ledgers.tasks import LedgerJobs
-
-                ledger = open_configured(
-                    settings.ledger, data_dir, self.clock, unit_code=settings.unit.code
-                )
-                resources.callback(ledger.close)
-                from gateway.ledgers.excursion_service import open_excursions
-
-                excursions = open_excursions(
-                    settings, self.clock, ledger, store, alarms=alarms, config_path=self.config_path
-                )
-                ledger_jobs = LedgerJobs(
-                    ledger, settings, self.clock, alarms, locations=excursions.locations
-                )
+            ledger, excursions, ledger_jobs = self._open_ledger(store, alarms, resources)
+            if ledger_jobs is not None:
                 listeners.append(ledger_jobs.scans)
             sources = open_sources(
                 settings, self.clock, emit, sync, resources, scan_listeners=listeners
@@ -208,6 +196,32 @@ class Gateway:
                     self.listening.set_result(listening)
                 self._notifier.ready(f"serving on {listening.url}")
                 await self._supervise(stop, context)
+
+    def _open_ledger(
+        self,
+        store: ReadingStore,
+        alarms: AlarmService | None,
+        resources: contextlib.AsyncExitStack,
+    ) -> tuple[LedgerBook | None, ExcursionService | None, LedgerJobs | None]:
+        """With a `[ledger]`: the ledgers, the excursion service over them and the readings,
+        and the ledger's tasks (uploads, daily jobs, scan stations placing into compartments
+        through the excursion service's stock locations)."""
+        settings = self.settings
+        if settings.ledger is None:
+            return None, None, None
+        from gateway.ledgers.book import open_configured
+        from gateway.ledgers.excursion_service import open_excursions
+        from gateway.ledgers.tasks import LedgerJobs
+
+        ledger = open_configured(
+            settings.ledger, settings.gateway.data_dir, self.clock, unit_code=settings.unit.code
+        )
+        resources.callback(ledger.close)
+        excursions = open_excursions(
+            settings, self.clock, ledger, store, alarms=alarms, config_path=self.config_path
+        )
+        jobs = LedgerJobs(ledger, settings, self.clock, alarms, locations=excursions.locations)
+        return ledger, excursions, jobs
 
     async def _open_forwarders(
         self, context: GatewayContext, resources: contextlib.AsyncExitStack
