@@ -9,21 +9,12 @@ from firmware_sim.scenarios import build_scenario
 from gateway.clock import SystemClock
 from gateway.settings import CompartmentKind
 from probes.profiles import builtin_profiles
+from tests.e2e.support import CLINIC_HEADER
 
-CLINIC = """# 测试门诊: the technician's comments must survive every form
-[unit]
-code = "6101030203"
-name = "测试门诊"
-region_code = "610102"
-
-[gateway]
-number = "10001"
-data_dir = "{data_dir}"
-
-[http]
-host = "127.0.0.1"
-port = 0
-
+CLINIC = (
+    "# 测试门诊: the technician's comments must survive every form"
+    + CLINIC_HEADER
+    + """
 [store]
 flush_interval_s = 0.05
 
@@ -61,6 +52,7 @@ kind = "refrigerator"
   name = "冷藏"
   kind = "refrigerated"
 {probes}"""
+)
 
 
 def probe_toml(

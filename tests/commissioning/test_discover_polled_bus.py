@@ -17,23 +17,14 @@ from gateway.clock import SystemClock
 from gateway.runtime import Gateway
 from gateway.settings import CompartmentKind, load_settings
 from tests.commissioning.support import channel
+from tests.e2e.support import CLINIC_HEADER
 from tests.web_support import api_token, bearer
 
 pytestmark = pytest.mark.asyncio
 
-CONFIG = """
-[unit]
-code = "6101030203"
-name = "测试门诊"
-region_code = "610102"
-
-[gateway]
-number = "10001"
-data_dir = "{data_dir}"
-
-[http]
-port = 0
-
+CONFIG = (
+    CLINIC_HEADER
+    + """
 [[buses]]
 name = "rs485"
 transport = "rtu"
@@ -56,6 +47,7 @@ profile = "logger-8ch"
 compartment = "F1/冷藏"
 poll_interval_s = 0.5
 """
+)
 
 
 async def get(session: aiohttp.ClientSession, url: str, headers: dict[str, str]) -> dict:

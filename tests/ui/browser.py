@@ -24,6 +24,7 @@ from gateway.auth.access import Role
 from gateway.auth.accounts import ACCOUNTS_FILE, AccountStore, Passwords
 from gateway.clock import SystemClock
 from gateway.settings import load_settings
+from tests.e2e.support import CLINIC_HEADER
 from tests.ledger.conftest import SHIPMENT
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
@@ -40,20 +41,9 @@ compartment = "Z1/冷冻"
 poll_interval_s = 1
 """
 
-CLINIC = """
-[unit]
-code = "6101030203"
-name = "浏览器测试门诊"
-region_code = "610102"
-
-[gateway]
-number = "10001"
-data_dir = "{data_dir}"
-
-[http]
-host = "127.0.0.1"
-port = 0
-
+CLINIC = (
+    CLINIC_HEADER
+    + """
 [[buses]]
 name = "sim"
 transport = "tcp"
@@ -158,6 +148,7 @@ platform_url = "http://127.0.0.1:9/upload"
 upload = "batch"
 catalogue_files = ["shipment.json"]
 """
+)
 
 
 @dataclass(frozen=True, slots=True)
