@@ -9,6 +9,9 @@ edge, so the pump that drives the sinks decides retries on one small tree:
 - `AuthError`: the server refused who we are (401/403, wrong token, refused client id, TLS
   certificate that does not match). Nothing will change until a person fixes the
   configuration: retried at a slow pace, data kept, error shown in health.
+- `MissingDatabaseError`: the server answered 404 "database not found" (or "bucket not
+  found"): the credentials may be fine, the database is not there. Handled like `AuthError`
+  (slow retries, data kept) under its own state, `database_missing`, with the fix in words.
 - `RejectedError`: the server refused the data itself (400). Split and retried to isolate the
   bad points, which are then set aside (recorded, visible in health), so they never block the
   rest.
@@ -33,6 +36,14 @@ class RetryableError(ForwardError):
 
 class AuthError(ForwardError):
     """The server refused our identity; retrying quickly would not help."""
+
+    state = "auth_failed"
+
+
+class MissingDatabaseError(ForwardError):
+    """The server has no such database or bucket; retrying quickly would not help."""
+
+    state = "database_missing"
 
 
 class RejectedError(ForwardError):

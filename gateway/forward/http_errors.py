@@ -10,7 +10,13 @@ from datetime import UTC, datetime
 
 import aiohttp
 
-from gateway.forward.errors import AuthError, ForwardError, RejectedError, RetryableError
+from gateway.forward.errors import (
+    AuthError,
+    ForwardError,
+    MissingDatabaseError,
+    RejectedError,
+    RetryableError,
+)
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -32,19 +38,23 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
 
 
 def for_status(
-    server: str, status: int, message: str, retry_after: str | None, fix_auth: str
+    server: str,
+    status: int,
+    message: str,
+    retry_after: str | None,
+    *,
+    fix_auth: str,
+    fix_missing: str,
 ) -> ForwardError:
-    """The error for a non-2xx answer of a write request."""
+    """The error for a non-2xx answer of a write request; `fix_missing` says how to create the
+    database or bucket the server does not have."""
     message = " ".join(message.split())[:400] or "(no message)"
     if status in (400, 413, 422):
         return RejectedError(f"{server} refused the batch ({status}): {message}", status)
     if status in (401, 403):
         return AuthError(f"{server} refused our credentials ({status}): {message}; fix: {fix_auth}")
     if status == 404:
-        return AuthError(
-            f"{server} answered 404 (not found): {message}; fix: check the URL, bucket or "
-            "database name, and that the database exists"
-        )
+        return _not_found(server, message, fix_missing)
     if status in (429, 503):
         return RetryableError(
             f"{server} is overloaded ({status}): {message}", parse_retry_after(retry_after)
@@ -55,6 +65,18 @@ def for_status(
         )
     return AuthError(
         f"{server} answered {status}: {message}; fix: check the URL and the server's version"
+    )
+
+
+def _not_found(server: str, message: str, fix_missing: str) -> ForwardError:
+    """A missing database (InfluxDB 1.x: `database not found: "x"`, 2.x: `bucket "x" not
+    found`) is not a wrong URL (InfluxDB 1.6 has no v2 API: `404 page not found`)."""
+    lowered = message.lower()
+    if "not found" in lowered and ("database" in lowered or "bucket" in lowered):
+        return MissingDatabaseError(f"{server}: {message} (404); fix: {fix_missing}")
+    return AuthError(
+        f"{server} answered 404 (not found): {message}; fix: check the URL, bucket or "
+        "database name, and that the database exists"
     )
 
 

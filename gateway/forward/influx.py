@@ -97,8 +97,10 @@ class InfluxV2Sink(_Never):
                 int(error.status or 0),
                 _text(error.message if error.message is not None else error.body),
                 error.retry_after,
-                "set influx.token to a token with write permission on the bucket "
+                fix_auth="set influx.token to a token with write permission on the bucket "
                 '(InfluxDB 1.8: "user:password")',
+                fix_missing=f'create the bucket "{self._bucket}" in org "{self._org}", or set'
+                " influx.bucket (coldchain demo --influx-bucket) to an existing one",
             ) from None
         except (aiohttp.ClientError, OSError, TimeoutError) as error:
             raise http_errors.for_exception(self._server, error) from None
@@ -114,6 +116,10 @@ class InfluxV1Sink(_Never):
         if settings.v1_rp:
             params["rp"] = settings.v1_rp
         self._params = params
+        self._fix_missing = (
+            f"create it (influx -execute 'CREATE DATABASE \"{params['db']}\"') or set"
+            " influx.v1_db (coldchain demo --influx-v1-db) to an existing database"
+        )
         self._auth = (
             aiohttp.BasicAuth(settings.username, settings.password.get_secret_value())
             if settings.username and settings.password
@@ -148,7 +154,9 @@ class InfluxV1Sink(_Never):
                     response.status,
                     _json_error(text),
                     response.headers.get("Retry-After"),
-                    "set influx.username and influx.password of a user with WRITE on the database",
+                    fix_auth="set influx.username and influx.password of a user with WRITE on"
+                    " the database",
+                    fix_missing=self._fix_missing,
                 )
         except (aiohttp.ClientError, OSError, TimeoutError) as error:
             raise http_errors.for_exception(self._server, error) from None

@@ -11,9 +11,10 @@ Both acknowledge into the same `AckLedger`, saved to the store after every ackno
 (one small SQLite write per batch). See cursor.py for why this never skips a reading.
 
 Errors (errors.py): a retryable failure waits for the server's Retry-After (capped) or a capped
-jittered backoff; an auth failure waits `auth_retry_s`; a batch refused as invalid is split in
-halves and retried until the refused points are isolated, then those are set aside (recorded
-in meta with the server's message, counted in health) and the lane moves on.
+jittered backoff; an auth failure or a missing database waits `auth_retry_s`; a batch refused
+as invalid is split in halves and retried until the refused points are isolated, then those
+are set aside (recorded in meta with the server's message, counted in health) and the lane
+moves on.
 All waiting is on the injected clock.
 """
 
@@ -38,7 +39,7 @@ from gateway.forward.cursor import (
     SetAsideLog,
     runs,
 )
-from gateway.forward.errors import AuthError, RejectedError, RetryableError
+from gateway.forward.errors import AuthError, MissingDatabaseError, RejectedError, RetryableError
 from gateway.forward.settings import PumpSettings
 from gateway.store import ReadingStore, StoredReading
 
@@ -247,8 +248,8 @@ class Pump:
         """Send a batch: None when done (sent or set aside), else the seconds to wait."""
         try:
             await self._deliver(batch, [0])
-        except AuthError as error:
-            self.report_failure(str(error), state="auth_failed")
+        except (AuthError, MissingDatabaseError) as error:
+            self.report_failure(str(error), state=error.state)
             return self._settings.auth_retry_s
         except RetryableError as error:
             self.report_failure(str(error), state="retrying")

@@ -158,6 +158,26 @@ async def test_401_is_a_clear_error_retried_slowly_and_the_data_is_kept(
         await wait_until(lambda: pump.stats().cursor == 10)  # type: ignore[attr-defined]
 
 
+async def test_a_missing_v2_bucket_is_named_with_its_fix_retried_slowly(
+    store: ReadingStore,
+) -> None:
+    def answer(lines: list[str]) -> tuple[int, str, dict[str, str]]:
+        return 404, '{"code":"not found","message":"bucket \\"b\\" not found"}', {}
+
+    store.write_batch(readings(0, 10))
+    clock = RecordingClock()
+    async with (
+        fake_influx(answer) as fake,
+        pumping(settings_for(fake.url, auth_retry_s=90), store, clock) as pump,
+    ):
+        await wait_until(lambda: pump.stats().state == "database_missing")  # type: ignore[attr-defined]
+        stats = pump.stats()  # type: ignore[attr-defined]
+    assert 'bucket "b" not found' in stats.last_error
+    assert 'fix: create the bucket "b" in org "o"' in stats.last_error
+    assert stats.cursor == 0
+    assert 90 in clock.sleeps
+
+
 async def send_one(settings: InfluxSettings) -> Exception:
     sink = make_sink(settings, LineEncoder(IDENTITY))
     try:

@@ -177,21 +177,34 @@ async def test_tags_with_chinese_spaces_commas_and_escapes_read_back_exactly(
     }
 
 
-@pytest.mark.parametrize("api", ["v1", "v2"])
-async def test_wrong_server_answers_show_in_health_and_keep_the_data(
-    api: str, influxd: Influxd, store: ReadingStore
+async def test_influxdb_16_without_v2_api_shows_in_health_and_keeps_the_data(
+    influxd: Influxd, store: ReadingStore
 ) -> None:
-    """InfluxDB 1.6 has no /api/v2/write: the v2 client gets 404; a missing v1 database too."""
+    """InfluxDB 1.6 has no /api/v2/write: the v2 client gets 404 page not found."""
     store.write_batch(readings(0, 10))
-    settings = (
-        InfluxSettings.model_validate({"url": influxd.url, "bucket": "coldchain", **FAST})
-        if api == "v2"
-        else v1_settings(influxd, v1_db="missing")
-    )
+    settings = InfluxSettings.model_validate({"url": influxd.url, "bucket": "coldchain", **FAST})
     async with forwarding(settings, store, None) as pump:
         await wait_until(lambda: pump.stats().last_error is not None)
         stats = pump.stats()
     assert stats.state == "auth_failed"
     assert stats.cursor == 0
     assert stats.backlog == 10
-    assert "404" in (stats.last_error or "") or "not found" in (stats.last_error or "")
+    assert "404" in (stats.last_error or "")
+
+
+async def test_missing_v1_database_is_named_with_its_fix_and_keeps_the_data(
+    influxd: Influxd, store: ReadingStore
+) -> None:
+    """A 404 "database not found" is not a credentials problem: it says which database and
+    how to fix it, and the readings wait in the store."""
+    store.write_batch(readings(0, 10))
+    async with forwarding(v1_settings(influxd, v1_db="missing"), store, None) as pump:
+        await wait_until(lambda: pump.stats().last_error is not None)
+        stats = pump.stats()
+    assert stats.state == "database_missing"
+    assert stats.cursor == 0
+    assert stats.backlog == 10
+    error = stats.last_error or ""
+    assert 'database not found: "missing"' in error
+    assert 'CREATE DATABASE "missing"' in error
+    assert "--influx-v1-db" in error
