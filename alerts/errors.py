@@ -8,15 +8,21 @@ a configuration that cannot work, or an operator's request that would change not
 
 from __future__ import annotations
 
-from gateway.errors import ConfigError, GatewayError
+from typing import ClassVar
+
+from gateway.core.errors import ConfigError, GatewayError
 
 
 class AlertsError(GatewayError):
     """Base of every error the alerts package raises on purpose."""
 
+    code: ClassVar[str] = "alert_refused"
+
 
 class AlertConfigError(AlertsError, ConfigError):
     """The [alerts] configuration cannot work; the message names the key and the fix."""
+
+    code: ClassVar[str] = "alert_config_invalid"
 
 
 class RejectedEventError(AlertsError):

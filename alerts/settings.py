@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from alerts.model import ChannelKind
-from gateway.problems import Problem
+from gateway.core.problems import Problem
 
 E164 = r"^\+[1-9]\d{6,14}$"
 HTTP_URL = r"^https?://[^\s/]+(/[^\s]*)?$"

@@ -138,7 +138,7 @@ def _existing_dir(path: Path) -> Path:
 
 async def _clinic(args: argparse.Namespace, month: str) -> Any:
     from analysis.clinic import clinic_report
-    from gateway.errors import ConfigError
+    from gateway.core.errors import ConfigError
     from gateway.settings import load_settings
 
     if not args.config:

@@ -94,8 +94,8 @@ def _exposures(
     data_dir: Path, settings: Settings, since: datetime, until: datetime
 ) -> list[ExposedDoses] | None:
     """The doses exposed by the excursions that began in the month; None without a ledger."""
-    from gateway.clock import SystemClock
-    from gateway.errors import StoreError
+    from gateway.core.clock import SystemClock
+    from gateway.core.errors import StoreError
     from gateway.ledgers.excursion_service import ledger_exposures
     from ledger.db import FILE_NAME, LedgerDB
     from ledger.errors import LedgerError

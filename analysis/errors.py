@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
 
-class ReportError(Exception):
+from gateway.core.errors import ColdchainError
+
+
+class ReportError(ColdchainError):
     """Base of every error the report raises on purpose (the CLI prints it, exit code 2)."""
+
+    code: ClassVar[str] = "report_failed"
 
 
 class InfluxUnreachableError(ReportError):

@@ -1,7 +1,7 @@
 """The clinic's monthly report, on the 1st of each month at 06:00 Asia/Shanghai.
 
 APScheduler's `CronTrigger` computes the next fire time (time zones, month lengths); the
-waiting itself is done on the injected `gateway.clock.Clock`, so tests move a `FakeClock`
+waiting itself is done on the injected `gateway.core.clock.Clock`, so tests move a `FakeClock`
 instead of sleeping and no scheduler thread or second event loop is started. The report
 covers the month that just ended.
 """
@@ -19,7 +19,7 @@ from analysis.errors import ReportError
 from analysis.period import TIMEZONE, previous_month
 
 if TYPE_CHECKING:
-    from gateway.clock import Clock
+    from gateway.core.clock import Clock
     from gateway.settings import Settings
 
 log = logging.getLogger(__name__)

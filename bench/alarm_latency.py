@@ -28,7 +28,7 @@ from typing import Any
 from alerts.channels.base import DeliveryResult, Notification, delivered
 from alerts.model import ChannelKind
 from gateway.alarms.engine import AlarmService
-from gateway.clock import SystemClock
+from gateway.core.clock import SystemClock
 from gateway.recorder import Recorder
 from gateway.settings import Settings, parse_settings
 from gateway.store import ReadingStore, StoredReading

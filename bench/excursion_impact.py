@@ -19,7 +19,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from gateway.clock import FakeClock
+from gateway.core.clock import FakeClock
 from gateway.ledgers.excursion_service import ExcursionService
 from gateway.settings import Settings, parse_settings
 from gateway.store import ReadingStore

@@ -18,7 +18,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from gateway.clock import SystemClock
+from gateway.core.clock import SystemClock
 from gateway.forward.influx import open_influx_forwarder
 from gateway.forward.settings import InfluxSettings
 from gateway.forward.tags import Identity, ProbeTags

@@ -13,7 +13,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from gateway.clock import FakeClock
+from gateway.core.clock import FakeClock
 from ledger.catalogue import Catalogue
 from ledger.db import LedgerDB
 from ledger.stock import StockLedger

@@ -14,7 +14,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from gateway.clock import SystemClock
+from gateway.core.clock import SystemClock
 from gateway.forward.mqtt import MqttForwarder
 from gateway.forward.settings import MqttSettings
 from gateway.forward.tags import Identity, ProbeTags

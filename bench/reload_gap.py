@@ -21,7 +21,7 @@ from pathlib import Path
 from firmware_sim.modbus_devices import ModbusSimulator, SimulatedChannel
 from firmware_sim.modbus_server import TcpSimServer
 from firmware_sim.scenarios import build_scenario
-from gateway.clock import SystemClock
+from gateway.core.clock import SystemClock
 from gateway.runtime import STORE_FILE, Gateway
 from gateway.settings import CompartmentKind, ModbusProbe, Settings, parse_settings
 from gateway.store import ReadingStore

@@ -27,7 +27,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway.clock import FakeClock
+from gateway.core.clock import FakeClock
 from gateway.recorder import Recorder
 from gateway.settings import StoreSettings
 from gateway.store import ReadingStore

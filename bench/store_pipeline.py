@@ -14,7 +14,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from gateway.clock import SystemClock
+from gateway.core.clock import SystemClock
 from gateway.recorder import Recorder
 from gateway.settings import StoreSettings
 from gateway.store import MIGRATIONS, ReadingStore, to_millis

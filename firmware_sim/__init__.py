@@ -5,6 +5,12 @@ each device's register map; `modbus_server` serves them with pymodbus over TCP o
 `pty_pair` makes a socat pty pair for RTU; `cli` is `coldchain sim modbus`.
 """
 
+from typing import ClassVar
 
-class SimulatorError(Exception):
+from gateway.core.errors import ColdchainError
+
+
+class SimulatorError(ColdchainError):
     """A simulator cannot start or serve; the message names the thing and the fix."""
+
+    code: ClassVar[str] = "simulator_failed"

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from firmware_sim.scenarios import Sample, Scenario
-from gateway.clock import Clock
+from gateway.core.clock import Clock
 from gateway.settings import CompartmentKind
 from probes.ble_decode import (
     BTHOME_UUID,

@@ -28,8 +28,8 @@ from firmware_sim.modbus_devices import (
 from firmware_sim.modbus_server import RtuSimServer, TcpSimServer
 from firmware_sim.pty_pair import pty_pair
 from firmware_sim.scenarios import SCENARIOS
-from gateway.clock import ScaledClock
-from gateway.errors import ConfigError
+from gateway.core.clock import ScaledClock
+from gateway.core.errors import ConfigError
 from gateway.settings import CompartmentKind, load_settings
 from probes.profiles import RegisterProfile, builtin_profiles
 

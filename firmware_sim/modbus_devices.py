@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from firmware_sim.scenarios import Sample, Scenario, build_scenario
-from gateway.clock import Clock
+from gateway.core.clock import Clock
 from gateway.settings import CompartmentKind, ModbusProbe, Settings
 from probes.modbus_decode import decode_channel, encode_humidity, encode_temperature
 from probes.profiles import RegisterProfile

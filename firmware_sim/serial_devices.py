@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from firmware_sim.scenarios import Scenario
-from gateway.clock import Clock
+from gateway.core.clock import Clock
 from gateway.settings import CompartmentKind
 from probes.serial_lines import checksum
 

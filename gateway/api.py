@@ -13,9 +13,9 @@ from aiohttp import web
 
 from gateway.auth.access import OPEN, Action, add_route
 from gateway.checks.routes import CHECKS, add_check_routes, checks_health
-from gateway.clock import Clock
 from gateway.clock_sync import ClockSync
-from gateway.errors import GatewayError
+from gateway.core.clock import Clock
+from gateway.core.errors import GatewayError
 from gateway.forward import metrics as forward_metrics
 from gateway.probe_state import ProbeView, compartment_views, probe_view
 from gateway.recorder import Recorder

@@ -13,8 +13,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from gateway.clock import Clock, ScaledClock, SystemClock
-from gateway.errors import ConfigError, GatewayError
+from gateway.core.clock import Clock, ScaledClock, SystemClock
+from gateway.core.errors import ColdchainError, ConfigError, GatewayError
 from gateway.forward.settings import InfluxSettings, MqttSettings
 from gateway.ops.cli import OPS_COMMANDS, add_ops_parsers
 from gateway.settings import Settings, TcpBus, load_settings
@@ -95,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _configure_logging(args.verbose)
     try:
         return COMMANDS[args.command](args)
-    except GatewayError as error:
+    except ColdchainError as error:
         print(f"coldchain: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -26,8 +26,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-from gateway.clock import Clock
-from gateway.errors import StoreError
+from gateway.core.clock import Clock
+from gateway.core.errors import StoreError
 from gateway.store import StoredReading
 from gateway.time_correction import OffsetTimeline, offset_of
 from probes.time_integrity import kernel_clock_synced

@@ -25,7 +25,7 @@ from tomlkit.exceptions import TOMLKitError
 from tomlkit.items import AoT, Table
 from tomlkit.toml_document import TOMLDocument
 
-from gateway.errors import ConfigError
+from gateway.core.errors import ConfigError
 
 # Previous versions kept beside the file (NAME.1 is the newest of them).
 KEEP_VERSIONS = 5

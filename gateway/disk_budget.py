@@ -35,8 +35,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.clock import Clock
-from gateway.errors import StoreError
+from gateway.core.clock import Clock
+from gateway.core.errors import StoreError
 from gateway.store import from_millis
 from probes.reading import STATUS_CODES, ProbeStatus
 

@@ -21,7 +21,7 @@ from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from gateway.clock import Clock
+from gateway.core.clock import Clock
 from gateway.settings import Settings
 from gateway.sources import Driver, Emit
 from probes.modbus import ModbusBusDriver, devices_on_bus

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import MappingProxyType
 
-from gateway.clock import Clock
-from gateway.errors import StoreError
+from gateway.core.clock import Clock
+from gateway.core.errors import StoreError
 from gateway.settings import StoreSettings
 from gateway.store import InvalidReadingError, ReadingStore, StoredReading
 from probes.reading import Reading

@@ -24,9 +24,9 @@ from gateway.api import GatewayContext, build_app
 from gateway.auth.middleware import open_web_auth
 from gateway.checks.store import FILENAME as CHECKS_FILE
 from gateway.checks.store import ChecksStore
-from gateway.clock import Clock
 from gateway.clock_sync import READINGS, ClockSync
-from gateway.errors import GatewayError
+from gateway.core.clock import Clock
+from gateway.core.errors import GatewayError
 from gateway.hot_reload import (
     DriverTasks,
     build_driver,

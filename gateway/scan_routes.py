@@ -17,7 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.auth.access import Action, add_route, require
-from gateway.clock import Clock, SystemClock
+from gateway.core.clock import Clock, SystemClock
 from gateway.scan_store import ScanStore, StoredScan, scan_sink
 from probes.scan import Scan
 

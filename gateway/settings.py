@@ -26,10 +26,10 @@ from pydantic import (
 
 from alerts.settings import AlertSettings
 from alerts.settings import cross_check as alerts_cross_check
+from gateway.core.errors import ConfigError
+from gateway.core.problems import Problem
 from gateway.disk_budget import DiskBudgetSettings
-from gateway.errors import ConfigError
 from gateway.forward.settings import InfluxSettings, MqttSettings
-from gateway.problems import Problem
 from ledger.settings import LedgerSettings
 from probes.profiles import RegisterProfile, builtin_profiles
 from probes.sources_settings import (

@@ -15,8 +15,8 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from gateway.clock import Clock
 from gateway.clock_sync import SCANS, ClockSync
+from gateway.core.clock import Clock
 from gateway.settings import Settings
 from probes.reading import Reading
 from probes.sources_settings import BleProbe, HidScanner, SerialProbe

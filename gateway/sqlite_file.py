@@ -14,8 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
-from gateway.closing import Closing
-from gateway.errors import StoreError
+from gateway.core.closing import Closing
+from gateway.core.errors import StoreError
 
 Synchronous = Literal["NORMAL", "FULL"]
 Migrations = Sequence[Sequence[str]]

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from gateway.errors import StoreError
+from gateway.core.errors import StoreError
 from gateway.sqlite_file import FileBacked, SqliteFile, Synchronous
 from probes.reading import STATUS_BY_CODE, STATUS_CODES, ProbeStatus, Reading
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from gateway.clock import Clock
+from gateway.core.clock import Clock
 from ledger.db import LedgerDB, from_ms, to_ms
 from ledger.errors import RecordError
 

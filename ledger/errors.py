@@ -8,11 +8,15 @@ problems raises one error carrying all of them in `problems` (the first one is `
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Self
+from typing import ClassVar, Self
+
+from gateway.core.errors import ColdchainError
 
 
-class LedgerError(Exception):
+class LedgerError(ColdchainError):
     """Base of every error the ledger raises on purpose."""
+
+    code: ClassVar[str] = "ledger_refused"
 
     def __init__(self, field: str, reason: str, problems: Sequence[tuple[str, str]] = ()) -> None:
         self.field = field

@@ -18,7 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from gateway.clock import Clock
+from gateway.core.clock import Clock
 from ledger.catalogue import Catalogue, Resolved
 from ledger.codes import Gs1Code, TraceCode, classify
 from ledger.db import CHINA_TZ, LedgerDB, from_ms, to_ms

@@ -18,7 +18,7 @@ from datetime import date, datetime, time, timedelta
 
 import aiohttp
 
-from gateway.clock import Clock
+from gateway.core.clock import Clock
 from ledger.db import CHINA_TZ, LedgerDB, from_ms, to_ms
 from ledger.errors import UploadError
 from ledger.tables import rejection_kind

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
-from gateway.clock import Clock
+from gateway.core.clock import Clock
 from ledger.batch_field import check_batch
 from ledger.catalogue import Resolved
 from ledger.db import CHINA_TZ, LedgerDB, from_ms, to_ms

@@ -29,10 +29,11 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
-from gateway.backoff import Backoff
-from gateway.clock import Clock
+from gateway.core.backoff import Backoff
+from gateway.core.clock import Clock
+from gateway.core.errors import ColdchainError
 from probes.ble_decode import (
     Advertisement,
     BleDecodeError,
@@ -61,12 +62,16 @@ class AdapterState(StrEnum):
     FAILED = "failed"
 
 
-class AdapterMissingError(Exception):
+class AdapterMissingError(ColdchainError):
     """No Bluetooth adapter or no BlueZ on this machine."""
 
+    code: ClassVar[str] = "ble_adapter_missing"
 
-class AdapterFailedError(Exception):
+
+class AdapterFailedError(ColdchainError):
     """The adapter exists but scanning could not start or stopped working."""
+
+    code: ClassVar[str] = "ble_adapter_failed"
 
 
 class ScannerLike(Protocol):

@@ -16,15 +16,16 @@ import logging
 import os
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 from pymodbus import FramerType
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
 from pymodbus.pdu import ModbusPDU
 
-from gateway.backoff import Backoff
-from gateway.clock import Clock
+from gateway.core.backoff import Backoff
+from gateway.core.clock import Clock
+from gateway.core.errors import ColdchainError
 from gateway.settings import ModbusProbe, RtuBus, Settings, TcpBus
 from probes.modbus_decode import decode_channel
 from probes.profiles import RegisterProfile
@@ -64,8 +65,10 @@ class ModbusClient(Protocol):
     ) -> Awaitable[ModbusPDU]: ...
 
 
-class PollError(Exception):
+class PollError(ColdchainError):
     """One poll of one device failed (timeout, exception response, short or garbled reply)."""
+
+    code: ClassVar[str] = "modbus_poll_failed"
 
 
 @dataclass(slots=True)

@@ -17,7 +17,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
-from gateway.clock import Clock
+from gateway.core.clock import Clock
 from probes.scan import GS, LineTooLong
 from probes.scanner_serial import ScannerDriver, ScanSink, _always_synced
 from probes.sources_settings import HidScanner

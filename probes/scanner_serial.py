@@ -9,8 +9,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from gateway.backoff import Backoff
-from gateway.clock import Clock
+from gateway.core.backoff import Backoff
+from gateway.core.clock import Clock
 from probes.scan import FloodGuard, LineFramer, LineTooLong, Scan
 from probes.serial_probe import LinkOpener, open_serial, port_problem
 from probes.sources_settings import HidScanner, SerialScanner

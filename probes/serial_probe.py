@@ -20,8 +20,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from gateway.backoff import Backoff
-from gateway.clock import Clock
+from gateway.core.backoff import Backoff
+from gateway.core.clock import Clock
 from probes.reading import ProbeStatus, Reading
 from probes.scan import LineFramer, LineTooLong
 from probes.serial_lines import LineFormatError, parse_line

@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from gateway.problems import Problem
+from gateway.core.problems import Problem
 from probes.ble_decode import BleFormat
 
 _CODE = r"^[A-Za-z0-9_-]+$"

@@ -9,7 +9,7 @@ from alerts.channels.wecom_app import WecomApp
 from alerts.channels.wecom_robot import WecomRobot
 from alerts.model import ChannelKind
 from alerts.settings import ChannelSettings
-from gateway.clock import Clock
+from gateway.core.clock import Clock
 
 
 def build_channels(settings: ChannelSettings, clock: Clock) -> dict[ChannelKind, Channel]:

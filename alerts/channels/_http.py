@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 
 from alerts.channels.base import DeliveryResult, Outcome, delivered, failed, retry_later
-from gateway.clock import Clock
+from gateway.core.clock import Clock
 
 TIMEOUT = aiohttp.ClientTimeout(total=15)
 DEFAULT_RETRY_AFTER_S = 60.0

@@ -21,7 +21,7 @@ from alerts.channels._http import RateLimit
 from alerts.channels.base import DeliveryResult, Notification, delivered, failed, retry_later
 from alerts.model import ChannelKind
 from alerts.settings import TwilioSettings
-from gateway.clock import Clock
+from gateway.core.clock import Clock
 
 TIMEOUT_S = 15.0
 

@@ -13,7 +13,7 @@ from alerts.channels._http import (
 from alerts.channels.base import DeliveryResult, Notification, failed
 from alerts.model import ChannelKind
 from alerts.settings import WechatOaSettings
-from gateway.clock import Clock
+from gateway.core.clock import Clock
 
 PERMANENT = {
     43004: "the person no longer follows the official account",

@@ -14,7 +14,7 @@ from alerts.channels._http import (
 from alerts.channels.base import DeliveryResult, Notification, failed, retry_later
 from alerts.model import ChannelKind
 from alerts.settings import WecomAppSettings
-from gateway.clock import Clock
+from gateway.core.clock import Clock
 
 
 class WecomApp:

@@ -8,7 +8,7 @@ from alerts.channels._http import JsonClient, RateLimit, classify
 from alerts.channels.base import DeliveryResult, Notification, retry_later
 from alerts.model import ChannelKind
 from alerts.settings import WecomRobotSettings
-from gateway.clock import Clock
+from gateway.core.clock import Clock
 
 
 class WecomRobot:

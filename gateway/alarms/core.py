@@ -46,7 +46,7 @@ from gateway.alarms.store import (
     WhoEvent,
     Work,
 )
-from gateway.errors import ConfigError
+from gateway.core.errors import ConfigError
 from gateway.settings import Settings
 from gateway.store import StoredReading
 

@@ -29,7 +29,7 @@ from alerts.model import ChannelKind
 from alerts.settings import AlertSettings
 from gateway.alarms.notices import opening_notice
 from gateway.alarms.store import META_DIGEST_DUE, AlarmRow, AlarmStore, NewOutboxRow, Work
-from gateway.clock import Clock
+from gateway.core.clock import Clock
 from gateway.settings import Settings
 
 log = logging.getLogger(__name__)

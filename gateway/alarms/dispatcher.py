@@ -32,8 +32,8 @@ from alerts.model import ChannelKind
 from alerts.outbox import EntryState, OutboxEntry, expire, record_attempt, supersede
 from alerts.settings import AlertSettings
 from gateway.alarms.store import AlarmStore, OutboxRow
-from gateway.clock import Clock
-from gateway.errors import StoreError
+from gateway.core.clock import Clock
+from gateway.core.errors import StoreError
 
 log = logging.getLogger(__name__)
 

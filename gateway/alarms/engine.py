@@ -38,9 +38,9 @@ from gateway.alarms.dispatcher import Dispatcher
 from gateway.alarms.links import LinkHealth, LinkWatch
 from gateway.alarms.notices import DosesAtRisk
 from gateway.alarms.store import ALARMS_FILE, AlarmStore
-from gateway.clock import Clock
-from gateway.closing import Closing
-from gateway.errors import StoreError
+from gateway.core.clock import Clock
+from gateway.core.closing import Closing
+from gateway.core.errors import StoreError
 from gateway.settings import Settings
 from gateway.store import StoredReading
 

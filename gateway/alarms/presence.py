@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from gateway.errors import GatewayError
+from gateway.core.errors import GatewayError
 from ledger.codes import FridgeLabel, classify
 from ledger.errors import LedgerError
 

@@ -33,7 +33,7 @@ from alerts.escalation import Transition
 from alerts.messages import LOCAL_TZ
 from gateway.alarms.engine import AlarmService
 from gateway.auth.access import OPEN, Action, User, add_route, require
-from gateway.errors import StoreError
+from gateway.core.errors import StoreError
 
 _B = TypeVar("_B", bound="_Body")
 SERVICE = web.AppKey("alarms", AlarmService)

@@ -26,8 +26,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from gateway.auth.access import Role, User
-from gateway.clock import Clock
-from gateway.errors import GatewayError
+from gateway.core.clock import Clock
+from gateway.core.errors import GatewayError
 from gateway.sqlite_file import FileBacked, SqliteFile, Synchronous
 
 ACCOUNTS_FILE = "accounts.sqlite3"

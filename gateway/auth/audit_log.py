@@ -14,8 +14,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from gateway.clock import Clock
-from gateway.errors import StoreError
+from gateway.core.clock import Clock
+from gateway.core.errors import StoreError
 from gateway.sqlite_file import FileBacked, SqliteFile, Synchronous
 
 AUDIT_FILE = "audit.sqlite3"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from gateway.auth.access import Role
 from gateway.auth.accounts import ACCOUNTS_FILE, AccountError, AccountStore
-from gateway.clock import SystemClock
+from gateway.core.clock import SystemClock
 from gateway.settings import load_settings
 
 # The demo's accounts, one per role, documented in the README: name, role, alarm person id

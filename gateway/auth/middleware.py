@@ -29,7 +29,7 @@ from aiohttp.web_urldispatcher import SystemRoute
 from gateway.auth.access import USER, Action, current_user, refusal, require, route_actions
 from gateway.auth.accounts import ACCOUNTS_FILE, AccountStore, NewSession
 from gateway.auth.audit_log import AUDIT_FILE, AuditLog, noted
-from gateway.clock import Clock
+from gateway.core.clock import Clock
 from gateway.settings import Settings
 
 SESSION_COOKIE = "coldchain_session"

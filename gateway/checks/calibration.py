@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from gateway.errors import GatewayError
+from gateway.core.errors import GatewayError
 from gateway.settings import CompartmentKind
 from gateway.store import StoredReading
 from probes.reading import ProbeStatus

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 
-from gateway.errors import GatewayError
+from gateway.core.errors import GatewayError
 from ledger.db import CHINA_TZ
 
 

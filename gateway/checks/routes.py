@@ -45,7 +45,7 @@ from gateway.checks.store import (
     ChecksStoreError,
     DuplicateRecordError,
 )
-from gateway.clock import Clock
+from gateway.core.clock import Clock
 from gateway.json_http import json_response, parse_body, refusal
 from gateway.settings import Settings
 from gateway.store import ReadingStore

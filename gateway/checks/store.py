@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.checks.manual_readings import HalfDay, ManualReading
-from gateway.errors import StoreError
+from gateway.core.errors import StoreError
 from gateway.sqlite_file import FileBacked, SqliteFile, Synchronous
 from gateway.store import from_millis, to_millis
 

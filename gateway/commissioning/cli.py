@@ -18,7 +18,7 @@ from gateway.commissioning.discovery import (
     scan_ble,
     scan_modbus,
 )
-from gateway.errors import ConfigError
+from gateway.core.errors import ConfigError
 from gateway.settings import Parity, RtuBus, TcpBus, load_settings
 from probes.profiles import RegisterProfile, builtin_profiles
 

@@ -22,7 +22,6 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from tomlkit.toml_document import TOMLDocument
 
-from gateway.clock import Clock
 from gateway.commissioning.identify import Sightings
 from gateway.commissioning.store import Change, CommissioningLog, FormKind
 from gateway.config_file import (
@@ -35,7 +34,8 @@ from gateway.config_file import (
     replace_config,
     set_probe_field,
 )
-from gateway.errors import ConfigError, GatewayError
+from gateway.core.clock import Clock
+from gateway.core.errors import ConfigError, GatewayError
 from gateway.settings import CompartmentKind, ModbusProbe, Probe, Settings, parse_settings
 from probes.reading import ProbeStatus, Reading
 from probes.sources_settings import BleProbe, SerialProbe

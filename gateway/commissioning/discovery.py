@@ -20,7 +20,7 @@ from typing import Any
 
 from pymodbus.exceptions import ModbusException
 
-from gateway.errors import GatewayError
+from gateway.core.errors import GatewayError
 from gateway.settings import RtuBus, TcpBus
 from probes.ble_decode import (
     BTHOME_UUID,

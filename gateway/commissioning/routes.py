@@ -43,7 +43,7 @@ from gateway.commissioning.forms import all_forms, render_csv, render_html
 from gateway.commissioning.identify import Point, rank
 from gateway.commissioning.store import Change
 from gateway.config_file import StaleConfigError
-from gateway.errors import ConfigError
+from gateway.core.errors import ConfigError
 from gateway.hot_reload import driver_specs
 from gateway.settings import RtuBus
 

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from gateway.alarms.store import AlarmRow, AlarmStore, TransitionRow
-from gateway.backoff import Backoff
-from gateway.clock import Clock
+from gateway.core.backoff import Backoff
+from gateway.core.clock import Clock
 from gateway.forward.event_lane import EventLane, Page
 from gateway.forward.line_protocol import series_key
 from gateway.forward.tags import Identity

@@ -19,11 +19,15 @@ edge, so the pump that drives the sinks decides retries on one small tree:
 
 from __future__ import annotations
 
-from gateway.errors import GatewayError
+from typing import ClassVar
+
+from gateway.core.errors import GatewayError
 
 
 class ForwardError(GatewayError):
     """Base of every forwarding error; the message names the server and the fix."""
+
+    code: ClassVar[str] = "forward_failed"
 
 
 class RetryableError(ForwardError):

@@ -15,9 +15,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
-from gateway.backoff import Backoff
-from gateway.clock import Clock
-from gateway.errors import StoreError
+from gateway.core.backoff import Backoff
+from gateway.core.clock import Clock
+from gateway.core.errors import StoreError
 from gateway.forward.errors import ForwardError, RetryableError
 
 log = logging.getLogger(__name__)

@@ -35,7 +35,7 @@ from gateway.forward.tags import Identity
 from gateway.store import to_millis
 
 if TYPE_CHECKING:
-    from gateway.clock import Clock
+    from gateway.core.clock import Clock
     from ledger.quarantine import Excursion
 
 MEASUREMENT = "coldchain_exposure"

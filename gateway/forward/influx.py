@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 
-from gateway.clock import Clock
+from gateway.core.clock import Clock
 from gateway.forward import http_errors
 from gateway.forward.line_protocol import LineEncoder
 from gateway.forward.pump import Pump

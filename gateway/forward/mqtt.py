@@ -31,9 +31,9 @@ from typing import TYPE_CHECKING
 
 import aiomqtt
 
-from gateway.backoff import Backoff
-from gateway.clock import Clock
-from gateway.errors import GatewayError
+from gateway.core.backoff import Backoff
+from gateway.core.clock import Clock
+from gateway.core.errors import GatewayError
 from gateway.forward.errors import AuthError, ForwardError, RetryableError
 from gateway.forward.pump import Pump, PumpStats, raise_if_cancelling
 from gateway.forward.settings import MqttSettings

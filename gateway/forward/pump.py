@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from gateway.backoff import Backoff
-from gateway.clock import Clock
-from gateway.errors import StoreError
+from gateway.core.backoff import Backoff
+from gateway.core.clock import Clock
+from gateway.core.errors import StoreError
 from gateway.forward.cursor import (
     INFINITY,
     BacklogBatch,

@@ -11,8 +11,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from gateway.clock import Clock
-from gateway.errors import StoreError
+from gateway.core.clock import Clock
+from gateway.core.errors import StoreError
 from ledger.catalogue import Catalogue, ImportSummary
 from ledger.db import LedgerDB
 from ledger.errors import CatalogueError, LedgerError

@@ -12,7 +12,7 @@ from aiohttp import web
 from pydantic import AwareDatetime, Field, StringConstraints, model_validator
 
 from gateway.auth.access import Action, add_route, require
-from gateway.errors import GatewayError
+from gateway.core.errors import GatewayError
 from gateway.json_http import json_response, parse_body, refusal
 from gateway.ledgers.excursion_service import ExcursionService, Measured, manual_id
 from gateway.ledgers.http import (

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING
 from alerts.escalation import TransitionKind
 from alerts.model import ConditionKind
 from gateway.alarms.store import AlarmStore
-from gateway.clock import Clock
-from gateway.errors import GatewayError, StoreError
+from gateway.core.clock import Clock
+from gateway.core.errors import GatewayError, StoreError
 from gateway.forward.event_lane import Page
 from gateway.forward.exposure_events import ExposureEvent, exposure_events_of
 from gateway.ledgers.book import read_meta, write_meta

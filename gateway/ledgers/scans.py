@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from gateway.clock import Clock
+from gateway.core.clock import Clock
 from gateway.ledgers.book import LedgerBook, read_meta, write_meta
 from gateway.scan_store import ScanStore, StoredScan
 from ledger.codes import FridgeLabel, classify

@@ -30,9 +30,9 @@ import aiohttp
 
 from alerts.messages import Message
 from alerts.model import ChannelKind
-from gateway.backoff import Backoff
-from gateway.clock import Clock
-from gateway.errors import ConfigError, StoreError
+from gateway.core.backoff import Backoff
+from gateway.core.clock import Clock
+from gateway.core.errors import ConfigError, StoreError
 from gateway.ledgers.book import LedgerBook, read_meta, write_meta
 from gateway.ledgers.scans import LedgerScans
 from gateway.settings import Settings

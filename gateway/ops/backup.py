@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from gateway.errors import GatewayError
+from gateway.core.errors import GatewayError
 from gateway.settings import Settings, load_settings
 
 MANIFEST = "manifest.json"

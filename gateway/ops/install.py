@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway.errors import GatewayError
+from gateway.core.errors import GatewayError
 from gateway.ops.unit_files import (
     SERVICE_NAME,
     InstallLayout,

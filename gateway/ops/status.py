@@ -18,7 +18,7 @@ from typing import Any
 
 import aiohttp
 
-from gateway.errors import GatewayError
+from gateway.core.errors import GatewayError
 from gateway.settings import HttpSettings
 from gateway.store import from_millis
 from probes.reading import STATUS_BY_CODE, ProbeStatus

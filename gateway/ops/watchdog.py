@@ -16,8 +16,8 @@ import os
 import socket
 from collections.abc import Callable, Mapping
 
-from gateway.clock import Clock
-from gateway.closing import Closing
+from gateway.core.clock import Clock
+from gateway.core.closing import Closing
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from alerts.channels.base import DeliveryResult, Notification, delivered, retry_
 from alerts.channels.console import Console
 from alerts.model import ChannelKind
 from gateway.alarms.engine import AlarmService, BusDriver
-from gateway.clock import FakeClock
+from gateway.core.clock import FakeClock
 from gateway.recorder import Recorder
 from gateway.settings import Settings, parse_settings
 from gateway.store import ReadingStore

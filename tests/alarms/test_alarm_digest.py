@@ -10,7 +10,7 @@ import pytest
 
 from gateway.alarms.digest import DigestItem, DigestJob, render_digest
 from gateway.alarms.store import ALARMS_FILE, AlarmStore
-from gateway.clock import FakeClock
+from gateway.core.clock import FakeClock
 from tests.alarms.conftest import Harness, clinic
 
 

@@ -15,8 +15,8 @@ from alerts.escalation import Transition, TransitionKind
 from alerts.messages import Message
 from alerts.model import ChannelKind
 from gateway.alarms.store import ALARMS_FILE, AlarmStore, NewOutboxRow, Work
-from gateway.clock import FakeClock
-from gateway.errors import StoreError
+from gateway.core.clock import FakeClock
+from gateway.core.errors import StoreError
 from gateway.store import StoredReading
 from probes.modbus import BusHealth
 from probes.reading import ProbeStatus, Reading

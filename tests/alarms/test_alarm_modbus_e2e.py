@@ -14,7 +14,7 @@ from firmware_sim.modbus_devices import ModbusSimulator, channels_for_settings
 from firmware_sim.modbus_server import TcpSimServer
 from firmware_sim.scenarios import build_scenario
 from firmware_sim.wechat_api import FakeWecom
-from gateway.clock import FakeClock
+from gateway.core.clock import FakeClock
 from probes.modbus import ModbusBusDriver, devices_on_bus
 from tests.alarms.conftest import T0, Harness, alerts_section, clinic, wait_until
 

@@ -18,7 +18,7 @@ from alerts.model import ChannelKind
 from alerts.settings import AlertSettings
 from firmware_sim.twilio_api import FakeTwilio
 from firmware_sim.wechat_api import FakeWechatOA, FakeWecom
-from gateway.clock import FakeClock
+from gateway.core.clock import FakeClock
 from tests.alerts.conftest import (
     APP_ID,
     APP_SECRET,

@@ -16,7 +16,7 @@ from analysis.cli import add_report_parser, run_report
 from analysis.clinic import clinic_report
 from analysis.columns import table
 from analysis.schedule import next_fire, run_monthly_reports
-from gateway.clock import FakeClock
+from gateway.core.clock import FakeClock
 from gateway.ledgers.excursion_service import ExcursionService
 from gateway.runtime import STORE_FILE
 from gateway.settings import Settings, parse_settings

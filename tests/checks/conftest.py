@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.checks.routes import add_check_routes
 from gateway.checks.store import FILENAME, ChecksStore
-from gateway.clock import FakeClock
+from gateway.core.clock import FakeClock
 from gateway.settings import Settings, parse_settings
 from gateway.store import ReadingStore
 from tests.access_support import roles_from_header

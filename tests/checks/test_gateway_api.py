@@ -12,8 +12,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from gateway.api import GatewayContext, build_app
 from gateway.auth.access import Role
 from gateway.checks.store import FILENAME, ChecksStore
-from gateway.clock import FakeClock
 from gateway.clock_sync import ClockSync
+from gateway.core.clock import FakeClock
 from gateway.recorder import Recorder
 from gateway.scan_store import ScanStore, scan_sink
 from gateway.settings import StoreSettings, parse_settings

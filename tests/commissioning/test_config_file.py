@@ -17,7 +17,7 @@ from gateway.config_file import (
     set_probe_field,
     version_of,
 )
-from gateway.errors import ConfigError
+from gateway.core.errors import ConfigError
 from gateway.settings import load_settings
 from tests.commissioning.support import write_clinic
 

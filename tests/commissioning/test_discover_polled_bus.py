@@ -13,7 +13,7 @@ from firmware_sim.modbus_devices import ModbusSimulator
 from firmware_sim.modbus_server import RtuSimServer
 from firmware_sim.pty_pair import pty_pair
 from gateway.auth.access import Role
-from gateway.clock import SystemClock
+from gateway.core.clock import SystemClock
 from gateway.runtime import Gateway
 from gateway.settings import CompartmentKind, load_settings
 from tests.commissioning.support import channel

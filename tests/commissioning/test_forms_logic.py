@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from gateway.clock import FakeClock
 from gateway.commissioning.desk import (
     CommissioningDesk,
     DecommissionForm,
@@ -24,6 +23,7 @@ from gateway.commissioning.desk import (
 from gateway.commissioning.identify import Sightings
 from gateway.commissioning.store import CommissioningLog, FormKind
 from gateway.config_file import StaleConfigError, previous_version, read_config
+from gateway.core.clock import FakeClock
 from gateway.settings import Settings, load_settings
 from probes.reading import ProbeStatus, Reading
 from tests.commissioning.support import write_clinic

@@ -95,7 +95,7 @@ async def ignore(reading: object) -> None:
 
 
 def test_each_driver_is_built_under_the_key_its_task_gets(settings: Settings) -> None:
-    from gateway.clock import FakeClock
+    from gateway.core.clock import FakeClock
     from gateway.hot_reload import build_driver, driver_key
     from gateway.settings import parse_settings
 

@@ -16,11 +16,11 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.api import CONTEXT
 from gateway.auth.access import Role
-from gateway.clock import FakeClock
 from gateway.commissioning.desk import CommissioningDesk
 from gateway.commissioning.routes import FORMS, add_commissioning_routes
 from gateway.commissioning.store import CommissioningLog
 from gateway.config_file import read_config
+from gateway.core.clock import FakeClock
 from gateway.settings import Settings, load_settings
 from probes.reading import ProbeStatus, Reading
 from tests.access_support import as_roles, roles_from_header

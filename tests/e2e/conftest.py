@@ -9,7 +9,7 @@ import pytest_asyncio
 
 from firmware_sim.modbus_devices import ModbusSimulator, channels_for_settings
 from firmware_sim.modbus_server import TcpSimServer
-from gateway.clock import SystemClock
+from gateway.core.clock import SystemClock
 from gateway.settings import load_settings
 from tests.e2e.support import Clinic, clinic_toml
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.clock import FakeClock
+from gateway.core.clock import FakeClock
 from ledger.catalogue import Catalogue
 from ledger.db import LedgerDB
 from ledger.exposure import Exposure, Sample, exposure

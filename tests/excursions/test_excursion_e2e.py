@@ -16,7 +16,7 @@ import pytest
 from firmware_sim.modbus_devices import ModbusSimulator, channels_for_settings
 from firmware_sim.modbus_server import TcpSimServer
 from firmware_sim.scenarios import build_scenario
-from gateway.clock import FakeClock
+from gateway.core.clock import FakeClock
 from gateway.ledgers.excursion_service import ExcursionService
 from ledger.catalogue import Catalogue
 from ledger.db import LedgerDB

@@ -16,7 +16,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.auth.access import Role
-from gateway.clock import FakeClock
+from gateway.core.clock import FakeClock
 from gateway.ledgers.book import open_ledger_book
 from gateway.ledgers.excursion_routes import add_excursion_routes
 from gateway.ledgers.excursion_service import ExcursionService, open_excursions

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from gateway.clock import FakeClock
+from gateway.core.clock import FakeClock
 from ledger.errors import ReferenceDataError, StockError
 from ledger.locations import StockLocations
 from ledger.quarantine import Quarantine

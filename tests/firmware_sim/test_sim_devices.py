@@ -17,7 +17,7 @@ from firmware_sim.modbus_devices import (
     probe_specs,
 )
 from firmware_sim.scenarios import build_scenario
-from gateway.clock import FakeClock
+from gateway.core.clock import FakeClock
 from gateway.settings import CompartmentKind, TcpBus, load_settings
 from probes.modbus_decode import decode_channel
 from probes.profiles import FieldMap, RegisterProfile

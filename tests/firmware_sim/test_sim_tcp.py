@@ -12,7 +12,7 @@ from pymodbus.pdu import ExceptionResponse
 from firmware_sim import SimulatorError
 from firmware_sim.modbus_devices import ModbusSimulator
 from firmware_sim.modbus_server import TcpSimServer
-from gateway.clock import FakeClock
+from gateway.core.clock import FakeClock
 from gateway.settings import CompartmentKind
 from probes.modbus_decode import ChannelValue, decode_channel
 from probes.profiles import RegisterProfile

@@ -13,7 +13,7 @@ import asyncio
 import sys
 from pathlib import Path
 
-from gateway.clock import SystemClock
+from gateway.core.clock import SystemClock
 from gateway.forward.influx import open_influx_forwarder
 from gateway.forward.mqtt import MqttForwarder
 from gateway.forward.settings import InfluxSettings, MqttSettings

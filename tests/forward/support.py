@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from gateway.clock import SystemClock
+from gateway.core.clock import SystemClock
 from gateway.forward.tags import Identity, ProbeTags
 from probes.reading import ProbeStatus, Reading
 

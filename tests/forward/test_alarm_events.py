@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from gateway.alarms.store import AlarmRow, AlarmStore, TransitionRow
-from gateway.clock import FakeClock
+from gateway.core.clock import FakeClock
 from gateway.forward.alarm_events import (
     AlarmEvent,
     AlarmEventLane,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.clock import FakeClock
+from gateway.core.clock import FakeClock
 from gateway.disk_budget import DiskBudget, DiskBudgetSettings
 from gateway.store import ReadingStore
 from probes.reading import ProbeStatus, Reading

@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from gateway.clock import FakeClock
+from gateway.core.clock import FakeClock
 from gateway.forward.event_lane import EventLane
 from gateway.forward.exposure_events import (
     ExposureEvent,

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from gateway.clock import FakeClock, SystemClock
 from gateway.clock_sync import READINGS, ClockSync
+from gateway.core.clock import FakeClock, SystemClock
 from gateway.forward.cursor import AckLedger, LaneBook
 from gateway.forward.influx import open_influx_forwarder
 from gateway.forward.pump import Pump

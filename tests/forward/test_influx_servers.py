@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from gateway.clock import SystemClock
+from gateway.core.clock import SystemClock
 from gateway.forward.influx import open_influx_forwarder
 from gateway.forward.pump import Pump
 from gateway.forward.settings import InfluxSettings

@@ -13,8 +13,8 @@ from pathlib import Path
 import aiomqtt
 import pytest
 
-from gateway.clock import SystemClock
-from gateway.errors import GatewayError
+from gateway.core.clock import SystemClock
+from gateway.core.errors import GatewayError
 from gateway.forward.mqtt import MqttForwarder
 from gateway.forward.settings import MqttSettings
 from gateway.recorder import Recorder

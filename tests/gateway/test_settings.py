@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gateway.cli import main
-from gateway.errors import ConfigError
+from gateway.core.errors import ConfigError
 from gateway.settings import CompartmentKind, RtuBus, TcpBus, load_settings, parse_settings
 
 ROOT = Path(__file__).resolve().parents[2]

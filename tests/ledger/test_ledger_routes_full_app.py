@@ -9,7 +9,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.auth.access import Action, Role, route_actions
-from gateway.clock import FakeClock
+from gateway.core.clock import FakeClock
 from tests.ledger.conftest import HEPB, SHIPMENT, code
 from tests.ledger.test_ledger_routes_support import DOSE, PERSON
 from tests.web.conftest import T0, full_app, sign_in

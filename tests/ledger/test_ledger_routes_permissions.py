@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from gateway.auth.access import PERMISSIONS, Action, Role
-from gateway.clock import FakeClock
+from gateway.core.clock import FakeClock
 from tests.access_support import as_roles
 from tests.ledger.conftest import HEPB, HEPB_BATCH, SHIPMENT, code
 from tests.ledger.test_ledger_routes_support import (

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.clock import FakeClock
+from gateway.core.clock import FakeClock
 from ledger.audit import ReadAudit
 from ledger.certificate import certificate_html
 from ledger.db import LedgerDB

@@ -12,7 +12,7 @@ import pytest
 import pytest_asyncio
 
 from firmware_sim.provincial_platform import ProvincialPlatform, serve
-from gateway.clock import FakeClock
+from gateway.core.clock import FakeClock
 from gateway.ledgers.book import LedgerBook
 from ledger.tables import ReferenceTables, Vaccine
 from tests.ledger.conftest import HEPB, HEPB_BATCH, code

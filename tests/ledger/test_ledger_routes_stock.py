@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from gateway.clock import FakeClock
+from gateway.core.clock import FakeClock
 from gateway.ledgers.book import LedgerBook
 from tests.ledger.conftest import COVID, COVID_BATCH, HEPB, HEPB_BATCH, OLD_BATCH, SHIPMENT, code
 from tests.ledger.test_ledger_routes_support import (

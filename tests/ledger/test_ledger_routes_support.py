@@ -13,7 +13,7 @@ from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.auth.access import Role
-from gateway.clock import FakeClock
+from gateway.core.clock import FakeClock
 from gateway.ledgers.book import LedgerBook, open_ledger_book
 from gateway.ledgers.routes import add_ledger_routes
 from tests.access_support import as_roles, roles_from_header

@@ -13,7 +13,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.auth.access import Role
-from gateway.clock import FakeClock
+from gateway.core.clock import FakeClock
 from gateway.ledgers.book import LedgerBook, open_ledger_book
 from gateway.ledgers.scans import LedgerScans
 from gateway.ledgers.station_routes import add_ledger_station_routes

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from gateway.clock import FakeClock
-from gateway.errors import ConfigError
+from gateway.core.clock import FakeClock
+from gateway.core.errors import ConfigError
 from gateway.ledgers.book import LedgerBook, open_ledger_book
 from gateway.ledgers.scans import LedgerScans, StationResult
 from gateway.ledgers.tasks import LedgerJobs

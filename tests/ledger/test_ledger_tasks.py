@@ -21,7 +21,7 @@ from alerts.channels import build_channels
 from firmware_sim.provincial_platform import ProvincialPlatform, serve
 from firmware_sim.wechat_api import FakeWecom
 from gateway.alarms.engine import AlarmService
-from gateway.clock import FakeClock
+from gateway.core.clock import FakeClock
 from gateway.ledgers.book import LedgerBook, open_configured
 from gateway.ledgers.tasks import DailyJobs, DeadlineWatch, LedgerJobs, queue_stats, stored_tables
 from gateway.recorder import Recorder

@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from gateway.clock import FakeClock
+from gateway.core.clock import FakeClock
 from ledger.catalogue import Catalogue
 from ledger.errors import CatalogueError, LedgerError, StockError
 from ledger.stock import IN_STOCK, OPENED, SCRAPPED, USED_UP, StockLedger

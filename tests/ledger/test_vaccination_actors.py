@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.clock import FakeClock
+from gateway.core.clock import FakeClock
 from ledger.catalogue import Catalogue
 from ledger.db import FILE_NAME, MIGRATIONS, LedgerDB, to_ms
 from ledger.errors import RecordError

@@ -12,7 +12,7 @@ import pytest
 import pytest_asyncio
 
 from firmware_sim.provincial_platform import ProvincialPlatform, serve
-from gateway.clock import FakeClock
+from gateway.core.clock import FakeClock
 from ledger.db import LedgerDB
 from ledger.errors import LedgerError, RecordError, StockError, UploadError
 from ledger.stock import StockLedger

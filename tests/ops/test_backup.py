@@ -18,7 +18,7 @@ import pytest_asyncio
 
 from firmware_sim.modbus_devices import ModbusSimulator, channels_for_settings
 from firmware_sim.modbus_server import TcpSimServer
-from gateway.clock import SystemClock
+from gateway.core.clock import SystemClock
 from gateway.ops.backup import BackupError, backup, restore, store_in_use
 from gateway.runtime import STORE_FILE
 from gateway.settings import load_settings

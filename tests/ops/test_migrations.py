@@ -20,9 +20,9 @@ from gateway import scan_store, store
 from gateway.alarms import store as alarm_store
 from gateway.auth import accounts, audit_log
 from gateway.checks import store as checks_store
-from gateway.clock import FakeClock
 from gateway.commissioning import store as commissioning_store
-from gateway.errors import GatewayError
+from gateway.core.clock import FakeClock
+from gateway.core.errors import GatewayError
 from ledger import db as ledger_db
 from ledger.errors import LedgerError
 from probes.reading import STATUS_CODES, ProbeStatus

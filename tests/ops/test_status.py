@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from gateway.cli import main
-from gateway.clock import FakeClock
+from gateway.core.clock import FakeClock
 from gateway.ops.status import (
     fetch_health,
     format_health,

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from gateway.clock import FakeClock, SystemClock
+from gateway.core.clock import FakeClock, SystemClock
 from gateway.ops.watchdog import Notifier, ping_interval, run_watchdog
 from gateway.runtime import Gateway
 from gateway.settings import parse_settings

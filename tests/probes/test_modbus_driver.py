@@ -15,7 +15,7 @@ from firmware_sim.modbus_devices import ModbusSimulator, SimulatedChannel
 from firmware_sim.modbus_server import RtuSimServer, TcpSimServer
 from firmware_sim.pty_pair import pty_pair
 from firmware_sim.scenarios import build_scenario
-from gateway.clock import SystemClock
+from gateway.core.clock import SystemClock
 from gateway.settings import CompartmentKind, RtuBus, TcpBus
 from probes.modbus import ModbusBusDriver, PolledDevice
 from probes.profiles import builtin_profiles

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from gateway.clock import FakeClock
+from gateway.core.clock import FakeClock
 from probes.reading import Reading
 from probes.scan import Scan
 

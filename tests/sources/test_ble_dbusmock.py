@@ -18,7 +18,7 @@ import pytest
 
 from firmware_sim.ble_replay import SimulatedBleSensor
 from firmware_sim.scenarios import build_scenario
-from gateway.clock import SystemClock
+from gateway.core.clock import SystemClock
 from probes.ble import AdapterState, BleDriver
 from probes.ble_decode import BleFormat
 from probes.reading import ProbeStatus

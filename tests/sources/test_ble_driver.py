@@ -12,7 +12,7 @@ from bleak.backends.scanner import AdvertisementData
 
 from firmware_sim.ble_replay import SimulatedBleSensor, replay
 from firmware_sim.scenarios import build_scenario
-from gateway.clock import FakeClock
+from gateway.core.clock import FakeClock
 from probes.ble import (
     NO_ADAPTER,
     AdapterFailedError,

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from gateway.clock import FakeClock
+from gateway.core.clock import FakeClock
 from probes.scan import GS, LineTooLong
 from probes.scanner_hid import (
     EV_KEY,

@@ -11,7 +11,7 @@ import pytest
 from firmware_sim.pty_pair import pty_pair
 from firmware_sim.scenarios import build_scenario
 from firmware_sim.serial_devices import LoggerChannel, PtyWriter, run_logger
-from gateway.clock import SystemClock
+from gateway.core.clock import SystemClock
 from gateway.settings import CompartmentKind
 from probes.reading import ProbeStatus
 from probes.scanner_serial import SerialScannerDriver

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.clock import FakeClock
 from gateway.clock_sync import READINGS, SCANS, ClockSync, time_service_running
+from gateway.core.clock import FakeClock
 from gateway.scan_store import ScanStore
 from gateway.store import MIGRATIONS, ReadingStore, to_millis
 from gateway.time_correction import OffsetTimeline, offset_of

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from gateway.clock import FakeClock
-from gateway.errors import StoreError
+from gateway.core.clock import FakeClock
+from gateway.core.errors import StoreError
 from gateway.recorder import Recorder, run_retention
 from gateway.settings import StoreSettings
 from gateway.store import ReadingStore, StoredReading

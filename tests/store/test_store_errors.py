@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.errors import StoreError
+from gateway.core.errors import StoreError
 from gateway.store import ReadingStore
 
 from .support import T0, series

@@ -13,7 +13,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.api import CONTEXT, GatewayContext
-from gateway.clock import FakeClock
+from gateway.core.clock import FakeClock
 from gateway.recorder import Recorder
 from gateway.settings import Settings, parse_settings
 from gateway.store import ReadingStore

@@ -21,8 +21,8 @@ from gateway.auth.accounts import AccountStore
 from gateway.auth.audit_log import AuditLog
 from gateway.checks.store import FILENAME as CHECKS_FILE
 from gateway.checks.store import ChecksStore
-from gateway.clock import FakeClock
 from gateway.clock_sync import ClockSync
+from gateway.core.clock import FakeClock
 from gateway.ledgers.book import open_configured
 from gateway.ledgers.excursion_service import open_excursions
 from gateway.ledgers.tasks import LedgerJobs

@@ -15,7 +15,7 @@ from gateway.auth.accounts import (
     LockedOutError,
     SignInRefusedError,
 )
-from gateway.clock import FakeClock
+from gateway.core.clock import FakeClock
 from tests.web.conftest import T0
 from tests.web_support import TEST_PASSWORD, add_account, open_accounts, stored_bytes
 

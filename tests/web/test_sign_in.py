@@ -220,7 +220,7 @@ async def test_secure_cookies_when_configured(tmp_path_factory: pytest.TempPathF
     from gateway.auth.access import Role
     from gateway.auth.middleware import install_auth
     from gateway.auth.routes import add_account_routes
-    from gateway.clock import FakeClock
+    from gateway.core.clock import FakeClock
     from tests.web_support import add_account, close_auth, open_auth
 
     auth = open_auth(tmp_path_factory.mktemp("secure"), FakeClock(), secure="always")
