@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from gateway.auth.access import OPEN, Action, add_route
+from gateway.auth.access import OPEN, add_route
+from gateway.auth.policy import Action
 from gateway.checks.routes import CHECKS, add_check_routes, checks_health
 from gateway.clock_sync import ClockSync
 from gateway.core.clock import Clock

@@ -16,7 +16,8 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.auth.access import Action, add_route, require
+from gateway.auth.access import add_route, require
+from gateway.auth.policy import Action
 from gateway.core.clock import Clock, SystemClock
 from gateway.scan_store import ScanStore, StoredScan, scan_sink
 from probes.scan import Scan

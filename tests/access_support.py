@@ -11,7 +11,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from gateway.auth.access import USER, Role, User
+from gateway.auth.access import USER
+from gateway.auth.policy import Role, User
 
 ROLES_HEADER = "X-Test-Roles"
 

@@ -32,7 +32,8 @@ from alerts.errors import (
 from alerts.escalation import Transition
 from alerts.messages import LOCAL_TZ
 from gateway.alarms.engine import AlarmService
-from gateway.auth.access import OPEN, Action, User, add_route, require
+from gateway.auth.access import OPEN, add_route, forbidden, require
+from gateway.auth.policy import Action, ForbiddenError, User, alarm_person
 from gateway.core.errors import StoreError
 
 _B = TypeVar("_B", bound="_Body")
@@ -124,20 +125,11 @@ def _refused(error: Exception, service: AlarmService) -> web.HTTPException:
 
 def _acting_person(user: User, named: str | None, service: AlarmService) -> str:
     """The alarm person the signed-in account answers as; a body naming another is refused."""
-    if user.person is None:
-        people = sorted({p for tier in (1, 2, 3) for p in service.alerts.tier_people(tier)})
-        raise _error(
-            web.HTTPForbidden,
-            f"account {user.name} answers for no alarm person; fix: an admin sets its person id "
-            f"(one of: {', '.join(people)})",
-        )
-    if named is not None and named != user.person:
-        raise _error(
-            web.HTTPForbidden,
-            f"{user.name} is signed in as alarm person {user.person!r} and cannot act for "
-            f"{named!r}; fix: leave out the person, or sign in as {named}",
-        )
-    return user.person
+    people = {p for tier in (1, 2, 3) for p in service.alerts.tier_people(tier)}
+    try:
+        return alarm_person(user, named, people)
+    except ForbiddenError as refused:
+        raise forbidden(refused) from None
 
 
 def _transitions(transitions: list[Transition]) -> list[dict[str, Any]]:

@@ -25,7 +25,7 @@ from typing import Final
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from gateway.auth.access import Role, User
+from gateway.auth.policy import Role, User
 from gateway.core.clock import Clock
 from gateway.core.errors import GatewayError
 from gateway.sqlite_file import FileBacked, SqliteFile, Synchronous

@@ -12,8 +12,8 @@ import getpass
 import sys
 from pathlib import Path
 
-from gateway.auth.access import Role
 from gateway.auth.accounts import ACCOUNTS_FILE, AccountError, AccountStore
+from gateway.auth.policy import Role
 from gateway.core.clock import SystemClock
 from gateway.settings import load_settings
 

@@ -18,7 +18,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from alerts.messages import LOCAL_TZ
-from gateway.auth.access import OPEN, Action, Role, User, add_route, current_user, refusal, require
+from gateway.auth.access import OPEN, add_route, current_user, refusal, require
 from gateway.auth.accounts import (
     AccountConflictError,
     AccountError,
@@ -39,6 +39,7 @@ from gateway.auth.middleware import (
     session_csrf,
     via,
 )
+from gateway.auth.policy import Action, Role, User
 
 _M = TypeVar("_M", bound=BaseModel)
 _dumps = functools.partial(json.dumps, ensure_ascii=False)

@@ -28,7 +28,8 @@ from pydantic import (
     StringConstraints,
 )
 
-from gateway.auth.access import Action, User, add_route, require
+from gateway.auth.access import add_route, require
+from gateway.auth.policy import Action, User
 from gateway.checks.calibration import CalibrationRefusedError, judge, window_for
 from gateway.checks.manual_readings import (
     ManualReading,

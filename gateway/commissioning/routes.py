@@ -19,7 +19,8 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from gateway.api import CONTEXT, GatewayContext
-from gateway.auth.access import Action, add_route, require
+from gateway.auth.access import add_route, require
+from gateway.auth.policy import Action
 from gateway.commissioning.desk import (
     CommissioningDesk,
     DecommissionForm,

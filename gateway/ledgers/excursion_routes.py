@@ -11,7 +11,8 @@ from typing import Annotated, Any, Literal
 from aiohttp import web
 from pydantic import AwareDatetime, Field, StringConstraints, model_validator
 
-from gateway.auth.access import Action, add_route, require
+from gateway.auth.access import add_route, require
+from gateway.auth.policy import Action
 from gateway.core.errors import GatewayError
 from gateway.json_http import json_response, parse_body, refusal
 from gateway.ledgers.excursion_service import ExcursionService, Measured, manual_id

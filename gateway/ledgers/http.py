@@ -19,7 +19,8 @@ from typing import Annotated, Any, Literal, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from gateway.auth.access import Action, User, require
+from gateway.auth.access import require
+from gateway.auth.policy import Action, User
 from gateway.json_http import refusal
 from gateway.ledgers.book import LedgerBook
 from ledger.audit import ReadAudit

@@ -16,8 +16,9 @@ from typing import Annotated, Any, Literal
 from aiohttp import web
 from pydantic import Field
 
-from gateway.auth.access import Action, User, add_route, require
+from gateway.auth.access import add_route, require
 from gateway.auth.audit_log import note
+from gateway.auth.policy import Action, User
 from gateway.json_http import json_response, parse_body, refusal
 from gateway.ledgers.http import (
     AUDIT,

@@ -14,8 +14,9 @@ from typing import Any, Literal
 
 from aiohttp import web
 
-from gateway.auth.access import Action, User, add_route, require
+from gateway.auth.access import add_route, require
 from gateway.auth.audit_log import note
+from gateway.auth.policy import Action, User
 from gateway.json_http import json_response, parse_body, refusal
 from gateway.ledgers.book import LedgerBook
 from gateway.ledgers.http import (

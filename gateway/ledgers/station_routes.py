@@ -12,7 +12,8 @@ import json
 
 from aiohttp import web
 
-from gateway.auth.access import Action, add_route, require
+from gateway.auth.access import add_route, require
+from gateway.auth.policy import Action
 from gateway.ledgers.scans import FEED_SIZE, LedgerScans
 
 LEDGER_SCANS = web.AppKey("ledger_scans", LedgerScans)

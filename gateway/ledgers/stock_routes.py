@@ -14,8 +14,9 @@ from typing import Annotated, Any, Literal
 from aiohttp import web
 from pydantic import Field
 
-from gateway.auth.access import Action, add_route, require
+from gateway.auth.access import add_route, require
 from gateway.auth.audit_log import note
+from gateway.auth.policy import Action
 from gateway.json_http import json_response, parse_body, refusal
 from gateway.ledgers.http import (
     BOOK,

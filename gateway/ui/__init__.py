@@ -12,7 +12,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from gateway.auth.access import Action, add_route
+from gateway.auth.access import add_route
+from gateway.auth.policy import Action
 from gateway.ui.pages import add_page_routes
 from gateway.ui.series import series
 

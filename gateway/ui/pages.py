@@ -20,7 +20,8 @@ from urllib.parse import quote
 from aiohttp import web
 
 from gateway.api import CONTEXT
-from gateway.auth.access import Action, Handler, User, current_user
+from gateway.auth.access import Handler, current_user
+from gateway.auth.policy import Action, User
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (

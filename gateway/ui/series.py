@@ -16,7 +16,8 @@ from datetime import datetime, timedelta
 from aiohttp import web
 
 from gateway.api import CONTEXT
-from gateway.auth.access import Action, require
+from gateway.auth.access import require
+from gateway.auth.policy import Action
 
 DEFAULT_POINTS = 300
 MAX_POINTS = 2000

@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from alerts.ack_links import AckClaim, sign
 from gateway.alarms.routes import add_alarm_routes
-from gateway.auth.access import Role
+from gateway.auth.policy import Role
 from tests.access_support import as_roles, roles_from_header
 from tests.alarms.conftest import SECRET, T0, UNIT, Harness
 

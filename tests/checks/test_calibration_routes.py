@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from aiohttp import ClientResponse
 
-from gateway.auth.access import Role
+from gateway.auth.policy import Role
 from gateway.checks.routes import CHECKS, checks_health
 from probes.reading import ProbeStatus, Reading
 from tests.access_support import as_roles

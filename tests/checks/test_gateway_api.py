@@ -10,7 +10,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.api import GatewayContext, build_app
-from gateway.auth.access import Role
+from gateway.auth.policy import Role
 from gateway.checks.store import FILENAME, ChecksStore
 from gateway.clock_sync import ClockSync
 from gateway.core.clock import FakeClock

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from gateway.auth.access import PERMISSIONS, Action, Role
+from gateway.auth.policy import PERMISSIONS, Action, Role
 from probes.reading import ProbeStatus, Reading
 from tests.access_support import as_roles
 from tests.checks.conftest import Client, Harness

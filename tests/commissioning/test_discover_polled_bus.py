@@ -12,7 +12,7 @@ import pytest
 from firmware_sim.modbus_devices import ModbusSimulator
 from firmware_sim.modbus_server import RtuSimServer
 from firmware_sim.pty_pair import pty_pair
-from gateway.auth.access import Role
+from gateway.auth.policy import Role
 from gateway.core.clock import SystemClock
 from gateway.runtime import Gateway
 from gateway.settings import CompartmentKind, load_settings

@@ -18,7 +18,7 @@ import pytest_asyncio
 from firmware_sim.modbus_devices import ModbusSimulator, SimulatedChannel
 from firmware_sim.modbus_server import TcpSimServer
 from firmware_sim.scenarios import build_scenario
-from gateway.auth.access import Role
+from gateway.auth.policy import Role
 from gateway.core.clock import ScaledClock
 from gateway.runtime import STORE_FILE, Gateway
 from gateway.settings import CompartmentKind, load_settings

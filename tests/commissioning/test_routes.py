@@ -15,7 +15,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.api import CONTEXT
-from gateway.auth.access import Role
+from gateway.auth.policy import Role
 from gateway.commissioning.desk import CommissioningDesk
 from gateway.commissioning.routes import FORMS, add_commissioning_routes
 from gateway.commissioning.store import CommissioningLog

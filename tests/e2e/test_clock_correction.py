@@ -15,7 +15,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.api import GatewayContext, build_app
-from gateway.auth.access import Role
+from gateway.auth.policy import Role
 from gateway.clock_sync import READINGS, SCANS, ClockSync
 from gateway.core.clock import FakeClock
 from gateway.recorder import Recorder

@@ -15,7 +15,7 @@ import pytest
 
 from firmware_sim.modbus_devices import ModbusSimulator, channels_for_settings
 from firmware_sim.modbus_server import TcpSimServer
-from gateway.auth.access import Role
+from gateway.auth.policy import Role
 from gateway.core.clock import SystemClock
 from gateway.runtime import STORE_FILE
 from gateway.settings import load_settings

@@ -15,7 +15,7 @@ import pytest_asyncio
 from firmware_sim.provincial_platform import ProvincialPlatform, serve
 from firmware_sim.pty_pair import pty_pair
 from firmware_sim.serial_devices import PtyWriter
-from gateway.auth.access import Role
+from gateway.auth.policy import Role
 from gateway.core.clock import SystemClock
 from gateway.ledgers.book import open_ledger_book
 from ledger.stock import IN_STOCK

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.auth.access import Role
+from gateway.auth.policy import Role
 from gateway.runtime import STORE_FILE
 from gateway.store import ReadingStore
 from tests.e2e.support import Clinic, GatewayProcess

@@ -16,7 +16,7 @@ import pytest
 from firmware_sim.pty_pair import pty_pair
 from firmware_sim.scenarios import build_scenario
 from firmware_sim.serial_devices import LoggerChannel, PtyWriter, run_logger
-from gateway.auth.access import Role
+from gateway.auth.policy import Role
 from gateway.core.clock import SystemClock
 from gateway.settings import CompartmentKind
 from tests.e2e.support import CLINIC_HEADER, GatewayProcess

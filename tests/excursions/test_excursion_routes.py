@@ -15,7 +15,7 @@ import pytest_asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from gateway.auth.access import Role
+from gateway.auth.policy import Role
 from gateway.core.clock import FakeClock
 from gateway.ledgers.book import open_ledger_book
 from gateway.ledgers.excursion_routes import add_excursion_routes

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from gateway.auth.access import PERMISSIONS, Action, Role
+from gateway.auth.policy import PERMISSIONS, Action, Role
 from gateway.core.clock import FakeClock
 from tests.access_support import as_roles
 from tests.ledger.conftest import HEPB, HEPB_BATCH, SHIPMENT, code

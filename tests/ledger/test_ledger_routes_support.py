@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient, TestServer
 
-from gateway.auth.access import Role
+from gateway.auth.policy import Role
 from gateway.core.clock import FakeClock
 from gateway.ledgers.book import LedgerBook, open_ledger_book
 from gateway.ledgers.routes import add_ledger_routes

@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from gateway.auth.access import Role
+from gateway.auth.policy import Role
 from gateway.core.clock import FakeClock
 from gateway.scan_routes import add_scan_routes
 from gateway.scan_store import FILENAME, ScanStore, StoredScan, scan_sink

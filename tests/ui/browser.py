@@ -20,8 +20,8 @@ from pathlib import Path
 from playwright.async_api import Browser, Page, async_playwright
 
 from firmware_sim.modbus_devices import ModbusSimulator, channels_for_settings
-from gateway.auth.access import Role
 from gateway.auth.accounts import ACCOUNTS_FILE, AccountStore, Passwords
+from gateway.auth.policy import Role
 from gateway.core.clock import SystemClock
 from gateway.settings import load_settings
 from tests.e2e.support import CLINIC_HEADER

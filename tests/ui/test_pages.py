@@ -12,7 +12,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from yarl import URL
 
-from gateway.auth.access import Action, Role, User
+from gateway.auth.policy import Action, Role, User
 from gateway.ui import STATIC
 from gateway.ui.pages import SCREENS, shell
 from tests.access_support import as_roles

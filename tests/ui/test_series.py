@@ -8,7 +8,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from gateway.auth.access import Role
+from gateway.auth.policy import Role
 from gateway.store import ReadingStore
 from probes.reading import ProbeStatus, Reading
 from tests.access_support import as_roles

@@ -16,9 +16,9 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.alarms.engine import AlarmService
 from gateway.api import GatewayContext, build_app
-from gateway.auth.access import Role
 from gateway.auth.accounts import AccountStore
 from gateway.auth.audit_log import AuditLog
+from gateway.auth.policy import Role
 from gateway.checks.store import FILENAME as CHECKS_FILE
 from gateway.checks.store import ChecksStore
 from gateway.clock_sync import ClockSync

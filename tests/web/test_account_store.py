@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from gateway.auth.access import Role
 from gateway.auth.accounts import (
     ACCOUNTS_FILE,
     AccountConflictError,
@@ -15,6 +14,7 @@ from gateway.auth.accounts import (
     LockedOutError,
     SignInRefusedError,
 )
+from gateway.auth.policy import Role
 from gateway.core.clock import FakeClock
 from tests.web.conftest import T0
 from tests.web_support import TEST_PASSWORD, add_account, open_accounts, stored_bytes

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.auth.access import Role
 from gateway.auth.cli import DEMO_ACCOUNTS, demo_password, ensure_demo_accounts
+from gateway.auth.policy import Role
 from gateway.cli import main
 from tests.web_support import open_accounts
 

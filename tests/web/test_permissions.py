@@ -16,8 +16,9 @@ import pytest
 from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient
 
-from gateway.auth.access import OPEN, PERMISSIONS, Action, Role, route_actions
+from gateway.auth.access import OPEN, route_actions
 from gateway.auth.middleware import STATE_CHANGING
+from gateway.auth.policy import PERMISSIONS, Action, Role
 from tests.alarms.conftest import people
 from tests.web.conftest import Site
 from tests.web_support import bearer

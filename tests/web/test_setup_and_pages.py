@@ -10,7 +10,7 @@ import pytest_asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from gateway.auth.access import Role
+from gateway.auth.policy import Role
 from gateway.core.clock import FakeClock
 from tests.web.conftest import T0, Site, full_app, sign_in
 from tests.web_support import TEST_PASSWORD, add_account, csrf
