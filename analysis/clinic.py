@@ -23,7 +23,7 @@ from analysis.errors import ReportError
 from analysis.metrics import DEFAULT_LIMITS, Limits, SeriesAccumulator
 from analysis.period import month_bounds
 from analysis.report import ExposedDoses, Place, ProbeFigures, Report, build_report
-from gateway.store import ReadingStore, from_millis, to_millis
+from gateway.storage.readings import ReadingStore, from_millis, to_millis
 from probes.reading import STATUS_CODES
 
 if TYPE_CHECKING:
@@ -39,8 +39,8 @@ async def clinic_report(
     month: str,
     step: Callable[[str], None] | None = None,
 ) -> Report:
-    from gateway.alarms.store import ALARMS_FILE
     from gateway.runtime import STORE_FILE
+    from gateway.storage.alarms import ALARMS_FILE
 
     start, end = month_bounds(month)
     since, until = from_millis(start), from_millis(end)
@@ -118,8 +118,8 @@ def _alarm_events(
     path: Path, settings: Settings, since: datetime, until: datetime
 ) -> list[AlarmEvent]:
     """The gateway's alarm transitions, mapped as the forwarder maps them to InfluxDB."""
-    from gateway.alarms.store import AlarmStore
     from gateway.forward.alarm_events import events_from
+    from gateway.storage.alarms import AlarmStore
 
     if not path.exists():
         return []

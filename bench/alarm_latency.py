@@ -31,7 +31,7 @@ from gateway.alarms.engine import AlarmService
 from gateway.core.clock import SystemClock
 from gateway.recorder import Recorder
 from gateway.settings import Settings, parse_settings
-from gateway.store import ReadingStore, StoredReading
+from gateway.storage.readings import ReadingStore, StoredReading
 from probes.reading import ProbeStatus, Reading
 
 CHANNELS_PER_LOGGER = 8

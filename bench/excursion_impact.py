@@ -22,7 +22,7 @@ from pathlib import Path
 from gateway.core.clock import FakeClock
 from gateway.ledgers.excursion_service import ExcursionService
 from gateway.settings import Settings, parse_settings
-from gateway.store import ReadingStore
+from gateway.storage.readings import ReadingStore
 from ledger.catalogue import Catalogue
 from ledger.db import LedgerDB
 from ledger.quarantine import held_reason

@@ -24,7 +24,7 @@ from gateway.forward.settings import InfluxSettings
 from gateway.forward.tags import Identity, ProbeTags
 from gateway.recorder import Recorder
 from gateway.settings import StoreSettings
-from gateway.store import ReadingStore, StoredReading
+from gateway.storage.readings import ReadingStore, StoredReading
 from probes.reading import ProbeStatus, Reading
 from tests.servers import Influxd, VictoriaMetrics
 

@@ -18,7 +18,7 @@ from gateway.core.clock import SystemClock
 from gateway.forward.mqtt import MqttForwarder
 from gateway.forward.settings import MqttSettings
 from gateway.forward.tags import Identity, ProbeTags
-from gateway.store import ReadingStore
+from gateway.storage.readings import ReadingStore
 from probes.reading import ProbeStatus, Reading
 from tests.servers import Mosquitto, Subscriber
 

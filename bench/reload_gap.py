@@ -24,7 +24,7 @@ from firmware_sim.scenarios import build_scenario
 from gateway.core.clock import SystemClock
 from gateway.runtime import STORE_FILE, Gateway
 from gateway.settings import CompartmentKind, ModbusProbe, Settings, parse_settings
-from gateway.store import ReadingStore
+from gateway.storage.readings import ReadingStore
 from probes.profiles import builtin_profiles
 
 CHANNELS = 3

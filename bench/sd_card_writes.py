@@ -11,7 +11,7 @@ every file of the data folder each 30 simulated seconds. Figures, from /proc/sel
   and the memory-mapped -shm index), i.e. what the kernel sent to the card.
 
 Each variant sets SQLite's checkpoint settings on the store's connection (to compare them with
-what `gateway.sqlite_file` ships) or the recorder's flush interval.
+what `gateway.storage.sqlite_file` ships) or the recorder's flush interval.
 
 Run: python -m bench.sd_card_writes [--hours 24]
 """
@@ -30,7 +30,7 @@ from pathlib import Path
 from gateway.core.clock import FakeClock
 from gateway.recorder import Recorder
 from gateway.settings import StoreSettings
-from gateway.store import ReadingStore
+from gateway.storage.readings import ReadingStore
 from probes.reading import ProbeStatus, Reading
 
 WRITEBACK_S = 30.0

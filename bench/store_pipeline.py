@@ -17,7 +17,7 @@ from pathlib import Path
 from gateway.core.clock import SystemClock
 from gateway.recorder import Recorder
 from gateway.settings import StoreSettings
-from gateway.store import MIGRATIONS, ReadingStore, to_millis
+from gateway.storage.readings import MIGRATIONS, ReadingStore, to_millis
 from probes.reading import STATUS_CODES, ProbeStatus, Reading
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from gateway.clock_sync import READINGS, ClockSync
 from gateway.core.clock import FakeClock
-from gateway.store import ReadingStore
+from gateway.storage.readings import ReadingStore
 from probes.reading import ProbeStatus, Reading
 
 BOOT = datetime(2026, 1, 1, tzinfo=UTC)

@@ -23,16 +23,14 @@ from gateway.recorder import Recorder
 from gateway.scan_routes import add_scan_routes
 from gateway.settings import Settings
 from gateway.sources import Sources
-from gateway.store import ReadingStore, StoredReading
+from gateway.storage.readings import ReadingStore, StoredReading
 from probes.modbus import ModbusBusDriver
 from probes.reading import ProbeStatus
 
 if TYPE_CHECKING:
     from gateway.alarms.engine import AlarmService
     from gateway.auth.middleware import WebAuth
-    from gateway.checks.store import ChecksStore
     from gateway.commissioning.desk import CommissioningDesk
-    from gateway.disk_budget import DiskBudget
     from gateway.forward.alarm_events import AlarmEventLane
     from gateway.forward.event_lane import EventLane
     from gateway.forward.exposure_events import ExposureEvent
@@ -41,6 +39,8 @@ if TYPE_CHECKING:
     from gateway.ledgers.book import LedgerBook
     from gateway.ledgers.excursion_service import ExcursionService
     from gateway.ledgers.tasks import LedgerJobs
+    from gateway.storage.checks import ChecksStore
+    from gateway.storage.disk_budget import DiskBudget
 
 MAX_READINGS = 10_000
 

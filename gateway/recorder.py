@@ -31,7 +31,7 @@ from types import MappingProxyType
 from gateway.core.clock import Clock
 from gateway.core.errors import StoreError
 from gateway.settings import StoreSettings
-from gateway.store import InvalidReadingError, ReadingStore, StoredReading
+from gateway.storage.readings import InvalidReadingError, ReadingStore, StoredReading
 from probes.reading import Reading
 
 log = logging.getLogger(__name__)

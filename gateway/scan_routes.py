@@ -19,7 +19,7 @@ from aiohttp import web
 from gateway.auth.access import add_route, require
 from gateway.auth.policy import Action
 from gateway.core.clock import Clock, SystemClock
-from gateway.scan_store import ScanStore, StoredScan, scan_sink
+from gateway.storage.scans import ScanStore, StoredScan, scan_sink
 from probes.scan import Scan
 
 MAX_SCANS = 10_000

@@ -28,8 +28,8 @@ from alerts.settings import AlertSettings
 from alerts.settings import cross_check as alerts_cross_check
 from gateway.core.errors import ConfigError
 from gateway.core.problems import Problem
-from gateway.disk_budget import DiskBudgetSettings
 from gateway.forward.settings import InfluxSettings, MqttSettings
+from gateway.storage.disk_budget import DiskBudgetSettings
 from ledger.settings import LedgerSettings
 from probes.profiles import RegisterProfile, builtin_profiles
 from probes.sources_settings import (

@@ -22,7 +22,7 @@ from probes.reading import Reading
 from probes.sources_settings import BleProbe, HidScanner, SerialProbe
 
 if TYPE_CHECKING:
-    from gateway.scan_store import ScanListener, ScanStore, StoredScan
+    from gateway.storage.scans import ScanListener, ScanStore, StoredScan
     from probes.scan import Scan
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ def open_sources(
 ) -> Sources:
     """Drivers for the configured sources; every scan, from a scanner or the API, is committed
     and then handed to `scan_listeners` (alarm presence, the ledger)."""
-    from gateway.scan_store import FILENAME, ScanStore, scan_sink
+    from gateway.storage.scans import FILENAME, ScanStore, scan_sink
 
     store = resources.enter_context(
         ScanStore(settings.gateway.data_dir / FILENAME, synchronous=settings.store.synchronous)

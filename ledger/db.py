@@ -1,6 +1,6 @@
 """The ledger's SQLite file (``ledger.sqlite3``): WAL, migrations by ``user_version``.
 
-Same conventions as `gateway.store`: one connection in autocommit mode, explicit
+Same conventions as `gateway.storage.readings`: one connection in autocommit mode, explicit
 ``BEGIN IMMEDIATE`` transactions, times as whole milliseconds since the epoch (UTC), and every
 sqlite3 error translated into `LedgerStoreError`. Ledger tables are append-only: nothing in
 this package issues UPDATE or DELETE on ``stock_events`` or ``record_versions``; the upload
@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
-from gateway.sqlite_file import FileBacked, SqliteFile
+from gateway.storage.sqlite_file import FileBacked, SqliteFile
 from ledger.errors import LedgerStoreError
 
 FILE_NAME = "ledger.sqlite3"

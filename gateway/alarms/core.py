@@ -40,15 +40,15 @@ from alerts.model import ConditionChange, ConditionCleared, ConditionKind, Condi
 from alerts.rules import CompartmentRules, CompartmentState, rules_for
 from alerts.settings import AlertSettings
 from gateway.alarms.notices import DosesAtRisk, outbox_rows
-from gateway.alarms.store import (
+from gateway.core.errors import ConfigError
+from gateway.settings import Settings
+from gateway.storage.alarms import (
     META_HEARTBEAT,
     AlarmStore,
     WhoEvent,
     Work,
 )
-from gateway.core.errors import ConfigError
-from gateway.settings import Settings
-from gateway.store import StoredReading
+from gateway.storage.readings import StoredReading
 
 log = logging.getLogger(__name__)
 

@@ -28,9 +28,9 @@ from alerts.messages import LOCAL_TZ, Message, describe, place_of
 from alerts.model import ChannelKind
 from alerts.settings import AlertSettings
 from gateway.alarms.notices import opening_notice
-from gateway.alarms.store import META_DIGEST_DUE, AlarmRow, AlarmStore, NewOutboxRow, Work
 from gateway.core.clock import Clock
 from gateway.settings import Settings
+from gateway.storage.alarms import META_DIGEST_DUE, AlarmRow, AlarmStore, NewOutboxRow, Work
 
 log = logging.getLogger(__name__)
 

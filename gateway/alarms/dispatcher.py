@@ -31,9 +31,9 @@ from alerts.channels.base import Channel, Notification, Outcome, failed
 from alerts.model import ChannelKind
 from alerts.outbox import EntryState, OutboxEntry, expire, record_attempt, supersede
 from alerts.settings import AlertSettings
-from gateway.alarms.store import AlarmStore, OutboxRow
 from gateway.core.clock import Clock
 from gateway.core.errors import StoreError
+from gateway.storage.alarms import AlarmStore, OutboxRow
 
 log = logging.getLogger(__name__)
 

@@ -37,12 +37,12 @@ from gateway.alarms.digest import DigestJob
 from gateway.alarms.dispatcher import Dispatcher
 from gateway.alarms.links import LinkHealth, LinkWatch
 from gateway.alarms.notices import DosesAtRisk
-from gateway.alarms.store import ALARMS_FILE, AlarmStore
 from gateway.core.clock import Clock
 from gateway.core.closing import Closing
 from gateway.core.errors import StoreError
 from gateway.settings import Settings
-from gateway.store import StoredReading
+from gateway.storage.alarms import ALARMS_FILE, AlarmStore
+from gateway.storage.readings import StoredReading
 
 log = logging.getLogger(__name__)
 

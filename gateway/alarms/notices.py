@@ -15,8 +15,8 @@ from alerts.escalation import Alarm, Notify, NotifyReason
 from alerts.messages import place_of, render
 from alerts.model import ConditionKind
 from alerts.settings import AlertSettings
-from gateway.alarms.store import NewOutboxRow
 from gateway.settings import Settings
+from gateway.storage.alarms import NewOutboxRow
 
 #: Conditions about the vaccine's temperature: their messages say how many doses are at risk.
 TEMPERATURE_KINDS = frozenset(

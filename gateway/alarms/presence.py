@@ -12,7 +12,7 @@ from ledger.errors import LedgerError
 
 if TYPE_CHECKING:
     from gateway.alarms.engine import AlarmService
-    from gateway.scan_store import ScanListener, StoredScan
+    from gateway.storage.scans import ScanListener, StoredScan
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ from alerts.escalation import Alarm
 from alerts.messages import describe, place_of
 from alerts.outbox import EntryState
 from gateway.alarms.notices import opening_notice
-from gateway.alarms.store import AlarmRow, AttemptRow, OutboxRow, TransitionRow
 from gateway.settings import Settings
+from gateway.storage.alarms import AlarmRow, AttemptRow, OutboxRow, TransitionRow
 
 if TYPE_CHECKING:
     from gateway.alarms.core import AlarmCore

@@ -12,10 +12,10 @@ import getpass
 import sys
 from pathlib import Path
 
-from gateway.auth.accounts import ACCOUNTS_FILE, AccountError, AccountStore
 from gateway.auth.policy import Role
 from gateway.core.clock import SystemClock
 from gateway.settings import load_settings
+from gateway.storage.accounts import ACCOUNTS_FILE, AccountError, AccountStore
 
 # The demo's accounts, one per role, documented in the README: name, role, alarm person id
 # (the demo configuration's tiers: wang, li, zhao). The password is "demo-" + the name.

@@ -27,11 +27,11 @@ from aiohttp import web
 from aiohttp.web_urldispatcher import SystemRoute
 
 from gateway.auth.access import USER, current_user, refusal, require, route_actions
-from gateway.auth.accounts import ACCOUNTS_FILE, AccountStore, NewSession
-from gateway.auth.audit_log import AUDIT_FILE, AuditLog, noted
 from gateway.auth.policy import Action
 from gateway.core.clock import Clock
 from gateway.settings import Settings
+from gateway.storage.accounts import ACCOUNTS_FILE, AccountStore, NewSession
+from gateway.storage.audit_log import AUDIT_FILE, AuditLog, noted
 
 SESSION_COOKIE = "coldchain_session"
 CSRF_COOKIE = "coldchain_csrf"

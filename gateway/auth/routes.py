@@ -19,15 +19,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from alerts.messages import LOCAL_TZ
 from gateway.auth.access import OPEN, add_route, current_user, refusal, require
-from gateway.auth.accounts import (
-    AccountConflictError,
-    AccountError,
-    AccountStore,
-    LockedOutError,
-    SignInRefusedError,
-    UnknownAccountError,
-)
-from gateway.auth.audit_log import MAX_ENTRIES, AuditLog, note
 from gateway.auth.middleware import (
     AUTH,
     CSRF_FIELD,
@@ -40,6 +31,15 @@ from gateway.auth.middleware import (
     via,
 )
 from gateway.auth.policy import Action, Role, User
+from gateway.storage.accounts import (
+    AccountConflictError,
+    AccountError,
+    AccountStore,
+    LockedOutError,
+    SignInRefusedError,
+    UnknownAccountError,
+)
+from gateway.storage.audit_log import MAX_ENTRIES, AuditLog, note
 
 _M = TypeVar("_M", bound=BaseModel)
 _dumps = functools.partial(json.dumps, ensure_ascii=False)

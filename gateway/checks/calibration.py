@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from gateway.core.errors import GatewayError
 from gateway.settings import CompartmentKind
-from gateway.store import StoredReading
+from gateway.storage.readings import StoredReading
 from probes.reading import ProbeStatus
 
 TOLERANCE_C: dict[CompartmentKind, float] = {

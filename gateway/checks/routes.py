@@ -40,16 +40,16 @@ from gateway.checks.manual_readings import (
     missing,
 )
 from gateway.checks.manual_sheet import SheetPage, to_csv, to_html
-from gateway.checks.store import (
+from gateway.core.clock import Clock
+from gateway.json_http import json_response, parse_body, refusal
+from gateway.settings import Settings
+from gateway.storage.checks import (
     Calibration,
     ChecksStore,
     ChecksStoreError,
     DuplicateRecordError,
 )
-from gateway.core.clock import Clock
-from gateway.json_http import json_response, parse_body, refusal
-from gateway.settings import Settings
-from gateway.store import ReadingStore
+from gateway.storage.readings import ReadingStore
 from ledger.db import CHINA_TZ
 
 MAX_LIST = 2000

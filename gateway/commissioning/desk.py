@@ -23,7 +23,6 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from tomlkit.toml_document import TOMLDocument
 
 from gateway.commissioning.identify import Sightings
-from gateway.commissioning.store import Change, CommissioningLog, FormKind
 from gateway.config_file import (
     ConfigSnapshot,
     add_probe,
@@ -37,6 +36,7 @@ from gateway.config_file import (
 from gateway.core.clock import Clock
 from gateway.core.errors import ConfigError, GatewayError
 from gateway.settings import CompartmentKind, ModbusProbe, Probe, Settings, parse_settings
+from gateway.storage.commissioning import Change, CommissioningLog, FormKind
 from probes.reading import ProbeStatus, Reading
 from probes.sources_settings import BleProbe, SerialProbe
 

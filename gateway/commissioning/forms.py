@@ -12,8 +12,8 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from gateway.commissioning.store import Change, FormKind
 from gateway.settings import Settings
+from gateway.storage.commissioning import Change, FormKind
 
 UNIT_HEADING = "单位名称及单位编码（十位数）"
 SIGNED = ("日期", "填报人")

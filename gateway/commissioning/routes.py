@@ -42,11 +42,11 @@ from gateway.commissioning.discovery import (
 )
 from gateway.commissioning.forms import all_forms, render_csv, render_html
 from gateway.commissioning.identify import Point, rank
-from gateway.commissioning.store import Change
 from gateway.config_file import StaleConfigError
 from gateway.core.errors import ConfigError
 from gateway.hot_reload import driver_specs
 from gateway.settings import RtuBus
+from gateway.storage.commissioning import Change
 
 _dumps = functools.partial(json.dumps, ensure_ascii=False)
 _F = TypeVar("_F", bound=BaseModel)

@@ -26,13 +26,13 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from gateway.alarms.store import AlarmRow, AlarmStore, TransitionRow
 from gateway.core.backoff import Backoff
 from gateway.core.clock import Clock
 from gateway.forward.event_lane import EventLane, Page
 from gateway.forward.line_protocol import series_key
 from gateway.forward.tags import Identity
-from gateway.store import to_millis
+from gateway.storage.alarms import AlarmRow, AlarmStore, TransitionRow
+from gateway.storage.readings import to_millis
 
 MEASUREMENT = "coldchain_alarm"
 FORWARDED = frozenset({"opened", "reopened", "tier_notified", "acknowledged", "cleared", "closed"})

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 from gateway.forward.event_lane import EventLane, EventSource
 from gateway.forward.line_protocol import series_key
 from gateway.forward.tags import Identity
-from gateway.store import to_millis
+from gateway.storage.readings import to_millis
 
 if TYPE_CHECKING:
     from gateway.core.clock import Clock

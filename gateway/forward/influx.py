@@ -30,7 +30,7 @@ from gateway.forward.line_protocol import LineEncoder
 from gateway.forward.pump import Pump
 from gateway.forward.settings import InfluxSettings
 from gateway.forward.tags import Identity
-from gateway.store import ReadingStore, StoredReading
+from gateway.storage.readings import ReadingStore, StoredReading
 
 if TYPE_CHECKING:
     from gateway.recorder import Recorder

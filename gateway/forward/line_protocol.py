@@ -34,7 +34,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 from gateway.forward.tags import Identity
-from gateway.store import StoredReading, to_millis
+from gateway.storage.readings import StoredReading, to_millis
 from probes.reading import STATUS_CODES
 
 _ESCAPE_MEASUREMENT = str.maketrans({",": r"\,", " ": r"\ ", "\n": r"\n", "\r": r"\r", "\t": r"\t"})

@@ -38,7 +38,7 @@ from gateway.forward.errors import AuthError, ForwardError, RetryableError
 from gateway.forward.pump import Pump, PumpStats, raise_if_cancelling
 from gateway.forward.settings import MqttSettings
 from gateway.forward.tags import Identity
-from gateway.store import ReadingStore, StoredReading, to_millis
+from gateway.storage.readings import ReadingStore, StoredReading, to_millis
 
 if TYPE_CHECKING:
     from gateway.recorder import Recorder

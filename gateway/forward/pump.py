@@ -41,7 +41,7 @@ from gateway.forward.cursor import (
 )
 from gateway.forward.errors import AuthError, MissingDatabaseError, RejectedError, RetryableError
 from gateway.forward.settings import PumpSettings
-from gateway.store import ReadingStore, StoredReading
+from gateway.storage.readings import ReadingStore, StoredReading
 
 if TYPE_CHECKING:
     from gateway.recorder import Recorder

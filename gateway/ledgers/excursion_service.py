@@ -21,14 +21,14 @@ from typing import TYPE_CHECKING
 
 from alerts.escalation import TransitionKind
 from alerts.model import ConditionKind
-from gateway.alarms.store import AlarmStore
 from gateway.core.clock import Clock
 from gateway.core.errors import GatewayError, StoreError
 from gateway.forward.event_lane import Page
 from gateway.forward.exposure_events import ExposureEvent, exposure_events_of
 from gateway.ledgers.book import read_meta, write_meta
 from gateway.settings import Settings
-from gateway.store import ReadingStore
+from gateway.storage.alarms import AlarmStore
+from gateway.storage.readings import ReadingStore
 from ledger.catalogue import Catalogue
 from ledger.db import LedgerDB, to_ms
 from ledger.errors import LedgerError

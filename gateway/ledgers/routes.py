@@ -15,7 +15,6 @@ from typing import Any, Literal
 from aiohttp import web
 
 from gateway.auth.access import add_route, require
-from gateway.auth.audit_log import note
 from gateway.auth.policy import Action, User
 from gateway.json_http import json_response, parse_body, refusal
 from gateway.ledgers.book import LedgerBook
@@ -34,6 +33,7 @@ from gateway.ledgers.http import (
 )
 from gateway.ledgers.record_routes import add_record_routes
 from gateway.ledgers.stock_routes import add_stock_routes
+from gateway.storage.audit_log import note
 from ledger.audit import ReadAudit
 from ledger.catalogue import Resolved
 from ledger.codes import FridgeLabel, IdCardScan, TraceCode, classify

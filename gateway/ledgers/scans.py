@@ -1,6 +1,6 @@
 """Scans → ledger: a committed scan from a configured station becomes that station's action.
 
-A scan listener (`gateway.scan_store.ScanListener`): the scan is in the scan store before it
+A scan listener (`gateway.storage.scans.ScanListener`): the scan is in the scan store before it
 gets here. The station's action (`[ledger.stations]`) decides what it does:
 
 - ``receive``: 扫码入库 of the scanned package; at a station with a compartment
@@ -30,7 +30,7 @@ from typing import Any
 
 from gateway.core.clock import Clock
 from gateway.ledgers.book import LedgerBook, read_meta, write_meta
-from gateway.scan_store import ScanStore, StoredScan
+from gateway.storage.scans import ScanStore, StoredScan
 from ledger.codes import FridgeLabel, classify
 from ledger.errors import LedgerError
 from ledger.locations import StockLocations

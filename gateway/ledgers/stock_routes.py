@@ -15,7 +15,6 @@ from aiohttp import web
 from pydantic import Field
 
 from gateway.auth.access import add_route, require
-from gateway.auth.audit_log import note
 from gateway.auth.policy import Action
 from gateway.json_http import json_response, parse_body, refusal
 from gateway.ledgers.http import (
@@ -30,6 +29,7 @@ from gateway.ledgers.http import (
     not_found,
     reader,
 )
+from gateway.storage.audit_log import note
 from ledger.batch_field import check_batch
 from ledger.db import CHINA_TZ, from_ms
 from ledger.errors import StockError

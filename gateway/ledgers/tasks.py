@@ -268,7 +268,7 @@ class DeadlineWatch:
         return self._notify(self.alarms)
 
     def _notify(self, alarms: AlarmService) -> int:
-        from gateway.alarms.store import NewOutboxRow, Work
+        from gateway.storage.alarms import NewOutboxRow, Work
 
         try:
             fresh = [a for a in self.at_risk if alarms.store.get_meta(_mark(a)) is None]

@@ -90,11 +90,11 @@ class Manifest:
 
 def known_schema_versions() -> dict[str, int]:
     """The schema version this code writes, by store file name."""
-    from gateway.alarms.store import ALARMS_FILE
-    from gateway.alarms.store import MIGRATIONS as ALARMS
-    from gateway.scan_store import FILENAME as SCANS_FILE
-    from gateway.scan_store import MIGRATIONS as SCANS
-    from gateway.store import MIGRATIONS as READINGS
+    from gateway.storage.alarms import ALARMS_FILE
+    from gateway.storage.alarms import MIGRATIONS as ALARMS
+    from gateway.storage.readings import MIGRATIONS as READINGS
+    from gateway.storage.scans import FILENAME as SCANS_FILE
+    from gateway.storage.scans import MIGRATIONS as SCANS
     from ledger.db import FILE_NAME as LEDGER_FILE
     from ledger.db import MIGRATIONS as LEDGER
 

@@ -20,7 +20,7 @@ import aiohttp
 
 from gateway.core.errors import GatewayError
 from gateway.settings import HttpSettings
-from gateway.store import from_millis
+from gateway.storage.readings import from_millis
 from probes.reading import STATUS_BY_CODE, ProbeStatus
 
 

@@ -22,8 +22,6 @@ from aiohttp import web
 from analysis.schedule import run_monthly_reports
 from gateway.api import GatewayContext, build_app
 from gateway.auth.middleware import open_web_auth
-from gateway.checks.store import FILENAME as CHECKS_FILE
-from gateway.checks.store import ChecksStore
 from gateway.clock_sync import READINGS, ClockSync
 from gateway.core.clock import Clock
 from gateway.core.errors import GatewayError
@@ -39,20 +37,22 @@ from gateway.ops.watchdog import Notifier, ping_interval, run_watchdog
 from gateway.recorder import Recorder, run_retention
 from gateway.settings import Settings, load_settings
 from gateway.sources import Emit, open_sources
-from gateway.store import ReadingStore
+from gateway.storage.checks import FILENAME as CHECKS_FILE
+from gateway.storage.checks import ChecksStore
+from gateway.storage.readings import ReadingStore
 from probes.modbus import ModbusBusDriver, devices_on_bus
 from probes.time_integrity import flag_unsynced
 
 if TYPE_CHECKING:
     from gateway.alarms.engine import AlarmService
     from gateway.commissioning.desk import CommissioningDesk
-    from gateway.disk_budget import DiskBudget, DiskBudgetSettings
     from gateway.forward.alarm_events import AlarmEvent, AlarmEventLane, Deliver
     from gateway.forward.mqtt import Command
     from gateway.forward.pump import Pump
     from gateway.ledgers.book import LedgerBook
     from gateway.ledgers.excursion_service import ExcursionService
     from gateway.ledgers.tasks import LedgerJobs
+    from gateway.storage.disk_budget import DiskBudget, DiskBudgetSettings
 
 log = logging.getLogger(__name__)
 
@@ -300,7 +300,7 @@ class Gateway:
         return AlarmEventLane(name, alarms.store, deliver, self.clock)
 
     def _disk_budget(self, context: GatewayContext, budget: DiskBudgetSettings) -> DiskBudget:
-        from gateway.disk_budget import DiskBudget
+        from gateway.storage.disk_budget import DiskBudget
 
         ranges = {}
         for probe in self.settings.probes:
@@ -356,7 +356,7 @@ class Gateway:
         self, recorder: Recorder, resources: contextlib.AsyncExitStack
     ) -> CommissioningDesk:
         from gateway.commissioning.desk import CommissioningDesk
-        from gateway.commissioning.store import FILENAME, CommissioningLog
+        from gateway.storage.commissioning import FILENAME, CommissioningLog
 
         settings = self.settings
         audit = resources.enter_context(

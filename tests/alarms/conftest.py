@@ -20,7 +20,7 @@ from gateway.alarms.engine import AlarmService, BusDriver
 from gateway.core.clock import FakeClock
 from gateway.recorder import Recorder
 from gateway.settings import Settings, parse_settings
-from gateway.store import ReadingStore
+from gateway.storage.readings import ReadingStore
 from probes.reading import ProbeStatus, Reading
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # 09:00 in Beijing

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from gateway.alarms.digest import DigestItem, DigestJob, render_digest
-from gateway.alarms.store import ALARMS_FILE, AlarmStore
 from gateway.core.clock import FakeClock
+from gateway.storage.alarms import ALARMS_FILE, AlarmStore
 from tests.alarms.conftest import Harness, clinic
 
 

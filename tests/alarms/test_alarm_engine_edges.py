@@ -14,10 +14,10 @@ import pytest
 from alerts.escalation import Transition, TransitionKind
 from alerts.messages import Message
 from alerts.model import ChannelKind
-from gateway.alarms.store import ALARMS_FILE, AlarmStore, NewOutboxRow, Work
 from gateway.core.clock import FakeClock
 from gateway.core.errors import StoreError
-from gateway.store import StoredReading
+from gateway.storage.alarms import ALARMS_FILE, AlarmStore, NewOutboxRow, Work
+from gateway.storage.readings import StoredReading
 from probes.modbus import BusHealth
 from probes.reading import ProbeStatus, Reading
 from tests.alarms.conftest import FROZEN_PROBE, PROBE, T0, Harness, clinic, wait_until

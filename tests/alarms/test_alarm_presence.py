@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gateway.alarms.presence import presence_listener
-from gateway.scan_store import StoredScan
+from gateway.storage.scans import StoredScan
 from probes.scan import Scan
 from tests.alarms.conftest import UNIT, Harness
 

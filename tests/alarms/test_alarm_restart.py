@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from alerts.model import ChannelKind
-from gateway.alarms.store import ALARMS_FILE, AlarmStore
+from gateway.storage.alarms import ALARMS_FILE, AlarmStore
 from tests.alarms.conftest import Harness
 
 pytestmark = pytest.mark.asyncio

@@ -35,7 +35,7 @@ from gateway.forward.exposure_events import ExposureEvent, exposure_event_line
 from gateway.forward.line_protocol import series_key
 from gateway.forward.tags import Identity
 from gateway.settings import CompartmentKind
-from gateway.store import from_millis
+from gateway.storage.readings import from_millis
 
 MONTH = "2026-10"
 START = datetime(2026, 10, 1, tzinfo=TIMEZONE)

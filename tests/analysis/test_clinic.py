@@ -20,7 +20,7 @@ from gateway.core.clock import FakeClock
 from gateway.ledgers.excursion_service import ExcursionService
 from gateway.runtime import STORE_FILE
 from gateway.settings import Settings, parse_settings
-from gateway.store import ReadingStore, from_millis
+from gateway.storage.readings import ReadingStore, from_millis
 from ledger.catalogue import Catalogue
 from ledger.db import LedgerDB
 from ledger.stability import StabilityTable

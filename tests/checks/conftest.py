@@ -13,10 +13,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.checks.routes import add_check_routes
-from gateway.checks.store import FILENAME, ChecksStore
 from gateway.core.clock import FakeClock
 from gateway.settings import Settings, parse_settings
-from gateway.store import ReadingStore
+from gateway.storage.checks import FILENAME, ChecksStore
+from gateway.storage.readings import ReadingStore
 from tests.access_support import roles_from_header
 
 #: 2026-11-02 08:00 in China (UTC+8).

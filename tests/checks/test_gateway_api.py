@@ -11,14 +11,14 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.api import GatewayContext, build_app
 from gateway.auth.policy import Role
-from gateway.checks.store import FILENAME, ChecksStore
 from gateway.clock_sync import ClockSync
 from gateway.core.clock import FakeClock
 from gateway.recorder import Recorder
-from gateway.scan_store import ScanStore, scan_sink
 from gateway.settings import StoreSettings, parse_settings
 from gateway.sources import Sources
-from gateway.store import ReadingStore
+from gateway.storage.checks import FILENAME, ChecksStore
+from gateway.storage.readings import ReadingStore
+from gateway.storage.scans import ScanStore, scan_sink
 from probes.reading import ProbeStatus, Reading
 from tests.checks.conftest import CLINIC, T0
 from tests.web_support import api_token, bearer, close_auth, open_auth

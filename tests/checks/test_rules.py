@@ -19,7 +19,7 @@ from gateway.checks.manual_readings import (
     missing,
 )
 from gateway.settings import CompartmentKind
-from gateway.store import StoredReading
+from gateway.storage.readings import StoredReading
 from probes.reading import ProbeStatus, Reading
 
 T0 = datetime(2026, 11, 2, 0, 0, tzinfo=UTC)  # 08:00 in China

@@ -21,10 +21,10 @@ from gateway.commissioning.desk import (
     validated,
 )
 from gateway.commissioning.identify import Sightings
-from gateway.commissioning.store import CommissioningLog, FormKind
 from gateway.config_file import StaleConfigError, previous_version, read_config
 from gateway.core.clock import FakeClock
 from gateway.settings import Settings, load_settings
+from gateway.storage.commissioning import CommissioningLog, FormKind
 from probes.reading import ProbeStatus, Reading
 from tests.commissioning.support import write_clinic
 

@@ -22,7 +22,7 @@ from gateway.auth.policy import Role
 from gateway.core.clock import ScaledClock
 from gateway.runtime import STORE_FILE, Gateway
 from gateway.settings import CompartmentKind, load_settings
-from gateway.store import ReadingStore
+from gateway.storage.readings import ReadingStore
 from probes.profiles import builtin_profiles
 from tests.commissioning.support import clinic_text
 from tests.web_support import api_token, bearer

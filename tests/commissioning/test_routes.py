@@ -18,10 +18,10 @@ from gateway.api import CONTEXT
 from gateway.auth.policy import Role
 from gateway.commissioning.desk import CommissioningDesk
 from gateway.commissioning.routes import FORMS, add_commissioning_routes
-from gateway.commissioning.store import CommissioningLog
 from gateway.config_file import read_config
 from gateway.core.clock import FakeClock
 from gateway.settings import Settings, load_settings
+from gateway.storage.commissioning import CommissioningLog
 from probes.reading import ProbeStatus, Reading
 from tests.access_support import as_roles, roles_from_header
 from tests.commissioning.support import write_clinic

@@ -19,10 +19,10 @@ from gateway.auth.policy import Role
 from gateway.clock_sync import READINGS, SCANS, ClockSync
 from gateway.core.clock import FakeClock
 from gateway.recorder import Recorder
-from gateway.scan_store import ScanStore, scan_sink
 from gateway.settings import StoreSettings, parse_settings
 from gateway.sources import Sources
-from gateway.store import ReadingStore
+from gateway.storage.readings import ReadingStore
+from gateway.storage.scans import ScanStore, scan_sink
 from probes.reading import ProbeStatus, Reading
 from probes.time_integrity import flag_unsynced
 from tests.web_support import api_token, bearer, close_auth, open_auth

@@ -19,7 +19,7 @@ from gateway.auth.policy import Role
 from gateway.core.clock import SystemClock
 from gateway.runtime import STORE_FILE
 from gateway.settings import load_settings
-from gateway.store import ReadingStore
+from gateway.storage.readings import ReadingStore
 from probes.reading import ProbeStatus
 from tests.e2e.support import CLINIC_HEADER, GatewayProcess
 from tests.servers import Mosquitto, Subscriber, VictoriaMetrics

@@ -12,7 +12,7 @@ import pytest
 
 from gateway.auth.policy import Role
 from gateway.runtime import STORE_FILE
-from gateway.store import ReadingStore
+from gateway.storage.readings import ReadingStore
 from tests.e2e.support import Clinic, GatewayProcess
 from tests.web_support import api_token
 

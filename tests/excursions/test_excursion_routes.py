@@ -20,7 +20,7 @@ from gateway.core.clock import FakeClock
 from gateway.ledgers.book import open_ledger_book
 from gateway.ledgers.excursion_routes import add_excursion_routes
 from gateway.ledgers.excursion_service import ExcursionService, open_excursions
-from gateway.store import ReadingStore
+from gateway.storage.readings import ReadingStore
 from ledger.catalogue import Catalogue
 from ledger.db import LedgerDB
 from ledger.stability import load_stability

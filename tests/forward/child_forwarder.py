@@ -19,7 +19,7 @@ from gateway.forward.mqtt import MqttForwarder
 from gateway.forward.settings import InfluxSettings, MqttSettings
 from gateway.recorder import Recorder
 from gateway.settings import StoreSettings
-from gateway.store import ReadingStore
+from gateway.storage.readings import ReadingStore
 from tests.forward.support import IDENTITY, readings
 
 FAST = {"retry_initial_s": 0.05, "retry_max_s": 0.3, "idle_poll_s": 0.1}

@@ -44,7 +44,7 @@ def readings(start: int, count: int, probes: int = 4, every_s: float = 60.0) -> 
 
 def key(item: Reading) -> tuple[str, int]:
     """(probe, ms) — the identity of a point on the server."""
-    from gateway.store import to_millis
+    from gateway.storage.readings import to_millis
 
     return item.probe, to_millis(item.taken_at)
 

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from gateway.alarms.store import AlarmRow, AlarmStore, TransitionRow
 from gateway.core.clock import FakeClock
 from gateway.forward.alarm_events import (
     AlarmEvent,
@@ -19,6 +18,7 @@ from gateway.forward.alarm_events import (
 )
 from gateway.forward.errors import RetryableError
 from gateway.forward.tags import Identity
+from gateway.storage.alarms import AlarmRow, AlarmStore, TransitionRow
 
 T0 = datetime(2026, 10, 3, 18, 0, tzinfo=UTC)
 IDENTITY = Identity("6101030203", "10001", {}, "610102")

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.forward.cursor import INFINITY, AckLedger, LaneBook
-from gateway.store import StoredReading
+from gateway.storage.readings import StoredReading
 from tests.forward.support import reading
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from gateway.core.clock import FakeClock
-from gateway.disk_budget import DiskBudget, DiskBudgetSettings
-from gateway.store import ReadingStore
+from gateway.storage.disk_budget import DiskBudget, DiskBudgetSettings
+from gateway.storage.readings import ReadingStore
 from probes.reading import ProbeStatus, Reading
 from tests.forward.support import T0
 

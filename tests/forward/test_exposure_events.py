@@ -28,7 +28,7 @@ from gateway.forward.tags import identity_from_settings
 from gateway.ledgers.excursion_service import ExcursionService, ExposureEvents
 from gateway.runtime import STORE_FILE, Gateway
 from gateway.settings import HttpSettings
-from gateway.store import ReadingStore, to_millis
+from gateway.storage.readings import ReadingStore, to_millis
 from ledger.catalogue import Catalogue
 from ledger.db import LedgerDB
 from ledger.settings import LedgerSettings

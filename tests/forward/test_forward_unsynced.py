@@ -19,7 +19,7 @@ from gateway.forward.pump import Pump
 from gateway.forward.settings import InfluxSettings, PumpSettings
 from gateway.recorder import Recorder
 from gateway.settings import StoreSettings
-from gateway.store import ReadingStore, StoredReading, to_millis
+from gateway.storage.readings import ReadingStore, StoredReading, to_millis
 from probes.reading import ProbeStatus, Reading
 from probes.time_integrity import flag_unsynced
 from tests.forward.support import IDENTITY, wait_until

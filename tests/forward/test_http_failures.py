@@ -17,7 +17,7 @@ from gateway.forward.errors import AuthError, RetryableError
 from gateway.forward.influx import make_sink, open_influx_forwarder
 from gateway.forward.line_protocol import LineEncoder
 from gateway.forward.settings import InfluxSettings
-from gateway.store import ReadingStore, StoredReading
+from gateway.storage.readings import ReadingStore, StoredReading
 from tests.forward.support import IDENTITY, RecordingClock, readings, wait_until
 from tests.servers import free_port, make_tls
 

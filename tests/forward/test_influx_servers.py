@@ -14,7 +14,7 @@ from gateway.forward.pump import Pump
 from gateway.forward.settings import InfluxSettings
 from gateway.recorder import Recorder
 from gateway.settings import StoreSettings
-from gateway.store import ReadingStore, to_millis
+from gateway.storage.readings import ReadingStore, to_millis
 from probes.reading import STATUS_CODES, Reading
 from tests.forward.support import IDENTITY, key, readings, wait_until
 from tests.servers import Influxd, VictoriaMetrics

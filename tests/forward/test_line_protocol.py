@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from gateway.forward.line_protocol import LineEncoder, escape_tag, series_key
 from gateway.forward.tags import Identity, ProbeTags, identity_from_settings
 from gateway.settings import load_settings
-from gateway.store import StoredReading
+from gateway.storage.readings import StoredReading
 from probes.reading import ProbeStatus, Reading
 
 AT = datetime(2026, 3, 1, 8, 0, 0, 123000, tzinfo=UTC)

@@ -19,7 +19,7 @@ from gateway.forward.mqtt import MqttForwarder
 from gateway.forward.settings import MqttSettings
 from gateway.recorder import Recorder
 from gateway.settings import StoreSettings
-from gateway.store import ReadingStore
+from gateway.storage.readings import ReadingStore
 from tests.forward.support import GATEWAY, IDENTITY, UNIT, RecordingClock, readings, wait_until
 from tests.servers import Mosquitto, Subscriber, make_tls
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.store import ReadingStore, to_millis
+from gateway.storage.readings import ReadingStore, to_millis
 from tests.forward.support import BASE_TOPIC, key, readings, wait_until
 from tests.servers import Influxd, Mosquitto, Subscriber, VictoriaMetrics
 

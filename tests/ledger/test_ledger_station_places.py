@@ -19,8 +19,8 @@ from gateway.core.errors import ConfigError
 from gateway.ledgers.book import LedgerBook, open_ledger_book
 from gateway.ledgers.scans import LedgerScans, StationResult
 from gateway.ledgers.tasks import LedgerJobs
-from gateway.scan_store import StoredScan
 from gateway.settings import parse_settings
+from gateway.storage.scans import StoredScan
 from ledger.locations import StockLocations
 from ledger.settings import LedgerSettings, StationAction
 from probes.scan import Scan

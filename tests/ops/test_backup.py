@@ -22,7 +22,7 @@ from gateway.core.clock import SystemClock
 from gateway.ops.backup import BackupError, backup, restore, store_in_use
 from gateway.runtime import STORE_FILE
 from gateway.settings import load_settings
-from gateway.store import ReadingStore
+from gateway.storage.readings import ReadingStore
 from probes.reading import ProbeStatus, Reading
 from tests.e2e.support import Clinic, GatewayProcess, clinic_toml
 

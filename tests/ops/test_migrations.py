@@ -16,13 +16,14 @@ from typing import Any
 
 import pytest
 
-from gateway import scan_store, store
-from gateway.alarms import store as alarm_store
-from gateway.auth import accounts, audit_log
-from gateway.checks import store as checks_store
-from gateway.commissioning import store as commissioning_store
 from gateway.core.clock import FakeClock
 from gateway.core.errors import GatewayError
+from gateway.storage import accounts, audit_log
+from gateway.storage import alarms as alarm_store
+from gateway.storage import checks as checks_store
+from gateway.storage import commissioning as commissioning_store
+from gateway.storage import readings as store
+from gateway.storage import scans as scan_store
 from ledger import db as ledger_db
 from ledger.errors import LedgerError
 from probes.reading import STATUS_CODES, ProbeStatus

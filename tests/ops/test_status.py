@@ -22,7 +22,7 @@ from gateway.ops.status import (
 )
 from gateway.runtime import STORE_FILE, Gateway
 from gateway.settings import HttpSettings, parse_settings
-from gateway.store import ReadingStore
+from gateway.storage.readings import ReadingStore
 from probes.reading import ProbeStatus, Reading
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)

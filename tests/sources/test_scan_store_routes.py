@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from gateway.auth.policy import Role
 from gateway.core.clock import FakeClock
 from gateway.scan_routes import add_scan_routes
-from gateway.scan_store import FILENAME, ScanStore, StoredScan, scan_sink
+from gateway.storage.scans import FILENAME, ScanStore, StoredScan, scan_sink
 from probes.scan import Scan
 from tests.access_support import as_roles, roles_from_header
 

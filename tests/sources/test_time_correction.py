@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from gateway.clock_sync import READINGS, SCANS, ClockSync, time_service_running
 from gateway.core.clock import FakeClock
-from gateway.scan_store import ScanStore
-from gateway.store import MIGRATIONS, ReadingStore, to_millis
+from gateway.storage.readings import MIGRATIONS, ReadingStore, to_millis
+from gateway.storage.scans import ScanStore
 from gateway.time_correction import OffsetTimeline, offset_of
 from probes.reading import ProbeStatus, Reading
 from probes.scan import Scan

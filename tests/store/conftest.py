@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.store import ReadingStore
+from gateway.storage.readings import ReadingStore
 
 
 @pytest.fixture

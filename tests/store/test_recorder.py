@@ -17,7 +17,7 @@ from gateway.core.clock import FakeClock
 from gateway.core.errors import StoreError
 from gateway.recorder import Recorder, run_retention
 from gateway.settings import StoreSettings
-from gateway.store import ReadingStore, StoredReading
+from gateway.storage.readings import ReadingStore, StoredReading
 from probes.reading import ProbeStatus, Reading
 
 from .support import T0, ok, series

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from gateway.core.errors import StoreError
-from gateway.store import ReadingStore
+from gateway.storage.readings import ReadingStore
 
 from .support import T0, series
 

@@ -11,8 +11,13 @@ from typing import Literal
 
 import pytest
 
-from gateway.sqlite_file import SqliteFile
-from gateway.store import SCHEMA_VERSION, InvalidReadingError, ReadingStore, StoredReading
+from gateway.storage.readings import (
+    SCHEMA_VERSION,
+    InvalidReadingError,
+    ReadingStore,
+    StoredReading,
+)
+from gateway.storage.sqlite_file import SqliteFile
 from probes.reading import ProbeStatus, Reading
 
 from .support import T0, ok, series

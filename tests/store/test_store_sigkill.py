@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from gateway.store import ReadingStore
+from gateway.storage.readings import ReadingStore
 
 BATCH = 500
 WRITER = """
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from gateway.store import ReadingStore
+from gateway.storage.readings import ReadingStore
 from probes.reading import ProbeStatus, Reading
 
 start = datetime(2026, 1, 1, tzinfo=UTC)

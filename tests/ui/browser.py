@@ -20,10 +20,10 @@ from pathlib import Path
 from playwright.async_api import Browser, Page, async_playwright
 
 from firmware_sim.modbus_devices import ModbusSimulator, channels_for_settings
-from gateway.auth.accounts import ACCOUNTS_FILE, AccountStore, Passwords
 from gateway.auth.policy import Role
 from gateway.core.clock import SystemClock
 from gateway.settings import load_settings
+from gateway.storage.accounts import ACCOUNTS_FILE, AccountStore, Passwords
 from tests.e2e.support import CLINIC_HEADER
 from tests.ledger.conftest import SHIPMENT
 

@@ -16,7 +16,7 @@ from gateway.api import CONTEXT, GatewayContext
 from gateway.core.clock import FakeClock
 from gateway.recorder import Recorder
 from gateway.settings import Settings, parse_settings
-from gateway.store import ReadingStore
+from gateway.storage.readings import ReadingStore
 from gateway.ui import add_ui_routes
 from tests.access_support import roles_from_header
 

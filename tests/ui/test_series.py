@@ -9,7 +9,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from gateway.auth.policy import Role
-from gateway.store import ReadingStore
+from gateway.storage.readings import ReadingStore
 from probes.reading import ProbeStatus, Reading
 from tests.access_support import as_roles
 from tests.ui.conftest import PROBE, T0

@@ -16,11 +16,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.alarms.engine import AlarmService
 from gateway.api import GatewayContext, build_app
-from gateway.auth.accounts import AccountStore
-from gateway.auth.audit_log import AuditLog
 from gateway.auth.policy import Role
-from gateway.checks.store import FILENAME as CHECKS_FILE
-from gateway.checks.store import ChecksStore
 from gateway.clock_sync import ClockSync
 from gateway.core.clock import FakeClock
 from gateway.ledgers.book import open_configured
@@ -28,7 +24,11 @@ from gateway.ledgers.excursion_service import open_excursions
 from gateway.ledgers.tasks import LedgerJobs
 from gateway.recorder import Recorder
 from gateway.sources import open_sources
-from gateway.store import ReadingStore
+from gateway.storage.accounts import AccountStore
+from gateway.storage.audit_log import AuditLog
+from gateway.storage.checks import FILENAME as CHECKS_FILE
+from gateway.storage.checks import ChecksStore
+from gateway.storage.readings import ReadingStore
 from ledger.settings import LedgerSettings
 from tests.alarms.conftest import alerts_section, clinic
 from tests.web_support import TEST_PASSWORD, add_account, close_auth, open_auth

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from gateway.auth.accounts import (
+from gateway.auth.policy import Role
+from gateway.core.clock import FakeClock
+from gateway.storage.accounts import (
     ACCOUNTS_FILE,
     AccountConflictError,
     InvalidAccountError,
     LockedOutError,
     SignInRefusedError,
 )
-from gateway.auth.policy import Role
-from gateway.core.clock import FakeClock
 from tests.web.conftest import T0
 from tests.web_support import TEST_PASSWORD, add_account, open_accounts, stored_bytes
 

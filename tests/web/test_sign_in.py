@@ -10,8 +10,8 @@ import pytest
 from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient, TestServer
 
-from gateway.auth.accounts import LoginPolicy
-from gateway.auth.audit_log import AUDIT_FILE
+from gateway.storage.accounts import LoginPolicy
+from gateway.storage.audit_log import AUDIT_FILE
 from tests.web.conftest import Site, sign_in
 from tests.web_support import TEST_PASSWORD, bearer, csrf, stored_bytes
 

@@ -28,7 +28,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from gateway.auth.policy import Role, User
 from gateway.core.clock import Clock
 from gateway.core.errors import GatewayError
-from gateway.sqlite_file import FileBacked, SqliteFile, Synchronous
+from gateway.storage.sqlite_file import FileBacked, SqliteFile, Synchronous
 
 ACCOUNTS_FILE = "accounts.sqlite3"
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,31}$")

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.core.errors import StoreError
-from gateway.sqlite_file import FileBacked, SqliteFile, Synchronous
+from gateway.storage.sqlite_file import FileBacked, SqliteFile, Synchronous
 from probes.reading import STATUS_BY_CODE, STATUS_CODES, ProbeStatus, Reading
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 
-from gateway.sqlite_file import FileBacked, SqliteFile, Synchronous
+from gateway.storage.sqlite_file import FileBacked, SqliteFile, Synchronous
 
 FILENAME = "commissioning.sqlite3"
 

@@ -37,7 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.core.clock import Clock
 from gateway.core.errors import StoreError
-from gateway.store import from_millis
+from gateway.storage.readings import from_millis
 from probes.reading import STATUS_CODES, ProbeStatus
 
 log = logging.getLogger(__name__)

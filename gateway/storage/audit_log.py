@@ -16,7 +16,7 @@ from aiohttp import web
 
 from gateway.core.clock import Clock
 from gateway.core.errors import StoreError
-from gateway.sqlite_file import FileBacked, SqliteFile, Synchronous
+from gateway.storage.sqlite_file import FileBacked, SqliteFile, Synchronous
 
 AUDIT_FILE = "audit.sqlite3"
 MAX_ENTRIES = 1000

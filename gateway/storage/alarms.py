@@ -31,8 +31,8 @@ from alerts.escalation import Transition
 from alerts.messages import Message
 from alerts.model import ChannelKind
 from alerts.outbox import EntryState, OutboxEntry
-from gateway.sqlite_file import FileBacked, SqliteFile, Synchronous
-from gateway.store import from_millis, to_millis
+from gateway.storage.readings import from_millis, to_millis
+from gateway.storage.sqlite_file import FileBacked, SqliteFile, Synchronous
 
 ALARMS_FILE = "alarms.sqlite3"
 

@@ -16,8 +16,8 @@ from typing import Any
 
 from gateway.checks.manual_readings import HalfDay, ManualReading
 from gateway.core.errors import StoreError
-from gateway.sqlite_file import FileBacked, SqliteFile, Synchronous
-from gateway.store import from_millis, to_millis
+from gateway.storage.readings import from_millis, to_millis
+from gateway.storage.sqlite_file import FileBacked, SqliteFile, Synchronous
 
 FILENAME = "checks.sqlite3"
 

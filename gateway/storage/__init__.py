@@ -1,0 +1,1 @@
+"""Every SQLite file of the gateway and all of its SQL: one module per store, one registry."""
