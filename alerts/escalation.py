@@ -19,6 +19,8 @@ Semantics (DESIGN "Escalation semantics"):
   Suppression and its end are recorded as transitions.
 
 Time: due times are absolute UTC, and each tier is notified once (recorded in `notified`).
+An alarm's id ends with the unit's serial of opened alarms, so ids stay unique when the wall
+clock repeats an instant (an alarm closed and raised again at the same time, a step back).
 A forward jump is indistinguishable from time passing (a gateway that was off): what became
 due fires once, and reminders resume on their grid rather than firing once per missed slot.
 A backward jump shifts the pending schedule back by the same amount, so the remaining waits
@@ -120,6 +122,8 @@ class EscalationState:
     alarms: dict[str, Alarm] = field(default_factory=dict)
     silences: tuple[Silence, ...] = ()
     closed: tuple[str, ...] = ()
+    opened: int = 0
+    """How many alarms this unit has opened: the serial that keeps alarm ids unique."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,8 +339,9 @@ def _raised(
         return state
     alarm = _open_alarm_for(state, event.condition)
     if alarm is None:
+        state = replace(state, opened=state.opened + 1)
         alarm = Alarm(
-            id=f"{event.condition.key}@{now.isoformat()}",
+            id=f"{event.condition.key}@{now.isoformat()}~{state.opened}",
             condition=event.condition,
             since=event.since,
             opened_at=now,

@@ -251,6 +251,36 @@ def test_a_forward_jump_fires_what_became_due_once(settings: AlertSettings) -> N
     assert len(notifies(run(195))) == 3
 
 
+def test_an_alarm_raised_again_at_the_instant_of_its_close_gets_a_new_id(
+    settings: AlertSettings,
+) -> None:
+    """Found by the clock-jump property: the closed alarm's id was reused, so the new alarm's
+    tier-1 message went out under a closed id and could not be acknowledged."""
+    run = Run(settings)
+    run(0, raised())
+    first = run.alarm_id
+    run(0, ConditionCleared(WARM, at(0), at(0)))
+    run(0, Close(first, UNIT, "wang", "door left open", "closed the door"))
+    again = notifies(run(0, raised()))
+    assert again == [("wang", 1, NotifyReason.OPENED)]
+    assert run.alarm_id != first
+    run(1, Acknowledge(run.alarm_id, UNIT, "wang", "link"))
+
+
+def test_a_clock_stepping_back_past_a_closed_alarm_never_reuses_its_id(
+    settings: AlertSettings,
+) -> None:
+    run = Run(settings)
+    run(10, raised(minute=10))
+    first = run.alarm_id
+    run(20, ConditionCleared(WARM, at(20), at(20)))
+    run(21, Close(first, UNIT, "wang", "door left open", "closed the door"))
+    run(10, raised(minute=10))  # NTP steps back to the first alarm's opening instant
+    assert run.alarm_id != first
+    opened = [a.alarm_id for a in run.actions if isinstance(a, Notify)]
+    assert opened == [first, run.alarm_id]
+
+
 def test_who_excursions_do_not_page(settings: AlertSettings) -> None:
     run = Run(settings)
     heat = Condition(ConditionKind.WHO_HEAT, "F1/冷藏", "208601")
