@@ -9,7 +9,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 DEBIAN_PACKAGES := socat influxdb victoria-metrics mosquitto openssl dbus libdbus-1-dev \
 	libglib2.0-dev systemd chromium fonts-wqy-microhei
 
-.PHONY: demo test lint typecheck bench debs clean
+.PHONY: demo test fuzz lint typecheck bench debs clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,14 @@ typecheck: $(DEV_STAMP)
 
 test: $(DEV_STAMP) lint typecheck
 	$(BIN)/pytest
+
+# Property tests with fresh seeds and more examples, FUZZ_ROUNDS times; a failure is kept in
+# .hypothesis/ (replayed by the next fuzz run) until it has become a plain regression test.
+FUZZ_ROUNDS ?= 3
+fuzz: $(DEV_STAMP)
+	for round in $$(seq $(FUZZ_ROUNDS)); do \
+		$(BIN)/pytest -q -p no:cacheprovider -m property --hypothesis-profile=fuzz || exit 1; \
+	done
 
 bench: $(DEV_STAMP)
 	$(BIN)/python -m bench.store_pipeline
