@@ -392,7 +392,7 @@ def _check_bus_addresses(settings: Settings) -> list[Problem]:
             problems.append(
                 Problem(
                     f"probes[{index}].device_id",
-                    f"probe {probe.code} and probe {other} both sit at bus {probe.bus}, "
+                    f"probe {probe.code} and probe {other} both sit at bus {probe.bus!r}, "
                     f"device {probe.device_id}, channel {probe.channel}",
                     "give each probe its own device id (or channel on a multi-channel logger)",
                 )
@@ -404,7 +404,7 @@ def _check_bus_addresses(settings: Settings) -> list[Problem]:
             problems.append(
                 Problem(
                     f"probes[{index}].profile",
-                    f"probe {probe.code} reads device {probe.device_id} on bus {probe.bus} as "
+                    f"probe {probe.code} reads device {probe.device_id} on bus {probe.bus!r} as "
                     f"{probe.profile!r}, probe {first} reads it as {profile!r}",
                     "one device has one register profile: correct the device id or the profile",
                 )

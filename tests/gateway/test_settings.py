@@ -85,7 +85,7 @@ def test_two_probes_at_one_bus_address_are_refused() -> None:
     data["probes"][1]["profile"] = "rs485-th"
     text = problems_of(data)
     assert "probes[1].device_id" in text
-    assert "208602 and probe 208601 both sit at bus rs485-1, device 1, channel 0" in text
+    assert "208602 and probe 208601 both sit at bus 'rs485-1', device 1, channel 0" in text
 
 
 def test_one_device_read_with_two_profiles_is_refused() -> None:
@@ -180,6 +180,18 @@ def test_any_mutation_is_accepted_or_refused_cleanly(
         assert all(line.startswith("fuzz.toml: probes") and "(fix: " in line for line in lines)
         return
     assert len({probe.code for probe in settings.probes}) == len(settings.probes)
+
+
+def test_a_refused_name_with_a_line_break_stays_on_its_problem_line() -> None:
+    """Found by `make fuzz`: a bus named "\\r" split its problem over two lines."""
+    data = copy.deepcopy(BASE)
+    data["probes"][0]["bus"] = "\r"
+    data["probes"][2]["bus"] = "\r"
+    with pytest.raises(ConfigError) as raised:
+        parse_settings(data, "fuzz.toml")
+    header, *lines = str(raised.value).splitlines()
+    assert header == f"{len(lines)} problem(s) in the configuration:"
+    assert len(lines) == 4
 
 
 BASE = example()
