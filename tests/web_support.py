@@ -12,11 +12,11 @@ from pathlib import Path
 
 from argon2 import PasswordHasher, profiles
 
-from gateway.auth.middleware import CSRF_HEADER, SecureCookies, WebAuth
 from gateway.auth.policy import Role
 from gateway.core.clock import Clock, SystemClock
 from gateway.storage.accounts import ACCOUNTS_FILE, AccountStore, LoginPolicy, Passwords
 from gateway.storage.audit_log import AUDIT_FILE, AuditLog
+from gateway.web.auth_middleware import CSRF_HEADER, SecureCookies, WebAuth
 
 TEST_PASSWORD = "correct horse battery"
 

@@ -1,7 +1,7 @@
 """The HTTP side of the one permission check (`gateway.auth.policy.authorize`).
 
 Handlers call `require(request, Action.X)`; the session middleware (see
-`gateway.auth.middleware`) has put the signed-in `User` on the request under `USER`. A request
+`gateway.web.auth_middleware`) has put the signed-in `User` on the request under `USER`. A request
 without one is refused with 401, a user whose roles do not include the action with 403 and the
 code "forbidden"; both answers name what is missing.
 

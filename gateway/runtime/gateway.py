@@ -20,8 +20,6 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from analysis.schedule import run_monthly_reports
-from gateway.api import GatewayContext, build_app
-from gateway.auth.middleware import open_web_auth
 from gateway.clock_sync import READINGS, ClockSync
 from gateway.core.clock import Clock
 from gateway.core.errors import GatewayError
@@ -40,6 +38,8 @@ from gateway.sources import Emit, open_sources
 from gateway.storage.checks import FILENAME as CHECKS_FILE
 from gateway.storage.checks import ChecksStore
 from gateway.storage.readings import ReadingStore
+from gateway.web.app import GatewayContext, build_app
+from gateway.web.auth_middleware import open_web_auth
 from probes.modbus import ModbusBusDriver, devices_on_bus
 from probes.time_integrity import flag_unsynced
 

@@ -15,9 +15,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from alerts.outbox import EntryState
 from firmware_sim.twilio_api import FakeTwilio
 from firmware_sim.wechat_api import FakeWechatOA, FakeWecom
-from gateway.alarms.routes import add_alarm_routes
 from gateway.auth.policy import Role
 from gateway.core.clock import FakeClock
+from gateway.web.routes.alarms import add_alarm_routes
 from tests.access_support import as_roles, roles_from_header
 from tests.alarms.conftest import Harness, alerts_section, clinic, wait_until
 

@@ -11,8 +11,8 @@ from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient, TestServer
 
 from alerts.ack_links import AckClaim, sign
-from gateway.alarms.routes import add_alarm_routes
 from gateway.auth.policy import Role
+from gateway.web.routes.alarms import add_alarm_routes
 from tests.access_support import as_roles, roles_from_header
 from tests.alarms.conftest import SECRET, T0, UNIT, Harness
 

@@ -12,11 +12,11 @@ import pytest_asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from gateway.checks.routes import add_check_routes
 from gateway.core.clock import FakeClock
 from gateway.settings import Settings, parse_settings
 from gateway.storage.checks import FILENAME, ChecksStore
 from gateway.storage.readings import ReadingStore
+from gateway.web.routes.checks import add_check_routes
 from tests.access_support import roles_from_header
 
 #: 2026-11-02 08:00 in China (UTC+8).

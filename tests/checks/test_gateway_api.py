@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from gateway.api import GatewayContext, build_app
 from gateway.auth.policy import Role
 from gateway.clock_sync import ClockSync
 from gateway.core.clock import FakeClock
@@ -19,6 +18,7 @@ from gateway.sources import Sources
 from gateway.storage.checks import FILENAME, ChecksStore
 from gateway.storage.readings import ReadingStore
 from gateway.storage.scans import ScanStore, scan_sink
+from gateway.web.app import GatewayContext, build_app
 from probes.reading import ProbeStatus, Reading
 from tests.checks.conftest import CLINIC, T0
 from tests.web_support import api_token, bearer, close_auth, open_auth

@@ -11,7 +11,7 @@ import pytest
 from aiohttp import ClientResponse
 
 from gateway.auth.policy import Role
-from gateway.checks.routes import CHECKS, checks_health
+from gateway.web.routes.checks import CHECKS, checks_health
 from tests.access_support import as_roles
 from tests.checks.conftest import T0, Client, Harness
 

@@ -14,14 +14,14 @@ import pytest_asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from gateway.api import CONTEXT
 from gateway.auth.policy import Role
 from gateway.commissioning.desk import CommissioningDesk
-from gateway.commissioning.routes import FORMS, add_commissioning_routes
 from gateway.config_file import read_config
 from gateway.core.clock import FakeClock
 from gateway.settings import Settings, load_settings
 from gateway.storage.commissioning import CommissioningLog
+from gateway.web.app import CONTEXT
+from gateway.web.routes.commissioning import FORMS, add_commissioning_routes
 from probes.reading import ProbeStatus, Reading
 from tests.access_support import as_roles, roles_from_header
 from tests.commissioning.support import write_clinic

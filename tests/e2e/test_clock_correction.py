@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from gateway.api import GatewayContext, build_app
 from gateway.auth.policy import Role
 from gateway.clock_sync import READINGS, SCANS, ClockSync
 from gateway.core.clock import FakeClock
@@ -23,6 +22,7 @@ from gateway.settings import StoreSettings, parse_settings
 from gateway.sources import Sources
 from gateway.storage.readings import ReadingStore
 from gateway.storage.scans import ScanStore, scan_sink
+from gateway.web.app import GatewayContext, build_app
 from probes.reading import ProbeStatus, Reading
 from probes.time_integrity import flag_unsynced
 from tests.web_support import api_token, bearer, close_auth, open_auth

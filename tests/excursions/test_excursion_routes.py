@@ -18,9 +18,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from gateway.auth.policy import Role
 from gateway.core.clock import FakeClock
 from gateway.ledgers.book import open_ledger_book
-from gateway.ledgers.excursion_routes import add_excursion_routes
 from gateway.ledgers.excursion_service import ExcursionService, open_excursions
 from gateway.storage.readings import ReadingStore
+from gateway.web.routes.excursions import add_excursion_routes
 from ledger.catalogue import Catalogue
 from ledger.db import LedgerDB
 from ledger.stability import load_stability

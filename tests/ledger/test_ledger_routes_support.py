@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from gateway.auth.policy import Role
 from gateway.core.clock import FakeClock
 from gateway.ledgers.book import LedgerBook, open_ledger_book
-from gateway.ledgers.routes import add_ledger_routes
+from gateway.web.routes.ledger import add_ledger_routes
 from tests.access_support import as_roles, roles_from_header
 from tests.ledger.conftest import HEPB, SHIPMENT, code
 

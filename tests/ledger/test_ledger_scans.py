@@ -16,9 +16,9 @@ from gateway.auth.policy import Role
 from gateway.core.clock import FakeClock
 from gateway.ledgers.book import LedgerBook, open_ledger_book
 from gateway.ledgers.scans import LedgerScans
-from gateway.ledgers.station_routes import add_ledger_station_routes
-from gateway.scan_routes import add_scan_routes
 from gateway.storage.scans import FILENAME, ScanStore, StoredScan, scan_sink
+from gateway.web.routes.ledger_stations import add_ledger_station_routes
+from gateway.web.routes.scans import add_scan_routes
 from ledger.errors import LedgerError
 from ledger.settings import LedgerSettings, StationAction
 from ledger.stock import IN_STOCK, USED_UP

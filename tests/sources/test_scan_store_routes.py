@@ -12,8 +12,8 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.auth.policy import Role
 from gateway.core.clock import FakeClock
-from gateway.scan_routes import add_scan_routes
 from gateway.storage.scans import FILENAME, ScanStore, StoredScan, scan_sink
+from gateway.web.routes.scans import add_scan_routes
 from probes.scan import Scan
 from tests.access_support import as_roles, roles_from_header
 

@@ -12,12 +12,12 @@ import pytest_asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from gateway.api import CONTEXT, GatewayContext
 from gateway.core.clock import FakeClock
 from gateway.recorder import Recorder
 from gateway.settings import Settings, parse_settings
 from gateway.storage.readings import ReadingStore
-from gateway.ui import add_ui_routes
+from gateway.web.app import CONTEXT, GatewayContext
+from gateway.web.ui import add_ui_routes
 from tests.access_support import roles_from_header
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)

@@ -13,8 +13,8 @@ from aiohttp.test_utils import TestClient
 from yarl import URL
 
 from gateway.auth.policy import Action, Role, User
-from gateway.ui import STATIC
-from gateway.ui.pages import SCREENS, shell
+from gateway.web.ui import STATIC
+from gateway.web.ui.pages import SCREENS, shell
 from tests.access_support import as_roles
 
 Client = TestClient[web.Request, web.Application]

@@ -15,7 +15,6 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.alarms.engine import AlarmService
-from gateway.api import GatewayContext, build_app
 from gateway.auth.policy import Role
 from gateway.clock_sync import ClockSync
 from gateway.core.clock import FakeClock
@@ -29,6 +28,7 @@ from gateway.storage.audit_log import AuditLog
 from gateway.storage.checks import FILENAME as CHECKS_FILE
 from gateway.storage.checks import ChecksStore
 from gateway.storage.readings import ReadingStore
+from gateway.web.app import GatewayContext, build_app
 from ledger.settings import LedgerSettings
 from tests.alarms.conftest import alerts_section, clinic
 from tests.web_support import TEST_PASSWORD, add_account, close_auth, open_auth

@@ -17,8 +17,8 @@ from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient
 
 from gateway.auth.access import OPEN, route_actions
-from gateway.auth.middleware import STATE_CHANGING
 from gateway.auth.policy import PERMISSIONS, Action, Role
+from gateway.web.auth_middleware import STATE_CHANGING
 from tests.alarms.conftest import people
 from tests.web.conftest import Site
 from tests.web_support import bearer

@@ -217,10 +217,10 @@ async def test_cookie_attributes(site: Site, client: Client) -> None:
 
 
 async def test_secure_cookies_when_configured(tmp_path_factory: pytest.TempPathFactory) -> None:
-    from gateway.auth.middleware import install_auth
     from gateway.auth.policy import Role
-    from gateway.auth.routes import add_account_routes
     from gateway.core.clock import FakeClock
+    from gateway.web.auth_middleware import install_auth
+    from gateway.web.routes.accounts import add_account_routes
     from tests.web_support import add_account, close_auth, open_auth
 
     auth = open_auth(tmp_path_factory.mktemp("secure"), FakeClock(), secure="always")

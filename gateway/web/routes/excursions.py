@@ -1,5 +1,6 @@
 """HTTP routes for where stock is, excursion impact, quarantine, dispositions and the monthly
-requisition plan. Refusals answer like the other ledger routes (`gateway.ledgers.http`)."""
+requisition plan. Refusals answer like the other ledger routes
+(`gateway.web.routes.ledger_http`)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,9 @@ from pydantic import AwareDatetime, Field, StringConstraints, model_validator
 from gateway.auth.access import add_route, require
 from gateway.auth.policy import Action
 from gateway.core.errors import GatewayError
-from gateway.json_http import json_response, parse_body, refusal
 from gateway.ledgers.excursion_service import ExcursionService, Measured, manual_id
-from gateway.ledgers.http import (
+from gateway.web.json_http import json_response, parse_body, refusal
+from gateway.web.routes.ledger_http import (
     Body,
     Code,
     Text,

@@ -19,9 +19,9 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from gateway.api import CONTEXT
 from gateway.auth.access import Handler, current_user
 from gateway.auth.policy import Action, User
+from gateway.web.app import CONTEXT
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -56,7 +56,9 @@ SCREENS = (
     Screen("/vaccinations", "vaccinations", Action.VIEW),
 )
 
-_SHELL = Template(files("gateway.ui").joinpath("templates/page.html").read_text(encoding="utf-8"))
+_SHELL = Template(
+    files("gateway.web.ui").joinpath("templates/page.html").read_text(encoding="utf-8")
+)
 
 
 def shell(screen: Screen, user: User, unit: str, gateway: str) -> str:

@@ -15,9 +15,9 @@ from datetime import datetime, timedelta
 
 from aiohttp import web
 
-from gateway.api import CONTEXT
 from gateway.auth.access import require
 from gateway.auth.policy import Action
+from gateway.web.app import CONTEXT
 
 DEFAULT_POINTS = 300
 MAX_POINTS = 2000

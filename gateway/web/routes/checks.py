@@ -41,7 +41,6 @@ from gateway.checks.manual_readings import (
 )
 from gateway.checks.manual_sheet import SheetPage, to_csv, to_html
 from gateway.core.clock import Clock
-from gateway.json_http import json_response, parse_body, refusal
 from gateway.settings import Settings
 from gateway.storage.checks import (
     Calibration,
@@ -50,6 +49,7 @@ from gateway.storage.checks import (
     DuplicateRecordError,
 )
 from gateway.storage.readings import ReadingStore
+from gateway.web.json_http import json_response, parse_body, refusal
 from ledger.db import CHINA_TZ
 
 MAX_LIST = 2000

@@ -21,8 +21,8 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from gateway.auth.access import require
 from gateway.auth.policy import Action, User
-from gateway.json_http import refusal
 from gateway.ledgers.book import LedgerBook
+from gateway.web.json_http import refusal
 from ledger.audit import ReadAudit
 from ledger.db import CHINA_TZ
 from ledger.errors import LedgerError, LedgerStoreError

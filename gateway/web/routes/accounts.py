@@ -19,17 +19,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from alerts.messages import LOCAL_TZ
 from gateway.auth.access import OPEN, add_route, current_user, refusal, require
-from gateway.auth.middleware import (
-    AUTH,
-    CSRF_FIELD,
-    FORMS,
-    SESSION_COOKIE,
-    Via,
-    forget_session,
-    remember_session,
-    session_csrf,
-    via,
-)
 from gateway.auth.policy import Action, Role, User
 from gateway.storage.accounts import (
     AccountConflictError,
@@ -40,6 +29,17 @@ from gateway.storage.accounts import (
     UnknownAccountError,
 )
 from gateway.storage.audit_log import MAX_ENTRIES, AuditLog, note
+from gateway.web.auth_middleware import (
+    AUTH,
+    CSRF_FIELD,
+    FORMS,
+    SESSION_COOKIE,
+    Via,
+    forget_session,
+    remember_session,
+    session_csrf,
+    via,
+)
 
 _M = TypeVar("_M", bound=BaseModel)
 _dumps = functools.partial(json.dumps, ensure_ascii=False)

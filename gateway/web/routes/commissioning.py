@@ -18,7 +18,6 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from gateway.api import CONTEXT, GatewayContext
 from gateway.auth.access import add_route, require
 from gateway.auth.policy import Action
 from gateway.commissioning.desk import (
@@ -47,6 +46,7 @@ from gateway.core.errors import ConfigError
 from gateway.hot_reload import driver_specs
 from gateway.settings import RtuBus
 from gateway.storage.commissioning import Change
+from gateway.web.app import CONTEXT, GatewayContext
 
 _dumps = functools.partial(json.dumps, ensure_ascii=False)
 _F = TypeVar("_F", bound=BaseModel)

@@ -18,8 +18,9 @@ from pydantic import Field
 
 from gateway.auth.access import add_route, require
 from gateway.auth.policy import Action, User
-from gateway.json_http import json_response, parse_body, refusal
-from gateway.ledgers.http import (
+from gateway.storage.audit_log import note
+from gateway.web.json_http import json_response, parse_body, refusal
+from gateway.web.routes.ledger_http import (
     AUDIT,
     BOOK,
     Body,
@@ -35,7 +36,6 @@ from gateway.ledgers.http import (
     record_json,
     sees_personal_data,
 )
-from gateway.storage.audit_log import note
 from ledger.certificate import PAPERS, Paper, certificate_html
 from ledger.db import CHINA_TZ
 from ledger.errors import RecordError

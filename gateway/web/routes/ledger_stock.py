@@ -16,8 +16,9 @@ from pydantic import Field
 
 from gateway.auth.access import add_route, require
 from gateway.auth.policy import Action
-from gateway.json_http import json_response, parse_body, refusal
-from gateway.ledgers.http import (
+from gateway.storage.audit_log import note
+from gateway.web.json_http import json_response, parse_body, refusal
+from gateway.web.routes.ledger_http import (
     BOOK,
     MAX_SCANS,
     Body,
@@ -29,7 +30,6 @@ from gateway.ledgers.http import (
     not_found,
     reader,
 )
-from gateway.storage.audit_log import note
 from ledger.batch_field import check_batch
 from ledger.db import CHINA_TZ, from_ms
 from ledger.errors import StockError

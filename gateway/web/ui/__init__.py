@@ -14,10 +14,10 @@ from aiohttp import web
 
 from gateway.auth.access import add_route
 from gateway.auth.policy import Action
-from gateway.ui.pages import add_page_routes
-from gateway.ui.series import series
+from gateway.web.ui.pages import add_page_routes
+from gateway.web.ui.series import series
 
-STATIC = Path(str(files("gateway.ui").joinpath("static")))
+STATIC = Path(str(files("gateway.web.ui").joinpath("static")))
 
 
 def add_ui_routes(app: web.Application) -> None:

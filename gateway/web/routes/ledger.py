@@ -2,8 +2,9 @@
 
 This module holds the catalogue (shipment import, scan look-up), the upload views (queue,
 rejections, day rates, daily summary tables) and the read audit; the stock routes are in
-`gateway.ledgers.stock_routes`, the vaccination routes in `gateway.ledgers.record_routes`, what
-they share in `gateway.ledgers.http`. JSON in and out; refusals as described there.
+`gateway.web.routes.ledger_stock`, the vaccination routes in
+`gateway.web.routes.ledger_records`, what they share in `gateway.web.routes.ledger_http`. JSON in
+and out; refusals as described there.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from aiohttp import web
 
 from gateway.auth.access import add_route, require
 from gateway.auth.policy import Action, User
-from gateway.json_http import json_response, parse_body, refusal
 from gateway.ledgers.book import LedgerBook
-from gateway.ledgers.http import (
+from gateway.storage.audit_log import note
+from gateway.web.json_http import json_response, parse_body, refusal
+from gateway.web.routes.ledger_http import (
     AUDIT,
     BOOK,
     Body,
@@ -31,9 +33,8 @@ from gateway.ledgers.http import (
     reader,
     sees_personal_data,
 )
-from gateway.ledgers.record_routes import add_record_routes
-from gateway.ledgers.stock_routes import add_stock_routes
-from gateway.storage.audit_log import note
+from gateway.web.routes.ledger_records import add_record_routes
+from gateway.web.routes.ledger_stock import add_stock_routes
 from ledger.audit import ReadAudit
 from ledger.catalogue import Resolved
 from ledger.codes import FridgeLabel, IdCardScan, TraceCode, classify

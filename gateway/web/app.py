@@ -13,23 +13,22 @@ from aiohttp import web
 
 from gateway.auth.access import OPEN, add_route
 from gateway.auth.policy import Action
-from gateway.checks.routes import CHECKS, add_check_routes, checks_health
 from gateway.clock_sync import ClockSync
 from gateway.core.clock import Clock
 from gateway.core.errors import GatewayError
 from gateway.forward import metrics as forward_metrics
 from gateway.probe_state import ProbeView, compartment_views, probe_view
 from gateway.recorder import Recorder
-from gateway.scan_routes import add_scan_routes
 from gateway.settings import Settings
 from gateway.sources import Sources
 from gateway.storage.readings import ReadingStore, StoredReading
+from gateway.web.routes.checks import CHECKS, add_check_routes, checks_health
+from gateway.web.routes.scans import add_scan_routes
 from probes.modbus import ModbusBusDriver
 from probes.reading import ProbeStatus
 
 if TYPE_CHECKING:
     from gateway.alarms.engine import AlarmService
-    from gateway.auth.middleware import WebAuth
     from gateway.commissioning.desk import CommissioningDesk
     from gateway.forward.alarm_events import AlarmEventLane
     from gateway.forward.event_lane import EventLane
@@ -41,6 +40,7 @@ if TYPE_CHECKING:
     from gateway.ledgers.tasks import LedgerJobs
     from gateway.storage.checks import ChecksStore
     from gateway.storage.disk_budget import DiskBudget
+    from gateway.web.auth_middleware import WebAuth
 
 MAX_READINGS = 10_000
 
@@ -78,8 +78,8 @@ CONTEXT = web.AppKey("context", GatewayContext)
 
 
 def build_app(context: GatewayContext) -> web.Application:
-    from gateway.auth.middleware import install_auth
-    from gateway.auth.routes import add_account_routes
+    from gateway.web.auth_middleware import install_auth
+    from gateway.web.routes.accounts import add_account_routes
 
     if context.auth is None:
         raise GatewayError("the web API needs GatewayContext.auth (accounts and audit log)")
@@ -88,7 +88,7 @@ def build_app(context: GatewayContext) -> web.Application:
     install_auth(app, context.auth)
     add_account_routes(app)
     if context.alarms is not None:
-        from gateway.alarms.routes import add_alarm_routes
+        from gateway.web.routes.alarms import add_alarm_routes
 
         add_alarm_routes(app, context.alarms)
     # Health and metrics stay open for machine monitoring; they carry no personal data.
@@ -104,23 +104,23 @@ def build_app(context: GatewayContext) -> web.Application:
         context.sources.record,
     )
     if context.ledger_jobs is not None:
-        from gateway.ledgers.station_routes import add_ledger_station_routes
+        from gateway.web.routes.ledger_stations import add_ledger_station_routes
 
         add_ledger_station_routes(app, context.ledger_jobs.scans)
     if context.ledger is not None:
-        from gateway.ledgers.routes import add_ledger_routes
+        from gateway.web.routes.ledger import add_ledger_routes
 
         add_ledger_routes(app, context.ledger)
     if context.excursions is not None:
-        from gateway.ledgers.excursion_routes import add_excursion_routes
+        from gateway.web.routes.excursions import add_excursion_routes
 
         add_excursion_routes(app, context.excursions)
-    from gateway.commissioning.routes import add_commissioning_routes
+    from gateway.web.routes.commissioning import add_commissioning_routes
 
     add_commissioning_routes(app)
     if context.checks is not None:
         add_check_routes(app, context.checks, context.settings, context.store, context.clock)
-    from gateway.ui import add_ui_routes
+    from gateway.web.ui import add_ui_routes
 
     add_ui_routes(app)
     return app

@@ -1,0 +1,1 @@
+"""The one HTTP edge: the aiohttp app, the auth middleware, every route and the pages."""
