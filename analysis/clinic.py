@@ -97,7 +97,7 @@ def _exposures(
     from gateway.core.clock import SystemClock
     from gateway.core.errors import StoreError
     from gateway.ledgers.excursion_service import ledger_exposures
-    from ledger.db import FILE_NAME, LedgerDB
+    from gateway.storage.ledger.db import FILE_NAME, LedgerDB
     from ledger.errors import LedgerError
 
     if not (data_dir / FILE_NAME).is_file():

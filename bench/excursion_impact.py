@@ -22,12 +22,12 @@ from pathlib import Path
 from gateway.core.clock import FakeClock
 from gateway.ledgers.excursion_service import ExcursionService
 from gateway.settings import Settings, parse_settings
+from gateway.storage.ledger.catalogue import Catalogue
+from gateway.storage.ledger.db import LedgerDB
+from gateway.storage.ledger.quarantine import held_reason
+from gateway.storage.ledger.stock import StockLedger
 from gateway.storage.readings import ReadingStore
-from ledger.catalogue import Catalogue
-from ledger.db import LedgerDB
-from ledger.quarantine import held_reason
 from ledger.stability import ProductStability, StabilityTable
-from ledger.stock import StockLedger
 from probes.reading import ProbeStatus, Reading
 
 PRODUCT = "8190067"

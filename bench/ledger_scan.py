@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from gateway.core.clock import FakeClock
-from ledger.catalogue import Catalogue
-from ledger.db import LedgerDB
-from ledger.stock import StockLedger
+from gateway.storage.ledger.catalogue import Catalogue
+from gateway.storage.ledger.db import LedgerDB
+from gateway.storage.ledger.stock import StockLedger
 
 PRODUCT = "8190067"
 

@@ -14,9 +14,9 @@ from datetime import datetime
 from html import escape
 from typing import Literal
 
-from ledger.db import CHINA_TZ
+from gateway.storage.ledger.db import CHINA_TZ
+from gateway.storage.ledger.vaccinations import NORMAL, SEXES, DoseRecord, Recipient
 from ledger.tables import ReferenceTables
-from ledger.vaccinations import NORMAL, SEXES, DoseRecord, Recipient
 
 Paper = Literal["A5", "A4"]
 PAPERS: tuple[Paper, ...] = ("A5", "A4")

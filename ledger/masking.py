@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from gateway.storage.ledger.vaccinations import DoseRecord, Recipient
 from ledger.idcard import is_placeholder, mask_id_number, mask_name
-from ledger.vaccinations import DoseRecord, Recipient
 
 ADDRESS_KEEP = 6
 MIN_PHONE, MOBILE = 7, 11

@@ -4,7 +4,7 @@ A TOML (or JSON) file lists, per product (a 7-digit product identifier, or a vac
 every product of that vaccine), how much heat it tolerates (cumulative hours above
 ``heat_threshold_c``) and whether any freezing (at or below ``freeze_threshold_c``) destroys it.
 From the exposures a package went through, `propose` says usable or discard, with the reasons;
-a person decides and is recorded (`ledger.quarantine`). The data must come from the
+a person decides and is recorded (`gateway.storage.ledger.quarantine`). The data must come from the
 manufacturer's package insert or the county CDC: the shipped file holds examples only.
 """
 
@@ -19,7 +19,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ledger.catalogue import Product
+from gateway.storage.ledger.catalogue import Product
 from ledger.errors import ReferenceDataError
 from ledger.exposure import Exposure
 

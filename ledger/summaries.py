@@ -12,9 +12,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from ledger.db import CHINA_TZ
+from gateway.storage.ledger.db import CHINA_TZ
+from gateway.storage.ledger.vaccinations import NORMAL, DoseRecord
 from ledger.tables import ReferenceTables
-from ledger.vaccinations import NORMAL, DoseRecord
 
 DOSES = (1, 2, 3)
 Key = tuple[str, str, int]  # (manufacturer, group, dose)

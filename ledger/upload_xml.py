@@ -14,9 +14,9 @@ from xml.etree import ElementTree as ET
 
 import xmlschema
 
-from ledger.db import CHINA_TZ
+from gateway.storage.ledger.db import CHINA_TZ
+from gateway.storage.ledger.vaccinations import DoseRecord
 from ledger.errors import UploadError
-from ledger.vaccinations import DoseRecord
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "schema" / "vaccination_record.xsd"
 NS = "urn:coldchain:vaccination:1"

@@ -24,7 +24,7 @@ from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 
 from gateway.core.errors import GatewayError
-from ledger.db import CHINA_TZ
+from gateway.storage.ledger.db import CHINA_TZ
 
 
 class HalfDay(StrEnum):

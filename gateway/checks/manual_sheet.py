@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from gateway.checks.manual_readings import HalfDay, ManualReading
-from ledger.db import CHINA_TZ
+from gateway.storage.ledger.db import CHINA_TZ
 
 TITLE = "温度记录表"
 HEADINGS = ("日期", "上午 时间", "上午 温度(°C)", "下午 时间", "下午 温度(°C)", "记录人", "备注")

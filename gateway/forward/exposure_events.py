@@ -36,7 +36,7 @@ from gateway.storage.readings import to_millis
 
 if TYPE_CHECKING:
     from gateway.core.clock import Clock
-    from ledger.quarantine import Excursion
+    from gateway.storage.ledger.quarantine import Excursion
 
 MEASUREMENT = "coldchain_exposure"
 KIND = "exposure_events"

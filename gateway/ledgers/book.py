@@ -13,14 +13,14 @@ from typing import Any
 
 from gateway.core.clock import Clock
 from gateway.core.errors import StoreError
-from ledger.catalogue import Catalogue, ImportSummary
-from ledger.db import LedgerDB
+from gateway.storage.ledger.catalogue import Catalogue, ImportSummary
+from gateway.storage.ledger.db import LedgerDB
+from gateway.storage.ledger.stock import StockLedger
+from gateway.storage.ledger.upload import Uploader
+from gateway.storage.ledger.vaccinations import DoseRecord, VaccinationLedger
 from ledger.errors import CatalogueError, LedgerError
 from ledger.settings import LedgerSettings
-from ledger.stock import StockLedger
 from ledger.tables import ReferenceTables, load_tables
-from ledger.upload import Uploader
-from ledger.vaccinations import DoseRecord, VaccinationLedger
 
 log = logging.getLogger(__name__)
 

@@ -28,16 +28,16 @@ from gateway.forward.exposure_events import ExposureEvent, exposure_events_of
 from gateway.ledgers.book import read_meta, write_meta
 from gateway.settings import Settings
 from gateway.storage.alarms import AlarmStore
+from gateway.storage.ledger.catalogue import Catalogue
+from gateway.storage.ledger.db import LedgerDB, to_ms
+from gateway.storage.ledger.locations import StockLocations
+from gateway.storage.ledger.quarantine import Excursion, Quarantine, Thresholds
+from gateway.storage.ledger.requisition import Requisitions
+from gateway.storage.ledger.stock import StockLedger
 from gateway.storage.readings import ReadingStore
-from ledger.catalogue import Catalogue
-from ledger.db import LedgerDB, to_ms
 from ledger.errors import LedgerError
 from ledger.exposure import Exposure, Sample, exposure, worst
-from ledger.locations import StockLocations
-from ledger.quarantine import Excursion, Quarantine, Thresholds
-from ledger.requisition import Requisitions
 from ledger.stability import StabilityTable, load_stability
-from ledger.stock import StockLedger
 from probes.reading import ProbeStatus
 
 if TYPE_CHECKING:

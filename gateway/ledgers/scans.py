@@ -30,12 +30,12 @@ from typing import Any
 
 from gateway.core.clock import Clock
 from gateway.ledgers.book import LedgerBook, read_meta, write_meta
+from gateway.storage.ledger.locations import StockLocations
+from gateway.storage.ledger.stock import EventResult, StocktakeReport
 from gateway.storage.scans import ScanStore, StoredScan
 from ledger.codes import FridgeLabel, classify
 from ledger.errors import LedgerError
-from ledger.locations import StockLocations
 from ledger.settings import LedgerSettings, StationAction
-from ledger.stock import EventResult, StocktakeReport
 
 log = logging.getLogger(__name__)
 

@@ -36,12 +36,12 @@ from gateway.core.errors import ConfigError, StoreError
 from gateway.ledgers.book import LedgerBook, read_meta, write_meta
 from gateway.ledgers.scans import LedgerScans
 from gateway.settings import Settings
-from ledger.db import CHINA_TZ, LedgerDB, from_ms
+from gateway.storage.ledger.db import CHINA_TZ, LedgerDB, from_ms
+from gateway.storage.ledger.locations import StockLocations
+from gateway.storage.ledger.upload import WINDOW_START, DeadlineAlarm
 from ledger.errors import LedgerError
-from ledger.locations import StockLocations
 from ledger.settings import LedgerSettings
 from ledger.summaries import Key, SummaryTable, daily_tables
-from ledger.upload import WINDOW_START, DeadlineAlarm
 
 if TYPE_CHECKING:
     from gateway.alarms.engine import AlarmService

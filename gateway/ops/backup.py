@@ -92,11 +92,11 @@ def known_schema_versions() -> dict[str, int]:
     """The schema version this code writes, by store file name."""
     from gateway.storage.alarms import ALARMS_FILE
     from gateway.storage.alarms import MIGRATIONS as ALARMS
+    from gateway.storage.ledger.db import FILE_NAME as LEDGER_FILE
+    from gateway.storage.ledger.db import MIGRATIONS as LEDGER
     from gateway.storage.readings import MIGRATIONS as READINGS
     from gateway.storage.scans import FILENAME as SCANS_FILE
     from gateway.storage.scans import MIGRATIONS as SCANS
-    from ledger.db import FILE_NAME as LEDGER_FILE
-    from ledger.db import MIGRATIONS as LEDGER
 
     return {
         "readings.sqlite3": len(READINGS),

@@ -20,11 +20,11 @@ from gateway.core.clock import FakeClock
 from gateway.ledgers.excursion_service import ExcursionService
 from gateway.runtime import STORE_FILE
 from gateway.settings import Settings, parse_settings
+from gateway.storage.ledger.catalogue import Catalogue
+from gateway.storage.ledger.db import LedgerDB
+from gateway.storage.ledger.stock import StockLedger
 from gateway.storage.readings import ReadingStore, from_millis
-from ledger.catalogue import Catalogue
-from ledger.db import LedgerDB
 from ledger.stability import StabilityTable
-from ledger.stock import StockLedger
 from probes.reading import ProbeStatus, Reading
 from tests.analysis import dataset as d
 from tests.excursions.conftest import covid, hepb

@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 
 from gateway.core.clock import FakeClock
-from ledger.catalogue import Catalogue
-from ledger.db import LedgerDB
+from gateway.storage.ledger.catalogue import Catalogue
+from gateway.storage.ledger.db import LedgerDB
+from gateway.storage.ledger.locations import StockLocations
+from gateway.storage.ledger.quarantine import Excursion, Quarantine
+from gateway.storage.ledger.stock import StockLedger
 from ledger.exposure import Exposure, Sample, exposure
-from ledger.locations import StockLocations
-from ledger.quarantine import Excursion, Quarantine
 from ledger.stability import StabilityTable, load_stability
-from ledger.stock import StockLedger
 from tests.ledger.conftest import COVID, HEPB, SHIPMENT, START, code
 
 COLD = "F1/冷藏"

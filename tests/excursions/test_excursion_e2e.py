@@ -18,11 +18,11 @@ from firmware_sim.modbus_server import TcpSimServer
 from firmware_sim.scenarios import build_scenario
 from gateway.core.clock import FakeClock
 from gateway.ledgers.excursion_service import ExcursionService
-from ledger.catalogue import Catalogue
-from ledger.db import LedgerDB
+from gateway.storage.ledger.catalogue import Catalogue
+from gateway.storage.ledger.db import LedgerDB
+from gateway.storage.ledger.stock import StockLedger
 from ledger.errors import StockError
 from ledger.stability import load_stability
-from ledger.stock import StockLedger
 from probes.modbus import ModbusBusDriver, devices_on_bus
 from tests.alarms.conftest import T0, Harness, clinic, wait_until
 from tests.excursions.conftest import STABILITY_FILE, covid, hepb

@@ -19,12 +19,12 @@ from gateway.auth.policy import Role
 from gateway.core.clock import FakeClock
 from gateway.ledgers.book import open_ledger_book
 from gateway.ledgers.excursion_service import ExcursionService, open_excursions
+from gateway.storage.ledger.catalogue import Catalogue
+from gateway.storage.ledger.db import LedgerDB
+from gateway.storage.ledger.stock import StockLedger
 from gateway.storage.readings import ReadingStore
 from gateway.web.routes.excursions import add_excursion_routes
-from ledger.catalogue import Catalogue
-from ledger.db import LedgerDB
 from ledger.stability import load_stability
-from ledger.stock import StockLedger
 from probes.reading import ProbeStatus, Reading
 from tests.access_support import as_roles, roles_from_header
 from tests.alarms.conftest import PROBE, T0, clinic

@@ -8,11 +8,11 @@ from datetime import timedelta
 import pytest
 
 from gateway.core.clock import FakeClock
+from gateway.storage.ledger.locations import StockLocations
+from gateway.storage.ledger.quarantine import Quarantine
+from gateway.storage.ledger.stock import SCRAPPED, StockLedger
 from ledger.errors import ReferenceDataError, StockError
-from ledger.locations import StockLocations
-from ledger.quarantine import Quarantine
 from ledger.stability import StabilityTable, parse_stability, propose
-from ledger.stock import SCRAPPED, StockLedger
 from tests.excursions.conftest import SPARE, covid, hepb, receive, record_warm
 from tests.ledger.conftest import COVID, COVID_BATCH, HEPB, HEPB_BATCH
 

@@ -11,12 +11,12 @@ from datetime import timedelta
 import pytest
 
 from gateway.core.clock import FakeClock
-from ledger.db import LedgerDB
+from gateway.storage.ledger.db import LedgerDB
+from gateway.storage.ledger.locations import StockLocations
+from gateway.storage.ledger.quarantine import Quarantine
+from gateway.storage.ledger.requisition import Requisitions, plan_lines, to_csv, to_html
+from gateway.storage.ledger.stock import StockLedger
 from ledger.errors import StockError
-from ledger.locations import StockLocations
-from ledger.quarantine import Quarantine
-from ledger.requisition import Requisitions, plan_lines, to_csv, to_html
-from ledger.stock import StockLedger
 from tests.excursions.conftest import COLD, SPARE, covid, hepb, receive, record_warm
 from tests.ledger.conftest import COVID
 

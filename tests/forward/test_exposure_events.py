@@ -28,12 +28,12 @@ from gateway.forward.tags import identity_from_settings
 from gateway.ledgers.excursion_service import ExcursionService, ExposureEvents
 from gateway.runtime import STORE_FILE, Gateway
 from gateway.settings import HttpSettings
+from gateway.storage.ledger.catalogue import Catalogue
+from gateway.storage.ledger.db import LedgerDB
+from gateway.storage.ledger.stock import StockLedger
 from gateway.storage.readings import ReadingStore, to_millis
-from ledger.catalogue import Catalogue
-from ledger.db import LedgerDB
 from ledger.settings import LedgerSettings
 from ledger.stability import StabilityTable
-from ledger.stock import StockLedger
 from probes.reading import ProbeStatus, Reading
 from tests.alarms.conftest import PROBE, T0, clinic
 from tests.excursions.conftest import covid, hepb

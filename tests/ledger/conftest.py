@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from gateway.core.clock import FakeClock
-from ledger.catalogue import Catalogue
-from ledger.db import LedgerDB
-from ledger.stock import StockLedger
+from gateway.storage.ledger.catalogue import Catalogue
+from gateway.storage.ledger.db import LedgerDB
+from gateway.storage.ledger.stock import StockLedger
 from ledger.tables import ReferenceTables, load_tables
 
 # 2026-03-02 09:00 in China

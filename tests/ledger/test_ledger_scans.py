@@ -16,12 +16,12 @@ from gateway.auth.policy import Role
 from gateway.core.clock import FakeClock
 from gateway.ledgers.book import LedgerBook, open_ledger_book
 from gateway.ledgers.scans import LedgerScans
+from gateway.storage.ledger.stock import IN_STOCK, USED_UP
 from gateway.storage.scans import FILENAME, ScanStore, StoredScan, scan_sink
 from gateway.web.routes.ledger_stations import add_ledger_station_routes
 from gateway.web.routes.scans import add_scan_routes
 from ledger.errors import LedgerError
 from ledger.settings import LedgerSettings, StationAction
-from ledger.stock import IN_STOCK, USED_UP
 from probes.scan import Scan
 from tests.access_support import as_roles, roles_from_header
 from tests.ledger.conftest import HEPB, HEPB_BATCH, OLD_BATCH, SHIPMENT, code

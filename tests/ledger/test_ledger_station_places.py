@@ -20,8 +20,8 @@ from gateway.ledgers.book import LedgerBook, open_ledger_book
 from gateway.ledgers.scans import LedgerScans, StationResult
 from gateway.ledgers.tasks import LedgerJobs
 from gateway.settings import parse_settings
+from gateway.storage.ledger.locations import StockLocations
 from gateway.storage.scans import StoredScan
-from ledger.locations import StockLocations
 from ledger.settings import LedgerSettings, StationAction
 from probes.scan import Scan
 from tests.ledger.conftest import HEPB, SHIPMENT, code

@@ -26,8 +26,8 @@ from gateway.ledgers.book import LedgerBook, open_configured
 from gateway.ledgers.tasks import DailyJobs, DeadlineWatch, LedgerJobs, queue_stats, stored_tables
 from gateway.recorder import Recorder
 from gateway.settings import Settings
+from gateway.storage.ledger.db import CHINA_TZ
 from gateway.storage.readings import ReadingStore
-from ledger.db import CHINA_TZ
 from ledger.settings import LedgerSettings
 from tests.alarms.conftest import alerts_section, clinic, wait_until
 from tests.ledger.conftest import HEPB, SHIPMENT, START, code

@@ -8,9 +8,9 @@ from datetime import date
 import pytest
 
 from gateway.core.clock import FakeClock
-from ledger.catalogue import Catalogue
+from gateway.storage.ledger.catalogue import Catalogue
+from gateway.storage.ledger.stock import IN_STOCK, OPENED, SCRAPPED, USED_UP, StockLedger
 from ledger.errors import CatalogueError, LedgerError, StockError
-from ledger.stock import IN_STOCK, OPENED, SCRAPPED, USED_UP, StockLedger
 from tests.ledger.conftest import COVID, COVID_BATCH, HEPB, HEPB_BATCH, SHIPMENT, code
 
 

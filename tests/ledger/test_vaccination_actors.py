@@ -13,13 +13,10 @@ from pathlib import Path
 import pytest
 
 from gateway.core.clock import FakeClock
-from ledger.catalogue import Catalogue
-from ledger.db import FILE_NAME, MIGRATIONS, LedgerDB, to_ms
-from ledger.errors import RecordError
-from ledger.stock import StockLedger
-from ledger.tables import ReferenceTables
-from ledger.upload_xml import build
-from ledger.vaccinations import (
+from gateway.storage.ledger.catalogue import Catalogue
+from gateway.storage.ledger.db import FILE_NAME, MIGRATIONS, LedgerDB, to_ms
+from gateway.storage.ledger.stock import StockLedger
+from gateway.storage.ledger.vaccinations import (
     DELETED,
     NORMAL,
     DoseRecord,
@@ -27,6 +24,9 @@ from ledger.vaccinations import (
     VaccinationLedger,
     record_to_json,
 )
+from ledger.errors import RecordError
+from ledger.tables import ReferenceTables
+from ledger.upload_xml import build
 from tests.ledger.conftest import HEPB, HEPB_BATCH, START, code
 from tests.ledger.test_vaccinations_upload import ADULT, DOSE
 

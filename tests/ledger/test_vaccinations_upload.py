@@ -13,14 +13,14 @@ import pytest_asyncio
 
 from firmware_sim.provincial_platform import ProvincialPlatform, serve
 from gateway.core.clock import FakeClock
-from ledger.db import LedgerDB
+from gateway.storage.ledger.db import LedgerDB
+from gateway.storage.ledger.stock import StockLedger
+from gateway.storage.ledger.upload import Uploader, in_batch_window
+from gateway.storage.ledger.vaccinations import DELETED, NORMAL, Recipient, VaccinationLedger
 from ledger.errors import LedgerError, RecordError, StockError, UploadError
-from ledger.stock import StockLedger
 from ledger.summaries import daily_tables
 from ledger.tables import ReferenceTables, Vaccine
-from ledger.upload import Uploader, in_batch_window
 from ledger.upload_xml import build, build_validated, validate
-from ledger.vaccinations import DELETED, NORMAL, Recipient, VaccinationLedger
 from tests.ledger.conftest import HEPB, code
 
 ADULT = Recipient(

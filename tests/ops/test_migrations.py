@@ -24,7 +24,7 @@ from gateway.storage import checks as checks_store
 from gateway.storage import commissioning as commissioning_store
 from gateway.storage import readings as store
 from gateway.storage import scans as scan_store
-from ledger import db as ledger_db
+from gateway.storage.ledger import db as ledger_db
 from ledger.errors import LedgerError
 from probes.reading import STATUS_CODES, ProbeStatus
 

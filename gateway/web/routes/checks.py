@@ -48,9 +48,9 @@ from gateway.storage.checks import (
     ChecksStoreError,
     DuplicateRecordError,
 )
+from gateway.storage.ledger.db import CHINA_TZ
 from gateway.storage.readings import ReadingStore
 from gateway.web.json_http import json_response, parse_body, refusal
-from ledger.db import CHINA_TZ
 
 MAX_LIST = 2000
 _MS = timedelta(milliseconds=1)

@@ -19,6 +19,10 @@ from gateway.auth.access import add_route, require
 from gateway.auth.policy import Action, User
 from gateway.ledgers.book import LedgerBook
 from gateway.storage.audit_log import note
+from gateway.storage.ledger.audit import ReadAudit
+from gateway.storage.ledger.catalogue import Resolved
+from gateway.storage.ledger.db import CHINA_TZ
+from gateway.storage.ledger.vaccinations import DoseRecord
 from gateway.web.json_http import json_response, parse_body, refusal
 from gateway.web.routes.ledger_http import (
     AUDIT,
@@ -35,14 +39,10 @@ from gateway.web.routes.ledger_http import (
 )
 from gateway.web.routes.ledger_records import add_record_routes
 from gateway.web.routes.ledger_stock import add_stock_routes
-from ledger.audit import ReadAudit
-from ledger.catalogue import Resolved
 from ledger.codes import FridgeLabel, IdCardScan, TraceCode, classify
-from ledger.db import CHINA_TZ
 from ledger.errors import CatalogueError, ScanError, StockError
 from ledger.masking import mask_id
 from ledger.summaries import SummaryTable, daily_tables
-from ledger.vaccinations import DoseRecord
 
 MAX_READS = 1000
 

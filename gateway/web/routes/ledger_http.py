@@ -22,12 +22,12 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 from gateway.auth.access import require
 from gateway.auth.policy import Action, User
 from gateway.ledgers.book import LedgerBook
+from gateway.storage.ledger.audit import ReadAudit
+from gateway.storage.ledger.db import CHINA_TZ
+from gateway.storage.ledger.vaccinations import DoseRecord, Recipient
 from gateway.web.json_http import refusal
-from ledger.audit import ReadAudit
-from ledger.db import CHINA_TZ
 from ledger.errors import LedgerError, LedgerStoreError
 from ledger.masking import masked_recipient
-from ledger.vaccinations import DoseRecord, Recipient
 
 BOOK = web.AppKey("ledger_book", LedgerBook)
 AUDIT = web.AppKey("ledger_read_audit", ReadAudit)

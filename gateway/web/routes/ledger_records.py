@@ -19,6 +19,13 @@ from pydantic import Field
 from gateway.auth.access import add_route, require
 from gateway.auth.policy import Action, User
 from gateway.storage.audit_log import note
+from gateway.storage.ledger.db import CHINA_TZ
+from gateway.storage.ledger.vaccinations import (
+    DoseRecord,
+    Recipient,
+    RecipientVersion,
+    RecordVersion,
+)
 from gateway.web.json_http import json_response, parse_body, refusal
 from gateway.web.routes.ledger_http import (
     AUDIT,
@@ -37,10 +44,8 @@ from gateway.web.routes.ledger_http import (
     sees_personal_data,
 )
 from ledger.certificate import PAPERS, Paper, certificate_html
-from ledger.db import CHINA_TZ
 from ledger.errors import RecordError
 from ledger.masking import masked_recipient, masked_record
-from ledger.vaccinations import DoseRecord, Recipient, RecipientVersion, RecordVersion
 
 
 class PersonBody(Body):

@@ -17,6 +17,8 @@ from pydantic import Field
 from gateway.auth.access import add_route, require
 from gateway.auth.policy import Action
 from gateway.storage.audit_log import note
+from gateway.storage.ledger.db import CHINA_TZ, from_ms
+from gateway.storage.ledger.stock import EventResult
 from gateway.web.json_http import json_response, parse_body, refusal
 from gateway.web.routes.ledger_http import (
     BOOK,
@@ -31,9 +33,7 @@ from gateway.web.routes.ledger_http import (
     reader,
 )
 from ledger.batch_field import check_batch
-from ledger.db import CHINA_TZ, from_ms
 from ledger.errors import StockError
-from ledger.stock import EventResult
 
 
 class IssueBody(ScanBody):

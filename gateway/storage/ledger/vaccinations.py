@@ -21,12 +21,12 @@ from datetime import date, datetime
 from typing import Any
 
 from gateway.core.clock import Clock
+from gateway.storage.ledger.catalogue import Resolved
+from gateway.storage.ledger.db import CHINA_TZ, LedgerDB, from_ms, to_ms
+from gateway.storage.ledger.stock import StockLedger
 from ledger.batch_field import check_batch
-from ledger.catalogue import Resolved
-from ledger.db import CHINA_TZ, LedgerDB, from_ms, to_ms
 from ledger.errors import BatchFieldError, IdNumberError, LedgerError, RecordError
 from ledger.idcard import is_placeholder, parse_id_number
-from ledger.stock import StockLedger
 from ledger.tables import ReferenceTables
 
 NORMAL, DELETED = "01", "02"

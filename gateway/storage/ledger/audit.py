@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from gateway.core.clock import Clock
-from ledger.db import LedgerDB, from_ms, to_ms
+from gateway.storage.ledger.db import LedgerDB, from_ms, to_ms
 from ledger.errors import RecordError
 
 #: what was read: a recipient, a person's doses, a certificate, one record's versions, a day list

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from gateway.storage.ledger.db import LedgerDB
 from ledger.batch_field import check_batch
 from ledger.codes import Gs1Code, TraceCode, trace_code
-from ledger.db import LedgerDB
 from ledger.errors import BatchFieldError, CatalogueError
 
 _PRODUCT_ID = re.compile(r"[0-9]{7}")

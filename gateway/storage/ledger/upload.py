@@ -19,11 +19,11 @@ from datetime import date, datetime, time, timedelta
 import aiohttp
 
 from gateway.core.clock import Clock
-from ledger.db import CHINA_TZ, LedgerDB, from_ms, to_ms
+from gateway.storage.ledger.db import CHINA_TZ, LedgerDB, from_ms, to_ms
+from gateway.storage.ledger.vaccinations import record_from_json
 from ledger.errors import UploadError
 from ledger.tables import rejection_kind
 from ledger.upload_xml import build_validated
-from ledger.vaccinations import record_from_json
 
 DEADLINE = timedelta(hours=24)
 WINDOW_START, WINDOW_END = time(20, 0), time(5, 0)

@@ -19,9 +19,9 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from ledger.db import LedgerDB, to_ms
+from gateway.storage.ledger.db import LedgerDB, to_ms
+from gateway.storage.ledger.stock import IN_STOCK, OPENED, EventResult, StockLedger
 from ledger.errors import LedgerError, StockError
-from ledger.stock import IN_STOCK, OPENED, EventResult, StockLedger
 
 PLACE, MOVE = "place", "move"
 

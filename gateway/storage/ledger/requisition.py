@@ -19,9 +19,9 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 
-from ledger.db import CHINA_TZ, LedgerDB, from_ms, to_ms
+from gateway.storage.ledger.db import CHINA_TZ, LedgerDB, from_ms, to_ms
+from gateway.storage.ledger.stock import StockLedger
 from ledger.errors import StockError
-from ledger.stock import StockLedger
 
 PROPOSED, REVIEWED = "proposed", "reviewed"
 COLUMNS = (

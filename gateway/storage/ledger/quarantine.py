@@ -21,14 +21,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ledger.db import CHINA_TZ, LedgerDB, from_ms, to_ms
+from gateway.storage.ledger.db import CHINA_TZ, LedgerDB, from_ms, to_ms
 from ledger.errors import StockError
 from ledger.exposure import Exposure
 from ledger.stability import DISCARD, USABLE, Proposal, StabilityTable, propose
 
 if TYPE_CHECKING:
-    from ledger.locations import StockLocations
-    from ledger.stock import StockLedger
+    from gateway.storage.ledger.locations import StockLocations
+    from gateway.storage.ledger.stock import StockLedger
 
 Thresholds = tuple[float, float]
 

@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from gateway.core.clock import Clock
-from ledger.catalogue import Catalogue, Resolved
+from gateway.storage.ledger.catalogue import Catalogue, Resolved
+from gateway.storage.ledger.db import CHINA_TZ, LedgerDB, from_ms, to_ms
+from gateway.storage.ledger.quarantine import held_reason
 from ledger.codes import Gs1Code, TraceCode, classify
-from ledger.db import CHINA_TZ, LedgerDB, from_ms, to_ms
 from ledger.errors import ScanError, StockError
-from ledger.quarantine import held_reason
 
 #: states a package can be in, derived from its events
 IN_STOCK, OPENED, ISSUED, RETURNED, SCRAPPED, USED_UP, DISCARDED = (
