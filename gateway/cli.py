@@ -18,6 +18,7 @@ from gateway.core.errors import ColdchainError, ConfigError, GatewayError
 from gateway.forward.settings import InfluxSettings, MqttSettings
 from gateway.ops.cli import OPS_COMMANDS, add_ops_parsers
 from gateway.settings import Settings, TcpBus, load_settings
+from ledger.masking import PersonalDataFormatter
 from ledger.settings import LedgerSettings
 
 log = logging.getLogger("coldchain")
@@ -28,11 +29,9 @@ DEMO_CONFIG = Path(__file__).resolve().parent.parent / "config" / "demo.toml"
 
 
 def _configure_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(PersonalDataFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler])
     # pymodbus logs every timeout itself; the driver reports faults once, by probe and device.
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
 

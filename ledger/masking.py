@@ -7,23 +7,43 @@ length of the value, so a masked table still lines up. Name and ID number follow
 number" and is no personal data, so it stays as it is. A phone hides at least 4 digits whatever
 its length (138****5678, ****4321). An address keeps its region (at most the first 6
 characters, never more than half of it).
+
+Free text (a scan's raw bytes, a refusal's reason, an audit entry, a log line) has no fields:
+`mask_text` and `mask_raw` find what looks like a resident ID number (18 characters whose
+birth date part is a date from 1900 on, check digit right or not) or a mainland mobile number
+standing alone, and mask it in place. `Shown` is what one reader may see; the web edge makes
+one per request from the reader's role (`gateway.auth.access.shown_to`), and every serialiser of
+personal data goes through it. `PersonalDataFormatter` masks every log line the same way.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+import logging
+import re
+from dataclasses import dataclass, replace
 
 from gateway.storage.ledger.vaccinations import DoseRecord, Recipient
 from ledger.idcard import is_placeholder, mask_id_number, mask_name
 
 ADDRESS_KEEP = 6
 MIN_PHONE, MOBILE = 7, 11
+AIM_LENGTH = 3  # ]Q1: a scanner's symbology identifier before the data
+
+_DATE = rb"(?:19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
+_ID_IN_TEXT = re.compile(rb"(?<![0-9A-Za-z])[0-9]{6}" + _DATE + rb"[0-9]{3}[0-9Xx](?![0-9A-Za-z])")
+_MOBILE_IN_TEXT = re.compile(rb"(?<![0-9])1[3-9][0-9]{9}(?![0-9])")
 
 __all__ = [
+    "FULL",
+    "MASKED",
+    "PersonalDataFormatter",
+    "Shown",
     "mask_address",
     "mask_id",
     "mask_name",
     "mask_phone",
+    "mask_raw",
+    "mask_text",
     "masked_recipient",
     "masked_record",
 ]
@@ -64,3 +84,62 @@ def masked_recipient(person: Recipient) -> Recipient:
 
 def masked_record(record: DoseRecord) -> DoseRecord:
     return replace(record, recipient=masked_recipient(record.recipient))
+
+
+def _masked_match(found: re.Match[bytes]) -> bytes:
+    value = found.group().decode("ascii")
+    masked = mask_phone(value) if len(value) == MOBILE else mask_id_number(value)
+    return masked.encode("ascii")
+
+
+def mask_raw(raw: bytes) -> bytes:
+    """The bytes with every ID number and mobile number in them masked; the rest exactly kept
+    (a masked scan keeps its length, its GS separators and its AIM identifier)."""
+    aim = raw[:AIM_LENGTH] if raw.startswith(b"]") else b""
+    rest = raw[len(aim) :]
+    masked: bytes = _MOBILE_IN_TEXT.sub(_masked_match, _ID_IN_TEXT.sub(_masked_match, rest))
+    return aim + masked
+
+
+def mask_text(text: str) -> str:
+    """The text with every ID number and mobile number in it masked."""
+    raw = text.encode("utf-8", "surrogatepass")
+    masked = mask_raw(raw)
+    return text if masked == raw else masked.decode("utf-8", "surrogatepass")
+
+
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """What one reader may see of personal data: everything, or everything masked."""
+
+    full: bool
+
+    def recipient(self, person: Recipient) -> Recipient:
+        return person if self.full else masked_recipient(person)
+
+    def record(self, record: DoseRecord) -> DoseRecord:
+        return record if self.full else masked_record(record)
+
+    def id_number(self, value: str) -> str:
+        return value if self.full else mask_id(value)
+
+    def text(self, value: str) -> str:
+        return value if self.full else mask_text(value)
+
+    def optional_text(self, value: str | None) -> str | None:
+        return value if value is None or self.full else mask_text(value)
+
+    def raw(self, value: bytes) -> bytes:
+        return value if self.full else mask_raw(value)
+
+
+FULL = Shown(full=True)
+MASKED = Shown(full=False)
+
+
+class PersonalDataFormatter(logging.Formatter):
+    """Masks ID numbers and mobile numbers in every formatted log line, traceback included
+    (nobody reading the log has the right to see them)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return mask_text(super().format(record))

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from gateway.core.errors import GatewayError
+from ledger.masking import FULL, MASKED, Shown
 
 
 class Role(enum.StrEnum):
@@ -112,6 +113,13 @@ def authorize(user: User, action: Action) -> User:
             f"{action.value}; this needs one of: {allowed}"
         )
     return user
+
+
+def shown_to(user: User | None) -> Shown:
+    """What `user` may see of personal data: everything with `Action.VIEW_PERSONAL_DATA`,
+    masked otherwise (nobody signed in: masked). Every serialiser of records, scans, audit
+    entries and refusals that may hold personal data asks this, and only this."""
+    return FULL if user is not None and user.may(Action.VIEW_PERSONAL_DATA) else MASKED
 
 
 def alarm_person(user: User, named: str | None = None, people: Collection[str] = ()) -> str:

@@ -35,6 +35,7 @@ from gateway.storage.ledger.stock import EventResult, StocktakeReport
 from gateway.storage.scans import ScanStore, StoredScan
 from ledger.codes import FridgeLabel, classify
 from ledger.errors import LedgerError
+from ledger.masking import Shown
 from ledger.settings import LedgerSettings, StationAction
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ class StationResult:
     reason: str | None = None
     stocktake: StocktakeReport | None = None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, shown: Shown) -> dict[str, Any]:
         return {
             "seq": self.seq,
             "station": self.station,
@@ -80,7 +81,7 @@ class StationResult:
             "duplicate": self.duplicate,
             "compartment": self.compartment,
             "field": self.field,
-            "reason": self.reason,
+            "reason": shown.optional_text(self.reason),
             "stocktake": None if self.stocktake is None else _report_json(self.stocktake),
         }
 

@@ -17,6 +17,7 @@ from aiohttp import web
 from gateway.core.clock import Clock
 from gateway.core.errors import StoreError
 from gateway.storage.sqlite_file import FileBacked, SqliteFile, Synchronous
+from ledger.masking import Shown
 
 AUDIT_FILE = "audit.sqlite3"
 MAX_ENTRIES = 1000
@@ -48,15 +49,15 @@ class AuditEntry:
     status: int
     summary: str
 
-    def to_json(self) -> dict[str, object]:
+    def to_json(self, shown: Shown) -> dict[str, object]:
         return {
             "id": self.id,
             "at": self.at.isoformat(),
             "method": self.method,
-            "path": self.path,
+            "path": shown.text(self.path),
             "user": self.user,
             "status": self.status,
-            "summary": self.summary,
+            "summary": shown.text(self.summary),
         }
 
 

@@ -22,6 +22,7 @@ from gateway.ledgers.tasks import LedgerJobs
 from gateway.settings import parse_settings
 from gateway.storage.ledger.locations import StockLocations
 from gateway.storage.scans import StoredScan
+from ledger.masking import FULL
 from ledger.settings import LedgerSettings, StationAction
 from probes.scan import Scan
 from tests.ledger.conftest import HEPB, SHIPMENT, code
@@ -75,7 +76,7 @@ def test_receive_at_a_station_with_a_compartment_places_the_package(
 ) -> None:
     result = handle(scans, 1, code(HEPB, 1), "receive-desk")
     assert (result.ok, result.compartment, result.duplicate) == (True, "F1/冷藏", False)
-    assert result.to_json()["compartment"] == "F1/冷藏"
+    assert result.to_json(FULL)["compartment"] == "F1/冷藏"
     assert codes_in(locations, "F1/冷藏") == [code(HEPB, 1)]
     assert book.stock.state(code(HEPB, 1)).state == "in_stock"
 
@@ -129,7 +130,7 @@ def test_a_move_of_a_package_not_in_stock_is_refused_with_the_reason(
     assert not unknown.ok
     assert unknown.reason
     assert codes_in(locations, "CR1/冷藏") == []
-    feed = [result.to_json() for result in scans.feed("fridge-2")]
+    feed = [result.to_json(FULL) for result in scans.feed("fridge-2")]
     assert [(item["seq"], item["ok"], item["compartment"]) for item in feed] == [
         (2, False, None),
         (1, False, None),

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from alerts.messages import LOCAL_TZ
 from gateway.auth.access import OPEN, add_route, current_user, refusal, require
-from gateway.auth.policy import Action, Role, User
+from gateway.auth.policy import Action, Role, User, shown_to
 from gateway.storage.accounts import (
     AccountConflictError,
     AccountError,
@@ -535,7 +535,7 @@ async def revoke_token(request: web.Request) -> web.Response:
 
 
 async def audit_entries(request: web.Request) -> web.Response:
-    require(request, Action.AUDIT_VIEW)
+    shown = shown_to(require(request, Action.AUDIT_VIEW))
     limit_text = request.query.get("limit", "100")
     before_text = request.query.get("before")
     if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_ENTRIES:
@@ -547,7 +547,7 @@ async def audit_entries(request: web.Request) -> web.Response:
     entries = _audit(request).entries(
         int(limit_text), None if before_text is None else int(before_text)
     )
-    return _json({"entries": [entry.to_json() for entry in entries]})
+    return _json({"entries": [entry.to_json(shown) for entry in entries]})
 
 
 def _iso(moment: datetime) -> str:

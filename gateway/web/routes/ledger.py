@@ -16,7 +16,7 @@ from typing import Any, Literal
 from aiohttp import web
 
 from gateway.auth.access import add_route, require
-from gateway.auth.policy import Action, User
+from gateway.auth.policy import Action, User, shown_to
 from gateway.ledgers.book import LedgerBook
 from gateway.storage.audit_log import note
 from gateway.storage.ledger.audit import ReadAudit
@@ -35,13 +35,11 @@ from gateway.web.routes.ledger_http import (
     query_text,
     query_whole,
     reader,
-    sees_personal_data,
 )
 from gateway.web.routes.ledger_records import add_record_routes
 from gateway.web.routes.ledger_stock import add_stock_routes
 from ledger.codes import FridgeLabel, IdCardScan, TraceCode, classify
 from ledger.errors import CatalogueError, ScanError, StockError
-from ledger.masking import mask_id
 from ledger.summaries import SummaryTable, daily_tables
 
 MAX_READS = 1000
@@ -142,7 +140,7 @@ def _classified(book: LedgerBook, raw: bytes | str, user: User) -> dict[str, Any
         number = scan.id_number.number
         return {
             "kind": "id_card",
-            "id_number": number if sees_personal_data(user) else mask_id(number),
+            "id_number": shown_to(user).id_number(number),
         }
     kind = "trace_code" if isinstance(scan, TraceCode) else "gs1"
     try:

@@ -27,7 +27,7 @@ from gateway.storage.ledger.db import CHINA_TZ
 from gateway.storage.ledger.vaccinations import DoseRecord, Recipient
 from gateway.web.json_http import refusal
 from ledger.errors import LedgerError, LedgerStoreError
-from ledger.masking import masked_recipient
+from ledger.masking import Shown
 
 BOOK = web.AppKey("ledger_book", LedgerBook)
 AUDIT = web.AppKey("ledger_read_audit", ReadAudit)
@@ -111,36 +111,32 @@ def iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
 
 
-def sees_personal_data(user: User) -> bool:
-    return user.may(Action.VIEW_PERSONAL_DATA)
-
-
 def reader(request: web.Request) -> User:
     """The signed-in user for a read of the ledger (every role may read; masks apply)."""
     return require(request, Action.VIEW)
 
 
-def recipient_json(person: Recipient, *, unmasked: bool) -> dict[str, Any]:
-    shown = person if unmasked else masked_recipient(person)
+def recipient_json(person: Recipient, shown: Shown) -> dict[str, Any]:
+    visible = shown.recipient(person)
     return {
-        "archive_no": shown.archive_no,
-        "name": shown.name,
-        "sex": shown.sex,
-        "birth_date": shown.birth_date.isoformat(),
-        "id_number": shown.id_number,
-        "phone": shown.phone,
-        "address": shown.address,
-        "crowd_category": shown.crowd_category,
-        "masked": not unmasked,
+        "archive_no": visible.archive_no,
+        "name": visible.name,
+        "sex": visible.sex,
+        "birth_date": visible.birth_date.isoformat(),
+        "id_number": visible.id_number,
+        "phone": visible.phone,
+        "address": visible.address,
+        "crowd_category": visible.crowd_category,
+        "masked": not shown.full,
     }
 
 
-def record_json(record: DoseRecord, *, unmasked: bool) -> dict[str, Any]:
+def record_json(record: DoseRecord, shown: Shown) -> dict[str, Any]:
     return {
         "record_id": record.record_id,
         "version": record.version,
         "status": record.status,
-        "recipient": recipient_json(record.recipient, unmasked=unmasked),
+        "recipient": recipient_json(record.recipient, shown),
         "vaccine_code": record.vaccine_code,
         "manufacturer_code": record.manufacturer_code,
         "batch_no": record.batch_no,

@@ -17,7 +17,7 @@ from aiohttp import web
 from pydantic import Field
 
 from gateway.auth.access import add_route, require
-from gateway.auth.policy import Action, User
+from gateway.auth.policy import Action, User, shown_to
 from gateway.storage.audit_log import note
 from gateway.storage.ledger.db import CHINA_TZ
 from gateway.storage.ledger.vaccinations import (
@@ -41,11 +41,9 @@ from gateway.web.routes.ledger_http import (
     reader,
     recipient_json,
     record_json,
-    sees_personal_data,
 )
 from ledger.certificate import PAPERS, Paper, certificate_html
 from ledger.errors import RecordError
-from ledger.masking import masked_recipient, masked_record
 
 
 class PersonBody(Body):
@@ -140,7 +138,7 @@ def _records_of(request: web.Request, archive_no: str) -> list[DoseRecord]:
 
 
 def _dose(record: DoseRecord, user: User) -> dict[str, Any]:
-    return record_json(record, unmasked=sees_personal_data(user))
+    return record_json(record, shown_to(user))
 
 
 def _is_registered(request: web.Request, archive_no: str) -> bool:
@@ -171,7 +169,7 @@ async def register(request: web.Request) -> web.Response:
     with ledger_refusals():
         request.app[BOOK].vaccinations.register(person, actor=user.name)
     note(request, f"registered recipient {person.archive_no}")
-    return json_response(recipient_json(person, unmasked=sees_personal_data(user)), 201)
+    return json_response(recipient_json(person, shown_to(user)), 201)
 
 
 async def update_recipient(request: web.Request) -> web.Response:
@@ -183,14 +181,14 @@ async def update_recipient(request: web.Request) -> web.Response:
     with ledger_refusals():
         request.app[BOOK].vaccinations.register(person, actor=user.name)
     note(request, f"new version of recipient {archive_no}")
-    return json_response(recipient_json(person, unmasked=sees_personal_data(user)))
+    return json_response(recipient_json(person, shown_to(user)))
 
 
 async def recipient(request: web.Request) -> web.Response:
     user = reader(request)
     person = _person(request)
     _note_read(request, user, "recipient", archive_no=person.archive_no)
-    return json_response(recipient_json(person, unmasked=sees_personal_data(user)))
+    return json_response(recipient_json(person, shown_to(user)))
 
 
 async def person_history(request: web.Request) -> web.Response:
@@ -204,7 +202,7 @@ async def person_history(request: web.Request) -> web.Response:
     _note_read(request, user, "history", archive_no=person.archive_no)
     return json_response(
         {
-            "recipient": recipient_json(person, unmasked=sees_personal_data(user)),
+            "recipient": recipient_json(person, shown_to(user)),
             "recipient_versions": [_person_version(version, user) for version in versions],
             "doses": [_dose(record, user) for record in records],
         }
@@ -212,7 +210,7 @@ async def person_history(request: web.Request) -> web.Response:
 
 
 def _person_version(version: RecipientVersion, user: User) -> dict[str, Any]:
-    return recipient_json(version.recipient, unmasked=sees_personal_data(user)) | {
+    return recipient_json(version.recipient, shown_to(user)) | {
         "version": version.version,
         "actor": version.actor,
         "entered_at": version.entered_at.isoformat(),
@@ -228,9 +226,9 @@ async def certificate(request: web.Request) -> web.Response:
     paper: Paper = "A4" if paper_text == "A4" else "A5"
     person = _person(request)
     records = _records_of(request, person.archive_no)
-    if not sees_personal_data(user):
-        person = masked_recipient(person)
-        records = [masked_record(record) for record in records]
+    shown = shown_to(user)
+    person = shown.recipient(person)
+    records = [shown.record(record) for record in records]
     _note_read(request, user, "certificate", archive_no=person.archive_no)
     book = request.app[BOOK]
     page = certificate_html(person, records, book.tables, printed_at=book.clock.now(), paper=paper)

@@ -13,7 +13,7 @@ import json
 from aiohttp import web
 
 from gateway.auth.access import add_route, require
-from gateway.auth.policy import Action
+from gateway.auth.policy import Action, shown_to
 from gateway.ledgers.scans import FEED_SIZE, LedgerScans
 
 LEDGER_SCANS = web.AppKey("ledger_scans", LedgerScans)
@@ -30,7 +30,7 @@ def _error(kind: type[web.HTTPError], message: str) -> web.HTTPError:
 
 
 async def station_feed(request: web.Request) -> web.Response:
-    require(request, Action.VIEW)
+    shown = shown_to(require(request, Action.VIEW))
     scans = request.app[LEDGER_SCANS]
     station = request.match_info["station"]
     stations = scans.stations()
@@ -52,6 +52,6 @@ async def station_feed(request: web.Request) -> web.Response:
         data={
             "station": station,
             "action": str(stations[station]),
-            "results": [result.to_json() for result in scans.feed(station, limit)],
+            "results": [result.to_json(shown) for result in scans.feed(station, limit)],
         },
     )

@@ -17,9 +17,10 @@ from typing import Any
 from aiohttp import web
 
 from gateway.auth.access import add_route, require
-from gateway.auth.policy import Action
+from gateway.auth.policy import Action, shown_to
 from gateway.core.clock import Clock, SystemClock
 from gateway.storage.scans import ScanStore, StoredScan, scan_sink
+from ledger.masking import Shown
 from probes.scan import Scan
 
 MAX_SCANS = 10_000
@@ -44,15 +45,18 @@ def add_scan_routes(
     add_route(app, "POST", "/api/scans", api.post_scan, Action.SCAN)
 
 
-def scan_json(stored: StoredScan) -> dict[str, Any]:
+def scan_json(stored: StoredScan, shown: Shown) -> dict[str, Any]:
+    """A scan as its reader may see it: an ID card's number masked in both the text and the
+    base64 for a reader without the right to see it."""
     scan = stored.scan
+    raw = shown.raw(scan.raw)
     try:
-        text: str | None = scan.raw.decode("utf-8")
+        text: str | None = raw.decode("utf-8")
     except UnicodeDecodeError:
         text = None
     return {
         "seq": stored.seq,
-        "raw_base64": base64.b64encode(scan.raw).decode("ascii"),
+        "raw_base64": base64.b64encode(raw).decode("ascii"),
         "text": text,
         "symbology": scan.symbology,
         "scanner": scan.scanner,
@@ -91,17 +95,20 @@ class _ScanApi:
         self._record = record
 
     async def list_scans(self, request: web.Request) -> web.Response:
-        require(request, Action.VIEW)
+        shown = shown_to(require(request, Action.VIEW))
         since = _whole(request, "since", 0, 0, 2**63 - 1)
         limit = _whole(request, "limit", 1000, 1, MAX_SCANS)
         rows = self._store.after(since, limit)
         return web.json_response(
             dumps=_dumps,
-            data={"scans": [scan_json(row) for row in rows], "last_seq": self._store.last_seq()},
+            data={
+                "scans": [scan_json(row, shown) for row in rows],
+                "last_seq": self._store.last_seq(),
+            },
         )
 
     async def post_scan(self, request: web.Request) -> web.Response:
-        require(request, Action.SCAN)
+        shown = shown_to(require(request, Action.SCAN))
         try:
             body = await request.json()
         except (json.JSONDecodeError, UnicodeDecodeError):
@@ -116,7 +123,7 @@ class _ScanApi:
             self._synced(),
         )
         stored = await self._record(scan)
-        return web.json_response(scan_json(stored), status=201, dumps=_dumps)
+        return web.json_response(scan_json(stored, shown), status=201, dumps=_dumps)
 
 
 def _name(body: dict[str, Any], key: str) -> str:
