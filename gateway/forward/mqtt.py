@@ -14,6 +14,9 @@ Imported only when `[mqtt]` is configured. Topics, under `{prefix}/{unit_code}/{
   the reply's fields. The answer goes to `reply/<command>` with the request's `id`. Retained
   commands are ignored (a stale command must not run again at every reconnect).
 
+Alarm events and replies are free text for the county: ID and mobile numbers in them leave
+masked (`ledger.masking.mask_raw`); readings and status hold no personal data.
+
 The connection runs in its own task with capped jittered backoff; refused credentials or a
 refused client id are retried at `auth_retry_s`, with the fix in health.
 """
@@ -39,6 +42,7 @@ from gateway.forward.pump import Pump, PumpStats, raise_if_cancelling
 from gateway.forward.settings import MqttSettings
 from gateway.forward.tags import Identity
 from gateway.storage.readings import ReadingStore, StoredReading, to_millis
+from ledger.masking import mask_raw
 
 if TYPE_CHECKING:
     from gateway.recorder import Recorder
@@ -159,7 +163,7 @@ class MqttForwarder:
         client = self._client
         if client is None:
             return False
-        payload = json.dumps(dict(alarm), ensure_ascii=False, default=str).encode()
+        payload = mask_raw(json.dumps(dict(alarm), ensure_ascii=False, default=str).encode())
         try:
             await client.publish(
                 f"{self.base}/alarms", payload, qos=1, timeout=self._settings.publish_timeout_s
@@ -307,7 +311,9 @@ class MqttForwarder:
             reply |= {"ok": False, "error": f"unknown command {name!r}; known: {known}"}
         log.info("command %s from %s: %s", name, self._server, reply)
         await client.publish(
-            f"{self.base}/reply/{name}", json.dumps(reply, ensure_ascii=False).encode(), qos=1
+            f"{self.base}/reply/{name}",
+            mask_raw(json.dumps(reply, ensure_ascii=False).encode()),
+            qos=1,
         )
 
     async def _run(self, name: str, request: dict[str, object]) -> dict[str, object]:
