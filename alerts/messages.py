@@ -8,13 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from alerts.escalation import Notify, NotifyReason
 from alerts.model import ConditionKind
+from gateway.core.clinic_time import CLINIC_TZ
 from gateway.settings import Settings
-
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 
 TIER_NAMES = {1: "一级（疫苗管理员）", 2: "二级（科室负责人）", 3: "三级（单位负责人）"}
 FAULT_NAMES = {
@@ -133,7 +131,7 @@ def render(
 
 
 def _local(moment: datetime) -> str:
-    return moment.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
+    return moment.astimezone(CLINIC_TZ).strftime("%Y-%m-%d %H:%M")
 
 
 def _duration(seconds: float) -> str:

@@ -40,7 +40,8 @@ from alerts.model import (
     ConditionRaised,
 )
 from alerts.settings import RuleSettings, RuleThresholds
-from gateway.settings import CompartmentKind, Settings
+from gateway.core.compartments import CompartmentKind
+from gateway.settings import Settings
 from probes.reading import ProbeStatus, Reading
 
 
@@ -321,7 +322,7 @@ def rules_for(settings: Settings, rules: RuleSettings) -> dict[str, CompartmentR
     result: dict[str, CompartmentRules] = {}
     for fridge in settings.fridges:
         for compartment in fridge.compartments:
-            ref = f"{fridge.code}/{compartment.name}"
+            ref = fridge.ref(compartment)
             result[ref] = CompartmentRules(
                 ref=ref,
                 kind=compartment.kind,

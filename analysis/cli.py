@@ -83,7 +83,8 @@ async def run_report(args: argparse.Namespace) -> int:
 async def make_report(args: argparse.Namespace) -> Written:
     from analysis.csv_out import write_csvs
     from analysis.html import write_html
-    from analysis.period import month_bounds, previous_month
+    from analysis.period import month_bounds
+    from gateway.core.clinic_time import previous_month
 
     month = args.month or previous_month(datetime.now(UTC))
     month_bounds(month)

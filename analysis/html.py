@@ -18,8 +18,8 @@ from analysis.columns import (
     region_table,
     table,
 )
-from analysis.period import TIMEZONE
 from analysis.report import LEVELS, Report
+from gateway.core.clinic_time import CLINIC_TZ
 
 _CSS = """
 body{font-family:"Noto Sans CJK SC","Microsoft YaHei","PingFang SC",sans-serif;margin:16px;
@@ -120,7 +120,7 @@ def render_html(report: Report) -> str:
     problem_fridges = sum(r.problem_fridges for r in regions)
     alarms = sum(r.alarms.total for r in regions)
     no_data = sum(1 for r in report.rows["clinic"] if not r.stats.has_data)
-    generated = datetime.now(UTC).astimezone(TIMEZONE).strftime("%Y-%m-%d %H:%M")
+    generated = datetime.now(UTC).astimezone(CLINIC_TZ).strftime("%Y-%m-%d %H:%M")
     cards = [
         ("区域", len(regions)),
         ("单位", len(report.rows["clinic"])),

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from apscheduler.triggers.cron import CronTrigger
 
 from analysis.errors import ReportError
-from analysis.period import TIMEZONE, previous_month
+from gateway.core.clinic_time import CLINIC_TZ, previous_month
 
 if TYPE_CHECKING:
     from gateway.core.clock import Clock
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MONTHLY = CronTrigger(day=1, hour=6, minute=0, timezone=TIMEZONE)
+MONTHLY = CronTrigger(day=1, hour=6, minute=0, timezone=CLINIC_TZ)
 
 
 def next_fire(now: datetime, trigger: CronTrigger = MONTHLY) -> datetime:

@@ -25,11 +25,11 @@ from pathlib import Path
 
 import aiohttp
 
-from analysis.period import TIMEZONE
+from gateway.core.clinic_time import CLINIC_TZ
 from tests.servers import Influxd
 
 MONTH = "2026-11"
-START_MS = int(datetime(2026, 11, 1, tzinfo=TIMEZONE).timestamp() * 1000)
+START_MS = int(datetime(2026, 11, 1, tzinfo=CLINIC_TZ).timestamp() * 1000)
 MINUTE = 60_000
 
 

@@ -22,8 +22,9 @@ from firmware_sim.modbus_devices import ModbusSimulator, SimulatedChannel
 from firmware_sim.modbus_server import TcpSimServer
 from firmware_sim.scenarios import build_scenario
 from gateway.core.clock import SystemClock
+from gateway.core.compartments import CompartmentKind
 from gateway.runtime import STORE_FILE, Gateway
-from gateway.settings import CompartmentKind, ModbusProbe, Settings, parse_settings
+from gateway.settings import ModbusProbe, Settings, parse_settings
 from gateway.storage.readings import ReadingStore
 from probes.profiles import builtin_profiles
 

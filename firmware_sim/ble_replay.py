@@ -18,7 +18,7 @@ from typing import Any
 
 from firmware_sim.scenarios import Sample, Scenario
 from gateway.core.clock import Clock
-from gateway.settings import CompartmentKind
+from gateway.core.compartments import CompartmentKind
 from probes.ble_decode import (
     BTHOME_UUID,
     ENV_SENSING_UUID,

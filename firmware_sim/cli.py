@@ -29,8 +29,9 @@ from firmware_sim.modbus_server import RtuSimServer, TcpSimServer
 from firmware_sim.pty_pair import pty_pair
 from firmware_sim.scenarios import SCENARIOS
 from gateway.core.clock import ScaledClock
+from gateway.core.compartments import CompartmentKind
 from gateway.core.errors import ConfigError
-from gateway.settings import CompartmentKind, load_settings
+from gateway.settings import load_settings
 from probes.profiles import RegisterProfile, builtin_profiles
 
 # The probes of config/demo.toml (a test keeps the two identical), served on its bus port.

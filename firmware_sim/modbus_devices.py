@@ -19,7 +19,8 @@ from typing import Literal
 
 from firmware_sim.scenarios import Sample, Scenario, build_scenario
 from gateway.core.clock import Clock
-from gateway.settings import CompartmentKind, ModbusProbe, Settings
+from gateway.core.compartments import CompartmentKind
+from gateway.settings import ModbusProbe, Settings
 from probes.modbus_decode import decode_channel, encode_humidity, encode_temperature
 from probes.profiles import RegisterProfile
 from probes.reading import ProbeStatus

@@ -18,7 +18,7 @@ from dataclasses import dataclass, fields
 from functools import lru_cache
 from typing import ClassVar
 
-from gateway.settings import DEFAULT_RANGES, CompartmentKind
+from gateway.core.compartments import DEFAULT_RANGES, CompartmentKind
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from firmware_sim.scenarios import Scenario
 from gateway.core.clock import Clock
-from gateway.settings import CompartmentKind
+from gateway.core.compartments import CompartmentKind
 from probes.serial_lines import checksum
 
 

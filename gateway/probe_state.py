@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from gateway.settings import CompartmentSettings, FridgeSettings, Probe, Settings
+from gateway.core.compartments import CompartmentSettings, FridgeSettings
+from gateway.settings import Probe, Settings
 from probes.reading import ProbeStatus, Reading
 
 STALE_AFTER_POLLS = 3
@@ -89,7 +90,7 @@ def compartment_views(
     views = []
     for fridge in settings.fridges:
         for compartment in fridge.compartments:
-            ref = f"{fridge.code}/{compartment.name}"
+            ref = fridge.ref(compartment)
             probes = [
                 probe_view(probe, latest.get(probe.code), now)
                 for probe in settings.probes

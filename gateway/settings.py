@@ -21,11 +21,16 @@ from pydantic import (
     Field,
     Tag,
     ValidationError,
-    model_validator,
 )
 
 from alerts.settings import AlertSettings
 from alerts.settings import cross_check as alerts_cross_check
+from gateway.core.compartments import (
+    CompartmentSettings,
+    FridgeSettings,
+    compartment_refs,
+    find_compartment,
+)
 from gateway.core.errors import ConfigError
 from gateway.core.problems import Problem
 from gateway.forward.settings import InfluxSettings, MqttSettings
@@ -128,58 +133,6 @@ class TcpBus(_BusCommon):
 Bus = Annotated[RtuBus | TcpBus, Field(discriminator="transport")]
 
 
-class FridgeKind(StrEnum):
-    REFRIGERATOR = "refrigerator"
-    FREEZER = "freezer"
-    COLD_ROOM = "cold_room"
-    VEHICLE = "vehicle"
-
-
-class CompartmentKind(StrEnum):
-    REFRIGERATED = "refrigerated"
-    FROZEN = "frozen"
-
-
-DEFAULT_RANGES: dict[CompartmentKind, tuple[float | None, float | None]] = {
-    CompartmentKind.REFRIGERATED: (2.0, 8.0),
-    CompartmentKind.FROZEN: (None, -15.0),
-}
-
-
-class CompartmentSettings(_Model):
-    name: Annotated[str, Field(min_length=1, pattern=r"^[^/]+$")]
-    kind: CompartmentKind
-    min_c: float | None = None
-    max_c: float | None = None
-    probes: Annotated[int, Field(ge=1, le=16, description="number of probes expected")] = 1
-
-    @model_validator(mode="before")
-    @classmethod
-    def _default_range(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "kind" in data:
-            try:
-                low, high = DEFAULT_RANGES[CompartmentKind(data["kind"])]
-            except ValueError:
-                return data
-            data = {"min_c": low, "max_c": high} | data
-        return data
-
-    @model_validator(mode="after")
-    def _range_is_ordered(self) -> CompartmentSettings:
-        if self.min_c is None and self.max_c is None:
-            raise ValueError("set min_c, max_c or both: a compartment needs a range")
-        if self.min_c is not None and self.max_c is not None and self.min_c >= self.max_c:
-            raise ValueError(f"min_c {self.min_c} must be below max_c {self.max_c}")
-        return self
-
-
-class FridgeSettings(_Model):
-    code: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$")]
-    name: Annotated[str, Field(min_length=1)]
-    kind: FridgeKind
-    compartments: Annotated[list[CompartmentSettings], Field(min_length=1)]
-
-
 class ModbusProbe(_Model):
     code: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$", description="probe code, e.g. 208601")]
     transport: Literal["modbus"] = "modbus"
@@ -240,13 +193,7 @@ class Settings(_Model):
         return {**builtin_profiles(), **{profile.name: profile for profile in self.profiles}}
 
     def compartment(self, ref: str) -> tuple[FridgeSettings, CompartmentSettings]:
-        fridge_code, _, name = ref.partition("/")
-        for fridge in self.fridges:
-            if fridge.code == fridge_code:
-                for compartment in fridge.compartments:
-                    if compartment.name == name:
-                        return fridge, compartment
-        raise KeyError(ref)
+        return find_compartment(self.fridges, ref)
 
 
 def cross_check(settings: Settings) -> list[Problem]:
@@ -263,14 +210,14 @@ def cross_check(settings: Settings) -> list[Problem]:
             [bus.device for bus in settings.buses if isinstance(bus, RtuBus)],
         ),
         *(
-            alerts_cross_check(settings.alerts, _compartment_refs(settings))
+            alerts_cross_check(settings.alerts, compartment_refs(settings.fridges))
             if settings.alerts
             else []
         ),
         *(
             Problem(*unknown)
             for unknown in (
-                settings.ledger.unknown_compartments(_compartment_refs(settings))
+                settings.ledger.unknown_compartments(compartment_refs(settings.fridges))
                 if settings.ledger
                 else []
             )
@@ -324,19 +271,11 @@ def _check_unique_names(settings: Settings) -> list[Problem]:
     return problems
 
 
-def _compartment_refs(settings: Settings) -> list[str]:
-    return [
-        f"{fridge.code}/{compartment.name}"
-        for fridge in settings.fridges
-        for compartment in fridge.compartments
-    ]
-
-
 def _check_probe_references(settings: Settings) -> list[Problem]:
     problems: list[Problem] = []
     profiles = settings.all_profiles()
     buses = {bus.name for bus in settings.buses}
-    refs = _compartment_refs(settings)
+    refs = compartment_refs(settings.fridges)
     for index, probe in enumerate(settings.probes):
         key = f"probes[{index}]"
         if probe.compartment not in refs:
@@ -419,7 +358,7 @@ def _check_compartment_counts(settings: Settings) -> list[Problem]:
     problems: list[Problem] = []
     for fridge in settings.fridges:
         for compartment in fridge.compartments:
-            ref = f"{fridge.code}/{compartment.name}"
+            ref = fridge.ref(compartment)
             codes = bound.get(ref, [])
             if len(codes) > compartment.probes:
                 problems.append(

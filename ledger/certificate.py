@@ -14,7 +14,7 @@ from datetime import datetime
 from html import escape
 from typing import Literal
 
-from gateway.storage.ledger.db import CHINA_TZ
+from gateway.core.clinic_time import CLINIC_TZ
 from gateway.storage.ledger.vaccinations import NORMAL, SEXES, DoseRecord, Recipient
 from ledger.tables import ReferenceTables
 
@@ -55,7 +55,7 @@ def _dose_row(record: DoseRecord, tables: ReferenceTables) -> str:
         (
             vaccine.name if vaccine is not None else record.vaccine_code,
             f"第{record.dose_no}剂",
-            record.vaccinated_at.astimezone(CHINA_TZ).date().isoformat(),
+            record.vaccinated_at.astimezone(CLINIC_TZ).date().isoformat(),
             record.batch_no,
             tables.manufacturers.get(record.manufacturer_code, record.manufacturer_code),
             tables.sites.get(record.site_code, record.site_code),
@@ -88,7 +88,7 @@ def certificate_html(
         f'<tr><td class="none" colspan="{len(_DOSE_HEADINGS)}">无接种记录</td></tr>'
     )
     headings = "".join(_cell("th", heading) for heading in _DOSE_HEADINGS)
-    printed = printed_at.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
+    printed = printed_at.astimezone(CLINIC_TZ).strftime("%Y-%m-%d %H:%M")
     style = _STYLE % {"paper": paper, "width": _WIDTHS[paper]}
     return (
         '<!doctype html>\n<html lang="zh-CN"><head><meta charset="utf-8">\n'

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from gateway.storage.ledger.db import CHINA_TZ
+from gateway.core.clinic_time import CLINIC_TZ
 from gateway.storage.ledger.vaccinations import NORMAL, DoseRecord
 from ledger.tables import ReferenceTables
 
@@ -33,7 +33,7 @@ class SummaryTable:
 
     @property
     def due_at(self) -> datetime:
-        return datetime.combine(self.day + timedelta(days=1), time(12), CHINA_TZ)
+        return datetime.combine(self.day + timedelta(days=1), time(12), CLINIC_TZ)
 
 
 def daily_tables(
@@ -44,7 +44,7 @@ def daily_tables(
     by_age: Counter[Key] = Counter()
     by_crowd: Counter[Key] = Counter()
     for record in records:
-        local = record.vaccinated_at.astimezone(CHINA_TZ).date()
+        local = record.vaccinated_at.astimezone(CLINIC_TZ).date()
         if record.status != NORMAL or local != day or record.dose_no not in DOSES:
             continue
         years = _age_years(record.recipient.birth_date, local)

@@ -14,7 +14,7 @@ from xml.etree import ElementTree as ET
 
 import xmlschema
 
-from gateway.storage.ledger.db import CHINA_TZ
+from gateway.core.clinic_time import CLINIC_TZ
 from gateway.storage.ledger.vaccinations import DoseRecord
 from ledger.errors import UploadError
 
@@ -50,7 +50,7 @@ def record_fields(record: DoseRecord) -> list[tuple[str, str]]:
         ("DoseNo", str(record.dose_no)),
         (
             "VaccinationTime",
-            record.vaccinated_at.astimezone(CHINA_TZ).isoformat(timespec="seconds"),
+            record.vaccinated_at.astimezone(CLINIC_TZ).isoformat(timespec="seconds"),
         ),
         ("SiteCode", record.site_code),
         ("VaccinatorName", record.vaccinator),

@@ -18,16 +18,16 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped, unused-ignore]
 from pydantic import TypeAdapter
 
 from alerts.escalation import Alarm
-from alerts.messages import LOCAL_TZ, Message, describe, place_of
+from alerts.messages import Message, describe, place_of
 from alerts.model import ChannelKind
 from alerts.settings import AlertSettings
 from gateway.alarms.notices import opening_notice
+from gateway.core.clinic_time import CLINIC_TZ, day_bounds
 from gateway.core.clock import Clock
 from gateway.settings import Settings
 from gateway.storage.alarms import META_DIGEST_DUE, AlarmRow, AlarmStore, NewOutboxRow, Work
@@ -120,19 +120,14 @@ def _line(item: DigestItem) -> str:
 
 
 def _hm(moment: datetime) -> str:
-    return moment.astimezone(LOCAL_TZ).strftime("%m-%d %H:%M")
-
-
-def local_day_bounds(day: date, tz: ZoneInfo = LOCAL_TZ) -> tuple[datetime, datetime]:
-    start = datetime.combine(day, datetime.min.time(), tzinfo=tz)
-    return start, datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=tz)
+    return moment.astimezone(CLINIC_TZ).strftime("%m-%d %H:%M")
 
 
 def digest_rows(
     day: date, settings: Settings, alerts: AlertSettings, store: AlarmStore, now: datetime
 ) -> list[NewOutboxRow]:
     """One outbox row per tier-1 person and message channel, with the digest of `day`."""
-    start, end = local_day_bounds(day)
+    start, end = day_bounds(day)
     items = digest_items(store.alarms_opened_between(start, end), settings)
     message = render_digest(day, settings.unit.name, items)
     day_id = f"digest:{day.isoformat()}"
@@ -166,7 +161,7 @@ class DigestJob:
         self._store = store
         self._clock = clock
         self._on_rows = on_rows
-        self._trigger = CronTrigger(hour=hour, minute=minute, timezone=LOCAL_TZ)
+        self._trigger = CronTrigger(hour=hour, minute=minute, timezone=CLINIC_TZ)
         self.next_due: datetime | None = None
 
     def _next_after(self, moment: datetime) -> datetime:
@@ -190,7 +185,7 @@ class DigestJob:
 
     def fire(self, due: datetime, now: datetime) -> datetime:
         """Send the digest of the day before `due` (local) and persist the next due time."""
-        day = due.astimezone(LOCAL_TZ).date() - timedelta(days=1)
+        day = due.astimezone(CLINIC_TZ).date() - timedelta(days=1)
         following = self._next_after(max(due, now))
         rows = digest_rows(day, self._settings, self._alerts, self._store, now)
         self._store.commit(Work(outbox=rows, meta={META_DIGEST_DUE: following.isoformat()}))

@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from gateway.core.compartments import CompartmentKind
 from gateway.core.errors import GatewayError
-from gateway.settings import CompartmentKind
 from gateway.storage.readings import StoredReading
 from probes.reading import ProbeStatus
 

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 
+from gateway.core.clinic_time import CLINIC_TZ
 from gateway.core.errors import GatewayError
-from gateway.storage.ledger.db import CHINA_TZ
 
 
 class HalfDay(StrEnum):
@@ -85,12 +85,12 @@ class Missing:
 
 def half_of(moment: datetime) -> tuple[date, HalfDay]:
     """The China-time day and half-day a reading taken at `moment` belongs to."""
-    local = moment.astimezone(CHINA_TZ)
+    local = moment.astimezone(CLINIC_TZ)
     return local.date(), HalfDay.MORNING if local.hour < 12 else HalfDay.AFTERNOON
 
 
 def due_at(day: date, half: HalfDay) -> datetime:
-    return datetime.combine(day, DUE[half], CHINA_TZ)
+    return datetime.combine(day, DUE[half], CLINIC_TZ)
 
 
 def is_excursion(temperature: float, min_c: float | None, max_c: float | None) -> bool:
@@ -159,8 +159,8 @@ def missing(
     first. `recorded` holds (compartment, day, half) of the records there are."""
     have = set(recorded)
     out = []
-    day = since.astimezone(CHINA_TZ).date()
-    last = now.astimezone(CHINA_TZ).date()
+    day = since.astimezone(CLINIC_TZ).date()
+    last = now.astimezone(CLINIC_TZ).date()
     while day <= last:
         for half in HalfDay:
             due = due_at(day, half)
@@ -174,4 +174,4 @@ def missing(
 
 
 def _local(moment: datetime) -> str:
-    return moment.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
+    return moment.astimezone(CLINIC_TZ).strftime("%Y-%m-%d %H:%M")

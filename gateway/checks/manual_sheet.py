@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from gateway.checks.manual_readings import HalfDay, ManualReading
-from gateway.storage.ledger.db import CHINA_TZ
+from gateway.core.clinic_time import CLINIC_TZ
 
 TITLE = "温度记录表"
 HEADINGS = ("日期", "上午 时间", "上午 温度(°C)", "下午 时间", "下午 温度(°C)", "记录人", "备注")
@@ -92,7 +92,7 @@ def _band(page: SheetPage) -> str:
 
 
 def _time(record: ManualReading | None) -> str:
-    return "" if record is None else record.taken_at.astimezone(CHINA_TZ).strftime("%H:%M")
+    return "" if record is None else record.taken_at.astimezone(CLINIC_TZ).strftime("%H:%M")
 
 
 def _temperature(record: ManualReading | None) -> str:

@@ -28,6 +28,7 @@ from datetime import datetime
 
 from gateway.core.backoff import Backoff
 from gateway.core.clock import Clock
+from gateway.core.compartments import CompartmentRef
 from gateway.forward.event_lane import EventLane, Page
 from gateway.forward.line_protocol import series_key
 from gateway.forward.tags import Identity
@@ -88,7 +89,7 @@ def events_from(
             continue
         condition = alarm.data.get("condition", {})
         subject = str(condition.get("subject", ""))
-        fridge, slash, compartment = subject.partition("/")
+        ref = CompartmentRef.parse(subject)
         value = alarm.data.get("value")
         events.append(
             AlarmEvent(
@@ -97,8 +98,8 @@ def events_from(
                 condition=str(condition.get("kind", "")),
                 event=row.kind,
                 at=row.at,
-                fridge=fridge if slash else None,
-                compartment=compartment or None,
+                fridge=ref.fridge if ref else None,
+                compartment=(ref.compartment or None) if ref else None,
                 probe=condition.get("probe") or None,
                 tier=_tier(row.detail) if row.kind == "tier_notified" else None,
                 who=row.who if row.kind in ("acknowledged", "closed") else None,

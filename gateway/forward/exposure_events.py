@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from gateway.core.compartments import CompartmentRef
 from gateway.forward.event_lane import EventLane, EventSource
 from gateway.forward.line_protocol import series_key
 from gateway.forward.tags import Identity
@@ -70,15 +71,15 @@ def exposure_events_of(
         vaccine = vaccine_of(unit.product_id)
         doses[vaccine] += unit.doses_left
         packages[vaccine] += 1
-    fridge, _, compartment = excursion.compartment.partition("/")
+    ref = CompartmentRef.parse(excursion.compartment) or CompartmentRef(excursion.compartment, "")
     measured = excursion.exposure
     vaccines: list[str | None] = [*sorted(key for key in doses if key is not None)] or [None]
     return [
         ExposureEvent(
             seq=seq,
             excursion=excursion.excursion_id,
-            fridge=fridge,
-            compartment=compartment,
+            fridge=ref.fridge,
+            compartment=ref.compartment,
             vaccine=vaccine,
             start=excursion.start,
             doses=doses[vaccine],

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from gateway.core.compartments import CompartmentRef, find_compartment
+
 if TYPE_CHECKING:
     from gateway.settings import Settings
 
@@ -48,14 +50,12 @@ def identity_from_settings(settings: Settings) -> Identity:
     """The identity of the configured gateway: unit and region codes, gateway number, probes."""
     placement: dict[str, ProbeTags] = {}
     for probe in settings.probes:
-        fridge_code, _, name = probe.compartment.partition("/")
-        kind: str | None = None
-        for fridge in settings.fridges:
-            if fridge.code == fridge_code:
-                for compartment in fridge.compartments:
-                    if compartment.name == name:
-                        kind = str(compartment.kind)
-        placement[probe.code] = ProbeTags(fridge_code, name or None, kind)
+        ref = CompartmentRef.parse(probe.compartment) or CompartmentRef(probe.compartment, "")
+        try:
+            kind: str | None = str(find_compartment(settings.fridges, str(ref))[1].kind)
+        except KeyError:
+            kind = None
+        placement[probe.code] = ProbeTags(ref.fridge, ref.compartment or None, kind)
     return Identity(
         settings.unit.code, settings.gateway.number, placement, settings.unit.region_code
     )

@@ -31,12 +31,13 @@ import aiohttp
 from alerts.messages import Message
 from alerts.model import ChannelKind
 from gateway.core.backoff import Backoff
+from gateway.core.clinic_time import CLINIC_TZ
 from gateway.core.clock import Clock
 from gateway.core.errors import ConfigError, StoreError
 from gateway.ledgers.book import LedgerBook, read_meta, write_meta
 from gateway.ledgers.scans import LedgerScans
 from gateway.settings import Settings
-from gateway.storage.ledger.db import CHINA_TZ, LedgerDB, from_ms
+from gateway.storage.ledger.db import LedgerDB, from_ms
 from gateway.storage.ledger.locations import StockLocations
 from gateway.storage.ledger.upload import WINDOW_START, DeadlineAlarm
 from ledger.errors import LedgerError
@@ -158,8 +159,8 @@ class UploadTask:
 
 def _until_local(now: datetime, at: time) -> float:
     """Seconds from `now` to the next local (China) time of day `at` (a minute at least)."""
-    local = now.astimezone(CHINA_TZ)
-    target = datetime.combine(local.date(), at, CHINA_TZ)
+    local = now.astimezone(CLINIC_TZ)
+    target = datetime.combine(local.date(), at, CLINIC_TZ)
     if target <= local:
         target += timedelta(days=1)
     return max((target - local).total_seconds(), 60.0)
@@ -213,7 +214,7 @@ def deadline_message(alarms: Sequence[DeadlineAlarm], unit_name: str, margin_h: 
 
 
 def _local(moment: datetime) -> str:
-    return moment.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
+    return moment.astimezone(CLINIC_TZ).strftime("%Y-%m-%d %H:%M")
 
 
 def _mark(alarm: DeadlineAlarm) -> str:
@@ -371,7 +372,7 @@ class DailyJobs:
             await self.clock.sleep(DAILY_CHECK_S)
 
     def catch_up(self, now: datetime) -> None:
-        local = now.astimezone(CHINA_TZ)
+        local = now.astimezone(CLINIC_TZ)
         closed = local.date() - timedelta(days=1 if local.time() >= TABLES_AFTER else 2)
         self._tables_through(closed)
         issue_hour = time(self.settings.summary_issue_hour)
@@ -384,7 +385,7 @@ class DailyJobs:
             return date.fromisoformat(through) + timedelta(days=1)
         with self.book.db.translated("read first day"):
             (first_ms,) = self.book.db.conn.execute(sql).fetchone()
-        first = last if first_ms is None else from_ms(first_ms).astimezone(CHINA_TZ).date()
+        first = last if first_ms is None else from_ms(first_ms).astimezone(CLINIC_TZ).date()
         return max(first, last - timedelta(days=MAX_CATCH_UP_DAYS))
 
     def _tables_through(self, last: date) -> None:

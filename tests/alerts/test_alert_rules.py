@@ -15,7 +15,7 @@ from alerts.rules import (
     power_gap,
 )
 from alerts.settings import RuleThresholds
-from gateway.settings import CompartmentKind
+from gateway.core.compartments import CompartmentKind
 from probes.reading import ProbeStatus, Reading
 from tests.alerts.conftest import T0
 

@@ -22,7 +22,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from analysis.period import TIMEZONE
 from firmware_sim.scenarios import (
     CompressorFailure,
     PowerCut,
@@ -30,17 +29,18 @@ from firmware_sim.scenarios import (
     Steady,
     ThermostatFault,
 )
+from gateway.core.clinic_time import CLINIC_TZ
+from gateway.core.compartments import CompartmentKind
 from gateway.forward.alarm_events import AlarmEvent, alarm_event_line
 from gateway.forward.exposure_events import ExposureEvent, exposure_event_line
 from gateway.forward.line_protocol import series_key
 from gateway.forward.tags import Identity
-from gateway.settings import CompartmentKind
 from gateway.storage.readings import from_millis
 
 MONTH = "2026-10"
-START = datetime(2026, 10, 1, tzinfo=TIMEZONE)
+START = datetime(2026, 10, 1, tzinfo=CLINIC_TZ)
 START_MS = int(START.timestamp() * 1000)
-END_MS = int(datetime(2026, 11, 1, tzinfo=TIMEZONE).timestamp() * 1000)
+END_MS = int(datetime(2026, 11, 1, tzinfo=CLINIC_TZ).timestamp() * 1000)
 STEP_MS = 5 * 60_000
 MINUTE = 60_000
 HOUR = 60 * MINUTE
@@ -49,7 +49,7 @@ DAY = 24 * HOUR
 
 def at(day: int, hour: int = 0, minute: int = 0) -> int:
     """ms of October `day` at local hour:minute."""
-    return int(datetime(2026, 10, day, hour, minute, tzinfo=TIMEZONE).timestamp() * 1000)
+    return int(datetime(2026, 10, day, hour, minute, tzinfo=CLINIC_TZ).timestamp() * 1000)
 
 
 @dataclass(frozen=True)

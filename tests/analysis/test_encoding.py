@@ -12,9 +12,10 @@ from analysis.alarm_events import AlarmEvent, fold_alarms, latency_bucket
 from analysis.county import parse_series_key
 from analysis.errors import RangeFileError, ReportError
 from analysis.metrics import REFRIGERATED, Limits
-from analysis.period import month_bounds, previous_month
+from analysis.period import month_bounds
 from analysis.progress import Progress
 from analysis.ranges import limits_for, load_ranges
+from gateway.core.clinic_time import previous_month
 
 
 def test_fold_alarms_first_ack_and_tiers() -> None:

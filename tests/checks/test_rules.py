@@ -18,7 +18,7 @@ from gateway.checks.manual_readings import (
     half_of,
     missing,
 )
-from gateway.settings import CompartmentKind
+from gateway.core.compartments import CompartmentKind
 from gateway.storage.readings import StoredReading
 from probes.reading import ProbeStatus, Reading
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from firmware_sim.modbus_devices import ModbusSimulator, SimulatedChannel
 from firmware_sim.scenarios import build_scenario
 from gateway.core.clock import SystemClock
-from gateway.settings import CompartmentKind
+from gateway.core.compartments import CompartmentKind
 from probes.profiles import builtin_profiles
 from tests.e2e.support import CLINIC_HEADER
 

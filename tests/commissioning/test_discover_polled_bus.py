@@ -14,8 +14,9 @@ from firmware_sim.modbus_server import RtuSimServer
 from firmware_sim.pty_pair import pty_pair
 from gateway.auth.policy import Role
 from gateway.core.clock import SystemClock
+from gateway.core.compartments import CompartmentKind
 from gateway.runtime import Gateway
-from gateway.settings import CompartmentKind, load_settings
+from gateway.settings import load_settings
 from tests.commissioning.support import channel
 from tests.e2e.support import CLINIC_HEADER
 from tests.web_support import api_token, bearer

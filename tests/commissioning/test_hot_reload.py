@@ -20,8 +20,9 @@ from firmware_sim.modbus_server import TcpSimServer
 from firmware_sim.scenarios import build_scenario
 from gateway.auth.policy import Role
 from gateway.core.clock import ScaledClock
+from gateway.core.compartments import CompartmentKind
 from gateway.runtime import STORE_FILE, Gateway
-from gateway.settings import CompartmentKind, load_settings
+from gateway.settings import load_settings
 from gateway.storage.readings import ReadingStore
 from probes.profiles import builtin_profiles
 from tests.commissioning.support import clinic_text

@@ -18,7 +18,7 @@ from firmware_sim.scenarios import build_scenario
 from firmware_sim.serial_devices import LoggerChannel, PtyWriter, run_logger
 from gateway.auth.policy import Role
 from gateway.core.clock import SystemClock
-from gateway.settings import CompartmentKind
+from gateway.core.compartments import CompartmentKind
 from tests.e2e.support import CLINIC_HEADER, GatewayProcess
 from tests.web_support import api_token
 

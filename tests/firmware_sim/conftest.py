@@ -16,7 +16,7 @@ from firmware_sim.modbus_server import RtuSimServer, TcpSimServer
 from firmware_sim.pty_pair import pty_pair
 from firmware_sim.scenarios import build_scenario
 from gateway.core.clock import FakeClock
-from gateway.settings import CompartmentKind
+from gateway.core.compartments import CompartmentKind
 from probes.profiles import RegisterProfile, builtin_profiles
 
 CLIENT_TIMEOUT_S = 0.3

@@ -18,7 +18,8 @@ from firmware_sim.modbus_devices import (
 )
 from firmware_sim.scenarios import build_scenario
 from gateway.core.clock import FakeClock
-from gateway.settings import CompartmentKind, TcpBus, load_settings
+from gateway.core.compartments import CompartmentKind
+from gateway.settings import TcpBus, load_settings
 from probes.modbus_decode import decode_channel
 from probes.profiles import FieldMap, RegisterProfile
 from probes.reading import ProbeStatus

@@ -16,7 +16,7 @@ from firmware_sim.modbus_devices import ModbusSimulator
 from firmware_sim.modbus_server import RtuSimServer
 from firmware_sim.pty_pair import pty_pair
 from gateway.core.clock import FakeClock
-from gateway.settings import CompartmentKind
+from gateway.core.compartments import CompartmentKind
 from probes.modbus_decode import decode_channel
 from probes.reading import ProbeStatus
 

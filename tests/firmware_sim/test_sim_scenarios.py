@@ -19,7 +19,7 @@ from firmware_sim.scenarios import (
     baseline,
     build_scenario,
 )
-from gateway.settings import CompartmentKind
+from gateway.core.compartments import CompartmentKind
 
 REFRIGERATED = CompartmentKind.REFRIGERATED
 FROZEN = CompartmentKind.FROZEN

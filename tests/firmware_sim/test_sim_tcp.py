@@ -13,7 +13,7 @@ from firmware_sim import SimulatorError
 from firmware_sim.modbus_devices import ModbusSimulator
 from firmware_sim.modbus_server import TcpSimServer
 from gateway.core.clock import FakeClock
-from gateway.settings import CompartmentKind
+from gateway.core.compartments import CompartmentKind
 from probes.modbus_decode import ChannelValue, decode_channel
 from probes.profiles import RegisterProfile
 from probes.reading import ProbeStatus

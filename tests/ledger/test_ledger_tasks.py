@@ -21,12 +21,12 @@ from alerts.channels import build_channels
 from firmware_sim.provincial_platform import ProvincialPlatform, serve
 from firmware_sim.wechat_api import FakeWecom
 from gateway.alarms.engine import AlarmService
+from gateway.core.clinic_time import CLINIC_TZ
 from gateway.core.clock import FakeClock
 from gateway.ledgers.book import LedgerBook, open_configured
 from gateway.ledgers.tasks import DailyJobs, DeadlineWatch, LedgerJobs, queue_stats, stored_tables
 from gateway.recorder import Recorder
 from gateway.settings import Settings
-from gateway.storage.ledger.db import CHINA_TZ
 from gateway.storage.readings import ReadingStore
 from ledger.settings import LedgerSettings
 from tests.alarms.conftest import alerts_section, clinic, wait_until
@@ -216,7 +216,7 @@ async def test_platform_down_three_days(
         await stop(*tasks)
     assert sorted(key[0] for key in world.platform.accepted) == ids
     assert queue_stats(world.book.db).pending == 0
-    rates = world.book.uploader.rates(START.astimezone(CHINA_TZ).date())
+    rates = world.book.uploader.rates(START.astimezone(CLINIC_TZ).date())
     assert (rates.records, rates.uploaded, rates.on_time) == (3, 3, 0)
     assert len(world.notices()) == 1
 
@@ -260,7 +260,7 @@ async def test_no_alerts_warns_and_shows_in_health(
 
 @pytest.mark.asyncio
 async def test_daily_tables_and_summary_issue(world: World, clock: FakeClock) -> None:
-    day = START.astimezone(CHINA_TZ).date()
+    day = START.astimezone(CLINIC_TZ).date()
     world.dose(1)
     world.dose(2)
     daily = DailyJobs(world.book, world.ledger, clock, actor="gateway 10001")

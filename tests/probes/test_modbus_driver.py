@@ -16,7 +16,8 @@ from firmware_sim.modbus_server import RtuSimServer, TcpSimServer
 from firmware_sim.pty_pair import pty_pair
 from firmware_sim.scenarios import build_scenario
 from gateway.core.clock import SystemClock
-from gateway.settings import CompartmentKind, RtuBus, TcpBus
+from gateway.core.compartments import CompartmentKind
+from gateway.settings import RtuBus, TcpBus
 from probes.modbus import ModbusBusDriver, PolledDevice
 from probes.profiles import builtin_profiles
 from probes.reading import ProbeStatus, Reading

@@ -12,7 +12,7 @@ from firmware_sim.pty_pair import pty_pair
 from firmware_sim.scenarios import build_scenario
 from firmware_sim.serial_devices import LoggerChannel, PtyWriter, run_logger
 from gateway.core.clock import SystemClock
-from gateway.settings import CompartmentKind
+from gateway.core.compartments import CompartmentKind
 from probes.reading import ProbeStatus
 from probes.scanner_serial import SerialScannerDriver
 from probes.serial_probe import SerialProbeDriver

@@ -12,15 +12,13 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from gateway.storage.sqlite_file import FileBacked, SqliteFile
 from ledger.errors import LedgerStoreError
 
 FILE_NAME = "ledger.sqlite3"
-#: China Standard Time: business days, the batch window and deadlines are local.
-CHINA_TZ = timezone(timedelta(hours=8), "CST")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 

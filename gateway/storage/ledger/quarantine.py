@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from gateway.storage.ledger.db import CHINA_TZ, LedgerDB, from_ms, to_ms
+from gateway.core.clinic_time import CLINIC_TZ
+from gateway.storage.ledger.db import LedgerDB, from_ms, to_ms
 from ledger.errors import StockError
 from ledger.exposure import Exposure
 from ledger.stability import DISCARD, USABLE, Proposal, StabilityTable, propose
@@ -195,8 +196,8 @@ class Quarantine:
     def month_figures(self, year: int, month: int) -> dict[str, Any]:
         """For the monthly report: excursions that began in the month (local time), and the
         packages and doses they exposed, per vaccine."""
-        start = datetime(year, month, 1, tzinfo=CHINA_TZ)
-        end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=CHINA_TZ)
+        start = datetime(year, month, 1, tzinfo=CLINIC_TZ)
+        end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=CLINIC_TZ)
         with self.db.translated("read excursions of a month"):
             ids = [row[0] for row in self.db.conn.execute(
                 "SELECT excursion_id FROM excursions WHERE start_ms >= ? AND start_ms < ?"
@@ -364,4 +365,4 @@ class Quarantine:
 
 
 def _local(moment: datetime) -> str:
-    return moment.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
+    return moment.astimezone(CLINIC_TZ).strftime("%Y-%m-%d %H:%M")

@@ -19,7 +19,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 
-from gateway.storage.ledger.db import CHINA_TZ, LedgerDB, from_ms, to_ms
+from gateway.core.clinic_time import CLINIC_TZ
+from gateway.storage.ledger.db import LedgerDB, from_ms, to_ms
 from gateway.storage.ledger.stock import StockLedger
 from ledger.errors import StockError
 
@@ -123,8 +124,8 @@ class Requisitions:
         year, number = parse_month(month)
         base = _shift(year, number, -1)
         first_after = date(*_shift(year, number, 1), 1)
-        start = datetime(*base, 1, tzinfo=CHINA_TZ)
-        end = datetime(year, number, 1, tzinfo=CHINA_TZ)
+        start = datetime(*base, 1, tzinfo=CLINIC_TZ)
+        end = datetime(year, number, 1, tzinfo=CLINIC_TZ)
         with self.db.translated("read requisition figures"):
             conn = self.db.conn
             used = dict(conn.execute(
@@ -222,7 +223,7 @@ def to_html(plan: RequisitionPlan, unit_name: str) -> str:
         for line in plan.lines
     )  # fmt: skip
     if plan.state == REVIEWED and plan.reviewed_at is not None:
-        local = plan.reviewed_at.astimezone(CHINA_TZ)
+        local = plan.reviewed_at.astimezone(CLINIC_TZ)
         status = f"县级审核：{plan.reviewed_by}，{local:%Y-%m-%d %H:%M}"
     else:
         status = "状态：待县级审核"

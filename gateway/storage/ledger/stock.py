@@ -18,9 +18,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
+from gateway.core.clinic_time import CLINIC_TZ
 from gateway.core.clock import Clock
 from gateway.storage.ledger.catalogue import Catalogue, Resolved
-from gateway.storage.ledger.db import CHINA_TZ, LedgerDB, from_ms, to_ms
+from gateway.storage.ledger.db import LedgerDB, from_ms, to_ms
 from gateway.storage.ledger.quarantine import held_reason
 from ledger.codes import Gs1Code, TraceCode, classify
 from ledger.errors import ScanError, StockError
@@ -263,7 +264,7 @@ class StockLedger:
 
     def summary_issue(self, day: date, *, actor: str) -> SummaryIssue:
         """汇总出库: the day's administered doses per product and batch, recorded once per day."""
-        start = datetime.combine(day, time(), CHINA_TZ)
+        start = datetime.combine(day, time(), CLINIC_TZ)
         with self.db.transaction("summary issue") as conn:
             rows = conn.execute(
                 "SELECT product_id, batch_no, COUNT(*) FROM stock_events WHERE kind = 'administer'"
@@ -354,8 +355,8 @@ class StockLedger:
     def wastage_coefficients(self, year: int, month: int) -> dict[str, float]:
         """疫苗损耗系数 per vaccine: doses consumed (administered, discarded, scrapped) per dose
         administered, over one calendar month (local time)."""
-        start = datetime(year, month, 1, tzinfo=CHINA_TZ)
-        end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=CHINA_TZ)
+        start = datetime(year, month, 1, tzinfo=CLINIC_TZ)
+        end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=CLINIC_TZ)
         with self.db.translated("read wastage"):
             rows = self.db.conn.execute(
                 "SELECT p.vaccine_code, e.kind, -SUM(e.doses) FROM stock_events e JOIN products p"
@@ -406,7 +407,7 @@ class StockLedger:
         return state
 
     def _expiry_check(self, item: Resolved, now: datetime) -> None:
-        if now.astimezone(CHINA_TZ).date() > item.batch.expiry_date:
+        if now.astimezone(CLINIC_TZ).date() > item.batch.expiry_date:
             raise StockError(
                 "batch_no", f"batch {item.batch.batch_no} expired on {item.batch.expiry_date}"
             )
@@ -435,4 +436,4 @@ class StockLedger:
 
 
 def _local(moment: datetime) -> str:
-    return moment.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
+    return moment.astimezone(CLINIC_TZ).strftime("%Y-%m-%d %H:%M")

@@ -18,8 +18,9 @@ from datetime import date, datetime, time, timedelta
 
 import aiohttp
 
+from gateway.core.clinic_time import CLINIC_TZ
 from gateway.core.clock import Clock
-from gateway.storage.ledger.db import CHINA_TZ, LedgerDB, from_ms, to_ms
+from gateway.storage.ledger.db import LedgerDB, from_ms, to_ms
 from gateway.storage.ledger.vaccinations import record_from_json
 from ledger.errors import UploadError
 from ledger.tables import rejection_kind
@@ -67,7 +68,7 @@ class DayRates:
 
 
 def in_batch_window(now: datetime) -> bool:
-    local = now.astimezone(CHINA_TZ).time()
+    local = now.astimezone(CLINIC_TZ).time()
     return local >= WINDOW_START or local < WINDOW_END
 
 
@@ -191,7 +192,7 @@ class Uploader:
 
     def rates(self, day: date) -> DayRates:
         """Per vaccination day: records, uploaded (latest version accepted), on time (≤ 24 h)."""
-        start = datetime.combine(day, time(), CHINA_TZ)
+        start = datetime.combine(day, time(), CLINIC_TZ)
         with self.db.translated("read rates"):
             rows = self.db.conn.execute(
                 "SELECT vaccinated_ms, MIN(accepted_ms) FROM upload_queue WHERE"

@@ -20,9 +20,10 @@ from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
+from gateway.core.clinic_time import CLINIC_TZ
 from gateway.core.clock import Clock
 from gateway.storage.ledger.catalogue import Resolved
-from gateway.storage.ledger.db import CHINA_TZ, LedgerDB, from_ms, to_ms
+from gateway.storage.ledger.db import LedgerDB, from_ms, to_ms
 from gateway.storage.ledger.stock import StockLedger
 from ledger.batch_field import check_batch
 from ledger.errors import BatchFieldError, IdNumberError, LedgerError, RecordError
@@ -305,7 +306,7 @@ def recipient_problems(
         problems.append(("name", "empty"))
     if person.sex not in SEXES:
         problems.append(("sex", f"{person.sex!r} is not 1 (男) or 2 (女)"))
-    today = now.astimezone(CHINA_TZ).date()
+    today = now.astimezone(CLINIC_TZ).date()
     if not date(1900, 1, 1) <= person.birth_date <= today:
         problems.append(("birth_date", f"{person.birth_date} is out of range"))
     problems += _id_problems(person)
@@ -390,7 +391,7 @@ def dose_problems(record: DoseRecord, tables: ReferenceTables) -> list[tuple[str
 
 
 def _age_months(born: date, at: datetime) -> int:
-    day = at.astimezone(CHINA_TZ).date()
+    day = at.astimezone(CLINIC_TZ).date()
     months = (day.year - born.year) * 12 + day.month - born.month
     return months - (1 if day.day < born.day else 0)
 

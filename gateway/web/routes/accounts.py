@@ -17,9 +17,9 @@ from typing import Annotated, Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from alerts.messages import LOCAL_TZ
 from gateway.auth.access import OPEN, add_route, current_user, refusal, require
 from gateway.auth.policy import Action, Role, User, shown_to
+from gateway.core.clinic_time import CLINIC_TZ
 from gateway.storage.accounts import (
     AccountConflictError,
     AccountError,
@@ -555,7 +555,7 @@ def _iso(moment: datetime) -> str:
 
 
 def _local(moment: datetime) -> str:
-    return moment.astimezone(LOCAL_TZ).strftime("%H:%M")
+    return moment.astimezone(CLINIC_TZ).strftime("%H:%M")
 
 
 def _seconds_until(accounts: AccountStore, until: datetime) -> int:

@@ -30,10 +30,10 @@ from alerts.errors import (
     WrongUnitError,
 )
 from alerts.escalation import Transition
-from alerts.messages import LOCAL_TZ
 from gateway.alarms.engine import AlarmService
 from gateway.auth.access import OPEN, add_route, forbidden, require
 from gateway.auth.policy import Action, ForbiddenError, User, alarm_person
+from gateway.core.clinic_time import CLINIC_TZ
 from gateway.core.errors import StoreError
 
 _B = TypeVar("_B", bound="_Body")
@@ -233,7 +233,7 @@ async def ack_link(request: web.Request) -> web.Response:
         return _page(404, "报警不存在", "本网关上没有这条报警，请查看最新消息。")
     except (RejectedEventError, StoreError) as error:
         return _page(409, "无法确认", f"{error}")
-    when = service.clock.now().astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
+    when = service.clock.now().astimezone(CLINIC_TZ).strftime("%Y-%m-%d %H:%M")
     already = "（此前已确认过）" if not done else ""
     return _page(
         200,

@@ -40,6 +40,7 @@ from gateway.checks.manual_readings import (
     missing,
 )
 from gateway.checks.manual_sheet import SheetPage, to_csv, to_html
+from gateway.core.clinic_time import CLINIC_TZ
 from gateway.core.clock import Clock
 from gateway.settings import Settings
 from gateway.storage.checks import (
@@ -48,7 +49,6 @@ from gateway.storage.checks import (
     ChecksStoreError,
     DuplicateRecordError,
 )
-from gateway.storage.ledger.db import CHINA_TZ
 from gateway.storage.readings import ReadingStore
 from gateway.web.json_http import json_response, parse_body, refusal
 
@@ -104,8 +104,8 @@ class Checks:
         start = max(since, self.store.first_opened_at)
         if start > until:
             return []
-        first = start.astimezone(CHINA_TZ).date()
-        last = until.astimezone(CHINA_TZ).date()
+        first = start.astimezone(CLINIC_TZ).date()
+        last = until.astimezone(CLINIC_TZ).date()
         recorded = self.store.manual_days(first, last)
         return missing(recorded, self.compartment_refs(), start, until)
 
@@ -135,7 +135,7 @@ def add_check_routes(
 def checks_health(checks: Checks) -> dict[str, Any]:
     """For /api/health: probes that need repair, and today's overdue manual records."""
     now = checks.clock.now()
-    today = datetime.combine(now.astimezone(CHINA_TZ).date(), datetime.min.time(), CHINA_TZ)
+    today = datetime.combine(now.astimezone(CLINIC_TZ).date(), datetime.min.time(), CLINIC_TZ)
     try:
         repairs = checks.store.needs_repair()
         overdue = checks.missing_between(today, now)
@@ -327,7 +327,7 @@ def missing_json(item: Missing) -> dict[str, Any]:
 
 def _month(request: web.Request, checks: Checks) -> tuple[int, int, datetime, datetime]:
     """The `month` query (YYYY-MM, default this month in China) and its bounds."""
-    text = request.query.get("month") or checks.clock.now().astimezone(CHINA_TZ).strftime("%Y-%m")
+    text = request.query.get("month") or checks.clock.now().astimezone(CLINIC_TZ).strftime("%Y-%m")
     try:
         first = date.fromisoformat(f"{text}-01")
     except ValueError:
@@ -335,8 +335,8 @@ def _month(request: web.Request, checks: Checks) -> tuple[int, int, datetime, da
             web.HTTPBadRequest, [("month", f"{text!r} is not a month; write YYYY-MM")]
         ) from None
     following = date(first.year + first.month // 12, first.month % 12 + 1, 1)
-    since = datetime.combine(first, datetime.min.time(), CHINA_TZ)
-    until = datetime.combine(following, datetime.min.time(), CHINA_TZ)
+    since = datetime.combine(first, datetime.min.time(), CLINIC_TZ)
+    until = datetime.combine(following, datetime.min.time(), CLINIC_TZ)
     return first.year, first.month, since, until
 
 

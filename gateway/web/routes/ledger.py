@@ -17,11 +17,11 @@ from aiohttp import web
 
 from gateway.auth.access import add_route, require
 from gateway.auth.policy import Action, User, shown_to
+from gateway.core.clinic_time import CLINIC_TZ
 from gateway.ledgers.book import LedgerBook
 from gateway.storage.audit_log import note
 from gateway.storage.ledger.audit import ReadAudit
 from gateway.storage.ledger.catalogue import Resolved
-from gateway.storage.ledger.db import CHINA_TZ
 from gateway.storage.ledger.vaccinations import DoseRecord
 from gateway.web.json_http import json_response, parse_body, refusal
 from gateway.web.routes.ledger_http import (
@@ -98,7 +98,7 @@ async def import_shipment(request: web.Request) -> web.Response:
 
 
 def _package(book: LedgerBook, item: Resolved) -> dict[str, Any]:
-    today = book.clock.now().astimezone(CHINA_TZ).date()
+    today = book.clock.now().astimezone(CLINIC_TZ).date()
     product, batch = item.product, item.batch
     try:
         state = book.stock.state(item.code)
@@ -235,7 +235,7 @@ def _tables_until(
     """The day's tables, cumulative over every earlier day with doses (chained day by day)."""
     by_day: dict[date, list[DoseRecord]] = defaultdict(list)
     for record in records:
-        by_day[record.vaccinated_at.astimezone(CHINA_TZ).date()].append(record)
+        by_day[record.vaccinated_at.astimezone(CLINIC_TZ).date()].append(record)
     before: dict[str, SummaryTable] | None = None
     for earlier in sorted(d for d in by_day if d < day):
         before = daily_tables(by_day[earlier], earlier, book.tables, before)

@@ -21,9 +21,9 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from gateway.auth.access import require
 from gateway.auth.policy import Action, User
+from gateway.core.clinic_time import CLINIC_TZ
 from gateway.ledgers.book import LedgerBook
 from gateway.storage.ledger.audit import ReadAudit
-from gateway.storage.ledger.db import CHINA_TZ
 from gateway.storage.ledger.vaccinations import DoseRecord, Recipient
 from gateway.web.json_http import refusal
 from ledger.errors import LedgerError, LedgerStoreError
@@ -89,7 +89,7 @@ def query_day(request: web.Request, book: LedgerBook, name: str = "day") -> date
     """The `day` query parameter (YYYY-MM-DD), or today in China."""
     text = request.query.get(name)
     if not text:
-        return book.clock.now().astimezone(CHINA_TZ).date()
+        return book.clock.now().astimezone(CLINIC_TZ).date()
     try:
         return date.fromisoformat(text)
     except ValueError:

@@ -18,8 +18,8 @@ from pydantic import Field
 
 from gateway.auth.access import add_route, require
 from gateway.auth.policy import Action, User, shown_to
+from gateway.core.clinic_time import CLINIC_TZ
 from gateway.storage.audit_log import note
-from gateway.storage.ledger.db import CHINA_TZ
 from gateway.storage.ledger.vaccinations import (
     DoseRecord,
     Recipient,
@@ -270,7 +270,7 @@ async def day_doses(request: web.Request) -> web.Response:
         records = [
             record
             for record in book.vaccinations.current_records()
-            if record.vaccinated_at.astimezone(CHINA_TZ).date() == day
+            if record.vaccinated_at.astimezone(CLINIC_TZ).date() == day
         ]
     _note_read(request, user, "day_list")
     return json_response(

@@ -16,8 +16,9 @@ from pydantic import Field
 
 from gateway.auth.access import add_route, require
 from gateway.auth.policy import Action
+from gateway.core.clinic_time import CLINIC_TZ
 from gateway.storage.audit_log import note
-from gateway.storage.ledger.db import CHINA_TZ, from_ms
+from gateway.storage.ledger.db import from_ms
 from gateway.storage.ledger.stock import EventResult
 from gateway.web.json_http import json_response, parse_body, refusal
 from gateway.web.routes.ledger_http import (
@@ -244,7 +245,7 @@ async def summary_issue(request: web.Request) -> web.Response:
     user = require(request, Action.STOCK_ISSUE)
     body = await parse_body(request, SummaryIssueBody)
     book = request.app[BOOK]
-    day = body.day or book.clock.now().astimezone(CHINA_TZ).date()
+    day = body.day or book.clock.now().astimezone(CLINIC_TZ).date()
     with ledger_refusals():
         summary = book.stock.summary_issue(day, actor=user.name)
     again = " again: no change" if summary.duplicate else ""
@@ -328,7 +329,7 @@ async def wastage(request: web.Request) -> web.Response:
     """疫苗损耗系数 per vaccine for `month` (YYYY-MM, default this month)."""
     reader(request)
     book = request.app[BOOK]
-    text = request.query.get("month") or book.clock.now().astimezone(CHINA_TZ).strftime("%Y-%m")
+    text = request.query.get("month") or book.clock.now().astimezone(CLINIC_TZ).strftime("%Y-%m")
     try:
         first = date.fromisoformat(f"{text}-01")
     except ValueError:
