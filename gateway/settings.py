@@ -25,6 +25,7 @@ from pydantic import (
 
 from alerts.settings import AlertSettings
 from alerts.settings import cross_check as alerts_cross_check
+from gateway.auth.policy import ACCOUNT_NAME
 from gateway.core.compartments import (
     CompartmentSettings,
     FridgeSettings,
@@ -184,6 +185,10 @@ class Settings(_Model):
     influx: InfluxSettings | None = None
     mqtt: MqttSettings | None = None
     ledger: LedgerSettings | None = None
+    station_accounts: Annotated[
+        dict[str, Annotated[str, Field(pattern=ACCOUNT_NAME)]],
+        Field(description="scanner station -> the account a scanner wired there acts for"),
+    ] = {}
 
     def probes_of(self, kind: type[_P]) -> list[_P]:
         """The configured probes of one transport, e.g. `probes_of(ModbusProbe)`."""
@@ -222,7 +227,34 @@ def cross_check(settings: Settings) -> list[Problem]:
                 else []
             )
         ),
+        *_check_station_accounts(settings),
     ]
+
+
+def _check_station_accounts(settings: Settings) -> list[Problem]:
+    """Each assigned station has a scanner, and each ledger station with a scanner wired to
+    it has an account to act for (the ledger records who made each movement)."""
+    wired = {scanner.station for scanner in settings.scanners}
+    problems = [
+        Problem(
+            f"station_accounts.{station}",
+            f"no scanner sits at station {station} (a scan posted over HTTP acts for the "
+            "account that posted it)",
+            f'add a [[scanners]] with station = "{station}", or remove this line',
+        )
+        for station in sorted(settings.station_accounts.keys() - wired)
+    ]
+    stations = settings.ledger.stations if settings.ledger else {}
+    problems += [
+        Problem(
+            f"station_accounts.{station}",
+            f"the scanner at {station} ({action} station) acts for no account",
+            f'add {station} = "ACCOUNT" under [station_accounts]: an account that may {action}',
+        )
+        for station, action in sorted(stations.items())
+        if station in wired and station not in settings.station_accounts
+    ]
+    return problems
 
 
 def _duplicates(values: list[str]) -> list[tuple[str, int]]:
@@ -381,6 +413,18 @@ def _names(items: Iterable[str]) -> str:
 _UNION_TAGS = frozenset({"modbus", "ble", "serial", "rtu", "tcp", "hid"})
 
 
+# Keys a release replaced: (what changed, the fix naming the replacement).
+_REPLACED = {
+    "ledger.actors": (
+        "[ledger.actors] was replaced: a scan acts for an account, whose rights are checked, "
+        "and the ledger records that account, not a name per station",
+        "remove [ledger.actors] and assign each scanner station an account under "
+        '[station_accounts] (e.g. receive-desk = "wang.fang"); scans posted over HTTP act '
+        "for the account that posts them",
+    ),
+}
+
+
 def _pydantic_problem(error: Any) -> Problem:
     parts = [part for part in error["loc"] if part not in _UNION_TAGS]
     key = ".".join(str(part) for part in parts) or "(top level)"
@@ -394,6 +438,8 @@ def _pydantic_problem(error: Any) -> Problem:
         "union_tag_not_found": 'add transport = "rtu" or "tcp"',
     }
     message = error["msg"]
+    if kind == "extra_forbidden" and key in _REPLACED:
+        return Problem(key, *_REPLACED[key])
     if kind == "string_pattern_mismatch":
         message = f"{error['input']!r} does not have the expected form"
     return Problem(key, message, fixes.get(kind, _fix_from_context(error)))

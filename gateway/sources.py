@@ -22,8 +22,7 @@ from probes.reading import Reading
 from probes.sources_settings import BleProbe, HidScanner, SerialProbe
 
 if TYPE_CHECKING:
-    from gateway.storage.scans import ScanListener, ScanStore, StoredScan
-    from probes.scan import Scan
+    from gateway.storage.scans import ScanListener, ScanSink, ScanStore
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +45,7 @@ class Sources:
     `POST /api/scans`, which the ledger reads)."""
 
     scan_store: ScanStore
-    record: Callable[[Scan], Awaitable[StoredScan]]
+    record: ScanSink
     drivers: list[Driver] = field(default_factory=list)
 
     def health(self) -> list[dict[str, object]]:

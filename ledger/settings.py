@@ -14,11 +14,6 @@ this gateway). Example::
     stocktake = "stocktake"
     fridge-2 = "move"
 
-    [ledger.actors]
-    receive-desk = "王芳"
-    vaccination-1 = "李医生"
-    fridge-2 = "王芳"
-
     [ledger.compartments]                 # where a receive or move station puts each package
     receive-desk = "F1/冷藏"
     fridge-2 = "F2/冷藏"
@@ -73,9 +68,6 @@ class LedgerSettings(BaseModel):
     stations: Annotated[
         dict[str, StationAction], Field(description="scanner station -> what a scan there does")
     ] = {}
-    actors: Annotated[
-        dict[str, str], Field(description="station -> who the ledger records for its scans")
-    ] = {}
     compartments: Annotated[
         dict[str, str],
         Field(description="receive or move station -> fridge compartment (FRIDGE/NAME) it fills"),
@@ -100,18 +92,6 @@ class LedgerSettings(BaseModel):
         return self
 
     def _problems(self) -> Iterator[str]:
-        for station in sorted(self.actors.keys() - self.stations.keys()):
-            yield (
-                f"actors.{station}: no such station (fix: add it under [ledger.stations] "
-                "or remove it)"
-            )
-        for station, action in sorted(self.stations.items()):
-            writes = action is not StationAction.STOCKTAKE
-            if writes and not self.actors.get(station, "").strip():
-                yield (
-                    f"actors.{station}: a {action} station records who made each movement "
-                    f'(fix: add {station} = "NAME" under [ledger.actors])'
-                )
         yield from self._compartment_problems()
         for path in self.catalogue_files:
             if path.suffix.lower() not in {".csv", ".json"}:

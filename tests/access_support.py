@@ -7,12 +7,13 @@ route tests of each feature check their permissions without a password round tri
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
 
 from gateway.auth.access import USER
-from gateway.auth.policy import Role, User
+from gateway.auth.policy import ForbiddenError, Role, User
+from gateway.storage.scans import StoredScan
 
 ROLES_HEADER = "X-Test-Roles"
 
@@ -35,3 +36,28 @@ def as_roles(*roles: Role, name: str = "tester", person: str | None = None) -> d
     if person is not None:
         headers["X-Test-Person"] = person
     return headers
+
+
+def acting_as(
+    stations: Mapping[str, User], posters: Mapping[str, User] | None = None
+) -> Callable[[StoredScan], User]:
+    """Who scans act for, without an accounts store (`gateway.auth.acting.Acting` looks the
+    accounts up): a posted scan for the user of its account name in `posters`, a wired
+    scanner's for the user its station is assigned to in `stations`."""
+
+    def acts_for(stored: StoredScan) -> User:
+        if stored.account is not None:
+            found = (posters or {}).get(stored.account)
+            what = f"account {stored.account}"
+        else:
+            found = stations.get(stored.scan.station)
+            what = f"station {stored.scan.station}"
+        if found is None:
+            raise ForbiddenError(f"{what} acts for no account in this test")
+        return found
+
+    return acts_for
+
+
+def user(name: str, *roles: Role, person: str | None = None) -> User:
+    return User(name, frozenset(roles), person=person)

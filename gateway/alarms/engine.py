@@ -291,12 +291,10 @@ class AlarmService(Closing):
         event = Acknowledge(self.resolve(ref), unit or self.settings.unit.code, person, how)
         return self._apply(event)
 
-    def acknowledge_presence(self, fridge: str, how: str) -> list[Transition]:
-        """Someone is at this fridge (its own label was just scanned): acknowledge each of its
-        open alarms. A label scan proves presence, not identity, so it is recorded for the
-        first tier-1 person, the vaccine manager the rule sends to the fridge, with `how`
-        naming the scanner and station."""
-        person = self.alerts.tiers.tier1.people[0]
+    def acknowledge_presence(self, fridge: str, person: str, how: str) -> list[Transition]:
+        """Someone is at this fridge (its own label was just scanned): `person`, the alarm
+        person of the account the scan acted for, acknowledges each of its open alarms, with
+        `how` naming the scanner and station."""
         transitions: list[Transition] = []
         for alarm in list(self.core.escalation.alarms.values()):
             if alarm.condition.subject.partition("/")[0] == fridge:

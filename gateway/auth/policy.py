@@ -55,6 +55,9 @@ class Action(enum.StrEnum):
     AUDIT_VIEW = "audit_view"
 
 
+ACCOUNT_NAME = r"^[a-z0-9][a-z0-9._-]{0,31}$"
+"""The form of an account name (the accounts store's and the settings that name accounts)."""
+
 _TIERS = frozenset({Role.MANAGER, Role.HEAD, Role.UNIT_HEAD})
 
 PERMISSIONS: dict[Action, frozenset[Role]] = {

@@ -321,7 +321,7 @@ class MqttForwarder:
             return await self._commands[name](request)
         except GatewayError as error:  # a refused command is answered, not fatal
             log.warning("command %s over MQTT refused: %s", name, error)
-            return {"ok": False, "error": str(error)}
+            return {"ok": False, "code": error.code, "error": str(error)}
 
     # -- health ----------------------------------------------------------------------------
 

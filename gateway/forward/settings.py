@@ -35,6 +35,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, FilePath, SecretStr, model_validator
 
+from gateway.auth.policy import ACCOUNT_NAME
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -172,6 +174,13 @@ class MqttSettings(PumpSettings):
     topic_prefix: Annotated[str, Field(pattern=r"^[^+#\s]+$")] = "coldchain"
     keepalive_s: Annotated[int, Field(ge=5, le=3600)] = 60
     publish_timeout_s: Annotated[float, Field(gt=0, le=300)] = 10.0
+    command_account: Annotated[
+        Annotated[str, Field(pattern=ACCOUNT_NAME)] | None,
+        Field(
+            description="the account the county's commands act for, its rights checked "
+            "(reload needs config_change, ack needs alarm_ack); none: they are refused",
+        ),
+    ] = None
 
     @model_validator(mode="after")
     def _tls_and_auth(self) -> MqttSettings:

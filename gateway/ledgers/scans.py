@@ -12,22 +12,30 @@ gets here. The station's action (`[ledger.stations]`) decides what it does:
 - ``stocktake``: the package joins the station's open stocktake session, and the result shows
   book against shelf so far (账苗一致). A session ends after `stocktake_idle_min` without scans.
 
+Each scan acts for an account (`ActsFor`: the account that posted it over HTTP, or the one its
+station is assigned to for a wired scanner), whose rights are checked by the one policy
+(`gateway.auth.policy.authorize`) before anything is done: a station assigned to a vaccinator
+cannot receive stock. The ledger records that account's name as the actor of each movement.
+
 The event id is the scan's seq (``scan:<seq>``): the same scan event twice has one effect, also
 across restarts; the last seq applied is kept in the ledger file, and `catch_up` applies at
 start what a crash left between a scan's commit and its ledger action. Each station keeps its
-recent results (accepted, with the compartment a package went to, or refused with the field
-and the reason) for `GET /api/ledger/stations/{station}/feed`. A fridge label is not the
-ledger's business (proof of presence, `gateway.alarms.presence`) and is passed over.
+recent results (accepted, with the account that acted and the compartment a package went to,
+or refused with the refusal's code, "forbidden" when the account may not, the field and the
+reason) for `GET /api/ledger/stations/{station}/feed`. A fridge label is not the ledger's
+business (proof of presence, `gateway.alarms.presence`) and is passed over.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from gateway.auth.policy import Action, ForbiddenError, User, authorize
 from gateway.core.clock import Clock
 from gateway.ledgers.book import LedgerBook, read_meta, write_meta
 from gateway.storage.ledger.locations import StockLocations
@@ -37,6 +45,18 @@ from ledger.codes import FridgeLabel, classify
 from ledger.errors import LedgerError
 from ledger.masking import Shown
 from ledger.settings import LedgerSettings, StationAction
+
+ActsFor = Callable[[StoredScan], User]
+"""The account a committed scan acts for; raises `ForbiddenError` when none can."""
+
+# What each station action needs of the acting account: the same actions as the HTTP routes.
+NEEDS: dict[StationAction, Action] = {
+    StationAction.RECEIVE: Action.STOCK_RECEIVE,
+    StationAction.MOVE: Action.STOCK_RECEIVE,
+    StationAction.ADMINISTER: Action.ADMINISTER,
+    StationAction.STOCKTAKE: Action.STOCKTAKE,
+}
+assert set(NEEDS) == set(StationAction), "every station action needs its permission"
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +82,8 @@ class StationResult:
     batch_no: str | None = None
     duplicate: bool = False
     compartment: str | None = None
+    actor: str | None = None
+    refusal: str | None = None
     field: str | None = None
     reason: str | None = None
     stocktake: StocktakeReport | None = None
@@ -80,6 +102,8 @@ class StationResult:
             "batch_no": self.batch_no,
             "duplicate": self.duplicate,
             "compartment": self.compartment,
+            "actor": self.actor,
+            "refusal": self.refusal,
             "field": self.field,
             "reason": shown.optional_text(self.reason),
             "stocktake": None if self.stocktake is None else _report_json(self.stocktake),
@@ -114,20 +138,22 @@ class _Session:
 
 
 class LedgerScans:
-    """The ledger's scan listener; call it with each committed scan. `locations` holds the
-    configured compartments (the running gateway shares the excursion service's); without it,
-    the stations' own compartments."""
+    """The ledger's scan listener; call it with each committed scan. `acts_for` names the
+    account each scan acts for. `locations` holds the configured compartments (the running
+    gateway shares the excursion service's); without it, the stations' own compartments."""
 
     def __init__(
         self,
         book: LedgerBook,
         settings: LedgerSettings,
         clock: Clock,
+        acts_for: ActsFor,
         locations: StockLocations | None = None,
     ) -> None:
         self.book = book
         self.settings = settings
         self.clock = clock
+        self.acts_for = acts_for
         if locations is None:
             locations = StockLocations(book.db, book.stock, settings.compartments.values())
         self.locations = locations
@@ -199,6 +225,12 @@ class LedgerScans:
             at=self.clock.now(), event_id=f"scan:{stored.seq}", ok=False,
         )  # fmt: skip
         try:
+            actor = authorize(self.acts_for(stored), NEEDS[action]).name
+        except ForbiddenError as error:
+            log.info("scan %d at %s (%s) refused: %s", stored.seq, scan.station, action, error)
+            return _with(base, refusal=error.code, field="account", reason=str(error))
+        base = _with(base, actor=actor)
+        try:
             item = self.book.stock.resolve_scan(scan.raw)
             described = {
                 "code": item.code,
@@ -208,7 +240,6 @@ class LedgerScans:
             if action is StationAction.STOCKTAKE:
                 report = self._stocktake(scan.station, item.code, scan.raw)
                 return _with(base, ok=True, stocktake=report, **described)
-            actor = self.settings.actors[scan.station]
             compartment = self.settings.compartments.get(scan.station)
             if compartment is not None:
                 duplicate = self._place(action, scan.raw, compartment, base.event_id, actor)
@@ -219,7 +250,7 @@ class LedgerScans:
             return _with(base, ok=True, duplicate=event.duplicate, **described)
         except LedgerError as error:
             log.info("scan %d at %s (%s) refused: %s", stored.seq, scan.station, action, error)
-            return _with(base, field=error.field, reason=error.reason)
+            return _with(base, refusal=error.code, field=error.field, reason=error.reason)
 
     def _place(
         self, action: StationAction, raw: bytes, compartment: str, event_id: str, actor: str

@@ -35,7 +35,7 @@ from gateway.core.clinic_time import CLINIC_TZ
 from gateway.core.clock import Clock
 from gateway.core.errors import ConfigError, StoreError
 from gateway.ledgers.book import LedgerBook, read_meta, write_meta
-from gateway.ledgers.scans import LedgerScans
+from gateway.ledgers.scans import ActsFor, LedgerScans
 from gateway.settings import Settings
 from gateway.storage.ledger.db import LedgerDB, from_ms
 from gateway.storage.ledger.locations import StockLocations
@@ -442,6 +442,7 @@ class LedgerJobs:
         settings: Settings,
         clock: Clock,
         alarms: AlarmService | None,
+        acts_for: ActsFor,
         *,
         locations: StockLocations | None = None,
     ) -> None:
@@ -451,7 +452,7 @@ class LedgerJobs:
         self.book = book
         self.ledger = ledger
         self.clock = clock
-        self.scans = LedgerScans(book, ledger, clock, locations)
+        self.scans = LedgerScans(book, ledger, clock, acts_for, locations)
         self.upload = UploadTask(book, ledger, clock)
         self.deadline = DeadlineWatch(book, settings, clock, alarms)
         self.daily = DailyJobs(book, ledger, clock, actor=f"gateway {settings.gateway.number}")

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from analysis.schedule import run_monthly_reports
+from gateway.auth.acting import Acting
 from gateway.clock_sync import READINGS, ClockSync
 from gateway.core.clock import Clock
 from gateway.core.errors import GatewayError
@@ -145,6 +146,12 @@ class Gateway:
                 for bus in settings.buses
                 if (devices := devices_on_bus(settings, bus.name))
             ]
+            auth = open_web_auth(settings, self.clock, resources)
+            acting = Acting(
+                auth.accounts,
+                settings.station_accounts,
+                settings.mqtt.command_account if settings.mqtt else None,
+            )
             alarms = None
             listeners = []
             if settings.alerts is not None:
@@ -154,8 +161,8 @@ class Gateway:
                 alarms = resources.enter_context(
                     AlarmService(settings, self.clock, data_dir, recorder, drivers, readings=store)
                 )
-                listeners.append(presence_listener(alarms, settings.unit.code))
-            ledger, excursions, ledger_jobs = self._open_ledger(store, alarms, resources)
+                listeners.append(presence_listener(alarms, settings.unit.code, acting.for_scan))
+            ledger, excursions, ledger_jobs = self._open_ledger(store, alarms, acting, resources)
             if ledger_jobs is not None:
                 listeners.append(ledger_jobs.scans)
             sources = open_sources(
@@ -176,7 +183,7 @@ class Gateway:
                 ledger=ledger,
                 ledger_jobs=ledger_jobs,
                 excursions=excursions,
-                auth=open_web_auth(settings, self.clock, resources),
+                auth=auth,
             )
             context.commissioning = self._commissioning(recorder, resources)
             context.checks = resources.enter_context(
@@ -184,7 +191,7 @@ class Gateway:
                     data_dir / CHECKS_FILE, self.clock.now(), synchronous=settings.store.synchronous
                 )
             )
-            await self._open_forwarders(context, resources)
+            await self._open_forwarders(context, acting, resources)
             for pump in context.forwarders:
                 pump.hold_for_time_correction(sync)
             if settings.store.disk_budget is not None:
@@ -201,6 +208,7 @@ class Gateway:
         self,
         store: ReadingStore,
         alarms: AlarmService | None,
+        acting: Acting,
         resources: contextlib.AsyncExitStack,
     ) -> tuple[LedgerBook | None, ExcursionService | None, LedgerJobs | None]:
         """With a `[ledger]`: the ledgers, the excursion service over them and the readings,
@@ -220,11 +228,13 @@ class Gateway:
         excursions = open_excursions(
             settings, self.clock, ledger, store, alarms=alarms, config_path=self.config_path
         )
-        jobs = LedgerJobs(ledger, settings, self.clock, alarms, locations=excursions.locations)
+        jobs = LedgerJobs(
+            ledger, settings, self.clock, alarms, acting.for_scan, locations=excursions.locations
+        )
         return ledger, excursions, jobs
 
     async def _open_forwarders(
-        self, context: GatewayContext, resources: contextlib.AsyncExitStack
+        self, context: GatewayContext, acting: Acting, resources: contextlib.AsyncExitStack
     ) -> None:
         """Import and open a forwarder only when the configuration names its server; with
         alarms configured, each server also gets the alarm events."""
@@ -280,7 +290,7 @@ class Gateway:
                 context.store,
                 self.clock,
                 recorder=context.recorder,
-                commands=self._commands(context),
+                commands=self._commands(context, acting),
             )
             context.mqtt = mqtt
             context.forwarders.append(mqtt.pump)
@@ -402,30 +412,19 @@ class Gateway:
                     if live.context.alarms is not None:
                         live.context.alarms.watch_links(live.context.drivers)
 
-    def _commands(self, context: GatewayContext) -> dict[str, Command]:
-        """Commands the county side may send over MQTT, beside the built-in `ping`."""
+    def _commands(self, context: GatewayContext, acting: Acting) -> dict[str, Command]:
+        """Commands the county may send over MQTT, beside the built-in `ping`."""
+        from gateway.commands import county_commands
 
-        async def reload(request: dict[str, object]) -> dict[str, object]:
+        async def reload() -> str:
             if self.config_path is None:
                 raise GatewayError(
                     "this gateway runs without a configuration file (demo); fix: restart it"
                 )
             detail = await self.apply(load_settings(self.config_path))
-            return {"ok": True, "detail": f"{self.config_path}: {detail}"}
+            return f"{self.config_path}: {detail}"
 
-        async def ack(request: dict[str, object]) -> dict[str, object]:
-            if context.alarms is None:
-                raise GatewayError("alarms are not configured on this gateway; fix: add [alerts]")
-            alarm, person = request.get("alarm"), request.get("person")
-            if not isinstance(alarm, str | int) or not isinstance(person, str):
-                raise GatewayError('ack needs "alarm" (number or id) and "person" (a tier\'s id)')
-            unit = request.get("unit")
-            transitions = context.alarms.acknowledge(
-                str(alarm), person, "mqtt", unit=unit if isinstance(unit, str) else None
-            )
-            return {"ok": True, "transitions": len(transitions)}
-
-        return {"reload": reload, "ack": ack}
+        return county_commands(acting, context.alarms, reload)
 
     async def _supervise(self, stop: asyncio.Event, context: GatewayContext) -> None:
         """Run every task until `stop` (or a reload); then stop them stage by stage.

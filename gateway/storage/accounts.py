@@ -25,13 +25,13 @@ from typing import Final
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from gateway.auth.policy import Role, User
+from gateway.auth.policy import ACCOUNT_NAME, Role, User
 from gateway.core.clock import Clock
 from gateway.core.errors import GatewayError
 from gateway.storage.sqlite_file import FileBacked, SqliteFile, Synchronous
 
 ACCOUNTS_FILE = "accounts.sqlite3"
-NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,31}$")
+NAME_PATTERN = re.compile(ACCOUNT_NAME)
 MIN_PASSWORD = 8
 MAX_PASSWORD = 256
 MAX_TEXT = 100

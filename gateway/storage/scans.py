@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from gateway.core.errors import StoreError
 from gateway.storage.readings import from_millis, to_millis
@@ -34,15 +34,22 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX scans_time ON scans (taken_at)",
     ),
+    # The account that posted a scan over HTTP, which the scan then acts for; NULL for a
+    # scanner wired to the gateway (it acts for its station's account).
+    ("ALTER TABLE scans ADD COLUMN account TEXT",),
 )
-_COLUMNS = "seq, raw, scanner, station, taken_at, clock_synced, time_corrected"
+_COLUMNS = "seq, raw, scanner, station, taken_at, clock_synced, time_corrected, account"
 
 
 @dataclass(frozen=True, slots=True)
 class StoredScan:
+    """A committed scan. `account` posted it over HTTP and is who it acts for; None for a
+    scanner wired to the gateway, which acts for the account its station is assigned to."""
+
     seq: int
     scan: Scan
     time_corrected: bool = False
+    account: str | None = None
 
 
 class ScanStore(FileBacked):
@@ -52,18 +59,26 @@ class ScanStore(FileBacked):
             path, what="the scan store", migrations=MIGRATIONS, synchronous=synchronous
         )
 
-    def add(self, scan: Scan) -> StoredScan:
-        """Commit one scan; returns it with its sequence number."""
+    def add(self, scan: Scan, account: str | None = None) -> StoredScan:
+        """Commit one scan (posted by `account`, or None from a wired scanner); returns it
+        with its sequence number."""
         with self._file.transaction("write to") as conn:
             cursor = conn.execute(
-                "INSERT INTO scans (raw, scanner, station, taken_at, clock_synced)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (scan.raw, scan.scanner, scan.station, to_millis(scan.taken_at), scan.clock_synced),
+                "INSERT INTO scans (raw, scanner, station, taken_at, clock_synced, account)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    scan.raw,
+                    scan.scanner,
+                    scan.station,
+                    to_millis(scan.taken_at),
+                    scan.clock_synced,
+                    account,
+                ),
             )
         seq = cursor.lastrowid
         if seq is None:
             raise StoreError(f"{self.path}: SQLite returned no seq for a committed scan")
-        return StoredScan(seq, scan)
+        return StoredScan(seq, scan, account=account)
 
     def after(self, seq: int, limit: int = 1000) -> list[StoredScan]:
         """Scans with a sequence number above `seq`, oldest first."""
@@ -99,22 +114,26 @@ class ScanStore(FileBacked):
 
 
 def _stored(row: tuple[Any, ...]) -> StoredScan:
-    seq, raw, scanner, station, taken_at, synced, corrected = row
+    seq, raw, scanner, station, taken_at, synced, corrected, account = row
     scan = Scan(bytes(raw), scanner, station, from_millis(taken_at), bool(synced))
-    return StoredScan(seq, scan, bool(corrected))
+    return StoredScan(seq, scan, bool(corrected), account)
 
 
 ScanListener = Callable[[StoredScan], Awaitable[None]]
 
 
-def scan_sink(
-    store: ScanStore, listeners: Sequence[ScanListener] = ()
-) -> Callable[[Scan], Awaitable[StoredScan]]:
+class ScanSink(Protocol):
+    """Commits a scan and tells the listeners; `account` posted it (None: a wired scanner)."""
+
+    def __call__(self, scan: Scan, account: str | None = None) -> Awaitable[StoredScan]: ...
+
+
+def scan_sink(store: ScanStore, listeners: Sequence[ScanListener] = ()) -> ScanSink:
     """What scanner drivers and `POST /api/scans` call: commit first, then tell the listeners
     (alarm presence, the ledger)."""
 
-    async def sink(scan: Scan) -> StoredScan:
-        stored = store.add(scan)
+    async def sink(scan: Scan, account: str | None = None) -> StoredScan:
+        stored = store.add(scan, account)
         for listener in listeners:
             await listener(stored)
         return stored

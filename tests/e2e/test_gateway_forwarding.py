@@ -23,7 +23,7 @@ from gateway.storage.readings import ReadingStore
 from probes.reading import ProbeStatus
 from tests.e2e.support import CLINIC_HEADER, GatewayProcess
 from tests.servers import Mosquitto, Subscriber, VictoriaMetrics
-from tests.web_support import api_token
+from tests.web_support import add_account, api_token, open_accounts
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.slow]
 
@@ -65,6 +65,7 @@ bucket = "county"
 
 [mqtt]
 url = "{mqtt_url}"
+command_account = "county-ops"
 
 [alerts]
 [[alerts.people]]
@@ -131,6 +132,8 @@ async def test_forwarding_alarms_and_county_commands(
     async with TcpSimServer(simulator) as sim, Subscriber(mosquitto, f"{BASE}/#") as county:
         write(0.2, sim.port)
         token = api_token(tmp_path / "data", Role.COUNTY)
+        with open_accounts(tmp_path / "data") as accounts:  # the county's commands act for it
+            add_account(accounts, "county-ops", Role.MANAGER, Role.TECHNICIAN, person="wang")
         gateway = await GatewayProcess.start(config, token=token)
         try:
 

@@ -35,6 +35,9 @@ kind = "serial"
 station = "receive-desk"
 port = "{scanner}"
 
+[station_accounts]
+receive-desk = "wang.fang"
+
 [ledger]
 platform_url = "{platform_url}"
 catalogue_files = ["shipment.json"]
@@ -42,10 +45,6 @@ catalogue_files = ["shipment.json"]
 [ledger.stations]
 receive-desk = "receive"
 vaccination-1 = "administer"
-
-[ledger.actors]
-receive-desk = "王芳"
-vaccination-1 = "李医生"
 """
 )
 
@@ -92,7 +91,7 @@ async def test_scanner_and_upload_through_a_real_gateway(
             CLINIC.format(data_dir=data_dir, scanner=scanner.b, platform_url=url),
             encoding="utf-8",
         )
-        token = api_token(data_dir, Role.MANAGER)
+        token = api_token(data_dir, Role.MANAGER, name="wang.fang")
         gateway = await GatewayProcess.start(config, token=token)
         try:
             writer = PtyWriter(scanner.a)
@@ -113,6 +112,7 @@ async def test_scanner_and_upload_through_a_real_gateway(
                 (False, "trace_code"),
                 (True, None),
             ]
+            assert feed["results"][1]["actor"] == "wang.fang", "the station's account acted"
             assert ("d1", 1) in fake.accepted, "the queued dose went to the platform"
             health = await gateway.get_json("/api/health")
             assert isinstance(health, dict)
@@ -128,5 +128,9 @@ async def test_scanner_and_upload_through_a_real_gateway(
     book = open_ledger_book(data_dir, SystemClock(), unit_code="6101030203", platform_url=url)
     try:
         assert book.stock.state(code(HEPB, 2)).state == IN_STOCK
+        actors = book.db.conn.execute(
+            "SELECT actor FROM stock_events WHERE event_id LIKE 'scan:%'"
+        ).fetchall()
+        assert actors == [("wang.fang",)]
     finally:
         book.close()

@@ -229,6 +229,7 @@ async def test_commands_and_status(mosquitto: Mosquitto, store: ReadingStore) ->
         "id": "4",
         "command": "ack",
         "ok": False,
+        "code": "gateway_error",
         "error": "alarm 7 is closed; fix: ack an open alarm",
     }
     assert subscriber.payloads("/alarms") == [alarm]

@@ -23,7 +23,7 @@ from gateway.web.routes.scans import add_scan_routes
 from ledger.errors import LedgerError
 from ledger.settings import LedgerSettings, StationAction
 from probes.scan import Scan
-from tests.access_support import as_roles, roles_from_header
+from tests.access_support import acting_as, as_roles, roles_from_header, user
 from tests.ledger.conftest import HEPB, HEPB_BATCH, OLD_BATCH, SHIPMENT, code
 from tests.ledger.test_vaccinations_upload import ACTOR, ADULT, DOSE
 
@@ -34,8 +34,14 @@ SETTINGS = LedgerSettings(
         "vaccination-1": StationAction.ADMINISTER,
         "stocktake": StationAction.STOCKTAKE,
     },
-    actors={"receive-desk": "王芳", "vaccination-1": "李医生"},
     stocktake_idle_min=30,
+)
+WANG = user("王芳", Role.MANAGER)
+LI = user("李医生", Role.VACCINATOR)
+# The accounts the stations' wired scanners act for, and two that post scans over HTTP.
+ACTS_FOR = acting_as(
+    {"receive-desk": WANG, "vaccination-1": LI, "stocktake": WANG},
+    {"wang.fang": WANG, "li": LI},
 )
 
 
@@ -53,7 +59,7 @@ def book(tmp_path: Path, clock: FakeClock) -> Iterator[LedgerBook]:
 
 @pytest.fixture
 def scans(book: LedgerBook, clock: FakeClock) -> LedgerScans:
-    return LedgerScans(book, SETTINGS, clock)
+    return LedgerScans(book, SETTINGS, clock, ACTS_FOR)
 
 
 def scan(seq: int, raw: str | bytes, station: str, clock: FakeClock) -> StoredScan:
@@ -85,8 +91,10 @@ def test_receive_once_per_scan_event(
 def test_restart_does_not_repeat_a_scan(book: LedgerBook, clock: FakeClock) -> None:
     """The event id is the scan's seq: a new listener (a restart) given the same scan again
     changes nothing."""
-    LedgerScans(book, SETTINGS, clock).handle(scan(7, code(HEPB, 2), "receive-desk", clock))
-    result = LedgerScans(book, SETTINGS, clock).handle(
+    LedgerScans(book, SETTINGS, clock, ACTS_FOR).handle(
+        scan(7, code(HEPB, 2), "receive-desk", clock)
+    )
+    result = LedgerScans(book, SETTINGS, clock, ACTS_FOR).handle(
         scan(7, code(HEPB, 2), "receive-desk", clock)
     )
     assert result is not None
@@ -173,13 +181,16 @@ async def client(
 async def test_posted_scans_reach_the_ledger_and_the_feed(
     client: TestClient[web.Request, web.Application], book: LedgerBook
 ) -> None:
-    headers = as_roles(Role.VACCINATOR)
-    for raw, station in ((code(HEPB, 4), "receive-desk"), (code(HEPB, 4), "vaccination-1"),
-                         (code(HEPB, 4), "vaccination-1")):  # fmt: skip
+    manager = as_roles(Role.MANAGER, name="wang.fang")
+    headers = as_roles(Role.VACCINATOR, name="li")
+    for raw, station, poster in ((code(HEPB, 4), "receive-desk", manager),
+                                 (code(HEPB, 4), "vaccination-1", headers),
+                                 (code(HEPB, 4), "vaccination-1", headers)):  # fmt: skip
         posted = await client.post(
-            "/api/scans", json={"raw": raw, "station": station, "scanner": "api"}, headers=headers
+            "/api/scans", json={"raw": raw, "station": station, "scanner": "api"}, headers=poster
         )
         assert posted.status in (200, 201), await posted.text()
+        assert (await posted.json())["account"] == poster["X-Test-User"]
     assert book.stock.state(code(HEPB, 4)).state == USED_UP
     response = await client.get("/api/ledger/stations/vaccination-1/feed", headers=headers)
     assert response.status == 200
@@ -187,6 +198,7 @@ async def test_posted_scans_reach_the_ledger_and_the_feed(
     assert body["action"] == "administer"
     assert [(r["ok"], r["field"]) for r in body["results"]] == [(False, "trace_code"), (True, None)]
     assert body["results"][1]["event_id"] == f"scan:{body['results'][1]['seq']}"
+    assert body["results"][1]["actor"] == "李医生", "the poster's account, not the station's"
     limited = await client.get("/api/ledger/stations/vaccination-1/feed?limit=1", headers=headers)
     assert len((await limited.json())["results"]) == 1
 
@@ -233,7 +245,7 @@ def test_catch_up_applies_scans_a_crash_left_behind(
         for n in (7, 8):  # committed, then the gateway stopped before the listener ran
             store.add(Scan(code(HEPB, n).encode(), "desk", "receive-desk", clock.now()))
         store.add(Scan(b"CCFRIDGE:6101030203:F1", "desk", "receive-desk", clock.now()))
-        restarted = LedgerScans(book, SETTINGS, clock)
+        restarted = LedgerScans(book, SETTINGS, clock, ACTS_FOR)
         assert restarted.catch_up(store) == 2
         assert restarted.catch_up(store) == 0
     finally:

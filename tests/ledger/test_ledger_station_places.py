@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from gateway.auth.policy import Role
 from gateway.core.clock import FakeClock
 from gateway.core.errors import ConfigError
 from gateway.ledgers.book import LedgerBook, open_ledger_book
@@ -25,6 +26,7 @@ from gateway.storage.scans import StoredScan
 from ledger.masking import FULL
 from ledger.settings import LedgerSettings, StationAction
 from probes.scan import Scan
+from tests.access_support import acting_as, user
 from tests.ledger.conftest import HEPB, SHIPMENT, code
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,10 +35,11 @@ KNOWN = ("F1/冷藏", "F1/冷冻", "CR1/冷藏")
 LEDGER: dict[str, Any] = {
     "platform_url": "http://127.0.0.1:9/upload",
     "stations": {"receive-desk": "receive", "fridge-2": "move", "plain-desk": "receive"},
-    "actors": {"receive-desk": "王芳", "fridge-2": "王芳", "plain-desk": "王芳"},
     "compartments": {"receive-desk": "F1/冷藏", "fridge-2": "CR1/冷藏"},
 }
 SETTINGS = LedgerSettings.model_validate(LEDGER)
+WANG = user("王芳", Role.MANAGER)
+ACTS_FOR = acting_as({"receive-desk": WANG, "fridge-2": WANG, "plain-desk": WANG})
 
 
 @pytest.fixture
@@ -58,7 +61,7 @@ def locations(book: LedgerBook) -> StockLocations:
 
 @pytest.fixture
 def scans(book: LedgerBook, clock: FakeClock, locations: StockLocations) -> LedgerScans:
-    return LedgerScans(book, SETTINGS, clock, locations)
+    return LedgerScans(book, SETTINGS, clock, ACTS_FOR, locations)
 
 
 def handle(scans: LedgerScans, seq: int, raw: str, station: str) -> StationResult:
@@ -92,13 +95,15 @@ def test_receive_without_a_compartment_places_nothing(
 def test_the_same_scan_event_twice_has_one_effect(
     book: LedgerBook, clock: FakeClock, locations: StockLocations
 ) -> None:
-    handle(LedgerScans(book, SETTINGS, clock, locations), 1, code(HEPB, 1), "receive-desk")
-    restarted = LedgerScans(book, SETTINGS, clock, locations)
+    handle(
+        LedgerScans(book, SETTINGS, clock, ACTS_FOR, locations), 1, code(HEPB, 1), "receive-desk"
+    )
+    restarted = LedgerScans(book, SETTINGS, clock, ACTS_FOR, locations)
     again = handle(restarted, 1, code(HEPB, 1), "receive-desk")
     assert (again.ok, again.duplicate, again.compartment) == (True, True, "F1/冷藏")
     moved = handle(restarted, 2, code(HEPB, 1), "fridge-2")
     moved_again = handle(
-        LedgerScans(book, SETTINGS, clock, locations), 2, code(HEPB, 1), "fridge-2"
+        LedgerScans(book, SETTINGS, clock, ACTS_FOR, locations), 2, code(HEPB, 1), "fridge-2"
     )
     assert (moved.duplicate, moved_again.ok, moved_again.duplicate) == (False, True, True)
     assert codes_in(locations, "CR1/冷藏") == [code(HEPB, 1)]
@@ -160,7 +165,6 @@ def test_a_compartment_for_a_station_that_places_nothing_is_refused() -> None:
     data = {
         **LEDGER,
         "stations": {**LEDGER["stations"], "vaccination-1": "administer"},
-        "actors": {**LEDGER["actors"], "vaccination-1": "李医生"},
         "compartments": {**LEDGER["compartments"], "vaccination-1": "F1/冷藏", "ghost": "F1/冷藏"},
     }
     with pytest.raises(ValidationError) as caught:
@@ -203,7 +207,7 @@ def test_the_running_gateway_shares_its_stock_locations_with_the_stations(
     book: LedgerBook, clock: FakeClock, locations: StockLocations
 ) -> None:
     settings = parse_settings(gateway_config(LEDGER["compartments"]), "clinic.toml")
-    jobs = LedgerJobs(book, settings, clock, alarms=None, locations=locations)
+    jobs = LedgerJobs(book, settings, clock, None, ACTS_FOR, locations=locations)
     assert jobs.scans.locations is locations
     handle(jobs.scans, 1, code(HEPB, 3), "receive-desk")
     assert codes_in(locations, "F1/冷藏") == [code(HEPB, 3)]

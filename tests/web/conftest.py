@@ -1,5 +1,6 @@
 """The whole gateway app as `build_app` makes it (alarms, ledger, scans, pages, accounts), over
-real stores in a temp folder, on a FakeClock; nothing runs but the HTTP handlers."""
+real stores in a temp folder, on a FakeClock; nothing runs but the HTTP handlers and, for each
+committed scan, the scan listeners (alarm presence, the ledger stations), as in the gateway."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.alarms.engine import AlarmService
+from gateway.alarms.presence import presence_listener
+from gateway.auth.acting import Acting
 from gateway.auth.policy import Role
 from gateway.clock_sync import ClockSync
 from gateway.core.clock import FakeClock
@@ -45,14 +48,21 @@ class Site:
     accounts: AccountStore
     audit: AuditLog
     data_dir: Path
+    context: GatewayContext
+    acting: Acting
 
 
 @contextlib.contextmanager
-def full_app(data_dir: Path, clock: FakeClock) -> Iterator[Site]:
-    settings = clinic(data_dir, alerts_section()).model_copy(
-        update={"ledger": LedgerSettings(platform_url="http://127.0.0.1:9/upload")}
-    )
+def full_app(
+    data_dir: Path, clock: FakeClock, ledger_settings: LedgerSettings | None = None
+) -> Iterator[Site]:
+    """`ledger_settings` (stations...) in place of a ledger without stations."""
+    ledger_settings = ledger_settings or LedgerSettings(platform_url="http://127.0.0.1:9/upload")
+    settings = clinic(data_dir, alerts_section()).model_copy(update={"ledger": ledger_settings})
     with contextlib.ExitStack() as resources:
+        auth = open_auth(data_dir, clock)
+        resources.callback(close_auth, auth)
+        acting = Acting(auth.accounts, settings.station_accounts)
         store = resources.enter_context(ReadingStore(data_dir / "readings.sqlite3"))
         recorder = Recorder(store, clock, settings.store)
         alarms = resources.enter_context(
@@ -61,16 +71,17 @@ def full_app(data_dir: Path, clock: FakeClock) -> Iterator[Site]:
         assert settings.ledger is not None
         ledger = open_configured(settings.ledger, data_dir, clock, unit_code=settings.unit.code)
         resources.callback(ledger.close)
-        jobs = LedgerJobs(ledger, settings, clock, alarms)
+        jobs = LedgerJobs(ledger, settings, clock, alarms, acting.for_scan)
         for _, job in jobs.tasks():  # never run: only the routes are wanted
             job.close()
         excursions = open_excursions(
             settings, clock, ledger, store, alarms=alarms, config_path=None
         )
         sync = ClockSync(clock, lambda: True)
-        sources = open_sources(settings, clock, recorder.put, sync, resources)
-        auth = open_auth(data_dir, clock)
-        resources.callback(close_auth, auth)
+        listeners = [presence_listener(alarms, settings.unit.code, acting.for_scan), jobs.scans]
+        sources = open_sources(
+            settings, clock, recorder.put, sync, resources, scan_listeners=listeners
+        )
         context = GatewayContext(
             settings,
             clock,
@@ -87,7 +98,8 @@ def full_app(data_dir: Path, clock: FakeClock) -> Iterator[Site]:
             auth=auth,
             checks=resources.enter_context(ChecksStore(data_dir / CHECKS_FILE, T0)),
         )
-        yield Site(build_app(context), clock, auth.accounts, auth.audit, data_dir)
+        app = build_app(context)
+        yield Site(app, clock, auth.accounts, auth.audit, data_dir, context, acting)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import base64
 import binascii
 import functools
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -19,7 +19,7 @@ from aiohttp import web
 from gateway.auth.access import add_route, require
 from gateway.auth.policy import Action, shown_to
 from gateway.core.clock import Clock, SystemClock
-from gateway.storage.scans import ScanStore, StoredScan, scan_sink
+from gateway.storage.scans import ScanSink, ScanStore, StoredScan, scan_sink
 from ledger.masking import Shown
 from probes.scan import Scan
 
@@ -37,9 +37,10 @@ def add_scan_routes(
     scan_store: ScanStore,
     clock: Clock | None = None,
     synced: Callable[[], bool] = _always,
-    record: Callable[[Scan], Awaitable[StoredScan]] | None = None,
+    record: ScanSink | None = None,
 ) -> None:
-    """`record` commits a posted scan and tells the listeners (default: the store alone)."""
+    """`record` commits a posted scan and tells the listeners (default: the store alone); the
+    scan acts for the account (or API token's account) that posted it."""
     api = _ScanApi(scan_store, clock or SystemClock(), synced, record or scan_sink(scan_store))
     add_route(app, "GET", "/api/scans", api.list_scans, Action.VIEW)
     add_route(app, "POST", "/api/scans", api.post_scan, Action.SCAN)
@@ -64,6 +65,7 @@ def scan_json(stored: StoredScan, shown: Shown) -> dict[str, Any]:
         "taken_at": scan.taken_at.isoformat(),
         "clock_synced": scan.clock_synced,
         "time_corrected": stored.time_corrected,
+        "account": stored.account,
     }
 
 
@@ -87,7 +89,7 @@ class _ScanApi:
         store: ScanStore,
         clock: Clock,
         synced: Callable[[], bool],
-        record: Callable[[Scan], Awaitable[StoredScan]],
+        record: ScanSink,
     ) -> None:
         self._store = store
         self._clock = clock
@@ -108,7 +110,7 @@ class _ScanApi:
         )
 
     async def post_scan(self, request: web.Request) -> web.Response:
-        shown = shown_to(require(request, Action.SCAN))
+        user = require(request, Action.SCAN)
         try:
             body = await request.json()
         except (json.JSONDecodeError, UnicodeDecodeError):
@@ -122,8 +124,8 @@ class _ScanApi:
             self._clock.now(),
             self._synced(),
         )
-        stored = await self._record(scan)
-        return web.json_response(scan_json(stored, shown), status=201, dumps=_dumps)
+        stored = await self._record(scan, user.name)
+        return web.json_response(scan_json(stored, shown_to(user)), status=201, dumps=_dumps)
 
 
 def _name(body: dict[str, Any], key: str) -> str:

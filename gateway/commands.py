@@ -1,0 +1,49 @@
+"""The commands the county may send over MQTT, beside the built-in `ping`.
+
+Each acts for `[mqtt] command_account`, looked up when the command comes (`Acting`), and that
+account's rights are checked by the one policy, as if it had signed in to the web pages:
+`reload` needs `config_change`, `ack` needs `alarm_ack` and acknowledges as the account's alarm
+person, whom the alarm timeline records. A refusal is the reply (`ok: false`, its `code`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from gateway.auth.acting import Acting
+from gateway.auth.policy import Action, alarm_person, authorize
+from gateway.core.errors import GatewayError
+
+if TYPE_CHECKING:
+    from gateway.alarms.engine import AlarmService
+    from gateway.forward.mqtt import Command
+
+
+def county_commands(
+    acting: Acting, alarms: AlarmService | None, reload: Callable[[], Awaitable[str]]
+) -> dict[str, Command]:
+    """`reload` applies the configuration file again and says what it did."""
+
+    async def reload_command(request: dict[str, object]) -> dict[str, object]:
+        authorize(acting.for_commands(), Action.CONFIG_CHANGE)
+        return {"ok": True, "detail": await reload()}
+
+    async def ack(request: dict[str, object]) -> dict[str, object]:
+        user = authorize(acting.for_commands(), Action.ALARM_ACK)
+        if alarms is None:
+            raise GatewayError("alarms are not configured on this gateway; fix: add [alerts]")
+        alarm, named, unit = request.get("alarm"), request.get("person"), request.get("unit")
+        if not isinstance(alarm, str | int) or not isinstance(named, str | None):
+            raise GatewayError(
+                'ack needs "alarm" (number or id); "person", when given, is the alarm person '
+                "of [mqtt] command_account"
+            )
+        people = {p for tier in (1, 2, 3) for p in alarms.alerts.tier_people(tier)}
+        person = alarm_person(user, named, people)
+        transitions = alarms.acknowledge(
+            str(alarm), person, "mqtt", unit=unit if isinstance(unit, str) else None
+        )
+        return {"ok": True, "person": person, "transitions": len(transitions)}
+
+    return {"reload": reload_command, "ack": ack}
