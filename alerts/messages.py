@@ -6,13 +6,14 @@ ID numbers; the recipient's name is not needed either (each message goes to one 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 from alerts.escalation import Notify, NotifyReason
 from alerts.model import ConditionKind
 from gateway.core.clinic_time import CLINIC_TZ
-from gateway.settings import Settings
+from gateway.core.compartments import FridgeSettings, find_compartment
 
 TIER_NAMES = {1: "一级（疫苗管理员）", 2: "二级（科室负责人）", 3: "三级（单位负责人）"}
 FAULT_NAMES = {
@@ -59,16 +60,16 @@ class Message:
     parts: dict[str, str]
 
 
-def place_of(settings: Settings, subject: str) -> Place:
+def place_of(unit_name: str, fridges: Iterable[FridgeSettings], subject: str) -> Place:
     """Names for an alarm's subject: a compartment reference, or a gateway/bus name."""
     try:
-        fridge, compartment = settings.compartment(subject)
+        fridge, compartment = find_compartment(fridges, subject)
     except KeyError:
-        return Place(settings.unit.name, fridge_name=f"网关 {subject}")
+        return Place(unit_name, fridge_name=f"网关 {subject}")
     low = "" if compartment.min_c is None else f"{compartment.min_c:.1f}"
     high = "" if compartment.max_c is None else f"{compartment.max_c:.1f}"
     limits = f"{low}～{high} °C" if low and high else (f"≤ {high} °C" if high else f"≥ {low} °C")
-    return Place(settings.unit.name, fridge.name, compartment.name, limits)
+    return Place(unit_name, fridge.name, compartment.name, limits)
 
 
 def describe(notify: Notify, place: Place) -> str:

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import TypeAdapter
 
@@ -40,8 +40,7 @@ from alerts.model import (
     ConditionRaised,
 )
 from alerts.settings import RuleSettings, RuleThresholds
-from gateway.core.compartments import CompartmentKind
-from gateway.settings import Settings
+from gateway.core.compartments import CompartmentKind, FridgeSettings
 from probes.reading import ProbeStatus, Reading
 
 
@@ -312,15 +311,33 @@ def power_gap(
     ]
 
 
-def rules_for(settings: Settings, rules: RuleSettings) -> dict[str, CompartmentRules]:
+class BoundProbe(Protocol):
+    """What the rules need of a configured probe, whatever its transport."""
+
+    @property
+    def code(self) -> str: ...
+
+    @property
+    def compartment(self) -> str: ...
+
+    @property
+    def interval_s(self) -> float: ...
+
+    @property
+    def via(self) -> str: ...
+
+
+def rules_for(
+    fridges: Iterable[FridgeSettings], probes: Iterable[BoundProbe], rules: RuleSettings
+) -> dict[str, CompartmentRules]:
     """One evaluator per configured compartment, keyed by `FRIDGE/COMPARTMENT`."""
     watches: dict[str, dict[str, ProbeWatch]] = {}
-    for probe in settings.probes:
+    for probe in probes:
         watches.setdefault(probe.compartment, {})[probe.code] = ProbeWatch(
             probe.interval_s, probe.via
         )
     result: dict[str, CompartmentRules] = {}
-    for fridge in settings.fridges:
+    for fridge in fridges:
         for compartment in fridge.compartments:
             ref = fridge.ref(compartment)
             result[ref] = CompartmentRules(

@@ -24,9 +24,10 @@ from firmware_sim.scenarios import build_scenario
 from gateway.core.clock import SystemClock
 from gateway.core.compartments import CompartmentKind
 from gateway.runtime import STORE_FILE, Gateway
-from gateway.settings import ModbusProbe, Settings, parse_settings
+from gateway.settings import Settings, parse_settings
 from gateway.storage.readings import ReadingStore
 from probes.profiles import builtin_profiles
+from probes.settings import ModbusProbe
 
 CHANNELS = 3
 MAIN_PROBES = 8

@@ -2,7 +2,8 @@
 
 `scenarios` says what a probe shows over time (pure); `modbus_devices` lays those values out in
 each device's register map; `modbus_server` serves them with pymodbus over TCP or RTU;
-`pty_pair` makes a socat pty pair for RTU; `cli` is `coldchain sim modbus`.
+`pty_pair` makes a socat pty pair for RTU. `coldchain sim modbus`, which reads a gateway
+configuration, is the gateway's `gateway.sim_cli`.
 """
 
 from typing import ClassVar

@@ -15,15 +15,15 @@ import random
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 from firmware_sim.scenarios import Sample, Scenario, build_scenario
 from gateway.core.clock import Clock
-from gateway.core.compartments import CompartmentKind
-from gateway.settings import ModbusProbe, Settings
+from gateway.core.compartments import CompartmentKind, FridgeSettings, find_compartment
 from probes.modbus_decode import decode_channel, encode_humidity, encode_temperature
 from probes.profiles import RegisterProfile
 from probes.reading import ProbeStatus
+from probes.settings import ModbusProbe, RtuBus, TcpBus
 
 Fate = Literal["send", "drop", "corrupt"]
 
@@ -237,7 +237,21 @@ class ProbeSpec:
     kind: CompartmentKind
 
 
-def probe_specs(settings: Settings, *, bus: str | None = None) -> list[ProbeSpec]:
+class ModbusClinic(Protocol):
+    """What the simulator reads of a gateway configuration (the root `Settings` is one)."""
+
+    @property
+    def buses(self) -> Sequence[RtuBus | TcpBus]: ...
+
+    @property
+    def fridges(self) -> Sequence[FridgeSettings]: ...
+
+    def probes_of(self, kind: type[ModbusProbe]) -> list[ModbusProbe]: ...
+
+    def all_profiles(self) -> dict[str, RegisterProfile]: ...
+
+
+def probe_specs(settings: ModbusClinic, *, bus: str | None = None) -> list[ProbeSpec]:
     """The Modbus probes of a gateway configuration, optionally those of one bus only."""
     if bus is not None and bus not in {item.name for item in settings.buses}:
         names = ", ".join(item.name for item in settings.buses) or "(none)"
@@ -249,7 +263,7 @@ def probe_specs(settings: Settings, *, bus: str | None = None) -> list[ProbeSpec
             channel=probe.channel,
             profile=probe.profile,
             compartment=probe.compartment,
-            kind=settings.compartment(probe.compartment)[1].kind,
+            kind=find_compartment(settings.fridges, probe.compartment)[1].kind,
         )
         for probe in settings.probes_of(ModbusProbe)
         if bus is None or probe.bus == bus
@@ -310,7 +324,7 @@ def build_channels(
 
 
 def channels_for_settings(
-    settings: Settings,
+    settings: ModbusClinic,
     scenarios: Mapping[str, str] | None = None,
     *,
     bus: str | None = None,

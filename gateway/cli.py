@@ -17,9 +17,10 @@ from gateway.core.clock import Clock, ScaledClock, SystemClock
 from gateway.core.errors import ColdchainError, ConfigError, GatewayError
 from gateway.forward.settings import InfluxSettings, MqttSettings
 from gateway.ops.cli import OPS_COMMANDS, add_ops_parsers
-from gateway.settings import Settings, TcpBus, load_settings
+from gateway.settings import Settings, load_settings
 from ledger.masking import PersonalDataFormatter
 from ledger.settings import LedgerSettings
+from probes.settings import TcpBus
 
 log = logging.getLogger("coldchain")
 
@@ -38,10 +39,10 @@ def _configure_logging(verbose: bool) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from analysis.cli import add_report_parser
-    from firmware_sim.cli import add_sim_parser
     from firmware_sim.scenarios import SCENARIOS
     from gateway.auth.cli import add_accounts_parser
     from gateway.commissioning.cli import add_discover_parser
+    from gateway.sim_cli import add_sim_parser
 
     parser = argparse.ArgumentParser(prog="coldchain", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -111,7 +112,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _sim(args: argparse.Namespace) -> int:
-    from firmware_sim.cli import run_sim
+    from gateway.sim_cli import run_sim
 
     return asyncio.run(run_sim(args))
 

@@ -25,7 +25,7 @@ from gateway.core.clock import Clock
 from gateway.settings import Settings
 from gateway.sources import Driver, Emit
 from probes.modbus import ModbusBusDriver, devices_on_bus
-from probes.sources_settings import BleProbe, SerialProbe
+from probes.settings import BleProbe, ModbusProbe, SerialProbe
 
 if TYPE_CHECKING:
     pass
@@ -61,7 +61,7 @@ def driver_specs(settings: Settings) -> dict[str, object]:
     """What each probe driver is built from, by its key: equal specs, same driver."""
     specs: dict[str, object] = {}
     for bus in settings.buses:
-        devices = devices_on_bus(settings, bus.name)
+        devices = devices_on_bus(settings.probes_of(ModbusProbe), settings.all_profiles(), bus.name)
         if devices:
             specs[f"bus:{bus.name}"] = (
                 bus,
@@ -113,10 +113,15 @@ def build_driver(key: str, settings: Settings, emit: Emit, clock: Clock) -> Driv
     kind, _, name = key.partition(":")
     if kind == "bus":
         bus = next(bus for bus in settings.buses if bus.name == name)
-        return ModbusBusDriver(bus, devices_on_bus(settings, name), emit, clock)
+        return ModbusBusDriver(
+            bus,
+            devices_on_bus(settings.probes_of(ModbusProbe), settings.all_profiles(), name),
+            emit,
+            clock,
+        )
     if name == "ble":
         from probes.ble import BleDriver
-        from probes.sources_settings import BleSettings
+        from probes.settings import BleSettings
 
         return BleDriver(settings.probes_of(BleProbe), settings.ble or BleSettings(), emit, clock)
     from probes.serial_probe import SerialProbeDriver

@@ -13,8 +13,9 @@ from datetime import datetime
 from enum import StrEnum
 
 from gateway.core.compartments import CompartmentSettings, FridgeSettings
-from gateway.settings import Probe, Settings
+from gateway.settings import Settings
 from probes.reading import ProbeStatus, Reading
+from probes.settings import Probe
 
 STALE_AFTER_POLLS = 3
 # A probe polled every few hundred ms would flap to stale at every scheduling hiccup.

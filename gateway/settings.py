@@ -1,8 +1,12 @@
 """The gateway's configuration: TOML validated whole by pydantic models at start-up.
 
-Field rules live on the models; rules that span fields (a probe bound to a compartment that
-does not exist, two probes at one bus address...) live in `cross_check`, so that one run of
-`coldchain config check` lists every problem at once, each with its key and its fix.
+Each domain keeps its own models beside its code (buses, probes and scanners in
+`probes.settings`, fridges and compartments in `gateway.core.compartments`, alarms in
+`alerts.settings`, ledgers in `ledger.settings`, forwarders in `gateway.forward.settings`);
+`Settings` only composes them. Field rules live on the models; rules that span fields (a probe
+bound to a compartment that does not exist, two probes at one bus address...) live in
+`cross_check`, so that one run of `coldchain config check` lists every problem at once, each
+with its key and its fix.
 """
 
 from __future__ import annotations
@@ -10,16 +14,13 @@ from __future__ import annotations
 import tomllib
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
     ConfigDict,
-    Discriminator,
     Field,
-    Tag,
     ValidationError,
 )
 
@@ -38,9 +39,13 @@ from gateway.forward.settings import InfluxSettings, MqttSettings
 from gateway.storage.disk_budget import DiskBudgetSettings
 from ledger.settings import LedgerSettings
 from probes.profiles import RegisterProfile, builtin_profiles
-from probes.sources_settings import (
+from probes.settings import (
     BleProbe,
     BleSettings,
+    Bus,
+    ModbusProbe,
+    Probe,
+    RtuBus,
     Scanner,
     SerialProbe,
     check_ble_probes,
@@ -80,94 +85,6 @@ class StoreSettings(_Model):
     retention_days: Annotated[int, Field(ge=1)] = 400
     synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
     disk_budget: DiskBudgetSettings | None = None
-
-
-class Parity(StrEnum):
-    NONE = "N"
-    EVEN = "E"
-    ODD = "O"
-
-
-class _BusCommon(_Model):
-    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
-    timeout_s: Annotated[float, Field(gt=0, le=30)] = 1.0
-    retries: Annotated[int, Field(ge=0, le=10)] = 1
-    inter_frame_gap_ms: Annotated[float | None, Field(ge=0, le=1000)] = None
-    unavailable_after: Annotated[int, Field(ge=1, le=100)] = 3
-    backoff_initial_s: Annotated[float, Field(gt=0)] = 1.0
-    backoff_max_s: Annotated[float, Field(gt=0)] = 60.0
-
-
-class RtuBus(_BusCommon):
-    """An RS-485 line behind a serial adapter, Modbus RTU framing."""
-
-    transport: Literal["rtu"]
-    device: Annotated[str, Field(min_length=1, description="serial device, e.g. /dev/ttyUSB0")]
-    baudrate: Literal[1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200] = 9600
-    parity: Parity = Parity.NONE
-    stopbits: Literal[1, 2] = 1
-
-    @property
-    def frame_gap_s(self) -> float:
-        """Silence between frames: as configured, else the 3.5 character times of Modbus RTU
-        (a fixed 1.75 ms above 19200 baud, as the specification says)."""
-        if self.inter_frame_gap_ms is not None:
-            return self.inter_frame_gap_ms / 1000
-        if self.baudrate > 19200:
-            return 0.00175
-        return 3.5 * 11 / self.baudrate
-
-
-class TcpBus(_BusCommon):
-    """A Modbus TCP device or RS-485-to-Ethernet gateway."""
-
-    transport: Literal["tcp"]
-    host: Annotated[str, Field(min_length=1)]
-    port: Annotated[int, Field(ge=1, le=65535)] = 502
-
-    @property
-    def frame_gap_s(self) -> float:
-        """No gap by default: TCP frames are delimited by their header, not by silence."""
-        return (self.inter_frame_gap_ms or 0.0) / 1000
-
-
-Bus = Annotated[RtuBus | TcpBus, Field(discriminator="transport")]
-
-
-class ModbusProbe(_Model):
-    code: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$", description="probe code, e.g. 208601")]
-    transport: Literal["modbus"] = "modbus"
-    bus: str
-    device_id: Annotated[int, Field(ge=1, le=247)]
-    channel: Annotated[int, Field(ge=0)] = 0
-    profile: str
-    compartment: Annotated[str, Field(description="FRIDGE_CODE/COMPARTMENT_NAME")]
-    poll_interval_s: Annotated[float, Field(gt=0, le=3600)] = 60.0
-
-    @property
-    def interval_s(self) -> float:
-        """Nominal seconds between readings (every probe model answers this)."""
-        return self.poll_interval_s
-
-    @property
-    def via(self) -> str:
-        """What the probe reports through: its bus (a link alarm there explains its silence)."""
-        return self.bus
-
-
-def _transport(value: Any) -> str:
-    """A probe without `transport` is a Modbus probe, as in configurations before BLE."""
-    if isinstance(value, dict):
-        return str(value.get("transport", "modbus"))
-    return str(getattr(value, "transport", "modbus"))
-
-
-Probe = Annotated[
-    Annotated[ModbusProbe, Tag("modbus")]
-    | Annotated[BleProbe, Tag("ble")]
-    | Annotated[SerialProbe, Tag("serial")],
-    Discriminator(_transport),
-]
 
 
 class Settings(_Model):

@@ -19,7 +19,7 @@ from gateway.clock_sync import SCANS, ClockSync
 from gateway.core.clock import Clock
 from gateway.settings import Settings
 from probes.reading import Reading
-from probes.sources_settings import BleProbe, HidScanner, SerialProbe
+from probes.settings import BleProbe, HidScanner, SerialProbe
 
 if TYPE_CHECKING:
     from gateway.storage.scans import ScanListener, ScanSink, ScanStore
@@ -89,7 +89,7 @@ def open_sources(
     ble_probes = settings.probes_of(BleProbe)
     if ble_probes:
         from probes.ble import BleDriver
-        from probes.sources_settings import BleSettings
+        from probes.settings import BleSettings
 
         sources.drivers.append(BleDriver(ble_probes, settings.ble or BleSettings(), emit, clock))
     by_port: dict[str, list[SerialProbe]] = defaultdict(list)

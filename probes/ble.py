@@ -43,7 +43,7 @@ from probes.ble_decode import (
     make_decoder,
 )
 from probes.reading import ProbeStatus, Reading
-from probes.sources_settings import BleProbe, BleSettings
+from probes.settings import BleProbe, BleSettings
 
 log = logging.getLogger(__name__)
 

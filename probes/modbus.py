@@ -14,7 +14,7 @@ import asyncio
 import heapq
 import logging
 import os
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar, Protocol
 
@@ -26,10 +26,10 @@ from pymodbus.pdu import ModbusPDU
 from gateway.core.backoff import Backoff
 from gateway.core.clock import Clock
 from gateway.core.errors import ColdchainError
-from gateway.settings import ModbusProbe, RtuBus, Settings, TcpBus
 from probes.modbus_decode import decode_channel
 from probes.profiles import RegisterProfile
 from probes.reading import ProbeStatus, Reading
+from probes.settings import ModbusProbe, RtuBus, TcpBus
 
 log = logging.getLogger(__name__)
 
@@ -127,11 +127,12 @@ def make_client(bus: RtuBus | TcpBus) -> ModbusClient:
     )
 
 
-def devices_on_bus(settings: Settings, bus_name: str) -> list[PolledDevice]:
+def devices_on_bus(
+    probes: Iterable[ModbusProbe], profiles: Mapping[str, RegisterProfile], bus_name: str
+) -> list[PolledDevice]:
     """Group the probes of one bus by slave, so each slave is read with one request."""
-    profiles = settings.all_profiles()
     devices: dict[int, PolledDevice] = {}
-    for probe in settings.probes_of(ModbusProbe):
+    for probe in probes:
         if probe.bus != bus_name:
             continue
         device = devices.get(probe.device_id)

@@ -13,7 +13,7 @@ from gateway.core.backoff import Backoff
 from gateway.core.clock import Clock
 from probes.scan import FloodGuard, LineFramer, LineTooLong, Scan
 from probes.serial_probe import LinkOpener, open_serial, port_problem
-from probes.sources_settings import HidScanner, SerialScanner
+from probes.settings import HidScanner, SerialScanner
 
 log = logging.getLogger(__name__)
 

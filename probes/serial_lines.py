@@ -1,6 +1,6 @@
 """Parse one line of a line-oriented serial logger against a configured format. Pure.
 
-The format is data (`SerialLineFormat` in `probes.sources_settings`): named fields as
+The format is data (`SerialLineFormat` in `probes.settings`): named fields as
 `KEY=value` pairs (`T1=+04.5,T2=-18.2`) or by position (`+04.5;-18.2`), a scale and offset per
 field, the strings the logger sends for a missing sensor, and an optional checksum after a
 marker (`...*3A`). Anything wrong raises `LineFormatError`, naming the field and the reason.
@@ -12,7 +12,7 @@ import math
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from probes.sources_settings import SerialLineFormat
+    from probes.settings import SerialLineFormat
 
 
 class LineFormatError(ValueError):

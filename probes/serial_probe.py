@@ -25,7 +25,7 @@ from gateway.core.clock import Clock
 from probes.reading import ProbeStatus, Reading
 from probes.scan import LineFramer, LineTooLong
 from probes.serial_lines import LineFormatError, parse_line
-from probes.sources_settings import SerialProbe
+from probes.settings import SerialProbe
 
 log = logging.getLogger(__name__)
 

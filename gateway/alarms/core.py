@@ -72,7 +72,9 @@ class AlarmCore:
         self.settings = settings
         self.alerts = alerts_of(settings)
         self.store = store
-        self.rules: dict[str, CompartmentRules] = rules_for(settings, self.alerts.rules)
+        self.rules: dict[str, CompartmentRules] = rules_for(
+            settings.fridges, settings.probes, self.alerts.rules
+        )
         self.probe_ref = {code: ref for ref, rules in self.rules.items() for code in rules.probes}
         self.escalation = EscalationState(settings.unit.code)
         self.rule_states: dict[str, CompartmentState] = {}

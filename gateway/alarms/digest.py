@@ -59,7 +59,7 @@ def digest_items(rows: Sequence[AlarmRow], settings: Settings) -> list[DigestIte
     items = []
     for row in rows:
         alarm = _ALARM.validate_python(row.data)
-        place = place_of(settings, alarm.condition.subject)
+        place = place_of(settings.unit.name, settings.fridges, alarm.condition.subject)
         notify = opening_notice(alarm)
         first_ack = min(alarm.acks, key=lambda ack: ack.at, default=None)
         items.append(

@@ -45,7 +45,9 @@ def outbox_rows(
         if doses_at_risk is not None and condition.kind in TEMPERATURE_KINDS
         else None
     )
-    message = render(notify, place_of(settings, condition.subject), link, doses)
+    message = render(
+        notify, place_of(settings.unit.name, settings.fridges, condition.subject), link, doses
+    )
     return [
         NewOutboxRow(
             alarm_id=notify.alarm_id,

@@ -78,7 +78,7 @@ def alarms_view(core: AlarmCore, settings: Settings, recent: int) -> dict[str, A
 
 
 def _alarm_json(alarm: Alarm, row: AlarmRow | None, settings: Settings) -> dict[str, Any]:
-    place = place_of(settings, alarm.condition.subject)
+    place = place_of(settings.unit.name, settings.fridges, alarm.condition.subject)
     notify = opening_notice(alarm)
     closed_at = None if row is None else row.closed_at
     status = "closed" if closed_at is not None else "active" if alarm.active else "cleared"

@@ -19,8 +19,9 @@ from gateway.commissioning.discovery import (
     scan_modbus,
 )
 from gateway.core.errors import ConfigError
-from gateway.settings import Parity, RtuBus, TcpBus, load_settings
+from gateway.settings import load_settings
 from probes.profiles import RegisterProfile, builtin_profiles
+from probes.settings import Parity, RtuBus, TcpBus
 
 
 def add_discover_parser(commands: Any) -> None:

@@ -36,10 +36,10 @@ from gateway.config_file import (
 from gateway.core.clock import Clock
 from gateway.core.compartments import CompartmentKind
 from gateway.core.errors import ConfigError, GatewayError
-from gateway.settings import ModbusProbe, Probe, Settings, parse_settings
+from gateway.settings import Settings, parse_settings
 from gateway.storage.commissioning import Change, CommissioningLog, FormKind
 from probes.reading import ProbeStatus, Reading
-from probes.sources_settings import BleProbe, SerialProbe
+from probes.settings import BleProbe, ModbusProbe, Probe, SerialProbe
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,6 @@ from typing import Any
 from pymodbus.exceptions import ModbusException
 
 from gateway.core.errors import GatewayError
-from gateway.settings import RtuBus, TcpBus
 from probes.ble_decode import (
     BTHOME_UUID,
     ENV_SENSING_UUID,
@@ -37,6 +36,7 @@ from probes.modbus import ModbusClient, make_client
 from probes.modbus_decode import decode_channel
 from probes.profiles import RegisterProfile
 from probes.reading import ProbeStatus
+from probes.settings import RtuBus, TcpBus
 
 log = logging.getLogger(__name__)
 
@@ -263,7 +263,7 @@ async def scan_ble(seconds: float, adapter: str = "hci0") -> list[BleSighting]:
         advertisement_from_bleak,
         bleak_scanner,
     )
-    from probes.sources_settings import BleSettings
+    from probes.settings import BleSettings
 
     heard: dict[str, Advertisement] = {}
 

@@ -42,6 +42,7 @@ from gateway.storage.readings import ReadingStore
 from gateway.web.app import GatewayContext, build_app
 from gateway.web.auth_middleware import open_web_auth
 from probes.modbus import ModbusBusDriver, devices_on_bus
+from probes.settings import ModbusProbe
 from probes.time_integrity import flag_unsynced
 
 if TYPE_CHECKING:
@@ -144,7 +145,11 @@ class Gateway:
             drivers = [
                 ModbusBusDriver(bus, devices, emit, self.clock)
                 for bus in settings.buses
-                if (devices := devices_on_bus(settings, bus.name))
+                if (
+                    devices := devices_on_bus(
+                        settings.probes_of(ModbusProbe), settings.all_profiles(), bus.name
+                    )
+                )
             ]
             auth = open_web_auth(settings, self.clock, resources)
             acting = Acting(

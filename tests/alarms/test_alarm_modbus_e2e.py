@@ -16,6 +16,7 @@ from firmware_sim.scenarios import build_scenario
 from firmware_sim.wechat_api import FakeWecom
 from gateway.core.clock import FakeClock
 from probes.modbus import ModbusBusDriver, devices_on_bus
+from probes.settings import ModbusProbe
 from tests.alarms.conftest import T0, Harness, alerts_section, clinic, wait_until
 
 pytestmark = pytest.mark.asyncio
@@ -34,7 +35,10 @@ async def test_compressor_failure_walks_the_three_tiers_over_modbus(
             bus = settings.buses[0].model_copy(update={"port": server.port})
             harness = Harness(settings, clock, real_channels=True)
             driver = ModbusBusDriver(
-                bus, devices_on_bus(settings, "sim"), harness.recorder.put, clock
+                bus,
+                devices_on_bus(settings.probes_of(ModbusProbe), settings.all_profiles(), "sim"),
+                harness.recorder.put,
+                clock,
             )
             harness.drivers.append(driver)
             await harness.start()

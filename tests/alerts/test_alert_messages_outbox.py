@@ -48,7 +48,7 @@ def notify(kind: ConditionKind, subject: str, value: float | None, detail: str =
 def test_a_warm_alarm_reads_in_chinese_with_place_time_tier_and_link() -> None:
     message = render(
         notify(ConditionKind.TOO_WARM, "F1/冷藏", 9.4),
-        place_of(GATEWAY, "F1/冷藏"),
+        place_of(GATEWAY.unit.name, GATEWAY.fridges, "F1/冷藏"),
         "https://gw/ack/t",
     )
     for expected in (
@@ -70,13 +70,15 @@ def test_a_warm_alarm_reads_in_chinese_with_place_time_tier_and_link() -> None:
 def test_faults_and_power_gaps_are_described_never_as_temperatures() -> None:
     fault = render(
         notify(ConditionKind.PROBE_FAULT, "F1/冷藏", None, "disconnected"),
-        place_of(GATEWAY, "F1/冷藏"),
+        place_of(GATEWAY.unit.name, GATEWAY.fridges, "F1/冷藏"),
         "l",
     )
     assert "探头 208601 故障（探头断开）" in fault.text
     assert "°C" not in fault.text.split("情况：")[1].split("\n")[0]
     gap = render(
-        notify(ConditionKind.GATEWAY_POWER, "10001", 8100.0), place_of(GATEWAY, "10001"), "l"
+        notify(ConditionKind.GATEWAY_POWER, "10001", 8100.0),
+        place_of(GATEWAY.unit.name, GATEWAY.fridges, "10001"),
+        "l",
     )
     assert "网关断电 2 小时 15 分钟" in gap.text
     assert "网关 10001" in gap.text

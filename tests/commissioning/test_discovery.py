@@ -22,9 +22,9 @@ from gateway.commissioning.discovery import (
     list_serial_ports,
     scan_modbus,
 )
-from gateway.settings import RtuBus, TcpBus
 from probes.ble_decode import Advertisement, BleFormat
 from probes.profiles import builtin_profiles
+from probes.settings import RtuBus, TcpBus
 from tests.commissioning.support import simulator
 
 PROFILES = builtin_profiles()

@@ -24,6 +24,7 @@ from gateway.storage.ledger.stock import StockLedger
 from ledger.errors import StockError
 from ledger.stability import load_stability
 from probes.modbus import ModbusBusDriver, devices_on_bus
+from probes.settings import ModbusProbe
 from tests.alarms.conftest import T0, Harness, clinic, wait_until
 from tests.excursions.conftest import STABILITY_FILE, covid, hepb
 from tests.ledger.conftest import COVID, COVID_BATCH, HEPB, HEPB_BATCH, SHIPMENT
@@ -45,7 +46,10 @@ async def test_compressor_failure_quarantines_what_was_in_the_fridge(tmp_path: P
             bus = settings.buses[0].model_copy(update={"port": server.port})
             harness = Harness(settings, clock)
             driver = ModbusBusDriver(
-                bus, devices_on_bus(settings, "sim"), harness.recorder.put, clock
+                bus,
+                devices_on_bus(settings.probes_of(ModbusProbe), settings.all_profiles(), "sim"),
+                harness.recorder.put,
+                clock,
             )
             harness.drivers.append(driver)
             await harness.start()

@@ -15,7 +15,7 @@ import pytest
 from pymodbus import FramerType
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 
-from firmware_sim.cli import add_sim_parser, run_sim
+from gateway.sim_cli import add_sim_parser, run_sim
 from probes.modbus_decode import decode_channel
 from probes.profiles import builtin_profiles
 from probes.reading import ProbeStatus
@@ -81,13 +81,13 @@ async def test_unusable_setups_exit_with_status_2_and_say_why(
 
 @asynccontextmanager
 async def simulator_process(*argv: str) -> AsyncIterator[tuple[asyncio.subprocess.Process, str]]:
-    """`python -m firmware_sim.cli sim modbus ARGV`, with the line it prints once serving."""
+    """`python -m gateway.sim_cli sim modbus ARGV`, with the line it prints once serving."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-W",
         "error",
         "-m",
-        "firmware_sim.cli",
+        "gateway.sim_cli",
         "sim",
         "modbus",
         *argv,

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from firmware_sim.cli import DEMO_PORT, DEMO_PROBES
 from firmware_sim.modbus_devices import (
     ModbusSimulator,
     ProbeSpec,
@@ -19,10 +18,12 @@ from firmware_sim.modbus_devices import (
 from firmware_sim.scenarios import build_scenario
 from gateway.core.clock import FakeClock
 from gateway.core.compartments import CompartmentKind
-from gateway.settings import TcpBus, load_settings
+from gateway.settings import load_settings
+from gateway.sim_cli import DEMO_PORT, DEMO_PROBES
 from probes.modbus_decode import decode_channel
 from probes.profiles import FieldMap, RegisterProfile
 from probes.reading import ProbeStatus
+from probes.settings import TcpBus
 
 DEMO_CONFIG = Path(__file__).resolve().parents[2] / "config" / "demo.toml"
 

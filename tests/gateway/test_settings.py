@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from gateway.cli import main
 from gateway.core.compartments import CompartmentKind
 from gateway.core.errors import ConfigError
-from gateway.settings import RtuBus, TcpBus, load_settings, parse_settings
+from gateway.settings import load_settings, parse_settings
+from probes.settings import RtuBus, TcpBus
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "config" / "gateway.toml"

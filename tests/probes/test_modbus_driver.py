@@ -17,10 +17,10 @@ from firmware_sim.pty_pair import pty_pair
 from firmware_sim.scenarios import build_scenario
 from gateway.core.clock import SystemClock
 from gateway.core.compartments import CompartmentKind
-from gateway.settings import RtuBus, TcpBus
 from probes.modbus import ModbusBusDriver, PolledDevice
 from probes.profiles import builtin_profiles
 from probes.reading import ProbeStatus, Reading
+from probes.settings import RtuBus, TcpBus
 
 pytestmark = pytest.mark.asyncio
 

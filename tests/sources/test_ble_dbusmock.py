@@ -22,7 +22,7 @@ from gateway.core.clock import SystemClock
 from probes.ble import AdapterState, BleDriver
 from probes.ble_decode import BleFormat
 from probes.reading import ProbeStatus
-from probes.sources_settings import BleProbe, BleSettings
+from probes.settings import BleProbe, BleSettings
 from tests.sources.conftest import Collected, Start, eventually
 
 dbus = pytest.importorskip("dbus")

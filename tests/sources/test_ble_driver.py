@@ -25,7 +25,7 @@ from probes.ble import (
 )
 from probes.ble_decode import BleFormat
 from probes.reading import ProbeStatus
-from probes.sources_settings import BleProbe, BleSettings
+from probes.settings import BleProbe, BleSettings
 from tests.sources.conftest import Collected, Start
 
 KEY = bytes.fromhex("231d39c1d7cc1ab1aee224cd096db932")

@@ -14,7 +14,7 @@ from probes.ble_decode import BleFormat
 from probes.reading import ProbeStatus, Reading
 from probes.scan import FloodGuard, LineFramer, LineTooLong, Scan
 from probes.serial_lines import LineFormatError, checksum, parse_line
-from probes.sources_settings import (
+from probes.settings import (
     BleProbe,
     HidScanner,
     LineField,

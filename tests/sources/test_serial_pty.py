@@ -16,7 +16,7 @@ from gateway.core.compartments import CompartmentKind
 from probes.reading import ProbeStatus
 from probes.scanner_serial import SerialScannerDriver
 from probes.serial_probe import SerialProbeDriver
-from probes.sources_settings import LineField, SerialLineFormat, SerialProbe, SerialScanner
+from probes.settings import LineField, SerialLineFormat, SerialProbe, SerialScanner
 from tests.sources.conftest import Collected, Start, eventually
 
 FMT = SerialLineFormat(

@@ -44,9 +44,9 @@ from gateway.commissioning.identify import Point, rank
 from gateway.config_file import StaleConfigError
 from gateway.core.errors import ConfigError
 from gateway.hot_reload import driver_specs
-from gateway.settings import RtuBus
 from gateway.storage.commissioning import Change
 from gateway.web.app import CONTEXT, GatewayContext
+from probes.settings import RtuBus
 
 _dumps = functools.partial(json.dumps, ensure_ascii=False)
 _F = TypeVar("_F", bound=BaseModel)

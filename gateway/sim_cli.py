@@ -1,8 +1,11 @@
 """`coldchain sim modbus`: serve simulated fridge probes until SIGINT or SIGTERM.
 
+It lives on the gateway side because it reads a gateway configuration (`--config`); the
+simulators themselves (`firmware_sim`) know nothing of the gateway's wiring.
+
 Wiring into a main parser is one line, `add_sim_parser(subparsers)`; the parsed arguments then
 carry `handler`, an async function of the arguments returning the exit status:
-`return asyncio.run(args.handler(args))`. `python -m firmware_sim.cli sim modbus ...` works
+`return asyncio.run(args.handler(args))`. `python -m gateway.sim_cli sim modbus ...` works
 on its own too.
 """
 
@@ -180,7 +183,7 @@ async def run_sim(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m firmware_sim.cli")
+    parser = argparse.ArgumentParser(prog="python -m gateway.sim_cli")
     add_sim_parser(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
     status: int = asyncio.run(args.handler(args))
