@@ -162,7 +162,8 @@ class Pump:
         else:
             next_live = INFINITY
         self._book = LaneBook(self._cursors.load(), self._settings.live_buffer, next_live)
-        self._state = "running"
+        if not self._failures:  # a sink's connection loop may have reported one already
+            self._state = "running"
         log.info(
             "forwarder %s -> %s: starting at cursor %d (%d readings to send)",
             self.name,

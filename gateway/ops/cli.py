@@ -20,8 +20,14 @@ def add_ops_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser
     install.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
 
     status = commands.add_parser("status", help="what is connected, healthy and not")
-    status.add_argument("--config", type=Path, default=INSTALLED_CONFIG, help="gateway TOML")
-    status.add_argument("--url", help="the gateway's address (default: from [http])")
+    status.add_argument(
+        "--config",
+        type=Path,
+        help=f"gateway TOML (default: {INSTALLED_CONFIG}, not read when --url is given)",
+    )
+    status.add_argument(
+        "--url", help="the gateway's address, e.g. http://10.0.0.5:8080/ (default: from [http])"
+    )
 
     backup = commands.add_parser("backup", help="archive the stores and the configuration")
     backup.add_argument("--config", type=Path, default=INSTALLED_CONFIG, help="gateway TOML")
@@ -56,16 +62,23 @@ def _status(args: argparse.Namespace) -> int:
         fetch_health,
         format_health,
         format_offline,
+        format_unreachable,
         health_url,
         read_last_readings,
     )
     from gateway.settings import load_settings
 
-    settings = load_settings(args.config)
-    url = args.url or health_url(settings.http)
+    if args.url:
+        url = args.url
+        settings = None if args.config is None else load_settings(args.config)
+    else:
+        settings = load_settings(args.config or INSTALLED_CONFIG)
+        url = health_url(settings.http)
     body = asyncio.run(fetch_health(url))
     if body is not None:
         report = format_health(body)
+    elif settings is None:
+        report = format_unreachable(url)
     else:
         from gateway.runtime import STORE_FILE
 

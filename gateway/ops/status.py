@@ -2,8 +2,9 @@
 /api/health, or from the store file when the gateway is not running.
 
 `format_health` and `format_offline` are pure: a health document (or the last stored reading
-of each probe) in, the screen's lines and the list of problems out. A non-empty problem list
-makes the command exit non-zero, so scripts and monitoring can use it too.
+of each probe) in, the screen's lines and the list of problems out. The problems of a health
+document are `gateway.health_verdict.judge`'s, the same that make its top-level `status`. A
+non-empty problem list makes the command exit non-zero, so scripts and monitoring can use it too.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from typing import Any
 import aiohttp
 
 from gateway.core.errors import GatewayError
+from gateway.health_verdict import judge
 from gateway.settings import HttpSettings
 from gateway.storage.readings import from_millis
-from probes.reading import STATUS_BY_CODE, ProbeStatus
+from probes.reading import STATUS_BY_CODE
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,38 +97,32 @@ def _temperature(value: object) -> str:
 def format_health(body: Mapping[str, Any]) -> StatusReport:
     lines = [
         f"coldchain gateway {body.get('gateway')} of unit {body.get('unit')}"
-        f" (up since {body.get('started_at')}, now {body.get('now')})",
+        f" (up since {body.get('started_at')}, now {body.get('now')}): {judge(body).status}",
+        *_store_lines(body.get("store") or {}),
+        *_bus_lines(body.get("buses") or []),
+        *_probe_lines(body.get("probes") or []),
+        *_source_lines(body.get("sources") or []),
+        _clock_line(body),
+        *_forwarder_lines(body.get("forwarders") or {}),
+        _alarm_line(body.get("alarms")),
+        _disk_line(body.get("disk_budget")),
     ]
-    problems: list[str] = []
-    lines += _store_lines(body.get("store") or {}, problems)
-    lines += _bus_lines(body.get("buses") or [], problems)
-    lines += _probe_lines(body.get("probes") or [], problems)
-    lines += _source_lines(body.get("sources") or [], problems)
-    lines += _clock_lines(body, problems)
-    lines += _forwarder_lines(body.get("forwarders") or {}, problems)
-    lines += _alarm_lines(body.get("alarms"), problems)
-    lines += _disk_lines(body.get("disk_budget"), problems)
-    return StatusReport(lines, problems)
+    return StatusReport(lines, judge(body).texts())
 
 
-def _store_lines(store: Mapping[str, Any], problems: list[str]) -> list[str]:
-    line = (
+def _store_lines(store: Mapping[str, Any]) -> list[str]:
+    return [
         f"Store      {store.get('path')}: last seq {store.get('last_seq')},"
         f" {store.get('readings_written')} written since start,"
         f" last commit {store.get('last_commit_at')}"
-    )
-    if store.get("write_errors"):
-        problems.append(f"store: {store['write_errors']} write error(s): {store.get('last_error')}")
-    return [line]
+    ]
 
 
-def _bus_lines(buses: Sequence[Mapping[str, Any]], problems: list[str]) -> list[str]:
+def _bus_lines(buses: Sequence[Mapping[str, Any]]) -> list[str]:
     lines = []
     for bus in buses:
         state = "connected" if bus.get("connected") else "NOT CONNECTED"
         lines.append(f"Bus        {bus.get('name')} ({bus.get('transport')}): {state}")
-        if not bus.get("connected"):
-            problems.append(f"bus {bus.get('name')}: not connected ({bus.get('link_error')})")
         for device in bus.get("devices") or []:
             ok = bool(device.get("available"))
             lines.append(
@@ -134,28 +130,18 @@ def _bus_lines(buses: Sequence[Mapping[str, Any]], problems: list[str]) -> list[
                 f" {'ok' if ok else 'UNAVAILABLE'}, {device.get('failed_polls')} of"
                 f" {device.get('polls')} polls failed"
             )
-            if not ok:
-                problems.append(
-                    f"bus {bus.get('name')} device {device.get('device_id')}: unavailable"
-                    f" ({device.get('last_error')})"
-                )
     return lines
 
 
-def _probe_lines(probes: Sequence[Mapping[str, Any]], problems: list[str]) -> list[str]:
-    lines = []
-    for probe in probes:
-        status = str(probe.get("status"))
-        lines.append(
-            f"Probe      {probe.get('code')!s:<10} {status:<12} "
-            f"{_temperature(probe.get('temperature'))}  {_age(probe.get('age_s'))}"
-        )
-        if status != ProbeStatus.OK.value:
-            problems.append(f"probe {probe.get('code')}: {status}")
-    return lines
+def _probe_lines(probes: Sequence[Mapping[str, Any]]) -> list[str]:
+    return [
+        f"Probe      {probe.get('code')!s:<10} {probe.get('status')!s:<12} "
+        f"{_temperature(probe.get('temperature'))}  {_age(probe.get('age_s'))}"
+        for probe in probes
+    ]
 
 
-def _source_lines(sources: Sequence[Mapping[str, Any]], problems: list[str]) -> list[str]:
+def _source_lines(sources: Sequence[Mapping[str, Any]]) -> list[str]:
     lines = []
     for source in sources:
         details = ", ".join(
@@ -164,60 +150,41 @@ def _source_lines(sources: Sequence[Mapping[str, Any]], problems: list[str]) -> 
             if key != "name" and isinstance(value, str | int | float | bool) and value != ""
         )
         lines.append(f"Source     {source.get('name')}: {details}")
-        if source.get("connected") is False or source.get("last_error"):
-            problems.append(f"source {source.get('name')}: {source.get('last_error') or 'down'}")
     return lines
 
 
-def _clock_lines(body: Mapping[str, Any], problems: list[str]) -> list[str]:
+def _clock_line(body: Mapping[str, Any]) -> str:
     clock = body.get("clock")
     synced = clock.get("synced") if isinstance(clock, Mapping) else body.get("clock_synced")
-    if synced:
-        return ["Clock      synchronised"]
-    warning = clock.get("warning") if isinstance(clock, Mapping) else None
-    problems.append(warning or "clock: not synchronised (see timedatectl)")
-    return ["Clock      NOT synchronised"]
+    return "Clock      synchronised" if synced else "Clock      NOT synchronised"
 
 
-def _forwarder_lines(forwarders: Mapping[str, Mapping[str, Any]], problems: list[str]) -> list[str]:
-    lines = []
-    for name, pump in forwarders.items():
-        lines.append(
-            f"Forward    {name} -> {pump.get('target')}: {pump.get('state')},"
-            f" backlog {pump.get('backlog')}, oldest unsent"
-            f" {_age(pump.get('oldest_unsent_age_s'))}"
-        )
-        if pump.get("consecutive_failures"):
-            problems.append(
-                f"forwarder {name}: {pump['consecutive_failures']} failure(s) in a row"
-                f" ({pump.get('last_error')}), backlog {pump.get('backlog')}"
-            )
+def _forwarder_lines(forwarders: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    lines = [
+        f"Forward    {name} -> {pump.get('target')}: {pump.get('state')},"
+        f" backlog {pump.get('backlog')}, oldest unsent"
+        f" {_age(pump.get('oldest_unsent_age_s'))}"
+        for name, pump in forwarders.items()
+    ]
     return lines or ["Forward    none configured"]
 
 
-def _alarm_lines(alarms: Mapping[str, Any] | None, problems: list[str]) -> list[str]:
+def _alarm_line(alarms: Mapping[str, Any] | None) -> str:
     if alarms is None:
-        return ["Alarms     off (no [alerts] section)"]
-    open_alarms = int(alarms.get("open_alarms") or 0)
-    failed = int(alarms.get("outbox_failed") or 0)
-    if open_alarms:
-        problems.append(f"alarms: {open_alarms} open (see the web page)")
-    if failed:
-        problems.append(f"alarms: {failed} notification(s) failed to send")
-    return [
-        f"Alarms     {open_alarms} open, {alarms.get('outbox_pending')} notification(s) pending,"
-        f" {failed} failed"
-    ]
+        return "Alarms     off (no [alerts] section)"
+    return (
+        f"Alarms     {int(alarms.get('open_alarms') or 0)} open,"
+        f" {alarms.get('outbox_pending')} notification(s) pending,"
+        f" {int(alarms.get('outbox_failed') or 0)} failed"
+    )
 
 
-def _disk_lines(budget: Mapping[str, Any] | None, problems: list[str]) -> list[str]:
+def _disk_line(budget: Mapping[str, Any] | None) -> str:
     if budget is None:
-        return ["Disk       no budget configured"]
+        return "Disk       no budget configured"
     used = int(budget.get("used_bytes") or 0)
     limit = int(budget.get("max_bytes") or 0)
-    if budget.get("over_budget"):
-        problems.append(f"disk: store uses {used // 1_000_000} MB, over its budget")
-    return [f"Disk       {used / 1e6:.1f} MB of {limit / 1e6:.0f} MB budget"]
+    return f"Disk       {used / 1e6:.1f} MB of {limit / 1e6:.0f} MB budget"
 
 
 def read_last_readings(store: Path) -> list[LastReading]:
@@ -262,3 +229,15 @@ def format_offline(
         " journalctl -u coldchain for why it stopped"
     ]
     return StatusReport(lines, problems)
+
+
+def format_unreachable(url: str) -> StatusReport:
+    """Nothing answers at a `--url` given without a configuration (no store to read)."""
+    return StatusReport(
+        [f"coldchain gateway NOT REACHABLE (nothing answers at {url})"],
+        [
+            f"nothing answers at {url}; fix: check the address, or on the gateway itself run"
+            " sudo systemctl start coldchain (coldchain status --config FILE there also shows"
+            " the last stored readings)"
+        ],
+    )

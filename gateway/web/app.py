@@ -17,6 +17,7 @@ from gateway.clock_sync import ClockSync
 from gateway.core.clock import Clock
 from gateway.core.errors import GatewayError
 from gateway.forward import metrics as forward_metrics
+from gateway.health_verdict import judge
 from gateway.probe_state import ProbeView, compartment_views, probe_view
 from gateway.recorder import Recorder
 from gateway.settings import Settings
@@ -196,8 +197,7 @@ async def health(request: web.Request) -> web.Response:
     checks = request.app.get(CHECKS)
     checked = None if checks is None else checks_health(checks)
     repairs = () if checked is None else checked["needs_repair"]
-    body = {
-        "status": "ok" if not unhealthy else "degraded",
+    body: dict[str, Any] = {
         "unit": context.settings.unit.code,
         "gateway": context.settings.gateway.number,
         "now": _iso(now),
@@ -220,6 +220,8 @@ async def health(request: web.Request) -> web.Response:
         if context.disk_budget is None
         else context.disk_budget.stats().to_json(),
     }
+    verdict = judge(body)
+    body = {"status": verdict.status, "problems": [p.to_json() for p in verdict.problems], **body}
     return web.json_response(dumps=_dumps, data=body)
 
 

@@ -169,3 +169,11 @@ def test_cli_exits_non_zero_when_the_gateway_is_down(
     out = capsys.readouterr().out
     assert "NOT RUNNING" in out
     assert "P1" in out
+
+
+def test_status_with_a_url_needs_no_configuration(capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"http://127.0.0.1:{free_port()}/"
+    assert main(["status", "--url", url]) == 1
+    out = capsys.readouterr().out
+    assert f"NOT REACHABLE (nothing answers at {url})" in out
+    assert "fix: check the address" in out
