@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from gateway.cli import main
-from gateway.clock import FakeClock
+from gateway.core.clock import FakeClock
 from gateway.health_verdict import judge
 from gateway.ops.status import fetch_health, format_health
 from gateway.runtime import Gateway
