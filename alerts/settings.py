@@ -16,9 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 
 from alerts.model import ChannelKind
 from gateway.core.problems import Problem
+from gateway.core.validation import E164, HTTP_URL
 
-E164 = r"^\+[1-9]\d{6,14}$"
-HTTP_URL = r"^https?://[^\s/]+(/[^\s]*)?$"
 MESSAGE_CHANNELS = (
     ChannelKind.WECOM_ROBOT,
     ChannelKind.WECOM_APP,

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from gateway.core import validation
 from gateway.core.clock import Clock, ScaledClock, SystemClock
 from gateway.core.errors import ColdchainError, ConfigError, GatewayError
 from gateway.forward.settings import InfluxSettings, MqttSettings
@@ -286,7 +287,7 @@ def _validated(model: type[_M], fields: dict[str, Any], flags: str) -> _M:
         return model.model_validate({k: v for k, v in fields.items() if v is not None})
     except ValidationError as error:
         problems = "; ".join(
-            f"{'.'.join(map(str, item['loc'])) or 'value'}: {item['msg']}"
+            f"{validation.readable_key(item['loc'], fields)}: {validation.reason(item)}"
             for item in error.errors()
         )
         raise ConfigError(f"demo {flags} options: {problems}") from None

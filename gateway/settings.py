@@ -23,10 +23,12 @@ from pydantic import (
     Field,
     ValidationError,
 )
+from pydantic_core import ErrorDetails
 
 from alerts.settings import AlertSettings
 from alerts.settings import cross_check as alerts_cross_check
 from gateway.auth.policy import ACCOUNT_NAME
+from gateway.core import validation
 from gateway.core.compartments import (
     CompartmentSettings,
     FridgeSettings,
@@ -225,8 +227,8 @@ def _check_probe_references(settings: Settings) -> list[Problem]:
     profiles = settings.all_profiles()
     buses = {bus.name for bus in settings.buses}
     refs = compartment_refs(settings.fridges)
-    for index, probe in enumerate(settings.probes):
-        key = f"probes[{index}]"
+    for probe in settings.probes:
+        key = validation.item_key("probes", "code", probe.code)
         if probe.compartment not in refs:
             problems.append(
                 Problem(
@@ -271,7 +273,7 @@ def _check_bus_addresses(settings: Settings) -> list[Problem]:
     problems: list[Problem] = []
     at_address: dict[tuple[str, int, int], str] = {}
     read_as: dict[tuple[str, int], tuple[str, str]] = {}
-    for index, probe in enumerate(settings.probes):
+    for probe in settings.probes:
         if not isinstance(probe, ModbusProbe):
             continue
         address = (probe.bus, probe.device_id, probe.channel)
@@ -279,7 +281,7 @@ def _check_bus_addresses(settings: Settings) -> list[Problem]:
         if other != probe.code:
             problems.append(
                 Problem(
-                    f"probes[{index}].device_id",
+                    f"{validation.item_key('probes', 'code', probe.code)}.device_id",
                     f"probe {probe.code} and probe {other} both sit at bus {probe.bus!r}, "
                     f"device {probe.device_id}, channel {probe.channel}",
                     "give each probe its own device id (or channel on a multi-channel logger)",
@@ -291,7 +293,7 @@ def _check_bus_addresses(settings: Settings) -> list[Problem]:
         if profile != probe.profile:
             problems.append(
                 Problem(
-                    f"probes[{index}].profile",
+                    f"{validation.item_key('probes', 'code', probe.code)}.profile",
                     f"probe {probe.code} reads device {probe.device_id} on bus {probe.bus!r} as "
                     f"{probe.profile!r}, probe {first} reads it as {profile!r}",
                     "one device has one register profile: correct the device id or the profile",
@@ -342,34 +344,11 @@ _REPLACED = {
 }
 
 
-def _pydantic_problem(error: Any) -> Problem:
-    parts = [part for part in error["loc"] if part not in _UNION_TAGS]
-    key = ".".join(str(part) for part in parts) or "(top level)"
-    kind = error["type"]
-    fixes = {
-        "missing": "add this key",
-        "extra_forbidden": "remove this key or correct its spelling",
-        "literal_error": "use one of the values listed",
-        "enum": "use one of the values listed",
-        "union_tag_invalid": "set transport to one of the values listed",
-        "union_tag_not_found": 'add transport = "rtu" or "tcp"',
-    }
-    message = error["msg"]
-    if kind == "extra_forbidden" and key in _REPLACED:
-        return Problem(key, *_REPLACED[key])
-    if kind == "string_pattern_mismatch":
-        message = f"{error['input']!r} does not have the expected form"
-    return Problem(key, message, fixes.get(kind, _fix_from_context(error)))
-
-
-def _fix_from_context(error: Any) -> str:
-    context = error.get("ctx") or {}
-    if "pattern" in context:
-        return f"write it to match {context['pattern']}"
-    for bound in ("ge", "gt", "le", "lt"):
-        if bound in context:
-            return "use a value within the bounds stated"
-    return "correct the value"
+def _pydantic_problem(error: ErrorDetails, data: object) -> Problem:
+    problem = validation.problem(error, data, _UNION_TAGS)
+    if error["type"] == "extra_forbidden" and problem.key in _REPLACED:
+        return Problem(problem.key, *_REPLACED[problem.key])
+    return problem
 
 
 def parse_settings(data: dict[str, Any], source: str) -> Settings:
@@ -377,7 +356,7 @@ def parse_settings(data: dict[str, Any], source: str) -> Settings:
     try:
         settings = Settings.model_validate(data)
     except ValidationError as error:
-        problems = [_pydantic_problem(item) for item in error.errors()]
+        problems = [_pydantic_problem(item, data) for item in error.errors()]
         raise ConfigError(_render(problems, source)) from None
     problems = cross_check(settings)
     if problems:

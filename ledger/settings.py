@@ -29,7 +29,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
-HTTP_URL = r"^https?://[^\s/]+(/[^\s]*)?$"
+from gateway.core.validation import HTTP_URL
 
 
 class StationAction(StrEnum):

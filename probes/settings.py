@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from gateway.core.problems import Problem
+from gateway.core.validation import MAC
 from probes.ble_decode import BleFormat
 
 _CODE = r"^[A-Za-z0-9_-]+$"
@@ -54,7 +55,7 @@ class BleSettings(_Model):
 class BleProbe(_Model):
     code: Annotated[str, Field(pattern=_CODE)]
     transport: Literal["ble"] = "ble"
-    mac: Annotated[str, Field(pattern=r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")]
+    mac: Annotated[str, Field(pattern=MAC)]
     format: BleFormat
     bind_key: Annotated[str | None, Field(pattern=r"^[0-9A-Fa-f]+$")] = None
     compartment: str

@@ -11,6 +11,8 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from gateway.core import validation
+
 _B = TypeVar("_B", bound=BaseModel)
 
 # Chinese text stays readable in the JSON rather than \u-escaped.
@@ -44,14 +46,16 @@ async def parse_body(request: web.Request, model: type[_B]) -> _B:
     try:
         return model.model_validate(data)
     except ValidationError as error:
-        raise refusal(web.HTTPUnprocessableEntity, _problems(error, model)) from None
+        raise refusal(web.HTTPUnprocessableEntity, _problems(error, model, data)) from None
 
 
-def _problems(error: ValidationError, model: type[BaseModel]) -> list[tuple[str, str]]:
+def _problems(
+    error: ValidationError, model: type[BaseModel], data: object
+) -> list[tuple[str, str]]:
     problems = []
     for item in error.errors():
-        field = ".".join(str(part) for part in item["loc"]) or "body"
-        reason = item["msg"]
+        field = validation.readable_key(item["loc"], data) if item["loc"] else "body"
+        reason = validation.reason(item)
         if item["type"] == "extra_forbidden":
             reason = f"not a field of this request; the fields are {sorted(model.model_fields)}"
         problems.append((field, reason))

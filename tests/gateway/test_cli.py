@@ -41,7 +41,7 @@ def test_run_with_a_broken_configuration_exits_2_naming_the_file(
     )
     assert main(["run", "--config", str(broken)]) == 2
     err = capsys.readouterr().err
-    assert f"{broken}: gateway.number: 'ten' does not have the expected form" in err
+    assert f"{broken}: gateway.number: 'ten' is not a gateway number of 1 to 12 digits" in err
 
 
 def test_demo_server_flags_are_validated_before_anything_starts(

@@ -76,7 +76,7 @@ def test_a_probe_bound_to_a_missing_compartment_names_the_choices() -> None:
     data = example()
     data["probes"][0]["compartment"] = "F9/冷藏"
     text = problems_of(data)
-    assert "probes[0].compartment" in text
+    assert "probes[code=208601].compartment" in text
     assert "'F9/冷藏', which is not a compartment" in text
     assert "F1/冷藏, F1/冷冻, CR1/冷藏" in text
 
@@ -86,7 +86,7 @@ def test_two_probes_at_one_bus_address_are_refused() -> None:
     data["probes"][1]["device_id"] = 1
     data["probes"][1]["profile"] = "rs485-th"
     text = problems_of(data)
-    assert "probes[1].device_id" in text
+    assert "probes[code=208602].device_id" in text
     assert "208602 and probe 208601 both sit at bus 'rs485-1', device 1, channel 0" in text
 
 
@@ -95,7 +95,7 @@ def test_one_device_read_with_two_profiles_is_refused() -> None:
     data["probes"][1]["device_id"] = 1
     data["probes"][1]["channel"] = 1
     text = problems_of(data)
-    assert "probes[1].profile" in text
+    assert "probes[code=208602].profile" in text
 
 
 def test_every_problem_is_listed_at_once() -> None:
@@ -117,17 +117,19 @@ def test_field_errors_name_the_key() -> None:
     data["fridges"][0]["compartments"][0]["min_c"] = 9.0
     del data["gateway"]["number"]
     text = problems_of(data)
-    assert "unit.code: '61010302' does not have the expected form" in text
+    assert "unit.code: '61010302' is not a 10-digit unit code (单位编码)" in text
+    assert "fix: write a 10-digit unit code" in text
+    assert "^" not in text
     assert "gateway.number: Field required (fix: add this key)" in text
-    assert "buses.0" in text
-    assert "fridges.0.compartments.0" in text
+    assert "buses[name=rs485-1]" in text
+    assert "fridges[code=F1].compartments[name=冷藏]" in text
     assert "min_c 9.0 must be below max_c 8.0" in text
 
 
 def test_misspelt_key_is_refused() -> None:
     data = example()
     data["probes"][0]["pol_interval_s"] = 30
-    assert "probes.0.pol_interval_s: Extra inputs are not permitted" in problems_of(data)
+    assert "probes[code=208601].pol_interval_s: Extra inputs are not permitted" in problems_of(data)
 
 
 def test_config_check_exits_non_zero_with_every_error(
