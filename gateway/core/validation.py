@@ -31,6 +31,8 @@ PATTERN_WORDS: Mapping[str, str] = {
     r"^[A-Za-z0-9_]+$": "letters, digits or '_' only (no spaces)",
     r"^[a-z0-9][a-z0-9_-]*$": "lower-case letters, digits, '_' or '-', starting with a letter"
     " or digit",
+    r"^[a-z0-9][a-z0-9._-]{0,31}$": "an account name: up to 32 lower-case letters, digits,"
+    " '.', '_' or '-', starting with a letter or digit, e.g. wang.fang",
     r"^[^/]+$": "a name without '/'",
     r"^[^\s,\\]+$": "a name without spaces, commas or backslashes",
     r"^[^+#\s]+$": "a topic without spaces, '+' or '#'",
