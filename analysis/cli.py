@@ -19,6 +19,31 @@ from typing import Any
 from analysis.errors import ReportError
 from analysis.progress import Progress
 
+MONTHLY_DESCRIPTION = """\
+The monthly cold-chain report: for each fridge compartment, how complete its records are, how
+long it spent above or below its range, its excursions, its mean and mean kinetic temperature
+(MKT), and the WHO recorder alarms (heat: >= +8 °C for 10 h; freeze: <= -0.5 °C for 60 min);
+with the vaccine doses exposed by excursions, per clinic and for the county. Written as one
+HTML page to read or print and CSV tables to open in a spreadsheet, into the --out folder.
+
+Two ways to make it:
+  for the county (the CDC): from the county's central InfluxDB, every clinic's gateway
+    forwards its readings there; give --influx-url (and a user or token if it asks).
+  for one clinic: on its gateway, from the gateway's own records; give --config.
+"""
+
+MONTHLY_EPILOG = """\
+examples:
+  coldchain report monthly --influx-url http://influx.county:8086 --month 2026-10 --out reports/
+  coldchain report monthly --influx-url http://influx.county:8086 --region 610102 \\
+      --month 2026-10 --ranges ranges.csv --out reports/
+  coldchain report monthly --config /etc/coldchain/gateway.toml --month 2026-10 --out reports/
+
+A compartment's range is 2-8 °C (refrigerated) or at most -15 °C (frozen) unless --ranges gives
+another one. Exit status: 0 when the report is written, 2 when it cannot be (the message says
+what to fix).
+"""
+
 
 def add_report_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add `report monthly` to an argparse subparsers object; returns the `report` parser."""
@@ -27,37 +52,87 @@ def add_report_parser(subparsers: Any) -> argparse.ArgumentParser:
     monthly = kinds.add_parser(
         "monthly",
         help="monthly cold-chain report (HTML + CSV) for a county or one clinic",
-        description=__doc__,
+        description=MONTHLY_DESCRIPTION,
+        epilog=MONTHLY_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    monthly.add_argument("--month", help="YYYY-MM (default: the previous month)")
-    monthly.add_argument("--out", type=Path, required=True, help="output folder")
-    monthly.add_argument("--region", help="6-digit region code to restrict the county report")
-    source = monthly.add_argument_group("county mode (central InfluxDB)")
-    source.add_argument("--influx-url", help="e.g. http://influx.county:8086")
-    source.add_argument("--influx-db", default="coldchain", help="database (default coldchain)")
-    source.add_argument("--influx-rp", help="retention policy (default: the database's)")
-    source.add_argument("--influx-user", help="user (InfluxDB 1.x, 2.x v1 auth)")
+    monthly.add_argument(
+        "--month", metavar="YYYY-MM", help="the month to report, e.g. 2026-10 (default: last month)"
+    )
+    monthly.add_argument(
+        "--out", metavar="FOLDER", type=Path, required=True, help="where to write the report"
+    )
+    monthly.add_argument(
+        "--region",
+        metavar="CODE",
+        help="only the clinics of this 6-digit region code, e.g. 610102 (default: all)",
+    )
+    source = monthly.add_argument_group("for the county: the central InfluxDB")
+    source.add_argument(
+        "--influx-url", metavar="URL", help="its address, e.g. http://influx.county:8086"
+    )
+    source.add_argument(
+        "--influx-db",
+        metavar="NAME",
+        default="coldchain",
+        help="the database the gateways write to (default: coldchain)",
+    )
+    source.add_argument(
+        "--influx-rp",
+        metavar="NAME",
+        help="its retention policy, if not the database's default",
+    )
+    source.add_argument(
+        "--influx-user", metavar="NAME", help="user name, if the server asks for one"
+    )
     source.add_argument(
         "--influx-password",
+        metavar="PASSWORD",
         default=os.environ.get("COLDCHAIN_INFLUX_PASSWORD"),
-        help="password (default: $COLDCHAIN_INFLUX_PASSWORD)",
+        help="that user's password (better: set COLDCHAIN_INFLUX_PASSWORD)",
     )
     source.add_argument(
         "--influx-token",
+        metavar="TOKEN",
         default=os.environ.get("COLDCHAIN_INFLUX_TOKEN"),
-        help="API token for 2.x/3.x (default: $COLDCHAIN_INFLUX_TOKEN)",
+        help="an API token instead, for InfluxDB 2 or 3 (better: set COLDCHAIN_INFLUX_TOKEN)",
     )
     source.add_argument(
-        "--interval-s", type=float, default=60.0, help="probes' sampling interval (60)"
+        "--interval-s",
+        metavar="SECONDS",
+        type=float,
+        default=60.0,
+        help="how often the probes take a reading; completeness counts against it (default: 60)",
     )
     source.add_argument(
-        "--max-gap-s", type=float, default=0.0, help="longest hold (default 3 × interval)"
+        "--max-gap-s",
+        metavar="SECONDS",
+        type=float,
+        default=0.0,
+        help="a longer silence between two readings is a gap in the record, not time in range"
+        " (default: 3 readings' worth)",
     )
-    source.add_argument("--ranges", type=Path, help="CSV/TOML of per-compartment ranges")
+    source.add_argument(
+        "--ranges",
+        metavar="FILE",
+        type=Path,
+        help="a CSV (unit,fridge,compartment,min_c,max_c) or TOML file of compartments whose"
+        " range is not the usual one",
+    )
     source.add_argument("--chunk-size", type=int, default=10_000, help=argparse.SUPPRESS)
-    clinic = monthly.add_argument_group("clinic mode (this gateway's own stores)")
-    clinic.add_argument("--config", type=Path, help="the gateway's TOML configuration")
-    clinic.add_argument("--data-dir", type=Path, help="data folder (default: from --config)")
+    clinic = monthly.add_argument_group("for one clinic: on its gateway")
+    clinic.add_argument(
+        "--config",
+        metavar="FILE",
+        type=Path,
+        help="the gateway's configuration, e.g. /etc/coldchain/gateway.toml",
+    )
+    clinic.add_argument(
+        "--data-dir",
+        metavar="FOLDER",
+        type=Path,
+        help="where the gateway keeps its records, if not where the configuration says",
+    )
     return report  # type: ignore[no-any-return]
 
 

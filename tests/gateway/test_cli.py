@@ -76,3 +76,28 @@ def test_demo_server_flags_build_the_forwarder_settings() -> None:
     assert (influx.api, influx.v1_db) == ("v1", "coldchain")
     assert mqtt is not None
     assert (mqtt.host, mqtt.port, mqtt.username) == ("127.0.0.1", 1883, "clinic")
+
+
+def test_report_monthly_help_speaks_to_a_cdc_analyst(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "100")
+    with pytest.raises(SystemExit) as done:
+        main(["report", "monthly", "--help"])
+    assert done.value.code == 0
+    text = capsys.readouterr().out
+    for words in (
+        "mean kinetic temperature",
+        "WHO recorder alarms",
+        "vaccine doses exposed",
+        "for the county (the CDC)",
+        "--month YYYY-MM",
+        "--region CODE",
+        "only the clinics of this 6-digit region code",
+        "a gap in the record",
+        "examples:",
+        "coldchain report monthly --influx-url http://influx.county:8086 --month 2026-10",
+    ):
+        assert words in text
+    for developer_words in ("coroutine", "parser", "ReportError", "INFLUX_URL", "MAX_GAP_S"):
+        assert developer_words not in text
