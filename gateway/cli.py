@@ -39,10 +39,10 @@ def _configure_logging(verbose: bool) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from analysis.cli import add_report_parser
     from firmware_sim.scenarios import SCENARIOS
     from gateway.auth.cli import add_accounts_parser
     from gateway.commissioning.cli import add_discover_parser
+    from gateway.reports.cli import add_report_parser
     from gateway.sim_cli import add_sim_parser
 
     parser = argparse.ArgumentParser(prog="coldchain", description=__doc__)
@@ -119,7 +119,7 @@ def _sim(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from analysis.cli import run_report
+    from gateway.reports.cli import run_report
 
     return asyncio.run(run_report(args))
 

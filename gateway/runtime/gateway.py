@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from analysis.schedule import run_monthly_reports
 from gateway.auth.acting import Acting
 from gateway.clock_sync import READINGS, ClockSync
 from gateway.core.clock import Clock
@@ -34,6 +33,7 @@ from gateway.hot_reload import (
 )
 from gateway.ops.watchdog import Notifier, ping_interval, run_watchdog
 from gateway.recorder import Recorder, run_retention
+from gateway.reports.schedule import run_monthly_reports
 from gateway.settings import Settings, load_settings
 from gateway.sources import Emit, open_sources
 from gateway.storage.checks import FILENAME as CHECKS_FILE

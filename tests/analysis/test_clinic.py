@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from analysis.cli import add_report_parser, run_report
-from analysis.clinic import clinic_report
 from analysis.columns import table
-from analysis.schedule import next_fire, run_monthly_reports
 from gateway.core.clock import FakeClock
 from gateway.ledgers.excursion_service import ExcursionService
+from gateway.reports.cli import add_report_parser, run_report
+from gateway.reports.clinic import clinic_report
+from gateway.reports.schedule import next_fire, run_monthly_reports
 from gateway.runtime import STORE_FILE
 from gateway.settings import Settings, parse_settings
 from gateway.storage.ledger.catalogue import Catalogue

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from analysis.cli import add_report_parser, run_report
 from analysis.county import CountyOptions, county_report
 from analysis.errors import (
     InfluxAuthError,
@@ -20,6 +19,7 @@ from analysis.errors import (
 )
 from analysis.influxql import InfluxQL
 from analysis.report import Report, Row
+from gateway.reports.cli import add_report_parser, run_report
 from tests.analysis import dataset as d
 from tests.analysis.conftest import DB
 from tests.servers import Influxd, free_port

@@ -42,9 +42,9 @@ async def run_monthly_reports(
 ) -> None:
     """Forever: wait for the next fire time on `clock`, then write last month's report into
     `out_dir/YYYY-MM/`. A failed report is logged and retried at the next fire time."""
-    from analysis.clinic import clinic_report
     from analysis.csv_out import write_csvs
     from analysis.html import write_html
+    from gateway.reports.clinic import clinic_report
 
     while True:
         now = clock.now()

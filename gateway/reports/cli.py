@@ -213,8 +213,8 @@ def _existing_dir(path: Path) -> Path:
 
 
 async def _clinic(args: argparse.Namespace, month: str) -> Any:
-    from analysis.clinic import clinic_report
     from gateway.core.errors import ConfigError
+    from gateway.reports.clinic import clinic_report
     from gateway.settings import load_settings
 
     if not args.config:
