@@ -23,9 +23,10 @@ from firmware_sim.modbus_server import TcpSimServer
 from firmware_sim.scenarios import build_scenario
 from gateway.core.clock import SystemClock
 from gateway.core.compartments import CompartmentKind
-from gateway.runtime import STORE_FILE, Gateway
+from gateway.runtime import Gateway
 from gateway.settings import Settings, parse_settings
 from gateway.storage.readings import ReadingStore
+from gateway.storage.registry import READINGS
 from probes.profiles import builtin_profiles
 from probes.settings import ModbusProbe
 
@@ -84,7 +85,7 @@ def with_probe(settings: Settings, fields: dict) -> Settings:
 
 def largest_gap(data_dir: Path, around: datetime, interval: float) -> float:
     since, until = around - timedelta(seconds=SETTLE_S / 2), around + timedelta(seconds=SETTLE_S)
-    with ReadingStore(data_dir / STORE_FILE) as store:
+    with ReadingStore(data_dir / READINGS.file) as store:
         gaps = []
         for index in range(MAIN_PROBES):
             times = [row.reading.taken_at for row in store.readings(f"P{index}", since, until)]

@@ -17,7 +17,8 @@ from pathlib import Path
 from gateway.core.clock import SystemClock
 from gateway.recorder import Recorder
 from gateway.settings import StoreSettings
-from gateway.storage.readings import MIGRATIONS, ReadingStore, to_millis
+from gateway.storage.readings import ReadingStore, to_millis
+from gateway.storage.registry import READINGS
 from probes.reading import STATUS_CODES, ProbeStatus, Reading
 
 
@@ -64,7 +65,7 @@ def bare(path: Path, readings: list[Reading], batch: int) -> tuple[float, float]
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
-    for statement in MIGRATIONS[0]:
+    for statement in READINGS.migrations[0]:
         conn.execute(statement)
     ids = {code: index + 1 for index, code in enumerate(sorted({r.probe for r in readings}))}
     conn.executemany(

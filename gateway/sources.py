@@ -79,10 +79,13 @@ def open_sources(
 ) -> Sources:
     """Drivers for the configured sources; every scan, from a scanner or the API, is committed
     and then handed to `scan_listeners` (alarm presence, the ledger)."""
-    from gateway.storage.scans import FILENAME, ScanStore, scan_sink
+    from gateway.storage import registry
+    from gateway.storage.scans import ScanStore, scan_sink
 
     store = resources.enter_context(
-        ScanStore(settings.gateway.data_dir / FILENAME, synchronous=settings.store.synchronous)
+        ScanStore(
+            settings.gateway.data_dir / registry.SCANS.file, synchronous=settings.store.synchronous
+        )
     )
     sync.track(SCANS, store)
     sources = Sources(store, scan_sink(store, scan_listeners))

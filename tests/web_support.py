@@ -14,8 +14,9 @@ from argon2 import PasswordHasher, profiles
 
 from gateway.auth.policy import Role
 from gateway.core.clock import Clock, SystemClock
-from gateway.storage.accounts import ACCOUNTS_FILE, AccountStore, LoginPolicy, Passwords
-from gateway.storage.audit_log import AUDIT_FILE, AuditLog
+from gateway.storage.accounts import AccountStore, LoginPolicy, Passwords
+from gateway.storage.audit_log import AuditLog
+from gateway.storage.registry import ACCOUNTS, AUDIT
 from gateway.web.auth_middleware import CSRF_HEADER, SecureCookies, WebAuth
 
 TEST_PASSWORD = "correct horse battery"
@@ -29,7 +30,7 @@ def open_accounts(
     data_dir: Path, clock: Clock | None = None, policy: LoginPolicy | None = None
 ) -> AccountStore:
     return AccountStore(
-        data_dir / ACCOUNTS_FILE, clock or SystemClock(), passwords=cheap_passwords(), policy=policy
+        data_dir / ACCOUNTS.file, clock or SystemClock(), passwords=cheap_passwords(), policy=policy
     )
 
 
@@ -42,7 +43,7 @@ def open_auth(
 ) -> WebAuth:
     """Accounts store and audit log in `data_dir`; close them with `close_auth`."""
     return WebAuth(
-        open_accounts(data_dir, clock, policy), AuditLog(data_dir / AUDIT_FILE, clock), secure
+        open_accounts(data_dir, clock, policy), AuditLog(data_dir / AUDIT.file, clock), secure
     )
 
 

@@ -41,8 +41,9 @@ from gateway.core.clock import Clock
 from gateway.core.closing import Closing
 from gateway.core.errors import StoreError
 from gateway.settings import Settings
-from gateway.storage.alarms import ALARMS_FILE, AlarmStore
+from gateway.storage.alarms import AlarmStore
 from gateway.storage.readings import StoredReading
+from gateway.storage.registry import ALARMS
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +100,7 @@ class AlarmService(Closing):
         self.settings = settings
         self.alerts = alerts_of(settings)
         self.clock = clock
-        self.store = AlarmStore(data_dir / ALARMS_FILE, synchronous=settings.store.synchronous)
+        self.store = AlarmStore(data_dir / ALARMS.file, synchronous=settings.store.synchronous)
         self.core = AlarmCore(settings, self.store)
         self._feed = recorder
         self._log = readings

@@ -15,7 +15,8 @@ from pathlib import Path
 from gateway.auth.policy import Role
 from gateway.core.clock import SystemClock
 from gateway.settings import load_settings
-from gateway.storage.accounts import ACCOUNTS_FILE, AccountError, AccountStore
+from gateway.storage.accounts import AccountError, AccountStore
+from gateway.storage.registry import ACCOUNTS
 
 # The demo's accounts, one per role, documented in the README: name, role, alarm person id
 # (the demo configuration's tiers: wang, li, zhao). The password is "demo-" + the name.
@@ -74,7 +75,7 @@ def add_accounts_parser(commands: argparse._SubParsersAction[argparse.ArgumentPa
 
 def run_accounts(args: argparse.Namespace) -> int:
     data_dir = args.data_dir if args.data_dir is not None else _data_dir(args.config)
-    with AccountStore(data_dir / ACCOUNTS_FILE, SystemClock()) as accounts:
+    with AccountStore(data_dir / ACCOUNTS.file, SystemClock()) as accounts:
         command = args.accounts_command
         if command == "add":
             password = _password(args.password_stdin)
@@ -132,7 +133,7 @@ def _list(accounts: AccountStore) -> None:
 
 def ensure_demo_accounts(data_dir: Path) -> bool:
     """Create the demo accounts when the folder has no account yet; True if created."""
-    with AccountStore(data_dir / ACCOUNTS_FILE, SystemClock()) as accounts:
+    with AccountStore(data_dir / ACCOUNTS.file, SystemClock()) as accounts:
         if accounts.has_accounts():
             return False
         for name, role, person in DEMO_ACCOUNTS:

@@ -1,6 +1,7 @@
 """`coldchain backup` / `coldchain restore`: the stores and the configuration in one archive.
 
-A backup is taken while the gateway runs: each `*.sqlite3` file of the data folder is copied
+A backup is taken while the gateway runs: each store of the registry (`gateway.storage.registry`)
+present in the data folder is copied
 through SQLite's online backup API (one step, so each copy is one consistent snapshot while the
 gateway keeps writing), checked, and put with the configuration and a manifest (identity,
 schema versions, row counts, sha256 of every file) into a tar.gz.
@@ -14,14 +15,12 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import hashlib
 import io
 import json
 import os
 import re
 import shutil
-import sqlite3
 import tarfile
 import tempfile
 from collections.abc import Callable, Iterator
@@ -32,14 +31,12 @@ from typing import IO, Any
 
 from gateway.core.errors import GatewayError
 from gateway.settings import Settings, load_settings
+from gateway.storage.files import copy_live, in_use, inspect
+from gateway.storage.registry import STORES, SUFFIX, by_file
 
 MANIFEST = "manifest.json"
 FORMAT = 1
-STORE_SUFFIX = ".sqlite3"
 _MEMBER = re.compile(r"^(data/[A-Za-z0-9_.-]+\.sqlite3|config/[A-Za-z0-9_.-]+)$")
-# The WAL-index dead-man-switch byte: every connection to a WAL database holds a shared POSIX
-# lock on byte 128 of its -shm file while it is open (SQLite's "WAL-mode file format", 2.3).
-_DMS_BYTE = 128
 
 ArchiveOpener = Callable[[Path], IO[bytes]]
 
@@ -55,6 +52,7 @@ class StoreCopy:
     rows: dict[str, int]
     sha256: str
     size: int
+    personal_data: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,20 +88,7 @@ class Manifest:
 
 def known_schema_versions() -> dict[str, int]:
     """The schema version this code writes, by store file name."""
-    from gateway.storage.alarms import ALARMS_FILE
-    from gateway.storage.alarms import MIGRATIONS as ALARMS
-    from gateway.storage.ledger.db import FILE_NAME as LEDGER_FILE
-    from gateway.storage.ledger.db import MIGRATIONS as LEDGER
-    from gateway.storage.readings import MIGRATIONS as READINGS
-    from gateway.storage.scans import FILENAME as SCANS_FILE
-    from gateway.storage.scans import MIGRATIONS as SCANS
-
-    return {
-        "readings.sqlite3": len(READINGS),
-        ALARMS_FILE: len(ALARMS),
-        SCANS_FILE: len(SCANS),
-        LEDGER_FILE: len(LEDGER),
-    }
+    return {store.file: store.schema_version for store in STORES}
 
 
 def sha256_of(path: Path) -> str:
@@ -116,36 +101,33 @@ def sha256_of(path: Path) -> str:
 
 def describe_store(path: Path) -> tuple[int, dict[str, int]]:
     """Schema version and row count of every table; raises BackupError unless integrity is ok."""
-    with contextlib.closing(sqlite3.connect(path)) as conn:
-        check = [row[0] for row in conn.execute("PRAGMA integrity_check")]
-        if check != ["ok"]:
-            raise BackupError(
-                f"{path}: integrity check failed ({'; '.join(check[:3])}); fix: take the backup"
-                " again, or salvage the store with sqlite3 FILE '.recover'"
-            )
-        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-        tables = [
-            row[0]
-            for row in conn.execute(
-                "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name"
-            )
-        ]
-        rows = {
-            table: int(conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0])  # noqa: S608
-            for table in tables
-        }
-    return version, rows
+    report = inspect(path)
+    if report.problems:
+        raise BackupError(
+            f"{path}: integrity check failed ({'; '.join(report.problems[:3])}); fix: take the"
+            " backup again, or salvage the store with sqlite3 FILE '.recover'"
+        )
+    return report.schema_version, report.rows
 
 
 def snapshot_store(source: Path, target: Path) -> StoreCopy:
     """One consistent copy of a live store (SQLite backup API, all pages in one step)."""
-    with (
-        contextlib.closing(sqlite3.connect(source)) as live,
-        contextlib.closing(sqlite3.connect(target)) as copy,
-    ):
-        live.backup(copy)
+    copy_live(source, target)
     version, rows = describe_store(target)
-    return StoreCopy(source.name, version, rows, sha256_of(target), target.stat().st_size)
+    store = by_file(source.name)
+    return StoreCopy(
+        source.name,
+        version,
+        rows,
+        sha256_of(target),
+        target.stat().st_size,
+        personal_data=store is not None and store.personal_data,
+    )
+
+
+def present_stores(folder: Path) -> list[Path]:
+    """The files of the registry's stores that exist in `folder`."""
+    return [path for store in STORES if (path := store.path(folder)).is_file()]
 
 
 def _open_new(path: Path) -> IO[bytes]:
@@ -164,10 +146,10 @@ def backup(
     """Write the archive `output` (refusing to overwrite one); a failure removes it whole."""
     settings = load_settings(config)
     folder = data_dir or settings.gateway.data_dir
-    stores = sorted(folder.glob(f"*{STORE_SUFFIX}"))
+    stores = present_stores(folder)
     if not stores:
         raise BackupError(
-            f"{folder}: no store (*{STORE_SUFFIX}) to back up; fix: name the gateway's data"
+            f"{folder}: no store (*{SUFFIX}) to back up; fix: name the gateway's data"
             " folder with --data-dir or check [gateway] data_dir"
         )
     if output.exists():
@@ -205,9 +187,7 @@ def backup(
 
 
 def _disk_full(failure: BaseException) -> bool:
-    if isinstance(failure, OSError) and failure.errno == errno.ENOSPC:
-        return True
-    return isinstance(failure, sqlite3.OperationalError) and "disk is full" in str(failure)
+    return isinstance(failure, OSError) and failure.errno == errno.ENOSPC
 
 
 def _no_space(output: Path) -> str:
@@ -227,28 +207,6 @@ def _add_bytes(archive: tarfile.TarFile, name: str, data: bytes) -> None:
     info.size = len(data)
     info.mode = 0o640
     archive.addfile(info, io.BytesIO(data))
-
-
-def store_in_use(path: Path) -> bool:
-    """Whether another process has this WAL database open (its -shm dead-man byte is locked).
-
-    POSIX locks do not conflict within one process: this sees other processes only."""
-    shm = path.with_name(path.name + "-shm")
-    try:
-        fd = os.open(shm, os.O_RDWR)
-    except FileNotFoundError:
-        return False
-    try:
-        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, _DMS_BYTE)
-    except OSError as error:
-        if error.errno in (errno.EACCES, errno.EAGAIN):
-            return True
-        raise
-    else:
-        fcntl.lockf(fd, fcntl.LOCK_UN, 1, _DMS_BYTE)
-    finally:
-        os.close(fd)
-    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,7 +292,12 @@ def _check_identity(manifest: Manifest, current: Settings, archive: Path, config
 def _check_versions(manifest: Manifest, archive: Path) -> None:
     known = known_schema_versions()
     for copy in manifest.stores:
-        if copy.schema_version > known.get(copy.name, copy.schema_version):
+        if copy.name not in known:
+            raise BackupError(
+                f"{archive}: {copy.name} is a store this gateway does not know (the backup was"
+                " made by a newer version); fix: upgrade the gateway software first"
+            )
+        if copy.schema_version > known[copy.name]:
             raise BackupError(
                 f"{archive}: {copy.name} has schema version {copy.schema_version}, newer than"
                 f" this gateway's {known[copy.name]}; fix: upgrade the gateway software first"
@@ -342,7 +305,7 @@ def _check_versions(manifest: Manifest, archive: Path) -> None:
 
 
 def _refuse_if_running(folder: Path) -> None:
-    busy = [path.name for path in sorted(folder.glob(f"*{STORE_SUFFIX}")) if store_in_use(path)]
+    busy = [path.name for path in present_stores(folder) if in_use(path)]
     if busy:
         raise BackupError(
             f"{folder}: {', '.join(busy)} open by a running process (the gateway); fix: stop"
@@ -384,7 +347,7 @@ def _set_aside(folder: Path, config: Path, stamp: str) -> Path | None:
     """Move the files a restore replaces into `replaced-<time>/` (never deleted here)."""
     current = [
         path
-        for store in folder.glob(f"*{STORE_SUFFIX}")
+        for store in present_stores(folder)
         for path in (store, *(store.with_name(store.name + end) for end in ("-wal", "-shm")))
         if path.exists()
     ]

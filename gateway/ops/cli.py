@@ -65,6 +65,7 @@ def _status(args: argparse.Namespace) -> int:
         format_unreachable,
         health_url,
         read_last_readings,
+        read_store_files,
     )
     from gateway.settings import load_settings
 
@@ -80,10 +81,16 @@ def _status(args: argparse.Namespace) -> int:
     elif settings is None:
         report = format_unreachable(url)
     else:
-        from gateway.runtime import STORE_FILE
+        from gateway.storage.registry import READINGS
 
-        store = settings.gateway.data_dir / STORE_FILE
-        report = format_offline(url, store, read_last_readings(store), datetime.now(UTC))
+        store = settings.gateway.data_dir / READINGS.file
+        report = format_offline(
+            url,
+            store,
+            read_last_readings(store),
+            datetime.now(UTC),
+            read_store_files(settings.gateway.data_dir),
+        )
     print(report.text, end="")
     return 1 if report.problems else 0
 
@@ -98,6 +105,9 @@ def _backup(args: argparse.Namespace) -> int:
     for copy in manifest.stores:
         rows = sum(copy.rows.values())
         print(f"  {copy.name}: schema {copy.schema_version}, {rows} row(s), {copy.size} bytes")
+    personal = [copy.name for copy in manifest.stores if copy.personal_data]
+    if personal:
+        print(f"holds personal data ({', '.join(personal)}): keep the archive in the clinic")
     return 0
 
 

@@ -9,8 +9,6 @@ non-empty problem list makes the command exit non-zero, so scripts and monitorin
 
 from __future__ import annotations
 
-import contextlib
-import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,8 +20,9 @@ import aiohttp
 from gateway.core.errors import GatewayError
 from gateway.health_verdict import judge
 from gateway.settings import HttpSettings
-from gateway.storage.readings import from_millis
-from probes.reading import STATUS_BY_CODE
+from gateway.storage.files import FileReport, inspect
+from gateway.storage.readings import LastReading, last_of_each_probe
+from gateway.storage.registry import STORES, Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,14 +36,6 @@ class StatusReport:
         body = [*self.lines, "", verdict]
         body += [f"  - {problem}" for problem in self.problems]
         return "\n".join(body) + "\n"
-
-
-@dataclass(frozen=True, slots=True)
-class LastReading:
-    probe: str
-    taken_at: datetime
-    status: str
-    temperature: float | None
 
 
 def health_url(http: HttpSettings) -> str:
@@ -193,28 +184,51 @@ def read_last_readings(store: Path) -> list[LastReading]:
         raise GatewayError(
             f"{store}: no store; fix: check [gateway] data_dir, or start the gateway once"
         )
-    try:
-        with contextlib.closing(
-            sqlite3.connect(f"{store.resolve().as_uri()}?mode=ro", uri=True)
-        ) as conn:
-            rows = conn.execute(
-                "SELECT p.code, r.taken_at, r.status, r.temperature FROM probes p"
-                " JOIN readings r ON r.seq = (SELECT seq FROM readings WHERE probe_id = p.id"
-                " ORDER BY taken_at DESC, seq DESC LIMIT 1) ORDER BY p.code"
-            ).fetchall()
-    except sqlite3.Error as error:
-        raise GatewayError(
-            f"{store}: cannot read the store ({error}); fix: run as the gateway's user"
-            " (sudo -u coldchain coldchain status)"
-        ) from None
+    return last_of_each_probe(store)
+
+
+@dataclass(frozen=True, slots=True)
+class StoreFile:
+    """One store of the data folder as `coldchain status` shows it."""
+
+    store: Store
+    size: int
+    report: FileReport
+
+
+def read_store_files(data_dir: Path) -> list[StoreFile]:
+    """Every registered store present in `data_dir`: size, schema version, the row counts of
+    its status tables (read-only, unchecked)."""
     return [
-        LastReading(code, from_millis(taken), STATUS_BY_CODE[status].value, temperature)
-        for code, taken, status, temperature in rows
+        StoreFile(store, path.stat().st_size, inspect(path, store.status_tables, check=False))
+        for store in STORES
+        if (path := store.path(data_dir)).is_file()
     ]
 
 
+def _store_file_lines(files: Sequence[StoreFile], problems: list[str]) -> list[str]:
+    lines = []
+    for item in files:
+        counts = ", ".join(f"{rows} {table}" for table, rows in item.report.rows.items())
+        lines.append(
+            f"File       {item.store.file}: {item.size / 1e6:.1f} MB, schema"
+            f" {item.report.schema_version}, {counts}"
+            + (", personal data" if item.store.personal_data else "")
+        )
+        if item.report.schema_version > item.store.schema_version:
+            problems.append(
+                f"{item.store.file}: schema version {item.report.schema_version} is newer than"
+                f" this gateway's {item.store.schema_version}; fix: upgrade the gateway software"
+            )
+    return lines
+
+
 def format_offline(
-    url: str, store: Path, readings: Sequence[LastReading], now: datetime
+    url: str,
+    store: Path,
+    readings: Sequence[LastReading],
+    now: datetime,
+    files: Sequence[StoreFile] = (),
 ) -> StatusReport:
     lines = [f"coldchain gateway NOT RUNNING (nothing answers at {url})", f"Store      {store}"]
     lines += [
@@ -228,6 +242,7 @@ def format_offline(
         "the gateway is not running; fix: sudo systemctl start coldchain, and see"
         " journalctl -u coldchain for why it stopped"
     ]
+    lines += _store_file_lines(files, problems)
     return StatusReport(lines, problems)
 
 

@@ -24,6 +24,7 @@ from analysis.metrics import DEFAULT_LIMITS, Limits, SeriesAccumulator
 from analysis.period import month_bounds
 from analysis.report import ExposedDoses, Place, ProbeFigures, Report, build_report
 from gateway.storage.readings import ReadingStore, from_millis, to_millis
+from gateway.storage.registry import ALARMS, LEDGER, READINGS
 from probes.reading import STATUS_CODES
 
 if TYPE_CHECKING:
@@ -39,15 +40,13 @@ async def clinic_report(
     month: str,
     step: Callable[[str], None] | None = None,
 ) -> Report:
-    from gateway.runtime import STORE_FILE
-    from gateway.storage.alarms import ALARMS_FILE
 
     start, end = month_bounds(month)
     since, until = from_millis(start), from_millis(end)
     region, unit = settings.unit.region_code, settings.unit.code
     figures: list[ProbeFigures] = []
     unsynced = 0
-    with ReadingStore(data_dir / STORE_FILE) as store:
+    with ReadingStore(data_dir / READINGS.file) as store:
         for probe in settings.probes:
             fridge, compartment = settings.compartment(probe.compartment)
             kind = str(compartment.kind)
@@ -74,7 +73,7 @@ async def clinic_report(
             figures.append(ProbeFigures(place, probe.code, acc.finish()))
             if step:
                 step(probe.code)
-    events = _alarm_events(data_dir / ALARMS_FILE, settings, since, until)
+    events = _alarm_events(data_dir / ALARMS.file, settings, since, until)
     notes = [f"{unsynced} 个读数采集时网关时钟未同步，未计入"] if unsynced else []
     return build_report(
         figures,
@@ -97,17 +96,17 @@ def _exposures(
     from gateway.core.clock import SystemClock
     from gateway.core.errors import StoreError
     from gateway.ledgers.excursion_service import ledger_exposures
-    from gateway.storage.ledger.db import FILE_NAME, LedgerDB
+    from gateway.storage.ledger.db import LedgerDB
     from ledger.errors import LedgerError
 
-    if not (data_dir / FILE_NAME).is_file():
+    if not (data_dir / LEDGER.file).is_file():
         return None
     try:
         with LedgerDB.in_folder(data_dir) as db:
             events = ledger_exposures(db, settings, SystemClock()).started_between(since, until)
     except (LedgerError, StoreError) as error:
         raise ReportError(
-            f"the ledger {data_dir / FILE_NAME} cannot be read for the doses exposed: {error} "
+            f"the ledger {data_dir / LEDGER.file} cannot be read for the doses exposed: {error} "
             "(fix: check the disk, or restore the file from a backup)"
         ) from None
     region, unit = settings.unit.region_code, settings.unit.code

@@ -36,7 +36,7 @@ from gateway.recorder import Recorder, run_retention
 from gateway.reports.schedule import run_monthly_reports
 from gateway.settings import Settings, load_settings
 from gateway.sources import Emit, open_sources
-from gateway.storage.checks import FILENAME as CHECKS_FILE
+from gateway.storage import registry
 from gateway.storage.checks import ChecksStore
 from gateway.storage.readings import ReadingStore
 from gateway.web.app import GatewayContext, build_app
@@ -58,7 +58,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-STORE_FILE = "readings.sqlite3"
 # The clinic's own monthly cold-chain report, written on the 1st (YYYY-MM/ below it).
 REPORTS_DIR = "reports"
 # Seconds a clean stop waits for healthy forwarders to send the last committed readings.
@@ -135,7 +134,9 @@ class Gateway:
         async with contextlib.AsyncExitStack() as resources:
             resources.callback(self._notifier.close)
             store = resources.enter_context(
-                ReadingStore(data_dir / STORE_FILE, synchronous=settings.store.synchronous)
+                ReadingStore(
+                    data_dir / registry.READINGS.file, synchronous=settings.store.synchronous
+                )
             )
             recorder = Recorder(store, self.clock, settings.store)
             sync = ClockSync(self.clock)
@@ -193,7 +194,9 @@ class Gateway:
             context.commissioning = self._commissioning(recorder, resources)
             context.checks = resources.enter_context(
                 ChecksStore(
-                    data_dir / CHECKS_FILE, self.clock.now(), synchronous=settings.store.synchronous
+                    data_dir / registry.CHECKS.file,
+                    self.clock.now(),
+                    synchronous=settings.store.synchronous,
                 )
             )
             await self._open_forwarders(context, acting, resources)
@@ -371,12 +374,13 @@ class Gateway:
         self, recorder: Recorder, resources: contextlib.AsyncExitStack
     ) -> CommissioningDesk:
         from gateway.commissioning.desk import CommissioningDesk
-        from gateway.storage.commissioning import FILENAME, CommissioningLog
+        from gateway.storage.commissioning import CommissioningLog
 
         settings = self.settings
         audit = resources.enter_context(
             CommissioningLog(
-                settings.gateway.data_dir / FILENAME, synchronous=settings.store.synchronous
+                settings.gateway.data_dir / registry.COMMISSIONING.file,
+                synchronous=settings.store.synchronous,
             )
         )
         return CommissioningDesk(

@@ -28,9 +28,9 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from gateway.auth.policy import ACCOUNT_NAME, Role, User
 from gateway.core.clock import Clock
 from gateway.core.errors import GatewayError
+from gateway.storage.registry import ACCOUNTS
 from gateway.storage.sqlite_file import FileBacked, SqliteFile, Synchronous
 
-ACCOUNTS_FILE = "accounts.sqlite3"
 NAME_PATTERN = re.compile(ACCOUNT_NAME)
 MIN_PASSWORD = 8
 MAX_PASSWORD = 256
@@ -214,40 +214,6 @@ def _roles(text: str) -> frozenset[Role]:
     return frozenset(Role(name) for name in text.split(",") if name)
 
 
-MIGRATIONS = [
-    [
-        """CREATE TABLE accounts (
-            name TEXT PRIMARY KEY,
-            display_name TEXT NOT NULL,
-            roles TEXT NOT NULL,
-            person TEXT,
-            password_hash TEXT NOT NULL,
-            disabled INTEGER NOT NULL DEFAULT 0,
-            created_at REAL NOT NULL
-        )""",
-        "CREATE TABLE sign_in_failures (name TEXT NOT NULL, at REAL NOT NULL)",
-        "CREATE INDEX sign_in_failures_name ON sign_in_failures (name, at)",
-        "CREATE TABLE lockouts (name TEXT PRIMARY KEY, until REAL NOT NULL)",
-        """CREATE TABLE sessions (
-            token_hash TEXT PRIMARY KEY,
-            account TEXT NOT NULL REFERENCES accounts (name),
-            csrf TEXT NOT NULL,
-            created_at REAL NOT NULL,
-            last_seen REAL NOT NULL
-        )""",
-        """CREATE TABLE api_tokens (
-            id INTEGER PRIMARY KEY,
-            token_hash TEXT NOT NULL UNIQUE,
-            name TEXT NOT NULL,
-            account TEXT NOT NULL REFERENCES accounts (name),
-            created_at REAL NOT NULL,
-            last_used_at REAL,
-            revoked_at REAL
-        )""",
-    ]
-]
-
-
 def _account(row: tuple[object, ...]) -> Account:
     name, display_name, roles, person, disabled, created_at = row
     assert isinstance(name, str)
@@ -288,8 +254,8 @@ class AccountStore(FileBacked):
     ) -> None:
         self._file = SqliteFile(
             path,
-            what="the accounts store",
-            migrations=MIGRATIONS,
+            what=ACCOUNTS.what,
+            migrations=ACCOUNTS.migrations,
             synchronous=synchronous,
             error=AccountError,
         )

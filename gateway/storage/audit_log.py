@@ -16,27 +16,13 @@ from aiohttp import web
 
 from gateway.core.clock import Clock
 from gateway.core.errors import StoreError
+from gateway.storage.registry import AUDIT
 from gateway.storage.sqlite_file import FileBacked, SqliteFile, Synchronous
 from ledger.masking import Shown
 
-AUDIT_FILE = "audit.sqlite3"
 MAX_ENTRIES = 1000
 _NOTE = web.RequestKey("audit_note", str)
 _ACTOR = web.RequestKey("audit_actor", str)
-
-MIGRATIONS = [
-    [
-        """CREATE TABLE audit (
-            id INTEGER PRIMARY KEY,
-            at REAL NOT NULL,
-            method TEXT NOT NULL,
-            path TEXT NOT NULL,
-            user TEXT,
-            status INTEGER NOT NULL,
-            summary TEXT NOT NULL
-        )""",
-    ]
-]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +50,7 @@ class AuditEntry:
 class AuditLog(FileBacked):
     def __init__(self, path: Path, clock: Clock, *, synchronous: Synchronous = "NORMAL") -> None:
         self._file = SqliteFile(
-            path, what="the audit log", migrations=MIGRATIONS, synchronous=synchronous
+            path, what=AUDIT.what, migrations=AUDIT.migrations, synchronous=synchronous
         )
         self.clock = clock
 

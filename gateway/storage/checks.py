@@ -17,48 +17,9 @@ from typing import Any
 from gateway.checks.manual_readings import HalfDay, ManualReading
 from gateway.core.errors import StoreError
 from gateway.storage.readings import from_millis, to_millis
+from gateway.storage.registry import CHECKS
 from gateway.storage.sqlite_file import FileBacked, SqliteFile, Synchronous
 
-FILENAME = "checks.sqlite3"
-
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    (
-        """CREATE TABLE calibrations (
-            id INTEGER PRIMARY KEY,
-            probe TEXT NOT NULL,
-            compartment TEXT NOT NULL,
-            checked_at INTEGER NOT NULL,
-            reference_c REAL NOT NULL,
-            probe_c REAL NOT NULL,
-            probe_taken_at INTEGER NOT NULL,
-            probe_seq INTEGER NOT NULL,
-            difference_c REAL NOT NULL,
-            tolerance_c REAL NOT NULL,
-            passed INTEGER NOT NULL,
-            thermometer TEXT NOT NULL,
-            note TEXT NOT NULL,
-            who TEXT NOT NULL,
-            recorded_at INTEGER NOT NULL
-        )""",
-        "CREATE INDEX calibrations_probe ON calibrations (probe, id)",
-        """CREATE TABLE manual_readings (
-            id INTEGER PRIMARY KEY,
-            compartment TEXT NOT NULL,
-            day TEXT NOT NULL,
-            half TEXT NOT NULL CHECK (half IN ('am', 'pm')),
-            taken_at INTEGER NOT NULL,
-            temperature REAL NOT NULL,
-            excursion INTEGER NOT NULL,
-            recorder TEXT NOT NULL,
-            recorder_name TEXT NOT NULL,
-            recorded_at INTEGER NOT NULL,
-            note TEXT NOT NULL,
-            UNIQUE (compartment, day, half)
-        )""",
-        "CREATE INDEX manual_readings_time ON manual_readings (taken_at)",
-        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
-    ),
-)
 _CALIBRATION_COLUMNS = (
     "id, probe, compartment, checked_at, reference_c, probe_c, probe_taken_at, probe_seq,"
     " difference_c, tolerance_c, passed, thermometer, note, who, recorded_at"
@@ -105,8 +66,8 @@ class ChecksStore(FileBacked):
         self.path = path
         self._file = SqliteFile(
             path,
-            what="the checks store",
-            migrations=MIGRATIONS,
+            what=CHECKS.what,
+            migrations=CHECKS.migrations,
             synchronous=synchronous,
             error=ChecksStoreError,
             integrity=DuplicateRecordError,

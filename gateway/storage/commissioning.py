@@ -8,9 +8,8 @@ from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 
+from gateway.storage.registry import COMMISSIONING
 from gateway.storage.sqlite_file import FileBacked, SqliteFile, Synchronous
-
-FILENAME = "commissioning.sqlite3"
 
 
 class FormKind(StrEnum):
@@ -41,27 +40,6 @@ class Change:
     id: int | None = None
 
 
-MIGRATIONS = [
-    [
-        """CREATE TABLE changes (
-            id INTEGER PRIMARY KEY,
-            at TEXT NOT NULL,
-            who TEXT NOT NULL,
-            form TEXT NOT NULL,
-            unit_code TEXT NOT NULL,
-            unit_name TEXT NOT NULL,
-            gateway TEXT NOT NULL,
-            old_fridge TEXT,
-            new_fridge TEXT,
-            old_probe TEXT,
-            new_probe TEXT,
-            config_version TEXT NOT NULL,
-            note TEXT NOT NULL DEFAULT ''
-        )""",
-        "CREATE INDEX changes_by_form ON changes (form, id)",
-    ]
-]
-
 _COLUMNS = (
     "at, who, form, unit_code, unit_name, gateway, old_fridge, new_fridge, old_probe, "
     "new_probe, config_version, note"
@@ -71,7 +49,10 @@ _COLUMNS = (
 class CommissioningLog(FileBacked):
     def __init__(self, path: Path, *, synchronous: Synchronous = "NORMAL") -> None:
         self._file = SqliteFile(
-            path, what="the commissioning log", migrations=MIGRATIONS, synchronous=synchronous
+            path,
+            what=COMMISSIONING.what,
+            migrations=COMMISSIONING.migrations,
+            synchronous=synchronous,
         )
 
     def append(self, change: Change) -> int:

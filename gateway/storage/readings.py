@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from gateway.core.errors import StoreError
+from gateway.storage.files import read_only
+from gateway.storage.registry import READINGS
 from gateway.storage.sqlite_file import FileBacked, SqliteFile, Synchronous
 from probes.reading import STATUS_BY_CODE, STATUS_CODES, ProbeStatus, Reading
 
@@ -35,27 +37,6 @@ _OK = STATUS_CODES[ProbeStatus.OK]
 # (bench/sd_card_writes.py). Applies to files created from now on.
 PAGE_SIZE = 1024
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    (
-        "CREATE TABLE probes (id INTEGER PRIMARY KEY, code TEXT NOT NULL UNIQUE)",
-        f"""CREATE TABLE readings (
-            seq INTEGER PRIMARY KEY AUTOINCREMENT,
-            probe_id INTEGER NOT NULL REFERENCES probes (id),
-            taken_at INTEGER NOT NULL,
-            status INTEGER NOT NULL,
-            temperature REAL,
-            humidity REAL,
-            battery REAL,
-            clock_synced INTEGER NOT NULL,
-            CHECK ((status = {_OK}) = (temperature IS NOT NULL))
-        )""",
-        "CREATE INDEX readings_probe_time ON readings (probe_id, taken_at)",
-        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
-    ),
-    # Times of unsynchronised readings corrected once the clock synchronised (time_correction).
-    ("ALTER TABLE readings ADD COLUMN time_corrected INTEGER NOT NULL DEFAULT 0",),
-)
-SCHEMA_VERSION = len(MIGRATIONS)
 
 # Spelled out in full (no string building) so each query is a reviewable constant.
 _QUERY_ALL = (
@@ -146,8 +127,8 @@ class ReadingStore(FileBacked):
         self.path = path
         self._file = SqliteFile(
             path,
-            what="the store",
-            migrations=MIGRATIONS,
+            what=READINGS.what,
+            migrations=READINGS.migrations,
             synchronous=synchronous,
             integrity=InvalidReadingError,
             page_size=PAGE_SIZE,
@@ -346,3 +327,25 @@ class ReadingStore(FileBacked):
 def _real(value: float | None) -> float | None:
     # A REAL column can hand back an int for an integral value; normalise to float.
     return None if value is None else float(value)
+
+
+@dataclass(frozen=True, slots=True)
+class LastReading:
+    probe: str
+    taken_at: datetime
+    status: str
+    temperature: float | None
+
+
+def last_of_each_probe(path: Path) -> list[LastReading]:
+    """Each probe's newest reading, read-only from the file (no migration, no write)."""
+    with read_only(path) as conn:
+        rows = conn.execute(
+            "SELECT p.code, r.taken_at, r.status, r.temperature FROM probes p"
+            " JOIN readings r ON r.seq = (SELECT seq FROM readings WHERE probe_id = p.id"
+            " ORDER BY taken_at DESC, seq DESC LIMIT 1) ORDER BY p.code"
+        ).fetchall()
+    return [
+        LastReading(code, from_millis(taken), STATUS_BY_CODE[status].value, temperature)
+        for code, taken, status, temperature in rows
+    ]

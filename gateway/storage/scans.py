@@ -17,27 +17,10 @@ from typing import Any, Protocol
 
 from gateway.core.errors import StoreError
 from gateway.storage.readings import from_millis, to_millis
+from gateway.storage.registry import SCANS
 from gateway.storage.sqlite_file import FileBacked, SqliteFile, Synchronous
 from probes.scan import Scan
 
-FILENAME = "scans.sqlite3"
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    (
-        """CREATE TABLE scans (
-            seq INTEGER PRIMARY KEY AUTOINCREMENT,
-            raw BLOB NOT NULL CHECK (length(raw) > 0),
-            scanner TEXT NOT NULL,
-            station TEXT NOT NULL,
-            taken_at INTEGER NOT NULL,
-            clock_synced INTEGER NOT NULL,
-            time_corrected INTEGER NOT NULL DEFAULT 0
-        )""",
-        "CREATE INDEX scans_time ON scans (taken_at)",
-    ),
-    # The account that posted a scan over HTTP, which the scan then acts for; NULL for a
-    # scanner wired to the gateway (it acts for its station's account).
-    ("ALTER TABLE scans ADD COLUMN account TEXT",),
-)
 _COLUMNS = "seq, raw, scanner, station, taken_at, clock_synced, time_corrected, account"
 
 
@@ -56,7 +39,7 @@ class ScanStore(FileBacked):
     def __init__(self, path: Path, *, synchronous: Synchronous = "NORMAL") -> None:
         self.path = path
         self._file = SqliteFile(
-            path, what="the scan store", migrations=MIGRATIONS, synchronous=synchronous
+            path, what=SCANS.what, migrations=SCANS.migrations, synchronous=synchronous
         )
 
     def add(self, scan: Scan, account: str | None = None) -> StoredScan:

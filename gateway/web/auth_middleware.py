@@ -30,8 +30,9 @@ from gateway.auth.access import USER, current_user, refusal, require, route_acti
 from gateway.auth.policy import Action
 from gateway.core.clock import Clock
 from gateway.settings import Settings
-from gateway.storage.accounts import ACCOUNTS_FILE, AccountStore, NewSession
-from gateway.storage.audit_log import AUDIT_FILE, AuditLog, noted
+from gateway.storage.accounts import AccountStore, NewSession
+from gateway.storage.audit_log import AuditLog, noted
+from gateway.storage.registry import ACCOUNTS, AUDIT
 
 SESSION_COOKIE = "coldchain_session"
 CSRF_COOKIE = "coldchain_csrf"
@@ -73,9 +74,9 @@ def open_web_auth(
     data_dir = settings.gateway.data_dir
     synchronous = settings.store.synchronous
     accounts = resources.enter_context(
-        AccountStore(data_dir / ACCOUNTS_FILE, clock, synchronous=synchronous)
+        AccountStore(data_dir / ACCOUNTS.file, clock, synchronous=synchronous)
     )
-    audit = resources.enter_context(AuditLog(data_dir / AUDIT_FILE, clock, synchronous=synchronous))
+    audit = resources.enter_context(AuditLog(data_dir / AUDIT.file, clock, synchronous=synchronous))
     return WebAuth(accounts, audit, settings.http.secure_cookies)
 
 

@@ -10,7 +10,8 @@ import pytest
 
 from gateway.alarms.digest import DigestItem, DigestJob, render_digest
 from gateway.core.clock import FakeClock
-from gateway.storage.alarms import ALARMS_FILE, AlarmStore
+from gateway.storage.alarms import AlarmStore
+from gateway.storage.registry import ALARMS
 from tests.alarms.conftest import Harness, clinic
 
 
@@ -67,7 +68,7 @@ async def test_digest_goes_out_at_eight_beijing_once_even_across_a_restart(
     finally:
         await harness.stop()
     # The digest job alone, on the same store: 08:00 Beijing on 03-03 is 00:00 UTC.
-    with AlarmStore(tmp_path / "data" / ALARMS_FILE) as store:
+    with AlarmStore(tmp_path / "data" / ALARMS.file) as store:
         settings = harness.settings
         assert settings.alerts is not None
         woken: list[int] = []

@@ -16,8 +16,9 @@ from alerts.messages import Message
 from alerts.model import ChannelKind
 from gateway.core.clock import FakeClock
 from gateway.core.errors import StoreError
-from gateway.storage.alarms import ALARMS_FILE, AlarmStore, NewOutboxRow, Work
+from gateway.storage.alarms import AlarmStore, NewOutboxRow, Work
 from gateway.storage.readings import StoredReading
+from gateway.storage.registry import ALARMS
 from probes.modbus import BusHealth
 from probes.reading import ProbeStatus, Reading
 from tests.alarms.conftest import FROZEN_PROBE, PROBE, T0, Harness, clinic, wait_until
@@ -53,7 +54,7 @@ async def test_queue_overflow_catches_up_from_the_store_and_loses_nothing(
 async def test_a_step_that_cannot_be_written_is_retried_from_the_cursor(
     harness: Harness,
 ) -> None:
-    path = harness.data_dir / ALARMS_FILE
+    path = harness.data_dir / ALARMS.file
     with sqlite3.connect(path) as conn:
         conn.execute(
             "CREATE TRIGGER no_outbox BEFORE INSERT ON outbox BEGIN SELECT RAISE(ABORT, 'disk"
@@ -71,8 +72,8 @@ async def test_a_step_that_cannot_be_written_is_retried_from_the_cursor(
 
 
 def test_one_step_is_one_transaction(tmp_path: Path) -> None:
-    with AlarmStore(tmp_path / ALARMS_FILE) as store:
-        saboteur = sqlite3.connect(tmp_path / ALARMS_FILE)
+    with AlarmStore(tmp_path / ALARMS.file) as store:
+        saboteur = sqlite3.connect(tmp_path / ALARMS.file)
         saboteur.execute(
             "CREATE TRIGGER no_outbox BEFORE INSERT ON outbox BEGIN SELECT RAISE(ABORT, 'x'); END"
         )

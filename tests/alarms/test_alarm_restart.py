@@ -5,14 +5,15 @@ from __future__ import annotations
 import pytest
 
 from alerts.model import ChannelKind
-from gateway.storage.alarms import ALARMS_FILE, AlarmStore
+from gateway.storage.alarms import AlarmStore
+from gateway.storage.registry import ALARMS
 from tests.alarms.conftest import Harness
 
 pytestmark = pytest.mark.asyncio
 
 
 def tier_rows(harness: Harness, tier: int) -> list[tuple[str, str, str]]:
-    with AlarmStore(harness.data_dir / ALARMS_FILE) as store:
+    with AlarmStore(harness.data_dir / ALARMS.file) as store:
         return [
             (row.entry.person, str(row.entry.channel), str(row.entry.state))
             for row in store.outbox_all()

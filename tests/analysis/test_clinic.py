@@ -18,12 +18,12 @@ from gateway.ledgers.excursion_service import ExcursionService
 from gateway.reports.cli import add_report_parser, run_report
 from gateway.reports.clinic import clinic_report
 from gateway.reports.schedule import next_fire, run_monthly_reports
-from gateway.runtime import STORE_FILE
 from gateway.settings import Settings, parse_settings
 from gateway.storage.ledger.catalogue import Catalogue
 from gateway.storage.ledger.db import LedgerDB
 from gateway.storage.ledger.stock import StockLedger
 from gateway.storage.readings import ReadingStore, from_millis
+from gateway.storage.registry import READINGS
 from ledger.stability import StabilityTable
 from probes.reading import ProbeStatus, Reading
 from tests.analysis import dataset as d
@@ -90,7 +90,7 @@ def fill(data_dir: Path) -> None:
         Reading("208601", from_millis(d.at(3, 3, 3)), ProbeStatus.OK, 40.0, clock_synced=False),
         Reading("208601", from_millis(d.at(3, 3, 4)), ProbeStatus.OK, 40.0, clock_synced=False),
     ]
-    with ReadingStore(data_dir / STORE_FILE) as store:
+    with ReadingStore(data_dir / READINGS.file) as store:
         store.write_batch(batch)
 
 
@@ -138,7 +138,7 @@ def record_compressor_excursion(data_dir: Path) -> None:
     clock = FakeClock(from_millis(d.START_MS - 20 * d.DAY))
     with (
         LedgerDB.in_folder(data_dir) as db,
-        ReadingStore(data_dir / STORE_FILE) as readings,
+        ReadingStore(data_dir / READINGS.file) as readings,
     ):
         catalogue = Catalogue(db)
         catalogue.import_json(json.dumps(SHIPMENT))

@@ -14,8 +14,9 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.core.clock import FakeClock
 from gateway.settings import Settings, parse_settings
-from gateway.storage.checks import FILENAME, ChecksStore
+from gateway.storage.checks import ChecksStore
 from gateway.storage.readings import ReadingStore
+from gateway.storage.registry import CHECKS
 from gateway.web.routes.checks import add_check_routes
 from tests.access_support import roles_from_header
 
@@ -74,7 +75,7 @@ def harness(tmp_path: Path) -> Iterator[Harness]:
     settings = parse_settings(CLINIC, "test")
     with (
         ReadingStore(tmp_path / "readings.sqlite3") as readings,
-        ChecksStore(tmp_path / FILENAME, clock.now()) as checks,
+        ChecksStore(tmp_path / CHECKS.file, clock.now()) as checks,
     ):
         yield Harness(clock, settings, readings, checks)
 

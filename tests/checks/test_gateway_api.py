@@ -15,8 +15,9 @@ from gateway.core.clock import FakeClock
 from gateway.recorder import Recorder
 from gateway.settings import StoreSettings, parse_settings
 from gateway.sources import Sources
-from gateway.storage.checks import FILENAME, ChecksStore
+from gateway.storage.checks import ChecksStore
 from gateway.storage.readings import ReadingStore
+from gateway.storage.registry import CHECKS
 from gateway.storage.scans import ScanStore, scan_sink
 from gateway.web.app import GatewayContext, build_app
 from probes.reading import ProbeStatus, Reading
@@ -32,7 +33,7 @@ async def test_repair_flag_and_missing_record_in_health_and_fridges(tmp_path: Pa
     with (
         ReadingStore(tmp_path / "r.sqlite3") as store,
         ScanStore(tmp_path / "s.sqlite3") as scans,
-        ChecksStore(tmp_path / FILENAME, clock.now()) as checks,
+        ChecksStore(tmp_path / CHECKS.file, clock.now()) as checks,
     ):
         recorder = Recorder(store, clock, StoreSettings())
         context = GatewayContext(

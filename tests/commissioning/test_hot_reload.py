@@ -21,9 +21,10 @@ from firmware_sim.scenarios import build_scenario
 from gateway.auth.policy import Role
 from gateway.core.clock import ScaledClock
 from gateway.core.compartments import CompartmentKind
-from gateway.runtime import STORE_FILE, Gateway
+from gateway.runtime import Gateway
 from gateway.settings import load_settings
 from gateway.storage.readings import ReadingStore
+from gateway.storage.registry import READINGS
 from probes.profiles import builtin_profiles
 from tests.commissioning.support import clinic_text
 from tests.web_support import api_token, bearer
@@ -135,7 +136,7 @@ async def simulated(running: Running, seconds: float) -> None:
 
 
 def largest_gaps(data_dir: Path, codes: list[str]) -> dict[str, float]:
-    with ReadingStore(data_dir / STORE_FILE) as store:
+    with ReadingStore(data_dir / READINGS.file) as store:
         gaps = {}
         for code in codes:
             times = [row.reading.taken_at for row in store.readings(code, limit=10_000)]
@@ -222,7 +223,7 @@ async def test_bind_and_decommission_under_load_leave_no_gap(gateway: Running) -
     gaps = largest_gaps(gateway.data_dir, OTHERS)
     print(f"largest gap between readings per probe (simulated s, interval {INTERVAL_S}): {gaps}")
     assert max(gaps.values()) <= 1.25 * INTERVAL_S, gaps
-    with ReadingStore(gateway.data_dir / STORE_FILE) as store:
+    with ReadingStore(gateway.data_dir / READINGS.file) as store:
         last = store.readings("300001", limit=10_000)[-1].reading.taken_at
         latest_other = store.readings("208600", limit=10_000)[-1].reading.taken_at
     assert (latest_other - last).total_seconds() > 4 * INTERVAL_S

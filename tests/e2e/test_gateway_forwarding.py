@@ -17,9 +17,9 @@ from firmware_sim.modbus_devices import ModbusSimulator, channels_for_settings
 from firmware_sim.modbus_server import TcpSimServer
 from gateway.auth.policy import Role
 from gateway.core.clock import SystemClock
-from gateway.runtime import STORE_FILE
 from gateway.settings import load_settings
 from gateway.storage.readings import ReadingStore
+from gateway.storage.registry import READINGS
 from probes.reading import ProbeStatus
 from tests.e2e.support import CLINIC_HEADER, GatewayProcess
 from tests.servers import Mosquitto, Subscriber, VictoriaMetrics
@@ -197,7 +197,7 @@ async def test_forwarding_alarms_and_county_commands(
             code = await gateway.terminate(within_s=5.0) if running else gateway.process.returncode
             assert code == 0, gateway.logged()
 
-    with ReadingStore(tmp_path / "data" / STORE_FILE) as store:
+    with ReadingStore(tmp_path / "data" / READINGS.file) as store:
         stored = store.readings_after(0, limit=1_000_000)
     on_server = probe_times(vm, "coldchain_status", len(stored))
     assert len(on_server) == len(set(on_server)), "nothing twice"

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from gateway.auth.policy import Role
-from gateway.runtime import STORE_FILE
 from gateway.storage.readings import ReadingStore
+from gateway.storage.registry import READINGS
 from tests.e2e.support import Clinic, GatewayProcess
 from tests.web_support import api_token
 
@@ -33,7 +33,7 @@ async def wait_for_readings(gateway: GatewayProcess, count: int) -> None:
 
 
 def stored(data_dir: Path) -> tuple[str, list[int], datetime]:
-    with ReadingStore(data_dir / STORE_FILE) as store:
+    with ReadingStore(data_dir / READINGS.file) as store:
         check = store.integrity_check()
         rows = store.readings_after(0, limit=1_000_000)
     seqs = [row.seq for row in rows]

@@ -26,12 +26,13 @@ from gateway.forward.line_protocol import LineEncoder
 from gateway.forward.settings import InfluxSettings
 from gateway.forward.tags import identity_from_settings
 from gateway.ledgers.excursion_service import ExcursionService, ExposureEvents
-from gateway.runtime import STORE_FILE, Gateway
+from gateway.runtime import Gateway
 from gateway.settings import HttpSettings
 from gateway.storage.ledger.catalogue import Catalogue
 from gateway.storage.ledger.db import LedgerDB
 from gateway.storage.ledger.stock import StockLedger
 from gateway.storage.readings import ReadingStore, to_millis
+from gateway.storage.registry import READINGS
 from ledger.settings import LedgerSettings
 from ledger.stability import StabilityTable
 from probes.reading import ProbeStatus, Reading
@@ -210,7 +211,7 @@ async def test_a_running_gateway_with_a_ledger_forwards_its_excursions(
         }
     )
     data.mkdir()
-    with LedgerDB.in_folder(data) as db, ReadingStore(data / STORE_FILE) as readings:
+    with LedgerDB.in_folder(data) as db, ReadingStore(data / READINGS.file) as readings:
         catalogue = Catalogue(db)
         catalogue.import_json(json.dumps(SHIPMENT))
         stock = StockLedger(db, catalogue, FakeClock(T0))

@@ -17,7 +17,8 @@ from gateway.core.clock import FakeClock
 from gateway.ledgers.book import LedgerBook, open_ledger_book
 from gateway.ledgers.scans import LedgerScans
 from gateway.storage.ledger.stock import IN_STOCK, USED_UP
-from gateway.storage.scans import FILENAME, ScanStore, StoredScan, scan_sink
+from gateway.storage.registry import SCANS
+from gateway.storage.scans import ScanStore, StoredScan, scan_sink
 from gateway.web.routes.ledger_stations import add_ledger_station_routes
 from gateway.web.routes.scans import add_scan_routes
 from ledger.errors import LedgerError
@@ -166,7 +167,7 @@ async def test_stocktake_session(scans: LedgerScans, clock: FakeClock) -> None:
 async def client(
     tmp_path: Path, scans: LedgerScans, clock: FakeClock
 ) -> AsyncIterator[TestClient[web.Request, web.Application]]:
-    store = ScanStore(tmp_path / FILENAME)
+    store = ScanStore(tmp_path / SCANS.file)
     app = web.Application(middlewares=[roles_from_header])
     add_scan_routes(app, store, clock, record=scan_sink(store, [scans]))
     add_ledger_station_routes(app, scans)
@@ -238,7 +239,7 @@ def test_dose_record_reuses_the_scan_event(
 def test_catch_up_applies_scans_a_crash_left_behind(
     tmp_path: Path, scans: LedgerScans, book: LedgerBook, clock: FakeClock
 ) -> None:
-    store = ScanStore(tmp_path / FILENAME)
+    store = ScanStore(tmp_path / SCANS.file)
     try:
         store.add(Scan(code(HEPB, 6).encode(), "desk", "receive-desk", clock.now()))
         assert scans.catch_up(store) == 0  # before the ledger was configured: left alone

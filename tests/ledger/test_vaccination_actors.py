@@ -14,7 +14,7 @@ import pytest
 
 from gateway.core.clock import FakeClock
 from gateway.storage.ledger.catalogue import Catalogue
-from gateway.storage.ledger.db import FILE_NAME, MIGRATIONS, LedgerDB, to_ms
+from gateway.storage.ledger.db import LedgerDB, to_ms
 from gateway.storage.ledger.stock import StockLedger
 from gateway.storage.ledger.vaccinations import (
     DELETED,
@@ -24,6 +24,7 @@ from gateway.storage.ledger.vaccinations import (
     VaccinationLedger,
     record_to_json,
 )
+from gateway.storage.registry import LEDGER
 from ledger.errors import RecordError
 from ledger.tables import ReferenceTables
 from ledger.upload_xml import build
@@ -97,7 +98,7 @@ def test_a_version_without_an_actor_is_refused(ledger: VaccinationLedger, db: Le
 def test_a_file_from_before_actors_upgrades_with_unknown_actors(
     tmp_path: Path, tables: ReferenceTables, clock: FakeClock
 ) -> None:
-    path = tmp_path / FILE_NAME
+    path = tmp_path / LEDGER.file
     old = DoseRecord(
         record_id="d1", version=1, status=NORMAL, recipient=ADULT, vaccine_code="0201",
         manufacturer_code="M01", batch_no=HEPB_BATCH, trace_code=code(HEPB, 1), dose_no=1,
@@ -107,7 +108,7 @@ def test_a_file_from_before_actors_upgrades_with_unknown_actors(
     person = json.dumps(dataclasses.asdict(ADULT), default=str, ensure_ascii=False)
     with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as conn:
         conn.execute("PRAGMA journal_mode=WAL")
-        for statements in MIGRATIONS[:SCHEMA_BEFORE_ACTORS]:
+        for statements in LEDGER.migrations[:SCHEMA_BEFORE_ACTORS]:
             for statement in statements:
                 conn.execute(statement)
         conn.execute(f"PRAGMA user_version={SCHEMA_BEFORE_ACTORS}")
@@ -120,7 +121,7 @@ def test_a_file_from_before_actors_upgrades_with_unknown_actors(
         )
 
     with LedgerDB(path) as db:
-        assert db.conn.execute("PRAGMA user_version").fetchone() == (len(MIGRATIONS),)
+        assert db.conn.execute("PRAGMA user_version").fetchone() == (LEDGER.schema_version,)
         rows = db.conn.execute("SELECT actor FROM recipients UNION ALL SELECT actor"
                                " FROM record_versions").fetchall()  # fmt: skip
         assert rows == [("",), ("",)]

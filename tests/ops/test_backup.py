@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import io
 import sqlite3
 import stat
 import sys
+import tarfile
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
@@ -19,10 +22,11 @@ import pytest_asyncio
 from firmware_sim.modbus_devices import ModbusSimulator, channels_for_settings
 from firmware_sim.modbus_server import TcpSimServer
 from gateway.core.clock import SystemClock
-from gateway.ops.backup import BackupError, backup, restore, store_in_use
-from gateway.runtime import STORE_FILE
+from gateway.ops.backup import BackupError, backup, restore
 from gateway.settings import load_settings
+from gateway.storage.files import in_use
 from gateway.storage.readings import ReadingStore
+from gateway.storage.registry import READINGS, STORES, Store
 from probes.reading import ProbeStatus, Reading
 from tests.e2e.support import Clinic, GatewayProcess, clinic_toml
 
@@ -104,20 +108,20 @@ async def test_backup_while_the_gateway_writes_restores_the_same_rows(
     assert done.set_aside is None
     manifest = done.manifest
     assert (manifest.unit, manifest.gateway) == ("6101030203", "10001")
-    backed_up = manifest.stores[[copy.name for copy in manifest.stores].index(STORE_FILE)]
+    backed_up = manifest.stores[[copy.name for copy in manifest.stores].index(READINGS.file)]
     assert new_config.read_bytes() == clinic.config.read_bytes()
-    restored = rows(new_data / STORE_FILE)
+    restored = rows(new_data / READINGS.file)
     assert len(restored) == backed_up.rows["readings"] > 2 * clinic.probes - 1
     last = restored[-1][0]
-    original = [row for row in rows(clinic.data_dir / STORE_FILE) if row[0] <= last]  # type: ignore[operator]
+    original = [row for row in rows(clinic.data_dir / READINGS.file) if row[0] <= last]  # type: ignore[operator]
     assert restored == original
-    assert len(rows(clinic.data_dir / STORE_FILE)) > len(restored)
+    assert len(rows(clinic.data_dir / READINGS.file)) > len(restored)
 
     # Back onto the first gateway (stopped now): same identity, so no --force needed.
     done = restore(archive, clinic.config)
     assert done.set_aside is not None
-    assert (done.set_aside / STORE_FILE).is_file()
-    assert rows(clinic.data_dir / STORE_FILE) == restored
+    assert (done.set_aside / READINGS.file).is_file()
+    assert rows(clinic.data_dir / READINGS.file) == restored
 
 
 def make_gateway(tmp_path: Path, number: str) -> Path:
@@ -127,7 +131,7 @@ def make_gateway(tmp_path: Path, number: str) -> Path:
     config.parent.mkdir(parents=True)
     text = clinic_toml(folder / "data", 502, 60).replace('number = "10001"', f'number = "{number}"')
     config.write_text(text, encoding="utf-8")
-    with ReadingStore(folder / "data" / STORE_FILE) as store:
+    with ReadingStore(folder / "data" / READINGS.file) as store:
         store.write_batch(
             [Reading("P10", T0, ProbeStatus.OK, temperature=4.0 + i / 10) for i in range(50)]
         )
@@ -140,10 +144,10 @@ def test_a_backup_of_another_gateway_is_refused_unless_forced(tmp_path: Path) ->
     archive = tmp_path / "first.tar.gz"
     backup(first, archive)
     assert stat.S_IMODE(archive.stat().st_mode) == 0o600  # the ledger holds personal data
-    before = rows(second.parent / "data" / STORE_FILE)
+    before = rows(second.parent / "data" / READINGS.file)
     with pytest.raises(BackupError, match=r"unit 6101030203 gateway 10001, but .* gateway 10002"):
         restore(archive, second, data_dir=second.parent / "data")
-    assert rows(second.parent / "data" / STORE_FILE) == before
+    assert rows(second.parent / "data" / READINGS.file) == before
     assert second.read_text(encoding="utf-8").count('number = "10002"') == 1
     restore(archive, second, data_dir=second.parent / "data", force=True)
     assert 'number = "10001"' in second.read_text(encoding="utf-8")
@@ -202,14 +206,14 @@ def test_a_damaged_archive_is_refused(tmp_path: Path) -> None:
     archive.write_bytes(bytes(data))
     with pytest.raises(BackupError):
         restore(archive, tmp_path / "elsewhere.toml", data_dir=tmp_path / "elsewhere")
-    assert not (tmp_path / "elsewhere" / STORE_FILE).exists()
+    assert not (tmp_path / "elsewhere" / READINGS.file).exists()
 
 
 @pytest.mark.asyncio
 async def test_store_in_use_sees_another_process(tmp_path: Path) -> None:
     path = tmp_path / "readings.sqlite3"
     ReadingStore(path).close()
-    assert not store_in_use(path)
+    assert not in_use(path)
     holder = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",
@@ -223,9 +227,63 @@ async def test_store_in_use_sees_another_process(tmp_path: Path) -> None:
     try:
         assert holder.stdout is not None
         assert await asyncio.wait_for(holder.stdout.readline(), 20) == b"open\n"
-        assert store_in_use(path)
+        assert in_use(path)
     finally:
         assert holder.stdin is not None
         holder.stdin.close()
         await asyncio.wait_for(holder.wait(), 20)
-    assert not store_in_use(path)
+    assert not in_use(path)
+
+
+def with_every_store(tmp_path: Path) -> Path:
+    """A gateway whose data folder holds every store of the registry, each opened (created)
+    by its own class."""
+    config = make_gateway(tmp_path, "10001")
+    for store in STORES:
+        with store.open(store.path(config.parent / "data")):
+            pass
+    return config
+
+
+def test_a_backup_holds_every_registered_store_and_says_which_hold_personal_data(
+    tmp_path: Path,
+) -> None:
+    config = with_every_store(tmp_path)
+    manifest = backup(config, tmp_path / "all.tar.gz")
+    assert {copy.name: copy.personal_data for copy in manifest.stores} == {
+        store.file: store.personal_data for store in STORES
+    }
+    assert {copy.name: copy.schema_version for copy in manifest.stores} == {
+        store.file: store.schema_version for store in STORES
+    }
+
+
+@pytest.mark.parametrize("store", STORES, ids=lambda store: store.name)
+def test_a_backup_with_a_newer_schema_of_any_store_is_refused(tmp_path: Path, store: Store) -> None:
+    config = with_every_store(tmp_path)
+    with contextlib.closing(sqlite3.connect(store.path(config.parent / "data"))) as conn:
+        conn.execute(f"PRAGMA user_version={store.schema_version + 1}")
+    archive = tmp_path / "newer.tar.gz"
+    backup(config, archive)
+    target = tmp_path / "new" / "gateway.toml"
+    with pytest.raises(BackupError, match=f"{store.file} has schema version .* newer than"):
+        restore(archive, target, data_dir=tmp_path / "new" / "data")
+    assert not (tmp_path / "new" / "data").exists()
+
+
+def test_a_backup_holding_a_store_this_gateway_does_not_know_is_refused(tmp_path: Path) -> None:
+    config = make_gateway(tmp_path, "10001")
+    archive = tmp_path / "backup.tar.gz"
+    manifest = backup(config, archive)
+    ninth = replace(manifest.stores[0], name="ninth.sqlite3")
+    crafted = replace(manifest, stores=[*manifest.stores, ninth])
+    forged = tmp_path / "forged.tar.gz"
+    with tarfile.open(archive, "r:gz") as source, tarfile.open(forged, "w:gz") as target:
+        for member in source.getmembers():
+            stream = source.extractfile(member)
+            assert stream is not None
+            data = crafted.to_json().encode() if member.name == "manifest.json" else stream.read()
+            member.size = len(data)
+            target.addfile(member, io.BytesIO(data))
+    with pytest.raises(BackupError, match=r"ninth\.sqlite3 is a store this gateway does not know"):
+        restore(forged, tmp_path / "new" / "gateway.toml", data_dir=tmp_path / "new" / "data")

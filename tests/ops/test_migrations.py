@@ -1,54 +1,32 @@
 """Upgrades: a store written by any earlier schema version opens with the current code and
 keeps every row; a store from a newer version is refused.
 
-The earlier schemas are rebuilt from the prefixes of each store's own MIGRATIONS (what every
-earlier release ran), filled with rows in every table, then opened by the current class.
+The stores are the registry's (`gateway.storage.registry.STORES`): a new store is tested here
+by its entry alone. The earlier schemas are rebuilt from the prefixes of each store's
+migrations (what every earlier release ran), filled with rows in every table, then opened by
+the store's own class.
 """
 
 from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from gateway.core.clock import FakeClock
 from gateway.core.errors import GatewayError
-from gateway.storage import accounts, audit_log
-from gateway.storage import alarms as alarm_store
-from gateway.storage import checks as checks_store
-from gateway.storage import commissioning as commissioning_store
-from gateway.storage import readings as store
-from gateway.storage import scans as scan_store
-from gateway.storage.ledger import db as ledger_db
+from gateway.storage.registry import STORES, Store
 from ledger.errors import LedgerError
 from probes.reading import STATUS_CODES, ProbeStatus
 
-Opener = Callable[[Path], Any]
-T0 = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
-STORES: dict[str, tuple[Sequence[Sequence[str]], Opener]] = {
-    "readings": (store.MIGRATIONS, store.ReadingStore),
-    "alarms": (alarm_store.MIGRATIONS, alarm_store.AlarmStore),
-    "scans": (scan_store.MIGRATIONS, scan_store.ScanStore),
-    "ledger": (ledger_db.MIGRATIONS, ledger_db.LedgerDB),
-    "accounts": (accounts.MIGRATIONS, lambda path: accounts.AccountStore(path, FakeClock(T0))),
-    "audit": (audit_log.MIGRATIONS, lambda path: audit_log.AuditLog(path, FakeClock(T0))),
-    "checks": (checks_store.MIGRATIONS, lambda path: checks_store.ChecksStore(path, T0)),
-    "commissioning": (commissioning_store.MIGRATIONS, commissioning_store.CommissioningLog),
-}
 # Values a CHECK constraint needs; everything else is made up from the column's type.
 REQUIRED = {("readings", "status"): STATUS_CODES[ProbeStatus.OK], ("manual_readings", "half"): "am"}
 ROWS_PER_TABLE = 3
 
-EARLIER = [
-    (name, version)
-    for name, (migrations, _) in STORES.items()
-    for version in range(len(migrations))
-]
+BY_NAME = {store.name: store for store in STORES}
+EARLIER = [(store.name, version) for store in STORES for version in range(store.schema_version)]
 
 
 def value_for(table: str, column: str, kind: str, row: int) -> object:
@@ -107,29 +85,28 @@ def contents(path: Path) -> dict[str, list[tuple[object, ...]]]:
 def test_every_earlier_schema_upgrades_without_losing_rows(
     tmp_path: Path, name: str, version: int
 ) -> None:
-    migrations, opener = STORES[name]
-    path = tmp_path / f"{name}.sqlite3"
-    build_version(path, migrations, version)
+    store = BY_NAME[name]
+    path = store.path(tmp_path)
+    build_version(path, store.migrations, version)
     before = contents(path)
     assert sum(len(rows) for rows in before.values()) == ROWS_PER_TABLE * len(before)
-    with opener(path):
+    with store.open(path):
         pass
     after = contents(path)
     with contextlib.closing(sqlite3.connect(path)) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(migrations)
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == store.schema_version
     for table, rows in before.items():
         width = len(rows[0])
         assert [row[:width] for row in after[table]] == rows, table
 
 
-@pytest.mark.parametrize("name", list(STORES))
-def test_a_store_from_a_newer_version_is_refused(tmp_path: Path, name: str) -> None:
-    migrations, opener = STORES[name]
-    path = tmp_path / f"{name}.sqlite3"
-    build_version(path, migrations, len(migrations))
+@pytest.mark.parametrize("store", STORES, ids=lambda store: store.name)
+def test_a_store_from_a_newer_version_is_refused(tmp_path: Path, store: Store) -> None:
+    path = store.path(tmp_path)
+    build_version(path, store.migrations, store.schema_version)
     with contextlib.closing(sqlite3.connect(path)) as conn:
-        conn.execute(f"PRAGMA user_version={len(migrations) + 1}")
+        conn.execute(f"PRAGMA user_version={store.schema_version + 1}")
     before = contents(path)
     with pytest.raises((GatewayError, LedgerError), match="newer than this gateway"):
-        opener(path)
+        store.open(path)
     assert contents(path) == before

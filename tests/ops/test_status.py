@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import socket
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,10 +21,12 @@ from gateway.ops.status import (
     format_offline,
     health_url,
     read_last_readings,
+    read_store_files,
 )
-from gateway.runtime import STORE_FILE, Gateway
+from gateway.runtime import Gateway
 from gateway.settings import HttpSettings, parse_settings
 from gateway.storage.readings import ReadingStore
+from gateway.storage.registry import ACCOUNTS, LEDGER, READINGS, STORES
 from probes.reading import ProbeStatus, Reading
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
@@ -91,7 +95,7 @@ def test_each_fault_is_named_as_a_problem() -> None:
 def test_the_store_gives_the_last_reading_of_each_probe_when_the_gateway_is_down(
     tmp_path: Path,
 ) -> None:
-    path = tmp_path / STORE_FILE
+    path = tmp_path / READINGS.file
     with ReadingStore(path) as store:
         store.write_batch(
             [
@@ -163,7 +167,7 @@ def test_cli_exits_non_zero_when_the_gateway_is_down(
         f"[http]\nport = {free_port()}\n",
         encoding="utf-8",
     )
-    with ReadingStore(data / STORE_FILE) as store:
+    with ReadingStore(data / READINGS.file) as store:
         store.write_batch([Reading("P1", T0, ProbeStatus.OK, temperature=4.0)])
     assert main(["status", "--config", str(config)]) == 1
     out = capsys.readouterr().out
@@ -177,3 +181,26 @@ def test_status_with_a_url_needs_no_configuration(capsys: pytest.CaptureFixture[
     out = capsys.readouterr().out
     assert f"NOT REACHABLE (nothing answers at {url})" in out
     assert "fix: check the address" in out
+
+
+def test_offline_status_shows_every_store_present_and_refuses_a_newer_schema(
+    tmp_path: Path,
+) -> None:
+    for store in STORES:
+        with store.open(store.path(tmp_path)):
+            pass
+    with ReadingStore(tmp_path / READINGS.file) as readings:
+        readings.write_batch([Reading("P1", T0, ProbeStatus.OK, temperature=4.0)])
+    with contextlib.closing(sqlite3.connect(tmp_path / LEDGER.file)) as conn:
+        conn.execute(f"PRAGMA user_version={LEDGER.schema_version + 1}")
+    files = read_store_files(tmp_path)
+    assert [item.store for item in files] == list(STORES)
+    report = format_offline("http://127.0.0.1:8080/", tmp_path / READINGS.file, [], T0, files)
+    assert f"File       {READINGS.file}: " in report.text
+    assert "1 probes, 1 readings" in report.text
+    assert f"File       {ACCOUNTS.file}: " in report.text
+    assert "0 accounts, 0 sessions, 0 api_tokens, personal data" in report.text
+    assert [problem for problem in report.problems if LEDGER.file in problem] == [
+        f"{LEDGER.file}: schema version {LEDGER.schema_version + 1} is newer than this"
+        f" gateway's {LEDGER.schema_version}; fix: upgrade the gateway software"
+    ]

@@ -12,7 +12,8 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.auth.policy import Role
 from gateway.core.clock import FakeClock
-from gateway.storage.scans import FILENAME, ScanStore, StoredScan, scan_sink
+from gateway.storage.registry import SCANS
+from gateway.storage.scans import ScanStore, StoredScan, scan_sink
 from gateway.web.routes.scans import add_scan_routes
 from probes.scan import Scan
 from tests.access_support import as_roles, roles_from_header
@@ -22,7 +23,7 @@ GS1 = b"]d2\x1d0106901234567890\x1d21SN\xff"
 
 
 def test_store_keeps_bytes_and_seq_and_corrects_times(tmp_path: Path) -> None:
-    path = tmp_path / FILENAME
+    path = tmp_path / SCANS.file
     with ScanStore(path) as store:
         first = store.add(Scan(GS1, "s1", "desk", T0, clock_synced=False))
         second = store.add(Scan(b"ABC", "s1", "desk", T0 + timedelta(seconds=1)))
@@ -41,7 +42,7 @@ def test_store_keeps_bytes_and_seq_and_corrects_times(tmp_path: Path) -> None:
 async def test_scan_sink_commits_then_tells_listeners(tmp_path: Path) -> None:
     seen: list[tuple[int, int]] = []
 
-    with ScanStore(tmp_path / FILENAME) as store:
+    with ScanStore(tmp_path / SCANS.file) as store:
 
         async def listener(stored: StoredScan) -> None:
             seen.append((stored.seq, store.last_seq()))
@@ -55,7 +56,7 @@ async def test_scan_sink_commits_then_tells_listeners(tmp_path: Path) -> None:
 @pytest.mark.asyncio
 async def test_api_scans(tmp_path: Path) -> None:
     clock = FakeClock(T0)
-    with ScanStore(tmp_path / FILENAME) as store:
+    with ScanStore(tmp_path / SCANS.file) as store:
         store.add(Scan(GS1, "s1", "desk", T0))
         app = web.Application(middlewares=[roles_from_header])
         add_scan_routes(app, store, clock)

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from gateway.clock_sync import READINGS, SCANS, ClockSync, time_service_running
 from gateway.core.clock import FakeClock
-from gateway.storage.readings import MIGRATIONS, ReadingStore, to_millis
+from gateway.storage import registry
+from gateway.storage.readings import ReadingStore, to_millis
 from gateway.storage.scans import ScanStore
 from gateway.time_correction import OffsetTimeline, offset_of
 from probes.reading import ProbeStatus, Reading
@@ -127,7 +128,7 @@ def test_readings_store_corrects_and_trusts_rows_once(tmp_path: Path) -> None:
 def test_a_store_of_the_previous_schema_migrates_forward(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite3"
     conn = sqlite3.connect(path)
-    for statement in MIGRATIONS[0]:
+    for statement in registry.READINGS.migrations[0]:
         conn.execute(statement)
     conn.execute("INSERT INTO probes (id, code) VALUES (1, 'P1')")
     conn.execute(

@@ -12,11 +12,11 @@ from typing import Literal
 import pytest
 
 from gateway.storage.readings import (
-    SCHEMA_VERSION,
     InvalidReadingError,
     ReadingStore,
     StoredReading,
 )
+from gateway.storage.registry import READINGS
 from gateway.storage.sqlite_file import SqliteFile
 from probes.reading import ProbeStatus, Reading
 
@@ -147,7 +147,7 @@ def test_file_is_wal_with_schema_version_and_clean(store: ReadingStore, db_path:
     assert store.integrity_check() == "ok"
     with sqlite3.connect(db_path) as raw:
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == READINGS.schema_version
     raw.close()
 
 

@@ -23,7 +23,8 @@ from firmware_sim.modbus_devices import ModbusSimulator, channels_for_settings
 from gateway.auth.policy import Role
 from gateway.core.clock import SystemClock
 from gateway.settings import load_settings
-from gateway.storage.accounts import ACCOUNTS_FILE, AccountStore, Passwords
+from gateway.storage.accounts import AccountStore, Passwords
+from gateway.storage.registry import ACCOUNTS
 from tests.e2e.support import CLINIC_HEADER
 from tests.ledger.conftest import SHIPMENT
 
@@ -192,7 +193,7 @@ def write_clinic(folder: Path, port: int) -> Path:
     config.write_text(clinic_toml(data_dir, port, with_unbound=False), encoding="utf-8")
     (data_dir / "shipment.json").write_text(json.dumps(SHIPMENT), encoding="utf-8")
     passwords = Passwords()
-    with AccountStore(data_dir / ACCOUNTS_FILE, SystemClock(), passwords=passwords) as accounts:
+    with AccountStore(data_dir / ACCOUNTS.file, SystemClock(), passwords=passwords) as accounts:
         hashed = passwords.hash(PASSWORD)
         for person in PEOPLE:
             accounts.add(person.name, hashed, person.roles, person.display_name, person.person)

@@ -28,9 +28,9 @@ from gateway.recorder import Recorder
 from gateway.sources import open_sources
 from gateway.storage.accounts import AccountStore
 from gateway.storage.audit_log import AuditLog
-from gateway.storage.checks import FILENAME as CHECKS_FILE
 from gateway.storage.checks import ChecksStore
 from gateway.storage.readings import ReadingStore
+from gateway.storage.registry import CHECKS
 from gateway.web.app import GatewayContext, build_app
 from ledger.settings import LedgerSettings
 from tests.alarms.conftest import alerts_section, clinic
@@ -96,7 +96,7 @@ def full_app(
             ledger_jobs=jobs,
             excursions=excursions,
             auth=auth,
-            checks=resources.enter_context(ChecksStore(data_dir / CHECKS_FILE, T0)),
+            checks=resources.enter_context(ChecksStore(data_dir / CHECKS.file, T0)),
         )
         app = build_app(context)
         yield Site(app, clock, auth.accounts, auth.audit, data_dir, context, acting)

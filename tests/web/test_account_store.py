@@ -10,12 +10,12 @@ import pytest
 from gateway.auth.policy import Role
 from gateway.core.clock import FakeClock
 from gateway.storage.accounts import (
-    ACCOUNTS_FILE,
     AccountConflictError,
     InvalidAccountError,
     LockedOutError,
     SignInRefusedError,
 )
+from gateway.storage.registry import ACCOUNTS
 from tests.web.conftest import T0
 from tests.web_support import TEST_PASSWORD, add_account, open_accounts, stored_bytes
 
@@ -57,7 +57,7 @@ async def test_the_file_keeps_no_secret(tmp_path: Path) -> None:
         add_account(accounts, "wang", Role.MANAGER)
         session = await accounts.sign_in("wang", TEST_PASSWORD)
         secret, _ = accounts.create_token("wang", "phone")
-    raw = stored_bytes(tmp_path, ACCOUNTS_FILE)
+    raw = stored_bytes(tmp_path, ACCOUNTS.file)
     for text in (TEST_PASSWORD, session.token, secret):
         assert text.encode() not in raw
     assert b"$argon2id$" in raw

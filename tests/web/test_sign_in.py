@@ -11,7 +11,7 @@ from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.storage.accounts import LoginPolicy
-from gateway.storage.audit_log import AUDIT_FILE
+from gateway.storage.registry import AUDIT
 from tests.web.conftest import Site, sign_in
 from tests.web_support import TEST_PASSWORD, bearer, csrf, stored_bytes
 
@@ -278,7 +278,7 @@ async def test_audit_entries_and_no_secrets(site: Site, client: Client) -> None:
     assert {e["path"] for e in entries} >= {"/api/session", "/api/tokens", "/api/accounts"}
 
     site.audit.close()
-    raw = stored_bytes(site.data_dir, AUDIT_FILE)
+    raw = stored_bytes(site.data_dir, AUDIT.file)
     for secret_text in (
         "wrong-password-1", "bad-pass-2", TEST_PASSWORD, "secret-of-zhang", "new-secret-zhang",
         secret, token,

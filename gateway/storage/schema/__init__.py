@@ -1,0 +1,1 @@
+"""The schema of every store: its forward-only migrations, one module per SQLite file."""
