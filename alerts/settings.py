@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 
 from alerts.model import ChannelKind
 from gateway.core.problems import Problem
+from gateway.core.ranges import check_ordered
 from gateway.core.validation import E164, HTTP_URL
 
 MESSAGE_CHANNELS = (
@@ -28,7 +29,7 @@ MESSAGE_CHANNELS = (
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Person(_Model):
@@ -177,6 +178,11 @@ class RuleThresholds(_Model):
     who_freeze_s: Annotated[float, Field(gt=0)] = 3600.0
 
     @model_validator(mode="after")
+    def _who_ordered(self) -> RuleThresholds:
+        check_ordered(self, "who_freeze_c", "who_heat_c", strict=True)
+        return self
+
+    @model_validator(mode="after")
     def _battery_hysteresis(self) -> RuleThresholds:
         if self.battery_clear_pct < self.battery_low_pct:
             raise ValueError(
@@ -221,6 +227,11 @@ class OutboxSettings(_Model):
     max_retry_s: Annotated[float, Field(gt=0)] = 600.0
     jitter: Annotated[float, Field(ge=0, le=0.5)] = 0.2
     give_up_after_s: Annotated[float, Field(gt=0)] = 43_200.0
+
+    @model_validator(mode="after")
+    def _retry_ordered(self) -> OutboxSettings:
+        check_ordered(self, "first_retry_s", "max_retry_s")
+        return self
 
 
 class AckLinkSettings(_Model):

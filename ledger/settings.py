@@ -29,6 +29,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
+from gateway.core.ranges import check_ordered
 from gateway.core.validation import HTTP_URL
 
 
@@ -45,7 +46,7 @@ PLACING = frozenset({StationAction.RECEIVE, StationAction.MOVE})
 
 
 class LedgerSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     platform_url: Annotated[
         str, Field(pattern=HTTP_URL, description="the provincial platform's upload endpoint")
@@ -83,6 +84,11 @@ class LedgerSettings(BaseModel):
     poll_s: Annotated[
         float, Field(gt=0, description="re-check the upload queue at least this often")
     ] = 300.0
+
+    @model_validator(mode="after")
+    def _retry_ordered(self) -> LedgerSettings:
+        check_ordered(self, "retry_initial_s", "retry_max_s")
+        return self
 
     @model_validator(mode="after")
     def _consistent(self) -> LedgerSettings:

@@ -19,6 +19,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from gateway.core.ranges import check_ordered
 from gateway.storage.ledger.catalogue import Product
 from ledger.errors import ReferenceDataError
 from ledger.exposure import Exposure
@@ -31,7 +32,7 @@ VVM_DISCARD_STAGE = 3
 
 
 class ProductStability(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     product_id: Annotated[str | None, Field(pattern=r"^[0-9]{7}$")] = None
     vaccine_code: Annotated[str | None, Field(min_length=1)] = None
@@ -51,11 +52,7 @@ class ProductStability(BaseModel):
     def _consistent(self) -> ProductStability:
         if (self.product_id is None) == (self.vaccine_code is None):
             raise ValueError("give exactly one of product_id or vaccine_code")
-        if self.freeze_threshold_c >= self.heat_threshold_c:
-            raise ValueError(
-                f"freeze_threshold_c {self.freeze_threshold_c} must be below heat_threshold_c "
-                f"{self.heat_threshold_c}"
-            )
+        check_ordered(self, "freeze_threshold_c", "heat_threshold_c", strict=True)
         return self
 
     @property
@@ -65,7 +62,7 @@ class ProductStability(BaseModel):
 
 
 class StabilityTable(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     products: list[ProductStability] = []
 

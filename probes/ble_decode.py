@@ -17,6 +17,7 @@ protection), so a `Decoder` is built once per probe and fed that probe's adverti
 
 from __future__ import annotations
 
+import math
 import struct
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
@@ -217,7 +218,8 @@ class LibraryDecoder(Decoder):
 def _number(value: object) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value)
+    number = float(value)
+    return number if math.isfinite(number) else None
 
 
 def _int(value: object) -> int | None:

@@ -16,6 +16,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from gateway.core.ranges import check_ordered
+
 DataType = Literal["int16", "uint16", "int32", "uint32", "float32"]
 REGISTER_WIDTH: dict[str, int] = {
     "int16": 1,
@@ -29,7 +31,7 @@ REGISTER_WIDTH: dict[str, int] = {
 class FieldMap(BaseModel):
     """Where one quantity sits inside a channel's registers, and how to scale it."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     offset: int = Field(ge=0, description="register offset from the channel's first register")
     datatype: DataType = "int16"
@@ -42,7 +44,7 @@ class FieldMap(BaseModel):
 
 
 class RegisterProfile(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
     description: str
@@ -58,8 +60,7 @@ class RegisterProfile(BaseModel):
 
     @model_validator(mode="after")
     def _fields_fit_in_channel(self) -> RegisterProfile:
-        if self.physical_min >= self.physical_max:
-            raise ValueError("physical_min must be below physical_max")
+        check_ordered(self, "physical_min", "physical_max", strict=True)
         for name, field in (("temperature", self.temperature), ("humidity", self.humidity)):
             if field is not None and field.offset + field.width > self.channel_stride:
                 raise ValueError(

@@ -7,6 +7,7 @@ such, never as a number that could be mistaken for the fridge's temperature.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -50,3 +51,7 @@ class Reading:
                 f"reading of probe {self.probe}: a {self.status} reading must not carry a "
                 "temperature"
             )
+        for name in ("temperature", "humidity", "battery"):
+            value = getattr(self, name)
+            if value is not None and not math.isfinite(value):
+                raise ValueError(f"reading of probe {self.probe}: {name} {value} is not a number")

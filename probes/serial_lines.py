@@ -93,7 +93,8 @@ def parse_line(fmt: SerialLineFormat, line: bytes) -> dict[str, float | None]:
             raise LineFormatError(
                 f"field {spec.label!r} ({spec.name}): {text!r} is not a number"
             ) from None
-        if not math.isfinite(number):
+        scaled = round(number * spec.scale + spec.offset, 6)
+        if not math.isfinite(scaled):
             raise LineFormatError(f"field {spec.label!r} ({spec.name}): {text!r} is not finite")
-        values[spec.name] = round(number * spec.scale + spec.offset, 6)
+        values[spec.name] = scaled
     return values

@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from gateway.core.problems import Problem
+from gateway.core.ranges import check_ordered
 from gateway.core.validation import MAC
 from probes.ble_decode import BleFormat
 
@@ -36,7 +37,7 @@ _KEY_HEX_DIGITS: dict[BleFormat, tuple[int, ...]] = {
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class BleSettings(_Model):
@@ -50,6 +51,11 @@ class BleSettings(_Model):
     ] = 300.0
     backoff_initial_s: Annotated[float, Field(gt=0)] = 5.0
     backoff_max_s: Annotated[float, Field(gt=0)] = 300.0
+
+    @model_validator(mode="after")
+    def _backoff_ordered(self) -> BleSettings:
+        check_ordered(self, "backoff_initial_s", "backoff_max_s")
+        return self
 
 
 class BleProbe(_Model):
@@ -174,6 +180,11 @@ class SerialProbe(_Model):
         return self.port
 
     @model_validator(mode="after")
+    def _backoff_ordered(self) -> SerialProbe:
+        check_ordered(self, "backoff_initial_s", "backoff_max_s")
+        return self
+
+    @model_validator(mode="after")
     def _fields_exist(self) -> SerialProbe:
         names = {spec.name for spec in self.format.fields}
         for value in (self.field, self.humidity_field):
@@ -191,6 +202,11 @@ class _ScannerCommon(_Model):
     burst: Annotated[int, Field(ge=1)] = 20
     backoff_initial_s: Annotated[float, Field(gt=0)] = 1.0
     backoff_max_s: Annotated[float, Field(gt=0)] = 30.0
+
+    @model_validator(mode="after")
+    def _backoff_ordered(self) -> _ScannerCommon:
+        check_ordered(self, "backoff_initial_s", "backoff_max_s")
+        return self
 
 
 class SerialScanner(_ScannerCommon):
@@ -310,6 +326,11 @@ class _BusCommon(_Model):
     unavailable_after: Annotated[int, Field(ge=1, le=100)] = 3
     backoff_initial_s: Annotated[float, Field(gt=0)] = 1.0
     backoff_max_s: Annotated[float, Field(gt=0)] = 60.0
+
+    @model_validator(mode="after")
+    def _backoff_ordered(self) -> _BusCommon:
+        check_ordered(self, "backoff_initial_s", "backoff_max_s")
+        return self
 
 
 class RtuBus(_BusCommon):

@@ -63,7 +63,7 @@ class RefusedError(GatewayError):
 
 
 class _Form(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     expected_version: Annotated[
         str, Field(min_length=64, max_length=64, description="the config version the form saw")

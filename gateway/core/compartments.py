@@ -14,9 +14,11 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from gateway.core.ranges import check_ordered
+
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +79,7 @@ class CompartmentSettings(_Model):
     def _range_is_ordered(self) -> CompartmentSettings:
         if self.min_c is None and self.max_c is None:
             raise ValueError("set min_c, max_c or both: a compartment needs a range")
-        if self.min_c is not None and self.max_c is not None and self.min_c >= self.max_c:
-            raise ValueError(f"min_c {self.min_c} must be below max_c {self.max_c}")
+        check_ordered(self, "min_c", "max_c", strict=True)
         return self
 
 

@@ -99,6 +99,8 @@ def reason(error: ErrorDetails) -> str:
     context = error.get("ctx") or {}
     if error["type"] == "string_pattern_mismatch":
         return f"{error['input']!r} is not {pattern_in_words(str(context.get('pattern')))}"
+    if error["type"] == "finite_number":
+        return f"{error['input']!r} is not a finite number"
     return error["msg"]
 
 
@@ -106,6 +108,8 @@ def fix(error: ErrorDetails) -> str:
     context = error.get("ctx") or {}
     if error["type"] in _FIXES:
         return _FIXES[error["type"]]
+    if error["type"] == "finite_number":
+        return "write a finite number such as 8.0: nan or inf switches its check off"
     if "pattern" in context:
         return f"write {pattern_in_words(str(context['pattern']))}"
     if any(bound in context for bound in ("ge", "gt", "le", "lt")):
@@ -115,4 +119,18 @@ def fix(error: ErrorDetails) -> str:
 
 def problem(error: ErrorDetails, data: object, skip: Iterable[str] = ()) -> Problem:
     """One configuration problem: the key as written, the reason and the fix in words."""
-    return Problem(readable_key(error["loc"], data, skip), reason(error), fix(error))
+    key = readable_key(error["loc"], data, skip)
+    if error["type"] == "value_error":
+        return _stated_problem(key, error["msg"].removeprefix("Value error, "))
+    return Problem(key, reason(error), fix(error))
+
+
+def _stated_problem(key: str, message: str) -> Problem:
+    """A validator's own message, its fix ("; fix: ..." or "(fix: ...)") moved to the fix."""
+    stated, has_fix, fixed = message.partition("; fix: ")
+    if has_fix:
+        return Problem(key, stated, fixed)
+    stated, has_fix, fixed = message.rpartition(" (fix: ")
+    if has_fix and fixed.endswith(")"):
+        return Problem(key, stated, fixed.removesuffix(")"))
+    return Problem(key, message, "correct the value")

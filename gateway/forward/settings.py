@@ -39,7 +39,7 @@ from gateway.auth.policy import ACCOUNT_NAME
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class PumpSettings(_Model):
@@ -57,6 +57,7 @@ class PumpSettings(_Model):
     ] = 5000
     retry_initial_s: Annotated[float, Field(gt=0, le=600)] = 1.0
     retry_max_s: Annotated[float, Field(gt=0, le=3600)] = 15.0
+
     auth_retry_s: Annotated[
         float, Field(gt=0, le=86_400, description="pace of retries after 401/403")
     ] = 120.0

@@ -48,7 +48,7 @@ _OK = STATUS_CODES[ProbeStatus.OK]
 class DiskBudgetSettings(BaseModel):
     """`[store.disk_budget]` (proposed): the size budget of the readings store."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     max_bytes: Annotated[int, Field(ge=100_000, description="budget of used database pages")]
     low_watermark: Annotated[float, Field(gt=0.1, lt=1.0)] = 0.9

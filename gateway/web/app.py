@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import json
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,6 +21,7 @@ from gateway.recorder import Recorder
 from gateway.settings import Settings
 from gateway.sources import Sources
 from gateway.storage.readings import ReadingStore, StoredReading
+from gateway.web.json_http import dumps
 from gateway.web.routes.checks import CHECKS, add_check_routes, checks_health
 from gateway.web.routes.scans import add_scan_routes
 from probes.modbus import ModbusBusDriver
@@ -44,9 +43,6 @@ if TYPE_CHECKING:
     from gateway.web.auth_middleware import WebAuth
 
 MAX_READINGS = 10_000
-
-# Chinese names stay readable in the JSON rather than \u-escaped.
-_dumps = functools.partial(json.dumps, ensure_ascii=False)
 
 
 @dataclass(slots=True)
@@ -222,7 +218,7 @@ async def health(request: web.Request) -> web.Response:
     }
     verdict = judge(body)
     body = {"status": verdict.status, "problems": [p.to_json() for p in verdict.problems], **body}
-    return web.json_response(dumps=_dumps, data=body)
+    return web.json_response(dumps=dumps, data=body)
 
 
 def _lanes_json(lanes: Sequence[EventLane[Any]]) -> dict[str, Any]:
@@ -238,7 +234,7 @@ async def fridges(request: web.Request) -> web.Response:
     checks = request.app.get(CHECKS)
     repairs = () if checks is None else checks.store.needs_repair()
     return web.json_response(
-        dumps=_dumps,
+        dumps=dumps,
         data=[
             {
                 "fridge": view.fridge.code,
@@ -274,7 +270,7 @@ def _query_time(request: web.Request, name: str) -> datetime | None:
 
 
 def _bad_request(message: str) -> web.HTTPBadRequest:
-    return web.HTTPBadRequest(text=_dumps({"error": message}), content_type="application/json")
+    return web.HTTPBadRequest(text=dumps({"error": message}), content_type="application/json")
 
 
 def _reading_json(stored: StoredReading) -> dict[str, Any]:
@@ -309,7 +305,7 @@ async def readings(request: web.Request) -> web.Response:
     if not 1 <= limit <= MAX_READINGS:
         raise _bad_request(f"limit must be between 1 and {MAX_READINGS}")
     rows = context.store.readings(probe, since, until, limit)
-    return web.json_response(dumps=_dumps, data={"readings": [_reading_json(row) for row in rows]})
+    return web.json_response(dumps=dumps, data={"readings": [_reading_json(row) for row in rows]})
 
 
 async def metrics(request: web.Request) -> web.Response:

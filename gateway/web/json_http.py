@@ -15,8 +15,10 @@ from gateway.core import validation
 
 _B = TypeVar("_B", bound=BaseModel)
 
-# Chinese text stays readable in the JSON rather than \u-escaped.
-dumps = functools.partial(json.dumps, ensure_ascii=False)
+# Chinese text stays readable in the JSON rather than \u-escaped. A bare NaN or Infinity is not
+# JSON: the configuration and the readings refuse them, and one that slipped through anyway
+# fails this response (500, logged) rather than breaking every client that parses it.
+dumps = functools.partial(json.dumps, ensure_ascii=False, allow_nan=False)
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:

@@ -123,7 +123,7 @@ def test_field_errors_name_the_key() -> None:
     assert "gateway.number: Field required (fix: add this key)" in text
     assert "buses[name=rs485-1]" in text
     assert "fridges[code=F1].compartments[name=冷藏]" in text
-    assert "min_c 9.0 must be below max_c 8.0" in text
+    assert "min_c (9) must be below max_c (8) (fix: correct the one that is wrong" in text
 
 
 def test_misspelt_key_is_refused() -> None:

@@ -8,7 +8,6 @@ the two was wrong.
 
 from __future__ import annotations
 
-import functools
 import json
 from datetime import datetime
 from html import escape
@@ -40,9 +39,9 @@ from gateway.web.auth_middleware import (
     session_csrf,
     via,
 )
+from gateway.web.json_http import dumps
 
 _M = TypeVar("_M", bound=BaseModel)
-_dumps = functools.partial(json.dumps, ensure_ascii=False)
 
 
 class _Body(BaseModel):
@@ -64,7 +63,7 @@ class SetupBody(_Body):
 
 
 class NewAccountBody(_Body):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     name: Annotated[str, Field(min_length=1)]
     password: Annotated[str, Field(min_length=1)]
     roles: Annotated[list[Role], Field(min_length=1)]
@@ -73,7 +72,7 @@ class NewAccountBody(_Body):
 
 
 class AccountChangeBody(_Body):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     roles: Annotated[list[Role], Field(min_length=1)] | None = None
     display_name: str | None = None
     person: str | None = None
@@ -81,12 +80,12 @@ class AccountChangeBody(_Body):
 
 
 class PasswordBody(_Body):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     password: Annotated[str, Field(min_length=1)]
 
 
 class NewTokenBody(_Body):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     account: Annotated[str, Field(min_length=1)]
     name: Annotated[str, Field(min_length=1)]
 
@@ -111,7 +110,7 @@ def add_account_routes(app: web.Application) -> None:
 
 def _json(data: object, status: int = 200) -> web.Response:
     """JSON with Chinese names readable rather than \\u-escaped."""
-    return web.json_response(data, status=status, dumps=_dumps)
+    return web.json_response(data, status=status, dumps=dumps)
 
 
 def _accounts(request: web.Request) -> AccountStore:

@@ -35,6 +35,7 @@ from gateway.auth.access import OPEN, add_route, forbidden, require
 from gateway.auth.policy import Action, ForbiddenError, User, alarm_person
 from gateway.core.clinic_time import CLINIC_TZ
 from gateway.core.errors import StoreError
+from gateway.web.json_http import json_response
 
 _B = TypeVar("_B", bound="_Body")
 SERVICE = web.AppKey("alarms", AlarmService)
@@ -42,7 +43,7 @@ MAX_RECENT = 500
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class AckBody(_Body):
@@ -147,7 +148,7 @@ async def list_alarms(request: web.Request) -> web.Response:
         raise _error(
             web.HTTPBadRequest, f"recent={text!r}; fix: give a whole number from 0 to {MAX_RECENT}"
         )
-    return web.json_response(service.view(int(text)))
+    return json_response(service.view(int(text)))
 
 
 async def acknowledge(request: web.Request) -> web.Response:
@@ -159,7 +160,7 @@ async def acknowledge(request: web.Request) -> web.Response:
         done = service.acknowledge(request.match_info["ref"], person, body.how, body.unit)
     except (RejectedEventError, StoreError) as error:
         raise _refused(error, service) from None
-    return web.json_response({"ok": True, "transitions": _transitions(done)})
+    return json_response({"ok": True, "transitions": _transitions(done)})
 
 
 async def close(request: web.Request) -> web.Response:
@@ -174,7 +175,7 @@ async def close(request: web.Request) -> web.Response:
         )
     except (RejectedEventError, StoreError) as error:
         raise _refused(error, service) from None
-    return web.json_response({"ok": True, "transitions": _transitions(done)})
+    return json_response({"ok": True, "transitions": _transitions(done)})
 
 
 async def silence(request: web.Request) -> web.Response:
@@ -198,7 +199,7 @@ async def silence(request: web.Request) -> web.Response:
         done = service.silence(who, body.why, body.until, body.scope)
     except (RejectedEventError, StoreError) as error:
         raise _refused(error, service) from None
-    return web.json_response({"ok": True, "transitions": _transitions(done)})
+    return json_response({"ok": True, "transitions": _transitions(done)})
 
 
 _PAGE = """<!doctype html>

@@ -65,7 +65,7 @@ Celsius = Annotated[float, Field(allow_inf_nan=False)]
 
 
 class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class CalibrationBody(Body):

@@ -8,8 +8,6 @@ form answers 422 with its reasons, a stale version 409; nothing is changed in ei
 from __future__ import annotations
 
 import contextlib
-import functools
-import json
 from collections.abc import AsyncIterator
 from dataclasses import asdict
 from datetime import timedelta
@@ -46,9 +44,9 @@ from gateway.core.errors import ConfigError
 from gateway.hot_reload import driver_specs
 from gateway.storage.commissioning import Change
 from gateway.web.app import CONTEXT, GatewayContext
+from gateway.web.json_http import dumps
 from probes.settings import RtuBus
 
-_dumps = functools.partial(json.dumps, ensure_ascii=False)
 _F = TypeVar("_F", bound=BaseModel)
 
 MAX_SCAN_TIMEOUT_S = 2.0
@@ -79,7 +77,7 @@ def add_commissioning_routes(app: web.Application) -> None:
 
 
 def _error(kind: type[web.HTTPError], message: str, **extra: Any) -> web.HTTPError:
-    return kind(text=_dumps({"error": message, **extra}), content_type="application/json")
+    return kind(text=dumps({"error": message, **extra}), content_type="application/json")
 
 
 def _context(request: web.Request) -> GatewayContext:
@@ -94,7 +92,7 @@ def _desk(context: GatewayContext) -> CommissioningDesk:
 
 
 def _json(data: Any) -> web.Response:
-    return web.json_response(data, dumps=_dumps)
+    return web.json_response(data, dumps=dumps)
 
 
 def _number(request: web.Request, name: str, default: float, low: float, high: float) -> float:

@@ -40,7 +40,7 @@ Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 
 
 class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ScanBody(Body):

@@ -18,6 +18,7 @@ from aiohttp import web
 from gateway.auth.access import require
 from gateway.auth.policy import Action
 from gateway.web.app import CONTEXT
+from gateway.web.json_http import dumps
 
 DEFAULT_POINTS = 300
 MAX_POINTS = 2000
@@ -97,4 +98,4 @@ async def series(request: web.Request) -> web.Response:
             for bucket in buckets
         ],
     }
-    return web.json_response(body, dumps=lambda data: json.dumps(data, ensure_ascii=False))
+    return web.json_response(body, dumps=dumps)
