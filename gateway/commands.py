@@ -3,7 +3,8 @@
 Each acts for `[mqtt] command_account`, looked up when the command comes (`Acting`), and that
 account's rights are checked by the one policy, as if it had signed in to the web pages:
 `reload` needs `config_change`, `ack` needs `alarm_ack` and acknowledges as the account's alarm
-person, whom the alarm timeline records. A refusal is the reply (`ok: false`, its `code`).
+person, whom the alarm timeline records. A reply names the account that acted; a refusal is
+the reply (`ok: false`, its `code`).
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ def county_commands(
     """`reload` applies the configuration file again and says what it did."""
 
     async def reload_command(request: dict[str, object]) -> dict[str, object]:
-        authorize(acting.for_commands(), Action.CONFIG_CHANGE)
-        return {"ok": True, "detail": await reload()}
+        user = authorize(acting.for_commands(), Action.CONFIG_CHANGE)
+        return {"ok": True, "account": user.name, "detail": await reload()}
 
     async def ack(request: dict[str, object]) -> dict[str, object]:
         user = authorize(acting.for_commands(), Action.ALARM_ACK)
@@ -44,6 +45,11 @@ def county_commands(
         transitions = alarms.acknowledge(
             str(alarm), person, "mqtt", unit=unit if isinstance(unit, str) else None
         )
-        return {"ok": True, "person": person, "transitions": len(transitions)}
+        return {
+            "ok": True,
+            "account": user.name,
+            "person": person,
+            "transitions": len(transitions),
+        }
 
     return {"reload": reload_command, "ack": ack}
