@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -70,22 +69,6 @@ class LedgerBook:
 
     def close(self) -> None:
         self.db.close()
-
-
-def read_meta(db: LedgerDB, key: str) -> str | None:
-    """A value the gateway keeps in the ledger file's ``meta`` table (cursors, daily jobs)."""
-    with db.translated("read ledger meta"):
-        row = db.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-    return None if row is None else str(row[0])
-
-
-def write_meta(db: LedgerDB, values: Mapping[str, str]) -> None:
-    with db.transaction("write ledger meta") as conn:
-        conn.executemany(
-            "INSERT INTO meta (key, value) VALUES (?, ?)"
-            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            values.items(),
-        )
 
 
 def open_ledger_book(

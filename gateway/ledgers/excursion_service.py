@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -25,13 +26,18 @@ from gateway.core.clock import Clock
 from gateway.core.errors import GatewayError, StoreError
 from gateway.forward.event_lane import Page
 from gateway.forward.exposure_events import ExposureEvent, exposure_events_of
-from gateway.ledgers.book import read_meta, write_meta
 from gateway.settings import Settings
 from gateway.storage.alarms import AlarmStore
 from gateway.storage.ledger.catalogue import Catalogue
-from gateway.storage.ledger.db import LedgerDB, to_ms
+from gateway.storage.ledger.db import LedgerDB
 from gateway.storage.ledger.locations import StockLocations
 from gateway.storage.ledger.quarantine import Excursion, Quarantine, Thresholds
+from gateway.storage.ledger.queries import (
+    excursions_after,
+    excursions_started_between,
+    read_meta,
+    write_meta,
+)
 from gateway.storage.ledger.requisition import Requisitions
 from gateway.storage.ledger.stock import StockLedger
 from gateway.storage.readings import ReadingStore
@@ -232,17 +238,10 @@ class ExcursionService:
         self.last_error = error
 
     def _cursor(self) -> int:
-        with self.db.translated("read excursion cursor"):
-            row = self.db.conn.execute("SELECT value FROM meta WHERE key = ?", (CURSOR_KEY,))
-            found = row.fetchone()
-        return int(found[0]) if found else 0
+        return int(read_meta(self.db, CURSOR_KEY) or 0)
 
     def _save_cursor(self, seq: int) -> None:
-        with self.db.transaction("save excursion cursor") as conn:
-            conn.execute(
-                "INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = ?",
-                (CURSOR_KEY, str(seq), str(seq)),
-            )
+        write_meta(self.db, {CURSOR_KEY: str(seq)})
 
     def health(self) -> dict[str, object]:
         return {"recorded": self.recorded, "last_error": self.last_error}
@@ -260,20 +259,14 @@ class ExposureEvents:
         self.quarantine = quarantine
 
     def after(self, cursor: int, limit: int) -> Page[ExposureEvent]:
-        rows = self._rows(
-            "SELECT rowid, excursion_id FROM excursions WHERE rowid > ? ORDER BY rowid LIMIT ?",
-            (cursor, limit),
-        )
+        rows = self._rows(lambda db: excursions_after(db, cursor, limit))
         if not rows:
             return Page((), None, 0)
         return Page(self._events(rows), rows[-1][0], len(rows))
 
     def started_between(self, start: datetime, end: datetime) -> list[ExposureEvent]:
         """The events of the excursions that began in [start, end): the month's, for a report."""
-        return self._events(self._rows(
-            "SELECT rowid, excursion_id FROM excursions WHERE start_ms >= ? AND start_ms < ?"
-            " ORDER BY rowid", (to_ms(start), to_ms(end)),
-        ))  # fmt: skip
+        return self._events(self._rows(lambda db: excursions_started_between(db, start, end)))
 
     def read_cursor(self, key: str) -> int:
         try:
@@ -287,11 +280,9 @@ class ExposureEvents:
         except LedgerError as error:
             raise _store_error(error) from None
 
-    def _rows(self, query: str, params: tuple[int, int]) -> list[tuple[int, str]]:
-        db = self.quarantine.db
+    def _rows(self, read: Callable[[LedgerDB], list[tuple[int, str]]]) -> list[tuple[int, str]]:
         try:
-            with db.translated("read excursions for the county"):
-                return [(int(seq), str(xid)) for seq, xid in db.conn.execute(query, params)]
+            return read(self.quarantine.db)
         except LedgerError as error:
             raise _store_error(error) from None
 

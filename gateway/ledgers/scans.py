@@ -37,8 +37,9 @@ from typing import Any
 
 from gateway.auth.policy import Action, ForbiddenError, User, authorize
 from gateway.core.clock import Clock
-from gateway.ledgers.book import LedgerBook, read_meta, write_meta
+from gateway.ledgers.book import LedgerBook
 from gateway.storage.ledger.locations import StockLocations
+from gateway.storage.ledger.queries import read_meta, write_meta
 from gateway.storage.ledger.stock import EventResult, StocktakeReport
 from gateway.storage.scans import ScanStore, StoredScan
 from ledger.codes import FridgeLabel, classify

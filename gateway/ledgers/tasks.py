@@ -21,8 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Coroutine, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -34,11 +33,18 @@ from gateway.core.backoff import Backoff
 from gateway.core.clinic_time import CLINIC_TZ
 from gateway.core.clock import Clock
 from gateway.core.errors import ConfigError, StoreError
-from gateway.ledgers.book import LedgerBook, read_meta, write_meta
+from gateway.ledgers.book import LedgerBook
 from gateway.ledgers.scans import ActsFor, LedgerScans
 from gateway.settings import Settings
-from gateway.storage.ledger.db import LedgerDB, from_ms
+from gateway.storage.ledger.db import LedgerDB
 from gateway.storage.ledger.locations import StockLocations
+from gateway.storage.ledger.queries import (
+    first_administration_at,
+    first_vaccination_at,
+    queue_stats,
+    read_meta,
+    write_meta,
+)
 from gateway.storage.ledger.upload import WINDOW_START, DeadlineAlarm
 from ledger.errors import LedgerError
 from ledger.settings import LedgerSettings
@@ -61,35 +67,6 @@ DEADLINE_MARK = "ledger_deadline:"
 
 
 # -- the queue as health shows it ----------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class QueueStats:
-    pending: int
-    oldest_at: datetime | None
-    last_attempt_at: datetime | None
-    last_attempt_records: int
-    last_outcome: str | None
-
-
-def queue_stats(db: LedgerDB) -> QueueStats:
-    """Record versions not yet accepted (latest versions only) and the last upload attempt."""
-    with db.translated("read upload queue"):
-        count, oldest = db.conn.execute(
-            "SELECT COUNT(*), MIN(vaccinated_ms) FROM upload_queue q WHERE state != 'accepted'"
-            " AND version = (SELECT MAX(version) FROM upload_queue r"
-            " WHERE r.record_id = q.record_id)"
-        ).fetchone()
-        last = db.conn.execute(
-            "SELECT at_ms, records, outcome FROM upload_attempts ORDER BY seq DESC LIMIT 1"
-        ).fetchone()
-    return QueueStats(
-        pending=count,
-        oldest_at=None if oldest is None else from_ms(oldest),
-        last_attempt_at=None if last is None else from_ms(last[0]),
-        last_attempt_records=0 if last is None else last[1],
-        last_outcome=None if last is None else last[2],
-    )
 
 
 # -- upload --------------------------------------------------------------------------------
@@ -379,19 +356,18 @@ class DailyJobs:
         done = local.date() - timedelta(days=0 if local.time() >= issue_hour else 1)
         self._issues_through(done)
 
-    def _first_day(self, key: str, sql: str, last: date) -> date:
+    def _first_day(
+        self, key: str, first_at: Callable[[LedgerDB], datetime | None], last: date
+    ) -> date:
         through = read_meta(self.book.db, key)
         if through is not None:
             return date.fromisoformat(through) + timedelta(days=1)
-        with self.book.db.translated("read first day"):
-            (first_ms,) = self.book.db.conn.execute(sql).fetchone()
-        first = last if first_ms is None else from_ms(first_ms).astimezone(CLINIC_TZ).date()
+        at = first_at(self.book.db)
+        first = last if at is None else at.astimezone(CLINIC_TZ).date()
         return max(first, last - timedelta(days=MAX_CATCH_UP_DAYS))
 
     def _tables_through(self, last: date) -> None:
-        day = self._first_day(
-            META_TABLES_THROUGH, "SELECT MIN(vaccinated_ms) FROM record_versions", last
-        )
+        day = self._first_day(META_TABLES_THROUGH, first_vaccination_at, last)
         if day > last:
             return
         records = self.book.vaccinations.current_records()
@@ -412,11 +388,7 @@ class DailyJobs:
             day += timedelta(days=1)
 
     def _issues_through(self, last: date) -> None:
-        day = self._first_day(
-            META_ISSUE_THROUGH,
-            "SELECT MIN(at_ms) FROM stock_events WHERE kind = 'administer'",
-            last,
-        )
+        day = self._first_day(META_ISSUE_THROUGH, first_administration_at, last)
         while day <= last:
             issue = self.book.stock.summary_issue(day, actor=self.actor)
             write_meta(self.book.db, {META_ISSUE_THROUGH: day.isoformat()})

@@ -24,9 +24,10 @@ from gateway.alarms.engine import AlarmService
 from gateway.core.clinic_time import CLINIC_TZ
 from gateway.core.clock import FakeClock
 from gateway.ledgers.book import LedgerBook, open_configured
-from gateway.ledgers.tasks import DailyJobs, DeadlineWatch, LedgerJobs, queue_stats, stored_tables
+from gateway.ledgers.tasks import DailyJobs, DeadlineWatch, LedgerJobs, stored_tables
 from gateway.recorder import Recorder
 from gateway.settings import Settings
+from gateway.storage.ledger.queries import queue_stats
 from gateway.storage.readings import ReadingStore
 from ledger.settings import LedgerSettings
 from tests.access_support import acting_as

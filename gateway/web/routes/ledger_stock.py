@@ -7,7 +7,6 @@ user's name is the actor of every movement.
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -18,7 +17,7 @@ from gateway.auth.access import add_route, require
 from gateway.auth.policy import Action
 from gateway.core.clinic_time import CLINIC_TZ
 from gateway.storage.audit_log import note
-from gateway.storage.ledger.db import from_ms
+from gateway.storage.ledger import queries
 from gateway.storage.ledger.stock import EventResult
 from gateway.web.json_http import json_response, parse_body, refusal
 from gateway.web.routes.ledger_http import (
@@ -148,28 +147,22 @@ async def request_approval(request: web.Request) -> web.Response:
 async def approval_requests(request: web.Request) -> web.Response:
     """Returns and scraps asked for, newest first, with their decision (null: pending)."""
     reader(request)
-    book = request.app[BOOK]
-    with ledger_refusals(), book.db.translated("read approvals"):
-        rows = book.db.conn.execute(
-            "SELECT a.approval_id, a.kind, a.codes, a.requested_by, a.requested_ms, a.reason,"
-            " d.decision, d.decided_by, d.decided_ms FROM approvals a"
-            " LEFT JOIN approval_decisions d USING (approval_id) ORDER BY a.requested_ms DESC"
-        ).fetchall()
+    with ledger_refusals():
+        found = queries.approval_requests(request.app[BOOK].db)
     requests = [
         {
-            "approval_id": approval_id,
-            "kind": kind,
-            "codes": json.loads(codes),
-            "requested_by": requested_by,
-            "requested_at": from_ms(requested_ms).isoformat(),
-            "reason": reason,
-            "decision": decision,
-            "decided_by": decided_by,
-            "decided_at": iso(None if decided_ms is None else from_ms(decided_ms)),
+            "approval_id": item.approval_id,
+            "kind": item.kind,
+            "codes": item.codes,
+            "requested_by": item.requested_by,
+            "requested_at": item.requested_at.isoformat(),
+            "reason": item.reason,
+            "decision": item.decision,
+            "decided_by": item.decided_by,
+            "decided_at": iso(item.decided_at),
         }
-        for approval_id, kind, codes, requested_by, requested_ms, reason, decision, decided_by,
-        decided_ms in rows
-    ]  # fmt: skip
+        for item in found
+    ]
     return json_response({"requests": requests})
 
 
@@ -290,25 +283,20 @@ async def package(request: web.Request) -> web.Response:
             state = book.stock.state(code)
         except StockError as error:
             raise not_found(error.field, error.reason) from None
-        with book.db.translated("read movements"):
-            rows = book.db.conn.execute(
-                "SELECT seq, event_id, kind, doses, packages, at_ms, actor, reason, ref"
-                " FROM stock_events WHERE code = ? ORDER BY seq",
-                (code,),
-            ).fetchall()
-    movements = [
+        found = queries.movements(book.db, code)
+    events = [
         {
-            "seq": seq,
-            "event_id": event_id,
-            "kind": kind,
-            "doses": doses,
-            "packages": packages,
-            "at": from_ms(at_ms).isoformat(),
-            "actor": actor,
-            "reason": reason,
-            "ref": ref,
+            "seq": item.seq,
+            "event_id": item.event_id,
+            "kind": item.kind,
+            "doses": item.doses,
+            "packages": item.packages,
+            "at": item.at.isoformat(),
+            "actor": item.actor,
+            "reason": item.reason,
+            "ref": item.ref,
         }
-        for seq, event_id, kind, doses, packages, at_ms, actor, reason, ref in rows
+        for item in found
     ]
     return json_response(
         {
@@ -320,7 +308,7 @@ async def package(request: web.Request) -> web.Response:
             "opened_at": iso(state.opened_at),
             "discard_at": iso(state.discard_at),
             "held_by": state.held_by,
-            "movements": movements,
+            "movements": events,
         }
     )
 
