@@ -12,10 +12,11 @@ import getpass
 import sys
 from pathlib import Path
 
-from gateway.auth.policy import Role
+from gateway.auth.password_rules import check_new_password
+from gateway.auth.policy import Action, Role
 from gateway.core.clock import SystemClock
 from gateway.settings import load_settings
-from gateway.storage.accounts import AccountError, AccountStore
+from gateway.storage.accounts import TOKEN_DAYS, AccountError, AccountStore, ApiToken
 from gateway.storage.registry import ACCOUNTS
 
 # The demo's accounts, one per role, documented in the README: name, role, alarm person id
@@ -68,6 +69,18 @@ def add_accounts_parser(commands: argparse._SubParsersAction[argparse.ArgumentPa
     token = actions.add_parser("token", help="create an API token (printed once)")
     token.add_argument("name", help="the account the token acts as")
     token.add_argument("label", help="where the token is used, e.g. county-sync")
+    token.add_argument(
+        "--scope",
+        help="comma-separated actions the token may do, e.g. view,scan (default: all of the "
+        "account's)",
+    )
+    token.add_argument(
+        "--days", type=int, default=TOKEN_DAYS, help=f"days until it expires (default {TOKEN_DAYS})"
+    )
+
+    actions.add_parser(
+        "unthrottle", help="forget failed sign-ins: whoever was slowed down may sign in at once"
+    )
 
     revoke = actions.add_parser("revoke", help="revoke an API token by its id")
     revoke.add_argument("id", type=int)
@@ -79,6 +92,7 @@ def run_accounts(args: argparse.Namespace) -> int:
         command = args.accounts_command
         if command == "add":
             password = _password(args.password_stdin)
+            check_new_password(password, account=args.name, display_name=args.display_name)
             roles = [Role(role) for role in args.roles]
             account = accounts.add(
                 args.name, accounts.passwords.hash(password), roles, args.display_name, args.person
@@ -87,18 +101,24 @@ def run_accounts(args: argparse.Namespace) -> int:
         elif command == "list":
             _list(accounts)
         elif command == "passwd":
-            accounts.account(args.name)
-            accounts.set_password(
-                args.name, accounts.passwords.hash(_password(args.password_stdin))
-            )
+            account = accounts.account(args.name)
+            password = _password(args.password_stdin)
+            check_new_password(password, account=account.name, display_name=account.display_name)
+            accounts.set_password(args.name, accounts.passwords.hash(password))
             print(f"new password set for {args.name}; its sessions ended")
         elif command == "token":
-            secret, token = accounts.create_token(args.name, args.label)
+            scope = None if args.scope is None else _actions(args.scope)
+            secret, token = accounts.create_token(
+                args.name, args.label, scope=scope, days=args.days
+            )
             print(
-                f"API token {token.id} ({token.name}) for {token.account}; send it as"
+                f"API token {token.id} ({token.name}) for {token.account}, scope "
+                f"{_scope_text(token)}, expires {token.expires_at:%Y-%m-%d}; send it as"
                 " 'Authorization: Bearer <token>'. It is shown only now:"
             )
             print(secret)
+        elif command == "unthrottle":
+            print(f"forgot {accounts.unthrottle()} failed sign-in(s); everyone may sign in now")
         else:
             token = accounts.revoke_token(args.id)
             print(f"revoked API token {token.id} ({token.name}) of {token.account}")
@@ -127,8 +147,22 @@ def _list(accounts: AccountStore) -> None:
             f"{account.display_name}{person}{state}"
         )
     for token in accounts.tokens():
-        state = "revoked" if token.revoked_at else "active"
-        print(f"token {token.id}\t{token.account}\t{token.name}\t{state}")
+        state = "revoked" if token.revoked_at else f"expires {token.expires_at:%Y-%m-%d}"
+        print(
+            f"token {token.id}\t{token.account}\t{token.name}\t{state}\tscope {_scope_text(token)}"
+        )
+
+
+def _scope_text(token: ApiToken) -> str:
+    return "all of the account's" if token.scope is None else ",".join(sorted(token.scope))
+
+
+def _actions(text: str) -> list[Action]:
+    try:
+        return [Action(name.strip()) for name in text.split(",") if name.strip()]
+    except ValueError:
+        known = ", ".join(action.value for action in Action)
+        raise AccountError(f"--scope {text!r}: the actions are {known}") from None
 
 
 def ensure_demo_accounts(data_dir: Path) -> bool:

@@ -89,15 +89,18 @@ assert set(PERMISSIONS) == set(Action), "every action needs its roles"
 
 @dataclass(frozen=True, slots=True)
 class User:
-    """The account that acts. `person` is the alarm tier person id this account answers as."""
+    """The account that acts. `person` is the alarm tier person id this account answers as;
+    `scope`, for an API token with one, the only actions it may do (of its roles' actions)."""
 
     name: str
     roles: frozenset[Role]
     display_name: str = ""
     person: str | None = None
+    scope: frozenset[Action] | None = None
 
     def may(self, action: Action) -> bool:
-        return bool(self.roles & PERMISSIONS[action])
+        in_scope = self.scope is None or action in self.scope
+        return in_scope and bool(self.roles & PERMISSIONS[action])
 
 
 class ForbiddenError(GatewayError):
@@ -109,6 +112,11 @@ class ForbiddenError(GatewayError):
 
 def authorize(user: User, action: Action) -> User:
     """`user`, if one of their roles permits `action`; `ForbiddenError` otherwise."""
+    if user.scope is not None and action not in user.scope and user.roles & PERMISSIONS[action]:
+        raise ForbiddenError(
+            f"{user.name}'s API token may not {action.value}: its scope is "
+            f"{', '.join(sorted(user.scope))}; fix: make a token whose scope includes it"
+        )
     if not user.may(action):
         allowed = ", ".join(sorted(PERMISSIONS[action]))
         raise ForbiddenError(

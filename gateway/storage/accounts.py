@@ -1,9 +1,13 @@
 """The accounts of the people who use the gateway's web pages and API, in accounts.sqlite3.
 
 An account has a name, a display name, roles (see `gateway.auth.access`), optionally the alarm
-person id it answers as, and an argon2 password hash. Signing in is counted per name: after
-`max_failures` wrong passwords within `failure_window` the name is locked for `lockout`, for
-known and unknown names alike (the answer does not reveal which names exist). Sessions and
+person id it answers as, and an argon2 password hash. Wrong passwords slow the guesser down and
+never lock anyone out: each failure is kept with the name and the client address it came from;
+after `free_failures` of them within `failure_window`, by the name or from the address, the
+next attempt waits `first_delay`, doubling with every further failure up to `max_delay`
+(`LoginPolicy.delay`). Unknown names count like known ones (the answer does not reveal which
+names exist). On the gateway's own console `coldchain accounts unthrottle` forgets every
+failure (and `passwd` a name's), so an admin can always sign in at once. Sessions and
 API tokens are random strings; only their SHA-256 is stored, so a copy of the file does not
 sign anybody in. Sessions end after `session_idle` without use or `session_max` after signing
 in, whichever comes first.
@@ -13,19 +17,20 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 import re
 import secrets
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 from pathlib import Path
-from typing import Final
+from typing import ClassVar, Final
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from gateway.auth.policy import ACCOUNT_NAME, Role, User
+from gateway.auth.policy import ACCOUNT_NAME, Action, Role, User
 from gateway.core.clock import Clock
 from gateway.core.errors import GatewayError
 from gateway.storage.registry import ACCOUNTS
@@ -35,6 +40,7 @@ NAME_PATTERN = re.compile(ACCOUNT_NAME)
 MIN_PASSWORD = 8
 MAX_PASSWORD = 256
 MAX_TEXT = 100
+TOKEN_DAYS, MAX_TOKEN_DAYS = 90, 365
 API_TOKEN_PREFIX = "cc_"  # noqa: S105 (a marker, not a secret)
 
 
@@ -58,14 +64,20 @@ class SignInRefusedError(AccountError):
     """Wrong name or password, or a disabled account: the same answer for all three."""
 
 
-class LockedOutError(AccountError):
-    def __init__(self, name: str, until: datetime) -> None:
+class SignInThrottledError(AccountError):
+    """Too many wrong passwords lately, by this name or from this address: try again at
+    `until` (the password was not checked)."""
+
+    code: ClassVar[str] = "sign_in_throttled"
+
+    def __init__(self, name: str, until: datetime, seconds: int) -> None:
         super().__init__(
-            f"too many wrong passwords for {name!r}: signing in is locked until "
-            f"{until.isoformat(timespec='seconds')}; fix: wait, or ask an admin to reset "
-            "the password"
+            f"too many wrong passwords for {name!r} or from this address: try again in "
+            f"{seconds} s; fix: wait, or sign in from the gateway's own console, or ask an "
+            "admin to set a new password (coldchain accounts passwd)"
         )
         self.until = until
+        self.seconds = seconds
 
 
 class _Unchanged(Enum):
@@ -77,13 +89,21 @@ UNCHANGED: Final = _Unchanged.UNCHANGED
 
 @dataclass(frozen=True, slots=True)
 class LoginPolicy:
-    max_failures: int = 5
+    free_failures: int = 3
+    first_delay: timedelta = timedelta(seconds=1)
+    max_delay: timedelta = timedelta(seconds=60)
     failure_window: timedelta = timedelta(minutes=15)
-    lockout: timedelta = timedelta(minutes=15)
     session_idle: timedelta = timedelta(hours=2)
     session_max: timedelta = timedelta(hours=12)
     # last use is written at most this often, not on every request
     touch_every: timedelta = timedelta(minutes=1)
+
+    def delay(self, failures: int) -> timedelta:
+        """How long after the last of `failures` recent failures the next attempt waits."""
+        if failures < self.free_failures:
+            return timedelta(0)
+        factor: int = 2 ** min(failures - self.free_failures, 32)
+        return min(self.first_delay * factor, self.max_delay)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,18 +147,24 @@ class ActiveSession:
 
 @dataclass(frozen=True, slots=True)
 class ApiToken:
+    """An API token; `scope` None acts with every action of its account, else only those."""
+
     id: int
     name: str
     account: str
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
+    scope: frozenset[Action] | None
+    expires_at: datetime
 
     def to_json(self) -> dict[str, object]:
         return {
             "id": self.id,
             "name": self.name,
             "account": self.account,
+            "scope": None if self.scope is None else sorted(self.scope),
+            "expires_at": self.expires_at.isoformat(),
             "created_at": self.created_at.isoformat(),
             "last_used_at": None if self.last_used_at is None else self.last_used_at.isoformat(),
             "revoked_at": None if self.revoked_at is None else self.revoked_at.isoformat(),
@@ -224,12 +250,22 @@ def _account(row: tuple[object, ...]) -> Account:
     return Account(name, display_name, _roles(roles), person, bool(disabled), _time(created_at))
 
 
+_TOKEN_COLUMNS = "id, name, account, created_at, last_used_at, revoked_at, scope, expires_at"  # noqa: S105
+
+
+def _scope(text: object) -> frozenset[Action] | None:
+    return (
+        None if text is None else frozenset(Action(name) for name in str(text).split(",") if name)
+    )
+
+
 def _api_token(row: tuple[object, ...]) -> ApiToken:
-    token_id, name, account, created_at, last_used_at, revoked_at = row
+    token_id, name, account, created_at, last_used_at, revoked_at, scope, expires_at = row
     assert isinstance(token_id, int)
     assert isinstance(name, str)
     assert isinstance(account, str)
     assert isinstance(created_at, float)
+    assert isinstance(expires_at, float)
     return ApiToken(
         token_id,
         name,
@@ -237,6 +273,8 @@ def _api_token(row: tuple[object, ...]) -> ApiToken:
         _time(created_at),
         None if last_used_at is None else _time(float(str(last_used_at))),
         None if revoked_at is None else _time(float(str(revoked_at))),
+        _scope(scope),
+        _time(expires_at),
     )
 
 
@@ -383,30 +421,41 @@ class AccountStore(FileBacked):
                 "UPDATE accounts SET password_hash = ? WHERE name = ?", (password_hash, name)
             )
             conn.execute("DELETE FROM sessions WHERE account = ?", (name,))
-            conn.execute("DELETE FROM lockouts WHERE name = ?", (name,))
             conn.execute("DELETE FROM sign_in_failures WHERE name = ?", (name,))
 
     # signing in
 
-    def locked_until(self, name: str) -> datetime | None:
-        rows = self._file.fetch("SELECT until FROM lockouts WHERE name = ?", (name,))
-        if rows and rows[0][0] > self._now():
-            return _time(rows[0][0])
-        return None
+    def throttled_until(self, name: str, address: str | None) -> datetime | None:
+        """When `name` may try again from `address`; None when it may now."""
+        now = self._now()
+        since = now - self.policy.failure_window.total_seconds()
+        until = now
+        for column, value in (("name", name), ("address", address)):
+            if value is None:
+                continue
+            count, last = self._file.fetch(
+                f"SELECT count(*), max(at) FROM sign_in_failures WHERE {column} = ? AND at > ?",  # noqa: S608 (a column of two fixed names)
+                (value, since),
+            )[0]
+            if count:
+                until = max(until, last + self.policy.delay(count).total_seconds())
+        return _time(until) if until > now else None
 
-    async def sign_in(self, name: str, password: str) -> NewSession:
+    async def sign_in(self, name: str, password: str, *, address: str | None = None) -> NewSession:
         """A new session for the right password; `SignInRefusedError` (wrong name, password
-        or a disabled account) or `LockedOutError` otherwise."""
-        until = self.locked_until(name)
+        or a disabled account) or `SignInThrottledError` (too soon after failures by this name
+        or from this client `address`: the password is not checked) otherwise."""
+        until = self.throttled_until(name, address)
         if until is not None:
-            raise LockedOutError(name, until)
+            seconds = max(1, math.ceil(until.timestamp() - self._now()))
+            raise SignInThrottledError(name, until, seconds)
         rows = self._file.fetch(
             "SELECT password_hash, disabled FROM accounts WHERE name = ?", (name,)
         )
         stored = rows[0][0] if rows else self.passwords.decoy()
         right = await self.passwords.verify_async(stored, password)
         if not rows or not right or rows[0][1]:
-            self._failed(name)
+            self._failed(name, address)
             raise SignInRefusedError("wrong account name or password")
         if self.passwords.needs_rehash(stored):
             self.set_password(name, await self.passwords.hash_async(password))
@@ -414,28 +463,23 @@ class AccountStore(FileBacked):
             conn.execute("DELETE FROM sign_in_failures WHERE name = ?", (name,))
         return self.open_session(name)
 
-    def _failed(self, name: str) -> None:
+    def unthrottle(self) -> int:
+        """Forget every failed sign-in (the console's way in); how many were forgotten."""
+        with self._file.transaction("forget failed sign-ins in") as conn:
+            forgotten: int = conn.execute("DELETE FROM sign_in_failures").rowcount
+        return forgotten
+
+    def _failed(self, name: str, address: str | None) -> None:
         now = self._now()
-        policy = self.policy
         with self._file.transaction("count a failed sign-in in") as conn:
             conn.execute(
                 "DELETE FROM sign_in_failures WHERE at <= ?",
-                (now - policy.failure_window.total_seconds(),),
+                (now - self.policy.failure_window.total_seconds(),),
             )
-            conn.execute("INSERT INTO sign_in_failures (name, at) VALUES (?, ?)", (name, now))
-            (count,) = conn.execute(
-                "SELECT count(*) FROM sign_in_failures WHERE name = ?", (name,)
-            ).fetchone()
-            if count < policy.max_failures:
-                return
-            until = now + policy.lockout.total_seconds()
             conn.execute(
-                "INSERT INTO lockouts (name, until) VALUES (?, ?)"
-                " ON CONFLICT (name) DO UPDATE SET until = excluded.until",
-                (name, until),
+                "INSERT INTO sign_in_failures (name, address, at) VALUES (?, ?, ?)",
+                (name, address, now),
             )
-            conn.execute("DELETE FROM sign_in_failures WHERE name = ?", (name,))
-        raise LockedOutError(name, _time(until))
 
     # sessions
 
@@ -496,20 +540,53 @@ class AccountStore(FileBacked):
 
     # API tokens
 
-    def create_token(self, account: str, name: str) -> tuple[str, ApiToken]:
-        """A new API token for `account`: the secret (shown once, never stored) and its row."""
-        self.account(account)
+    def create_token(
+        self,
+        account: str,
+        name: str,
+        *,
+        scope: Iterable[Action] | None = None,
+        days: int = TOKEN_DAYS,
+    ) -> tuple[str, ApiToken]:
+        """A new API token for `account`: the secret (shown once, never stored) and its row.
+        `scope` (None: every action of the account) must be actions the account may do; the
+        token expires after `days` (1 to `MAX_TOKEN_DAYS`)."""
+        user = self.account(account).user()
         if not name.strip() or len(name) > MAX_TEXT:
             raise InvalidAccountError(
                 f"a token needs a name of 1 to {MAX_TEXT} characters saying where it is used, "
                 "e.g. county-sync"
             )
+        if not 1 <= days <= MAX_TOKEN_DAYS:
+            raise InvalidAccountError(
+                f"a token lasts 1 to {MAX_TOKEN_DAYS} days, not {days}; fix: make a new one "
+                "before it expires"
+            )
+        actions = None if scope is None else frozenset(scope)
+        if actions is not None:
+            beyond = sorted(action.value for action in actions if not user.may(action))
+            if not actions or beyond:
+                allowed = ", ".join(sorted(a.value for a in Action if user.may(a)))
+                raise InvalidAccountError(
+                    f"a token's scope is some of the actions its account may do; {account} "
+                    f"may not {', '.join(beyond) or 'do an empty scope'}; fix: choose from "
+                    f"{allowed}"
+                )
+        now = self._now()
         secret = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
         with self._file.transaction("create an API token in") as conn:
             cursor = conn.execute(
-                "INSERT INTO api_tokens (token_hash, name, account, created_at)"
-                " VALUES (?, ?, ?, ?)",
-                (_digest(secret), name, account, self._now()),
+                "INSERT INTO api_tokens"
+                " (token_hash, name, account, created_at, scope, expires_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    _digest(secret),
+                    name,
+                    account,
+                    now,
+                    None if actions is None else ",".join(sorted(actions)),
+                    now + days * 86400,
+                ),
             )
             token_id = cursor.lastrowid
         assert token_id is not None
@@ -517,8 +594,7 @@ class AccountStore(FileBacked):
 
     def token(self, token_id: int) -> ApiToken:
         rows = self._file.fetch(
-            "SELECT id, name, account, created_at, last_used_at, revoked_at"
-            " FROM api_tokens WHERE id = ?",
+            f"SELECT {_TOKEN_COLUMNS} FROM api_tokens WHERE id = ?",  # noqa: S608 (fixed columns)
             (token_id,),
         )
         if not rows:
@@ -529,15 +605,10 @@ class AccountStore(FileBacked):
 
     def tokens(self, account: str | None = None) -> list[ApiToken]:
         if account is None:
-            rows = self._file.fetch(
-                "SELECT id, name, account, created_at, last_used_at, revoked_at"
-                " FROM api_tokens ORDER BY id"
-            )
+            rows = self._file.fetch(f"SELECT {_TOKEN_COLUMNS} FROM api_tokens ORDER BY id")  # noqa: S608
         else:
             rows = self._file.fetch(
-                "SELECT id, name, account, created_at, last_used_at, revoked_at"
-                " FROM api_tokens WHERE account = ?"
-                " ORDER BY id",
+                f"SELECT {_TOKEN_COLUMNS} FROM api_tokens WHERE account = ? ORDER BY id",  # noqa: S608
                 (account,),
             )
         return [_api_token(row) for row in rows]
@@ -552,26 +623,27 @@ class AccountStore(FileBacked):
         return self.token(token_id)
 
     def token_user(self, secret: str) -> User | None:
-        """The account behind a Bearer token; None when unknown, revoked or disabled."""
+        """The account behind a Bearer token, limited to the token's scope; None when unknown,
+        revoked, expired or disabled."""
+        now = self._now()
         rows = self._file.fetch(
-            "SELECT t.id, t.last_used_at,"
+            "SELECT t.id, t.last_used_at, t.scope,"
             " a.name, a.display_name, a.roles, a.person, a.disabled, a.created_at"
             " FROM api_tokens t"
             " JOIN accounts a ON a.name = t.account"
-            " WHERE t.token_hash = ? AND t.revoked_at IS NULL",
-            (_digest(secret),),
+            " WHERE t.token_hash = ? AND t.revoked_at IS NULL AND t.expires_at > ?",
+            (_digest(secret), now),
         )
         if not rows:
             return None
-        token_id, last_used_at, *account_row = rows[0]
+        token_id, last_used_at, scope, *account_row = rows[0]
         account = _account(tuple(account_row))
         if account.disabled:
             return None
-        now = self._now()
         if last_used_at is None or now - last_used_at >= self.policy.touch_every.total_seconds():
             with self._file.transaction("note an API token's use in") as conn:
                 conn.execute("UPDATE api_tokens SET last_used_at = ? WHERE id = ?", (now, token_id))
-        return account.user()
+        return replace(account.user(), scope=_scope(scope))
 
 
 def _all_roles() -> str:

@@ -49,7 +49,7 @@ class Via(enum.Enum):
     SESSION = enum.auto()
     TOKEN = enum.auto()
     STALE_SESSION = enum.auto()  # a cookie whose session ended or expired
-    BAD_TOKEN = enum.auto()  # unknown or revoked
+    BAD_TOKEN = enum.auto()  # unknown, revoked or expired
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,8 +130,8 @@ async def _checked(
             if via(request) is Via.BAD_TOKEN:
                 raise refusal(
                     web.HTTPUnauthorized,
-                    "the Bearer API token is unknown or revoked; fix: ask an admin for a new "
-                    "one (POST /api/tokens or `coldchain accounts token`)",
+                    "the Bearer API token is unknown, revoked or expired; fix: ask an admin for "
+                    "a new one (POST /api/tokens or `coldchain accounts token`)",
                 )
         require(request, needed)
     if request.method in STATE_CHANGING and via(request) is Via.SESSION:

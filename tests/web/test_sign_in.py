@@ -1,4 +1,4 @@
-"""Signing in and out over HTTP: wrong passwords, lockout on the fake clock, expired sessions,
+"""Signing in and out over HTTP: wrong passwords, throttling on the fake clock, expired sessions,
 CSRF, Bearer tokens, cookie attributes and the audit trail of it all."""
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ async def test_wrong_password_and_unknown_name_get_the_same_answer(
     )
     assert "coldchain_session" not in wrong.cookies
     assert (await client.get("/api/session")).status == 401
+    await site.clock.advance(1)  # three failures from this address: the next waits 1 s
     await sign_in(client, "admin")
     assert (await client.get("/api/session")).status == 200
 
@@ -58,31 +59,40 @@ async def test_sign_in_form_redirects_and_wrong_password_page(site: Site, client
     assert answer.headers["Location"] == "/", "never sends the browser to another site"
 
 
-async def test_lockout_after_five_failures_and_unlock_on_the_clock(
-    site: Site, client: Client
-) -> None:
+async def test_failures_slow_down_and_never_lock(site: Site, client: Client) -> None:
     policy = LoginPolicy()
     wrong = {"name": "manager", "password": "wrong-password"}
-    for _ in range(policy.max_failures - 1):
+    for _ in range(policy.free_failures):
         await error(await client.post("/api/session", json=wrong), 401)
-    locked = await client.post("/api/session", json=wrong)
-    message = await error(locked, 429)
-    assert "locked until 2026-03-02T01:15:00+00:00" in message
-    assert (await locked.json())["locked_until"] == "2026-03-02T01:15:00+00:00"
-    assert locked.headers["Retry-After"] == str(15 * 60 + 1)
+    slowed = await client.post("/api/session", json=wrong)
+    assert "try again in 1 s" in await error(slowed, 429)
+    assert (await slowed.json())["code"] == "sign_in_throttled"
+    assert slowed.headers["Retry-After"] == "1"
     right = {"name": "manager", "password": TEST_PASSWORD}
-    await error(await client.post("/api/session", json=right), 429)  # even the right password
+    await error(await client.post("/api/session", json=right), 429)  # not even checked
     page = await client.post("/api/session", data=right | {"lang": "en"})
     assert page.status == 429
-    assert "locked until 09:15" in await page.text()  # Beijing time on the page
+    assert "try again in 1 s" in await page.text()
     admin = {"name": "admin", "password": TEST_PASSWORD}
-    assert (await client.post("/api/session", json=admin)).status == 200, "only that name"
+    await error(await client.post("/api/session", json=admin), 429)  # the same address
+
+    await site.clock.advance(1)
+    await error(await client.post("/api/session", json=wrong), 401)
+    again = await client.post("/api/session", json=wrong)
+    assert again.headers["Retry-After"] == "2", "the delay doubles with each failure"
+    await site.clock.advance(policy.max_delay.total_seconds())
+    assert (await client.post("/api/session", json=right)).status == 200, "never locked"
     client.session.cookie_jar.clear()
 
-    await site.clock.advance(policy.lockout.total_seconds() - 1)
-    await error(await client.post("/api/session", json=right), 429)
-    await site.clock.advance(1)
-    assert (await client.post("/api/session", json=right)).status == 200
+
+async def test_the_console_lets_the_admin_in_at_once(site: Site, client: Client) -> None:
+    wrong = {"name": "admin", "password": "wrong-password"}
+    for _ in range(LoginPolicy().free_failures):
+        await error(await client.post("/api/session", json=wrong), 401)
+    admin = {"name": "admin", "password": TEST_PASSWORD}
+    await error(await client.post("/api/session", json=admin), 429)
+    assert site.accounts.unthrottle() == 3  # coldchain accounts unthrottle
+    assert (await client.post("/api/session", json=admin)).status == 200
 
 
 async def test_failures_spread_beyond_the_window_do_not_lock(site: Site, client: Client) -> None:
@@ -171,9 +181,32 @@ async def test_bearer_tokens_need_no_csrf_and_can_be_revoked(site: Site, client:
         assert revoked.status == 200
         assert (await revoked.json())["revoked_at"] is not None
         message = await error(await machine.get("/api/fridges", headers=bearer(secret)), 401)
-        assert "unknown or revoked" in message
+        assert "unknown, revoked or expired" in message
         message = await error(await machine.get("/api/fridges", headers=bearer("cc_made-up")), 401)
-        assert "unknown or revoked" in message
+        assert "unknown, revoked or expired" in message
+
+
+async def test_scoped_tokens_in_the_api(site: Site, client: Client) -> None:
+    token = await sign_in(client, "admin")
+    scoped = {"account": "manager", "name": "stock-desk", "scope": ["view", "stock_receive"],
+              "days": 7}  # fmt: skip
+    made = await client.post("/api/tokens", json=scoped, headers=csrf(token))
+    assert made.status == 201, await made.text()
+    secret = (await made.json())["token"]
+    listing = (await (await client.get("/api/tokens")).json())["tokens"]
+    assert listing[0]["scope"] == ["stock_receive", "view"]
+    assert listing[0]["expires_at"] == "2026-03-09T01:00:00+00:00"
+    beyond = await client.post(
+        "/api/tokens", json=scoped | {"scope": ["accounts"]}, headers=csrf(token)
+    )
+    assert "manager may not accounts" in await error(beyond, 422)
+    async with TestClient(TestServer(site.app)) as machine:
+        assert (await machine.get("/api/fridges", headers=bearer(secret))).status == 200
+        refused = await machine.post("/api/manual-readings", json={}, headers=bearer(secret))
+        assert "its scope is stock_receive, view" in await error(refused, 403)
+        await site.clock.advance(7 * 86400)
+        expired = await machine.get("/api/fridges", headers=bearer(secret))
+        assert "unknown, revoked or expired" in await error(expired, 401)
 
 
 async def test_disabling_an_account_ends_its_sessions_and_tokens(
@@ -246,6 +279,7 @@ async def test_audit_entries_and_no_secrets(site: Site, client: Client) -> None:
     await client.post("/api/session", json={"name": "head", "password": "wrong-password-1"})
     for _ in range(5):
         await client.post("/api/session", json={"name": "unit_head", "password": "bad-pass-2"})
+    site.accounts.unthrottle()
     token = await sign_in(client, "admin")
     made = await client.post(
         "/api/tokens", json={"account": "county", "name": "report"}, headers=csrf(token)
@@ -253,11 +287,13 @@ async def test_audit_entries_and_no_secrets(site: Site, client: Client) -> None:
     secret = (await made.json())["token"]
     await client.post(
         "/api/accounts",
-        json={"name": "zhang", "password": "secret-of-zhang", "roles": ["vaccinator"]},
+        json={"name": "zhang", "password": "plum orchard lantern", "roles": ["vaccinator"]},
         headers=csrf(token),
     )
     await client.post(
-        "/api/accounts/zhang/password", json={"password": "new-secret-zhang"}, headers=csrf(token)
+        "/api/accounts/zhang/password",
+        json={"password": "quiet harbour violin"},
+        headers=csrf(token),
     )
     await client.post("/api/accounts", json={"name": "x"})  # no CSRF token: refused, audited
 
@@ -265,10 +301,9 @@ async def test_audit_entries_and_no_secrets(site: Site, client: Client) -> None:
     assert listing.status == 200
     entries = (await listing.json())["entries"]
     summaries = [(e["user"], e["status"], e["summary"]) for e in reversed(entries)]
-    assert summaries[0] == ("head", 401, "sign-in failed: head")
-    assert summaries[4] == ("unit_head", 401, "sign-in failed: unit_head")
-    locked = "sign-in refused: unit_head locked until 2026-03-02T01:15:00+00:00"
-    assert summaries[5] == ("unit_head", 429, locked)
+    failed = [("unit_head", 401, "sign-in failed: unit_head")]
+    throttled = [("unit_head", 429, "sign-in throttled: unit_head for 1 s")]
+    assert summaries[:6] == [("head", 401, "sign-in failed: head"), *failed * 2, *throttled * 3]
     assert ("admin", 200, "signed in: admin") in summaries
     assert ("admin", 201, "created API token 1 (report) for county") in summaries
     assert ("admin", 201, "created account zhang (vaccinator)") in summaries
@@ -280,8 +315,8 @@ async def test_audit_entries_and_no_secrets(site: Site, client: Client) -> None:
     site.audit.close()
     raw = stored_bytes(site.data_dir, AUDIT.file)
     for secret_text in (
-        "wrong-password-1", "bad-pass-2", TEST_PASSWORD, "secret-of-zhang", "new-secret-zhang",
-        secret, token,
+        "wrong-password-1", "bad-pass-2", TEST_PASSWORD, "plum orchard lantern",
+        "quiet harbour violin", secret, token,
     ):  # fmt: skip
         assert secret_text.encode() not in raw
 

@@ -1,5 +1,5 @@
-"""The accounts store (`accounts.sqlite3`): accounts, sign-in failures, lockouts, sessions and
-API tokens.
+"""The accounts store (`accounts.sqlite3`): accounts, sign-in failures, sessions and API tokens
+(with their scope and expiry). Version 1's lockouts table stays, unread.
 
 Forward-only: each entry is one schema version's statements; never edit a released one,
 append a new one.
@@ -37,5 +37,14 @@ MIGRATIONS: Migrations = [
             last_used_at REAL,
             revoked_at REAL
         )""",
-    ]
+    ],
+    [  # 2: growing delays instead of lockouts, counted by name and by client address
+        "ALTER TABLE sign_in_failures ADD COLUMN address TEXT",
+        "CREATE INDEX sign_in_failures_address ON sign_in_failures (address, at)",
+        # tokens get a scope (NULL: every action of the account) and an expiry; the tokens
+        # made before expire 90 days after they were made
+        "ALTER TABLE api_tokens ADD COLUMN scope TEXT",
+        "ALTER TABLE api_tokens ADD COLUMN expires_at REAL",
+        "UPDATE api_tokens SET expires_at = created_at + 90 * 86400",
+    ],
 ]

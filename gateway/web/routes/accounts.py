@@ -17,14 +17,16 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gateway.auth.access import OPEN, add_route, current_user, refusal, require
+from gateway.auth.password_rules import check_new_password
 from gateway.auth.policy import Action, Role, User, shown_to
-from gateway.core.clinic_time import CLINIC_TZ
 from gateway.storage.accounts import (
+    MAX_TOKEN_DAYS,
+    TOKEN_DAYS,
     AccountConflictError,
     AccountError,
     AccountStore,
-    LockedOutError,
     SignInRefusedError,
+    SignInThrottledError,
     UnknownAccountError,
 )
 from gateway.storage.audit_log import MAX_ENTRIES, AuditLog, note
@@ -88,6 +90,8 @@ class NewTokenBody(_Body):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     account: Annotated[str, Field(min_length=1)]
     name: Annotated[str, Field(min_length=1)]
+    scope: list[Action] | None = None  # None: every action of the account
+    days: Annotated[int, Field(ge=1, le=MAX_TOKEN_DAYS)] = TOKEN_DAYS
 
 
 def add_account_routes(app: web.Application) -> None:
@@ -187,7 +191,7 @@ _TEXT = {
         "switch": "English",
         "signed_in": "当前已登录：",
         "wrong": "账号或密码错误。",
-        "locked": "密码错误次数过多，已锁定至 {until}，请稍后再试或联系管理员重置密码。",
+        "throttled": "密码错误次数过多，请 {seconds} 秒后再试，或联系管理员重置密码。",
         "setup_intro": "本网关还没有任何账号。请创建第一个管理员账号（密码至少 8 位）。",
         "setup_done": "本网关已完成设置。请登录。",
         "expired": "登录已过期，请重新登录。",
@@ -203,8 +207,8 @@ _TEXT = {
         "switch": "中文",
         "signed_in": "Signed in as: ",
         "wrong": "Wrong account name or password.",
-        "locked": "Too many wrong passwords: locked until {until}. Try later or ask an admin "
-        "to reset the password.",
+        "throttled": "Too many wrong passwords: try again in {seconds} s, or ask an admin "
+        "to set a new password.",
         "setup_intro": "This gateway has no accounts yet. Create the first admin account "
         "(password of at least 8 characters).",
         "setup_done": "This gateway is already set up. Please sign in.",
@@ -356,6 +360,7 @@ async def setup(request: web.Request) -> web.Response:
             "account",
         )
     try:
+        check_new_password(body.password, account=body.name, display_name=body.display_name)
         password_hash = await accounts.passwords.hash_async(body.password)
         account = accounts.add(
             body.name, password_hash, {Role.ADMIN}, body.display_name, first=True
@@ -383,22 +388,29 @@ async def sign_in(request: web.Request) -> web.Response:
     lang = _lang(body.lang)
     nxt = _local_next(body.next)
     try:
-        session = await accounts.sign_in(body.name, body.password)
-    except LockedOutError as error:
-        note(request, f"sign-in refused: {body.name} locked until {_iso(error.until)}", body.name)
+        session = await accounts.sign_in(body.name, body.password, address=request.remote)
+    except SignInThrottledError as error:
+        note(request, f"sign-in throttled: {body.name} for {error.seconds} s", body.name)
         if form:
-            until = _local(error.until)
             response = _login_response(
                 request,
                 lang,
                 429,
-                problem=_TEXT[lang]["locked"].format(until=until),
+                problem=_TEXT[lang]["throttled"].format(seconds=error.seconds),
                 name=body.name,
                 nxt=nxt,
             )
         else:
-            response = _json({"error": str(error), "locked_until": _iso(error.until)}, status=429)
-        response.headers["Retry-After"] = str(_seconds_until(accounts, error.until))
+            response = _json(
+                {
+                    "error": str(error),
+                    "code": error.code,
+                    "retry_after": error.seconds,
+                    "until": _iso(error.until),
+                },
+                status=429,
+            )
+        response.headers["Retry-After"] = str(error.seconds)
         return response
     except SignInRefusedError:
         note(request, f"sign-in failed: {body.name}", body.name)
@@ -460,6 +472,7 @@ async def create_account(request: web.Request) -> web.Response:
     example = '{"name": "wang.fang", "password": "...", "roles": ["manager"], "person": "wang"}'
     body = await _body(request, NewAccountBody, example)
     try:
+        check_new_password(body.password, account=body.name, display_name=body.display_name)
         password_hash = await accounts.passwords.hash_async(body.password)
         account = accounts.add(body.name, password_hash, body.roles, body.display_name, body.person)
     except AccountError as error:
@@ -495,7 +508,8 @@ async def reset_password(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     body = await _body(request, PasswordBody, '{"password": "..."}')
     try:
-        accounts.account(name)
+        account = accounts.account(name)
+        check_new_password(body.password, account=name, display_name=account.display_name)
         accounts.set_password(name, await accounts.passwords.hash_async(body.password))
     except AccountError as error:
         raise _refused(error) from None
@@ -511,9 +525,12 @@ async def list_tokens(request: web.Request) -> web.Response:
 
 async def create_token(request: web.Request) -> web.Response:
     require(request, Action.ACCOUNTS)
-    body = await _body(request, NewTokenBody, '{"account": "county-sync", "name": "county"}')
+    example = '{"account": "county-sync", "name": "county", "scope": ["view"], "days": 90}'
+    body = await _body(request, NewTokenBody, example)
     try:
-        secret, token = _accounts(request).create_token(body.account, body.name)
+        secret, token = _accounts(request).create_token(
+            body.account, body.name, scope=body.scope, days=body.days
+        )
     except AccountError as error:
         raise _refused(error) from None
     note(request, f"created API token {token.id} ({token.name}) for {token.account}")
@@ -551,11 +568,3 @@ async def audit_entries(request: web.Request) -> web.Response:
 
 def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds")
-
-
-def _local(moment: datetime) -> str:
-    return moment.astimezone(CLINIC_TZ).strftime("%H:%M")
-
-
-def _seconds_until(accounts: AccountStore, until: datetime) -> int:
-    return max(1, int((until - accounts.clock.now()).total_seconds()) + 1)
