@@ -20,20 +20,16 @@ import gzip
 import ssl
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
 
 import aiohttp
 
 from gateway.core.clock import Clock
 from gateway.forward import http_errors
 from gateway.forward.line_protocol import LineEncoder
-from gateway.forward.pump import Pump
+from gateway.forward.pump import CommitFeed, Pump
 from gateway.forward.settings import InfluxSettings
 from gateway.forward.tags import Identity
 from gateway.storage.readings import ReadingStore, StoredReading
-
-if TYPE_CHECKING:
-    from gateway.recorder import Recorder
 
 NAME = "influx"
 
@@ -195,7 +191,7 @@ async def open_influx_forwarder(
     store: ReadingStore,
     clock: Clock,
     *,
-    recorder: Recorder | None = None,
+    recorder: CommitFeed | None = None,
 ) -> AsyncIterator[Pump]:
     """A ready pump; `await pump.run()` forwards until cancelled; the client closes on exit.
 

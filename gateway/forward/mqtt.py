@@ -30,7 +30,6 @@ import logging
 import math
 import ssl
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING
 
 import aiomqtt
 
@@ -38,14 +37,11 @@ from gateway.core.backoff import Backoff
 from gateway.core.clock import Clock
 from gateway.core.errors import GatewayError
 from gateway.forward.errors import AuthError, ForwardError, RetryableError
-from gateway.forward.pump import Pump, PumpStats, raise_if_cancelling
+from gateway.forward.pump import CommitFeed, Pump, PumpStats, raise_if_cancelling
 from gateway.forward.settings import MqttSettings
 from gateway.forward.tags import Identity
 from gateway.storage.readings import ReadingStore, StoredReading, to_millis
 from ledger.masking import mask_raw
-
-if TYPE_CHECKING:
-    from gateway.recorder import Recorder
 
 Command = Callable[[dict[str, object]], Awaitable[dict[str, object]]]
 
@@ -108,7 +104,7 @@ class MqttForwarder:
         store: ReadingStore,
         clock: Clock,
         *,
-        recorder: Recorder | None = None,
+        recorder: CommitFeed | None = None,
         commands: Mapping[str, Command] | None = None,
     ) -> None:
         self._settings = settings

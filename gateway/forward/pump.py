@@ -25,7 +25,7 @@ import logging
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from gateway.core.backoff import Backoff
 from gateway.core.clock import Clock
@@ -43,10 +43,16 @@ from gateway.forward.errors import AuthError, MissingDatabaseError, RejectedErro
 from gateway.forward.settings import PumpSettings
 from gateway.storage.readings import ReadingStore, StoredReading
 
-if TYPE_CHECKING:
-    from gateway.recorder import Recorder
-
 log = logging.getLogger(__name__)
+
+
+class CommitFeed(Protocol):
+    """Where committed readings are announced as they are committed (the recorder)."""
+
+    def subscribe(
+        self, callback: Callable[[Sequence[StoredReading]], None]
+    ) -> Callable[[], None]: ...
+
 
 #: A refused batch is bisected to isolate the refused points; beyond this many requests for
 #: one batch (a systematic refusal, e.g. a field type conflict on every point) the remaining
@@ -118,7 +124,7 @@ class Pump:
         store: ReadingStore,
         clock: Clock,
         settings: PumpSettings,
-        recorder: Recorder | None = None,
+        recorder: CommitFeed | None = None,
     ) -> None:
         self.name = name
         self.target = target

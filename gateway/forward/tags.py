@@ -8,14 +8,11 @@ duplicating.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from gateway.core.compartments import CompartmentRef, find_compartment
-
-if TYPE_CHECKING:
-    from gateway.settings import Settings
+from gateway.core.compartments import CompartmentRef, FridgeSettings, find_compartment
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +43,45 @@ class Identity:
 _UNPLACED = ProbeTags()
 
 
-def identity_from_settings(settings: Settings) -> Identity:
+class _Unit(Protocol):
+    @property
+    def code(self) -> str: ...
+
+    @property
+    def region_code(self) -> str: ...
+
+
+class _Gateway(Protocol):
+    @property
+    def number(self) -> str: ...
+
+
+class _BoundProbe(Protocol):
+    @property
+    def code(self) -> str: ...
+
+    @property
+    def compartment(self) -> str: ...
+
+
+class Configured(Protocol):
+    """What the identity is built from: the root `Settings` is one (forwarding sits below the
+    settings that compose it, so it names what it reads instead of importing them)."""
+
+    @property
+    def unit(self) -> _Unit: ...
+
+    @property
+    def gateway(self) -> _Gateway: ...
+
+    @property
+    def fridges(self) -> Sequence[FridgeSettings]: ...
+
+    @property
+    def probes(self) -> Sequence[_BoundProbe]: ...
+
+
+def identity_from_settings(settings: Configured) -> Identity:
     """The identity of the configured gateway: unit and region codes, gateway number, probes."""
     placement: dict[str, ProbeTags] = {}
     for probe in settings.probes:
