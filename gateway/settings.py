@@ -51,6 +51,7 @@ from probes.settings import (
     Scanner,
     SerialProbe,
     check_ble_probes,
+    check_modbus_addresses,
     check_serial_ports,
 )
 
@@ -125,7 +126,7 @@ def cross_check(settings: Settings) -> list[Problem]:
     return [
         *_check_unique_names(settings),
         *_check_probe_references(settings),
-        *_check_bus_addresses(settings),
+        *check_modbus_addresses(settings.probes_of(ModbusProbe)),
         *_check_compartment_counts(settings),
         *check_ble_probes(settings.probes_of(BleProbe)),
         *check_serial_ports(
@@ -264,39 +265,6 @@ def _check_probe_references(settings: Settings) -> list[Problem]:
                     f"probe {probe.code}: channel {probe.channel} but profile {profile.name} has "
                     f"{profile.channels} channel(s)",
                     f"use a channel from 0 to {profile.channels - 1}",
-                )
-            )
-    return problems
-
-
-def _check_bus_addresses(settings: Settings) -> list[Problem]:
-    problems: list[Problem] = []
-    at_address: dict[tuple[str, int, int], str] = {}
-    read_as: dict[tuple[str, int], tuple[str, str]] = {}
-    for probe in settings.probes:
-        if not isinstance(probe, ModbusProbe):
-            continue
-        address = (probe.bus, probe.device_id, probe.channel)
-        other = at_address.setdefault(address, probe.code)
-        if other != probe.code:
-            problems.append(
-                Problem(
-                    f"{validation.item_key('probes', 'code', probe.code)}.device_id",
-                    f"probe {probe.code} and probe {other} both sit at bus {probe.bus!r}, "
-                    f"device {probe.device_id}, channel {probe.channel}",
-                    "give each probe its own device id (or channel on a multi-channel logger)",
-                )
-            )
-        profile, first = read_as.setdefault(
-            (probe.bus, probe.device_id), (probe.profile, probe.code)
-        )
-        if profile != probe.profile:
-            problems.append(
-                Problem(
-                    f"{validation.item_key('probes', 'code', probe.code)}.profile",
-                    f"probe {probe.code} reads device {probe.device_id} on bus {probe.bus!r} as "
-                    f"{probe.profile!r}, probe {first} reads it as {profile!r}",
-                    "one device has one register profile: correct the device id or the profile",
                 )
             )
     return problems

@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from gateway.core import validation
 from gateway.core.problems import Problem
 from gateway.core.ranges import check_ordered
 from gateway.core.validation import MAC
@@ -403,3 +404,35 @@ Probe = Annotated[
     | Annotated[SerialProbe, Tag("serial")],
     Discriminator(_transport),
 ]
+
+
+def check_modbus_addresses(probes: Iterable[ModbusProbe]) -> list[Problem]:
+    """Two probes at one bus address and channel, or one device read with two profiles."""
+    problems: list[Problem] = []
+    at_address: dict[tuple[str, int, int], str] = {}
+    read_as: dict[tuple[str, int], tuple[str, str]] = {}
+    for probe in probes:
+        address = (probe.bus, probe.device_id, probe.channel)
+        other = at_address.setdefault(address, probe.code)
+        if other != probe.code:
+            problems.append(
+                Problem(
+                    f"{validation.item_key('probes', 'code', probe.code)}.device_id",
+                    f"probe {probe.code} and probe {other} both sit at bus {probe.bus!r}, "
+                    f"device {probe.device_id}, channel {probe.channel}",
+                    "give each probe its own device id (or channel on a multi-channel logger)",
+                )
+            )
+        profile, first = read_as.setdefault(
+            (probe.bus, probe.device_id), (probe.profile, probe.code)
+        )
+        if profile != probe.profile:
+            problems.append(
+                Problem(
+                    f"{validation.item_key('probes', 'code', probe.code)}.profile",
+                    f"probe {probe.code} reads device {probe.device_id} on bus {probe.bus!r} as "
+                    f"{probe.profile!r}, probe {first} reads it as {profile!r}",
+                    "one device has one register profile: correct the device id or the profile",
+                )
+            )
+    return problems
