@@ -9,8 +9,8 @@ import sys
 import time
 from datetime import UTC, date, datetime, timedelta
 
-from gateway.storage.ledger.vaccinations import DoseRecord, Recipient
 from ledger.upload_xml import build, schema, validate
+from ledger.vaccination_records import DoseRecord, Recipient
 
 
 def records(count: int) -> list[DoseRecord]:

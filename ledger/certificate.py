@@ -15,8 +15,8 @@ from html import escape
 from typing import Literal
 
 from gateway.core.clinic_time import CLINIC_TZ
-from gateway.storage.ledger.vaccinations import NORMAL, SEXES, DoseRecord, Recipient
 from ledger.tables import ReferenceTables
+from ledger.vaccination_records import NORMAL, SEXES, DoseRecord, Recipient
 
 Paper = Literal["A5", "A4"]
 PAPERS: tuple[Paper, ...] = ("A5", "A4")

@@ -22,8 +22,8 @@ import logging
 import re
 from dataclasses import dataclass, replace
 
-from gateway.storage.ledger.vaccinations import DoseRecord, Recipient
 from ledger.idcard import is_placeholder, mask_id_number, mask_name
+from ledger.vaccination_records import DoseRecord, Recipient
 
 ADDRESS_KEEP = 6
 MIN_PHONE, MOBILE = 7, 11

@@ -20,9 +20,9 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from gateway.core.ranges import check_ordered
-from gateway.storage.ledger.catalogue import Product
 from ledger.errors import ReferenceDataError
 from ledger.exposure import Exposure
+from ledger.shipments import Product
 
 USABLE: Literal["usable"] = "usable"
 DISCARD: Literal["discard"] = "discard"

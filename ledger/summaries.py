@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from gateway.core.clinic_time import CLINIC_TZ
-from gateway.storage.ledger.vaccinations import NORMAL, DoseRecord
 from ledger.tables import ReferenceTables
+from ledger.vaccination_records import NORMAL, DoseRecord
 
 DOSES = (1, 2, 3)
 Key = tuple[str, str, int]  # (manufacturer, group, dose)

@@ -15,8 +15,8 @@ from xml.etree import ElementTree as ET
 import xmlschema
 
 from gateway.core.clinic_time import CLINIC_TZ
-from gateway.storage.ledger.vaccinations import DoseRecord
 from ledger.errors import UploadError
+from ledger.vaccination_records import DoseRecord
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "schema" / "vaccination_record.xsd"
 NS = "urn:coldchain:vaccination:1"

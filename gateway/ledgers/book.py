@@ -12,14 +12,16 @@ from typing import Any
 
 from gateway.core.clock import Clock
 from gateway.core.errors import StoreError
-from gateway.storage.ledger.catalogue import Catalogue, ImportSummary
+from gateway.storage.ledger.catalogue import Catalogue
 from gateway.storage.ledger.db import LedgerDB
 from gateway.storage.ledger.stock import StockLedger
 from gateway.storage.ledger.upload import Uploader
-from gateway.storage.ledger.vaccinations import DoseRecord, VaccinationLedger
+from gateway.storage.ledger.vaccinations import VaccinationLedger
 from ledger.errors import CatalogueError, LedgerError
 from ledger.settings import LedgerSettings
+from ledger.shipments import ImportSummary
 from ledger.tables import ReferenceTables, load_tables
+from ledger.vaccination_records import DoseRecord
 
 log = logging.getLogger(__name__)
 

@@ -14,12 +14,12 @@ from hypothesis import strategies as st
 from gateway.core.clock import FakeClock
 from gateway.storage.ledger.audit import ReadAudit
 from gateway.storage.ledger.db import LedgerDB
-from gateway.storage.ledger.vaccinations import DELETED, NORMAL, DoseRecord, Recipient
 from ledger.certificate import certificate_html
 from ledger.errors import RecordError
 from ledger.idcard import PLACEHOLDER, check_digit
 from ledger.masking import mask_address, mask_id, mask_name, mask_phone, masked_recipient
 from ledger.tables import ReferenceTables, load_tables
+from ledger.vaccination_records import DELETED, NORMAL, DoseRecord, Recipient
 
 TABLES = load_tables()
 PERSON = Recipient(

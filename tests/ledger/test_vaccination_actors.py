@@ -16,18 +16,12 @@ from gateway.core.clock import FakeClock
 from gateway.storage.ledger.catalogue import Catalogue
 from gateway.storage.ledger.db import LedgerDB, to_ms
 from gateway.storage.ledger.stock import StockLedger
-from gateway.storage.ledger.vaccinations import (
-    DELETED,
-    NORMAL,
-    DoseRecord,
-    RecipientVersion,
-    VaccinationLedger,
-    record_to_json,
-)
+from gateway.storage.ledger.vaccinations import VaccinationLedger
 from gateway.storage.registry import LEDGER
 from ledger.errors import RecordError
 from ledger.tables import ReferenceTables
 from ledger.upload_xml import build
+from ledger.vaccination_records import DELETED, NORMAL, DoseRecord, RecipientVersion, record_to_json
 from tests.ledger.conftest import HEPB, HEPB_BATCH, START, code
 from tests.ledger.test_vaccinations_upload import ADULT, DOSE
 

@@ -16,11 +16,12 @@ from gateway.core.clock import FakeClock
 from gateway.storage.ledger.db import LedgerDB
 from gateway.storage.ledger.stock import StockLedger
 from gateway.storage.ledger.upload import Uploader, in_batch_window
-from gateway.storage.ledger.vaccinations import DELETED, NORMAL, Recipient, VaccinationLedger
+from gateway.storage.ledger.vaccinations import VaccinationLedger
 from ledger.errors import LedgerError, RecordError, StockError, UploadError
 from ledger.summaries import daily_tables
 from ledger.tables import ReferenceTables, Vaccine
 from ledger.upload_xml import build, build_validated, validate
+from ledger.vaccination_records import DELETED, NORMAL, Recipient
 from tests.ledger.conftest import HEPB, code
 
 ADULT = Recipient(

@@ -20,11 +20,12 @@ from datetime import date, datetime, time, timedelta
 
 from gateway.core.clinic_time import CLINIC_TZ
 from gateway.core.clock import Clock
-from gateway.storage.ledger.catalogue import Catalogue, Resolved
+from gateway.storage.ledger.catalogue import Catalogue
 from gateway.storage.ledger.db import LedgerDB, from_ms, to_ms
 from gateway.storage.ledger.quarantine import held_reason
 from ledger.codes import Gs1Code, TraceCode, classify
 from ledger.errors import ScanError, StockError
+from ledger.shipments import Resolved
 
 #: states a package can be in, derived from its events
 IN_STOCK, OPENED, ISSUED, RETURNED, SCRAPPED, USED_UP, DISCARDED = (

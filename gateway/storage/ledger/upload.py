@@ -21,10 +21,10 @@ import aiohttp
 from gateway.core.clinic_time import CLINIC_TZ
 from gateway.core.clock import Clock
 from gateway.storage.ledger.db import LedgerDB, from_ms, to_ms
-from gateway.storage.ledger.vaccinations import record_from_json
 from ledger.errors import UploadError
 from ledger.tables import rejection_kind
 from ledger.upload_xml import build_validated
+from ledger.vaccination_records import record_from_json
 
 DEADLINE = timedelta(hours=24)
 WINDOW_START, WINDOW_END = time(20, 0), time(5, 0)

@@ -21,8 +21,6 @@ from gateway.core.clinic_time import CLINIC_TZ
 from gateway.ledgers.book import LedgerBook
 from gateway.storage.audit_log import note
 from gateway.storage.ledger.audit import ReadAudit
-from gateway.storage.ledger.catalogue import Resolved
-from gateway.storage.ledger.vaccinations import DoseRecord
 from gateway.web.json_http import json_response, parse_body, refusal
 from gateway.web.routes.ledger_http import (
     AUDIT,
@@ -40,7 +38,9 @@ from gateway.web.routes.ledger_records import add_record_routes
 from gateway.web.routes.ledger_stock import add_stock_routes
 from ledger.codes import FridgeLabel, IdCardScan, TraceCode, classify
 from ledger.errors import CatalogueError, ScanError, StockError
+from ledger.shipments import Resolved
 from ledger.summaries import SummaryTable, daily_tables
+from ledger.vaccination_records import DoseRecord
 
 MAX_READS = 1000
 

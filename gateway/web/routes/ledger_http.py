@@ -24,10 +24,10 @@ from gateway.auth.policy import Action, User
 from gateway.core.clinic_time import CLINIC_TZ
 from gateway.ledgers.book import LedgerBook
 from gateway.storage.ledger.audit import ReadAudit
-from gateway.storage.ledger.vaccinations import DoseRecord, Recipient
 from gateway.web.json_http import refusal
 from ledger.errors import LedgerError, LedgerStoreError
 from ledger.masking import Shown
+from ledger.vaccination_records import DoseRecord, Recipient
 
 BOOK = web.AppKey("ledger_book", LedgerBook)
 AUDIT = web.AppKey("ledger_read_audit", ReadAudit)

@@ -20,12 +20,6 @@ from gateway.auth.access import add_route, require
 from gateway.auth.policy import Action, User, shown_to
 from gateway.core.clinic_time import CLINIC_TZ
 from gateway.storage.audit_log import note
-from gateway.storage.ledger.vaccinations import (
-    DoseRecord,
-    Recipient,
-    RecipientVersion,
-    RecordVersion,
-)
 from gateway.web.json_http import json_response, parse_body, refusal
 from gateway.web.routes.ledger_http import (
     AUDIT,
@@ -44,6 +38,7 @@ from gateway.web.routes.ledger_http import (
 )
 from ledger.certificate import PAPERS, Paper, certificate_html
 from ledger.errors import RecordError
+from ledger.vaccination_records import DoseRecord, Recipient, RecipientVersion, RecordVersion
 
 
 class PersonBody(Body):
