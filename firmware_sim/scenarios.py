@@ -135,22 +135,26 @@ class Steady(Scenario):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DoorOpening(Scenario):
-    """The door opens about every `interval_s`: a spike of a few °C while it is open, decaying.
+    """The door opens about every `interval_s` and stays open long enough to cross the upper
+    limit briefly: what the too-warm hold-off (15 min) is for, so no one is paged.
 
-    Opening k happens at `first_s + k * interval_s` plus a seeded jitter below `jitter_s`; its
-    height is `rise_c` times a seeded factor from 0.8 to 1.2.
+    Opening k happens at `first_s + k * interval_s` plus a seeded jitter below `jitter_s`.
+    While the door is open (`open_s`) the compartment warms linearly to `overshoot_c` (times a
+    seeded factor from 0.8 to 1.2) above its default upper limit (8 °C refrigerated, -15 °C
+    frozen), whatever the compressor's phase; once it is shut the excess decays with `decay_s`.
+    With the defaults each opening stays above the limit for 1.5 to 4 minutes.
     """
 
     name: ClassVar[str] = "door-opening"
     first_s: float = 30 * 60
     interval_s: float = 2 * 3600
     jitter_s: float = 10 * 60
-    open_s: float = 2 * 60
-    rise_c: float = 2.5
-    decay_s: float = 5 * 60
+    open_s: float = 3 * 60
+    overshoot_c: float = 1.5
+    decay_s: float = 4 * 60
 
     def __post_init__(self) -> None:
-        _positive(self, "interval_s", "open_s", "decay_s")
+        _positive(self, "interval_s", "open_s", "decay_s", "overshoot_c")
         if not 0 <= self.jitter_s < self.interval_s:
             raise ValueError(
                 f"scenario {self.name}: jitter_s must be from 0 to below interval_s "
@@ -158,20 +162,23 @@ class DoorOpening(Scenario):
             )
 
     def _opening(self, index: int) -> tuple[float, float]:
+        """When opening `index` starts, and how far above the limit it peaks."""
         rng = random.Random(f"door/{self.seed}/{index}")
         start = self.first_s + index * self.interval_s + rng.uniform(0.0, self.jitter_s)
-        return start, self.rise_c * rng.uniform(0.8, 1.2)
+        return start, self.overshoot_c * rng.uniform(0.8, 1.2)
 
-    def _spike(self, elapsed_s: float) -> float:
+    def _spike(self, elapsed_s: float, kind: CompartmentKind) -> float:
         if elapsed_s < self.first_s:
             return 0.0
         current = int((elapsed_s - self.first_s) // self.interval_s)
         total = 0.0
         for index in range(max(current - 1, 0), current + 1):
-            start, rise = self._opening(index)
+            start, overshoot = self._opening(index)
             since = elapsed_s - start
             if since < 0:
                 continue
+            shut = start + self.open_s
+            rise = _UPPER_LIMITS[kind] + overshoot - self._temperature(shut, kind)
             if since < self.open_s:
                 total += rise * since / self.open_s
             else:
@@ -179,7 +186,7 @@ class DoorOpening(Scenario):
         return total
 
     def sample(self, elapsed_s: float, kind: CompartmentKind) -> Sample:
-        temperature = self._temperature(elapsed_s, kind) + self._spike(elapsed_s)
+        temperature = self._temperature(elapsed_s, kind) + self._spike(elapsed_s, kind)
         return Sample(temperature=temperature, humidity=self._baseline(elapsed_s, kind).humidity)
 
 
