@@ -9,8 +9,12 @@ Semantics (DESIGN "Escalation semantics"):
 - An alarm opens when a paging condition is raised; tier 1 is notified at once, tier 2 at
   +tier2_after_s and tier 3 at +tier3_after_s if the condition still holds. The escalation
   clock starts when the alarm could first notify (not during a silence or an inhibition).
-- Every notified person who has not acknowledged is reminded every `repeat_every_s` while the
-  condition holds. Acknowledging stops the reminders for that person only.
+- Every notified person is reminded every `repeat_every_s` while the condition holds.
+  Acknowledging (someone is on site) pauses the reminders for that person only, for
+  `on_site_s`: if the condition still holds after it, that person is reminded again with
+  everyone else, until the condition clears (acknowledging again starts a new on-site time).
+- Temperature alarms follow their compartment (`observe`): every message carries the current
+  temperature and the peak so far, each with the time it was measured.
 - A cleared condition stops escalation and reminders; the alarm stays open until someone
   closes it with a disposition. A condition raised again on an open alarm reopens it and
   reminds at once; raised after a close, it opens a new alarm.
@@ -76,9 +80,16 @@ class TransitionKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Ack:
+    """Someone on site from `at`; their reminders pause until `until` (the on-site time)."""
+
     person: str
     at: datetime
     how: str
+    until: datetime | None = None
+
+    def on_site(self, now: datetime, settings: AlertSettings) -> bool:
+        until = self.until or self.at + timedelta(seconds=settings.escalation.on_site_s)
+        return now < until
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +124,14 @@ class Alarm:
     repeats: int = 0
     acks: tuple[Ack, ...] = ()
     suppressed_by: str | None = None
+    current: float | None = None
+    current_at: datetime | None = None
+    peak: float | None = None
+    peak_at: datetime | None = None
+
+    def on_site(self, now: datetime, settings: AlertSettings) -> set[str]:
+        """The people whose acknowledgement still pauses their reminders."""
+        return {ack.person for ack in self.acks if ack.on_site(now, settings)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +195,10 @@ class Notify:
     value: float | None
     detail: str
     repeat: int = 0
+    current: float | None = None
+    current_at: datetime | None = None
+    peak: float | None = None
+    peak_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,6 +266,7 @@ def _absorb_clock(state: EscalationState, now: datetime, actions: list[Action]) 
             alarm,
             escalation_start=_shift(alarm.escalation_start, delta),
             next_repeat=_shift(alarm.next_repeat, delta),
+            acks=tuple(replace(ack, until=_shift(ack.until, delta)) for ack in alarm.acks),
         )
         for alarm_id, alarm in state.alarms.items()
     }
@@ -292,10 +316,11 @@ def _acknowledged(
     actions: list[Action],
 ) -> EscalationState:
     alarm = _operator_target(state, event.alarm_id, event.unit, event.person, settings)
-    if any(ack.person == event.person for ack in alarm.acks):
+    if event.person in alarm.on_site(now, settings):
         return state
     actions.append(Transition(alarm.id, now, TransitionKind.ACKNOWLEDGED, event.person, event.how))
-    acked = replace(alarm, acks=(*alarm.acks, Ack(event.person, now, event.how)))
+    until = now + timedelta(seconds=settings.escalation.on_site_s)
+    acked = replace(alarm, acks=(*alarm.acks, Ack(event.person, now, event.how, until)))
     return replace(state, alarms=state.alarms | {alarm.id: acked})
 
 
@@ -362,7 +387,38 @@ def _raised(
             detail=event.detail,
             next_repeat=now if alarm.notified else None,
         )
+    if event.condition.kind.measures_temperature and event.value is not None:
+        alarm = _measured(alarm, event.value, event.value_at or event.at)
+        current = event.value if event.current is None else event.current
+        alarm = _measured(alarm, current, event.at)
     return replace(state, alarms=state.alarms | {alarm.id: alarm})
+
+
+def observe(
+    state: EscalationState, probe: str, subject: str, value: float, at: datetime
+) -> EscalationState:
+    """A temperature measured by `probe` in compartment `subject`: the current value and the
+    peak so far of its open temperature alarms. No event and no transition: the caller keeps
+    it in memory and persists it with its next step."""
+    measured = {
+        alarm.id: _measured(alarm, value, at)
+        for alarm in state.alarms.values()
+        if alarm.active
+        and alarm.condition.kind.measures_temperature
+        and alarm.condition.subject == subject
+        and alarm.condition.probe == probe
+    }
+    return replace(state, alarms=state.alarms | measured) if measured else state
+
+
+def _measured(alarm: Alarm, value: float, at: datetime) -> Alarm:
+    higher_is_worse = alarm.condition.kind is ConditionKind.TOO_WARM
+    worse = alarm.peak is None or (value > alarm.peak if higher_is_worse else value < alarm.peak)
+    if worse:
+        alarm = replace(alarm, peak=value, peak_at=at)
+    if alarm.current_at is None or at >= alarm.current_at:
+        alarm = replace(alarm, current=value, current_at=at)
+    return alarm
 
 
 def _open_alarm_for(state: EscalationState, condition: Condition) -> Alarm | None:
@@ -470,7 +526,7 @@ def _advance_alarm(
         return replace(alarm, next_repeat=now + every) if sent else alarm
     if now < alarm.next_repeat:
         return alarm
-    acked = {ack.person for ack in alarm.acks}
+    acked = alarm.on_site(now, settings)
     repeat = alarm.repeats + 1
     for tier in sorted(notified, reverse=True):
         for person in settings.tier_people(tier):
@@ -518,4 +574,8 @@ def _notify(
         value=alarm.value,
         detail=alarm.detail,
         repeat=repeat,
+        current=alarm.current,
+        current_at=alarm.current_at,
+        peak=alarm.peak,
+        peak_at=alarm.peak_at,
     )

@@ -19,6 +19,11 @@ class ConditionKind(StrEnum):
     WHO_FREEZE = "who_freeze"
 
     @property
+    def measures_temperature(self) -> bool:
+        """Whether the alarm follows the compartment's temperature (current value and peak)."""
+        return self in (ConditionKind.TOO_WARM, ConditionKind.TOO_COLD)
+
+    @property
     def pages(self) -> bool:
         """Whether the condition opens an alarm; WHO excursions are records for the report."""
         return self not in (ConditionKind.WHO_HEAT, ConditionKind.WHO_FREEZE)
@@ -62,7 +67,8 @@ class ConditionRaised:
 
     `since` is when the abnormal state began (the first out-of-range reading, the last reading
     before silence, the start of a power gap); `at` is when the rule confirmed it. `value` is
-    the most extreme temperature, the battery level, or the gap in seconds; `detail` names a
+    the most extreme temperature (measured at `value_at`), the battery level, or the gap in
+    seconds; `current` is the temperature of the reading that confirmed it. `detail` names a
     probe fault status. `via` is the gateway or bus the probe reports through: a power or link
     alarm on it inhibits this probe's offline alarm.
     """
@@ -73,6 +79,8 @@ class ConditionRaised:
     value: float | None = None
     detail: str = ""
     via: str | None = None
+    value_at: datetime | None = None
+    current: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -58,6 +58,7 @@ class Episode:
     since: datetime
     extreme: float | None
     count: int = 0
+    extreme_at: datetime | None = None
     severe_since: datetime | None = None
     raised: bool = False
     normal_since: datetime | None = None
@@ -156,7 +157,16 @@ class CompartmentRules:
             condition = self._condition(ConditionKind(kind), reading.probe)
             if change == "raised" and after is not None:
                 changes.append(
-                    ConditionRaised(condition, after.since, at, after.extreme, detail, watch.via)
+                    ConditionRaised(
+                        condition,
+                        after.since,
+                        at,
+                        after.extreme,
+                        detail,
+                        watch.via,
+                        value_at=after.extreme_at or after.since,
+                        current=value,
+                    )
                 )
             elif change == "cleared" and before is not None:
                 changes.append(ConditionCleared(condition, before.since, at))
@@ -266,12 +276,14 @@ def _track_abnormal(
     episode: Episode | None, at: datetime, severe: bool, value: float | None, hold: _Hold
 ) -> tuple[Episode, str | None]:
     if episode is None or (not episode.raised and at < episode.since):
-        episode = Episode(since=at, extreme=value)
+        episode = Episode(since=at, extreme=value, extreme_at=at)
     severe_since = (episode.severe_since or at) if severe else None
+    extreme = _worse(episode.extreme, value, hold.higher_is_worse)
     episode = replace(
         episode,
         count=episode.count + 1,
-        extreme=_worse(episode.extreme, value, hold.higher_is_worse),
+        extreme=extreme,
+        extreme_at=episode.extreme_at if extreme == episode.extreme else at,
         severe_since=severe_since,
         normal_since=None,
     )

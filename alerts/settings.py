@@ -147,6 +147,14 @@ class EscalationSettings(_Model):
     tier2_after_s: Annotated[float, Field(gt=0)] = 1800.0
     tier3_after_s: Annotated[float, Field(gt=0)] = 3600.0
     repeat_every_s: Annotated[float, Field(ge=60)] = 900.0
+    on_site_s: Annotated[
+        float,
+        Field(
+            gt=0,
+            description="an acknowledgement pauses its person's reminders this long; if the "
+            "condition still holds after it, they are reminded again",
+        ),
+    ] = 1800.0
 
     @model_validator(mode="after")
     def _ordered(self) -> EscalationSettings:

@@ -32,6 +32,7 @@ from alerts.escalation import (
     Tick,
     Transition,
     TransitionKind,
+    observe,
     step_many,
 )
 from alerts.escalation import dump_state as dump_escalation
@@ -81,6 +82,7 @@ class AlarmCore:
         self.evaluated_seq = 0
         self._dirty: set[str] = set()
         self._cursor_dirty = False
+        self._observed: set[str] = set()
         self.doses_at_risk: DosesAtRisk | None = None
 
     # -- start -----------------------------------------------------------------------------
@@ -126,7 +128,11 @@ class AlarmCore:
     # -- steps -----------------------------------------------------------------------------
 
     def on_readings(self, batch: Sequence[StoredReading], now: datetime) -> int:
-        """Evaluate committed readings (those after the cursor); returns new outbox rows."""
+        """Evaluate committed readings (those after the cursor); returns new outbox rows.
+
+        Each temperature also becomes the current value (and maybe the peak) of its open
+        temperature alarm, in memory, persisted with the next step or tick: after a crash the
+        replay of the readings since the checkpoint observes them again."""
         states: dict[str, CompartmentState] = {}
         changes: list[ConditionChange] = []
         last_seq: int | None = None
@@ -134,13 +140,16 @@ class AlarmCore:
             if stored.seq <= self.evaluated_seq:
                 continue
             last_seq = stored.seq
-            ref = self.probe_ref.get(stored.reading.probe)
+            reading = stored.reading
+            ref = self.probe_ref.get(reading.probe)
             if ref is None:
                 continue
             state = states.get(ref) or self.rule_states[ref]
-            state, found = self.rules[ref].on_reading(state, stored.reading)
+            state, found = self.rules[ref].on_reading(state, reading)
             states[ref] = state
             changes.extend(found)
+            if reading.temperature is not None:
+                self._observe(reading.probe, ref, reading.temperature, reading.taken_at)
         if last_seq is None:
             return 0
         if not changes:
@@ -203,6 +212,16 @@ class AlarmCore:
 
     # -- internals -------------------------------------------------------------------------
 
+    def _observe(self, probe: str, ref: str, celsius: float, at: datetime) -> None:
+        before = self.escalation
+        self.escalation = observe(before, probe, ref, celsius, at)
+        if self.escalation is not before:
+            self._observed.update(
+                alarm_id
+                for alarm_id, alarm in self.escalation.alarms.items()
+                if before.alarms.get(alarm_id) != alarm
+            )
+
     def _commit_steps(
         self,
         events: Iterable[Event],
@@ -220,6 +239,7 @@ class AlarmCore:
         state, actions = step_many(old, events, now, self.alerts)
         self._record(actions, now, work)
         changed_rules = dict(rule_states or {})
+        observed = self._observed
         if work.transitions or work.outbox or changed_rules or self._dirty or always_state:
             # Checkpoint: every rule state that differs from disk goes with the cursor.
             for ref in self._dirty:
@@ -227,13 +247,14 @@ class AlarmCore:
             work.rule_states.update(self._dump_states(changed_rules))
             if work.evaluated_seq is None and (self._cursor_dirty or changed_rules):
                 work.evaluated_seq = self.evaluated_seq
-        if always_state or _differs(old, state):
+        if always_state or observed or _differs(old, state):
             work.escalation = dump_escalation(state)
             for alarm_id, alarm in state.alarms.items():
-                if old.alarms.get(alarm_id) != alarm:
+                if alarm_id in observed or old.alarms.get(alarm_id) != alarm:
                     work.alarms[alarm_id] = _summary(alarm)
         created = self.store.commit(work)
         self.escalation = state
+        self._observed = set()
         self.rule_states.update(changed_rules)
         if work.evaluated_seq is not None:
             self._dirty.clear()

@@ -78,3 +78,23 @@ def opening_notice(alarm: Alarm) -> Notify:
         alarm.value,
         alarm.detail,
     )
+
+
+def current_notice(alarm: Alarm, now: datetime) -> Notify:
+    """The alarm as a message sent `now` would describe it: its current temperature and peak."""
+    return Notify(
+        alarm.id,
+        "",
+        1,
+        (),
+        NotifyReason.OPENED,
+        alarm.condition,
+        alarm.since,
+        now,
+        alarm.value,
+        alarm.detail,
+        current=alarm.current,
+        current_at=alarm.current_at,
+        peak=alarm.peak,
+        peak_at=alarm.peak_at,
+    )

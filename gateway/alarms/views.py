@@ -14,7 +14,7 @@ from pydantic import TypeAdapter
 from alerts.escalation import Alarm
 from alerts.messages import describe, place_of
 from alerts.outbox import EntryState
-from gateway.alarms.notices import opening_notice
+from gateway.alarms.notices import current_notice
 from gateway.settings import Settings
 from gateway.storage.alarms import AlarmRow, AttemptRow, OutboxRow, TransitionRow
 
@@ -79,7 +79,7 @@ def alarms_view(core: AlarmCore, settings: Settings, recent: int) -> dict[str, A
 
 def _alarm_json(alarm: Alarm, row: AlarmRow | None, settings: Settings) -> dict[str, Any]:
     place = place_of(settings.unit.name, settings.fridges, alarm.condition.subject)
-    notify = opening_notice(alarm)
+    notify = current_notice(alarm, alarm.current_at or alarm.opened_at)
     closed_at = None if row is None else row.closed_at
     status = "closed" if closed_at is not None else "active" if alarm.active else "cleared"
     return {
@@ -98,11 +98,21 @@ def _alarm_json(alarm: Alarm, row: AlarmRow | None, settings: Settings) -> dict[
         "closed_by": None if row is None else row.closed_by,
         "disposition": None if row is None else row.disposition,
         "value": alarm.value,
+        "current": _measured(alarm.current, alarm.current_at),
+        "peak": _measured(alarm.peak, alarm.peak_at),
         "detail": alarm.detail,
         "suppressed_by": alarm.suppressed_by,
         "notified_tiers": {str(tier): iso(at) for tier, at in sorted(alarm.notified.items())},
-        "acks": [{"person": a.person, "at": iso(a.at), "how": a.how} for a in alarm.acks],
+        "acks": [
+            {"person": a.person, "at": iso(a.at), "how": a.how, "on_site_until": iso(a.until)}
+            for a in alarm.acks
+        ],
     }
+
+
+def _measured(value: float | None, at: datetime | None) -> dict[str, Any] | None:
+    """A temperature with the time it was measured (temperature alarms only)."""
+    return None if value is None or at is None else {"celsius": value, "at": iso(at)}
 
 
 def _transition_json(transition: TransitionRow) -> dict[str, Any]:

@@ -110,15 +110,27 @@ def test_restart_at_25_minutes_sends_tier_two_at_30_exactly_once(settings: Alert
     assert notifies(resumed(30.5)) == []
 
 
-def test_ack_stops_repeats_for_the_acknowledger_only(settings: AlertSettings) -> None:
+def test_ack_pauses_repeats_for_the_acknowledger_only_while_on_site(
+    settings: AlertSettings,
+) -> None:
     run = Run(settings)
     run(0, raised())
     run(30)
     acked = run(31, Acknowledge(run.alarm_id, UNIT, "wang", "link"))
     assert [a.kind for a in acked if isinstance(a, Transition)] == [TransitionKind.ACKNOWLEDGED]
     assert notifies(run(45)) == [("li", 2, NotifyReason.REPEAT)]
+    assert run(46, Acknowledge(run.alarm_id, UNIT, "wang", "scan")) == []  # still on site
     assert ("zhao", 3, NotifyReason.ESCALATED) in notifies(run(60))
-    assert run(61, Acknowledge(run.alarm_id, UNIT, "wang", "scan")) == []
+    assert ("wang", 1, NotifyReason.REPEAT) not in notifies(run(60.5))
+    # 30 min on site (31 -> 61) and still too warm: wang is reminded again with everyone
+    assert sorted(notifies(run(75))) == [
+        ("li", 2, NotifyReason.REPEAT),
+        ("wang", 1, NotifyReason.REPEAT),
+        ("zhao", 3, NotifyReason.REPEAT),
+    ]
+    again = run(76, Acknowledge(run.alarm_id, UNIT, "wang", "scan"))
+    assert [a.kind for a in again if isinstance(a, Transition)] == [TransitionKind.ACKNOWLEDGED]
+    assert ("wang", 1, NotifyReason.REPEAT) not in notifies(run(90))
 
 
 def test_close_needs_a_cleared_condition_and_a_disposition(settings: AlertSettings) -> None:

@@ -85,7 +85,11 @@ function impactPanel(alarm) {
 function actions(alarm, refresh) {
   if (alarm.status === "closed") return null;
   const parts = [];
-  const acked = alarm.acks.some((ack) => ack.person === session.person);
+  // An acknowledgement pauses its person's reminders for the on-site time; after it, they may
+  // acknowledge again.
+  const acked = alarm.acks.some(
+    (ack) => ack.person === session.person && (!ack.on_site_until || Date.parse(ack.on_site_until) > Date.now()),
+  );
   if (may("alarm_ack") || may("alarm_close")) {
     if (!session.person) return el("p", { class: "muted" }, t("alarm.no_person"));
   }
@@ -137,6 +141,17 @@ function actions(alarm, refresh) {
   return el("div", { class: "actions" }, parts);
 }
 
+// The temperature now and the peak so far, each with when it was measured (temperature alarms).
+function temperatures(alarm) {
+  if (!alarm.current) return null;
+  const parts = [t("alarm.current", { temp: formatTemp(alarm.current.celsius), at: formatTime(alarm.current.at) })];
+  if (alarm.peak) {
+    const key = alarm.kind === "too_cold" ? "alarm.trough" : "alarm.peak";
+    parts.push(t(key, { temp: formatTemp(alarm.peak.celsius), at: formatTime(alarm.peak.at) }));
+  }
+  return el("p", { class: "temperatures" }, parts.join(" · "));
+}
+
 function alarmCard(alarm, refresh, withImpact) {
   const acks = alarm.acks.map((ack) => `${ack.person} ${formatTime(ack.at)}`).join("，");
   return el(
@@ -149,6 +164,7 @@ function alarmCard(alarm, refresh, withImpact) {
       el("span", { class: "badge" }, t(`alarm.status.${alarm.status}`)),
     ),
     el("p", {}, alarm.description),
+    temperatures(alarm),
     el(
       "p",
       { class: "meta" },
