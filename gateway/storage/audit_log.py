@@ -1,9 +1,9 @@
 """Who changed what through the web: one row per state-changing request, in audit.sqlite3.
 
 The middleware appends an entry after each POST/PUT/PATCH/DELETE (method, path, user, status,
-a short summary); handlers say what happened in words with `note(request, ...)`, sign-in says
-who tried and how it went. Entries never hold passwords or tokens: the summary is written by
-the gateway, never copied from a request body, and the path carries no query string.
+a short summary); handlers say what happened in words with `gateway.web.audit_note.note`,
+sign-in says who tried and how it went. Entries never hold passwords or tokens: the summary is
+written by the gateway, never copied from a request body, and the path carries no query string.
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from aiohttp import web
-
 from gateway.core.clock import Clock
 from gateway.core.errors import StoreError
 from gateway.storage.registry import AUDIT
@@ -21,8 +19,6 @@ from gateway.storage.sqlite_file import FileBacked, SqliteFile, Synchronous
 from ledger.masking import Shown
 
 MAX_ENTRIES = 1000
-_NOTE = web.RequestKey("audit_note", str)
-_ACTOR = web.RequestKey("audit_actor", str)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,16 +73,3 @@ class AuditLog(FileBacked):
             (2**63 - 1 if before is None else before, min(limit, MAX_ENTRIES)),
         )
         return [AuditEntry(row[0], datetime.fromtimestamp(row[1], UTC), *row[2:]) for row in rows]
-
-
-def note(request: web.Request, summary: str, actor: str | None = None) -> None:
-    """Say what this request did, for its audit entry; `actor` names who acted when nobody
-    is signed in yet (a sign-in attempt names the account tried)."""
-    request[_NOTE] = summary
-    if actor is not None:
-        request[_ACTOR] = actor
-
-
-def noted(request: web.Request) -> tuple[str | None, str | None]:
-    """The summary and actor a handler noted, if any."""
-    return request.get(_NOTE), request.get(_ACTOR)

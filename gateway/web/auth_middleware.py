@@ -31,8 +31,9 @@ from gateway.auth.policy import Action
 from gateway.core.clock import Clock
 from gateway.settings import Settings
 from gateway.storage.accounts import AccountStore, NewSession
-from gateway.storage.audit_log import AuditLog, noted
+from gateway.storage.audit_log import AuditLog
 from gateway.storage.registry import ACCOUNTS, AUDIT
+from gateway.web.audit_note import noted
 
 SESSION_COOKIE = "coldchain_session"
 CSRF_COOKIE = "coldchain_csrf"

@@ -29,7 +29,8 @@ from gateway.storage.accounts import (
     SignInThrottledError,
     UnknownAccountError,
 )
-from gateway.storage.audit_log import MAX_ENTRIES, AuditLog, note
+from gateway.storage.audit_log import MAX_ENTRIES, AuditLog
+from gateway.web.audit_note import note
 from gateway.web.auth_middleware import (
     AUTH,
     CSRF_FIELD,

@@ -19,8 +19,8 @@ from gateway.auth.access import add_route, require
 from gateway.auth.policy import Action, User, shown_to
 from gateway.core.clinic_time import CLINIC_TZ
 from gateway.ledgers.book import LedgerBook
-from gateway.storage.audit_log import note
 from gateway.storage.ledger.audit import ReadAudit
+from gateway.web.audit_note import note
 from gateway.web.json_http import json_response, parse_body, refusal
 from gateway.web.routes.ledger_http import (
     AUDIT,

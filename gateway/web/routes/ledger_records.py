@@ -19,7 +19,7 @@ from pydantic import Field
 from gateway.auth.access import add_route, require
 from gateway.auth.policy import Action, User, shown_to
 from gateway.core.clinic_time import CLINIC_TZ
-from gateway.storage.audit_log import note
+from gateway.web.audit_note import note
 from gateway.web.json_http import json_response, parse_body, refusal
 from gateway.web.routes.ledger_http import (
     AUDIT,

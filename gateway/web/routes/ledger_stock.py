@@ -16,9 +16,9 @@ from pydantic import Field
 from gateway.auth.access import add_route, require
 from gateway.auth.policy import Action
 from gateway.core.clinic_time import CLINIC_TZ
-from gateway.storage.audit_log import note
 from gateway.storage.ledger import queries
 from gateway.storage.ledger.stock import EventResult
+from gateway.web.audit_note import note
 from gateway.web.json_http import json_response, parse_body, refusal
 from gateway.web.routes.ledger_http import (
     BOOK,
