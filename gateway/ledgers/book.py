@@ -12,10 +12,10 @@ from typing import Any
 
 from gateway.core.clock import Clock
 from gateway.core.errors import StoreError
+from gateway.ledgers.upload import Uploader
 from gateway.storage.ledger.catalogue import Catalogue
 from gateway.storage.ledger.db import LedgerDB
 from gateway.storage.ledger.stock import StockLedger
-from gateway.storage.ledger.upload import Uploader
 from gateway.storage.ledger.vaccinations import VaccinationLedger
 from ledger.errors import CatalogueError, LedgerError
 from ledger.settings import LedgerSettings

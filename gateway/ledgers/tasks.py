@@ -35,6 +35,7 @@ from gateway.core.clock import Clock
 from gateway.core.errors import ConfigError, StoreError
 from gateway.ledgers.book import LedgerBook
 from gateway.ledgers.scans import ActsFor, LedgerScans
+from gateway.ledgers.upload import WINDOW_START, DeadlineAlarm
 from gateway.settings import Settings
 from gateway.storage.ledger.db import LedgerDB
 from gateway.storage.ledger.locations import StockLocations
@@ -45,7 +46,6 @@ from gateway.storage.ledger.queries import (
     read_meta,
     write_meta,
 )
-from gateway.storage.ledger.upload import WINDOW_START, DeadlineAlarm
 from ledger.errors import LedgerError
 from ledger.settings import LedgerSettings
 from ledger.summaries import Key, SummaryTable, daily_tables

@@ -13,9 +13,9 @@ import pytest_asyncio
 
 from firmware_sim.provincial_platform import ProvincialPlatform, serve
 from gateway.core.clock import FakeClock
+from gateway.ledgers.upload import Uploader, in_batch_window
 from gateway.storage.ledger.db import LedgerDB
 from gateway.storage.ledger.stock import StockLedger
-from gateway.storage.ledger.upload import Uploader, in_batch_window
 from gateway.storage.ledger.vaccinations import VaccinationLedger
 from ledger.errors import LedgerError, RecordError, StockError, UploadError
 from ledger.summaries import daily_tables

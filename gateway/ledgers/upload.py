@@ -1,6 +1,7 @@
 """Upload queue: every record version reaches the provincial platform within 24 h.
 
-The queue lives in ``upload_queue`` (one row per record version, written with the version).
+The queue lives in the ledger file (`gateway.storage.ledger.upload_queue`: one row per record
+version, written with the version).
 `Uploader.send_due` picks what may go now: everything in real-time mode, only inside the
 20:00–05:00 batch window otherwise (local time, seed 000), plus anything close to its deadline
 whatever the mode. A batch is built, validated against the XSD, POSTed; the platform answers
@@ -20,11 +21,10 @@ import aiohttp
 
 from gateway.core.clinic_time import CLINIC_TZ
 from gateway.core.clock import Clock
-from gateway.storage.ledger.db import LedgerDB, from_ms, to_ms
+from gateway.storage.ledger.db import LedgerDB
+from gateway.storage.ledger.upload_queue import Answer, UploadQueue
 from ledger.errors import UploadError
-from ledger.tables import rejection_kind
 from ledger.upload_xml import build_validated
-from ledger.vaccination_records import record_from_json
 
 DEADLINE = timedelta(hours=24)
 WINDOW_START, WINDOW_END = time(20, 0), time(5, 0)
@@ -78,6 +78,7 @@ class Uploader:
         alarm_margin: timedelta = timedelta(hours=4), timeout_s: float = 10.0,
     ) -> None:  # fmt: skip
         self.db = db
+        self.queue = UploadQueue(db)
         self.clock = clock
         self.url = url
         self.realtime = realtime
@@ -86,15 +87,12 @@ class Uploader:
 
     def pending(self, *, urgent_only: bool = False) -> list[tuple[str, int]]:
         """Queued versions to send now (oldest first); a superseded version is not sent."""
-        now = self.clock.now()
-        cutoff = to_ms(now - DEADLINE + self.alarm_margin) if urgent_only else None
-        with self.db.translated("read queue"):
-            rows = self.db.conn.execute(
-                "SELECT record_id, version, vaccinated_ms FROM upload_queue q WHERE state ="
-                " 'pending' AND version = (SELECT MAX(version) FROM upload_queue r WHERE"
-                " r.record_id = q.record_id) ORDER BY vaccinated_ms, record_id"
-            ).fetchall()
-        return [(r, v) for r, v, ms in rows if cutoff is None or ms <= cutoff]
+        cutoff = self.clock.now() - DEADLINE + self.alarm_margin if urgent_only else None
+        return [
+            (item.record_id, item.version)
+            for item in self.queue.pending()
+            if cutoff is None or item.vaccinated_at <= cutoff
+        ]
 
     async def send_due(self, session: aiohttp.ClientSession) -> SendOutcome:
         now = self.clock.now()
@@ -114,14 +112,7 @@ class Uploader:
     async def _send(
         self, session: aiohttp.ClientSession, keys: list[tuple[str, int]]
     ) -> SendOutcome:
-        with self.db.translated("read records"):
-            records = [
-                record_from_json(self.db.conn.execute(
-                    "SELECT body FROM record_versions WHERE record_id = ? AND version = ?", key
-                ).fetchone()[0])
-                for key in keys
-            ]  # fmt: skip
-        document = build_validated(records)
+        document = build_validated(self.queue.records(keys))
         try:
             async with session.post(
                 self.url, data=document, timeout=self.timeout,
@@ -133,84 +124,46 @@ class Uploader:
             return self._down(len(keys), f"platform unreachable: {error!r}")
         if status >= 500:
             return self._down(len(keys), f"platform answered HTTP {status}")
-        results = _feedback(body, status)
-        accepted = rejected = 0
-        with self.db.transaction("mark uploads") as conn:
-            now_ms = to_ms(self.clock.now())
-            conn.execute(
-                "INSERT INTO upload_attempts (at_ms, records, outcome) VALUES (?, ?, ?)",
-                (now_ms, len(keys), f"HTTP {status}"),
-            )
-            for record_id, version, ok, message in results:
-                if (record_id, version) not in keys:
-                    continue
-                if ok:
-                    accepted += 1
-                    conn.execute(
-                        "UPDATE upload_queue SET state = 'accepted', attempts = attempts + 1,"
-                        " accepted_ms = ?, error = '', error_kind = '' WHERE record_id = ? AND"
-                        " version = ?", (now_ms, record_id, version),
-                    )  # fmt: skip
-                else:
-                    rejected += 1
-                    conn.execute(
-                        "UPDATE upload_queue SET state = 'rejected', attempts = attempts + 1,"
-                        " error = ?, error_kind = ? WHERE record_id = ? AND version = ?",
-                        (message, rejection_kind(message), record_id, version),
-                    )
+        accepted, rejected = self.queue.answered(
+            self.clock.now(), f"HTTP {status}", keys, _feedback(body, status)
+        )
         return SendOutcome(len(keys), accepted, rejected, platform_down=False)
 
     def _down(self, count: int, detail: str) -> SendOutcome:
-        with self.db.transaction("note attempt") as conn:
-            conn.execute(
-                "INSERT INTO upload_attempts (at_ms, records, outcome) VALUES (?, ?, ?)",
-                (to_ms(self.clock.now()), count, detail),
-            )
+        self.queue.attempted(self.clock.now(), count, detail)
         return SendOutcome(count, 0, 0, platform_down=True, detail=detail)
 
     def rejections(self) -> list[tuple[str, int, str, str]]:
         """(record_id, version, message, kind) of rejected versions not yet corrected."""
-        with self.db.translated("read queue"):
-            return [tuple(row) for row in self.db.conn.execute(
-                "SELECT record_id, version, error, error_kind FROM upload_queue q WHERE state ="
-                " 'rejected' AND version = (SELECT MAX(version) FROM upload_queue r WHERE"
-                " r.record_id = q.record_id) ORDER BY record_id"
-            )]  # fmt: skip
+        return self.queue.rejections()
 
     def deadline_alarms(self) -> list[DeadlineAlarm]:
         """Records not accepted whose 24 h deadline is within `alarm_margin` (or past)."""
-        now = self.clock.now()
-        with self.db.translated("read queue"):
-            rows = self.db.conn.execute(
-                "SELECT record_id, version, vaccinated_ms, state, error FROM upload_queue q"
-                " WHERE state != 'accepted' AND version = (SELECT MAX(version) FROM upload_queue"
-                " r WHERE r.record_id = q.record_id) AND vaccinated_ms <= ?"
-                " ORDER BY vaccinated_ms",
-                (to_ms(now - DEADLINE + self.alarm_margin),),
-            ).fetchall()
-        return [DeadlineAlarm(r, v, from_ms(ms) + DEADLINE, s, e) for r, v, ms, s, e in rows]
+        due = self.queue.unaccepted_since(self.clock.now() - DEADLINE + self.alarm_margin)
+        return [
+            DeadlineAlarm(
+                item.record_id, item.version, item.vaccinated_at + DEADLINE, item.state, item.error
+            )
+            for item in due
+        ]
 
     def rates(self, day: date) -> DayRates:
         """Per vaccination day: records, uploaded (latest version accepted), on time (≤ 24 h)."""
         start = datetime.combine(day, time(), CLINIC_TZ)
-        with self.db.translated("read rates"):
-            rows = self.db.conn.execute(
-                "SELECT vaccinated_ms, MIN(accepted_ms) FROM upload_queue WHERE"
-                " vaccinated_ms >= ? AND vaccinated_ms < ? GROUP BY record_id",
-                (to_ms(start), to_ms(start + timedelta(days=1))),
-            ).fetchall()
-        day_ms = DEADLINE // timedelta(milliseconds=1)
-        uploaded = sum(1 for _, acc in rows if acc is not None)
-        on_time = sum(1 for ms, acc in rows if acc is not None and acc - ms <= day_ms)
+        rows = self.queue.vaccinated_between(start, start + timedelta(days=1))
+        uploaded = sum(1 for _, accepted in rows if accepted is not None)
+        on_time = sum(
+            1 for given, accepted in rows if accepted is not None and accepted - given <= DEADLINE
+        )
         return DayRates(day, len(rows), uploaded, on_time)
 
 
-def _feedback(body: bytes, status: int) -> list[tuple[str, int, bool, str]]:
+def _feedback(body: bytes, status: int) -> list[Answer]:
     try:
         data = json.loads(body)
         results = data["results"]
         return [
-            (str(r["record_id"]), int(r["version"]), bool(r["ok"]), str(r.get("error", "")))
+            Answer(str(r["record_id"]), int(r["version"]), bool(r["ok"]), str(r.get("error", "")))
             for r in results
         ]
     except (ValueError, KeyError, TypeError) as error:
