@@ -6,14 +6,16 @@ MQTT command for `[mqtt] command_account`, a posted scan for the account that po
 accounts live in the accounts store, where an admin may remove or disable one at any time, so
 each is looked up when it acts; a missing or disabled account is refused with `ForbiddenError`
 naming the setting to fix. What the account may then do is checked by
-`gateway.auth.policy.authorize`, as for a signed-in request.
+`gateway.auth.policy.authorize`, as for a signed-in request. At start-up, `problems` says which
+assignments would be refused as things stand, for the log: the gateway starts anyway (an admin
+may create the account later).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
-from gateway.auth.policy import ForbiddenError, User
+from gateway.auth.policy import Action, ForbiddenError, User, authorize
 from gateway.storage.accounts import AccountStore
 from gateway.storage.scans import StoredScan
 
@@ -69,3 +71,29 @@ class Acting:
                 "need)"
             )
         return self.account(self.command_account, "[mqtt] command_account")
+
+    def problems(self, needs: Mapping[str, Action]) -> list[str]:
+        """Why scans at an assigned station, or MQTT commands, would be refused now: a missing
+        or disabled account, or one that may not do what its station does (`needs`: station ->
+        the action a scan there needs)."""
+        return list(self._problems(needs))
+
+    def _problems(self, needs: Mapping[str, Action]) -> Iterator[str]:
+        named = [(station, f"station {station} ([station_accounts])", account)
+                 for station, account in sorted(self.stations.items())]  # fmt: skip
+        if self.command_account is not None:
+            named.append(("", "[mqtt] command_account", self.command_account))
+        for station, where, account in named:
+            try:
+                user = self.account(account, where)
+            except ForbiddenError as error:
+                yield str(error)
+                continue
+            if station in needs:
+                try:
+                    authorize(user, needs[station])
+                except ForbiddenError as error:
+                    yield (
+                        f"{where}: {error}, so scans there are refused; fix: assign an account "
+                        f"that may {needs[station]}"
+                    )

@@ -198,6 +198,10 @@ class LedgerScans:
     def stations(self) -> dict[str, StationAction]:
         return dict(self.settings.stations)
 
+    def needs(self) -> dict[str, Action]:
+        """What a scan at each station needs of the account it acts for."""
+        return {station: NEEDS[action] for station, action in self.settings.stations.items()}
+
     def feed(self, station: str, limit: int = FEED_SIZE) -> list[StationResult]:
         """The station's recent results, newest first."""
         results = list(self._feeds.get(station, ()))

@@ -171,6 +171,8 @@ class Gateway:
             ledger, excursions, ledger_jobs = self._open_ledger(store, alarms, acting, resources)
             if ledger_jobs is not None:
                 listeners.append(ledger_jobs.scans)
+            for problem in acting.problems(ledger_jobs.scans.needs() if ledger_jobs else {}):
+                log.warning("%s", problem)
             sources = open_sources(
                 settings, self.clock, emit, sync, resources, scan_listeners=listeners
             )

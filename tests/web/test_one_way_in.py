@@ -338,3 +338,19 @@ async def test_an_mqtt_ack_naming_another_person_is_refused(world: World) -> Non
         await commands["ack"]({"alarm": 1, "person": "li"})
     reply = await commands["ack"]({"alarm": 1, "person": "wang"})
     assert (reply["account"], reply["person"]) == ("manager", "wang")
+
+
+async def test_assignments_that_would_be_refused_are_named_at_start_up(world: World) -> None:
+    acting = world.site.acting
+    acting.stations = {"receive-desk": "vaccinator", "vaccination-1": "vaccinator",
+                       "fridge-2": "nobody"}  # fmt: skip
+    acting.command_account = "county"
+    assert acting.problems(world.stations.needs()) == [
+        "station fridge-2 ([station_accounts]) acts for account 'nobody', which does not exist; "
+        "fix: create it (`coldchain accounts add nobody --role ROLE`) or name another account",
+        "station receive-desk ([station_accounts]): vaccinator (vaccinator) may not "
+        "stock_receive; this needs one of: manager, so scans there are refused; fix: assign an "
+        "account that may stock_receive",
+    ]
+    acting.stations = {"receive-desk": "manager", "vaccination-1": "vaccinator"}
+    assert acting.problems(world.stations.needs()) == []
