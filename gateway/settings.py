@@ -79,6 +79,15 @@ class HttpSettings(_Model):
     # Secure flag of the sign-in cookies: "auto" when the request came over https (set
     # "always" behind an https reverse proxy).
     secure_cookies: Literal["auto", "always", "never"] = "auto"
+    # The server cannot be held open (see gateway.web.connections): a connection waiting for
+    # a request closes after idle_timeout_s, a request's headers must arrive within
+    # header_timeout_s of its first byte and its body within body_timeout_s; at most
+    # max_connections_per_address from one client and max_connections in all.
+    idle_timeout_s: Annotated[float, Field(gt=0, le=3600)] = 30.0
+    header_timeout_s: Annotated[float, Field(gt=0, le=600)] = 10.0
+    body_timeout_s: Annotated[float, Field(gt=0, le=3600)] = 30.0
+    max_connections_per_address: Annotated[int, Field(ge=1, le=10_000)] = 32
+    max_connections: Annotated[int, Field(ge=1, le=60_000)] = 512
 
 
 class StoreSettings(_Model):

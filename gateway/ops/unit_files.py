@@ -11,6 +11,9 @@ where they go and what runs after. The choices, in short:
   pings from its event loop (`gateway.ops.watchdog`), so a hung loop is killed and restarted.
   Sandboxing is as strict as serial, HID and BLE allow: a read-only system except the data
   folder, no capabilities, and a device allow-list of the serial and input classes.
+  `LimitNOFILE=` leaves room for the web server's connection cap (`[http] max_connections`,
+  512 by default) above the files the gateway keeps open itself; the server never accepts
+  more connections than the limit allows (`gateway.web.connections`).
 - udev gives the known USB-serial adapters and scanners stable names under /dev/coldchain/
   (by USB port, so a replaced adapter in the same socket keeps its name).
 - journald keeps the logs, bounded in size so that they do not wear or fill the SD card.
@@ -25,6 +28,8 @@ SERVICE_USER = "coldchain"
 SERVICE_NAME = "coldchain.service"
 #: serial probes and Modbus RTU adapters; BlueZ over D-Bus; keyboard-wedge (evdev) scanners.
 SUPPLEMENTARY_GROUPS = ("dialout", "bluetooth", "input")
+#: open files allowed: eight times the default connection cap with the gateway's own files
+OPEN_FILES = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +113,7 @@ SupplementaryGroups={groups}
 Restart=always
 RestartSec=5
 WatchdogSec={layout.watchdog_s}
+LimitNOFILE={OPEN_FILES}
 TimeoutStartSec=120
 TimeoutStopSec=15
 UMask=0027

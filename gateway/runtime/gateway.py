@@ -41,6 +41,13 @@ from gateway.storage.checks import ChecksStore
 from gateway.storage.readings import ReadingStore
 from gateway.web.app import GatewayContext, build_app
 from gateway.web.auth_middleware import open_web_auth
+from gateway.web.connections import (
+    CONNECTION_GUARD,
+    ConnectionGuard,
+    ConnectionLimits,
+    GuardedSite,
+    raise_file_limit,
+)
 from probes.modbus import ModbusBusDriver, devices_on_bus
 from probes.settings import ModbusProbe
 from probes.time_integrity import flag_unsynced
@@ -77,11 +84,15 @@ class Listening:
 
 
 @contextlib.asynccontextmanager
-async def serve_http(app: web.Application, host: str, port: int) -> AsyncIterator[Listening]:
+async def serve_http(
+    app: web.Application, host: str, port: int, limits: ConnectionLimits | None = None
+) -> AsyncIterator[Listening]:
+    guard = ConnectionGuard(limits or ConnectionLimits(), raise_file_limit())
+    app[CONNECTION_GUARD] = guard
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, host, port)
+        site = GuardedSite(runner, host, port, guard)
         try:
             await site.start()
         except OSError as error:
@@ -208,7 +219,15 @@ class Gateway:
                 context.disk_budget = self._disk_budget(context, settings.store.disk_budget)
                 resources.callback(context.disk_budget.close)
             http = settings.http
-            async with serve_http(build_app(context), http.host, http.port) as listening:
+            limits = ConnectionLimits(
+                http.idle_timeout_s,
+                http.header_timeout_s,
+                http.body_timeout_s,
+                http.max_connections_per_address,
+                http.max_connections,
+            )
+            app = build_app(context)
+            async with serve_http(app, http.host, http.port, limits) as listening:
                 if not self.listening.done():
                     self.listening.set_result(listening)
                 self._notifier.ready(f"serving on {listening.url}")

@@ -21,6 +21,7 @@ from gateway.recorder import Recorder
 from gateway.settings import Settings
 from gateway.sources import Sources
 from gateway.storage.readings import ReadingStore, StoredReading
+from gateway.web.connections import CONNECTION_GUARD, connection_middleware
 from gateway.web.json_http import dumps
 from gateway.web.routes.checks import CHECKS, add_check_routes, checks_health
 from gateway.web.routes.scans import add_scan_routes
@@ -80,7 +81,7 @@ def build_app(context: GatewayContext) -> web.Application:
 
     if context.auth is None:
         raise GatewayError("the web API needs GatewayContext.auth (accounts and audit log)")
-    app = web.Application()
+    app = web.Application(middlewares=[connection_middleware])
     app[CONTEXT] = context
     install_auth(app, context.auth)
     add_account_routes(app)
@@ -193,6 +194,7 @@ async def health(request: web.Request) -> web.Response:
     checks = request.app.get(CHECKS)
     checked = None if checks is None else checks_health(checks)
     repairs = () if checked is None else checked["needs_repair"]
+    guard = request.app.get(CONNECTION_GUARD)
     body: dict[str, Any] = {
         "unit": context.settings.unit.code,
         "gateway": context.settings.gateway.number,
@@ -215,6 +217,7 @@ async def health(request: web.Request) -> web.Response:
         "disk_budget": None
         if context.disk_budget is None
         else context.disk_budget.stats().to_json(),
+        "http": None if guard is None else guard.counts.to_json(),
     }
     verdict = judge(body)
     body = {"status": verdict.status, "problems": [p.to_json() for p in verdict.problems], **body}

@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,8 +106,14 @@ class GatewayProcess:
 
     @classmethod
     async def start(
-        cls, config: Path, token: str | None = None, *, within_s: float = START_TIMEOUT_S
+        cls,
+        config: Path,
+        token: str | None = None,
+        *,
+        within_s: float = START_TIMEOUT_S,
+        preexec: Callable[[], None] | None = None,
     ) -> GatewayProcess:
+        """`preexec` runs in the child before the gateway starts (e.g. to lower a limit)."""
         log = config.with_name("gateway.log")
         with log.open("wb") as stderr:
             process = await asyncio.create_subprocess_exec(
@@ -119,6 +126,7 @@ class GatewayProcess:
                 stdout=asyncio.subprocess.PIPE,
                 stderr=stderr.fileno(),
                 env=os.environ | {"PYTHONUNBUFFERED": "1"},
+                preexec_fn=preexec,
             )
         gateway = cls(process, log, token)
         assert process.stdout is not None
@@ -135,7 +143,7 @@ class GatewayProcess:
         return gateway
 
     async def get_text(self, path: str) -> str:
-        reader, writer = await asyncio.open_connection(*self._host_port())
+        reader, writer = await asyncio.open_connection(*self.host_port())
         writer.write(f"GET {path} HTTP/1.0\r\nHost: test\r\n{self.auth_header()}\r\n".encode())
         await writer.drain()
         raw = await reader.read()
@@ -151,7 +159,7 @@ class GatewayProcess:
         """The Authorization header line (with its CRLF), or nothing without a token."""
         return f"Authorization: Bearer {self.token}\r\n" if self.token else ""
 
-    def _host_port(self) -> tuple[str, int]:
+    def host_port(self) -> tuple[str, int]:
         host_port = self.url.removeprefix("http://").rstrip("/")
         host, _, port = host_port.rpartition(":")
         return host, int(port)

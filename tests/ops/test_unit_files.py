@@ -19,6 +19,8 @@ from gateway.ops.unit_files import (
     tmpfiles_conf,
     udev_rules,
 )
+from gateway.settings import HttpSettings
+from gateway.web.connections import RESERVED_FILES
 
 EXECUTABLE = Path(sys.executable)  # any program that exists: verify checks ExecStart
 
@@ -71,6 +73,9 @@ def test_unit_is_a_watched_notify_service_that_may_use_serial_and_writes_only_da
     assert found["NotifyAccess"] == ["main"]
     assert found["Restart"] == ["always"]
     assert found["WatchdogSec"] == ["20"]
+    open_files = int(found["LimitNOFILE"][0])
+    assert open_files >= HttpSettings().max_connections + RESERVED_FILES, "the cap fits"
+    assert open_files > 1024, "above systemd's default soft limit"
     assert found["ProtectSystem"] == ["strict"]
     assert found["ReadWritePaths"] == ["/srv/coldchain"]
     assert found["User"] == ["coldchain"]
