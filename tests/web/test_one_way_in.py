@@ -1,6 +1,7 @@
 """One way in for each operation: every operation × every entry path × every role.
 
-Receiving, moving, administering, stocktaking and acknowledging reach the gateway by an HTTP
+Issuing, silencing and closing reach the gateway by an HTTP route only; receiving, moving,
+administering, stocktaking and acknowledging by an HTTP
 route, by a scan posted over HTTP (it acts for the account or API token that posted it), by a
 scanner wired to a station (it acts for the account its station is assigned to) and, for
 acknowledging and reloading, by an MQTT command (it acts for `[mqtt] command_account`).
@@ -50,7 +51,7 @@ LEDGER = LedgerSettings(
     },
     compartments={"fridge-2": "F1/冷冻"},
 )
-RECEIVED, MOVED, GIVEN = code(HEPB, 1), code(HEPB, 2), code(HEPB, 3)
+RECEIVED, MOVED, GIVEN, ISSUED = code(HEPB, 1), code(HEPB, 2), code(HEPB, 3), code(HEPB, 4)
 LABEL = f"CCFRIDGE:{UNIT}:F1"
 
 
@@ -59,7 +60,10 @@ class Op(enum.StrEnum):
     MOVE = "move"
     ADMINISTER = "administer"
     STOCKTAKE = "stocktake"
+    ISSUE = "issue"
     ACK = "ack"
+    SILENCE = "silence"
+    CLOSE = "close"
     RELOAD = "reload"
 
 
@@ -75,12 +79,15 @@ NEEDS = {
     Op.MOVE: Action.STOCK_RECEIVE,
     Op.ADMINISTER: Action.ADMINISTER,
     Op.STOCKTAKE: Action.STOCKTAKE,
+    Op.ISSUE: Action.STOCK_ISSUE,
     Op.ACK: Action.ALARM_ACK,
+    Op.SILENCE: Action.ALARM_SILENCE,
+    Op.CLOSE: Action.ALARM_CLOSE,
     Op.RELOAD: Action.CONFIG_CHANGE,
 }
 SCANNED = (Op.RECEIVE, Op.MOVE, Op.ADMINISTER, Op.STOCKTAKE, Op.ACK)
-CARRIES = {Way.HTTP: SCANNED, Way.POSTED: SCANNED, Way.WIRED: SCANNED,
-           Way.MQTT: (Op.ACK, Op.RELOAD)}  # fmt: skip
+CARRIES = {Way.HTTP: (*SCANNED, Op.ISSUE, Op.SILENCE, Op.CLOSE), Way.POSTED: SCANNED,
+           Way.WIRED: SCANNED, Way.MQTT: (Op.ACK, Op.RELOAD)}  # fmt: skip
 STATION = {Op.RECEIVE: "receive-desk", Op.MOVE: "fridge-2", Op.ADMINISTER: "vaccination-1",
            Op.STOCKTAKE: "stocktake", Op.ACK: "fridge-room"}  # fmt: skip
 RAW = {Op.RECEIVE: RECEIVED, Op.MOVE: MOVED, Op.ADMINISTER: GIVEN, Op.STOCKTAKE: MOVED,
@@ -126,14 +133,20 @@ class World:
         return self.site.context.ledger_jobs.scans
 
 
-def open_probe_fault(alarms: AlarmService, clock: FakeClock) -> None:
-    """Three faulty readings in a row: a probe fault alarm (number 1) opens at once."""
+async def open_probe_fault(alarms: AlarmService, clock: FakeClock) -> None:
+    """Three faulty readings in a row: a probe fault alarm (number 1) opens at once; three
+    good ones clear its condition, and it waits to be acknowledged and closed."""
     alarms.core.start(clock.now(), 0)
-    batch = [
+    faulty = [
         StoredReading(seq, Reading(PROBE, clock.now(), ProbeStatus.DISCONNECTED))
         for seq in (1, 2, 3)
     ]
-    alarms.core.on_readings(batch, clock.now())
+    alarms.core.on_readings(faulty, clock.now())
+    await clock.advance(60)
+    good = [
+        StoredReading(seq, Reading(PROBE, clock.now(), ProbeStatus.OK, 5.0)) for seq in (4, 5, 6)
+    ]
+    alarms.core.on_readings(good, clock.now())
     assert len(alarms.core.escalation.alarms) == 1
 
 
@@ -146,9 +159,9 @@ async def world(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> AsyncIterat
         async with TestClient(TestServer(site.app, host="127.0.0.1", port=0)) as client:
             opened = World(site, client, caplog)
             opened.book.catalogue.import_json(json.dumps(SHIPMENT))
-            for raw in (MOVED, GIVEN):
+            for raw in (MOVED, GIVEN, ISSUED):
                 opened.book.stock.receive(raw, event_id=f"setup:{raw}", actor="setup")
-            open_probe_fault(opened.alarms, clock)
+            await open_probe_fault(opened.alarms, clock)
             yield opened
 
 
@@ -184,7 +197,16 @@ async def by_route(world: World, op: Op) -> str | None:
         ),
         Op.ADMINISTER: ("/api/ledger/stock/administer", {"scan": GIVEN, "event_id": "web:a"}),
         Op.STOCKTAKE: ("/api/ledger/stock/stocktake", {"scans": [MOVED]}),
+        Op.ISSUE: (
+            "/api/ledger/stock/issue",
+            {"scan": ISSUED, "event_id": "web:i", "to_unit": "6101030204"},
+        ),
         Op.ACK: ("/api/alarms/1/ack", {}),
+        Op.SILENCE: (
+            "/api/silences",
+            {"why": "除霜", "until": "2026-03-02T12:00:00+08:00", "scope": "F1"},
+        ),
+        Op.CLOSE: ("/api/alarms/1/close", {"cause": "探头松动", "action": "重新插好"}),
     }[op]
     response = await world.client.post(path, json=body, headers=world.headers)
     if response.status in (200, 201):
@@ -246,11 +268,20 @@ def recorded(world: World, way: Way, op: Op) -> list[str]:
         rows = conn.execute(
             "SELECT actor FROM stock_events WHERE code = ? AND kind = 'administer'", (GIVEN,)
         )
+    elif op is Op.ISSUE:
+        rows = conn.execute(
+            "SELECT actor FROM stock_events WHERE code = ? AND kind = 'issue'", (ISSUED,)
+        )
     elif op is Op.MOVE:
         rows = conn.execute("SELECT actor FROM location_events WHERE kind = 'move'")
     elif op is Op.ACK:
         (alarm,) = world.alarms.view()["alarms"]
         return [f"{ack['person']} by {ack['how']}" for ack in alarm["acks"]]
+    elif op is Op.SILENCE:
+        return [silence["who"] for silence in world.alarms.view()["silences"]]
+    elif op is Op.CLOSE:
+        (alarm,) = world.alarms.view()["alarms"]
+        return [step["who"] for step in alarm["timeline"] if step["kind"] == "closed"]
     elif op is Op.RELOAD:
         return ["reloaded"] * world.reloads
     elif way is Way.HTTP:  # a stocktake changes nothing: the audit log names who made it
@@ -272,6 +303,8 @@ def expected(way: Way, role: Role, op: Op) -> Outcome:
         return Outcome("forbidden")
     if op is Op.ACK:
         return Outcome(None, [f"{PEOPLE[role]} by {HOW[way]}"])
+    if op in (Op.SILENCE, Op.CLOSE):  # as the account's alarm person
+        return Outcome(None, [PEOPLE.get(role, "wang")])
     if op is Op.RELOAD:
         return Outcome(None, ["reloaded"])
     return Outcome(None, [role.value])
