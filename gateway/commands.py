@@ -4,7 +4,8 @@ Each acts for `[mqtt] command_account`, looked up when the command comes (`Actin
 account's rights are checked by the one policy, as if it had signed in to the web pages:
 `reload` needs `config_change`, `ack` needs `alarm_ack` and acknowledges as the account's alarm
 person, whom the alarm timeline records. A reply names the account that acted; a refusal is
-the reply (`ok: false`, its `code`).
+the reply (`ok: false`, its `code`). Each command, done or refused, is in the audit log beside
+the web's changes (method `MQTT`, path `cmd/NAME`, the account, 200, 403 when forbidden or 422).
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from gateway.auth.acting import Acting
-from gateway.auth.policy import Action, alarm_person, authorize
+from gateway.auth.policy import Action, ForbiddenError, alarm_person, authorize
 from gateway.core.errors import GatewayError
+from gateway.storage.audit_log import AuditLog
 
 if TYPE_CHECKING:
     from gateway.alarms.engine import AlarmService
@@ -22,7 +24,10 @@ if TYPE_CHECKING:
 
 
 def county_commands(
-    acting: Acting, alarms: AlarmService | None, reload: Callable[[], Awaitable[str]]
+    acting: Acting,
+    alarms: AlarmService | None,
+    reload: Callable[[], Awaitable[str]],
+    audit: AuditLog,
 ) -> dict[str, Command]:
     """`reload` applies the configuration file again and says what it did."""
 
@@ -52,4 +57,26 @@ def county_commands(
             "transitions": len(transitions),
         }
 
-    return {"reload": reload_command, "ack": ack}
+    commands = {"reload": reload_command, "ack": ack}
+    return {name: _audited(name, command, acting, audit) for name, command in commands.items()}
+
+
+def _audited(name: str, command: Command, acting: Acting, audit: AuditLog) -> Command:
+    async def run(request: dict[str, object]) -> dict[str, object]:
+        path, who = f"cmd/{name}", acting.command_account
+        try:
+            reply = await command(request)
+        except GatewayError as error:
+            status = 403 if isinstance(error, ForbiddenError) else 422
+            audit.append("MQTT", path, who, status, f"{name} refused ({error.code}): {error}")
+            raise
+        audit.append("MQTT", path, who, 200, _summary(name, reply))
+        return reply
+
+    return run
+
+
+def _summary(name: str, reply: dict[str, object]) -> str:
+    if name == "ack":
+        return f"acknowledged as {reply['person']}: {reply['transitions']} transition(s)"
+    return f"{name}: {reply.get('detail', 'done')}"

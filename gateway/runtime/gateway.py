@@ -454,7 +454,8 @@ class Gateway:
             detail = await self.apply(load_settings(self.config_path))
             return f"{self.config_path}: {detail}"
 
-        return county_commands(acting, context.alarms, reload)
+        assert context.auth is not None, "the accounts and audit log open first"
+        return county_commands(acting, context.alarms, reload, context.auth.audit)
 
     async def _supervise(self, stop: asyncio.Event, context: GatewayContext) -> None:
         """Run every task until `stop` (or a reload); then stop them stage by stage.
