@@ -32,9 +32,13 @@ class RejectedEventError(AlertsError):
 class UnknownAlarmError(RejectedEventError):
     """No alarm with this id is open or recently closed on this gateway."""
 
+    code: ClassVar[str] = "alarm_unknown"
+
 
 class AlarmClosedError(RejectedEventError):
     """The alarm is already closed: acknowledging or closing it again is refused."""
+
+    code: ClassVar[str] = "alarm_closed"
 
 
 class WrongUnitError(RejectedEventError):
@@ -47,6 +51,27 @@ class UnknownPersonError(RejectedEventError):
 
 class ConditionStillHoldsError(RejectedEventError):
     """A close was requested while the condition is still abnormal."""
+
+    code: ClassVar[str] = "alarm_condition_holds"
+
+
+class SilenceRefusedError(RejectedEventError):
+    """A silence that would be unbounded or unexplained: in the past, longer than the
+    maximum, without a reason or with one longer than allowed."""
+
+    code: ClassVar[str] = "silence_refused"
+
+
+class SilenceScopeError(SilenceRefusedError):
+    """The silence names no compartment, fridge or the unit of this gateway."""
+
+    code: ClassVar[str] = "silence_scope_unknown"
+
+
+class UnknownSilenceError(RejectedEventError):
+    """No running silence has this number (it ended, or never was)."""
+
+    code: ClassVar[str] = "silence_unknown"
 
 
 class AckLinkError(AlertsError):

@@ -18,9 +18,12 @@ Semantics (DESIGN "Escalation semantics"):
 - A cleared condition stops escalation and reminders; the alarm stays open until someone
   closes it with a disposition. A condition raised again on an open alarm reopens it and
   reminds at once; raised after a close, it opens a new alarm.
-- A planned silence suppresses notifications of the alarms in its scope; a gateway power or
-  link alarm suppresses the offline alarms of the probes reporting through that gateway.
-  Suppression and its end are recorded as transitions.
+- A planned silence suppresses notifications of the alarms in its scope (a compartment
+  `F1/冷藏`, a fridge `F1`, or the whole unit); it is bounded (`[alerts.silences] max_s`),
+  says why in a bounded reason, and can be ended early (`EndSilence`). An alarm that opens
+  during it is recorded (suppressed) and notifies when the silence ends, its escalation clock
+  starting then. A gateway power or link alarm suppresses the offline alarms of the probes
+  reporting through that gateway. Suppression and its end are recorded as transitions.
 
 Time: due times are absolute UTC, and each tier is notified once (recorded in `notified`).
 An alarm's id ends with the unit's serial of opened alarms, so ids stay unique when the wall
@@ -45,8 +48,10 @@ from alerts.errors import (
     AlarmClosedError,
     ConditionStillHoldsError,
     RejectedEventError,
+    SilenceRefusedError,
     UnknownAlarmError,
     UnknownPersonError,
+    UnknownSilenceError,
     WrongUnitError,
 )
 from alerts.model import ChannelKind, Condition, ConditionCleared, ConditionKind, ConditionRaised
@@ -94,17 +99,22 @@ class Ack:
 
 @dataclass(frozen=True, slots=True)
 class Silence:
-    """A planned silence (defrost, stocktaking). `scope` is a fridge code, a compartment
-    reference or a gateway name; None silences the whole unit."""
+    """A planned silence (defrost, stocktaking), numbered `no`. `scope` is a fridge code or
+    a compartment reference; None silences the whole unit."""
 
     who: str
     why: str
     start: datetime
     until: datetime
     scope: str | None = None
+    no: int = 0
 
     def covers(self, subject: str) -> bool:
         return self.scope is None or subject == self.scope or subject.startswith(f"{self.scope}/")
+
+    @property
+    def words(self) -> str:
+        return f"silence #{self.no} of {self.scope or 'the whole unit'}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +153,8 @@ class EscalationState:
     closed: tuple[str, ...] = ()
     opened: int = 0
     """How many alarms this unit has opened: the serial that keeps alarm ids unique."""
+    silenced: int = 0
+    """How many silences were started: the serial that numbers them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,13 +183,24 @@ class Close:
 
 @dataclass(frozen=True, slots=True)
 class StartSilence:
+    """`scope`: a fridge code or compartment reference the caller checked exists; None: the
+    whole unit (the caller checked that `who` may)."""
+
     who: str
     why: str
     until: datetime
     scope: str | None = None
 
 
-Event = ConditionRaised | ConditionCleared | Tick | Acknowledge | Close | StartSilence
+@dataclass(frozen=True, slots=True)
+class EndSilence:
+    """End running silence number `no` before its time; `who` is the account that ends it."""
+
+    no: int
+    who: str
+
+
+Event = ConditionRaised | ConditionCleared | Tick | Acknowledge | Close | StartSilence | EndSilence
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,13 +311,25 @@ def _apply(
         return _raised(state, event, now, actions)
     if isinstance(event, ConditionCleared):
         return _cleared(state, event, now, actions)
+    if isinstance(event, Tick):
+        return state
+    return _operated(state, event, now, settings, actions)
+
+
+def _operated(
+    state: EscalationState,
+    event: Acknowledge | Close | StartSilence | EndSilence,
+    now: datetime,
+    settings: AlertSettings,
+    actions: list[Action],
+) -> EscalationState:
     if isinstance(event, Acknowledge):
         return _acknowledged(state, event, now, settings, actions)
     if isinstance(event, Close):
         return _closed(state, event, now, settings, actions)
     if isinstance(event, StartSilence):
-        return _silenced(state, event, now, actions)
-    return state
+        return _silenced(state, event, now, settings, actions)
+    return _silence_ended(state, event, now, actions)
 
 
 def _cleared(
@@ -345,16 +380,56 @@ def _closed(
 
 
 def _silenced(
-    state: EscalationState, event: StartSilence, now: datetime, actions: list[Action]
+    state: EscalationState,
+    event: StartSilence,
+    now: datetime,
+    settings: AlertSettings,
+    actions: list[Action],
 ) -> EscalationState:
+    bounds = settings.silences
     if event.until <= now:
-        raise RejectedEventError(f"silence until {event.until.isoformat()} is not in the future")
+        raise SilenceRefusedError(
+            f"silence until {event.until.isoformat()} is not in the future; fix: give an end "
+            "time after now"
+        )
+    longest = timedelta(seconds=bounds.max_s)
+    if event.until - now > longest:
+        raise SilenceRefusedError(
+            f"a silence may last at most {_hours(bounds.max_s)}, this one "
+            f"{_hours((event.until - now).total_seconds())}; fix: end it by "
+            f"{(now + longest).isoformat()} and start another then if still needed"
+        )
     if not event.who.strip() or not event.why.strip():
-        raise RejectedEventError("a silence needs who asked for it and why")
-    silence = Silence(event.who, event.why, now, event.until, event.scope)
-    detail = f"{event.scope or 'whole unit'} until {event.until.isoformat()}: {event.why}"
+        raise SilenceRefusedError("a silence needs who asked for it and why; fix: give a reason")
+    if len(event.why) > bounds.reason_max:
+        raise SilenceRefusedError(
+            f"the reason has {len(event.why)} characters, at most {bounds.reason_max} are "
+            "kept; fix: say it shorter"
+        )
+    number = state.silenced + 1
+    silence = Silence(event.who, event.why, now, event.until, event.scope, number)
+    detail = f"{silence.words} until {event.until.isoformat()}: {event.why}"
     actions.append(Transition(None, now, TransitionKind.SILENCE_STARTED, event.who, detail))
-    return replace(state, silences=(*state.silences, silence))
+    return replace(state, silences=(*state.silences, silence), silenced=number)
+
+
+def _silence_ended(
+    state: EscalationState, event: EndSilence, now: datetime, actions: list[Action]
+) -> EscalationState:
+    silence = next((s for s in state.silences if s.no == event.no and s.until > now), None)
+    if silence is None:
+        running = ", ".join(f"#{s.no}" for s in state.silences) or "none"
+        raise UnknownSilenceError(
+            f"no running silence #{event.no} (running: {running}); fix: list them with "
+            "GET /api/alarms"
+        )
+    detail = f"{silence.words} ended early by {event.who}: {silence.why}"
+    actions.append(Transition(None, now, TransitionKind.SILENCE_ENDED, event.who, detail))
+    return replace(state, silences=tuple(s for s in state.silences if s is not silence))
+
+
+def _hours(seconds: float) -> str:
+    return f"{seconds / 3600:g} h"
 
 
 def _raised(
@@ -447,7 +522,7 @@ def _advance(
 ) -> EscalationState:
     for silence in state.silences:
         if silence.until <= now:
-            detail = f"{silence.scope or 'whole unit'}: {silence.why}"
+            detail = f"{silence.words} ended: {silence.why}"
             actions.append(Transition(None, now, TransitionKind.SILENCE_ENDED, silence.who, detail))
     state = replace(state, silences=tuple(s for s in state.silences if s.until > now))
     inhibitors = {
@@ -473,7 +548,7 @@ def _suppressor(state: EscalationState, alarm: Alarm, inhibitors: dict[str, str]
     """
     for silence in state.silences:
         if silence.covers(alarm.condition.subject):
-            return f"silence by {silence.who}: {silence.why}"
+            return f"{silence.words} by {silence.who}: {silence.why}"
     kind = alarm.condition.kind
     explained_by_link = kind is ConditionKind.PROBE_OFFLINE or (
         kind is ConditionKind.PROBE_FAULT and alarm.detail == "bus_error"

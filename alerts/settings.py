@@ -242,6 +242,17 @@ class OutboxSettings(_Model):
         return self
 
 
+class SilenceSettings(_Model):
+    """Bounds of a planned silence (defrost, stocktaking): it always ends, and says why."""
+
+    max_s: Annotated[
+        float, Field(gt=0, le=7 * 86_400, description="the longest silence that may be started")
+    ] = 4 * 3600.0
+    reason_max: Annotated[
+        int, Field(ge=20, le=2000, description="the longest reason, in characters")
+    ] = 200
+
+
 class AckLinkSettings(_Model):
     secret: Annotated[SecretStr, Field(min_length=32, description="HMAC key, 32+ characters")]
     base_url: Annotated[str, Field(pattern=HTTP_URL, description="the gateway's ack page")]
@@ -255,6 +266,7 @@ class AlertSettings(_Model):
     escalation: EscalationSettings = EscalationSettings()
     rules: RuleSettings = RuleSettings()
     outbox: OutboxSettings = OutboxSettings()
+    silences: SilenceSettings = SilenceSettings()
     ack: AckLinkSettings
 
     @model_validator(mode="after")

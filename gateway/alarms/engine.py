@@ -29,7 +29,8 @@ from typing import Any, Protocol
 from alerts.ack_links import AckClaim, verify
 from alerts.channels import build_channels
 from alerts.channels.base import Channel
-from alerts.escalation import Acknowledge, Close, StartSilence, Transition
+from alerts.errors import SilenceScopeError, UnknownSilenceError
+from alerts.escalation import Acknowledge, Close, EndSilence, Silence, StartSilence, Transition
 from alerts.model import ChannelKind
 from gateway.alarms import views
 from gateway.alarms.core import AlarmCore, alerts_of
@@ -37,8 +38,10 @@ from gateway.alarms.digest import DigestJob
 from gateway.alarms.dispatcher import Dispatcher
 from gateway.alarms.links import LinkHealth, LinkWatch
 from gateway.alarms.notices import DosesAtRisk
+from gateway.auth.policy import Action, User, authorize
 from gateway.core.clock import Clock
 from gateway.core.closing import Closing
+from gateway.core.compartments import compartment_refs
 from gateway.core.errors import StoreError
 from gateway.settings import Settings
 from gateway.storage.alarms import AlarmStore
@@ -316,11 +319,44 @@ class AlarmService(Closing):
         return self._apply(event)
 
     def silence(
-        self, who: str, why: str, until: datetime, scope: str | None = None
+        self, user: User, why: str, until: datetime, scope: str | None = None
     ) -> list[Transition]:
-        return self._apply(StartSilence(who, why, until, scope))
+        """Silence a compartment (`F1/冷藏`), a fridge (`F1`) or, with `scope` None, the whole
+        unit (a tier account only); raises ForbiddenError or RejectedEventError."""
+        self._authorize_silence(user, scope)
+        self._check_scope(scope)
+        return self._apply(StartSilence(user.person or user.name, why, until, scope))
 
-    def _apply(self, event: Acknowledge | Close | StartSilence) -> list[Transition]:
+    def end_silence(self, user: User, no: int) -> list[Transition]:
+        """End running silence number `no` early, as `user` (who may start one like it)."""
+        silence = next((s for s in self.core.escalation.silences if s.no == no), None)
+        if silence is None:
+            raise UnknownSilenceError(
+                f"no running silence #{no}; fix: list them with GET /api/alarms"
+            )
+        self._authorize_silence(user, silence.scope)
+        return self._apply(EndSilence(no, user.person or user.name))
+
+    def silences(self) -> tuple[Silence, ...]:
+        return self.core.escalation.silences
+
+    @staticmethod
+    def _authorize_silence(user: User, scope: str | None) -> None:
+        authorize(user, Action.ALARM_SILENCE if scope is not None else Action.ALARM_SILENCE_UNIT)
+
+    def _check_scope(self, scope: str | None) -> None:
+        if scope is None:
+            return
+        scopes = [fridge.code for fridge in self.settings.fridges]
+        scopes += compartment_refs(self.settings.fridges)
+        if scope not in scopes:
+            known = ", ".join(scopes) or "none configured"
+            raise SilenceScopeError(
+                f"scope {scope!r} is no fridge or compartment of this unit; fix: use one of "
+                f"{known}, or leave it out to silence the whole unit"
+            )
+
+    def _apply(self, event: Acknowledge | Close | StartSilence | EndSilence) -> list[Transition]:
         transitions = self.core.apply(event, self.clock.now())
         self.dispatcher.wake()
         return transitions

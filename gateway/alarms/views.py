@@ -65,6 +65,7 @@ def alarms_view(core: AlarmCore, settings: Settings, recent: int) -> dict[str, A
         "alarms": alarms,
         "silences": [
             {
+                "no": s.no,
                 "who": s.who,
                 "why": s.why,
                 "start": iso(s.start),

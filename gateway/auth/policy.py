@@ -35,7 +35,8 @@ class Action(enum.StrEnum):
     VIEW_PERSONAL_DATA = "view_personal_data"  # unmasked names, ID numbers, phones
     ALARM_ACK = "alarm_ack"
     ALARM_CLOSE = "alarm_close"
-    ALARM_SILENCE = "alarm_silence"
+    ALARM_SILENCE = "alarm_silence"  # a fridge or a compartment
+    ALARM_SILENCE_UNIT = "alarm_silence_unit"  # every alarm of the unit
     PROBE_BIND = "probe_bind"  # install, replace, move, decommission
     CALIBRATION = "calibration"
     MANUAL_READING = "manual_reading"
@@ -66,6 +67,7 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.ALARM_ACK: _TIERS,
     Action.ALARM_CLOSE: _TIERS,
     Action.ALARM_SILENCE: _TIERS | {Role.TECHNICIAN},
+    Action.ALARM_SILENCE_UNIT: _TIERS,
     Action.PROBE_BIND: frozenset({Role.TECHNICIAN}),
     Action.CALIBRATION: frozenset({Role.TECHNICIAN}),
     Action.MANUAL_READING: frozenset({Role.MANAGER, Role.TECHNICIAN}),

@@ -148,7 +148,7 @@ async def test_silence(harness: Harness, client: TestClient[web.Request, web.App
     await harness.minutes(20, 9.5)
     assert harness.robot.sent == []  # silenced: opened, but nobody paged
     (alarm,) = harness.alarms.view()["alarms"]
-    assert alarm["suppressed_by"] == "silence by wang: 除霜"
+    assert alarm["suppressed_by"] == "silence #1 of F1 by wang: 除霜"
     naive = body | {"until": "2026-03-02T12:00:00"}
     message = await error(await client.post("/api/silences", json=naive, headers=technician), 422)
     assert "no UTC offset" in message

@@ -25,8 +25,10 @@ from alerts.errors import (
     AlarmClosedError,
     ConditionStillHoldsError,
     RejectedEventError,
+    SilenceRefusedError,
     UnknownAlarmError,
     UnknownPersonError,
+    UnknownSilenceError,
     WrongUnitError,
 )
 from alerts.escalation import Transition
@@ -35,6 +37,7 @@ from gateway.auth.access import OPEN, add_route, forbidden, require
 from gateway.auth.policy import Action, ForbiddenError, User, alarm_person
 from gateway.core.clinic_time import CLINIC_TZ
 from gateway.core.errors import StoreError
+from gateway.storage.audit_log import note
 from gateway.web.json_http import json_response
 
 _B = TypeVar("_B", bound="_Body")
@@ -60,10 +63,13 @@ class CloseBody(_Body):
 
 
 class SilenceBody(_Body):
-    who: Annotated[str, Field(min_length=1)] | None = None
-    why: Annotated[str, Field(min_length=1)]
+    """`scope`: a fridge (`F1`) or a compartment (`F1/冷藏`); left out: the whole unit.
+    `why` is bounded by [alerts.silences] reason_max; the cap here only keeps bodies small."""
+
+    who: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    why: Annotated[str, Field(min_length=1, max_length=2000)]
     until: datetime
-    scope: str | None = None
+    scope: Annotated[str, Field(min_length=1, max_length=200)] | None = None
 
 
 def add_alarm_routes(app: web.Application, service: AlarmService) -> None:
@@ -72,12 +78,15 @@ def add_alarm_routes(app: web.Application, service: AlarmService) -> None:
     add_route(app, "POST", "/api/alarms/{ref}/ack", acknowledge, Action.ALARM_ACK)
     add_route(app, "POST", "/api/alarms/{ref}/close", close, Action.ALARM_CLOSE)
     add_route(app, "POST", "/api/silences", silence, Action.ALARM_SILENCE)
+    add_route(app, "POST", "/api/silences/{no}/end", end_silence, Action.ALARM_SILENCE)
     add_route(app, "GET", "/ack/{token}", ack_link, OPEN)
 
 
-def _error(status: type[web.HTTPException], message: str) -> web.HTTPException:
-    body = json.dumps({"error": message}, ensure_ascii=False)
-    return status(text=body, content_type="application/json")
+def _error(
+    status: type[web.HTTPException], message: str, code: str | None = None
+) -> web.HTTPException:
+    body = {"error": message} if code is None else {"error": message, "code": code}
+    return status(text=json.dumps(body, ensure_ascii=False), content_type="application/json")
 
 
 async def _body(request: web.Request, model: type[_B], example: str) -> _B:
@@ -102,9 +111,13 @@ async def _body(request: web.Request, model: type[_B], example: str) -> _B:
         ) from None
 
 
-def _refused(error: Exception, service: AlarmService) -> web.HTTPException:
+def _refused(error: RejectedEventError | StoreError, service: AlarmService) -> web.HTTPException:
     """The status and fix for an event the escalation refused (nothing changed)."""
     people = sorted({p for tier in (1, 2, 3) for p in service.alerts.tier_people(tier)})
+    if isinstance(error, UnknownSilenceError):
+        return _error(web.HTTPNotFound, str(error), error.code)
+    if isinstance(error, SilenceRefusedError):
+        return _error(web.HTTPUnprocessableEntity, str(error), error.code)
     fixes: list[tuple[type[Exception], type[web.HTTPException], str]] = [
         (UnknownAlarmError, web.HTTPNotFound, "list the alarms with GET /api/alarms"),
         (AlarmClosedError, web.HTTPConflict, "nothing to do: a new alarm opens if it recurs"),
@@ -118,10 +131,10 @@ def _refused(error: Exception, service: AlarmService) -> web.HTTPException:
     ]
     for kind, status, fix in fixes:
         if isinstance(error, kind):
-            return _error(status, f"{error}; fix: {fix}")
+            return _error(status, f"{error}; fix: {fix}", error.code)
     if isinstance(error, StoreError):
-        return _error(web.HTTPServiceUnavailable, f"{error}; retry in a moment")
-    return _error(web.HTTPUnprocessableEntity, str(error))
+        return _error(web.HTTPServiceUnavailable, f"{error}; retry in a moment", error.code)
+    return _error(web.HTTPUnprocessableEntity, str(error), error.code)
 
 
 def _acting_person(user: User, named: str | None, service: AlarmService) -> str:
@@ -196,9 +209,33 @@ async def silence(request: web.Request) -> web.Response:
             f"until={body.until.isoformat()} has no UTC offset; fix: add one, e.g. +08:00",
         )
     try:
-        done = service.silence(who, body.why, body.until, body.scope)
+        done = service.silence(user, body.why, body.until, body.scope)
+    except ForbiddenError as error:
+        raise forbidden(error) from None
     except (RejectedEventError, StoreError) as error:
         raise _refused(error, service) from None
+    scope = body.scope or "the whole unit"
+    note(request, f"silence of {scope} until {body.until.isoformat()}: {body.why}")
+    return json_response({"ok": True, "transitions": _transitions(done)})
+
+
+async def end_silence(request: web.Request) -> web.Response:
+    user = require(request, Action.ALARM_SILENCE)
+    service = request.app[SERVICE]
+    text = request.match_info["no"]
+    if not text.isdigit():
+        raise _error(
+            web.HTTPNotFound,
+            f"{text!r} is not a silence number; fix: use the no of GET /api/alarms' silences",
+            UnknownSilenceError.code,
+        )
+    try:
+        done = service.end_silence(user, int(text))
+    except ForbiddenError as error:
+        raise forbidden(error) from None
+    except (RejectedEventError, StoreError) as error:
+        raise _refused(error, service) from None
+    note(request, f"silence #{text} ended early")
     return json_response({"ok": True, "transitions": _transitions(done)})
 
 

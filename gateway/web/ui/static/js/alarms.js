@@ -179,16 +179,40 @@ function alarmCard(alarm, refresh, withImpact) {
   );
 }
 
+// End a running silence before its time (the server checks who may end which).
+function endButton(silence, refresh) {
+  return el(
+    "button",
+    {
+      type: "button",
+      class: "end-silence",
+      on: {
+        click: async (event) => {
+          event.target.disabled = true;
+          try {
+            await api(`/api/silences/${silence.no}/end`, { method: "POST", body: {} });
+            await refresh();
+          } catch (error) {
+            event.target.disabled = false;
+            event.target.after(el("span", { class: "error" }, error.message));
+          }
+        },
+      },
+    },
+    t("silence.end"),
+  );
+}
+
 function silenceForm(refresh) {
   return form(
     [
       { name: "why", label: "silence.why", required: true },
-      { name: "hours", label: "silence.hours", type: "number", min: 0.25, max: 24, step: 0.25, value: 2, required: true },
+      { name: "hours", label: "silence.hours", type: "number", min: 0.25, max: 4, step: 0.25, value: 2, required: true },
       { name: "scope", label: "silence.scope" },
     ],
     async (values) => {
       const until = new Date(Date.now() + values.hours * 3600 * 1000).toISOString();
-      await api("/api/silences", { method: "POST", body: { who: session.person || session.user, why: values.why, until, scope: values.scope } });
+      await api("/api/silences", { method: "POST", body: { who: session.person || session.user, why: values.why, until, scope: values.scope || null } });
       await refresh();
       return t("silence.done", { until: formatTime(until) });
     },
@@ -225,6 +249,7 @@ start(async (main) => {
           { label: "silence.why", value: (row) => row.why },
           { label: "silence.until", value: (row) => formatTime(row.until) },
           { label: "silence.scope", value: (row) => row.scope ?? t("silence.all") },
+          { label: "silence.end", value: (row) => (may("alarm_silence") ? endButton(row, refresh) : null) },
         ],
         body.silences,
       ),
