@@ -37,7 +37,7 @@ from gateway.auth.access import OPEN, add_route, forbidden, require
 from gateway.auth.policy import Action, ForbiddenError, User, alarm_person
 from gateway.core.clinic_time import CLINIC_TZ
 from gateway.core.errors import StoreError
-from gateway.storage.audit_log import note
+from gateway.web.audit_note import note
 from gateway.web.json_http import json_response
 
 _B = TypeVar("_B", bound="_Body")
