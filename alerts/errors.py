@@ -28,6 +28,8 @@ class AlertConfigError(AlertsError, ConfigError):
 class RejectedEventError(AlertsError):
     """An operator's event the escalation machine refuses; the state is unchanged."""
 
+    code: ClassVar[str] = "alarm_event_refused"
+
 
 class UnknownAlarmError(RejectedEventError):
     """No alarm with this id is open or recently closed on this gateway."""
@@ -44,9 +46,13 @@ class AlarmClosedError(RejectedEventError):
 class WrongUnitError(RejectedEventError):
     """The event names another unit than the one this gateway serves."""
 
+    code: ClassVar[str] = "alarm_unit_wrong"
+
 
 class UnknownPersonError(RejectedEventError):
     """The person is not in any tier of this unit."""
+
+    code: ClassVar[str] = "alarm_person_unknown"
 
 
 class ConditionStillHoldsError(RejectedEventError):
@@ -77,10 +83,16 @@ class UnknownSilenceError(RejectedEventError):
 class AckLinkError(AlertsError):
     """An acknowledgement link cannot be honoured."""
 
+    code: ClassVar[str] = "ack_link_refused"
+
 
 class AckLinkForgedError(AckLinkError):
     """The link is malformed or its signature does not match."""
 
+    code: ClassVar[str] = "ack_link_forged"
+
 
 class AckLinkExpiredError(AckLinkError):
     """The link was genuine but is past its expiry time."""
+
+    code: ClassVar[str] = "ack_link_expired"

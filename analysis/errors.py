@@ -16,18 +16,28 @@ class ReportError(ColdchainError):
 class InfluxUnreachableError(ReportError):
     """The server did not answer at the network level."""
 
+    code: ClassVar[str] = "influx_unreachable"
+
 
 class InfluxAuthError(ReportError):
     """401/403 from /query."""
+
+    code: ClassVar[str] = "influx_auth_refused"
 
 
 class InfluxQueryError(ReportError):
     """The server answered with an error (unknown database, bad query...)."""
 
+    code: ClassVar[str] = "influx_query_failed"
+
 
 class UnknownRegionError(ReportError):
     """--region names a code that no series carries."""
 
+    code: ClassVar[str] = "region_unknown"
+
 
 class RangeFileError(ReportError):
     """The per-compartment range override file is malformed."""
+
+    code: ClassVar[str] = "range_file_invalid"

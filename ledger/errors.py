@@ -35,34 +35,52 @@ class LedgerError(ColdchainError):
 class ScanError(LedgerError):
     """A scan could not be classified, or its content is invalid."""
 
+    code: ClassVar[str] = "scan_invalid"
+
 
 class IdNumberError(LedgerError):
     """A resident ID number (GB 11643) is malformed or its check digit is wrong."""
+
+    code: ClassVar[str] = "id_number_invalid"
 
 
 class BatchFieldError(LedgerError):
     """A batch field does not look like a batch number."""
 
+    code: ClassVar[str] = "batch_field_invalid"
+
 
 class ReferenceDataError(LedgerError):
     """A code table is missing or malformed."""
+
+    code: ClassVar[str] = "reference_data_invalid"
 
 
 class CatalogueError(LedgerError):
     """Shipment data cannot be imported, or a product, batch or trace code is unknown."""
 
+    code: ClassVar[str] = "catalogue_refused"
+
 
 class StockError(LedgerError):
     """A stock movement is refused (lifecycle, approval, balance)."""
+
+    code: ClassVar[str] = "stock_refused"
 
 
 class RecordError(LedgerError):
     """A recipient or vaccination record is refused by validation."""
 
+    code: ClassVar[str] = "record_invalid"
+
 
 class UploadError(LedgerError):
     """An upload cannot be built, validated or sent."""
 
+    code: ClassVar[str] = "upload_refused"
+
 
 class LedgerStoreError(LedgerError):
     """The ledger database cannot be opened or written."""
+
+    code: ClassVar[str] = "ledger_store_failed"

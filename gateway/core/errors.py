@@ -4,7 +4,8 @@ Every error raised on purpose derives from `ColdchainError`, so the command line
 edge each catch one class. `code` is a stable snake_case name for the kind of failure (the pages
 translate codes; the English message stays for people reading logs and API answers). A subclass
 that names a new kind of failure sets its own `code`; one that only narrows an existing kind
-inherits it.
+inherits it. Each package's error module gives its kinds their codes (alarm_closed,
+ack_link_expired, stock_refused, scan_invalid, influx_unreachable...); no two kinds share one.
 
     ColdchainError                  error
     ├── GatewayError                gateway_error        the running gateway (gateway/)

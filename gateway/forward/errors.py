@@ -33,6 +33,8 @@ class ForwardError(GatewayError):
 class RetryableError(ForwardError):
     """The batch may go through later; `retry_after` is the server's hint in seconds."""
 
+    code: ClassVar[str] = "forward_retryable"
+
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
@@ -41,17 +43,21 @@ class RetryableError(ForwardError):
 class AuthError(ForwardError):
     """The server refused our identity; retrying quickly would not help."""
 
+    code: ClassVar[str] = "forward_auth_refused"
     state = "auth_failed"
 
 
 class MissingDatabaseError(ForwardError):
     """The server has no such database or bucket; retrying quickly would not help."""
 
+    code: ClassVar[str] = "forward_database_missing"
     state = "database_missing"
 
 
 class RejectedError(ForwardError):
     """The server refused the data of this batch as invalid (HTTP 400)."""
+
+    code: ClassVar[str] = "forward_data_rejected"
 
     def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)

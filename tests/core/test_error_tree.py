@@ -3,6 +3,8 @@ of failure carries a stable snake_case code that the edge and the command line c
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import re
 
 import pytest
@@ -13,6 +15,7 @@ from firmware_sim import SimulatorError
 from gateway.core import errors as errors_module
 from gateway.core.errors import ColdchainError, ConfigError, GatewayError, StoreError
 from gateway.forward.errors import ForwardError
+from gateway.storage.readings import InvalidReadingError
 from ledger.errors import LedgerError, StockError
 from probes.ble import AdapterFailedError, AdapterMissingError
 from probes.modbus import PollError
@@ -54,10 +57,28 @@ def test_every_code_is_snake_case() -> None:
         assert re.fullmatch(r"[a-z][a-z0-9]*(_[a-z0-9]+)*", kind.code), kind
 
 
-def test_a_narrower_error_inherits_its_branch_code() -> None:
+def test_a_kind_of_refusal_has_its_own_code_and_a_narrower_error_inherits_it() -> None:
     refusal = StockError("quantity", "more than the balance")
-    assert refusal.code == "ledger_refused"
+    assert (refusal.code, LedgerError.code) == ("stock_refused", "ledger_refused")
     assert isinstance(refusal, ColdchainError)
+    assert InvalidReadingError("a NaN temperature").code == StoreError.code == "store_failed"
+
+
+def _import_every_project_module() -> None:
+    for package in ("gateway", "probes", "alerts", "ledger", "analysis", "firmware_sim"):
+        root = importlib.import_module(package)
+        for module in pkgutil.walk_packages(root.__path__, f"{package}."):
+            if not module.name.endswith("__main__"):
+                importlib.import_module(module.name)
+
+
+def test_no_two_kinds_share_a_code() -> None:
+    _import_every_project_module()
+    owners: dict[str, list[str]] = {}
+    for kind in [ColdchainError, *_descendants(ColdchainError)]:
+        if "code" in vars(kind):
+            owners.setdefault(kind.code, []).append(kind.__qualname__)
+    assert {code: names for code, names in owners.items() if len(set(names)) > 1} == {}
 
 
 def test_the_tree_in_the_docstring_names_every_root() -> None:
