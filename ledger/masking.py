@@ -12,7 +12,7 @@ Free text (a scan's raw bytes, a refusal's reason, an audit entry, a log line) h
 `mask_text` and `mask_raw` find what looks like a resident ID number (18 characters whose
 birth date part is a date from 1900 on, check digit right or not) or a mainland mobile number
 standing alone, and mask it in place. `Shown` is what one reader may see; the web edge makes
-one per request from the reader's role (`gateway.auth.access.shown_to`), and every serialiser of
+one per request from the reader's role (`gateway.auth.policy.shown_to`), and every serialiser of
 personal data goes through it. `PersonalDataFormatter` masks every log line the same way.
 """
 

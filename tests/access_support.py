@@ -11,9 +11,9 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
 
-from gateway.auth.access import USER
 from gateway.auth.policy import ForbiddenError, Role, User
 from gateway.storage.scans import StoredScan
+from gateway.web.access import USER
 
 ROLES_HEADER = "X-Test-Roles"
 

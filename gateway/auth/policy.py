@@ -5,7 +5,7 @@ technician, the vaccinator, the county viewer and the admin. Every state change,
 carried it (an HTTP route, a scan posted over HTTP, a scanner wired to a station, an MQTT
 command), names the account that acts (`User`) and calls `authorize(user, Action.X)`; a user
 whose roles do not include the action is refused with `ForbiddenError`, which names what is missing.
-The HTTP edge (`gateway.auth.access`) turns it into a 403; a scan station shows it in its feed,
+The HTTP edge (`gateway.web.access`) turns it into a 403; a scan station shows it in its feed,
 an MQTT command in its reply. Nothing here knows how the request came in.
 """
 

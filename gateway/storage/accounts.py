@@ -1,6 +1,6 @@
 """The accounts of the people who use the gateway's web pages and API, in accounts.sqlite3.
 
-An account has a name, a display name, roles (see `gateway.auth.access`), optionally the alarm
+An account has a name, a display name, roles (see `gateway.auth.policy`), optionally the alarm
 person id it answers as, and an argon2 password hash. Wrong passwords slow the guesser down and
 never lock anyone out: each failure is kept with the name and the client address it came from;
 after `free_failures` of them within `failure_window`, by the name or from the address, the

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from gateway.auth.access import OPEN, add_route
 from gateway.auth.policy import Action
 from gateway.clock_sync import ClockSync
 from gateway.core.clock import Clock
@@ -21,8 +20,11 @@ from gateway.recorder import Recorder
 from gateway.settings import Settings
 from gateway.sources import Sources
 from gateway.storage.readings import ReadingStore, StoredReading
+from gateway.web.access import OPEN, add_route
 from gateway.web.connections import CONNECTION_GUARD, connection_middleware
-from gateway.web.json_http import dumps
+from gateway.web.edge import edge_middleware
+from gateway.web.json_http import dumps, refused
+from gateway.web.query import query_time, query_whole
 from gateway.web.routes.checks import CHECKS, add_check_routes, checks_health
 from gateway.web.routes.scans import add_scan_routes
 from probes.modbus import ModbusBusDriver
@@ -84,6 +86,7 @@ def build_app(context: GatewayContext) -> web.Application:
     app = web.Application(middlewares=[connection_middleware])
     app[CONTEXT] = context
     install_auth(app, context.auth)
+    app.middlewares.append(edge_middleware)
     add_account_routes(app)
     if context.alarms is not None:
         from gateway.web.routes.alarms import add_alarm_routes
@@ -257,25 +260,6 @@ async def fridges(request: web.Request) -> web.Response:
     )
 
 
-def _query_time(request: web.Request, name: str) -> datetime | None:
-    text = request.query.get(name)
-    if not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise _bad_request(
-            f"{name}={text!r} is not an ISO-8601 time; write e.g. 2026-11-24T08:00:00+08:00"
-        ) from None
-    if moment.tzinfo is None:
-        raise _bad_request(f"{name}={text!r} has no UTC offset; add one, e.g. +08:00 or Z")
-    return moment
-
-
-def _bad_request(message: str) -> web.HTTPBadRequest:
-    return web.HTTPBadRequest(text=dumps({"error": message}), content_type="application/json")
-
-
 def _reading_json(stored: StoredReading) -> dict[str, Any]:
     reading = stored.reading
     return {
@@ -296,17 +280,22 @@ async def readings(request: web.Request) -> web.Response:
     probe = request.query.get("probe") or None
     known = {item.code for item in context.settings.probes}
     if probe is not None and probe not in known:
-        raise _bad_request(f"probe={probe!r} is not configured; known probes: {sorted(known)}")
-    since = _query_time(request, "since")
-    until = _query_time(request, "until")
+        raise refused(
+            web.HTTPBadRequest,
+            f"probe={probe!r} is not configured; known probes: {sorted(known)}",
+            field="probe",
+            code="probe_unknown",
+        )
+    since = query_time(request, "since")
+    until = query_time(request, "until")
     if since and until and since > until:
-        raise _bad_request("since is after until; swap them")
-    try:
-        limit = int(request.query.get("limit", "1000"))
-    except ValueError:
-        raise _bad_request("limit must be a whole number") from None
-    if not 1 <= limit <= MAX_READINGS:
-        raise _bad_request(f"limit must be between 1 and {MAX_READINGS}")
+        raise refused(
+            web.HTTPBadRequest,
+            "since is after until; swap them",
+            field="since",
+            code="since_after_until",
+        )
+    limit = query_whole(request, "limit", 1000, 1, MAX_READINGS)
     rows = context.store.readings(probe, since, until, limit)
     return web.json_response(dumps=dumps, data={"readings": [_reading_json(row) for row in rows]})
 

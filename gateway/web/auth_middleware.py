@@ -2,7 +2,7 @@
 
 A request is signed in by the `coldchain_session` cookie (pages, set by signing in) or by an
 `Authorization: Bearer` API token (machine clients). The route's declared action (see
-`gateway.auth.access.add_route`) is checked before the handler runs; a route that declared nothing
+`gateway.web.access.add_route`) is checked before the handler runs; a route that declared nothing
 needs a signed-in user when it is an API route or changes something, and is left to its
 handler otherwise (pages send the visitor to /login themselves).
 
@@ -26,14 +26,15 @@ from typing import Literal
 from aiohttp import web
 from aiohttp.web_urldispatcher import SystemRoute
 
-from gateway.auth.access import USER, current_user, refusal, require, route_actions
 from gateway.auth.policy import Action
 from gateway.core.clock import Clock
 from gateway.settings import Settings
 from gateway.storage.accounts import AccountStore, NewSession
 from gateway.storage.audit_log import AuditLog
 from gateway.storage.registry import ACCOUNTS, AUDIT
+from gateway.web.access import USER, current_user, require, route_actions
 from gateway.web.audit_note import noted
+from gateway.web.json_http import refused
 
 SESSION_COOKIE = "coldchain_session"
 CSRF_COOKIE = "coldchain_csrf"
@@ -127,12 +128,16 @@ async def _checked(
     if needed is not None:
         if current_user(request) is None:
             if via(request) is Via.STALE_SESSION:
-                raise refusal(web.HTTPUnauthorized, SESSION_EXPIRED)
+                raise refused(
+                    web.HTTPUnauthorized, SESSION_EXPIRED, field="Cookie", code="session_expired"
+                )
             if via(request) is Via.BAD_TOKEN:
-                raise refusal(
+                raise refused(
                     web.HTTPUnauthorized,
                     "the Bearer API token is unknown, revoked or expired; fix: ask an admin for "
                     "a new one (POST /api/tokens or `coldchain accounts token`)",
+                    field="Authorization",
+                    code="token_unknown",
                 )
         require(request, needed)
     if request.method in STATE_CHANGING and via(request) is Via.SESSION:
@@ -182,15 +187,20 @@ async def _check_csrf(request: web.Request) -> None:
     expected = session_csrf(request)
     given = request.headers.get(CSRF_HEADER)
     if given is None and request.content_type in FORMS:
-        field = (await request.post()).get(CSRF_FIELD)
+        try:
+            field = (await request.post()).get(CSRF_FIELD)
+        except ValueError:  # a form that cannot be parsed carries no token
+            field = None
         given = field if isinstance(field, str) else None
     if expected is None or given is None or not hmac.compare_digest(given, expected):
         problem = "missing" if given is None else "wrong"
-        raise refusal(
+        raise refused(
             web.HTTPForbidden,
             f"CSRF token {problem}: a signed-in page must send the {CSRF_HEADER} header (or the "
             f"{CSRF_FIELD} form field) with the value of the {CSRF_COOKIE} cookie; reload the "
             "page, or sign in again if it persists",
+            field=CSRF_HEADER,
+            code=f"csrf_{problem}",
         )
 
 

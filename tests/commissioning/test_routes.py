@@ -163,8 +163,8 @@ async def test_a_form_that_breaks_the_configuration_shows_the_errors(
     )
     assert response.status == 422
     body = await response.json()
-    assert body["reasons"][0] == "the configuration would not be valid"
-    assert any("expects 1 probe(s)" in reason for reason in body["reasons"])
+    assert body["params"]["reasons"][0] == "the configuration would not be valid"
+    assert any("expects 1 probe(s)" in reason for reason in body["params"]["reasons"])
 
 
 async def test_discovery_of_an_unknown_bus_names_the_configured_ones(

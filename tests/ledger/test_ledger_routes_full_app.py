@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from gateway.auth.access import route_actions
 from gateway.auth.policy import Action, Role
 from gateway.core.clock import FakeClock
+from gateway.web.access import route_actions
 from tests.ledger.conftest import HEPB, SHIPMENT, code
 from tests.ledger.test_ledger_routes_support import DOSE, PERSON
 from tests.web.conftest import T0, full_app, sign_in

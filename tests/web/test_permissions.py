@@ -3,7 +3,7 @@ permissions lack the route's action, and never a permission refusal for a role t
 
 Routes are found by walking the app's router, so a feature added later is tried without
 changing this file. The action a route needs comes from its declaration
-(`gateway.auth.access.add_route`); a route added without one must still refuse: its action is read
+(`gateway.web.access.add_route`); a route added without one must still refuse: its action is read
 from the refusal its handler gives a role without it.
 """
 
@@ -16,8 +16,8 @@ import pytest
 from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient
 
-from gateway.auth.access import OPEN, route_actions
 from gateway.auth.policy import PERMISSIONS, Action, Role
+from gateway.web.access import OPEN, route_actions
 from gateway.web.auth_middleware import STATE_CHANGING
 from tests.alarms.conftest import people
 from tests.web.conftest import Site

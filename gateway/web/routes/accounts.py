@@ -8,15 +8,13 @@ the two was wrong.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from html import escape
 from typing import Annotated, Any, TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.auth.access import OPEN, add_route, current_user, refusal, require
 from gateway.auth.password_rules import check_new_password
 from gateway.auth.policy import Action, Role, User, shown_to
 from gateway.storage.accounts import (
@@ -30,6 +28,7 @@ from gateway.storage.accounts import (
     UnknownAccountError,
 )
 from gateway.storage.audit_log import MAX_ENTRIES, AuditLog
+from gateway.web.access import OPEN, add_route, current_user, require
 from gateway.web.audit_note import note
 from gateway.web.auth_middleware import (
     AUTH,
@@ -42,7 +41,7 @@ from gateway.web.auth_middleware import (
     session_csrf,
     via,
 )
-from gateway.web.json_http import dumps
+from gateway.web.json_http import dumps, json_response, parse_body, refusal_body, refused, validate
 
 _M = TypeVar("_M", bound=BaseModel)
 
@@ -52,6 +51,11 @@ class _Body(BaseModel):
 
 
 class SignInBody(_Body):
+    model_config = ConfigDict(
+        extra="ignore",
+        frozen=True,
+        json_schema_extra={"examples": [{"name": "wang.fang", "password": "..."}]},
+    )
     name: Annotated[str, Field(min_length=1, max_length=100)]
     password: Annotated[str, Field(min_length=1, max_length=1000)]
     next: str = "/"
@@ -59,6 +63,11 @@ class SignInBody(_Body):
 
 
 class SetupBody(_Body):
+    model_config = ConfigDict(
+        extra="ignore",
+        frozen=True,
+        json_schema_extra={"examples": [{"name": "admin", "password": "...", "display_name": ""}]},
+    )
     name: Annotated[str, Field(min_length=1)]
     display_name: Annotated[str, Field(max_length=100)] = ""
     password: Annotated[str, Field(min_length=1)]
@@ -66,7 +75,16 @@ class SetupBody(_Body):
 
 
 class NewAccountBody(_Body):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        allow_inf_nan=False,
+        json_schema_extra={
+            "examples": [
+                {"name": "wang.fang", "password": "...", "roles": ["manager"], "person": "wang"}
+            ]
+        },
+    )
     name: Annotated[str, Field(min_length=1)]
     password: Annotated[str, Field(min_length=1)]
     roles: Annotated[list[Role], Field(min_length=1)]
@@ -75,7 +93,12 @@ class NewAccountBody(_Body):
 
 
 class AccountChangeBody(_Body):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        allow_inf_nan=False,
+        json_schema_extra={"examples": [{"roles": ["manager"], "disabled": False}]},
+    )
     roles: Annotated[list[Role], Field(min_length=1)] | None = None
     display_name: str | None = None
     person: str | None = None
@@ -83,12 +106,26 @@ class AccountChangeBody(_Body):
 
 
 class PasswordBody(_Body):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        allow_inf_nan=False,
+        json_schema_extra={"examples": [{"password": "..."}]},
+    )
     password: Annotated[str, Field(min_length=1)]
 
 
 class NewTokenBody(_Body):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        allow_inf_nan=False,
+        json_schema_extra={
+            "examples": [
+                {"account": "county-sync", "name": "county", "scope": ["view"], "days": 90}
+            ]
+        },
+    )
     account: Annotated[str, Field(min_length=1)]
     name: Annotated[str, Field(min_length=1)]
     scope: list[Action] | None = None  # None: every action of the account
@@ -99,23 +136,32 @@ def add_account_routes(app: web.Application) -> None:
     """The routes of this module; `install_auth` must have run on `app`."""
     add_route(app, "GET", "/login", login_page, OPEN)
     add_route(app, "GET", "/setup", setup_page, OPEN)
-    add_route(app, "POST", "/setup", setup, OPEN)
-    add_route(app, "POST", "/api/session", sign_in, OPEN)
+    add_route(app, "POST", "/setup", setup, OPEN, body=SetupBody)
+    add_route(app, "POST", "/api/session", sign_in, OPEN, body=SignInBody)
     add_route(app, "DELETE", "/api/session", sign_out, OPEN)
     add_route(app, "GET", "/api/session", who_am_i, Action.VIEW)
     add_route(app, "GET", "/api/accounts", list_accounts, Action.ACCOUNTS)
-    add_route(app, "POST", "/api/accounts", create_account, Action.ACCOUNTS)
-    add_route(app, "PATCH", "/api/accounts/{name}", change_account, Action.ACCOUNTS)
-    add_route(app, "POST", "/api/accounts/{name}/password", reset_password, Action.ACCOUNTS)
+    add_route(app, "POST", "/api/accounts", create_account, Action.ACCOUNTS, body=NewAccountBody)
+    add_route(
+        app,
+        "PATCH",
+        "/api/accounts/{name}",
+        change_account,
+        Action.ACCOUNTS,
+        body=AccountChangeBody,
+    )
+    add_route(
+        app,
+        "POST",
+        "/api/accounts/{name}/password",
+        reset_password,
+        Action.ACCOUNTS,
+        body=PasswordBody,
+    )
     add_route(app, "GET", "/api/tokens", list_tokens, Action.ACCOUNTS)
-    add_route(app, "POST", "/api/tokens", create_token, Action.ACCOUNTS)
+    add_route(app, "POST", "/api/tokens", create_token, Action.ACCOUNTS, body=NewTokenBody)
     add_route(app, "DELETE", "/api/tokens/{id}", revoke_token, Action.ACCOUNTS)
     add_route(app, "GET", "/api/audit", audit_entries, Action.AUDIT_VIEW)
-
-
-def _json(data: object, status: int = 200) -> web.Response:
-    """JSON with Chinese names readable rather than \\u-escaped."""
-    return web.json_response(data, status=status, dumps=dumps)
 
 
 def _accounts(request: web.Request) -> AccountStore:
@@ -130,36 +176,28 @@ def _is_form(request: web.Request) -> bool:
     return request.content_type in FORMS
 
 
-async def _body(request: web.Request, model: type[_M], example: str) -> _M:
-    if _is_form(request):
-        data: object = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
-    else:
-        try:
-            data = await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise refusal(
-                web.HTTPBadRequest,
-                f"the request body is not valid JSON ({error}); fix: send e.g. {example}",
-            ) from None
+async def _body(request: web.Request, model: type[_M]) -> _M:
+    if not _is_form(request):
+        return await parse_body(request, model)
     try:
-        return model.model_validate(data)
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in item['loc']) or 'body'}: {item['msg']}"
-            for item in error.errors()
-        )
-        raise refusal(
-            web.HTTPUnprocessableEntity, f"{problems}; fix: send e.g. {example}"
+        form = await request.post()
+    except ValueError as error:
+        raise refused(
+            web.HTTPBadRequest,
+            f"the form cannot be read: {error}",
+            field="body",
+            code="form_unreadable",
         ) from None
+    return validate({k: v for k, v in form.items() if isinstance(v, str)}, model)
 
 
-def _refused(error: AccountError) -> web.HTTPError:
+def _refused(error: AccountError) -> web.HTTPException:
     status: type[web.HTTPError] = web.HTTPUnprocessableEntity
     if isinstance(error, UnknownAccountError):
         status = web.HTTPNotFound
     elif isinstance(error, AccountConflictError):
         status = web.HTTPConflict
-    return refusal(status, str(error))
+    return refused(status, str(error), code=error.code)
 
 
 def _redirect(location: str) -> web.Response:
@@ -347,18 +385,17 @@ async def setup(request: web.Request) -> web.Response:
     """The first admin, once: refused as soon as any account exists."""
     accounts = _accounts(request)
     form = _is_form(request)
-    body = await _body(
-        request, SetupBody, '{"name": "admin", "password": "...", "display_name": ""}'
-    )
+    body = await _body(request, SetupBody)
     lang = _lang(body.lang)
     if accounts.has_accounts():
         note(request, "first-run setup refused: accounts exist", body.name)
         if form:
             return _setup_response(request, lang, 409)
-        raise refusal(
+        raise refused(
             web.HTTPConflict,
             "this gateway is already set up; fix: sign in at /login, and ask an admin for an "
             "account",
+            code="already_set_up",
         )
     try:
         check_new_password(body.password, account=body.name, display_name=body.display_name)
@@ -376,7 +413,7 @@ async def setup(request: web.Request) -> web.Response:
     response = (
         _redirect("/")
         if form
-        else _json(_whoami(account.user(), session.csrf, "session"), status=201)
+        else json_response(_whoami(account.user(), session.csrf, "session"), status=201)
     )
     remember_session(response, request, session)
     return response
@@ -385,7 +422,7 @@ async def setup(request: web.Request) -> web.Response:
 async def sign_in(request: web.Request) -> web.Response:
     accounts = _accounts(request)
     form = _is_form(request)
-    body = await _body(request, SignInBody, '{"name": "wang.fang", "password": "..."}')
+    body = await _body(request, SignInBody)
     lang = _lang(body.lang)
     nxt = _local_next(body.next)
     try:
@@ -402,14 +439,17 @@ async def sign_in(request: web.Request) -> web.Response:
                 nxt=nxt,
             )
         else:
-            response = _json(
-                {
-                    "error": str(error),
-                    "code": error.code,
-                    "retry_after": error.seconds,
-                    "until": _iso(error.until),
-                },
+            response = web.Response(
                 status=429,
+                text=dumps(
+                    refusal_body(
+                        429,
+                        [("name", str(error))],
+                        code=error.code,
+                        params={"retry_after": error.seconds, "until": _iso(error.until)},
+                    )
+                ),
+                content_type="application/json",
             )
         response.headers["Retry-After"] = str(error.seconds)
         return response
@@ -419,13 +459,17 @@ async def sign_in(request: web.Request) -> web.Response:
             return _login_response(
                 request, lang, 401, problem=_TEXT[lang]["wrong"], name=body.name, nxt=nxt
             )
-        raise refusal(
+        raise refused(
             web.HTTPUnauthorized,
             "wrong account name or password; fix: check both, or ask an admin to reset it",
+            field="password",
+            code="sign_in_refused",
         ) from None
     note(request, f"signed in: {session.account.name}", session.account.name)
     answer = (
-        _redirect(nxt) if form else _json(_whoami(session.account.user(), session.csrf, "session"))
+        _redirect(nxt)
+        if form
+        else json_response(_whoami(session.account.user(), session.csrf, "session"))
     )
     remember_session(answer, request, session)
     return answer
@@ -437,7 +481,7 @@ async def sign_out(request: web.Request) -> web.Response:
     if token and via(request) is Via.SESSION:
         _accounts(request).end_session(token)
     note(request, f"signed out: {user.name}" if user else "sign-out without a session")
-    response = _json({"ok": True})
+    response = json_response({"ok": True})
     forget_session(response, request)
     return response
 
@@ -456,7 +500,7 @@ def _whoami(user: User, csrf: str | None, how: str) -> dict[str, object]:
 
 async def who_am_i(request: web.Request) -> web.Response:
     user = require(request, Action.VIEW)
-    return _json(_whoami(user, session_csrf(request), via(request).name.lower()))
+    return json_response(_whoami(user, session_csrf(request), via(request).name.lower()))
 
 
 # accounts admin
@@ -464,14 +508,15 @@ async def who_am_i(request: web.Request) -> web.Response:
 
 async def list_accounts(request: web.Request) -> web.Response:
     require(request, Action.ACCOUNTS)
-    return _json({"accounts": [account.to_json() for account in _accounts(request).accounts()]})
+    return json_response(
+        {"accounts": [account.to_json() for account in _accounts(request).accounts()]}
+    )
 
 
 async def create_account(request: web.Request) -> web.Response:
     require(request, Action.ACCOUNTS)
     accounts = _accounts(request)
-    example = '{"name": "wang.fang", "password": "...", "roles": ["manager"], "person": "wang"}'
-    body = await _body(request, NewAccountBody, example)
+    body = await _body(request, NewAccountBody)
     try:
         check_new_password(body.password, account=body.name, display_name=body.display_name)
         password_hash = await accounts.passwords.hash_async(body.password)
@@ -479,13 +524,13 @@ async def create_account(request: web.Request) -> web.Response:
     except AccountError as error:
         raise _refused(error) from None
     note(request, f"created account {account.name} ({', '.join(sorted(account.roles))})")
-    return _json(account.to_json(), status=201)
+    return json_response(account.to_json(), status=201)
 
 
 async def change_account(request: web.Request) -> web.Response:
     require(request, Action.ACCOUNTS)
     name = request.match_info["name"]
-    body = await _body(request, AccountChangeBody, '{"roles": ["manager"], "disabled": false}')
+    body = await _body(request, AccountChangeBody)
     given = body.model_fields_set
     changes: dict[str, Any] = {key: getattr(body, key) for key in given}
     try:
@@ -494,7 +539,7 @@ async def change_account(request: web.Request) -> web.Response:
         raise _refused(error) from None
     what = ", ".join(f"{key}={_describe(changes[key])}" for key in sorted(changes))
     note(request, f"changed account {name}: {what or 'nothing'}")
-    return _json(account.to_json())
+    return json_response(account.to_json())
 
 
 def _describe(value: object) -> str:
@@ -507,7 +552,7 @@ async def reset_password(request: web.Request) -> web.Response:
     require(request, Action.ACCOUNTS)
     accounts = _accounts(request)
     name = request.match_info["name"]
-    body = await _body(request, PasswordBody, '{"password": "..."}')
+    body = await _body(request, PasswordBody)
     try:
         account = accounts.account(name)
         check_new_password(body.password, account=name, display_name=account.display_name)
@@ -515,19 +560,20 @@ async def reset_password(request: web.Request) -> web.Response:
     except AccountError as error:
         raise _refused(error) from None
     note(request, f"reset the password of {name}; its sessions ended")
-    return _json({"ok": True})
+    return json_response({"ok": True})
 
 
 async def list_tokens(request: web.Request) -> web.Response:
     require(request, Action.ACCOUNTS)
     account = request.query.get("account") or None
-    return _json({"tokens": [token.to_json() for token in _accounts(request).tokens(account)]})
+    return json_response(
+        {"tokens": [token.to_json() for token in _accounts(request).tokens(account)]}
+    )
 
 
 async def create_token(request: web.Request) -> web.Response:
     require(request, Action.ACCOUNTS)
-    example = '{"account": "county-sync", "name": "county", "scope": ["view"], "days": 90}'
-    body = await _body(request, NewTokenBody, example)
+    body = await _body(request, NewTokenBody)
     try:
         secret, token = _accounts(request).create_token(
             body.account, body.name, scope=body.scope, days=body.days
@@ -535,37 +581,46 @@ async def create_token(request: web.Request) -> web.Response:
     except AccountError as error:
         raise _refused(error) from None
     note(request, f"created API token {token.id} ({token.name}) for {token.account}")
-    return _json(token.to_json() | {"token": secret}, status=201)
+    return json_response(token.to_json() | {"token": secret}, status=201)
 
 
 async def revoke_token(request: web.Request) -> web.Response:
     require(request, Action.ACCOUNTS)
     text = request.match_info["id"]
-    if not text.isdigit():
-        raise refusal(web.HTTPNotFound, f"API token id {text!r}: ids are whole numbers")
+    if not _is_id(text):
+        raise refused(web.HTTPNotFound, f"API token id {text!r}: ids are whole numbers", field="id")
     try:
         token = _accounts(request).revoke_token(int(text))
     except AccountError as error:
         raise _refused(error) from None
     note(request, f"revoked API token {token.id} ({token.name}) of {token.account}")
-    return _json(token.to_json())
+    return json_response(token.to_json())
 
 
 async def audit_entries(request: web.Request) -> web.Response:
     shown = shown_to(require(request, Action.AUDIT_VIEW))
     limit_text = request.query.get("limit", "100")
     before_text = request.query.get("before")
-    if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_ENTRIES:
-        raise refusal(
-            web.HTTPBadRequest, f"limit={limit_text!r}; fix: a whole number from 1 to {MAX_ENTRIES}"
+    if not _is_id(limit_text) or not 1 <= int(limit_text) <= MAX_ENTRIES:
+        raise refused(
+            web.HTTPBadRequest,
+            f"limit={limit_text!r}; fix: a whole number from 1 to {MAX_ENTRIES}",
+            field="limit",
         )
-    if before_text is not None and not before_text.isdigit():
-        raise refusal(web.HTTPBadRequest, f"before={before_text!r}; fix: an entry id")
+    if before_text is not None and not _is_id(before_text):
+        raise refused(
+            web.HTTPBadRequest, f"before={before_text!r}; fix: an entry id", field="before"
+        )
     entries = _audit(request).entries(
         int(limit_text), None if before_text is None else int(before_text)
     )
-    return _json({"entries": [entry.to_json(shown) for entry in entries]})
+    return json_response({"entries": [entry.to_json(shown) for entry in entries]})
 
 
 def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds")
+
+
+def _is_id(text: str) -> bool:
+    """A row id: ASCII digits that fit SQLite's INTEGER."""
+    return text.isascii() and text.isdigit() and len(text) < 19

@@ -1,6 +1,6 @@
 """HTTP routes of the alarms: list, acknowledge, close, silence, and the signed ack link page.
 
-Each route declares the action it needs (`gateway.auth.access`); acknowledging and closing act as
+Each route declares the action it needs (`gateway.web.access`); acknowledging and closing act as
 the alarm person of the signed-in account (`User.person`), never as a person named in the
 body. The ack link page needs no sign-in: the link itself is signed for one person.
 
@@ -11,13 +11,12 @@ HTML page, because it opens on a phone from a WeChat message or an SMS.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from html import escape
 from typing import Annotated, Any, TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from alerts.errors import (
     AckLinkExpiredError,
@@ -33,12 +32,13 @@ from alerts.errors import (
 )
 from alerts.escalation import Transition
 from gateway.alarms.engine import AlarmService
-from gateway.auth.access import OPEN, add_route, forbidden, require
 from gateway.auth.policy import Action, ForbiddenError, User, alarm_person
 from gateway.core.clinic_time import CLINIC_TZ
 from gateway.core.errors import StoreError
+from gateway.web.access import OPEN, add_route, forbidden, require
 from gateway.web.audit_note import note
-from gateway.web.json_http import json_response
+from gateway.web.json_http import json_response, parse_body, refused
+from gateway.web.query import query_whole
 
 _B = TypeVar("_B", bound="_Body")
 SERVICE = web.AppKey("alarms", AlarmService)
@@ -50,12 +50,23 @@ class _Body(BaseModel):
 
 
 class AckBody(_Body):
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        allow_inf_nan=False,
+        json_schema_extra={"examples": [{"how": "web"}]},
+    )
     person: Annotated[str, Field(min_length=1)] | None = None
     how: Annotated[str, Field(min_length=1)] = "web"
     unit: str | None = None
 
 
 class CloseBody(_Body):
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={"examples": [{"cause": "压缩机故障", "action": "疫苗转移到2号冰箱"}]},
+    )
     person: Annotated[str, Field(min_length=1)] | None = None
     cause: Annotated[str, Field(min_length=1)]
     action: Annotated[str, Field(min_length=1)]
@@ -66,6 +77,14 @@ class SilenceBody(_Body):
     """`scope`: a fridge (`F1`) or a compartment (`F1/冷藏`); left out: the whole unit.
     `why` is bounded by [alerts.silences] reason_max; the cap here only keeps bodies small."""
 
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        allow_inf_nan=False,
+        json_schema_extra={
+            "examples": [{"why": "除霜", "until": "2026-03-02T12:00:00+08:00", "scope": "F1"}]
+        },
+    )
     who: Annotated[str, Field(min_length=1, max_length=100)] | None = None
     why: Annotated[str, Field(min_length=1, max_length=2000)]
     until: datetime
@@ -75,49 +94,29 @@ class SilenceBody(_Body):
 def add_alarm_routes(app: web.Application, service: AlarmService) -> None:
     app[SERVICE] = service
     add_route(app, "GET", "/api/alarms", list_alarms, Action.VIEW)
-    add_route(app, "POST", "/api/alarms/{ref}/ack", acknowledge, Action.ALARM_ACK)
-    add_route(app, "POST", "/api/alarms/{ref}/close", close, Action.ALARM_CLOSE)
-    add_route(app, "POST", "/api/silences", silence, Action.ALARM_SILENCE)
+    add_route(app, "POST", "/api/alarms/{ref}/ack", acknowledge, Action.ALARM_ACK, body=AckBody)
+    add_route(app, "POST", "/api/alarms/{ref}/close", close, Action.ALARM_CLOSE, body=CloseBody)
+    add_route(app, "POST", "/api/silences", silence, Action.ALARM_SILENCE, body=SilenceBody)
     add_route(app, "POST", "/api/silences/{no}/end", end_silence, Action.ALARM_SILENCE)
     add_route(app, "GET", "/ack/{token}", ack_link, OPEN)
 
 
 def _error(
-    status: type[web.HTTPException], message: str, code: str | None = None
+    status: type[web.HTTPException],
+    message: str,
+    field: str | None = None,
+    code: str | None = None,
 ) -> web.HTTPException:
-    body = {"error": message} if code is None else {"error": message, "code": code}
-    return status(text=json.dumps(body, ensure_ascii=False), content_type="application/json")
-
-
-async def _body(request: web.Request, model: type[_B], example: str) -> _B:
-    try:
-        data = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise _error(
-            web.HTTPBadRequest,
-            f"the request body is not valid JSON ({error}); fix: send a JSON object such as "
-            f"{example}",
-        ) from None
-    try:
-        return model.model_validate(data)
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in item['loc']) or 'body'}: {item['msg']}"
-            for item in error.errors()
-        )
-        raise _error(
-            web.HTTPUnprocessableEntity,
-            f"{problems}; fix: send a JSON object such as {example}",
-        ) from None
+    return refused(status, message, field=field, code=code)
 
 
 def _refused(error: RejectedEventError | StoreError, service: AlarmService) -> web.HTTPException:
     """The status and fix for an event the escalation refused (nothing changed)."""
     people = sorted({p for tier in (1, 2, 3) for p in service.alerts.tier_people(tier)})
     if isinstance(error, UnknownSilenceError):
-        return _error(web.HTTPNotFound, str(error), error.code)
+        return _error(web.HTTPNotFound, str(error), "no", error.code)
     if isinstance(error, SilenceRefusedError):
-        return _error(web.HTTPUnprocessableEntity, str(error), error.code)
+        return _error(web.HTTPUnprocessableEntity, str(error), code=error.code)
     fixes: list[tuple[type[Exception], type[web.HTTPException], str]] = [
         (UnknownAlarmError, web.HTTPNotFound, "list the alarms with GET /api/alarms"),
         (AlarmClosedError, web.HTTPConflict, "nothing to do: a new alarm opens if it recurs"),
@@ -131,10 +130,10 @@ def _refused(error: RejectedEventError | StoreError, service: AlarmService) -> w
     ]
     for kind, status, fix in fixes:
         if isinstance(error, kind):
-            return _error(status, f"{error}; fix: {fix}", error.code)
+            return _error(status, f"{error}; fix: {fix}", "ref", error.code)
     if isinstance(error, StoreError):
-        return _error(web.HTTPServiceUnavailable, f"{error}; retry in a moment", error.code)
-    return _error(web.HTTPUnprocessableEntity, str(error), error.code)
+        return _error(web.HTTPServiceUnavailable, f"{error}; retry in a moment", code=error.code)
+    return _error(web.HTTPUnprocessableEntity, str(error), code=error.code)
 
 
 def _acting_person(user: User, named: str | None, service: AlarmService) -> str:
@@ -156,18 +155,14 @@ def _transitions(transitions: list[Transition]) -> list[dict[str, Any]]:
 async def list_alarms(request: web.Request) -> web.Response:
     require(request, Action.VIEW)
     service = request.app[SERVICE]
-    text = request.query.get("recent", "50")
-    if not text.isdigit() or not 0 <= int(text) <= MAX_RECENT:
-        raise _error(
-            web.HTTPBadRequest, f"recent={text!r}; fix: give a whole number from 0 to {MAX_RECENT}"
-        )
-    return json_response(service.view(int(text)))
+    recent = query_whole(request, "recent", 50, 0, MAX_RECENT)
+    return json_response(service.view(recent))
 
 
 async def acknowledge(request: web.Request) -> web.Response:
     user = require(request, Action.ALARM_ACK)
     service = request.app[SERVICE]
-    body = await _body(request, AckBody, '{"how": "web"}')
+    body = await parse_body(request, AckBody)
     person = _acting_person(user, body.person, service)
     try:
         done = service.acknowledge(request.match_info["ref"], person, body.how, body.unit)
@@ -179,8 +174,7 @@ async def acknowledge(request: web.Request) -> web.Response:
 async def close(request: web.Request) -> web.Response:
     user = require(request, Action.ALARM_CLOSE)
     service = request.app[SERVICE]
-    example = '{"cause": "压缩机故障", "action": "疫苗转移到2号冰箱"}'
-    body = await _body(request, CloseBody, example)
+    body = await parse_body(request, CloseBody)
     person = _acting_person(user, body.person, service)
     try:
         done = service.close_alarm(
@@ -194,19 +188,22 @@ async def close(request: web.Request) -> web.Response:
 async def silence(request: web.Request) -> web.Response:
     user = require(request, Action.ALARM_SILENCE)
     service = request.app[SERVICE]
-    example = '{"why": "除霜", "until": "2026-03-02T12:00:00+08:00", "scope": "F1"}'
-    body = await _body(request, SilenceBody, example)
+    body = await parse_body(request, SilenceBody)
     # Technicians silence for defrosting too and need not be alarm people.
     who = user.person or user.name
     if body.who is not None and body.who != who:
         raise _error(
             web.HTTPForbidden,
             f"{user.name} silences as {who!r}, not {body.who!r}; fix: leave out who",
+            "who",
+            "forbidden",
         )
     if body.until.tzinfo is None:
         raise _error(
             web.HTTPUnprocessableEntity,
             f"until={body.until.isoformat()} has no UTC offset; fix: add one, e.g. +08:00",
+            "until",
+            "time_without_offset",
         )
     try:
         done = service.silence(user, body.why, body.until, body.scope)
@@ -223,10 +220,11 @@ async def end_silence(request: web.Request) -> web.Response:
     user = require(request, Action.ALARM_SILENCE)
     service = request.app[SERVICE]
     text = request.match_info["no"]
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit() and len(text) < 19):
         raise _error(
             web.HTTPNotFound,
             f"{text!r} is not a silence number; fix: use the no of GET /api/alarms' silences",
+            "no",
             UnknownSilenceError.code,
         )
     try:

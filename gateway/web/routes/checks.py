@@ -28,7 +28,6 @@ from pydantic import (
     StringConstraints,
 )
 
-from gateway.auth.access import add_route, require
 from gateway.auth.policy import Action, User
 from gateway.checks.calibration import CalibrationRefusedError, judge, window_for
 from gateway.checks.manual_readings import (
@@ -50,6 +49,7 @@ from gateway.storage.checks import (
     DuplicateRecordError,
 )
 from gateway.storage.readings import ReadingStore
+from gateway.web.access import Handler, add_route, require
 from gateway.web.json_http import json_response, parse_body, refusal
 
 MAX_LIST = 2000
@@ -121,6 +121,10 @@ def add_check_routes(
     clock: Clock,
 ) -> None:
     app[CHECKS] = Checks(store, settings, readings, clock)
+    bodies: dict[Handler, type[BaseModel]] = {
+        post_calibration: CalibrationBody,
+        post_manual_reading: ManualReadingBody,
+    }
     for method, path, handler, action in (
         ("POST", "/api/calibrations", post_calibration, Action.CALIBRATION),
         ("GET", "/api/calibrations", list_calibrations, Action.VIEW),
@@ -129,7 +133,7 @@ def add_check_routes(
         ("GET", "/api/manual-readings/sheet", manual_sheet, Action.VIEW),
         ("GET", "/api/manual-readings/missing", list_missing, Action.VIEW),
     ):
-        add_route(app, method, path, handler, action)
+        add_route(app, method, path, handler, action, body=bodies.get(handler))
 
 
 def checks_health(checks: Checks) -> dict[str, Any]:

@@ -16,7 +16,6 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from gateway.auth.access import add_route, require
 from gateway.auth.policy import Action
 from gateway.commissioning.desk import (
     CommissioningDesk,
@@ -43,8 +42,9 @@ from gateway.config_file import StaleConfigError
 from gateway.core.errors import ConfigError
 from gateway.hot_reload import driver_specs
 from gateway.storage.commissioning import Change
+from gateway.web.access import add_route, require
 from gateway.web.app import CONTEXT, GatewayContext
-from gateway.web.json_http import dumps
+from gateway.web.json_http import json_response, read_json, refused
 from probes.settings import RtuBus
 
 _F = TypeVar("_F", bound=BaseModel)
@@ -69,15 +69,22 @@ def add_commissioning_routes(app: web.Application) -> None:
     add_route(app, "GET", f"{base}/discover/ble", discover_ble, Action.PROBE_BIND)
     add_route(app, "GET", f"{base}/discover/serial", discover_serial, Action.PROBE_BIND)
     add_route(app, "GET", f"{base}/identify", identify, Action.PROBE_BIND)
-    for name in FORMS:
-        add_route(app, "POST", f"{base}/{name}", submit, Action.PROBE_BIND)
+    for name, form in FORMS.items():
+        add_route(app, "POST", f"{base}/{name}", submit, Action.PROBE_BIND, body=form)
     add_route(app, "GET", f"{base}/changes", changes, Action.PROBE_BIND)
     add_route(app, "GET", f"{base}/forms.csv", forms_csv, Action.PROBE_BIND)
     add_route(app, "GET", f"{base}/forms.html", forms_html, Action.PROBE_BIND)
 
 
-def _error(kind: type[web.HTTPError], message: str, **extra: Any) -> web.HTTPError:
-    return kind(text=dumps({"error": message, **extra}), content_type="application/json")
+def _error(
+    kind: type[web.HTTPError],
+    message: str,
+    field: str | None = None,
+    *,
+    code: str | None = None,
+    **params: Any,
+) -> web.HTTPException:
+    return refused(kind, message, field=field, code=code, params=params)
 
 
 def _context(request: web.Request) -> GatewayContext:
@@ -87,12 +94,12 @@ def _context(request: web.Request) -> GatewayContext:
 
 def _desk(context: GatewayContext) -> CommissioningDesk:
     if context.commissioning is None:
-        raise _error(web.HTTPServiceUnavailable, "commissioning is not set up on this gateway")
+        raise refused(
+            web.HTTPServiceUnavailable,
+            "commissioning is not set up on this gateway",
+            code="commissioning_off",
+        )
     return context.commissioning
-
-
-def _json(data: Any) -> web.Response:
-    return web.json_response(data, dumps=dumps)
 
 
 def _number(request: web.Request, name: str, default: float, low: float, high: float) -> float:
@@ -102,9 +109,9 @@ def _number(request: web.Request, name: str, default: float, low: float, high: f
     try:
         value = float(text)
     except ValueError:
-        raise _error(web.HTTPBadRequest, f"{name}={text!r} is not a number") from None
+        raise _error(web.HTTPBadRequest, f"{name}={text!r} is not a number", name) from None
     if not low <= value <= high:
-        raise _error(web.HTTPBadRequest, f"{name} must be between {low:g} and {high:g}")
+        raise _error(web.HTTPBadRequest, f"{name} must be between {low:g} and {high:g}", name)
     return value
 
 
@@ -123,7 +130,7 @@ async def overview(request: web.Request) -> web.Response:
     bound: dict[str, list[str]] = {}
     for probe in settings.probes:
         bound.setdefault(probe.compartment, []).append(probe.code)
-    return _json(
+    return json_response(
         {
             "version": version,
             "editable": version is not None,
@@ -164,10 +171,10 @@ def _addresses(request: web.Request) -> list[int]:
             addresses = list(range(first, last + 1))
     except ValueError:
         raise _error(
-            web.HTTPBadRequest, "addresses=1,2,5 or first=1&last=32 take whole numbers"
+            web.HTTPBadRequest, "addresses=1,2,5 or first=1&last=32 take whole numbers", "addresses"
         ) from None
     if not addresses or not all(1 <= item <= 247 for item in addresses):
-        raise _error(web.HTTPBadRequest, "Modbus addresses run from 1 to 247")
+        raise _error(web.HTTPBadRequest, "Modbus addresses run from 1 to 247", "addresses")
     return addresses
 
 
@@ -180,7 +187,7 @@ async def discover_modbus(request: web.Request) -> web.Response:
     bus = next((item for item in settings.buses if item.name == name), None)
     if bus is None:
         known = ", ".join(item.name for item in settings.buses) or "(none configured)"
-        raise _error(web.HTTPBadRequest, f"bus={name!r} is not configured; buses: {known}")
+        raise _error(web.HTTPBadRequest, f"bus={name!r} is not configured; buses: {known}", "bus")
     addresses = _addresses(request)
     timeout_s = _number(request, "timeout_s", 0.2, 0.02, MAX_SCAN_TIMEOUT_S)
     profiles = settings.all_profiles()
@@ -198,7 +205,7 @@ async def discover_modbus(request: web.Request) -> web.Response:
         for seen in device.best.live_channels if device.best else []:
             key = f"modbus:{name}:{device.device_id}:{seen.channel}"
             desk.sightings.saw(key, at, seen.temperature)
-    return _json({"bus": name, "scanned": len(addresses), "devices": devices})
+    return json_response({"bus": name, "scanned": len(addresses), "devices": devices})
 
 
 @contextlib.asynccontextmanager
@@ -208,7 +215,7 @@ async def _held(desk: CommissioningDesk, bus: str, polled: bool) -> AsyncIterato
         yield
         return
     if desk.hold_bus is None:
-        raise _error(web.HTTPConflict, f"bus {bus} is in use by the gateway's polling")
+        raise _error(web.HTTPConflict, f"bus {bus} is in use by the gateway's polling", "bus")
     async with desk.hold_bus(bus):
         yield
 
@@ -257,7 +264,7 @@ async def discover_ble(request: web.Request) -> web.Response:
                 "bound_to": bound.get(key),
             }
         )
-    return _json({"adapter": adapter, "seconds": seconds, "sensors": sensors})
+    return json_response({"adapter": adapter, "seconds": seconds, "sensors": sensors})
 
 
 async def discover_serial(request: web.Request) -> web.Response:
@@ -270,7 +277,7 @@ async def discover_serial(request: web.Request) -> web.Response:
         key = f"serial:{port.configure_as}"
         desk.sightings.saw(key, at)
         ports.append({**asdict(port), "key": key, "bound_to": bound.get(key)})
-    return _json({"ports": ports})
+    return json_response({"ports": ports})
 
 
 # -- identify ---------------------------------------------------------------------------------
@@ -299,7 +306,7 @@ async def identify(request: web.Request) -> web.Response:
             series[key] = [(at - mono, celsius) for at, celsius in points]
             labels[key] = {"probe": None, "compartment": None}
     ranking = [{"key": move.key, **labels[move.key], **asdict(move)} for move in rank(series)]
-    return _json({"window_s": window, "ranking": ranking})
+    return json_response({"window_s": window, "ranking": ranking})
 
 
 # -- forms ------------------------------------------------------------------------------------
@@ -310,20 +317,29 @@ async def submit(request: web.Request) -> web.Response:
     user = require(request, Action.PROBE_BIND)
     desk = _desk(context)
     kind = FORMS[request.path.rsplit("/", 1)[1]]
-    form = _parse(kind, await request.text())
+    form = _parse(kind, await read_json(request))
     try:
         outcome = await desk.submit(form, user.display_name or user.name)
     except RefusedError as refusal:
         raise _error(
             web.HTTPUnprocessableEntity,
             f"refused: {refusal.reasons[0]}",
+            code="config_refused",
             reasons=refusal.reasons,
         ) from None
     except StaleConfigError as error:
-        raise _error(web.HTTPConflict, str(error), version=_current_version(desk)) from None
+        raise _error(
+            web.HTTPConflict,
+            str(error),
+            "expected_version",
+            code="config_stale",
+            version=_current_version(desk),
+        ) from None
     except ConfigError as error:
-        raise _error(web.HTTPUnprocessableEntity, str(error), reasons=[str(error)]) from None
-    return _json(
+        raise _error(
+            web.HTTPUnprocessableEntity, str(error), code=error.code, reasons=[str(error)]
+        ) from None
+    return json_response(
         {
             "ok": True,
             "change": _change_json(outcome.change),
@@ -340,15 +356,19 @@ def _current_version(desk: CommissioningDesk) -> str | None:
         return None
 
 
-def _parse(kind: type[_F], text: str) -> _F:
+def _parse(kind: type[_F], data: object) -> _F:
     try:
-        return kind.model_validate_json(text)
+        return kind.model_validate(data)
     except ValidationError as error:
         problems = [
             f"{'.'.join(map(str, item['loc'])) or 'body'}: {item['msg']}" for item in error.errors()
         ]
         raise _error(
-            web.HTTPBadRequest, f"the form is incomplete: {'; '.join(problems)}", reasons=problems
+            web.HTTPBadRequest,
+            f"the form is incomplete: {'; '.join(problems)}",
+            str(error.errors()[0]["loc"][0]) if error.errors()[0]["loc"] else None,
+            code="form_incomplete",
+            reasons=problems,
         ) from None
 
 
@@ -358,7 +378,7 @@ def _change_json(change: Change) -> dict[str, Any]:
 
 async def changes(request: web.Request) -> web.Response:
     desk = _desk(_context(request))
-    return _json({"changes": [_change_json(change) for change in desk.audit.changes()]})
+    return json_response({"changes": [_change_json(change) for change in desk.audit.changes()]})
 
 
 async def forms_csv(request: web.Request) -> web.Response:
@@ -368,7 +388,7 @@ async def forms_csv(request: web.Request) -> web.Response:
     text = request.query.get("table", "")
     table = next((item for item in tables if str(item.number) == text), None)
     if table is None:
-        raise _error(web.HTTPBadRequest, f"table={text!r}: give 1, 2, 3 or 4 (附表1-4)")
+        raise _error(web.HTTPBadRequest, f"table={text!r}: give 1, 2, 3 or 4 (附表1-4)", "table")
     response = web.Response(text=render_csv(table), content_type="text/csv", charset="utf-8")
     response.headers["Content-Disposition"] = f'attachment; filename="form-{table.number}.csv"'
     return response

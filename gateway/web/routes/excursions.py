@@ -12,12 +12,12 @@ from typing import Annotated, Any, Literal
 from aiohttp import web
 from pydantic import AwareDatetime, Field, StringConstraints, model_validator
 
-from gateway.auth.access import add_route, require
 from gateway.auth.policy import Action
 from gateway.core.errors import GatewayError
 from gateway.ledgers.excursion_service import ExcursionService, Measured, manual_id
 from gateway.storage.ledger.quarantine import Excursion
 from gateway.storage.ledger.requisition import parse_month, to_csv, to_html
+from gateway.web.access import Handler, add_route, require
 from gateway.web.json_http import json_response, parse_body, refusal
 from gateway.web.routes.ledger_http import (
     Body,
@@ -93,6 +93,14 @@ class ReviewBody(Body):
 
 def add_excursion_routes(app: web.Application, service: ExcursionService) -> None:
     app[SERVICE] = service
+    bodies: dict[Handler, type[Body]] = {
+        receive_into: ReceiveIntoBody,
+        place: PlacementBody,
+        move: MoveBody,
+        record_excursion: ExcursionBody,
+        dispose: DispositionBody,
+        review: ReviewBody,
+    }
     for method, path, handler, action in (
         ("POST", "/api/ledger/stock/receive-into", receive_into, Action.STOCK_RECEIVE),
         ("POST", "/api/ledger/stock/placements", place, Action.STOCK_RECEIVE),
@@ -109,7 +117,7 @@ def add_excursion_routes(app: web.Application, service: ExcursionService) -> Non
         ("GET", "/api/ledger/requisition/{month}", requisition, Action.VIEW),
         ("POST", "/api/ledger/requisition/{month}/review", review, Action.STOCK_APPROVE),
     ):
-        add_route(app, method, path, handler, action)
+        add_route(app, method, path, handler, action, body=bodies.get(handler))
 
 
 # -- where stock is ------------------------------------------------------------------------

@@ -15,13 +15,13 @@ from typing import Any, Literal
 
 from aiohttp import web
 
-from gateway.auth.access import add_route, require
 from gateway.auth.policy import Action, User, shown_to
 from gateway.core.clinic_time import CLINIC_TZ
 from gateway.ledgers.book import LedgerBook
 from gateway.storage.ledger.audit import ReadAudit
+from gateway.web.access import add_route, require
 from gateway.web.audit_note import note
-from gateway.web.json_http import json_response, parse_body, refusal
+from gateway.web.json_http import json_response, parse_body, read_text, refusal
 from gateway.web.routes.ledger_http import (
     AUDIT,
     BOOK,
@@ -54,7 +54,7 @@ def add_ledger_routes(app: web.Application, book: LedgerBook) -> None:
     app[BOOK] = book
     app[AUDIT] = ReadAudit(book.db, book.clock)
     add_route(app, "POST", "/api/ledger/catalogue/import", import_shipment, Action.CATALOGUE_IMPORT)
-    add_route(app, "POST", "/api/ledger/resolve", resolve, Action.VIEW)
+    add_route(app, "POST", "/api/ledger/resolve", resolve, Action.VIEW, body=ResolveBody)
     add_route(app, "GET", "/api/ledger/upload/queue", upload_queue, Action.UPLOAD_VIEW)
     add_route(app, "GET", "/api/ledger/upload/rejections", rejections, Action.UPLOAD_VIEW)
     add_route(app, "GET", "/api/ledger/upload/rates", rates, Action.UPLOAD_VIEW)
@@ -68,10 +68,7 @@ async def import_shipment(request: web.Request) -> web.Response:
     """Upstream shipment data, JSON (application/json) or CSV (text/csv); all or nothing."""
     require(request, Action.CATALOGUE_IMPORT)
     book = request.app[BOOK]
-    try:
-        text = await request.text()
-    except UnicodeDecodeError:
-        raise refusal(web.HTTPBadRequest, [("body", "not UTF-8 text")]) from None
+    text = await read_text(request)
     with ledger_refusals():
         if request.content_type == "application/json":
             summary = book.catalogue.import_json(text)

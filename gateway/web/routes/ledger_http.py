@@ -19,11 +19,11 @@ from typing import Annotated, Any, Literal, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from gateway.auth.access import require
 from gateway.auth.policy import Action, User
 from gateway.core.clinic_time import CLINIC_TZ
 from gateway.ledgers.book import LedgerBook
 from gateway.storage.ledger.audit import ReadAudit
+from gateway.web.access import require
 from gateway.web.json_http import refusal
 from ledger.errors import LedgerError, LedgerStoreError
 from ledger.masking import Shown
@@ -73,9 +73,9 @@ def ledger_refusals() -> Iterator[None]:
     try:
         yield
     except LedgerStoreError as error:
-        raise refusal(web.HTTPServiceUnavailable, error.problems) from None
+        raise refusal(web.HTTPServiceUnavailable, error.problems, code=error.code) from None
     except LedgerError as error:
-        raise refusal(web.HTTPUnprocessableEntity, error.problems) from None
+        raise refusal(web.HTTPUnprocessableEntity, error.problems, code=error.code) from None
 
 
 def query_text(request: web.Request, name: str, *, limit: int = 200) -> str | None:

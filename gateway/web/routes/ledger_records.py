@@ -16,9 +16,9 @@ from typing import Annotated, Any, Literal
 from aiohttp import web
 from pydantic import Field
 
-from gateway.auth.access import add_route, require
 from gateway.auth.policy import Action, User, shown_to
 from gateway.core.clinic_time import CLINIC_TZ
+from gateway.web.access import add_route, require
 from gateway.web.audit_note import note
 from gateway.web.json_http import json_response, parse_body, refusal
 from gateway.web.routes.ledger_http import (
@@ -95,16 +95,32 @@ class DeletionBody(Body):
 
 def add_record_routes(app: web.Application) -> None:
     person, doses = "/api/ledger/recipients/{archive_no}", "/api/ledger/doses"
-    add_route(app, "POST", "/api/ledger/recipients", register, Action.ADMINISTER)
-    add_route(app, "PUT", person, update_recipient, Action.RECORD_CORRECT)
+    add_route(
+        app, "POST", "/api/ledger/recipients", register, Action.ADMINISTER, body=RecipientBody
+    )
+    add_route(app, "PUT", person, update_recipient, Action.RECORD_CORRECT, body=PersonBody)
     add_route(app, "GET", person, recipient, Action.VIEW)
     add_route(app, "GET", f"{person}/history", person_history, Action.VIEW)
     add_route(app, "GET", f"{person}/certificate", certificate, Action.VIEW)
-    add_route(app, "POST", doses, record_dose, Action.ADMINISTER)
+    add_route(app, "POST", doses, record_dose, Action.ADMINISTER, body=DoseBody)
     add_route(app, "GET", doses, day_doses, Action.VIEW)
     add_route(app, "GET", f"{doses}/{{record_id}}", record_versions, Action.VIEW)
-    add_route(app, "POST", f"{doses}/{{record_id}}/correction", correct, Action.RECORD_CORRECT)
-    add_route(app, "POST", f"{doses}/{{record_id}}/deletion", delete, Action.RECORD_CORRECT)
+    add_route(
+        app,
+        "POST",
+        f"{doses}/{{record_id}}/correction",
+        correct,
+        Action.RECORD_CORRECT,
+        body=CorrectionBody,
+    )
+    add_route(
+        app,
+        "POST",
+        f"{doses}/{{record_id}}/deletion",
+        delete,
+        Action.RECORD_CORRECT,
+        body=DeletionBody,
+    )
 
 
 def _note_read(

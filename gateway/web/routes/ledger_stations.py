@@ -7,26 +7,20 @@ and the reason. ``?limit=N`` (1–100, default 20).
 
 from __future__ import annotations
 
-import functools
-import json
-
 from aiohttp import web
 
-from gateway.auth.access import add_route, require
 from gateway.auth.policy import Action, shown_to
 from gateway.ledgers.scans import FEED_SIZE, LedgerScans
+from gateway.web.access import add_route, require
+from gateway.web.json_http import dumps, refused
+from gateway.web.query import query_whole
 
 LEDGER_SCANS = web.AppKey("ledger_scans", LedgerScans)
-_dumps = functools.partial(json.dumps, ensure_ascii=False)
 
 
 def add_ledger_station_routes(app: web.Application, scans: LedgerScans) -> None:
     app[LEDGER_SCANS] = scans
     add_route(app, "GET", "/api/ledger/stations/{station}/feed", station_feed, Action.VIEW)
-
-
-def _error(kind: type[web.HTTPError], message: str) -> web.HTTPError:
-    return kind(text=_dumps({"error": message}), content_type="application/json")
 
 
 async def station_feed(request: web.Request) -> web.Response:
@@ -36,19 +30,16 @@ async def station_feed(request: web.Request) -> web.Response:
     stations = scans.stations()
     if station not in stations:
         known = ", ".join(sorted(stations)) or "none"
-        raise _error(
+        raise refused(
             web.HTTPNotFound,
             f"station {station!r} has no ledger action; configured stations: {known} "
             "(fix: add it under [ledger.stations])",
+            field="station",
+            code="station_unknown",
         )
-    try:
-        limit = int(request.query.get("limit", "20"))
-    except ValueError:
-        raise _error(web.HTTPBadRequest, "limit must be a whole number") from None
-    if not 1 <= limit <= FEED_SIZE:
-        raise _error(web.HTTPBadRequest, f"limit must be between 1 and {FEED_SIZE}")
+    limit = query_whole(request, "limit", 20, 1, FEED_SIZE)
     return web.json_response(
-        dumps=_dumps,
+        dumps=dumps,
         data={
             "station": station,
             "action": str(stations[station]),

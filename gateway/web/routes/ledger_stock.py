@@ -13,11 +13,11 @@ from typing import Annotated, Any, Literal
 from aiohttp import web
 from pydantic import Field
 
-from gateway.auth.access import add_route, require
 from gateway.auth.policy import Action
 from gateway.core.clinic_time import CLINIC_TZ
 from gateway.storage.ledger import queries
 from gateway.storage.ledger.stock import EventResult
+from gateway.web.access import add_route, require
 from gateway.web.audit_note import note
 from gateway.web.json_http import json_response, parse_body, refusal
 from gateway.web.routes.ledger_http import (
@@ -72,17 +72,36 @@ class SummaryIssueBody(Body):
 
 def add_stock_routes(app: web.Application) -> None:
     stock = "/api/ledger/stock"
-    add_route(app, "POST", f"{stock}/receive", receive, Action.STOCK_RECEIVE)
-    add_route(app, "POST", f"{stock}/issue", issue, Action.STOCK_ISSUE)
-    add_route(app, "POST", f"{stock}/administer", administer, Action.ADMINISTER)
-    add_route(app, "POST", f"{stock}/requests", request_approval, Action.STOCK_REQUEST)
+    add_route(app, "POST", f"{stock}/receive", receive, Action.STOCK_RECEIVE, body=ScanBody)
+    add_route(app, "POST", f"{stock}/issue", issue, Action.STOCK_ISSUE, body=IssueBody)
+    add_route(app, "POST", f"{stock}/administer", administer, Action.ADMINISTER, body=ScanBody)
+    add_route(
+        app,
+        "POST",
+        f"{stock}/requests",
+        request_approval,
+        Action.STOCK_REQUEST,
+        body=ApprovalRequestBody,
+    )
     add_route(app, "GET", f"{stock}/requests", approval_requests, Action.VIEW)
     add_route(
-        app, "POST", f"{stock}/requests/{{approval_id}}/decision", decide, Action.STOCK_APPROVE
+        app,
+        "POST",
+        f"{stock}/requests/{{approval_id}}/decision",
+        decide,
+        Action.STOCK_APPROVE,
+        body=DecisionBody,
     )
-    add_route(app, "POST", f"{stock}/stocktake", stocktake, Action.STOCKTAKE)
-    add_route(app, "POST", f"{stock}/adjustments", adjust, Action.STOCKTAKE)
-    add_route(app, "POST", f"{stock}/summary-issue", summary_issue, Action.STOCK_ISSUE)
+    add_route(app, "POST", f"{stock}/stocktake", stocktake, Action.STOCKTAKE, body=StocktakeBody)
+    add_route(app, "POST", f"{stock}/adjustments", adjust, Action.STOCKTAKE, body=AdjustmentBody)
+    add_route(
+        app,
+        "POST",
+        f"{stock}/summary-issue",
+        summary_issue,
+        Action.STOCK_ISSUE,
+        body=SummaryIssueBody,
+    )
     add_route(app, "GET", f"{stock}/balances", balances, Action.VIEW)
     add_route(app, "GET", f"{stock}/packages/{{code}}", package, Action.VIEW)
     add_route(app, "GET", f"{stock}/wastage", wastage, Action.VIEW)

@@ -9,23 +9,23 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
-import json
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from aiohttp import web
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationInfo, field_validator
 
-from gateway.auth.access import add_route, require
 from gateway.auth.policy import Action, shown_to
 from gateway.core.clock import Clock, SystemClock
 from gateway.storage.scans import ScanSink, ScanStore, StoredScan, scan_sink
+from gateway.web.access import add_route, require
+from gateway.web.json_http import dumps, parse_body, refused
+from gateway.web.query import query_whole
 from ledger.masking import Shown
 from probes.scan import Scan
 
 MAX_SCANS = 10_000
 MAX_RAW = 8192
-_dumps = functools.partial(json.dumps, ensure_ascii=False)
 
 
 def _always() -> bool:
@@ -43,7 +43,7 @@ def add_scan_routes(
     scan acts for the account (or API token's account) that posted it."""
     api = _ScanApi(scan_store, clock or SystemClock(), synced, record or scan_sink(scan_store))
     add_route(app, "GET", "/api/scans", api.list_scans, Action.VIEW)
-    add_route(app, "POST", "/api/scans", api.post_scan, Action.SCAN)
+    add_route(app, "POST", "/api/scans", api.post_scan, Action.SCAN, body=ScanPost)
 
 
 def scan_json(stored: StoredScan, shown: Shown) -> dict[str, Any]:
@@ -69,18 +69,47 @@ def scan_json(stored: StoredScan, shown: Shown) -> dict[str, Any]:
     }
 
 
-def _bad_request(message: str) -> web.HTTPBadRequest:
-    return web.HTTPBadRequest(text=_dumps({"error": message}), content_type="application/json")
-
-
-def _whole(request: web.Request, name: str, default: int, low: int, high: int) -> int:
-    try:
-        value = int(request.query.get(name, str(default)))
-    except ValueError:
-        raise _bad_request(f"{name} must be a whole number") from None
-    if not low <= value <= high:
-        raise _bad_request(f"{name} must be between {low} and {high}")
+def _name(value: str, info: ValidationInfo) -> str:
+    if not value.strip() or len(value) > 100:
+        raise ValueError(f"{info.field_name} must be a non-empty string of at most 100 characters")
     return value
+
+
+class ScanPost(BaseModel):
+    """A scan submitted over HTTP: the text, or its exact bytes in base64."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    raw: str
+    encoding: Literal["text", "base64"] = "text"
+    scanner: Annotated[str, AfterValidator(_name)]
+    station: Annotated[str, AfterValidator(_name)]
+
+    @field_validator("raw")
+    @classmethod
+    def _some(cls, value: str) -> str:
+        if not value:
+            raise ValueError("raw must be a non-empty string (text, or base64 with encoding)")
+        return value
+
+    def raw_bytes(self) -> bytes:
+        if self.encoding == "text":
+            raw = self.raw.encode("utf-8")
+        else:
+            try:
+                raw = base64.b64decode(self.raw, validate=True)
+            except binascii.Error:
+                raise refused(
+                    web.HTTPBadRequest, "raw is not valid base64", field="raw", code="not_base64"
+                ) from None
+        if not raw or len(raw) > MAX_RAW:
+            raise refused(
+                web.HTTPBadRequest,
+                f"raw must be 1 to {MAX_RAW} bytes",
+                field="raw",
+                code="out_of_range",
+                params={"low": 1, "high": MAX_RAW},
+            )
+        return raw
 
 
 class _ScanApi:
@@ -98,11 +127,11 @@ class _ScanApi:
 
     async def list_scans(self, request: web.Request) -> web.Response:
         shown = shown_to(require(request, Action.VIEW))
-        since = _whole(request, "since", 0, 0, 2**63 - 1)
-        limit = _whole(request, "limit", 1000, 1, MAX_SCANS)
+        since = query_whole(request, "since", 0, 0, 2**63 - 1)
+        limit = query_whole(request, "limit", 1000, 1, MAX_SCANS)
         rows = self._store.after(since, limit)
         return web.json_response(
-            dumps=_dumps,
+            dumps=dumps,
             data={
                 "scans": [scan_json(row, shown) for row in rows],
                 "last_seq": self._store.last_seq(),
@@ -111,44 +140,7 @@ class _ScanApi:
 
     async def post_scan(self, request: web.Request) -> web.Response:
         user = require(request, Action.SCAN)
-        try:
-            body = await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise _bad_request("the body must be a JSON object") from None
-        if not isinstance(body, dict):
-            raise _bad_request("the body must be a JSON object")
-        scan = Scan(
-            _raw(body),
-            _name(body, "scanner"),
-            _name(body, "station"),
-            self._clock.now(),
-            self._synced(),
-        )
+        body = await parse_body(request, ScanPost, web.HTTPBadRequest)
+        scan = Scan(body.raw_bytes(), body.scanner, body.station, self._clock.now(), self._synced())
         stored = await self._record(scan, user.name)
-        return web.json_response(scan_json(stored, shown_to(user)), status=201, dumps=_dumps)
-
-
-def _name(body: dict[str, Any], key: str) -> str:
-    value = body.get(key)
-    if not isinstance(value, str) or not value.strip() or len(value) > 100:
-        raise _bad_request(f"{key} must be a non-empty string of at most 100 characters")
-    return value
-
-
-def _raw(body: dict[str, Any]) -> bytes:
-    value = body.get("raw")
-    encoding = body.get("encoding", "text")
-    if not isinstance(value, str) or not value:
-        raise _bad_request("raw must be a non-empty string (text, or base64 with encoding)")
-    if encoding == "text":
-        raw = value.encode("utf-8")
-    elif encoding == "base64":
-        try:
-            raw = base64.b64decode(value, validate=True)
-        except binascii.Error:
-            raise _bad_request("raw is not valid base64") from None
-    else:
-        raise _bad_request("encoding must be 'text' or 'base64'")
-    if not raw or len(raw) > MAX_RAW:
-        raise _bad_request(f"raw must be 1 to {MAX_RAW} bytes")
-    return raw
+        return web.json_response(scan_json(stored, shown_to(user)), status=201, dumps=dumps)

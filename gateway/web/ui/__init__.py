@@ -12,8 +12,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from gateway.auth.access import add_route
 from gateway.auth.policy import Action
+from gateway.web.access import add_route
 from gateway.web.ui.pages import add_page_routes
 from gateway.web.ui.series import series
 

@@ -19,8 +19,8 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from gateway.auth.access import Handler, current_user
 from gateway.auth.policy import Action, User
+from gateway.web.access import Handler, current_user
 from gateway.web.app import CONTEXT
 
 SECURITY_HEADERS = {

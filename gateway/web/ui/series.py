@@ -9,16 +9,16 @@ answer stays small whatever the span.
 
 from __future__ import annotations
 
-import json
 import math
 from datetime import datetime, timedelta
 
 from aiohttp import web
 
-from gateway.auth.access import require
 from gateway.auth.policy import Action
+from gateway.web.access import require
 from gateway.web.app import CONTEXT
-from gateway.web.json_http import dumps
+from gateway.web.json_http import dumps, refused
+from gateway.web.query import query_time, query_whole
 
 DEFAULT_POINTS = 300
 MAX_POINTS = 2000
@@ -27,39 +27,8 @@ DEFAULT_HOURS = 24
 MAX_HOURS = 24 * 400
 
 
-def _refusal(message: str) -> web.HTTPBadRequest:
-    return web.HTTPBadRequest(
-        text=json.dumps({"error": message}, ensure_ascii=False), content_type="application/json"
-    )
-
-
-def _time(request: web.Request, name: str, default: datetime) -> datetime:
-    text = request.query.get(name)
-    if not text:
-        return default
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise _refusal(
-            f"{name}={text!r} is not an ISO-8601 time; write e.g. 2026-11-24T08:00:00+08:00"
-        ) from None
-    if moment.tzinfo is None:
-        raise _refusal(f"{name}={text!r} has no UTC offset; add one, e.g. +08:00 or Z")
-    return moment
-
-
-def _points(request: web.Request) -> int:
-    text = request.query.get("points", str(DEFAULT_POINTS))
-    if not text.isdigit() or not 1 <= int(text) <= MAX_POINTS:
-        raise _refusal(f"points={text!r}; give a whole number from 1 to {MAX_POINTS}")
-    return int(text)
-
-
 def _hours(request: web.Request) -> timedelta:
-    text = request.query.get("hours", str(DEFAULT_HOURS))
-    if not text.isdigit() or not 1 <= int(text) <= MAX_HOURS:
-        raise _refusal(f"hours={text!r}; give a whole number from 1 to {MAX_HOURS}")
-    return timedelta(hours=int(text))
+    return timedelta(hours=query_whole(request, "hours", DEFAULT_HOURS, 1, MAX_HOURS))
 
 
 def bucket_ms(since: datetime, until: datetime, points: int) -> int:
@@ -74,12 +43,22 @@ async def series(request: web.Request) -> web.Response:
     probe = request.query.get("probe", "")
     known = {item.code: item for item in context.settings.probes}
     if probe not in known:
-        raise _refusal(f"probe={probe!r} is not configured; known probes: {sorted(known)}")
-    until = _time(request, "until", context.clock.now())
-    since = _time(request, "since", until - _hours(request))
+        raise refused(
+            web.HTTPBadRequest,
+            f"probe={probe!r} is not configured; known probes: {sorted(known)}",
+            field="probe",
+            code="probe_unknown",
+        )
+    until = query_time(request, "until") or context.clock.now()
+    since = query_time(request, "since") or until - _hours(request)
     if since >= until:
-        raise _refusal("since is not before until; swap them")
-    width = bucket_ms(since, until, _points(request))
+        raise refused(
+            web.HTTPBadRequest,
+            "since is not before until; swap them",
+            field="since",
+            code="since_after_until",
+        )
+    width = bucket_ms(since, until, query_whole(request, "points", DEFAULT_POINTS, 1, MAX_POINTS))
     buckets = context.store.temperature_buckets(probe, since, until, width)
     body = {
         "probe": probe,

@@ -66,10 +66,20 @@ function loginUrl(next) {
 }
 
 export class ApiError extends Error {
-  constructor(status, message) {
+  constructor(status, message, code = null) {
     super(message);
     this.status = status;
+    this.code = code;
   }
+}
+
+// A refusal {error, code, field, reason, params}: the page's own words for its code when it
+// has them, the server's English otherwise.
+function refusalText(payload) {
+  if (typeof payload !== "object" || payload === null) return String(payload || "");
+  const key = `error.${payload.code}`;
+  if (payload.code && key in strings) return t(key, { ...payload.params, field: payload.field ?? "" });
+  return payload.error ?? payload.reason ?? "";
 }
 
 function cookie(name) {
@@ -100,8 +110,8 @@ export async function api(path, { method = "GET", body } = {}) {
   const type = response.headers.get("Content-Type") || "";
   const payload = type.includes("json") ? await response.json() : await response.text();
   if (!response.ok) {
-    const message = typeof payload === "object" && payload?.error ? payload.error : payload;
-    throw new ApiError(response.status, String(message || response.statusText));
+    const code = typeof payload === "object" ? (payload?.code ?? null) : null;
+    throw new ApiError(response.status, refusalText(payload) || response.statusText, code);
   }
   return payload;
 }

@@ -1,0 +1,70 @@
+"""The outermost middleware: every project exception leaves the HTTP edge as one refusal shape.
+
+A handler may raise a `ColdchainError` (see `gateway.core.errors`): it answers with the error's
+`code`, its message as the reason and, for ledger errors, each field and reason. aiohttp's own
+refusals of API paths (no such route, method not allowed, body too large) get the same shape.
+Anything else is a bug: logged with its traceback, answered 500 `internal_error` without
+details.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Final
+
+from aiohttp import web
+
+from gateway.auth.policy import ForbiddenError
+from gateway.core.errors import ColdchainError, StoreError
+from gateway.web.json_http import dumps, refusal, refusal_body, refused
+from ledger.errors import LedgerError, LedgerStoreError
+
+log = logging.getLogger(__name__)
+
+# The status of a project error that reaches the edge, first match wins; any other is 422.
+_STATUS: Final[tuple[tuple[type[ColdchainError], type[web.HTTPException]], ...]] = (
+    (ForbiddenError, web.HTTPForbidden),
+    (StoreError, web.HTTPServiceUnavailable),
+    (LedgerStoreError, web.HTTPServiceUnavailable),
+)
+_API = "/api/"
+
+
+def answer_for(error: ColdchainError) -> web.HTTPException:
+    """The refusal that tells the client about `error`."""
+    status = next(
+        (status for kind, status in _STATUS if isinstance(error, kind)),
+        web.HTTPUnprocessableEntity,
+    )
+    if isinstance(error, LedgerError):
+        return refusal(status, error.problems, code=error.code)
+    return refused(status, str(error), code=error.code)
+
+
+@web.middleware
+async def edge_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except web.HTTPException as answer:
+        if answer.status < 400 or answer.content_type == "application/json":
+            raise
+        if not request.path.startswith(_API):
+            raise
+        return _json(answer.status, answer.text or answer.reason, answer.headers.get("Allow"))
+    except ColdchainError as error:
+        raise answer_for(error) from None
+    except Exception:
+        log.exception("%s %s failed: a bug in the gateway", request.method, request.path)
+        return _json(500, "internal error; the gateway's log has it")
+
+
+def _json(status: int, reason: str, allow: str | None = None) -> web.Response:
+    return web.Response(
+        status=status,
+        text=dumps(refusal_body(status, [(None, reason)])),
+        content_type="application/json",
+        headers={"Allow": allow} if allow is not None else None,
+    )
