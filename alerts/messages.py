@@ -22,6 +22,18 @@ FAULT_NAMES = {
     "bus_error": "通信错误",
     "stale": "数据未更新",
 }
+# What is wrong, in two or three words (the acknowledgement page's heading).
+KIND_NAMES = {
+    ConditionKind.TOO_WARM: "温度过高",
+    ConditionKind.TOO_COLD: "温度过低",
+    ConditionKind.PROBE_OFFLINE: "探头无数据",
+    ConditionKind.PROBE_FAULT: "探头故障",
+    ConditionKind.BATTERY_LOW: "探头电量低",
+    ConditionKind.GATEWAY_POWER: "网关断电",
+    ConditionKind.GATEWAY_LINK: "通信中断",
+    ConditionKind.WHO_HEAT: "累计高温",
+    ConditionKind.WHO_FREEZE: "冻结风险",
+}
 _DESCRIPTIONS = {
     ConditionKind.TOO_WARM: "温度过高 {temperature}{limits}",
     ConditionKind.TOO_COLD: "温度过低 {temperature}{limits}",

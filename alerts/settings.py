@@ -253,6 +253,28 @@ class SilenceSettings(_Model):
     ] = 200
 
 
+# Secrets published with the project (the example and the demo configuration): anyone could
+# forge acknowledgement links with them. `coldchain run` and `config check` refuse them; the
+# demo makes its own secret at each start.
+PUBLIC_SECRETS = frozenset(
+    {
+        "replace-with-32-or-more-random-characters",
+        "demo-only-ack-link-secret-not-for-production",
+    }
+)
+MIN_DISTINCT = 12  # characters: "aaaa…" or "12341234…" is long but guessable
+
+
+def weak_secret(secret: str) -> str | None:
+    """Why `secret` cannot sign acknowledgement links in a real gateway, or None."""
+    fix = "fix: put 32 or more random characters there, e.g. from `openssl rand -base64 33`"
+    if secret in PUBLIC_SECRETS:
+        return f"[alerts.ack] secret is the published example's or the demo's; {fix}"
+    if len(set(secret)) < MIN_DISTINCT:
+        return f"[alerts.ack] secret has fewer than {MIN_DISTINCT} different characters; {fix}"
+    return None
+
+
 class AckLinkSettings(_Model):
     secret: Annotated[SecretStr, Field(min_length=32, description="HMAC key, 32+ characters")]
     base_url: Annotated[str, Field(pattern=HTTP_URL, description="the gateway's ack page")]

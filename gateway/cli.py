@@ -6,13 +6,16 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import secrets
+import socket
 import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 
+from alerts.settings import AckLinkSettings, AlertSettings, weak_secret
 from gateway.core import validation
 from gateway.core.clock import Clock, ScaledClock, SystemClock
 from gateway.core.errors import ColdchainError, ConfigError, GatewayError
@@ -105,7 +108,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
+    refuse_public_secrets(settings, args.config)
     return asyncio.run(run_gateway(settings, SystemClock(), config_path=args.config))
+
+
+def refuse_public_secrets(settings: Settings, path: Path) -> None:
+    """Outside the demo, a secret anyone can read (published, or guessable) is refused."""
+    if settings.alerts is not None:
+        problem = weak_secret(settings.alerts.ack.secret.get_secret_value())
+        if problem is not None:
+            raise ConfigError(f"{path}: {problem}")
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -139,6 +151,7 @@ def _accounts(args: argparse.Namespace) -> int:
 def check_config(path: Path) -> int:
     try:
         settings = load_settings(path)
+        refuse_public_secrets(settings, path)
     except GatewayError as error:
         print(error, file=sys.stderr)
         return 1
@@ -204,19 +217,21 @@ async def run_demo(args: argparse.Namespace) -> int:
     clock = ScaledClock(args.speed)
     target = first_refrigerated(probe_specs(settings))
     simulator = ModbusSimulator(channels_for_settings(settings, {target: args.scenario}), clock)
+    port = args.http_port or _free_port(settings.http.host)
     async with (
         TcpSimServer(simulator, "127.0.0.1", 0) as sim,
         _demo_platform(settings, args.config.parent) as ledger,
     ):
         settings = settings.model_copy(
             update={
+                "alerts": _demo_alerts(settings, port),
                 "ledger": ledger,
                 "buses": [
                     bus.model_copy(update={"host": "127.0.0.1", "port": sim.port})
                     for bus in settings.buses
                 ],
                 "gateway": settings.gateway.model_copy(update={"data_dir": args.data_dir}),
-                "http": settings.http.model_copy(update={"port": args.http_port}),
+                "http": settings.http.model_copy(update={"port": port}),
                 "influx": _demo_influx(args),
                 "mqtt": _demo_mqtt(args),
             }
@@ -238,6 +253,29 @@ async def run_demo(args: argparse.Namespace) -> int:
             "vaccinator, county; password demo-<name> (README: Accounts and roles)"
         )
         return await run_gateway(settings, clock, banner)
+
+
+def _free_port(host: str) -> int:
+    """A port free now on `host`, for the demo to listen on and to put in its links."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.bind((host, 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def _demo_alerts(settings: Settings, port: int) -> AlertSettings | None:
+    """The demo's acknowledgement links: a secret of its own at each start (the one in the demo
+    file is published) and the address the demo really listens on."""
+    if settings.alerts is None:
+        return None
+    host = settings.http.host
+    shown = f"[{host}]" if ":" in host else host
+    ack = AckLinkSettings(
+        secret=SecretStr(secrets.token_urlsafe(32)),
+        base_url=f"http://{shown}:{port}",
+        lifetime_s=settings.alerts.ack.lifetime_s,
+    )
+    return settings.alerts.model_copy(update={"ack": ack})
 
 
 @contextlib.asynccontextmanager

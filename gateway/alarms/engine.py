@@ -30,7 +30,15 @@ from alerts.ack_links import AckClaim, verify
 from alerts.channels import build_channels
 from alerts.channels.base import Channel
 from alerts.errors import SilenceScopeError, UnknownSilenceError
-from alerts.escalation import Acknowledge, Close, EndSilence, Silence, StartSilence, Transition
+from alerts.escalation import (
+    Acknowledge,
+    Alarm,
+    Close,
+    EndSilence,
+    Silence,
+    StartSilence,
+    Transition,
+)
 from alerts.model import ChannelKind
 from gateway.alarms import views
 from gateway.alarms.core import AlarmCore, alerts_of
@@ -304,6 +312,13 @@ class AlarmService(Closing):
             if alarm.condition.subject.partition("/")[0] == fridge:
                 transitions += self.acknowledge(alarm.id, person, how)
         return transitions
+
+    def read_link(self, token: str) -> tuple[AckClaim, Alarm | None]:
+        """What a signed link is for, without acting: its claim and the alarm while it is
+        open (None once closed or unknown). Raises AckLinkError."""
+        secret = self.alerts.ack.secret.get_secret_value()
+        claim = verify(token, secret, self.clock.now())
+        return claim, self.core.escalation.alarms.get(claim.alarm_id)
 
     def acknowledge_link(self, token: str) -> tuple[AckClaim, list[Transition]]:
         """Verify a signed link and acknowledge; raises AckLinkError or RejectedEventError."""

@@ -26,9 +26,12 @@ from tests.web_support import bearer
 pytestmark = pytest.mark.asyncio
 Client = TestClient[web.Request, web.Application]
 
-# The only state-changing routes anyone may call: signing in and out, and the first-run setup
-# (which refuses once an account exists).
-OPEN_STATE_CHANGING = {("POST", "/api/session"), ("DELETE", "/api/session"), ("POST", "/setup")}
+# The only state-changing routes anyone may call: signing in and out, the first-run setup
+# (which refuses once an account exists) and the button of a signed acknowledgement link.
+OPEN_STATE_CHANGING = {
+    ("POST", "/api/session"), ("DELETE", "/api/session"), ("POST", "/setup"),
+    ("POST", "/ack/{token}"),  # the signed link is the credential
+}  # fmt: skip
 REFUSED = re.compile(r" may not (\w+); this needs one of")
 
 

@@ -31,12 +31,14 @@ from alerts.errors import (
     WrongUnitError,
 )
 from alerts.escalation import Transition
+from alerts.messages import KIND_NAMES, place_of
 from gateway.alarms.engine import AlarmService
 from gateway.auth.policy import Action, ForbiddenError, User, alarm_person
 from gateway.core.clinic_time import CLINIC_TZ
 from gateway.core.errors import StoreError
 from gateway.web.access import OPEN, add_route, forbidden, require
 from gateway.web.audit_note import note
+from gateway.web.auth_middleware import CSRF_FIELD, session_csrf
 from gateway.web.json_http import json_response, parse_body, refused
 from gateway.web.query import query_whole
 
@@ -98,7 +100,8 @@ def add_alarm_routes(app: web.Application, service: AlarmService) -> None:
     add_route(app, "POST", "/api/alarms/{ref}/close", close, Action.ALARM_CLOSE, body=CloseBody)
     add_route(app, "POST", "/api/silences", silence, Action.ALARM_SILENCE, body=SilenceBody)
     add_route(app, "POST", "/api/silences/{no}/end", end_silence, Action.ALARM_SILENCE)
-    add_route(app, "GET", "/ack/{token}", ack_link, OPEN)
+    add_route(app, "GET", "/ack/{token}", ack_link_page, OPEN)
+    add_route(app, "POST", "/ack/{token}", ack_link, OPEN)
 
 
 def _error(
@@ -240,35 +243,89 @@ async def end_silence(request: web.Request) -> web.Response:
 _PAGE = """<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title></head>
-<body style="font-family: sans-serif; margin: 2em;">
+<meta name="referrer" content="no-referrer">
+<title>{title}</title>
+<style>
+body {{ font-family: sans-serif; margin: 1.5em; line-height: 1.5; max-width: 36em; }}
+dt {{ color: #555; }} dd {{ margin: 0 0 .6em 0; font-size: 1.15em; }}
+button {{ font-size: 1.2em; padding: .8em 1.2em; width: 100%; border: 0; border-radius: .4em;
+  background: #b00020; color: #fff; }}
+</style></head>
+<body>
 <h1>{title}</h1>
-<p>{text}</p>
+{body}
 </body></html>
 """
 
 
 def _page(status: int, title: str, text: str) -> web.Response:
-    body = _PAGE.format(title=escape(title), text=escape(text))
-    return web.Response(status=status, text=body, content_type="text/html", charset="utf-8")
+    return _html(status, title, f"<p>{escape(text)}</p>")
 
 
-async def ack_link(request: web.Request) -> web.Response:
-    service = request.app[SERVICE]
-    try:
-        claim, done = service.acknowledge_link(request.match_info["token"])
-    except AckLinkForgedError as error:
+def _html(status: int, title: str, body: str) -> web.Response:
+    page = _PAGE.format(title=escape(title), body=body)
+    response = web.Response(status=status, text=page, content_type="text/html", charset="utf-8")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _link_refusal(error: Exception) -> web.Response:
+    if isinstance(error, AckLinkForgedError):
         return _page(403, "链接无效", f"此确认链接无效或被篡改，未做任何确认。（{error}）")
-    except AckLinkExpiredError as error:
+    if isinstance(error, AckLinkExpiredError):
         return _page(
             410, "链接已过期", f"请使用最新报警消息中的链接，或在网关上确认到场。（{error}）"
         )
-    except AlarmClosedError:
+    if isinstance(error, AlarmClosedError):
         return _page(409, "报警已关闭", "该报警已处置并关闭，无需再确认。")
-    except UnknownAlarmError:
+    if isinstance(error, UnknownAlarmError):
         return _page(404, "报警不存在", "本网关上没有这条报警，请查看最新消息。")
-    except (RejectedEventError, StoreError) as error:
-        return _page(409, "无法确认", f"{error}")
+    return _page(409, "无法确认", f"{error}")
+
+
+async def ack_link_page(request: web.Request) -> web.Response:
+    """What the link is for: who, which alarm, and a button. Looking changes nothing (a link
+    preview or a mail scanner opens it too); only the button's POST acknowledges."""
+    service = request.app[SERVICE]
+    try:
+        claim, alarm = service.read_link(request.match_info["token"])
+    except (AckLinkForgedError, AckLinkExpiredError) as error:
+        return _link_refusal(error)
+    if alarm is None:
+        return _page(409, "报警已关闭", "该报警已处置并关闭，或不在本网关上，无需再确认。")
+    names = {person.id: person.name for person in service.alerts.people}
+    place = place_of(service.settings.unit.name, service.settings.fridges, alarm.condition.subject)
+    since = alarm.since.astimezone(CLINIC_TZ).strftime("%Y-%m-%d %H:%M")
+    facts = [
+        ("确认人", f"{names.get(claim.person, claim.person)}（{claim.person}）"),
+        ("报警", f"{KIND_NAMES[alarm.condition.kind]}：{place.unit_name} {place.words}"),
+        ("开始", f"{since}（北京时间）"),
+    ]
+    if alarm.current is not None:
+        facts.append(("当前温度", f"{alarm.current:.1f} °C"))
+    if alarm.peak is not None:
+        facts.append(("最高/最低", f"{alarm.peak:.1f} °C"))
+    csrf = session_csrf(request)
+    hidden = (
+        "" if csrf is None else f'<input type="hidden" name="{CSRF_FIELD}" value="{escape(csrf)}">'
+    )
+    body = (
+        "<dl>"
+        + "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in facts)
+        + "</dl>"
+        + f'<form method="post">{hidden}<button type="submit">我已到场，确认</button></form>'
+        + "<p>点击按钮才会记录确认；仅打开此页不会确认。</p>"
+    )
+    return _html(200, "确认到场", body)
+
+
+async def ack_link(request: web.Request) -> web.Response:
+    """The button of the link's page: acknowledge as the link's person."""
+    service = request.app[SERVICE]
+    try:
+        claim, done = service.acknowledge_link(request.match_info["token"])
+    except (AckLinkForgedError, AckLinkExpiredError, RejectedEventError, StoreError) as error:
+        return _link_refusal(error)
     when = service.clock.now().astimezone(CLINIC_TZ).strftime("%Y-%m-%d %H:%M")
     already = "（此前已确认过）" if not done else ""
     return _page(
