@@ -16,7 +16,6 @@ from gateway.auth.policy import Action
 from gateway.core.errors import GatewayError
 from gateway.ledgers.excursion_service import ExcursionService, Measured, manual_id
 from gateway.storage.ledger.quarantine import Excursion
-from gateway.storage.ledger.requisition import parse_month, to_csv, to_html
 from gateway.web.access import Handler, add_route, require
 from gateway.web.json_http import json_response, parse_body, refusal
 from gateway.web.routes.ledger_http import (
@@ -26,6 +25,7 @@ from gateway.web.routes.ledger_http import (
     ledger_refusals,
     reader,
 )
+from ledger.requisition_plan import parse_month, to_csv, to_html
 
 SERVICE = web.AppKey("excursion_service", ExcursionService)
 MAX_CODES = 5_000
