@@ -1,30 +1,23 @@
-"""The probe sources beside Modbus, and the barcode scanners, built from the settings.
+"""What every driver is to the gateway (`Driver`, the `Emit` its readings go through), the scan
+store that scanners and `POST /api/scans` write to, and the drivers' health as JSON.
 
-Each driver module (bleak and the BLE parsers, pyserial, evdev) is imported only when the
-configuration uses it: memory on a Pi. Every reading goes through one `emit` that flags
-readings taken while the wall clock is not synchronised (a Pi has no real-time clock).
+The drivers themselves are built in one place, `gateway.runtime.drivers`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import logging
-from collections import defaultdict
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from gateway.clock_sync import SCANS, ClockSync
-from gateway.core.clock import Clock
 from gateway.settings import Settings
 from probes.reading import Reading
-from probes.settings import BleProbe, HidScanner, SerialProbe
 
 if TYPE_CHECKING:
     from gateway.storage.scans import ScanListener, ScanSink, ScanStore
-
-log = logging.getLogger(__name__)
 
 Emit = Callable[[Reading], Awaitable[None]]
 
@@ -41,15 +34,16 @@ class Driver(Protocol):
 
 @dataclass(slots=True)
 class Sources:
-    """The drivers to run as named tasks, and the scan store (scans from the drivers and from
-    `POST /api/scans`, which the ledger reads)."""
+    """The scan store (scans from the scanners and from `POST /api/scans`, which the ledger
+    reads) and the sink that commits a scan and hands it on."""
 
     scan_store: ScanStore
     record: ScanSink
-    drivers: list[Driver] = field(default_factory=list)
 
-    def health(self) -> list[dict[str, object]]:
-        return [{"name": driver.name, **_plain(driver.health)} for driver in self.drivers]
+
+def drivers_health(drivers: Iterable[Driver]) -> list[dict[str, object]]:
+    """The health of drivers beside the polled buses, as JSON."""
+    return [{"name": driver.name, **_plain(driver.health)} for driver in drivers]
 
 
 def _plain(health: object) -> dict[str, object]:
@@ -70,15 +64,13 @@ def _jsonable(value: object) -> object:
 
 def open_sources(
     settings: Settings,
-    clock: Clock,
-    emit: Emit,
     sync: ClockSync,
     resources: contextlib.ExitStack | contextlib.AsyncExitStack,
     *,
     scan_listeners: Sequence[ScanListener] = (),
 ) -> Sources:
-    """Drivers for the configured sources; every scan, from a scanner or the API, is committed
-    and then handed to `scan_listeners` (alarm presence, the ledger)."""
+    """The scan store; every scan, from a scanner or the API, is committed and then handed to
+    `scan_listeners` (alarm presence, the ledger)."""
     from gateway.storage import registry
     from gateway.storage.scans import ScanStore, scan_sink
 
@@ -88,29 +80,4 @@ def open_sources(
         )
     )
     sync.track(SCANS, store)
-    sources = Sources(store, scan_sink(store, scan_listeners))
-    ble_probes = settings.probes_of(BleProbe)
-    if ble_probes:
-        from probes.ble import BleDriver
-        from probes.settings import BleSettings
-
-        sources.drivers.append(BleDriver(ble_probes, settings.ble or BleSettings(), emit, clock))
-    by_port: dict[str, list[SerialProbe]] = defaultdict(list)
-    for probe in settings.probes_of(SerialProbe):
-        by_port[probe.port].append(probe)
-    if by_port:
-        from probes.serial_probe import SerialProbeDriver
-
-        sources.drivers += [SerialProbeDriver(probes, emit, clock) for probes in by_port.values()]
-    if settings.scanners:
-        sink = sources.record
-        for scanner in settings.scanners:
-            if isinstance(scanner, HidScanner):
-                from probes.scanner_hid import HidScannerDriver
-
-                sources.drivers.append(HidScannerDriver(scanner, sink, clock, synced=sync))
-            else:
-                from probes.scanner_serial import SerialScannerDriver
-
-                sources.drivers.append(SerialScannerDriver(scanner, sink, clock, synced=sync))
-    return sources
+    return Sources(store, scan_sink(store, scan_listeners))

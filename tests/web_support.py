@@ -9,11 +9,15 @@ fast; the hashing itself is the same code.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Never
 
 from argon2 import PasswordHasher, profiles
 
 from gateway.auth.policy import Role
+from gateway.clock_sync import ClockSync
 from gateway.core.clock import Clock, SystemClock
+from gateway.runtime.drivers import DriverFactory, DriverPool
+from gateway.settings import Settings
 from gateway.storage.accounts import AccountStore, LoginPolicy, Passwords
 from gateway.storage.audit_log import AuditLog
 from gateway.storage.registry import ACCOUNTS, AUDIT
@@ -83,3 +87,12 @@ def csrf(token: str) -> dict[str, str]:
 def stored_bytes(folder: Path, filename: str) -> bytes:
     """Everything SQLite keeps of `filename` in `folder`: the file and its -wal and -shm."""
     return b"".join(path.read_bytes() for path in sorted(folder.glob(filename + "*")))
+
+
+def idle_drivers(settings: Settings, clock: Clock) -> DriverPool:
+    """The driver pool of an app served without a running gateway: it polls nothing."""
+
+    async def nowhere(item: object) -> Never:
+        raise AssertionError(f"no driver runs here, yet it was given {item!r}")
+
+    return DriverPool(settings, DriverFactory(nowhere, nowhere, clock, ClockSync(clock)))

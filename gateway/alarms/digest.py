@@ -156,7 +156,7 @@ class DigestJob:
         hour: int = 8,
         minute: int = 0,
     ) -> None:
-        self._settings = settings
+        self.settings = settings
         self._alerts = alerts
         self._store = store
         self._clock = clock
@@ -187,7 +187,7 @@ class DigestJob:
         """Send the digest of the day before `due` (local) and persist the next due time."""
         day = due.astimezone(CLINIC_TZ).date() - timedelta(days=1)
         following = self._next_after(max(due, now))
-        rows = digest_rows(day, self._settings, self._alerts, self._store, now)
+        rows = digest_rows(day, self.settings, self._alerts, self._store, now)
         self._store.commit(Work(outbox=rows, meta={META_DIGEST_DUE: following.isoformat()}))
         log.info("daily digest of %s queued for %d recipient channel(s)", day, len(rows))
         self.next_due = following

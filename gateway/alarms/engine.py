@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -85,6 +85,11 @@ class BusDriver(Protocol):
     def health(self) -> LinkHealth: ...
 
 
+def rules_of(settings: Settings) -> object:
+    """What the alarm rules are built from: the probes, the fridges and the profiles."""
+    return (settings.probes, settings.fridges, settings.profiles)
+
+
 class AlarmService(Closing):
     """Rules, escalation, outbox delivery and the digest for one gateway.
 
@@ -99,7 +104,7 @@ class AlarmService(Closing):
         clock: Clock,
         data_dir: Path,
         recorder: ReadingFeed,
-        drivers: Sequence[BusDriver] = (),
+        links: Callable[[], Iterable[BusDriver]] = tuple,
         *,
         readings: ReadingLog,
         channels: Mapping[ChannelKind, Channel] | None = None,
@@ -115,7 +120,7 @@ class AlarmService(Closing):
         self.core = AlarmCore(settings, self.store)
         self._feed = recorder
         self._log = readings
-        self._drivers = list(drivers)
+        self._links_of = links
         self._channels = (
             dict(channels) if channels is not None else build_channels(self.alerts.channels, clock)
         )
@@ -135,24 +140,22 @@ class AlarmService(Closing):
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    def reconfigure(self, settings: Settings, drivers: Sequence[BusDriver]) -> None:
-        """Take the rules of `settings` in one step of the event loop (a hot reload).
+    def reconfigure(self, settings: Settings) -> None:
+        """Take the rules and the digest's places of `settings` in one step of the event loop
+        (a hot reload); the links watched are those of the buses running at each tick.
 
         Rule states live in the alarm store (every step is committed there), so a new core
         started from the store carries them on; new compartments start in their grace period.
         Tasks, channels and the queue of readings are not touched.
         """
-        core = AlarmCore(settings, self.store)
-        core.doses_at_risk = self.core.doses_at_risk
-        if self.started:
-            core.start(self.clock.now(), self.core.evaluated_seq)
+        if rules_of(settings) != rules_of(self.settings):
+            core = AlarmCore(settings, self.store)
+            core.doses_at_risk = self.core.doses_at_risk
+            if self.started:
+                core.start(self.clock.now(), self.core.evaluated_seq)
+            self.core = core
         self.settings = settings
-        self.core = core
-        self.watch_links(drivers)
-
-    def watch_links(self, drivers: Sequence[BusDriver]) -> None:
-        """Watch the links of the bus drivers running now."""
-        self._drivers = list(drivers)
+        self.digest.settings = settings
 
     def close(self) -> None:
         self.store.close()
@@ -275,7 +278,7 @@ class AlarmService(Closing):
             self.dispatcher.wake()
 
     def _buses(self) -> dict[str, LinkHealth]:
-        return {driver.name: driver.health for driver in self._drivers}
+        return {driver.name: driver.health for driver in self._links_of()}
 
     def _failed(self, error: StoreError) -> None:
         if self.last_error is None:

@@ -33,7 +33,7 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 
-from gateway.forward.tags import Identity
+from gateway.forward.tags import Identity, ProbeTags
 from gateway.storage.readings import StoredReading, to_millis
 from probes.reading import STATUS_CODES
 
@@ -71,14 +71,16 @@ class LineEncoder:
     def __init__(self, identity: Identity, measurement: str = "coldchain") -> None:
         self._identity = identity
         self._measurement = measurement
-        self._prefixes: dict[str, str] = {}
+        self._prefixes: dict[tuple[str, ProbeTags], str] = {}
 
     def prefix(self, probe: str) -> str:
-        """The series key of a probe followed by the space before the fields."""
-        cached = self._prefixes.get(probe)
+        """The series key of a probe followed by the space before the fields (the probe's
+        placement of this moment: a reload may have moved it)."""
+        identity = self._identity
+        tags = identity.of(probe)
+        key = (probe, tags)
+        cached = self._prefixes.get(key)
         if cached is None:
-            identity = self._identity
-            tags = identity.of(probe)
             cached = (
                 series_key(
                     self._measurement,
@@ -94,7 +96,7 @@ class LineEncoder:
                 )
                 + " "
             )
-            self._prefixes[probe] = cached
+            self._prefixes[key] = cached
         return cached
 
     def line(self, item: StoredReading) -> str:

@@ -1,15 +1,16 @@
 """Who a reading belongs to: the identity every forwarded point carries.
 
-Built once from the settings (pure), shared by the line-protocol encoder and the MQTT JSON, so
-both sides name a probe's series the same way. The identity must stay stable: a replay after a
-crash writes the same series and timestamp, which the central side overwrites instead of
-duplicating.
+Built from the settings (pure), shared by the line-protocol encoder, the MQTT JSON and the event
+lanes, so every side names a probe's series the same way. The identity must stay stable: a replay
+after a crash writes the same series and timestamp, which the central side overwrites instead of
+duplicating. A reload that binds, moves or unbinds a probe places it anew (`Identity.place`):
+its next points carry the new fridge and compartment.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from gateway.core.compartments import CompartmentRef, FridgeSettings, find_compartment
@@ -35,9 +36,22 @@ class Identity:
     gateway: str
     probes: Mapping[str, ProbeTags]
     region: str | None = None
+    _placed: dict[str, ProbeTags] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        self._placed.update(self.probes)
 
     def of(self, probe: str) -> ProbeTags:
-        return self.probes.get(probe, _UNPLACED)
+        return self._placed.get(probe, _UNPLACED)
+
+    def place(self, settings: Configured) -> None:
+        """Take the probes' placement of `settings` (a reload), for everyone sharing this
+        identity; the unit and the gateway number do not change in place."""
+        placement = placements(settings)
+        self._placed.clear()
+        self._placed.update(placement)
 
 
 _UNPLACED = ProbeTags()
@@ -83,6 +97,13 @@ class Configured(Protocol):
 
 def identity_from_settings(settings: Configured) -> Identity:
     """The identity of the configured gateway: unit and region codes, gateway number, probes."""
+    return Identity(
+        settings.unit.code, settings.gateway.number, placements(settings), settings.unit.region_code
+    )
+
+
+def placements(settings: Configured) -> dict[str, ProbeTags]:
+    """Where each configured probe sits."""
     placement: dict[str, ProbeTags] = {}
     for probe in settings.probes:
         ref = CompartmentRef.parse(probe.compartment) or CompartmentRef(probe.compartment, "")
@@ -91,6 +112,4 @@ def identity_from_settings(settings: Configured) -> Identity:
         except KeyError:
             kind = None
         placement[probe.code] = ProbeTags(ref.fridge, ref.compartment or None, kind)
-    return Identity(
-        settings.unit.code, settings.gateway.number, placement, settings.unit.region_code
-    )
+    return placement

@@ -129,6 +129,10 @@ class DiskBudget:
     def close(self) -> None:
         self._conn.close()
 
+    def place(self, ranges: Mapping[str, tuple[float | None, float | None]]) -> None:
+        """Judge each probe's readings by these ranges from the next check on (a reload)."""
+        self._ranges = dict(ranges)
+
     def stats(self) -> DiskBudgetStats:
         return self._stats
 

@@ -18,16 +18,15 @@ from gateway.health_verdict import judge
 from gateway.probe_state import ProbeView, compartment_views, probe_view
 from gateway.recorder import Recorder
 from gateway.settings import Settings
-from gateway.sources import Sources
+from gateway.sources import Sources, drivers_health
 from gateway.storage.readings import ReadingStore, StoredReading
 from gateway.web.access import OPEN, add_route
 from gateway.web.connections import CONNECTION_GUARD, connection_middleware
 from gateway.web.edge import edge_middleware
 from gateway.web.json_http import dumps, refused
 from gateway.web.query import query_time, query_whole
-from gateway.web.routes.checks import CHECKS, add_check_routes, checks_health
+from gateway.web.routes.checks import CHECKS, Checks, add_check_routes, checks_health
 from gateway.web.routes.scans import add_scan_routes
-from probes.modbus import ModbusBusDriver
 from probes.reading import ProbeStatus
 
 if TYPE_CHECKING:
@@ -41,7 +40,7 @@ if TYPE_CHECKING:
     from gateway.ledgers.book import LedgerBook
     from gateway.ledgers.excursion_service import ExcursionService
     from gateway.ledgers.tasks import LedgerJobs
-    from gateway.storage.checks import ChecksStore
+    from gateway.runtime.drivers import DriverPool
     from gateway.storage.disk_budget import DiskBudget
     from gateway.web.auth_middleware import WebAuth
 
@@ -56,7 +55,7 @@ class GatewayContext:
     clock: Clock
     store: ReadingStore
     recorder: Recorder
-    drivers: list[ModbusBusDriver]
+    drivers: DriverPool
     sources: Sources
     clock_sync: ClockSync
     started_at: datetime
@@ -70,7 +69,7 @@ class GatewayContext:
     ledger_jobs: LedgerJobs | None = None
     excursions: ExcursionService | None = None
     auth: WebAuth | None = None  # accounts and audit log; required by build_app
-    checks: ChecksStore | None = None  # calibration checks and the manual record
+    checks: Checks | None = None  # calibration checks and the manual record
     commissioning: CommissioningDesk | None = None
 
 
@@ -120,7 +119,7 @@ def build_app(context: GatewayContext) -> web.Application:
 
     add_commissioning_routes(app)
     if context.checks is not None:
-        add_check_routes(app, context.checks, context.settings, context.store, context.clock)
+        add_check_routes(app, context.checks)
     from gateway.web.ui import add_ui_routes
 
     add_ui_routes(app)
@@ -191,7 +190,7 @@ async def health(request: web.Request) -> web.Response:
                 for device in driver.devices
             ],
         }
-        for driver in context.drivers
+        for driver in context.drivers.buses()
     ]
     unhealthy = [view.code for view in probes if view.status is not ProbeStatus.OK]
     checks = request.app.get(CHECKS)
@@ -210,7 +209,7 @@ async def health(request: web.Request) -> web.Response:
         "checks": checked,
         "clock_synced": context.clock_sync(),
         "clock": context.clock_sync.health(),
-        "sources": context.sources.health(),
+        "sources": drivers_health(context.drivers.sources()),
         "alarms": None if context.alarms is None else context.alarms.health(),
         "ledger": None if context.ledger_jobs is None else context.ledger_jobs.health(),
         "excursions": None if context.excursions is None else context.excursions.health(),

@@ -186,7 +186,7 @@ class Harness:
             self.clock,
             self.data_dir,
             self.recorder,
-            self.drivers,
+            lambda: self.drivers,
             readings=self.readings,
             channels=self.channels,
             **self.options,

@@ -17,7 +17,7 @@ from gateway.settings import Settings, parse_settings
 from gateway.storage.checks import ChecksStore
 from gateway.storage.readings import ReadingStore
 from gateway.storage.registry import CHECKS
-from gateway.web.routes.checks import add_check_routes
+from gateway.web.routes.checks import Checks, add_check_routes
 from tests.access_support import roles_from_header
 
 #: 2026-11-02 08:00 in China (UTC+8).
@@ -83,6 +83,6 @@ def harness(tmp_path: Path) -> Iterator[Harness]:
 @pytest_asyncio.fixture
 async def client(harness: Harness) -> AsyncIterator[Client]:
     app = web.Application(middlewares=[roles_from_header])
-    add_check_routes(app, harness.checks, harness.settings, harness.readings, harness.clock)
+    add_check_routes(app, Checks(harness.checks, harness.settings, harness.readings, harness.clock))
     async with TestClient(TestServer(app)) as test_client:
         yield test_client

@@ -20,9 +20,10 @@ from gateway.storage.readings import ReadingStore
 from gateway.storage.registry import CHECKS
 from gateway.storage.scans import ScanStore, scan_sink
 from gateway.web.app import GatewayContext, build_app
+from gateway.web.routes.checks import Checks
 from probes.reading import ProbeStatus, Reading
 from tests.checks.conftest import CLINIC, T0
-from tests.web_support import api_token, bearer, close_auth, open_auth
+from tests.web_support import api_token, bearer, close_auth, idle_drivers, open_auth
 
 pytestmark = pytest.mark.asyncio
 
@@ -41,12 +42,12 @@ async def test_repair_flag_and_missing_record_in_health_and_fridges(tmp_path: Pa
             clock,
             store,
             recorder,
-            [],
+            idle_drivers(settings, clock),
             Sources(scans, scan_sink(scans)),
             ClockSync(clock, lambda: True),
             T0,
             auth=open_auth(tmp_path, clock),
-            checks=checks,
+            checks=Checks(checks, settings, store, clock),
         )
         technician = bearer(api_token(tmp_path, Role.TECHNICIAN, name="li.tech"))
         viewer = bearer(api_token(tmp_path, Role.COUNTY, name="county"))

@@ -95,8 +95,9 @@ async def ignore(reading: object) -> None:
 
 
 def test_each_driver_is_built_under_the_key_its_task_gets(settings: Settings) -> None:
+    from gateway.clock_sync import ClockSync
     from gateway.core.clock import FakeClock
-    from gateway.hot_reload import build_driver, driver_key
+    from gateway.runtime.drivers import DriverFactory
     from gateway.settings import parse_settings
 
     data = settings.model_dump(mode="json", exclude_unset=True)
@@ -122,5 +123,8 @@ def test_each_driver_is_built_under_the_key_its_task_gets(settings: Settings) ->
     mixed = parse_settings(data, "test")
     keys = set(driver_specs(mixed))
     assert keys == {"bus:main", "source:ble", "source:serial:/dev/serial/by-id/usb-logger"}
-    for key in keys:
-        assert driver_key(build_driver(key, mixed, ignore, FakeClock())) == key
+    clock = FakeClock()
+    factory = DriverFactory(ignore, ignore, clock, ClockSync(clock))
+    assert f"bus:{factory.bus(mixed, 'main').name}" == "bus:main"
+    for key in keys - {"bus:main"}:
+        assert f"source:{factory.source(mixed, key).name}" == key

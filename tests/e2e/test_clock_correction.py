@@ -25,7 +25,7 @@ from gateway.storage.scans import ScanStore, scan_sink
 from gateway.web.app import GatewayContext, build_app
 from probes.reading import ProbeStatus, Reading
 from probes.time_integrity import flag_unsynced
-from tests.web_support import api_token, bearer, close_auth, open_auth
+from tests.web_support import api_token, bearer, close_auth, idle_drivers, open_auth
 
 pytestmark = pytest.mark.asyncio
 
@@ -68,7 +68,14 @@ async def test_flagged_readings_are_corrected_and_shown_so(tmp_path: Path) -> No
         recorder = Recorder(store, clock, StoreSettings(flush_interval_s=1.0))
         emit = flag_unsynced(recorder.put, sync)
         context = GatewayContext(
-            settings, clock, store, recorder, [], Sources(scans, scan_sink(scans)), sync, BOOT
+            settings,
+            clock,
+            store,
+            recorder,
+            idle_drivers(settings, clock),
+            Sources(scans, scan_sink(scans)),
+            sync,
+            BOOT,
         )
         context.auth = open_auth(tmp_path, clock)
         viewer = bearer(api_token(tmp_path, Role.COUNTY))

@@ -19,6 +19,7 @@ from gateway.storage.readings import ReadingStore
 from gateway.web.app import CONTEXT, GatewayContext
 from gateway.web.ui import add_ui_routes
 from tests.access_support import roles_from_header
+from tests.web_support import idle_drivers
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 PROBE = "208601"
@@ -69,7 +70,7 @@ async def client(
         clock,
         store,
         Recorder(store, clock, config.store),
-        drivers=[],
+        drivers=idle_drivers(config, clock),
         sources=None,  # type: ignore[arg-type]
         clock_sync=None,  # type: ignore[arg-type]
         started_at=T0,

@@ -32,9 +32,10 @@ from gateway.storage.checks import ChecksStore
 from gateway.storage.readings import ReadingStore
 from gateway.storage.registry import CHECKS
 from gateway.web.app import GatewayContext, build_app
+from gateway.web.routes.checks import Checks
 from ledger.settings import LedgerSettings
 from tests.alarms.conftest import alerts_section, clinic
-from tests.web_support import TEST_PASSWORD, add_account, close_auth, open_auth
+from tests.web_support import TEST_PASSWORD, add_account, close_auth, idle_drivers, open_auth
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 # One account per role, named after it; the alarm tiers' people answer as wang, li, zhao.
@@ -79,15 +80,13 @@ def full_app(
         )
         sync = ClockSync(clock, lambda: True)
         listeners = [presence_listener(alarms, settings.unit.code, acting.for_scan), jobs.scans]
-        sources = open_sources(
-            settings, clock, recorder.put, sync, resources, scan_listeners=listeners
-        )
+        sources = open_sources(settings, sync, resources, scan_listeners=listeners)
         context = GatewayContext(
             settings,
             clock,
             store,
             recorder,
-            [],
+            idle_drivers(settings, clock),
             sources,
             sync,
             T0,
@@ -96,7 +95,12 @@ def full_app(
             ledger_jobs=jobs,
             excursions=excursions,
             auth=auth,
-            checks=resources.enter_context(ChecksStore(data_dir / CHECKS.file, T0)),
+            checks=Checks(
+                resources.enter_context(ChecksStore(data_dir / CHECKS.file, T0)),
+                settings,
+                store,
+                clock,
+            ),
         )
         app = build_app(context)
         yield Site(app, clock, auth.accounts, auth.audit, data_dir, context, acting)

@@ -84,14 +84,21 @@ class ManualReadingBody(Body):
     note: Note = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Checks:
-    """What the handlers need: the checks file, the configuration, the readings, the clock."""
+    """What the handlers need: the checks file, the configuration in force, the readings, the
+    clock. A reload hands the new settings to `reconfigure`: a probe bound a moment ago can be
+    checked at once."""
 
     store: ChecksStore
     settings: Settings
     readings: ReadingStore
     clock: Clock
+
+    name = "checks"
+
+    async def reconfigure(self, settings: Settings) -> None:
+        self.settings = settings
 
     def compartment_refs(self) -> list[str]:
         return [
@@ -113,14 +120,8 @@ class Checks:
 CHECKS = web.AppKey("checks", Checks)
 
 
-def add_check_routes(
-    app: web.Application,
-    store: ChecksStore,
-    settings: Settings,
-    readings: ReadingStore,
-    clock: Clock,
-) -> None:
-    app[CHECKS] = Checks(store, settings, readings, clock)
+def add_check_routes(app: web.Application, checks: Checks) -> None:
+    app[CHECKS] = checks
     bodies: dict[Handler, type[BaseModel]] = {
         post_calibration: CalibrationBody,
         post_manual_reading: ManualReadingBody,
