@@ -29,6 +29,10 @@ from gateway.web.connections import ConnectionLimits
 
 log = logging.getLogger(__name__)
 
+#: Event-loop steps the services take before the gateway says it is listening: the supervisor
+#: starts the driver pool, the pool starts the drivers, the drivers open their ports.
+STARTING_STEPS = 3
+
 
 class Gateway:
     """Runs the services of one configuration until `stop` (or a reload it cannot apply in
@@ -67,8 +71,6 @@ class Gateway:
             )
             app = build_app(built.context)
             async with serve_http(app, http.host, http.port, limits) as listening:
-                if not self.listening.done():
-                    self.listening.set_result(listening)
                 self._notifier.ready(f"serving on {listening.url}")
                 log.info(
                     "gateway %s of unit %s running: %d probe(s) on %d bus(es), alarms %s, "
@@ -82,12 +84,19 @@ class Gateway:
                 )
                 self.built = built
                 try:
-                    await supervise(built.services, lambda: self._until_stopped(stop))
+                    await supervise(built.services, lambda: self._serve(listening, stop))
                 finally:
                     self.built = None
             log.info("stopped cleanly; last reading seq %d", built.context.store.last_seq())
 
-    async def _until_stopped(self, stop: asyncio.Event) -> None:
+    async def _serve(self, listening: Listening, stop: asyncio.Event) -> None:
+        """Say where the gateway listens once its services have taken their first steps (the
+        driver pool's drivers open their ports in theirs), then wait for a stop or a restart."""
+        for _ in range(STARTING_STEPS):
+            await asyncio.sleep(0)
+        if not self.listening.done():
+            self.listening.set_result(listening)
+        self._notifier.ready(f"serving on {listening.url}")
         await _first_of(stop, self._restart)
         if stop.is_set():
             self._notifier.stopping("stopping: flushing the store")
