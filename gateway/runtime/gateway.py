@@ -90,13 +90,13 @@ class Gateway:
             log.info("stopped cleanly; last reading seq %d", built.context.store.last_seq())
 
     async def _serve(self, listening: Listening, stop: asyncio.Event) -> None:
-        """Say where the gateway listens once its services have taken their first steps (the
-        driver pool's drivers open their ports in theirs), then wait for a stop or a restart."""
+        """Say where the gateway listens (to the process that started it) once its services
+        have taken their first steps (the driver pool's drivers open their ports in theirs),
+        then wait for a stop or a restart."""
         for _ in range(STARTING_STEPS):
             await asyncio.sleep(0)
         if not self.listening.done():
             self.listening.set_result(listening)
-        self._notifier.ready(f"serving on {listening.url}")
         await _first_of(stop, self._restart)
         if stop.is_set():
             self._notifier.stopping("stopping: flushing the store")
