@@ -176,7 +176,7 @@ async def test_bind_and_decommission_under_load_leave_no_gap(gateway: Running) -
 
     status, stale = await call(gateway, "POST", "/api/commissioning/bind", form)
     assert status == 409, stale
-    assert stale["version"] == bound["version"]
+    assert stale["params"]["version"] == bound["version"]
     again = form | {"expected_version": bound["version"]}
     status, refused = await call(gateway, "POST", "/api/commissioning/bind", again)
     assert status == 422, refused
