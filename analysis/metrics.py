@@ -27,12 +27,19 @@ Definitions (documented here because the figures depend on them):
   durations inclusive. "Consecutive" is measured from the first to the last qualifying reading
   of a run unbroken by a gap, a fault reading or a reading on the other side: 601 minute
   readings at 8.0 °C span exactly 10 h and raise the alarm, 600 do not. One alarm per run.
+- **Days** (`cuts`): the same fold can keep its figures per local day. Runs (excursions, the
+  WHO durations) and the held reading carry across midnight; a held time that crosses it is
+  split there; each count belongs to the day of the reading that made it; a day expects
+  `⌊(day end - start)/interval⌋ - ⌊(day start - start)/interval⌋` readings. So the days of a
+  month, merged with `join_periods`, give the month's figures: exactly for every count, time
+  and extreme, to the last bits of a float for the sums.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
 
 DELTA_H_OVER_R_K = 10_000.0
@@ -149,6 +156,13 @@ def merge_all(items: Iterable[SeriesStats]) -> SeriesStats:
     return out
 
 
+def join_periods(items: Iterable[SeriesStats]) -> SeriesStats:
+    """One probe's figures over consecutive periods (its days) as those of the whole span."""
+    out = merge_all(items)
+    out.probes = 1
+    return out
+
+
 def mkt_weight(temperature_c: float) -> float:
     """exp(-ΔH/(R·T)) of one temperature: MKT's per-reading term."""
     return math.exp(-DELTA_H_OVER_R_K / (temperature_c + KELVIN))
@@ -192,16 +206,23 @@ class _WhoRun:
 
 @dataclass(slots=True)
 class SeriesAccumulator:
-    """Folds one probe's readings, in time order, into `SeriesStats` for [start, end)."""
+    """Folds one probe's readings, in time order, into `SeriesStats` for [start, end), kept
+    per period between `cuts` (ascending times inside the span: local midnights) when given."""
 
     limits: Limits
     start_ms: int
     end_ms: int
     interval_ms: int = MINUTE_MS
     max_gap_ms: int = 0
+    cuts: Sequence[int] = ()
     stats: SeriesStats = field(default_factory=SeriesStats)
+    """The figures of the period being filled (the whole span without cuts)."""
+    _periods: list[SeriesStats] = field(default_factory=list)
+    _edges: list[int] = field(default_factory=list)
+    _period: int = 0
     _held_at: int | None = None
     _held_c: float = 0.0
+    _held_period: int = 0
     _last_at: int | None = None
     _run: int = 0  # +1 above, -1 below, 0 in range / broken
     _heat: _WhoRun = field(default_factory=lambda: _WhoRun(WHO_HEAT_C, WHO_HEAT_MS, True))
@@ -212,29 +233,45 @@ class SeriesAccumulator:
             raise ValueError(f"sampling interval must be positive, got {self.interval_ms} ms")
         if not self.max_gap_ms:
             self.max_gap_ms = 3 * self.interval_ms
-        self.stats.expected = max(0, (self.end_ms - self.start_ms) // self.interval_ms)
+        edges = [self.start_ms, *self.cuts, self.end_ms]
+        if any(b <= a for a, b in itertools.pairwise(edges)):
+            raise ValueError("cuts must be ascending times strictly inside [start, end)")
+        self._edges = edges
+        self._periods = [self.stats, *(SeriesStats() for _ in self.cuts)]
+        for period, (low, high) in zip(self._periods, itertools.pairwise(edges), strict=True):
+            period.expected = max(0, self._slots(high) - self._slots(low))
+
+    def _slots(self, t: int) -> int:
+        return (t - self.start_ms) // self.interval_ms
 
     def add(self, t: int, temperature: float | None, status: int = OK) -> None:
         """One reading at `t` ms; readings outside [start, end) or out of order are counted
         in `outside_period` and otherwise ignored (clock-shifted points)."""
-        stats = self.stats
         if (
             t < self.start_ms
             or t >= self.end_ms
             or (self._last_at is not None and t <= self._last_at)
         ):
-            stats.outside_period += 1
+            self.stats.outside_period += 1
             return
         broken = self._last_at is None or t - self._last_at > self.max_gap_ms
         self._release(t)
         self._last_at = t
+        if t >= self._edges[self._period + 1]:
+            self._enter(t)
         if broken:
             self._break()
         if status != OK or temperature is None or not math.isfinite(temperature):
-            stats.faults += 1
+            self.stats.faults += 1
             self._break()
             return
         self._take(t, temperature)
+
+    def _enter(self, t: int) -> None:
+        edges = self._edges
+        while t >= edges[self._period + 1]:
+            self._period += 1
+        self.stats = self._periods[self._period]
 
     def _take(self, t: int, value: float) -> None:
         stats, limits = self.stats, self.limits
@@ -258,7 +295,7 @@ class SeriesAccumulator:
         if limits.who:
             stats.who_heat += self._heat.step(t, value)
             stats.who_freeze += self._freeze.step(t, value)
-        self._held_at, self._held_c = t, value
+        self._held_at, self._held_c, self._held_period = t, value, self._period
 
     def _break(self) -> None:
         self._run = 0
@@ -266,27 +303,46 @@ class SeriesAccumulator:
         self._freeze.reset()
 
     def _release(self, until: int | None) -> None:
-        """Account the held reading's time up to `until` (None: the month's end)."""
-        if self._held_at is None:
+        """Account the held reading's time up to `until` (None: the span's end), split at the
+        cuts it crosses."""
+        held = self._held_at
+        if held is None:
             return
-        span = None if until is None else until - self._held_at
+        span = None if until is None else until - held
         if span is None or span > self.max_gap_ms:
             span = self.interval_ms
-        span = min(span, self.end_ms - self._held_at)
-        value, stats, limits = self._held_c, self.stats, self.limits
-        stats.covered_ms += span
-        stats.mkt_weight_ms += span
-        stats.mkt_sum += span * mkt_weight(value)
-        if limits.max_c is not None and value > limits.max_c:
-            stats.above_ms += span
-        elif limits.min_c is not None and value < limits.min_c:
-            stats.below_ms += span
+        span = min(span, self.end_ms - held)
+        value, limits = self._held_c, self.limits
+        weight = mkt_weight(value)
+        above = limits.max_c is not None and value > limits.max_c
+        below = not above and limits.min_c is not None and value < limits.min_c
+        period, edges = self._held_period, self._edges
+        while span > 0:
+            part = min(span, edges[period + 1] - held)
+            stats = self._periods[period]
+            stats.covered_ms += part
+            stats.mkt_weight_ms += part
+            stats.mkt_sum += part * weight
+            if above:
+                stats.above_ms += part
+            elif below:
+                stats.below_ms += part
+            span -= part
+            held += part
+            period += 1
         self._held_at = None
 
     def finish(self) -> SeriesStats:
-        """The figures, after the last reading (idempotent)."""
+        """The figures of the whole span, after the last reading (idempotent)."""
         self._release(None)
-        return self.stats
+        if len(self._periods) == 1:
+            return self._periods[0]
+        return join_periods(self._periods)
+
+    def periods(self) -> list[tuple[int, SeriesStats]]:
+        """(start ms, figures) of each period, after the last reading."""
+        self._release(None)
+        return list(zip(self._edges, self._periods, strict=False))
 
 
 def series_stats(
