@@ -12,6 +12,10 @@
    opened on the last evening may be acknowledged after midnight).
 4. Doses exposed come from `coldchain_exposure` (one point per excursion and vaccine, at the
    excursion's start), summed per compartment, fridge, clinic and region.
+
+`county_daily_report` reads the gateways' daily figures (`coldchain_daily`, see
+`analysis.daily`) instead of step 2: a few dozen numbers per probe and day instead of 1,440
+points, with the same figures. The raw-point report stays for auditing one clinic or fridge.
 """
 
 from __future__ import annotations
@@ -21,7 +25,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from analysis.alarm_events import MEASUREMENT as ALARMS
-from analysis.alarm_events import AlarmEvent, fold_alarms
+from analysis.alarm_events import AlarmEvent, AlarmFacts, fold_alarms
+from analysis.daily import FIELDS as DAILY_FIELDS
+from analysis.daily import MEASUREMENT as DAILY
+from analysis.daily import MonthFold, late_clinics
 from analysis.errors import UnknownRegionError
 from analysis.influxql import InfluxQL, quote_string
 from analysis.metrics import SeriesAccumulator
@@ -90,9 +97,11 @@ async def known_regions(client: InfluxQL) -> list[str]:
     return sorted(str(row["value"]) for row in rows)
 
 
-async def known_probes(client: InfluxQL, region: str | None) -> list[ProbeKey]:
+async def known_probes(
+    client: InfluxQL, region: str | None, measurement: str = READINGS
+) -> list[ProbeKey]:
     where = f" WHERE region = {quote_string(region)}" if region else ""
-    rows = await client.rows(f'SHOW SERIES FROM "{READINGS}"{where}')
+    rows = await client.rows(f'SHOW SERIES FROM "{measurement}"{where}')
     return sorted({_probe_key(parse_series_key(str(row["key"]))) for row in rows})
 
 
@@ -214,6 +223,66 @@ async def _alarm_events(
                 )
             )
     return events
+
+
+async def county_daily_report(
+    client: InfluxQL, options: CountyOptions, step: StepCallback | None = None
+) -> Report:
+    """The county report from the gateways' daily figures (module docstring); the figures
+    were measured against each gateway's own compartment ranges and sampling interval."""
+    start, end = month_bounds(options.month)
+    fold = MonthFold(start, end, max(0, (end - start) // int(options.interval_s * 1000)))
+    for key in await known_probes(client, options.region, DAILY):
+        fold.probe(key)
+    columns = ", ".join(f'"{name}"' for name in DAILY_FIELDS)
+    group = ", ".join(f'"{tag}"' for tag in PLACEMENT)
+    query = (
+        f'SELECT {columns} FROM "{DAILY}" WHERE time >= {start}ms '  # noqa: S608
+        f"AND time < {end}ms{_where_region(options.region)} GROUP BY {group}"
+    )
+    add = fold.add
+    async for chunk in client.series(query):
+        key = _probe_key(chunk.tags)
+        names = chunk.columns[1:]
+        for t, *values in chunk.values:
+            for name, value in zip(names, values, strict=True):
+                add(key, name, t, value)
+    if step:
+        step("每日数据")
+    events = await _alarm_events(client, start, end + ACK_GRACE_MS, options.region)
+    exposures = await _exposures(client, start, end, options.region)
+    if step:
+        step("报警事件")
+    return daily_report(fold, options, fold_alarms(events, start, end), exposures)
+
+
+def daily_report(
+    fold: MonthFold,
+    options: CountyOptions,
+    alarms: list[AlarmFacts],
+    exposures: list[ExposedDoses] | None,
+) -> Report:
+    """Assemble a report from folded daily figures (any engine's), naming late clinics."""
+    start, end = fold.start_ms, fold.end_ms
+    months = fold.months()
+    notes = [
+        f"{unit}: {missing} 天无每日数据（网关离线或尚未上报）"
+        for unit, missing in late_clinics(months, day_windows(options.month))
+    ]
+    figures = [ProbeFigures(Place(*key[:5]), key[5], stats) for key, (stats, _) in months.items()]
+    scope = f"区域 {options.region}" if options.region else "全部区域"
+    return build_report(
+        figures,
+        alarms,
+        title=options.title,
+        month=options.month,
+        scope=scope,
+        start_ms=start,
+        end_ms=end,
+        interval_s=options.interval_s,
+        notes=notes,
+        exposures=exposures,
+    )
 
 
 def day_windows(month: str) -> int:

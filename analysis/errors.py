@@ -41,3 +41,9 @@ class RangeFileError(ReportError):
     """The per-compartment range override file is malformed."""
 
     code: ClassVar[str] = "range_file_invalid"
+
+
+class VictoriaMetricsError(ReportError):
+    """VictoriaMetrics could not be reached or refused the export."""
+
+    code: ClassVar[str] = "victoria_metrics_failed"

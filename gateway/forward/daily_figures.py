@@ -1,0 +1,243 @@
+"""Daily figures to the county: each probe's exact figures of each local day, from this
+gateway's own store, sent once each and again whenever late data or a clock correction
+changes a day.
+
+The county's monthly report reads these (`analysis.daily`) instead of every raw point. A day is
+folded with the month it belongs to (`analysis.metrics.SeriesAccumulator` cut at the local
+midnights), so excursion runs, the WHO durations and the held reading carry across midnight
+exactly as they do when the county folds the month's raw points, and the days add up to the
+month. A day is complete once its end plus the longest gap a reading may hold over has passed.
+
+The lane recomputes the current month, and the previous one during the first `RECHECK_DAYS` of
+a month (late data and corrections land there), every `period_s` and just after each local
+midnight. What it sent is remembered per sink, probe and day as a digest of the point in the
+readings file's `meta`: an unchanged day is not sent again; a changed one is, with the same
+series and timestamp, and the server overwrites it. The point is `coldchain_daily` (tags as the
+readings', time the day's local midnight; fields in `analysis.daily`), or over MQTT a JSON
+object on `<prefix>/<unit>/daily`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from analysis.daily import MEASUREMENT, day_starts, line_fields
+from analysis.metrics import REFRIGERATED, Limits, SeriesAccumulator, SeriesStats
+from gateway.core.backoff import Backoff
+from gateway.core.clinic_time import CLINIC_TZ
+from gateway.core.clock import Clock
+from gateway.core.errors import StoreError
+from gateway.forward.errors import ForwardError, RetryableError
+from gateway.forward.line_protocol import LineEncoder
+from gateway.forward.tags import Identity
+from gateway.storage.readings import ReadingStore, from_millis, to_millis
+from probes.reading import STATUS_CODES
+
+log = logging.getLogger(__name__)
+
+KIND = "daily_figures"
+DAY_MS = 86_400_000
+RECHECK_DAYS = 7
+_PAGE = 200_000
+
+
+@dataclass(frozen=True, slots=True)
+class DayFigures:
+    probe: str
+    day_ms: int
+    stats: SeriesStats
+
+
+LimitsOf = Callable[[str], Limits]
+
+
+def month_of(moment_ms: int, tz: ZoneInfo = CLINIC_TZ) -> tuple[int, int]:
+    """[start, end) ms of the local month `moment_ms` falls in."""
+    local = datetime.fromtimestamp(moment_ms / 1000, tz)
+    start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    end = (start + timedelta(days=32)).replace(day=1)
+    return int(start.timestamp() * 1000), int(end.timestamp() * 1000)
+
+
+def _month_readings(
+    store: ReadingStore, probe: str, start_ms: int, end_ms: int
+) -> Iterator[tuple[int, float | None, int]]:
+    """(ms, temperature, status) in time order, one per millisecond: of readings stamped
+    alike the last recorded, as a server keeps the last point written at a series' time."""
+    ok = STATUS_CODES
+    for low in range(start_ms, end_ms, DAY_MS):
+        rows = store.readings(
+            probe, from_millis(low), from_millis(min(low + DAY_MS, end_ms)), _PAGE
+        )
+        previous: tuple[int, float | None, int] | None = None
+        for item in rows:
+            reading = item.reading
+            point = (to_millis(reading.taken_at), reading.temperature, ok[reading.status])
+            if previous is not None and previous[0] != point[0]:
+                yield previous
+            previous = point
+        if previous is not None:
+            yield previous
+
+
+def compute_days(
+    store: ReadingStore,
+    probes: Sequence[str],
+    limits_of: LimitsOf,
+    month: tuple[int, int],
+    upto_ms: int,
+    *,
+    interval_ms: int = 60_000,
+    max_gap_ms: int = 0,
+    tz: ZoneInfo = CLINIC_TZ,
+) -> list[DayFigures]:
+    """The complete days of `month` (those whose end + the longest hold is before `upto_ms`)
+    of each probe, folded from the store."""
+    start, end = month
+    max_gap = max_gap_ms or 3 * interval_ms
+    midnights = day_starts(start, end, tz)
+    complete = [day for day, after in zip(midnights, [*midnights[1:], end], strict=True)
+                if after + max_gap <= upto_ms]  # fmt: skip
+    if not complete:
+        return []
+    until = min(end, complete[-1] + DAY_MS + max_gap)
+    out: list[DayFigures] = []
+    for probe in probes:
+        acc = SeriesAccumulator(
+            limits_of(probe), start, end, interval_ms, max_gap, cuts=midnights[1:]
+        )
+        for t, temperature, status in _month_readings(store, probe, start, until):
+            acc.add(t, temperature, status)
+        wanted = set(complete)
+        out += [DayFigures(probe, day, stats) for day, stats in acc.periods() if day in wanted]
+    return out
+
+
+def limits_from(identity: Identity, ranges: dict[str, Limits]) -> LimitsOf:
+    """A probe's limits: its compartment's (by `kind`), refrigerated when unknown."""
+    return lambda probe: ranges.get(identity.of(probe).kind or "", REFRIGERATED)
+
+
+Deliver = Callable[[Sequence[DayFigures]], Awaitable[None]]
+
+
+class DailyFiguresLane:
+    """Recomputes the recent days and sends those not yet sent as they are now (module
+    docstring); `deliver` raises `ForwardError` when the server does not take them."""
+
+    def __init__(
+        self,
+        name: str,
+        store: ReadingStore,
+        identity: Identity,
+        deliver: Deliver,
+        clock: Clock,
+        *,
+        limits_of: LimitsOf,
+        interval_ms: int = 60_000,
+        period_s: float = 3600.0,
+        batch: int = 500,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.name = name
+        self._store = store
+        self._identity = identity
+        self._deliver = deliver
+        self._clock = clock
+        self._limits_of = limits_of
+        self._interval_ms = interval_ms
+        self._period_s = period_s
+        self._batch = batch
+        self._backoff = backoff or Backoff(1.0, 300.0)
+        self.sent = 0
+        self.last_error: str | None = None
+
+    def _key(self, day: DayFigures) -> str:
+        local = datetime.fromtimestamp(day.day_ms / 1000, CLINIC_TZ).date().isoformat()
+        return f"forward.{KIND}.{self.name}.{day.probe}.{local}"
+
+    def pending(self, now_ms: int) -> list[tuple[DayFigures, str]]:
+        """The recent complete days whose point differs from the one last sent, with its
+        digest."""
+        months = [month_of(now_ms)]
+        if now_ms - months[0][0] < RECHECK_DAYS * DAY_MS:
+            months.insert(0, month_of(months[0][0] - 1))
+        probes = sorted(set(self._identity.probes) | set(self._store.latest_by_probe()))
+        out = []
+        for month in months:
+            for day in compute_days(
+                self._store, probes, self._limits_of, month, now_ms, interval_ms=self._interval_ms
+            ):
+                digest = hashlib.sha256(line_fields(day.stats).encode()).hexdigest()[:16]
+                if self._store.get_meta(self._key(day)) != digest:
+                    out.append((day, digest))
+        return out
+
+    async def step(self) -> float:
+        """Send what changed; the seconds until the next step."""
+        now_ms = int(self._clock.now().timestamp() * 1000)
+        try:
+            pending = self.pending(now_ms)
+            for first in range(0, len(pending), self._batch):
+                chunk = pending[first : first + self._batch]
+                await self._deliver([day for day, _ in chunk])
+                for day, digest in chunk:
+                    self._store.set_meta(self._key(day), digest)
+                self.sent += len(chunk)
+                await asyncio.sleep(0)
+        except (StoreError, ForwardError) as error:
+            retry = error.retry_after if isinstance(error, RetryableError) else None
+            if self.last_error is None:
+                log.warning("daily figures to %s: %s; kept for a later attempt", self.name, error)
+            self.last_error = str(error)
+            return max(retry or 0.0, self._backoff.next_delay())
+        self.last_error = None
+        self._backoff.reset()
+        return self._until_next(now_ms)
+
+    def _until_next(self, now_ms: int) -> float:
+        """Seconds to the next regular step or just after the next day completes."""
+        midnight = day_starts(now_ms, now_ms + 2 * DAY_MS)[0]
+        after_midnight = midnight + 3 * self._interval_ms + 60_000 - now_ms
+        return min(self._period_s, max(1.0, after_midnight / 1000))
+
+    async def run(self) -> None:
+        while True:
+            delay = await self.step()
+            await self._clock.sleep(delay)
+
+
+def daily_lines(days: Sequence[DayFigures], identity: Identity) -> bytes:
+    """Days as `coldchain_daily` line protocol (tags as the readings')."""
+    encoder = LineEncoder(identity, MEASUREMENT)
+    return "\n".join(
+        f"{encoder.prefix(day.probe)}{line_fields(day.stats)} {day.day_ms}" for day in days
+    ).encode()
+
+
+def daily_json(day: DayFigures, identity: Identity) -> dict[str, object]:
+    """One day as the MQTT JSON object: placement, day and the same fields."""
+    tags = identity.of(day.probe)
+    fields = dict(part.split("=", 1) for part in line_fields(day.stats).split(","))
+    return {
+        "unit": identity.unit,
+        "region": identity.region,
+        "gateway": identity.gateway,
+        "fridge": tags.fridge,
+        "compartment": tags.compartment,
+        "kind": tags.kind,
+        "probe": day.probe,
+        "day": datetime.fromtimestamp(day.day_ms / 1000, CLINIC_TZ).date().isoformat(),
+        "day_ms": day.day_ms,
+        **{name: _number(value) for name, value in fields.items()},
+    }
+
+
+def _number(text: str) -> int | float:
+    return int(text[:-1]) if text.endswith("i") else float(text)

@@ -1,0 +1,238 @@
+"""Daily figures side by side with raw points: two gateways' simulated October through the real
+forwarders into influxd and VictoriaMetrics, and the county report from each path.
+
+The month has excursions and WHO durations across midnight, gaps, fault readings, a gateway
+offline for days and readings whose time a clock correction moved (after the first daily
+figures were sent: the lane resends the day it changed, and only that day).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Sequence
+from dataclasses import fields
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from analysis import victoria
+from analysis.county import CountyOptions, county_daily_report, county_report, daily_report
+from analysis.influxql import InfluxQL
+from analysis.metrics import DEFAULT_LIMITS, SeriesStats
+from analysis.period import month_bounds
+from analysis.report import Report
+from gateway.core.clinic_time import CLINIC_TZ
+from gateway.core.clock import FakeClock, SystemClock
+from gateway.forward.daily_figures import DailyFiguresLane, DayFigures, daily_lines, limits_from
+from gateway.forward.influx import make_sink, open_influx_forwarder
+from gateway.forward.line_protocol import LineEncoder
+from gateway.forward.settings import InfluxSettings
+from gateway.forward.tags import Identity, ProbeTags
+from gateway.storage.readings import ReadingStore, from_millis
+from probes.reading import ProbeStatus, Reading
+from tests.forward.support import wait_until
+from tests.servers import Influxd, VictoriaMetrics
+
+pytestmark = pytest.mark.asyncio
+
+MONTH = "2026-10"
+START, END = month_bounds(MONTH)
+STEP = 300_000
+INTERVAL_S = 300.0
+FAST = {"retry_initial_s": 0.05, "retry_max_s": 0.3, "idle_poll_s": 0.1}
+NORTH = Identity(
+    "6101030201",
+    "1",
+    {"P1": ProbeTags("F1", "冷藏室", "refrigerated"), "P2": ProbeTags("F1", "冷冻室", "frozen")},
+    "610103",
+)
+SOUTH = Identity("6101030202", "2", {"P1": ProbeTags("F1", "冷藏室", "refrigerated")}, "610103")
+
+
+def at(day: int, hour: int = 0, minute: int = 0) -> int:
+    return int(datetime(2026, 10, day, hour, minute, tzinfo=CLINIC_TZ).timestamp() * 1000)
+
+
+Curve = Callable[[int], float | None]
+
+
+def _month(
+    probe: str, curve: Curve, skip: Callable[[int], bool] = lambda _: False
+) -> list[Reading]:
+    """A reading every 5 minutes (a few seconds late now and then) where `skip` is false;
+    `curve` None: a fault reading."""
+    out = []
+    for index, t in enumerate(range(START + 7_000, END, STEP)):
+        stamp = t + (4_000 if index % 17 == 0 else 0)
+        if skip(stamp):
+            continue
+        value = curve(stamp)
+        taken = from_millis(stamp)
+        if value is None:
+            out.append(Reading(probe, taken, ProbeStatus.DISCONNECTED))
+        else:
+            out.append(Reading(probe, taken, ProbeStatus.OK, value))
+    return out
+
+
+def _north_fridge(t: int) -> float | None:
+    if at(9, 22) <= t < at(10, 11):  # warm across midnight: an excursion and a WHO heat alarm
+        return 9.5
+    if at(20, 23, 30) <= t < at(21, 1):  # freezing across midnight: WHO freeze
+        return -1.0
+    if at(12, 3) <= t < at(12, 3, 20):
+        return None
+    return 4.0 + (t // STEP % 7) / 10
+
+
+def _north_freezer(t: int) -> float | None:
+    return -10.0 if at(25, 23) <= t < at(26, 2) else -20.0 - (t // STEP % 5) / 10
+
+
+def _gap(t: int) -> bool:
+    return at(15, 10) <= t < at(15, 10, 40)
+
+
+def _offline(t: int) -> bool:
+    """The south gateway was off from Oct 3 12:00 to Oct 6 09:00."""
+    return at(3, 12) <= t < at(6, 9)
+
+
+def _south_fridge(t: int) -> float | None:
+    return 7.5 + (t // STEP % 9) / 10  # in and out of range all month
+
+
+def _stores(tmp_path: Path) -> tuple[ReadingStore, ReadingStore, list[tuple[int, datetime]]]:
+    """Both gateways' stores; the south one's first hour back was stamped 8 h early by an
+    unsynchronised clock: returned as the corrections to apply later."""
+    north = ReadingStore(tmp_path / "north.sqlite3")
+    north.write_batch(
+        sorted(
+            _month("P1", _north_fridge, _gap) + _month("P2", _north_freezer),
+            key=lambda r: r.taken_at,
+        )
+    )
+    south = ReadingStore(tmp_path / "south.sqlite3")
+    back = [r for r in _month("P1", _south_fridge, _offline) if at(6, 9) <= _ms(r) < at(6, 10)]
+    south.write_batch([r for r in _month("P1", _south_fridge, _offline) if r not in back])
+    shifted = [
+        Reading(
+            r.probe, r.taken_at - timedelta(hours=8), r.status, r.temperature, clock_synced=False
+        )
+        for r in back
+    ]
+    last = south.write_batch(shifted)
+    first = last - len(shifted) + 1
+    return north, south, [(first + i, r.taken_at) for i, r in enumerate(back)]
+
+
+def _ms(reading: Reading) -> int:
+    return int(reading.taken_at.timestamp() * 1000)
+
+
+async def _forward_raw(settings: InfluxSettings, store: ReadingStore, identity: Identity) -> None:
+    """The readings through the real forwarder until none is left."""
+    async with open_influx_forwarder(settings, identity, store, SystemClock()) as pump:
+        task = asyncio.create_task(pump.run())
+        try:
+            await wait_until(lambda: pump.stats().cursor == store.last_seq(), 60)
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+def _lane(
+    store: ReadingStore,
+    identity: Identity,
+    settings: Sequence[InfluxSettings],
+    sent: list[DayFigures],
+    closing: contextlib.AsyncExitStack,
+) -> DailyFiguresLane:
+    sinks = [make_sink(s, LineEncoder(identity)) for s in settings]
+    for sink in sinks:
+        closing.push_async_callback(sink.close)
+
+    async def deliver(days: Sequence[DayFigures]) -> None:
+        for sink in sinks:
+            await sink.send_body(daily_lines(days, identity))
+        sent.extend(days)
+
+    clock = FakeClock(datetime(2026, 11, 1, 8, tzinfo=CLINIC_TZ))
+    return DailyFiguresLane(
+        "county", store, identity, deliver, clock,
+        limits_of=limits_from(identity, DEFAULT_LIMITS), interval_ms=STEP,
+    )  # fmt: skip
+
+
+def _assert_same(raw: Report, daily: Report, *, alarms: bool = True) -> None:
+    for level, rows in raw.rows.items():
+        other = {row.place: row for row in daily.rows[level]}
+        assert set(other) == {row.place for row in rows}, level
+        for row in rows:
+            mine = other[row.place]
+            _assert_same_stats(row.stats, mine.stats, f"{level} {row.place}")
+            if alarms:
+                assert mine.problems == row.problems
+    assert [r.place for r in daily.device_ranking] == [r.place for r in raw.device_ranking]
+
+
+def _assert_same_stats(expected: SeriesStats, got: SeriesStats, where: str) -> None:
+    for item in fields(SeriesStats):
+        want, have = getattr(expected, item.name), getattr(got, item.name)
+        if isinstance(want, float):
+            assert have == pytest.approx(want, rel=1e-9), f"{where}: {item.name}"
+        else:
+            assert have == want, f"{where}: {item.name}"
+    assert got.mkt_c == pytest.approx(expected.mkt_c, abs=1e-9), where
+
+
+async def test_the_county_report_from_daily_figures_equals_the_raw_points(
+    tmp_path: Path, influxd: Influxd, vm: VictoriaMetrics
+) -> None:
+    influxd.create_db("coldchain")
+    v1 = InfluxSettings.model_validate({"url": influxd.url, "v1_db": "coldchain", **FAST})
+    v2 = InfluxSettings.model_validate(
+        {"url": vm.url, "bucket": "coldchain", "org": "county", **FAST}
+    )
+    north, south, corrections = _stores(tmp_path)
+    async with contextlib.AsyncExitStack() as closing:
+        closing.enter_context(north)
+        closing.enter_context(south)
+        sent: dict[str, list[DayFigures]] = {"north": [], "south": []}
+        lanes = {
+            "north": _lane(north, NORTH, [v1, v2], sent["north"], closing),
+            "south": _lane(south, SOUTH, [v1, v2], sent["south"], closing),
+        }
+        for lane in lanes.values():
+            await lane.step()
+        assert len(sent["north"]) == 2 * 31
+        assert len(sent["south"]) == 31
+        await lanes["north"].step()
+        assert len(sent["north"]) == 2 * 31, "an unchanged day is not sent again"
+
+        south.correct_times(corrections)
+        await lanes["south"].step()
+        assert [(d.probe, d.day_ms) for d in sent["south"][31:]] == [("P1", at(6))]
+
+        for store, identity in ((north, NORTH), (south, SOUTH)):
+            for settings in (v1, v2):
+                await _forward_raw(settings, store, identity)
+
+    options = CountyOptions(MONTH, interval_s=INTERVAL_S)
+    async with InfluxQL(influxd.url, "coldchain") as client:
+        raw = await county_report(client, options)
+        daily = await county_daily_report(client, options)
+    north_fridge = next(r for r in raw.rows["compartment"] if r.place.compartment == "冷藏室"
+                        and r.place.unit == NORTH.unit)  # fmt: skip
+    assert (north_fridge.stats.excursions_above, north_fridge.stats.who_heat) == (1, 1)
+    assert (north_fridge.stats.excursions_below, north_fridge.stats.who_freeze) == (1, 1)
+    _assert_same(raw, daily)
+    assert any("6101030202" in note for note in daily.notes) is False
+
+    expected = (END - START) // STEP
+    fold = await victoria.fold_daily(vm.url, START, END, expected)
+    from_vm = daily_report(fold, options, [], await victoria.exposures(vm.url, START, END))
+    _assert_same(raw, from_vm, alarms=False)
