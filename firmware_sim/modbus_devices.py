@@ -173,13 +173,19 @@ class SimulatedDevice:
 
 
 class ModbusSimulator:
-    """The simulated devices of one bus, on one clock. Time zero is when it was made.
+    """The simulated devices of one bus, on one clock. Time zero is when it was made, or
+    `elapsed_s` before that for a world that resumes (the demo restarted on its data folder).
 
     `seed` makes the random bus faults reproducible; scenarios carry their own seeds.
     """
 
     def __init__(
-        self, channels: Iterable[SimulatedChannel], clock: Clock, *, seed: int = 0
+        self,
+        channels: Iterable[SimulatedChannel],
+        clock: Clock,
+        *,
+        seed: int = 0,
+        elapsed_s: float = 0.0,
     ) -> None:
         grouped: dict[int, list[SimulatedChannel]] = defaultdict(list)
         for channel in channels:
@@ -191,10 +197,10 @@ class ModbusSimulator:
             for device_id, group in sorted(grouped.items())
         }
         self.clock = clock
-        self._start = clock.monotonic()
+        self._start = clock.monotonic() - elapsed_s
 
     def elapsed(self) -> float:
-        """Simulated seconds since the simulator was made."""
+        """Simulated seconds since the world began."""
         return self.clock.monotonic() - self._start
 
     def device(self, device_id: int) -> SimulatedDevice:

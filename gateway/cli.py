@@ -10,6 +10,7 @@ import secrets
 import socket
 import sys
 from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -80,6 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
     servers.add_argument("--mqtt-url", help="broker, mqtt://host:1883 or mqtts://host:8883")
     servers.add_argument("--mqtt-username", help="broker user")
     servers.add_argument("--mqtt-password", help="broker password")
+    servers.add_argument(
+        "--allow-future-points",
+        action="store_true",
+        help="forward even when --speed stamps readings ahead of the real time (test servers"
+        " only: the points stay in the future)",
+    )
 
     config = commands.add_parser("config", help="configuration tools")
     config_commands = config.add_subparsers(dest="config_command", required=True)
@@ -205,6 +212,7 @@ async def run_demo(args: argparse.Namespace) -> int:
         probe_specs,
     )
     from firmware_sim.modbus_server import TcpSimServer
+    from gateway import demo_world
 
     settings = load_settings(args.config)
     if any(not isinstance(bus, TcpBus) for bus in settings.buses):
@@ -214,9 +222,23 @@ async def run_demo(args: argparse.Namespace) -> int:
         )
     if args.speed <= 0:
         raise GatewayError(f"--speed {args.speed:g}: give a positive factor, e.g. 60")
-    clock = ScaledClock(args.speed)
+    influx, mqtt = _demo_influx(args), _demo_mqtt(args)
+    real_now = datetime.now(UTC)
+    world = demo_world.resume(args.data_dir, args.scenario, real_now)
+    servers = [
+        flag
+        for flag, url in (("--influx-url", args.influx_url), ("--mqtt-url", args.mqtt_url))
+        if url
+    ]
+    demo_world.check_external_servers(
+        world, real_now, args.speed, servers=servers, allowed=args.allow_future_points
+    )
+    world.save(args.data_dir)
+    clock = ScaledClock(args.speed, start=world.now)
     target = first_refrigerated(probe_specs(settings))
-    simulator = ModbusSimulator(channels_for_settings(settings, {target: args.scenario}), clock)
+    simulator = ModbusSimulator(
+        channels_for_settings(settings, {target: args.scenario}), clock, elapsed_s=world.elapsed_s
+    )
     port = args.http_port or _free_port(settings.http.host)
     async with (
         TcpSimServer(simulator, "127.0.0.1", 0) as sim,
@@ -232,13 +254,14 @@ async def run_demo(args: argparse.Namespace) -> int:
                 ],
                 "gateway": settings.gateway.model_copy(update={"data_dir": args.data_dir}),
                 "http": settings.http.model_copy(update={"port": port}),
-                "influx": _demo_influx(args),
-                "mqtt": _demo_mqtt(args),
+                "influx": influx,
+                "mqtt": mqtt,
             }
         )
         banner = (
             f"\ncoldchain: simulated fridges on modbus tcp 127.0.0.1:{sim.port}, "
             f"scenario {args.scenario} on {target}, speed {args.speed:g}x; Ctrl-C stops"
+            f"\ncoldchain: {world.note}"
         )
         if ledger is not None:
             banner += (

@@ -7,10 +7,14 @@ import asyncio
 import os
 import signal
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import aiohttp
 import pytest
+
+from gateway.storage.readings import ReadingStore
+from gateway.storage.registry import READINGS
 
 pytestmark = pytest.mark.asyncio
 
@@ -86,3 +90,59 @@ async def test_the_demo_serves_fridges_accounts_and_ledgers(tmp_path: Path) -> N
             process.kill()
             await process.wait()
     assert "stopped cleanly" in log.read_text(encoding="utf-8")
+
+
+async def run_demo_once(data: Path, log: Path, *extra: str) -> str:
+    """Start the demo on `data`, let it store readings for a second, stop it; its banner."""
+    with log.open("ab") as stderr:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "gateway", "demo", "--http-port", "0",
+            "--data-dir", str(data), *extra,
+            stdout=asyncio.subprocess.PIPE, stderr=stderr.fileno(),
+            env=os.environ | {"PYTHONUNBUFFERED": "1"},
+        )  # fmt: skip
+    try:
+        text = "".join(await banner(process))
+        url = text.split("listening on ", 1)[1].split()[0]
+        async with aiohttp.ClientSession() as session:
+            for _ in range(40):  # until a reading is stored
+                async with session.get(f"{url}api/health") as answer:
+                    if (await answer.json())["store"]["last_seq"]:
+                        break
+                await asyncio.sleep(0.1)
+        await asyncio.sleep(1.0)
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), timeout=10) == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    return text
+
+
+def stored_times(data: Path) -> dict[str, list[datetime]]:
+    """Each probe's reading times in the order they were stored."""
+    with ReadingStore(READINGS.path(data)) as store:
+        stored = store.readings_after(0, limit=100_000)
+    times: dict[str, list[datetime]] = {}
+    for item in stored:
+        times.setdefault(item.reading.probe, []).append(item.reading.taken_at)
+    return times
+
+
+async def test_the_demo_restarted_on_its_folder_keeps_its_simulated_time(tmp_path: Path) -> None:
+    data, log = tmp_path / "data", tmp_path / "demo.log"
+    first = await run_demo_once(data, log, "--speed", "60")
+    assert f"a new simulated world in {data}" in first
+    after_first = {probe: len(times) for probe, times in stored_times(data).items()}
+    second = await run_demo_once(data, log, "--speed", "60")
+    assert f"resuming the simulated world of {data}" in second
+    assert "(scenario steady," in second
+    third = await run_demo_once(data, log, "--speed", "60", "--scenario", "door-opening")
+    assert "a new simulated world" in third
+    assert "scenario door-opening starts at" in third
+    # At 60x the first run stamped its readings a minute or more ahead of the real time; a
+    # clock started anew would stamp the next run's first readings before them.
+    for probe, times in stored_times(data).items():
+        assert len(times) > after_first[probe], f"probe {probe} read in the later runs"
+        assert times == sorted(times), f"probe {probe}: the simulated clock went back"
