@@ -1,12 +1,16 @@
-"""BLE probe driver: one bleak scanner for all BLE probes, bound by MAC address.
+"""BLE probe driver: one bleak scanner for all BLE probes, bound by MAC address and channel.
 
 The detection callback (bleak calls it synchronously) keeps only advertisements from bound
 MACs, records RSSI and the time seen, drops repeats of the same packet, and queues the new
-ones; the driver task decodes them and emits readings with battery. A format without a packet
-counter (Govee, Inkbird) repeats an unchanged value in identical packets: such a packet counts
-again after `resend_unchanged_s`, so a steady fridge still gets readings. Each probe learns
-its advertising interval (median gap between receptions) and is `stale` after
-`stale_multiple` such intervals (at least `stale_min_s`; `stale_initial_s` until learned).
+ones; the driver task decodes each on its own and emits a reading, with battery, for each
+bound channel the advertisement carries a temperature for. One that carries none (humidity
+or battery only) gives no reading; one the parser rejects counts as a decode error of the
+device's probes. A format without a packet counter (Govee, Inkbird) repeats an unchanged value
+in identical packets: such a packet counts again after `resend_unchanged_s`, so a steady
+fridge still gets readings (a repeat still shows its channels alive). Each probe learns the
+interval of its valid temperatures (median gap) and is `stale` after `stale_multiple` such
+intervals (at least `stale_min_s`; `stale_initial_s` until learned): a sensor that keeps
+advertising without a valid temperature goes stale too.
 
 The adapter is supervised: a scanner that will not start is retried with capped, jittered
 backoff; one that goes silent (no advertisement from any device for `adapter_silence_s`) is
@@ -38,6 +42,7 @@ from probes.ble_decode import (
     Advertisement,
     BleDecodeError,
     BleFormat,
+    Channel,
     Decoded,
     Decoder,
     make_decoder,
@@ -90,17 +95,23 @@ ScannerFactory = Callable[
 
 @dataclass(slots=True)
 class BleProbeHealth:
+    """`last_seen`: any advertisement of the device; `last_valid`: the last one with a valid
+    temperature on this probe's channel, whose gaps teach the interval."""
+
     code: str
     mac: str
     format: BleFormat
+    channel: str = ""
     rssi: int | None = None
     battery: float | None = None
     battery_voltage: float | None = None
     last_seen: float | None = None
+    last_valid: float | None = None
     packets: int = 0
     duplicates: int = 0
     decode_errors: int = 0
     last_error: str | None = None
+    channels_seen: tuple[str, ...] = ()
     stale: bool = False
     gaps: deque[float] = field(default_factory=lambda: deque(maxlen=32))
 
@@ -122,11 +133,15 @@ class BleHealth:
 
 @dataclass(slots=True)
 class _Bound:
-    config: BleProbe
+    """One device (MAC): its decoder and its probes by channel."""
+
     decoder: Decoder
-    health: BleProbeHealth
+    probes: dict[str, BleProbe]
+    health: dict[str, BleProbeHealth]
     fingerprint: tuple[object, ...] | None = None
     queued_at: float = float("-inf")
+    valid: frozenset[str] = frozenset()
+    """The channels the last decoded packet carried a valid temperature for."""
 
 
 def advertisement_from_bleak(device: Any, data: Any) -> Advertisement:
@@ -160,11 +175,17 @@ class BleDriver:
         self._clock = clock
         self._factory = scanner_factory or bleak_scanner
         self._bound: dict[str, _Bound] = {}
+        self._probes: dict[str, BleProbe] = {}
         for probe in probes:
-            probe_health = BleProbeHealth(probe.code, probe.mac, probe.format)
+            probe_health = BleProbeHealth(probe.code, probe.mac, probe.format, probe.channel)
             self.health.probes[probe.code] = probe_health
-            decoder = make_decoder(probe.format, probe.key_bytes)
-            self._bound[probe.mac] = _Bound(probe, decoder, probe_health)
+            self._probes[probe.code] = probe
+            bound = self._bound.get(probe.mac)
+            if bound is None:
+                decoder = make_decoder(probe.format, probe.key_bytes)
+                bound = self._bound[probe.mac] = _Bound(decoder, {}, {})
+            bound.probes[probe.channel] = probe
+            bound.health[probe.channel] = probe_health
         self._formats = sorted({probe.format for probe in probes})
         self._queue: asyncio.Queue[tuple[_Bound, Advertisement]] = asyncio.Queue(QUEUE_SIZE)
         self._last_any = clock.monotonic()
@@ -191,17 +212,16 @@ class BleDriver:
         if bound is None:
             return
         advertisement = advertisement_from_bleak(device, data)
-        probe = bound.health
-        if probe.last_seen is not None and now - probe.last_seen >= _MIN_GAP_S:
-            probe.gaps.append(now - probe.last_seen)
-        probe.last_seen = now
-        probe.rssi = advertisement.rssi
+        for probe in bound.health.values():
+            probe.last_seen = now
+            probe.rssi = advertisement.rssi
         fingerprint = advertisement.fingerprint()
-        if (
-            fingerprint == bound.fingerprint
-            and now - bound.queued_at < bound.config.resend_unchanged_s
-        ):
-            probe.duplicates += 1
+        resend = min(probe.resend_unchanged_s for probe in bound.probes.values())
+        if fingerprint == bound.fingerprint and now - bound.queued_at < resend:
+            for channel, probe in bound.health.items():
+                probe.duplicates += 1
+                if channel in bound.valid:
+                    self._valid(probe, now)
             return
         bound.fingerprint = fingerprint
         bound.queued_at = now
@@ -218,61 +238,79 @@ class BleDriver:
             await self._decode(bound, advertisement)
 
     async def _decode(self, bound: _Bound, advertisement: Advertisement) -> None:
-        probe = bound.health
         try:
             decoded = bound.decoder.decode(advertisement)
         except BleDecodeError as error:
-            probe.decode_errors += 1
-            first = probe.last_error != str(error)
-            probe.last_error = str(error)
-            (log.warning if first else log.debug)("BLE probe %s: %s", probe.code, error)
+            bound.valid = frozenset()
+            for probe in bound.health.values():
+                probe.decode_errors += 1
+                first = probe.last_error != str(error)
+                probe.last_error = str(error)
+                (log.warning if first else log.debug)("BLE probe %s: %s", probe.code, error)
             return
-        probe.packets += 1
-        probe.last_error = None
-        probe.battery = decoded.battery
-        probe.battery_voltage = decoded.battery_voltage
+        bound.valid = frozenset(
+            name for name, channel in decoded.channels.items() if channel.temperature is not None
+        )
+        now = self._clock.monotonic()
+        for name, probe in bound.health.items():
+            probe.packets += 1
+            probe.last_error = None
+            probe.battery = decoded.battery
+            probe.battery_voltage = decoded.battery_voltage
+            if decoded.channels:
+                probe.channels_seen = tuple(decoded.channels)
+            channel = decoded.channels.get(name)
+            if channel is None:
+                continue  # this advertisement says nothing about this probe's temperature
+            if channel.temperature is not None:
+                self._valid(probe, now)
+            await self._emit(self._reading(probe.code, channel, decoded))
+
+    def _valid(self, probe: BleProbeHealth, now: float) -> None:
+        """A valid temperature of this probe's channel was received at `now`."""
+        if probe.last_valid is not None and now - probe.last_valid >= _MIN_GAP_S:
+            probe.gaps.append(now - probe.last_valid)
+        probe.last_valid = now
         if probe.stale:
             probe.stale = False
-            log.info("BLE probe %s advertises again", probe.code)
-        await self._emit(self._reading(probe.code, decoded))
+            log.info("BLE probe %s advertises a temperature again", probe.code)
 
-    def _reading(self, code: str, decoded: Decoded) -> Reading:
+    def _reading(self, code: str, channel: Channel, decoded: Decoded) -> Reading:
         now = self._clock.now()
-        if decoded.temperature is None:
+        if channel.temperature is None:
             return Reading(code, now, ProbeStatus.DISCONNECTED, battery=decoded.battery)
         return Reading(
             code,
             now,
             ProbeStatus.OK,
-            decoded.temperature,
-            humidity=decoded.humidity,
+            channel.temperature,
+            humidity=channel.humidity,
             battery=decoded.battery,
         )
 
     # -- staleness -------------------------------------------------------------------------------
 
     def stale_after_s(self, code: str) -> float:
-        bound = next(b for b in self._bound.values() if b.config.code == code)
-        interval = bound.health.learned_interval_s
+        config = self._probes[code]
+        interval = self.health.probes[code].learned_interval_s
         if interval is None:
-            return bound.config.stale_initial_s
-        return max(bound.config.stale_min_s, bound.config.stale_multiple * interval)
+            return config.stale_initial_s
+        return max(config.stale_min_s, config.stale_multiple * interval)
 
     async def _watch_stale(self) -> None:
         # Limits change as intervals are learned, so look again at least every `period`.
-        period = min(10.0, *(b.config.stale_min_s / 2 for b in self._bound.values()))
+        period = min(10.0, *(probe.stale_min_s / 2 for probe in self._probes.values()))
         while True:
             now = self._clock.monotonic()
             next_check = now + period
-            for bound in self._bound.values():
-                probe = bound.health
-                since = probe.last_seen if probe.last_seen is not None else self._started_at
+            for probe in self.health.probes.values():
+                since = probe.last_valid if probe.last_valid is not None else self._started_at
                 due = since + self.stale_after_s(probe.code)
                 if now >= due and not probe.stale:
                     probe.stale = True
                     if self.health.state is AdapterState.SCANNING:
                         log.warning(
-                            "BLE probe %s (%s) silent for %.0f s: stale",
+                            "BLE probe %s (%s) without a valid temperature for %.0f s: stale",
                             probe.code,
                             probe.mac,
                             now - since,
@@ -330,8 +368,8 @@ class BleDriver:
         if not self._down_reported:
             self._down_reported = True
             now = self._clock.now()
-            for bound in self._bound.values():
-                await self._emit(Reading(bound.config.code, now, ProbeStatus.BUS_ERROR))
+            for code in self._probes:
+                await self._emit(Reading(code, now, ProbeStatus.BUS_ERROR))
 
     async def _watch_adapter(self) -> None:
         silence = self.settings.adapter_silence_s

@@ -11,13 +11,23 @@ after its public format document:
   https://github.com/pvvx/ATC_MiThermometer#custom-format-all-data-little-endian and
   https://github.com/atc1441/ATC_MiThermometer#advertising-format-of-the-custom-firmware
 
-The parsers are stateful (the BTHome and Xiaomi ones keep the encryption counter for replay
-protection), so a `Decoder` is built once per probe and fed that probe's advertisements.
+Each advertisement is decoded on its own. The parser libraries keep every value they ever
+decoded and hand it back with the next update, so a library parser is made afresh for each
+advertisement: one that carries no temperature (humidity-only, battery-only) yields no
+channel, never the last temperature again. What a `Decoder` does keep across advertisements
+is BTHome's encryption counter, to refuse a replayed advertisement as the library would.
+
+A device may measure several temperatures: a Govee base and its remote sensor on one MAC, a
+multi-probe thermometer, a BTHome device with several temperature objects. Each is a channel,
+named from the library's entity: "" for a device's only temperature, the probe or object
+number ("1", "2"...), the sub-device ("remote", "primary"), or both ("remote/2"). A probe is
+bound to one MAC and one channel, like a Modbus logger's channel.
 """
 
 from __future__ import annotations
 
 import math
+import re
 import struct
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
@@ -74,15 +84,39 @@ class Advertisement:
         )
 
 
+MAIN = ""
+"""The channel of a device's only temperature."""
+
+
 @dataclass(frozen=True, slots=True)
-class Decoded:
-    """Values of one advertisement; `battery` in percent, None where the format has none."""
+class Channel:
+    """One temperature channel of an advertisement; `temperature` None: the device says its
+    sensor has no valid value (Ruuvi's "not available"), a fault rather than a silence."""
 
     temperature: float | None
     humidity: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """Values of one advertisement: its temperature channels (none when it carries no
+    temperature), `battery` in percent, None where the format has none."""
+
+    channels: Mapping[str, Channel] = field(default_factory=dict)
     battery: float | None = None
     battery_voltage: float | None = None
     packet_id: int | None = None
+
+
+def single(
+    temperature: float | None,
+    humidity: float | None = None,
+    battery: float | None = None,
+    battery_voltage: float | None = None,
+    packet_id: int | None = None,
+) -> Decoded:
+    """The advertisement of a device with one temperature."""
+    return Decoded({MAIN: Channel(temperature, humidity)}, battery, battery_voltage, packet_id)
 
 
 class Decoder(ABC):
@@ -155,8 +189,36 @@ _KEY_LENGTHS: dict[BleFormat, tuple[int, ...]] = {
 }
 
 
+_TEMPERATURE = re.compile(r"^temperature(?:_probe)?(?:_(\d+))?$")
+_HUMIDITY = re.compile(r"^humidity(?:_probe)?(?:_(\d+))?$")
+#: A BTHome encryption counter may restart from a low value (battery change, overflow).
+_COUNTER_RESTART_BELOW = 100
+
+
+def channel_name(device_id: str | None, number: str | None) -> str:
+    return "/".join(part for part in (device_id, number) if part)
+
+
+def _channels(values: Mapping[tuple[str, str | None], object]) -> dict[str, Channel]:
+    """Measured temperatures by channel, each with the humidity of the same channel; alarm
+    thresholds (`temperature_alarm_probe_1`...) are not measurements."""
+    temperatures: dict[str, float] = {}
+    humidities: dict[str, float] = {}
+    for (key, device_id), value in values.items():
+        for pattern, into in ((_TEMPERATURE, temperatures), (_HUMIDITY, humidities)):
+            found = pattern.match(key)
+            number = _number(value)
+            if found is not None and number is not None:
+                into[channel_name(device_id, found.group(1))] = number
+    return {
+        name: Channel(temperature, humidities.get(name))
+        for name, temperature in sorted(temperatures.items())
+    }
+
+
 class LibraryDecoder(Decoder):
-    """Delegates to the format's parser library and keeps its state between advertisements."""
+    """Delegates each advertisement to a fresh parser of the format's library (see the module
+    docstring); keeps only BTHome's encryption counter between advertisements."""
 
     def __init__(self, fmt: BleFormat, bind_key: bytes | None) -> None:
         if bind_key is not None and len(bind_key) not in _KEY_LENGTHS.get(fmt, ()):
@@ -168,42 +230,47 @@ class LibraryDecoder(Decoder):
             )
         self.format = fmt
         self._bind_key = bind_key
-        self._parser = _library_parser(fmt, bind_key)
+        _library_parser(fmt, bind_key)  # import the library now, at start-up
+        self._counter: int | None = None
 
     def decode(self, advertisement: Advertisement) -> Decoded:
         info = _service_info(advertisement)
+        parser = _library_parser(self.format, self._bind_key)
         try:
-            update = self._parser.update(info)
+            update = parser.update(info)
         except _PARSER_ERRORS as error:
             raise BleDecodeError(
                 f"{self.format} advertisement from {advertisement.address} is malformed: "
                 f"{type(error).__name__}: {error}"
             ) from None
-        values = {key.key: value.native_value for key, value in update.entity_values.items()}
-        self._check_encryption(advertisement)
-        temperature = _number(values.get("temperature"))
-        if temperature is None:
+        self._check_encryption(parser, advertisement)
+        measured = [key for key in update.entity_values if key.key != "signal_strength"]
+        if not measured and not any(device.model for device in update.devices.values()):
             raise UnknownFormatError(
-                f"no {self.format} temperature in the advertisement from "
-                f"{advertisement.address} (unknown, truncated or unsupported payload)"
+                f"no {self.format} payload in the advertisement from {advertisement.address} "
+                "(unknown, truncated or unsupported)"
             )
+        values = {
+            (key.key, key.device_id): value.native_value
+            for key, value in update.entity_values.items()
+        }
+        plain = {key: value for (key, _), value in values.items()}
         return Decoded(
-            temperature=temperature,
-            humidity=_number(values.get("humidity")),
-            battery=_number(values.get("battery")),
-            battery_voltage=_number(values.get("voltage")),
-            packet_id=_int(values.get("packet_id")),
+            _channels(values),
+            battery=_number(plain.get("battery")),
+            battery_voltage=_number(plain.get("voltage")),
+            packet_id=_int(plain.get("packet_id")),
         )
 
-    def _check_encryption(self, advertisement: Advertisement) -> None:
+    def _check_encryption(self, parser: Any, advertisement: Advertisement) -> None:
         if self.format not in (BleFormat.BTHOME, BleFormat.XIAOMI):
             return
-        scheme = getattr(self._parser, "encryption_scheme", None)
+        scheme = getattr(parser, "encryption_scheme", None)
         encrypted = getattr(scheme, "value", scheme) not in (None, "none")
         where = f"{self.format} advertisement from {advertisement.address}"
         if encrypted and self._bind_key is None:
             raise DecryptionError(f"{where} is encrypted: set the probe's bind_key")
-        if encrypted and not getattr(self._parser, "bindkey_verified", False):
+        if encrypted and not getattr(parser, "bindkey_verified", False):
             raise DecryptionError(
                 f"{where} did not decrypt: check the probe's bind_key (the key shown by the "
                 "sensor's configuration tool)"
@@ -213,6 +280,19 @@ class LibraryDecoder(Decoder):
                 f"{where} is plaintext although a bind key is configured: ignored (possible "
                 "spoofing); remove bind_key if the sensor's encryption was switched off"
             )
+        counter = getattr(parser, "encryption_counter", None)
+        if encrypted and isinstance(counter, int | float):
+            self._check_counter(int(counter), where)
+
+    def _check_counter(self, counter: int, where: str) -> None:
+        """BTHome's replay rule: a counter below the last one is refused unless it restarted."""
+        last = self._counter
+        if last is not None and counter < last and counter >= _COUNTER_RESTART_BELOW:
+            raise DecryptionError(
+                f"{where} has encryption counter {counter} below the last one ({last}): "
+                "ignored as a possible replay"
+            )
+        self._counter = counter
 
 
 def _number(value: object) -> float | None:
@@ -261,7 +341,7 @@ class RuuviDecoder(Decoder):
         power, _movement, sequence = struct.unpack_from(">HBH", data, 13)
         battery_mv = (power >> 5) + 1600
         battery_v = None if power >> 5 == 0x7FF else battery_mv / 1000
-        return Decoded(
+        return single(
             temperature=None if temp_raw == -0x8000 else round(temp_raw * 0.005, 3),
             humidity=None if hum_raw == 0xFFFF else round(hum_raw * 0.0025, 4),
             battery=None if battery_v is None else _coin_cell_percent(battery_v),
@@ -292,10 +372,10 @@ class AtcDecoder(Decoder):
             )
         if len(data) in (15, 16):  # pvvx custom: 16 bytes when the firmware appends flags
             temp, hum, mv, pct, counter = struct.unpack_from("<hHHBB", data, 6)
-            return Decoded(temp / 100, hum / 100, float(pct), mv / 1000, counter)
+            return single(temp / 100, hum / 100, float(pct), mv / 1000, counter)
         if len(data) == 13:  # ATC1441
             temp, hum_pct, pct, mv, counter = struct.unpack_from(">hBBHB", data, 6)
-            return Decoded(temp / 10, float(hum_pct), float(pct), mv / 1000, counter)
+            return single(temp / 10, float(hum_pct), float(pct), mv / 1000, counter)
         raise BleDecodeError(
             f"0x181A advertisement from {advertisement.address} has {len(data)} bytes: expected "
             "13 (ATC1441) or 15 (pvvx custom); set the firmware's advertising format to one of "

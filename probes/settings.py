@@ -27,7 +27,7 @@ from pydantic import (
 from gateway.core import validation
 from gateway.core.problems import Problem
 from gateway.core.ranges import check_ordered
-from gateway.core.validation import MAC
+from gateway.core.validation import BLE_CHANNEL, MAC
 from probes.ble_decode import BleFormat
 
 _CODE = r"^[A-Za-z0-9_-]+$"
@@ -65,6 +65,16 @@ class BleProbe(_Model):
     mac: Annotated[str, Field(pattern=MAC)]
     format: BleFormat
     bind_key: Annotated[str | None, Field(pattern=r"^[0-9A-Fa-f]+$")] = None
+    channel: Annotated[
+        str,
+        Field(
+            pattern=BLE_CHANNEL,
+            max_length=32,
+            description="which temperature of a device with several (a Govee base 'primary' "
+            "or its 'remote', probe or object '2'...); empty for a device with one, as "
+            "`coldchain discover ble` lists them",
+        ),
+    ] = ""
     compartment: str
     stale_multiple: Annotated[
         float, Field(ge=2, le=100, description="stale after this many learned intervals")
@@ -237,17 +247,33 @@ Scanner = Annotated[SerialScanner | HidScanner, Field(discriminator="kind")]
 
 
 def check_ble_probes(probes: Sequence[BleProbe], key: str = "probes") -> list[Problem]:
-    """Two probes bound to one MAC would both show the same sensor."""
-    counts = Counter(probe.mac for probe in probes)
-    return [
+    """Two probes bound to one channel of one MAC would both show the same sensor; the
+    channels of one device are read by one decoder, so they share its format and key."""
+    counts = Counter((probe.mac, probe.channel) for probe in probes)
+    problems = [
         Problem(
             key,
-            f"BLE address {mac} is bound to {count} probes",
-            "bind each BLE sensor to one probe; check the MAC printed on the sensor",
+            f"BLE address {mac}{f' channel {channel!r}' if channel else ''} is bound to "
+            f"{count} probes",
+            "bind each BLE sensor (or each channel of a multi-probe one) to one probe; check "
+            "the MAC printed on the sensor",
         )
-        for mac, count in counts.items()
+        for (mac, channel), count in counts.items()
         if count > 1
     ]
+    first: dict[str, BleProbe] = {}
+    for probe in probes:
+        other = first.setdefault(probe.mac, probe)
+        if (other.format, other.bind_key) != (probe.format, probe.bind_key):
+            problems.append(
+                Problem(
+                    key,
+                    f"probes {other.code} and {probe.code} read BLE address {probe.mac} with "
+                    "different format or bind_key",
+                    "give every channel of one device the same format and bind_key",
+                )
+            )
+    return problems
 
 
 def check_serial_ports(

@@ -119,12 +119,15 @@ async def _ble(args: argparse.Namespace) -> int:
     print(f"listening {args.seconds:g} s on {args.adapter} ...")
     for sighting in await scan_ble(args.seconds, args.adapter):
         decoded = sighting.decoded
-        humidity = "" if decoded.humidity is None else f" {decoded.humidity:.0f} %"
         battery = "" if decoded.battery is None else f" battery {decoded.battery:.0f} %"
-        print(
-            f"{sighting.mac} {sighting.format.value:8s} {decoded.temperature:.1f} °C{humidity}"
-            f"{battery} RSSI {sighting.rssi} dBm {sighting.name or ''}"
-        )
+        for name, channel in decoded.channels.items():
+            where = f" channel {name}" if name else ""
+            reading = "? °C" if channel.temperature is None else f"{channel.temperature:.1f} °C"
+            humidity = "" if channel.humidity is None else f" {channel.humidity:.0f} %"
+            print(
+                f"{sighting.mac}{where} {sighting.format.value:8s} {reading}{humidity}"
+                f"{battery} RSSI {sighting.rssi} dBm {sighting.name or ''}"
+            )
     return 0
 
 

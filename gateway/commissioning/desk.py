@@ -145,12 +145,18 @@ class Draft:
 # -- pure checks ------------------------------------------------------------------------------
 
 
+def ble_key(mac: str, channel: str) -> str:
+    """A BLE sensor's channel as discovery names it: `ble:MAC`, or `ble:MAC:CHANNEL` for one
+    temperature of a device with several."""
+    return f"ble:{mac}:{channel}" if channel else f"ble:{mac}"
+
+
 def hardware_key(probe: Any) -> str:
     """Where a probe is, as discovery names it: bus address, MAC, or serial port."""
     if isinstance(probe, ModbusProbe):
         return f"modbus:{probe.bus}:{probe.device_id}:{probe.channel}"
     if isinstance(probe, BleProbe):
-        return f"ble:{probe.mac}"
+        return ble_key(probe.mac, probe.channel)
     if isinstance(probe, SerialProbe):
         return f"serial:{probe.port}"
     raise TypeError(f"not a probe: {probe!r}")

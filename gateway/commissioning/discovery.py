@@ -248,7 +248,7 @@ def identify_advertisement(advertisement: Advertisement) -> BleSighting | None:
             decoded = make_decoder(fmt).decode(advertisement)
         except BleDecodeError:
             continue
-        if decoded.temperature is not None:
+        if any(channel.temperature is not None for channel in decoded.channels.values()):
             return BleSighting(
                 advertisement.address, advertisement.name, fmt, advertisement.rssi, decoded
             )

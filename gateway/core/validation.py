@@ -19,6 +19,7 @@ from gateway.core.problems import Problem
 E164 = r"^\+[1-9]\d{6,14}$"
 HTTP_URL = r"^https?://[^\s/]+(/[^\s]*)?$"
 MAC = r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$"
+BLE_CHANNEL = r"^[A-Za-z0-9_]*(/[0-9]+)?$"
 
 #: Each pattern of the settings and request models, in words ("... must be <words>").
 PATTERN_WORDS: Mapping[str, str] = {
@@ -38,6 +39,7 @@ PATTERN_WORDS: Mapping[str, str] = {
     r"^[^+#\s]+$": "a topic without spaces, '+' or '#'",
     r"^hci\d+$": "a Bluetooth adapter name such as hci0",
     MAC: "a MAC address such as A4:C1:38:00:11:22",
+    BLE_CHANNEL: "a channel as `coldchain discover ble` lists it, e.g. 2, remote or remote/2",
     r"^[0-9A-Fa-f]+$": "hexadecimal digits (0-9, a-f)",
     E164: "a phone number in international form, e.g. +8613800001111",
     HTTP_URL: "an http:// or https:// address",

@@ -87,8 +87,9 @@ def test_ble_advertisements_are_identified_by_format(fmt: BleFormat) -> None:
     sighting = identify_advertisement(advertisement)
     assert sighting is not None
     assert (sighting.mac, sighting.format, sighting.rssi) == (sensor.mac, fmt, -61)
-    assert sighting.decoded.temperature is not None
-    assert 1.0 < sighting.decoded.temperature < 9.0
+    (channel,) = sighting.decoded.channels.values()
+    assert channel.temperature is not None
+    assert 1.0 < channel.temperature < 9.0
 
 
 def test_an_advertisement_that_is_no_sensor_is_left_out() -> None:

@@ -52,8 +52,9 @@ async def test_a_nearby_sensor_is_listed_with_format_reading_and_signal(bluez: A
     _add_device(bluez, sensor)
     [sighting] = await scanning
     assert (sighting.mac, sighting.format, sighting.rssi) == (MAC, BleFormat.BTHOME, -61)
-    assert sighting.decoded.temperature is not None
-    assert 1.0 < sighting.decoded.temperature < 9.0
+    (channel,) = sighting.decoded.channels.values()
+    assert channel.temperature is not None
+    assert 1.0 < channel.temperature < 9.0
 
 
 @pytest.mark.asyncio

@@ -11,15 +11,18 @@ from hypothesis import strategies as st
 from probes.ble_decode import (
     BTHOME_UUID,
     ENV_SENSING_UUID,
+    MAIN,
     RUUVI_COMPANY_ID,
     XIAOMI_UUID,
     Advertisement,
     BleDecodeError,
     BleFormat,
+    Channel,
     Decoded,
     DecryptionError,
     UnknownFormatError,
     make_decoder,
+    single,
 )
 
 BTHOME_KEY = bytes.fromhex("231d39c1d7cc1ab1aee224cd096db932")
@@ -38,7 +41,7 @@ def test_bthome_v2_plain() -> None:
     decoded = make_decoder(BleFormat.BTHOME).decode(
         _ad(service_data={BTHOME_UUID: bytes.fromhex("4002ca0903bf13")})
     )
-    assert decoded == Decoded(temperature=25.06, humidity=50.55)
+    assert decoded == single(25.06, 50.55)
 
 
 def test_bthome_v2_encrypted_with_the_right_key() -> None:
@@ -46,7 +49,7 @@ def test_bthome_v2_encrypted_with_the_right_key() -> None:
     decoded = decoder.decode(
         _ad(BTHOME_ENCRYPTED_MAC, service_data={BTHOME_UUID: BTHOME_ENCRYPTED})
     )
-    assert (decoded.temperature, decoded.humidity) == (25.06, 50.55)
+    assert decoded.channels == {MAIN: Channel(25.06, 50.55)}
 
 
 def test_bthome_v2_encrypted_with_a_wrong_key() -> None:
@@ -80,7 +83,7 @@ def test_xiaomi_lywsd03mmc_mibeacon_v3() -> None:
     decoded = make_decoder(BleFormat.XIAOMI).decode(
         _ad("A4:C1:38:B4:94:4C", service_data={XIAOMI_UUID: data})
     )
-    assert (decoded.temperature, decoded.humidity) == (27.2, 49.0)
+    assert decoded.channels == {MAIN: Channel(27.2, 49.0)}
 
 
 def test_inkbird_ibs_th() -> None:
@@ -93,7 +96,7 @@ def test_inkbird_ibs_th() -> None:
             service_uuids=("0000fff0-0000-1000-8000-00805f9b34fb",),
         )
     )
-    assert decoded == Decoded(temperature=20.44, humidity=48.07, battery=86.0)
+    assert decoded == single(20.44, 48.07, battery=86.0)
 
 
 def test_govee_h5075() -> None:
@@ -107,7 +110,7 @@ def test_govee_h5075() -> None:
             service_uuids=("0000ec88-0000-1000-8000-00805f9b34fb",),
         )
     )
-    assert decoded == Decoded(temperature=21.3, humidity=44.2, battery=100.0)
+    assert decoded == single(21.3, 44.2, battery=100.0)
 
 
 # docs.ruuvi.com data-format-5-rawv2 "Test vectors"
@@ -123,27 +126,40 @@ def _ruuvi(data: bytes) -> Decoded:
 
 def test_ruuvi_df5_document_vectors() -> None:
     valid = _ruuvi(RUUVI_VALID)
-    assert (valid.temperature, valid.humidity, valid.battery_voltage, valid.packet_id) == (
+    assert (
+        valid.channels[MAIN].temperature,
+        valid.channels[MAIN].humidity,
+        valid.battery_voltage,
+        valid.packet_id,
+    ) == (
         24.3,
         53.49,
         2.977,
         205,
     )
     maximum = _ruuvi(RUUVI_MAX)
-    assert (maximum.temperature, maximum.humidity, maximum.battery_voltage) == (
+    assert (
+        maximum.channels[MAIN].temperature,
+        maximum.channels[MAIN].humidity,
+        maximum.battery_voltage,
+    ) == (
         163.835,
         163.835,
         3.646,
     )
     assert maximum.packet_id == 65534
     minimum = _ruuvi(RUUVI_MIN)
-    assert (minimum.temperature, minimum.humidity, minimum.battery_voltage) == (
+    assert (
+        minimum.channels[MAIN].temperature,
+        minimum.channels[MAIN].humidity,
+        minimum.battery_voltage,
+    ) == (
         -163.835,
         0.0,
         1.6,
     )
     invalid = _ruuvi(RUUVI_INVALID)
-    assert invalid == Decoded(temperature=None)
+    assert invalid == single(None)
 
 
 def test_ruuvi_truncated_and_other_formats() -> None:
@@ -160,11 +176,11 @@ def test_atc_custom_firmware_formats() -> None:
     decoded = make_decoder(BleFormat.ATC).decode(
         _ad(service_data={ENV_SENSING_UUID: pvvx + b"\x04"})
     )
-    assert decoded == Decoded(21.35, 45.67, 89.0, 2.951, 7)
+    assert decoded == single(21.35, 45.67, 89.0, 2.951, 7)
     # Built from the atc1441 ATC_MiThermometer README layout (big-endian): 21.3 °C, 45 %, 89 %
     atc = bytes.fromhex("a4c138b4944c") + bytes.fromhex("00d52d590b8707")
     decoded = make_decoder(BleFormat.ATC).decode(_ad(service_data={ENV_SENSING_UUID: atc}))
-    assert decoded == Decoded(21.3, 45.0, 89.0, 2.951, 7)
+    assert decoded == single(21.3, 45.0, 89.0, 2.951, 7)
 
 
 @pytest.mark.parametrize("fmt", list(BleFormat))

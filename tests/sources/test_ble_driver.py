@@ -289,3 +289,82 @@ async def test_bleak_is_not_needed_until_a_scanner_starts() -> None:
     await asyncio.sleep(0)
     assert "govee_ble" not in sys.modules
     assert "inkbird_ble" not in sys.modules
+
+
+def _bthome_ad(payload: str) -> AdvertisementData:
+    service = {"0000fcd2-0000-1000-8000-00805f9b34fb": bytes.fromhex(payload)}
+    return AdvertisementData(None, {}, service, [], None, -60, ())
+
+
+@pytest.mark.asyncio
+async def test_advertisements_without_a_temperature_give_no_reading_and_the_probe_goes_stale(
+    clock: FakeClock, background: Start, collected: Collected
+) -> None:
+    """A sensor that keeps advertising humidity or battery only, or corrupt packets, never
+    shows its last good temperature again: no reading, and stale on the learned interval."""
+    adapter = FakeAdapter()
+    mac = "A4:C1:38:8D:18:B2"
+    probe = BleProbe(
+        code="P1", mac=mac, format=BleFormat.BTHOME, compartment="F/m", stale_multiple=4,
+        stale_min_s=10,
+    )  # fmt: skip
+    driver = await _started(clock, background, collected, adapter, [probe], adapter_silence_s=1e6)
+    assert adapter.callback is not None
+    device = BLEDevice(mac, None, None)
+    for second in range(0, 25, 5):  # 25.06 °C every 5 s, each packet with its own id
+        adapter.callback(device, _bthome_ad(f"4000{second:02x}02ca09"))
+        await clock.advance(5)
+    assert [r.temperature for r in collected.of("P1")] == [25.06] * 5
+    assert driver.stale_after_s("P1") == pytest.approx(20.0)
+    for second in range(25, 60, 5):  # now humidity only, battery only, corrupt, in turn
+        payload = ("4000{:02x}03bf13", "4000{:02x}0161", "4000{:02x}02ca")[second % 3]
+        adapter.callback(device, _bthome_ad(payload.format(second)))
+        await clock.advance(5)
+    readings = collected.of("P1")
+    assert [r.status for r in readings] == [ProbeStatus.OK] * 5 + [ProbeStatus.STALE]
+    health = driver.health.probes["P1"]
+    assert health.stale
+    assert health.battery == 97.0
+    assert health.packets == 5 + 7
+
+
+@pytest.mark.asyncio
+async def test_a_rejected_advertisement_counts_as_a_decode_error(
+    clock: FakeClock, background: Start, collected: Collected
+) -> None:
+    adapter = FakeAdapter()
+    mac = "A4:C1:38:8D:18:B2"
+    driver = await _started(
+        clock, background, collected, adapter, [_probe("P1", mac, BleFormat.BTHOME)]
+    )
+    assert adapter.callback is not None
+    adapter.callback(BLEDevice(mac, None, None), _bthome_ad("00"))  # BTHome version 0
+    await clock.advance(1)
+    assert collected.readings == []
+    assert driver.health.probes["P1"].decode_errors == 1
+
+
+@pytest.mark.asyncio
+async def test_the_channels_of_one_device_are_probes_of_their_own(
+    clock: FakeClock, background: Start, collected: Collected
+) -> None:
+    """bthome-ble's test_bthome_triple_temperature_double_humidity_battery advertisement:
+    three temperature objects, each bound to its own probe and compartment."""
+    adapter = FakeAdapter()
+    mac = "A4:C1:38:8D:18:B2"
+    probes = [
+        BleProbe(code=f"P{n}", mac=mac, format=BleFormat.BTHOME, channel=str(n), compartment=ref)
+        for n, ref in ((1, "F1/冷藏"), (2, "F1/冷冻"), (3, "F2/冷藏"))
+    ]
+    driver = await _started(clock, background, collected, adapter, probes)
+    assert adapter.callback is not None
+    payload = "4002ca0902cf0902cf0803b71803b717015d"  # object ids out of order, as recorded
+    adapter.callback(BLEDevice(mac, None, None), _bthome_ad(payload))
+    await clock.advance(1)
+    got = {r.probe: (r.temperature, r.humidity, r.battery) for r in collected.readings}
+    assert got == {
+        "P1": (25.06, 63.27, 93.0),
+        "P2": (25.11, 60.71, 93.0),
+        "P3": (22.55, None, 93.0),
+    }
+    assert driver.health.probes["P3"].channels_seen == ("1", "2", "3")

@@ -26,6 +26,7 @@ from gateway.commissioning.desk import (
     RefusedError,
     RenameForm,
     ReplaceForm,
+    ble_key,
     hardware_key,
 )
 from gateway.commissioning.discovery import (
@@ -251,19 +252,26 @@ async def discover_ble(request: web.Request) -> web.Response:
     bound = {hardware_key(probe): probe.code for probe in context.settings.probes}
     sensors = []
     for sighting in sightings:
-        key = f"ble:{sighting.mac}"
-        desk.sightings.saw(key, at, sighting.decoded.temperature)
-        sensors.append(
-            {
-                "key": key,
-                "mac": sighting.mac,
-                "name": sighting.name,
-                "format": sighting.format.value,
-                "rssi": sighting.rssi,
-                **asdict(sighting.decoded),
-                "bound_to": bound.get(key),
-            }
-        )
+        decoded = sighting.decoded
+        for name, channel in decoded.channels.items():
+            key = ble_key(sighting.mac, name)
+            desk.sightings.saw(key, at, channel.temperature)
+            sensors.append(
+                {
+                    "key": key,
+                    "mac": sighting.mac,
+                    "channel": name,
+                    "name": sighting.name,
+                    "format": sighting.format.value,
+                    "rssi": sighting.rssi,
+                    "temperature": channel.temperature,
+                    "humidity": channel.humidity,
+                    "battery": decoded.battery,
+                    "battery_voltage": decoded.battery_voltage,
+                    "packet_id": decoded.packet_id,
+                    "bound_to": bound.get(key),
+                }
+            )
     return json_response({"adapter": adapter, "seconds": seconds, "sensors": sensors})
 
 

@@ -38,6 +38,7 @@ function bleForm() {
         table(
           [
             { label: "tech.mac", value: (row) => el("code", {}, row.mac) },
+            { label: "tech.ble_channel", value: (row) => row.channel || "—" },
             { label: "tech.ble_name", value: (row) => row.name ?? "—" },
             { label: "tech.ble_format", value: (row) => row.format },
             { label: "tech.rssi", value: (row) => `${row.rssi} dBm` },
