@@ -24,6 +24,7 @@ from pymodbus.exceptions import ModbusException
 from pymodbus.pdu import ModbusPDU
 
 from gateway.core.backoff import Backoff
+from gateway.core.cancelling import raise_if_cancelling
 from gateway.core.clock import Clock
 from gateway.core.errors import ColdchainError
 from probes.modbus_decode import decode_channel
@@ -190,6 +191,7 @@ class ModbusBusDriver:
                     await self.poll(device)
                 else:
                     await self._fail(device, self.health.link_error or "link down")
+                raise_if_cancelling()
                 device.next_due = max(device.next_due + device.interval_s, self._clock.monotonic())
                 heapq.heappush(due, (device.next_due, index))
         finally:
@@ -203,6 +205,7 @@ class ModbusBusDriver:
             try:
                 start, registers = await self._read(device)
             except PollError as failure:
+                raise_if_cancelling()
                 error = str(failure)
                 continue
             await self._succeed(device, start, registers)

@@ -34,10 +34,11 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 import aiomqtt
 
 from gateway.core.backoff import Backoff
+from gateway.core.cancelling import raise_if_cancelling
 from gateway.core.clock import Clock
 from gateway.core.errors import GatewayError
 from gateway.forward.errors import AuthError, ForwardError, RetryableError
-from gateway.forward.pump import CommitFeed, Pump, PumpStats, raise_if_cancelling
+from gateway.forward.pump import CommitFeed, Pump, PumpStats
 from gateway.forward.settings import MqttSettings
 from gateway.forward.tags import Identity
 from gateway.storage.readings import ReadingStore, StoredReading, to_millis

@@ -28,6 +28,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from gateway.core.backoff import Backoff
+from gateway.core.cancelling import raise_if_cancelling
 from gateway.core.clock import Clock
 from gateway.core.errors import StoreError
 from gateway.forward.cursor import (
@@ -58,18 +59,6 @@ class CommitFeed(Protocol):
 #: one batch (a systematic refusal, e.g. a field type conflict on every point) the remaining
 #: refused pieces are set aside whole.
 ISOLATION_REQUESTS = 64
-
-
-def raise_if_cancelling() -> None:
-    """Re-raise a cancellation that a library swallowed.
-
-    On Python 3.11, `asyncio.wait_for` (used inside aiomqtt) can return the inner result or
-    error instead of CancelledError when both happen at once (fixed in 3.12), so a loop that
-    handles that error would run on forever after the TaskGroup cancelled it. Called after
-    every handled error in a loop."""
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
 
 
 class TimeHold(Protocol):

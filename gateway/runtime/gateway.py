@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import faulthandler
 import logging
+import os
 import signal
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -32,6 +35,8 @@ log = logging.getLogger(__name__)
 #: Event-loop steps the services take before the gateway says it is listening: the supervisor
 #: starts the driver pool, the pool starts the drivers, the drivers open their ports.
 STARTING_STEPS = 3
+#: Real seconds from SIGTERM to the end of the process (systemd's stop timeout is larger).
+STOP_BUDGET_S = 4.5
 
 
 class Gateway:
@@ -155,7 +160,33 @@ async def _first_of(*events: asyncio.Event) -> None:
         await asyncio.gather(*waiters, return_exceptions=True)
 
 
-def install_stop_signals(stop: asyncio.Event) -> None:
+def install_stop_signals(stop: asyncio.Event, budget_s: float = STOP_BUDGET_S) -> None:
+    """SIGTERM or SIGINT stops the gateway; a stop that has not completed within `budget_s`
+    real seconds ends the process (see `_stop_deadline`)."""
     loop = asyncio.get_running_loop()
+    deadline: list[threading.Timer] = []
+
+    def stopping() -> None:
+        stop.set()
+        if not deadline:
+            deadline.append(_stop_deadline(budget_s))
+
     for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
+        loop.add_signal_handler(signum, stopping)
+
+
+def _stop_deadline(budget_s: float) -> threading.Timer:
+    """A thread that ends the process if the stop is not complete within `budget_s`: a task
+    that ignores its cancellation or a call that blocks the event loop must not keep systemd
+    waiting until it kills the process. Every batch the recorder took is committed by then or
+    never will be; the exit status (1) and the threads' stacks in the log say it was forced."""
+
+    def give_up() -> None:
+        log.error("the gateway did not stop within %.1f s: exiting now; threads:", budget_s)
+        faulthandler.dump_traceback(all_threads=True)
+        os._exit(1)
+
+    timer = threading.Timer(budget_s, give_up)
+    timer.daemon = True
+    timer.start()
+    return timer
