@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -32,10 +32,11 @@ from analysis.metrics import REFRIGERATED, Limits, SeriesAccumulator, SeriesStat
 from gateway.core.backoff import Backoff
 from gateway.core.clinic_time import CLINIC_TZ
 from gateway.core.clock import Clock
+from gateway.core.compartments import CompartmentKind, find_compartment
 from gateway.core.errors import StoreError
 from gateway.forward.errors import ForwardError, RetryableError
 from gateway.forward.line_protocol import LineEncoder
-from gateway.forward.tags import Identity
+from gateway.forward.tags import Configured, Identity
 from gateway.storage.readings import ReadingStore, from_millis, to_millis
 from probes.reading import STATUS_CODES
 
@@ -98,7 +99,8 @@ def compute_days(
     tz: ZoneInfo = CLINIC_TZ,
 ) -> list[DayFigures]:
     """The complete days of `month` (those whose end + the longest hold is before `upto_ms`)
-    of each probe, folded from the store."""
+    of each probe, folded from the store. A day without any reading is left out: the county
+    counts a day nobody reported as one without data, and names the clinic."""
     start, end = month
     max_gap = max_gap_ms or 3 * interval_ms
     midnights = day_starts(start, end, tz)
@@ -115,13 +117,31 @@ def compute_days(
         for t, temperature, status in _month_readings(store, probe, start, until):
             acc.add(t, temperature, status)
         wanted = set(complete)
-        out += [DayFigures(probe, day, stats) for day, stats in acc.periods() if day in wanted]
+        out += [
+            DayFigures(probe, day, stats)
+            for day, stats in acc.periods()
+            if day in wanted and (stats.ok or stats.faults or stats.covered_ms)
+        ]
     return out
 
 
-def limits_from(identity: Identity, ranges: dict[str, Limits]) -> LimitsOf:
-    """A probe's limits: its compartment's (by `kind`), refrigerated when unknown."""
+def limits_from(identity: Identity, ranges: Mapping[str, Limits]) -> LimitsOf:
+    """A probe's limits by its compartment's kind (refrigerated when unknown)."""
     return lambda probe: ranges.get(identity.of(probe).kind or "", REFRIGERATED)
+
+
+def limits_from_settings(settings: Configured) -> LimitsOf:
+    """A probe's limits: its compartment's configured range (the WHO rules for refrigerated
+    compartments); refrigerated for a probe in no compartment."""
+    limits: dict[str, Limits] = {}
+    for probe in settings.probes:
+        try:
+            compartment = find_compartment(settings.fridges, probe.compartment)[1]
+        except KeyError:
+            continue
+        who = compartment.kind is CompartmentKind.REFRIGERATED
+        limits[probe.code] = Limits(compartment.min_c, compartment.max_c, who=who)
+    return lambda probe: limits.get(probe, REFRIGERATED)
 
 
 Deliver = Callable[[Sequence[DayFigures]], Awaitable[None]]

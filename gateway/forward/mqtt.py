@@ -157,16 +157,23 @@ class MqttForwarder:
     async def publish_alarm(self, alarm: Mapping[str, object]) -> bool:
         """Publish an alarm event (QoS 1); False when not connected or not acknowledged, and
         the caller (the alarm outbox) keeps it for a later attempt."""
+        return await self._publish_event("alarms", alarm)
+
+    async def publish_daily(self, day: Mapping[str, object]) -> bool:
+        """Publish one probe's daily figures (QoS 1, `<base>/daily`); False as `publish_alarm`."""
+        return await self._publish_event("daily", day)
+
+    async def _publish_event(self, topic: str, event: Mapping[str, object]) -> bool:
         client = self._client
         if client is None:
             return False
-        payload = mask_raw(json.dumps(dict(alarm), ensure_ascii=False, default=str).encode())
+        payload = mask_raw(json.dumps(dict(event), ensure_ascii=False, default=str).encode())
         try:
             await client.publish(
-                f"{self.base}/alarms", payload, qos=1, timeout=self._settings.publish_timeout_s
+                f"{self.base}/{topic}", payload, qos=1, timeout=self._settings.publish_timeout_s
             )
         except aiomqtt.MqttError as error:
-            log.warning("alarm not published to %s: %s", self._server, error)
+            log.warning("%s event not published to %s: %s", topic, self._server, error)
             return False
         return True
 

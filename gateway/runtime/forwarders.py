@@ -3,6 +3,7 @@ their server (memory on a Pi: the InfluxDB and MQTT clients are imported then, n
 
 All of them share one `Identity`: a reload places the probes anew in it, so the next points,
 alarm and exposure events carry the new fridge and compartment of a probe that was moved.
+Each server also gets the daily figures (`gateway.forward.daily_figures`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from gateway.storage.readings import ReadingStore
 if TYPE_CHECKING:
     from gateway.alarms.engine import AlarmService
     from gateway.forward.alarm_events import AlarmEvent, AlarmEventLane
+    from gateway.forward.daily_figures import DailyFiguresLane, DayFigures
     from gateway.forward.event_lane import EventLane
     from gateway.forward.exposure_events import ExposureEvent
     from gateway.forward.mqtt import Command, MqttForwarder
@@ -88,6 +90,9 @@ class Forwarders:
     def add_lane(self, kind: str, lane: EventLane[AlarmEvent] | EventLane[ExposureEvent]) -> None:
         self.services.append(Job(f"{kind}-{lane.name}", Stage.FORWARDERS, lane.run))
 
+    def add_daily(self, lane: DailyFiguresLane) -> None:
+        self.services.append(Job(f"daily-figures-{lane.name}", Stage.FORWARDERS, lane.run))
+
 
 async def open_forwarders(
     settings: Settings,
@@ -126,6 +131,7 @@ async def open_forwarders(
             lane = exposure_lane("influx", excursions.exposures, sink.send_body, identity, clock)
             opened.exposure_lanes.append(lane)
             opened.add_lane("exposure-events", lane)
+        opened.add_daily(_influx_daily_lane(settings, identity, store, clock, resources))
     if settings.mqtt is not None:
         from gateway.forward.mqtt import MqttForwarder
 
@@ -137,7 +143,45 @@ async def open_forwarders(
         if alarms is not None:
             opened.alarm_lanes.append(_mqtt_alarm_lane(mqtt, identity, alarms, clock))
             opened.add_lane("alarm-events", opened.alarm_lanes[-1])
+        opened.add_daily(_mqtt_daily_lane(settings, mqtt, identity, store, clock))
     return opened
+
+
+def _influx_daily_lane(
+    settings: Settings,
+    identity: Identity,
+    store: ReadingStore,
+    clock: Clock,
+    resources: contextlib.AsyncExitStack,
+) -> DailyFiguresLane:
+    from gateway.forward.daily_figures import DailyFiguresLane, daily_lines, limits_from_settings
+    from gateway.forward.influx import make_sink
+    from gateway.forward.line_protocol import LineEncoder
+
+    assert settings.influx is not None
+    sink = make_sink(settings.influx, LineEncoder(identity))
+    resources.push_async_callback(sink.close)
+
+    async def to_influx(days: Sequence[DayFigures]) -> None:
+        await sink.send_body(daily_lines(days, identity))
+
+    limits = limits_from_settings(settings)
+    return DailyFiguresLane("influx", store, identity, to_influx, clock, limits_of=limits)
+
+
+def _mqtt_daily_lane(
+    settings: Settings, mqtt: MqttForwarder, identity: Identity, store: ReadingStore, clock: Clock
+) -> DailyFiguresLane:
+    from gateway.forward.daily_figures import DailyFiguresLane, daily_json, limits_from_settings
+    from gateway.forward.errors import RetryableError
+
+    async def to_mqtt(days: Sequence[DayFigures]) -> None:
+        for day in days:
+            if not await mqtt.publish_daily(daily_json(day, identity)):
+                raise RetryableError("MQTT broker: daily figures not acknowledged")
+
+    limits = limits_from_settings(settings)
+    return DailyFiguresLane("mqtt", store, identity, to_mqtt, clock, limits_of=limits)
 
 
 def _influx_alarm_lane(
