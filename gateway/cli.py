@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import secrets
 import socket
 import sys
@@ -31,6 +32,9 @@ log = logging.getLogger("coldchain")
 
 _M = TypeVar("_M", bound=BaseModel)
 
+# What the running gateway creates (reports, backups, forms, stores) is not for other local
+# users whatever the umask it was started with: folders 0750, files 0640.
+PRIVATE_UMASK = 0o027
 DEMO_CONFIG = Path(__file__).resolve().parent.parent / "config" / "demo.toml"
 
 
@@ -116,6 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     refuse_public_secrets(settings, args.config)
+    os.umask(PRIVATE_UMASK)
     return asyncio.run(run_gateway(settings, SystemClock(), config_path=args.config))
 
 
@@ -128,6 +133,7 @@ def refuse_public_secrets(settings: Settings, path: Path) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    os.umask(PRIVATE_UMASK)
     return asyncio.run(run_demo(args))
 
 

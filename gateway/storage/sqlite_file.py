@@ -8,6 +8,7 @@ translated into the caller's exception class with the file, the action and a fix
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -20,6 +21,39 @@ from gateway.core.errors import StoreError
 Synchronous = Literal["NORMAL", "FULL"]
 Migrations = Sequence[Sequence[str]]
 ErrorFactory = Callable[[str], Exception]
+
+
+FOLDER_MODE, FILE_MODE = 0o750, 0o640
+
+
+def private_folder(folder: Path) -> None:
+    """`folder` 0750 whatever the umask (created when missing, tightened when looser): stores
+    hold password hashes, personal data and valid ack links."""
+    if not folder.exists():
+        folder.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
+        folder.chmod(FOLDER_MODE)
+    _tighten(folder, FOLDER_MODE)
+
+
+def private_file(path: Path) -> None:
+    """`path` 0640 whatever the umask (created empty when missing, tightened when looser);
+    SQLite gives the -wal and -shm files the mode of the database file."""
+    try:
+        descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, FILE_MODE)
+    except FileExistsError:
+        _tighten(path, FILE_MODE)
+        return
+    try:
+        os.fchmod(descriptor, FILE_MODE)
+    finally:
+        os.close(descriptor)
+
+
+def _tighten(path: Path, allowed: int) -> None:
+    """Take away the permission bits beyond `allowed`, on what this user owns."""
+    status = path.stat()
+    if status.st_mode & 0o777 & ~allowed and status.st_uid == os.geteuid():
+        path.chmod(status.st_mode & allowed)
 
 
 def _fix(error: sqlite3.Error) -> str:
@@ -59,11 +93,12 @@ class SqliteFile(Closing):
         self._integrity = integrity
         self._conn: sqlite3.Connection | None = None
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_folder(path.parent)
+            private_file(path)
         except OSError as failure:
             raise error(
-                f"{path}: cannot create {what}'s folder ({failure.strerror}); fix: make "
-                f"{path.parent} a writable folder or choose another gateway.data_dir"
+                f"{path}: cannot create {what}'s folder or file ({failure.strerror}); fix: "
+                f"make {path.parent} a writable folder or choose another gateway.data_dir"
             ) from None
         with self.translated("open"):
             self._conn = sqlite3.connect(path, isolation_level=None)

@@ -27,6 +27,7 @@ from gateway.web.json_http import dumps, refused
 from gateway.web.query import query_time, query_whole
 from gateway.web.routes.checks import CHECKS, Checks, add_check_routes, checks_health
 from gateway.web.routes.scans import add_scan_routes
+from gateway.web.security_headers import install_security_headers
 from probes.reading import ProbeStatus
 
 if TYPE_CHECKING:
@@ -83,6 +84,7 @@ def build_app(context: GatewayContext) -> web.Application:
     if context.auth is None:
         raise GatewayError("the web API needs GatewayContext.auth (accounts and audit log)")
     app = web.Application(middlewares=[connection_middleware])
+    install_security_headers(app)
     app[CONTEXT] = context
     install_auth(app, context.auth)
     app.middlewares.append(edge_middleware)

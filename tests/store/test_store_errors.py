@@ -61,7 +61,7 @@ def test_a_folder_that_cannot_be_created_is_named(tmp_path: Path) -> None:
     blocker = tmp_path / "data"
     blocker.write_text("a file where the data folder should be")
     path = blocker / "readings.db"
-    with pytest.raises(StoreError, match="cannot create the store's folder") as caught:
+    with pytest.raises(StoreError, match="cannot create the store's folder or file") as caught:
         ReadingStore(path)
     assert str(path) in str(caught.value)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from html import escape
 from typing import Annotated, Any, TypeVar
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
@@ -210,9 +211,14 @@ def _lang(value: str | None) -> str:
 
 
 def _local_next(value: str) -> str:
-    """Only a path on this gateway; anything else (another site) becomes the start page."""
-    if value.startswith("/") and not value.startswith("//") and "\\" not in value:
-        return value
+    r"""Only a path on this gateway; anything else (another site) becomes the start page. A
+    browser drops tabs and line breaks from a URL and reads a backslash as a slash, so a path
+    holding either ("/\t/evil", "/\evil") could name another host: refused too."""
+    plain = value.isprintable() and not any(char.isspace() or char == "\\" for char in value)
+    if plain and value.startswith("/") and not value.startswith("//"):
+        parts = urlsplit(value)
+        if not parts.scheme and not parts.netloc:
+            return value
     return "/"
 
 

@@ -266,6 +266,7 @@ def _html(status: int, title: str, body: str) -> web.Response:
     page = _PAGE.format(title=escape(title), body=body)
     response = web.Response(status=status, text=page, content_type="text/html", charset="utf-8")
     response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"  # the link is the credential
     return response
 
 

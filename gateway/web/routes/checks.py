@@ -55,7 +55,7 @@ from gateway.web.json_http import json_response, parse_body, refusal
 MAX_LIST = 2000
 _MS = timedelta(milliseconds=1)
 #: The sheet is a self-contained page: no script at all, its own inline style only.
-_SHEET_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'"
+_SHEET_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
 
 _B = TypeVar("_B", bound="Body")
 
