@@ -10,7 +10,7 @@ import logging
 import pytest
 from aiohttp import web
 
-from gateway.runtime.gateway import serve_http
+from gateway.runtime.http import serve_http
 from gateway.web.connections import ConnectionLimits, connection_middleware
 
 pytestmark = pytest.mark.asyncio
