@@ -46,7 +46,7 @@ class Forwarding(Service):
     def __init__(self, pump: Pump, identity: Identity, mqtt: MqttForwarder | None = None):
         self.name = f"forward-{pump.name}"
         self.pump = pump
-        self._identity = identity
+        self.identity = identity
         self._mqtt = mqtt
 
     def run(self) -> Work:
@@ -56,7 +56,7 @@ class Forwarding(Service):
         return self.pump.stats()
 
     async def reconfigure(self, settings: Settings) -> None:
-        self._identity.place(settings)
+        self.identity.place(settings)
 
     async def settle(self) -> None:
         """A forwarder that is keeping up gets a moment to send the last committed readings;

@@ -129,6 +129,11 @@ class DiskBudget:
     def close(self) -> None:
         self._conn.close()
 
+    @property
+    def ranges(self) -> Mapping[str, tuple[float | None, float | None]]:
+        """Each probe's range, by which its readings are told in range or excursions."""
+        return self._ranges
+
     def place(self, ranges: Mapping[str, tuple[float | None, float | None]]) -> None:
         """Judge each probe's readings by these ranges from the next check on (a reload)."""
         self._ranges = dict(ranges)
