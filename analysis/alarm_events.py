@@ -4,15 +4,18 @@ The gateways write them with `gateway.forward.alarm_events.alarm_event_line`; th
 point per alarm transition::
 
     coldchain_alarm,compartment=<name>,condition=<ConditionKind>,event=<event>,fridge=<code>,
-                    gateway=<number>,probe=<code>,region=<6 digits>,unit=<10 digits>
-                    alarm="<alarm id>",seq=<int>i,tier=<int>i,who="<person id>",
+                    gateway=<number>,probe=<code>,region=<6 digits>,unit=<10 digits>,
+                    who=<person id>
+                    alarm="<alarm id>",alarm_no=<int>i,seq=<int>i,tier=<int>i,
                     value=<float> <event time, ms since the epoch>
 
 - `event` is one of opened, reopened, tier_notified, acknowledged, cleared, closed;
 - `tier` only on tier_notified (1, 2, 3); `who` only on acknowledged/closed (when known);
   `value` optional (the most extreme temperature, a battery level...);
 - empty tags (a gateway alarm has no fridge/compartment/probe) are left out, as in readings;
-- the alarm id is a field, not a tag, so alarms do not multiply series. Two events of one
+- the alarm id is a field, not a tag, so alarms do not multiply series; `alarm_no` (the
+  alarm's number on its gateway) carries it as a number too, and `who` is a tag (bounded by the
+  clinic's alarm people), because VictoriaMetrics keeps no string field. Two events of one
   series at the same millisecond would overwrite each other; each transition is persisted
   once with its own time, so the gateways do not emit such pairs.
 

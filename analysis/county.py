@@ -199,13 +199,13 @@ async def _alarm_events(
     client: InfluxQL, start: int, end: int, region: str | None
 ) -> list[AlarmEvent]:
     query = (
-        f'SELECT "alarm", "tier", "who" FROM "{ALARMS}" WHERE time >= {start}ms '  # noqa: S608
+        f'SELECT "alarm", "tier" FROM "{ALARMS}" WHERE time >= {start}ms '  # noqa: S608
         f"AND time < {end}ms{_where_region(region)} GROUP BY *"
     )
     events: list[AlarmEvent] = []
     async for chunk in client.series(query):
         tags = chunk.tags
-        for t, alarm, tier, who in chunk.values:
+        for t, alarm, tier in chunk.values:
             if alarm is None:
                 continue
             events.append(
@@ -219,7 +219,7 @@ async def _alarm_events(
                     tags.get("fridge", ""),
                     tags.get("compartment", ""),
                     None if tier is None else int(tier),
-                    who,
+                    tags.get("who") or None,
                 )
             )
     return events

@@ -10,13 +10,19 @@ de-duplicate on `seq`.
 InfluxDB line protocol (measurement `coldchain_alarm`)::
 
     coldchain_alarm,compartment=<name>,condition=<kind>,event=<event>,fridge=<code>,
-                    gateway=<number>,probe=<code>,region=<code>,unit=<code>
-                    alarm="<id>",seq=<int>i,tier=<int>i,who="<person>",value=<float> <time, ms>
+                    gateway=<number>,probe=<code>,region=<code>,unit=<code>,who=<person>
+                    alarm="<id>",alarm_no=<int>i,seq=<int>i,tier=<int>i,value=<float>
+                    <time, ms>
 
 `condition` is the alerts ConditionKind (too_warm, probe_fault, gateway_link, ...); `event` is
 opened, reopened, tier_notified, acknowledged, cleared or closed; `tier` only on tier_notified,
 `who` only on acknowledged and closed, `value` when the alarm carries one. Transitions that
 belong to no alarm (silences, clock steps) stay on the gateway.
+
+Both engines keep what the county needs: VictoriaMetrics keeps numbers and tags but stores a
+string field as 0, so the alarm is also carried as `alarm_no`, its number on this gateway
+(unit + gateway + alarm_no name it, as on the clinic's pages), and `who` is a tag, whose values
+are bounded by the clinic's alarm people. `alarm` (the full id, as text) is for InfluxDB.
 """
 
 from __future__ import annotations
@@ -52,6 +58,8 @@ class AlarmEvent:
     tier: int | None
     who: str | None
     value: float | None
+    number: int | None = None
+    """The alarm's number on this gateway (`alarm_no`), as on the clinic's pages."""
 
     def as_json(self, identity: Identity) -> dict[str, object]:
         return {
@@ -60,6 +68,7 @@ class AlarmEvent:
             "region": identity.region,
             "gateway": identity.gateway,
             "alarm": self.alarm,
+            "alarm_no": self.number,
             "condition": self.condition,
             "event": self.event,
             "at": self.at.isoformat(),
@@ -104,6 +113,7 @@ def events_from(
                 tier=_tier(row.detail) if row.kind == "tier_notified" else None,
                 who=row.who if row.kind in ("acknowledged", "closed") else None,
                 value=float(value) if isinstance(value, int | float) else None,
+                number=alarm.no,
             )
         )
     return events
@@ -126,13 +136,15 @@ def alarm_event_line(event: AlarmEvent, identity: Identity) -> str:
             ("probe", event.probe),
             ("condition", event.condition),
             ("event", event.event),
+            ("who", event.who),
         ),
     )
-    fields = [f"alarm={_string_field(event.alarm)}", f"seq={event.seq}i"]
+    fields = [f"alarm={_string_field(event.alarm)}"]
+    if event.number is not None:
+        fields.append(f"alarm_no={event.number}i")
+    fields.append(f"seq={event.seq}i")
     if event.tier is not None:
         fields.append(f"tier={event.tier}i")
-    if event.who:
-        fields.append(f"who={_string_field(event.who)}")
     if event.value is not None and math.isfinite(event.value):
         fields.append(f"value={event.value!r}")
     return f"{key} {','.join(fields)} {to_millis(event.at)}"

@@ -71,8 +71,19 @@ def test_an_event_is_one_line_of_protocol() -> None:
     assert alarm_event_line(event, IDENTITY) == (
         "coldchain_alarm,compartment=冷藏,condition=too_warm,event=tier_notified,fridge=F1,"
         "gateway=10001,probe=208601,region=610102,unit=6101030203 "
-        f'alarm="{ALARM_ID}",seq=3i,tier=2i,value=9.1 1791052200000'
+        f'alarm="{ALARM_ID}",alarm_no=1i,seq=3i,tier=2i,value=9.1 1791052200000'
     )
+
+
+def test_who_acknowledged_is_a_tag_and_the_alarm_a_number_too() -> None:
+    """VictoriaMetrics keeps tags and numbers, not string fields: both survive there."""
+    event = events_from([transition(5, 42, "acknowledged", "wang", "on site")], {ALARM_ID: ALARM})[
+        0
+    ]
+    key, fields, _ = alarm_event_line(event, IDENTITY).split(" ")
+    assert key.endswith(",unit=6101030203,who=wang")
+    assert fields == f'alarm="{ALARM_ID}",alarm_no=1i,seq=5i,value=9.1'
+    assert event.as_json(IDENTITY)["alarm_no"] == 1
 
 
 @pytest.fixture
@@ -139,10 +150,10 @@ def test_a_gateway_wide_alarm_leaves_empty_tags_out_and_escapes_strings() -> Non
         compartment=None,
         probe=None,
         tier=None,
-        who="p-li",
+        who="p li",
         value=None,
     )
     assert alarm_event_line(event, IDENTITY) == (
         "coldchain_alarm,condition=gateway_power,event=acknowledged,gateway=10001,"
-        'region=610102,unit=6101030203 alarm="power:gw\\"1",seq=9i,who="p-li" 5'
+        'region=610102,unit=6101030203,who=p\\ li alarm="power:gw\\"1",seq=9i 5'
     )
