@@ -14,6 +14,7 @@ permission tests read it to try every route with every role.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Final
 
 from aiohttp import web
@@ -53,9 +54,24 @@ def forbidden(error: ForbiddenError) -> web.HTTPException:
 
 # A route anyone may call, signed in or not.
 OPEN: Final = None
+JSON: Final = "application/json"
+HTML: Final = ("text/html",)
+CSV: Final = ("text/csv",)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-_ROUTE_ACTIONS: web.AppKey[dict[web.AbstractRoute, Action | None]] = web.AppKey("route_actions")
-_ROUTE_BODIES: web.AppKey[dict[web.AbstractRoute, type[BaseModel]]] = web.AppKey("route_bodies")
+
+
+@dataclass(frozen=True, slots=True)
+class RouteSpec:
+    """What a route needs and takes: its action (or `OPEN`), the pydantic model of its JSON
+    body, and the media types it answers with. The middleware checks `action`; the OpenAPI
+    document (`gateway.web.openapi`) is written from these."""
+
+    action: Action | None
+    body: type[BaseModel] | None = None
+    produces: tuple[str, ...] = (JSON,)
+
+
+_ROUTES: web.AppKey[dict[web.AbstractRoute, RouteSpec]] = web.AppKey("route_specs")
 
 
 def add_route(
@@ -66,24 +82,21 @@ def add_route(
     action: Action | None,
     *,
     body: type[BaseModel] | None = None,
+    produces: tuple[str, ...] = (JSON,),
 ) -> web.AbstractRoute:
-    """Add a route and record what it needs: an `Action`, or `OPEN` for everyone, and the
-    pydantic model of its JSON body (for the OpenAPI document)."""
+    """Add a route and record its `RouteSpec`."""
     route = app.router.add_route(method, path, handler)
-    if _ROUTE_ACTIONS not in app:
-        app[_ROUTE_ACTIONS] = {}
-        app[_ROUTE_BODIES] = {}
-    app[_ROUTE_ACTIONS][route] = action
-    if body is not None:
-        app[_ROUTE_BODIES][route] = body
+    if _ROUTES not in app:
+        app[_ROUTES] = {}
+    app[_ROUTES][route] = RouteSpec(action, body, produces)
     return route
+
+
+def route_specs(app: web.Application) -> Mapping[web.AbstractRoute, RouteSpec]:
+    """Every route added with `add_route` and its spec."""
+    return app.get(_ROUTES, {})
 
 
 def route_actions(app: web.Application) -> Mapping[web.AbstractRoute, Action | None]:
     """Every route added with `add_route` and what it needs."""
-    return app.get(_ROUTE_ACTIONS, {})
-
-
-def route_bodies(app: web.Application) -> Mapping[web.AbstractRoute, type[BaseModel]]:
-    """The body model of each route added with `add_route(..., body=Model)`."""
-    return app.get(_ROUTE_BODIES, {})
+    return {route: spec.action for route, spec in route_specs(app).items()}

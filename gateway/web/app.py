@@ -24,6 +24,7 @@ from gateway.web.access import OPEN, add_route
 from gateway.web.connections import CONNECTION_GUARD, connection_middleware
 from gateway.web.edge import edge_middleware
 from gateway.web.json_http import dumps, refused
+from gateway.web.openapi import add_openapi_route
 from gateway.web.query import query_time, query_whole
 from gateway.web.routes.checks import CHECKS, Checks, add_check_routes, checks_health
 from gateway.web.routes.scans import add_scan_routes
@@ -97,7 +98,7 @@ def build_app(context: GatewayContext) -> web.Application:
     add_route(app, "GET", "/api/health", health, OPEN)
     add_route(app, "GET", "/api/fridges", fridges, Action.VIEW)
     add_route(app, "GET", "/api/readings", readings, Action.VIEW)
-    add_route(app, "GET", "/metrics", metrics, OPEN)
+    add_route(app, "GET", "/metrics", metrics, OPEN, produces=("text/plain",))
     add_scan_routes(
         app,
         context.sources.scan_store,
@@ -125,6 +126,7 @@ def build_app(context: GatewayContext) -> web.Application:
     from gateway.web.ui import add_ui_routes
 
     add_ui_routes(app)
+    add_openapi_route(app)
     return app
 
 

@@ -32,7 +32,7 @@ from gateway.settings import Settings
 from gateway.storage.accounts import AccountStore, NewSession
 from gateway.storage.audit_log import AuditLog
 from gateway.storage.registry import ACCOUNTS, AUDIT
-from gateway.web.access import USER, current_user, require, route_actions
+from gateway.web.access import USER, current_user, require, route_specs
 from gateway.web.audit_note import noted
 from gateway.web.json_http import refused
 
@@ -171,13 +171,13 @@ def _needed(request: web.Request) -> Action | None:
     route = request.match_info.route
     if isinstance(route, SystemRoute):  # 404, 405: aiohttp answers
         return None
-    declared = route_actions(request.app)
+    declared = route_specs(request.app)
     if route in declared:
-        return declared[route]
+        return declared[route].action
     if request.method == "HEAD":
         for sibling in route.resource or ():
             if sibling.method == "GET" and sibling in declared:
-                return declared[sibling]
+                return declared[sibling].action
     if request.method in STATE_CHANGING or request.path.startswith("/api/"):
         return Action.VIEW
     return None

@@ -29,7 +29,7 @@ from gateway.storage.accounts import (
     UnknownAccountError,
 )
 from gateway.storage.audit_log import MAX_ENTRIES, AuditLog
-from gateway.web.access import OPEN, add_route, current_user, require
+from gateway.web.access import HTML, JSON, OPEN, add_route, current_user, require
 from gateway.web.audit_note import note
 from gateway.web.auth_middleware import (
     AUTH,
@@ -135,9 +135,9 @@ class NewTokenBody(_Body):
 
 def add_account_routes(app: web.Application) -> None:
     """The routes of this module; `install_auth` must have run on `app`."""
-    add_route(app, "GET", "/login", login_page, OPEN)
-    add_route(app, "GET", "/setup", setup_page, OPEN)
-    add_route(app, "POST", "/setup", setup, OPEN, body=SetupBody)
+    add_route(app, "GET", "/login", login_page, OPEN, produces=HTML)
+    add_route(app, "GET", "/setup", setup_page, OPEN, produces=HTML)
+    add_route(app, "POST", "/setup", setup, OPEN, body=SetupBody, produces=(JSON, *HTML))
     add_route(app, "POST", "/api/session", sign_in, OPEN, body=SignInBody)
     add_route(app, "DELETE", "/api/session", sign_out, OPEN)
     add_route(app, "GET", "/api/session", who_am_i, Action.VIEW)

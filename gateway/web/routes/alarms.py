@@ -36,7 +36,7 @@ from gateway.alarms.engine import AlarmService
 from gateway.auth.policy import Action, ForbiddenError, User, alarm_person
 from gateway.core.clinic_time import CLINIC_TZ
 from gateway.core.errors import StoreError
-from gateway.web.access import OPEN, add_route, forbidden, require
+from gateway.web.access import HTML, OPEN, add_route, forbidden, require
 from gateway.web.audit_note import note
 from gateway.web.auth_middleware import CSRF_FIELD, session_csrf
 from gateway.web.json_http import json_response, parse_body, refused
@@ -100,8 +100,8 @@ def add_alarm_routes(app: web.Application, service: AlarmService) -> None:
     add_route(app, "POST", "/api/alarms/{ref}/close", close, Action.ALARM_CLOSE, body=CloseBody)
     add_route(app, "POST", "/api/silences", silence, Action.ALARM_SILENCE, body=SilenceBody)
     add_route(app, "POST", "/api/silences/{no}/end", end_silence, Action.ALARM_SILENCE)
-    add_route(app, "GET", "/ack/{token}", ack_link_page, OPEN)
-    add_route(app, "POST", "/ack/{token}", ack_link, OPEN)
+    add_route(app, "GET", "/ack/{token}", ack_link_page, OPEN, produces=HTML)
+    add_route(app, "POST", "/ack/{token}", ack_link, OPEN, produces=HTML)
 
 
 def _error(

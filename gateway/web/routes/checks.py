@@ -49,7 +49,7 @@ from gateway.storage.checks import (
     DuplicateRecordError,
 )
 from gateway.storage.readings import ReadingStore
-from gateway.web.access import Handler, add_route, require
+from gateway.web.access import CSV, HTML, JSON, Handler, add_route, require
 from gateway.web.json_http import json_response, parse_body, refusal
 
 MAX_LIST = 2000
@@ -134,7 +134,8 @@ def add_check_routes(app: web.Application, checks: Checks) -> None:
         ("GET", "/api/manual-readings/sheet", manual_sheet, Action.VIEW),
         ("GET", "/api/manual-readings/missing", list_missing, Action.VIEW),
     ):
-        add_route(app, method, path, handler, action, body=bodies.get(handler))
+        produces = (*HTML, *CSV) if handler is manual_sheet else (JSON,)
+        add_route(app, method, path, handler, action, body=bodies.get(handler), produces=produces)
 
 
 def checks_health(checks: Checks) -> dict[str, Any]:

@@ -43,7 +43,7 @@ from gateway.config_file import StaleConfigError
 from gateway.core.errors import ConfigError
 from gateway.hot_reload import driver_specs
 from gateway.storage.commissioning import Change
-from gateway.web.access import add_route, require
+from gateway.web.access import CSV, HTML, add_route, require
 from gateway.web.app import CONTEXT, GatewayContext
 from gateway.web.json_http import json_response, read_json, refused
 from probes.settings import RtuBus
@@ -73,8 +73,8 @@ def add_commissioning_routes(app: web.Application) -> None:
     for name, form in FORMS.items():
         add_route(app, "POST", f"{base}/{name}", submit, Action.PROBE_BIND, body=form)
     add_route(app, "GET", f"{base}/changes", changes, Action.PROBE_BIND)
-    add_route(app, "GET", f"{base}/forms.csv", forms_csv, Action.PROBE_BIND)
-    add_route(app, "GET", f"{base}/forms.html", forms_html, Action.PROBE_BIND)
+    add_route(app, "GET", f"{base}/forms.csv", forms_csv, Action.PROBE_BIND, produces=CSV)
+    add_route(app, "GET", f"{base}/forms.html", forms_html, Action.PROBE_BIND, produces=HTML)
 
 
 def _error(
@@ -96,7 +96,7 @@ def _context(request: web.Request) -> GatewayContext:
 def _desk(context: GatewayContext) -> CommissioningDesk:
     if context.commissioning is None:
         raise refused(
-            web.HTTPServiceUnavailable,
+            web.HTTPNotFound,
             "commissioning is not set up on this gateway",
             code="commissioning_off",
         )

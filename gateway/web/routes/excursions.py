@@ -16,7 +16,7 @@ from gateway.auth.policy import Action
 from gateway.core.errors import GatewayError
 from gateway.ledgers.excursion_service import ExcursionService, Measured, manual_id
 from gateway.storage.ledger.quarantine import Excursion
-from gateway.web.access import Handler, add_route, require
+from gateway.web.access import CSV, HTML, JSON, Handler, add_route, require
 from gateway.web.json_http import json_response, parse_body, refusal
 from gateway.web.routes.ledger_http import (
     Body,
@@ -117,7 +117,8 @@ def add_excursion_routes(app: web.Application, service: ExcursionService) -> Non
         ("GET", "/api/ledger/requisition/{month}", requisition, Action.VIEW),
         ("POST", "/api/ledger/requisition/{month}/review", review, Action.STOCK_APPROVE),
     ):
-        add_route(app, method, path, handler, action, body=bodies.get(handler))
+        produces = (JSON, *CSV, *HTML) if handler is requisition else (JSON,)
+        add_route(app, method, path, handler, action, body=bodies.get(handler), produces=produces)
 
 
 # -- where stock is ------------------------------------------------------------------------

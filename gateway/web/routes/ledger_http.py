@@ -10,7 +10,6 @@ written answers 503. Request bodies are pydantic models that refuse unknown fiel
 from __future__ import annotations
 
 import base64
-import binascii
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -59,7 +58,7 @@ def decode_scan(value: str, encoding: str, field: str) -> bytes | str:
         return value
     try:
         return base64.b64decode(value, validate=True)
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or text beyond ASCII
         raise refusal(web.HTTPUnprocessableEntity, [(field, "not valid base64")]) from None
 
 

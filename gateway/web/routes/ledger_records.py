@@ -18,7 +18,7 @@ from pydantic import Field
 
 from gateway.auth.policy import Action, User, shown_to
 from gateway.core.clinic_time import CLINIC_TZ
-from gateway.web.access import add_route, require
+from gateway.web.access import HTML, add_route, require
 from gateway.web.audit_note import note
 from gateway.web.json_http import json_response, parse_body, refusal
 from gateway.web.routes.ledger_http import (
@@ -101,7 +101,7 @@ def add_record_routes(app: web.Application) -> None:
     add_route(app, "PUT", person, update_recipient, Action.RECORD_CORRECT, body=PersonBody)
     add_route(app, "GET", person, recipient, Action.VIEW)
     add_route(app, "GET", f"{person}/history", person_history, Action.VIEW)
-    add_route(app, "GET", f"{person}/certificate", certificate, Action.VIEW)
+    add_route(app, "GET", f"{person}/certificate", certificate, Action.VIEW, produces=HTML)
     add_route(app, "POST", doses, record_dose, Action.ADMINISTER, body=DoseBody)
     add_route(app, "GET", doses, day_doses, Action.VIEW)
     add_route(app, "GET", f"{doses}/{{record_id}}", record_versions, Action.VIEW)

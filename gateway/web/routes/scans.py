@@ -8,7 +8,6 @@ A scan's raw bytes go out as base64 (exact) and, when they are valid UTF-8, also
 from __future__ import annotations
 
 import base64
-import binascii
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
@@ -97,7 +96,7 @@ class ScanPost(BaseModel):
         else:
             try:
                 raw = base64.b64decode(self.raw, validate=True)
-            except binascii.Error:
+            except ValueError:  # binascii.Error, or text beyond ASCII
                 raise refused(
                     web.HTTPBadRequest, "raw is not valid base64", field="raw", code="not_base64"
                 ) from None
