@@ -319,8 +319,13 @@ async def _demo_platform(settings: Settings, folder: Path) -> AsyncIterator[Ledg
     runner, port = await serve(ProvincialPlatform())
     try:
         files = [(folder / name).resolve() for name in settings.ledger.catalogue_files]
+        units = [(folder / name).resolve() for name in settings.ledger.units_files]
         yield settings.ledger.model_copy(
-            update={"platform_url": f"http://127.0.0.1:{port}/upload", "catalogue_files": files}
+            update={
+                "platform_url": f"http://127.0.0.1:{port}/upload",
+                "catalogue_files": files,
+                "units_files": units,
+            }
         )
     finally:
         await runner.cleanup()

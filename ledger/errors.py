@@ -68,6 +68,13 @@ class StockError(LedgerError):
     code: ClassVar[str] = "stock_refused"
 
 
+class EventConflictError(StockError):
+    """An event or approval id is reused for a different movement: nothing was done (the same
+    payload again is idempotent and answers the first outcome)."""
+
+    code: ClassVar[str] = "event_id_conflict"
+
+
 class RecordError(LedgerError):
     """A recipient or vaccination record is refused by validation."""
 

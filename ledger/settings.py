@@ -7,6 +7,7 @@ this gateway). Example::
     platform_url = "https://ims.example.cn/upload"
     upload = "batch"                      # or "realtime" (the default)
     catalogue_files = ["shipments/2026-03.json"]
+    units_files = ["units.csv"]           # unit_code,name,level,vaccinating (ledger.units)
 
     [ledger.stations]
     receive-desk = "receive"
@@ -66,6 +67,13 @@ class LedgerSettings(BaseModel):
         list[Path],
         Field(description="shipment data (.csv or .json) imported at start; relative to data_dir"),
     ] = []
+    units_files: Annotated[
+        list[Path],
+        Field(
+            description="the catalogue of units (.csv: unit_code,name,level,vaccinating) "
+            "imported at start; relative to data_dir"
+        ),
+    ] = []
     stations: Annotated[
         dict[str, StationAction], Field(description="scanner station -> what a scan there does")
     ] = {}
@@ -102,6 +110,9 @@ class LedgerSettings(BaseModel):
         for path in self.catalogue_files:
             if path.suffix.lower() not in {".csv", ".json"}:
                 yield f"catalogue_files: {path} is neither .csv nor .json (fix: rename it)"
+        for path in self.units_files:
+            if path.suffix.lower() != ".csv":
+                yield f"units_files: {path} is not a .csv file (fix: rename or convert it)"
         if self.retry_max_s < self.retry_initial_s:
             yield "retry_max_s is below retry_initial_s (fix: raise retry_max_s)"
 
@@ -150,3 +161,6 @@ class LedgerSettings(BaseModel):
 
     def catalogue_paths(self, data_dir: Path) -> list[Path]:
         return [path if path.is_absolute() else data_dir / path for path in self.catalogue_files]
+
+    def units_paths(self, data_dir: Path) -> list[Path]:
+        return [path if path.is_absolute() else data_dir / path for path in self.units_files]

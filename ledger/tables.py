@@ -2,7 +2,8 @@
 
 The CSVs live in ``config/reference/`` (copied from the shared reference data); the caller may
 pass another folder. ``vaccines_sample.csv``, ``manufacturers_sample.csv`` and
-``sites_sample.csv`` are SAMPLE data: real data comes from the upstream catalogue and the
+``sites_sample.csv`` and ``scrap_reasons_sample.csv`` (疫苗报废原因, the code a scrap carries to
+the platform) are SAMPLE data: real data comes from the upstream catalogue and the
 exchange dictionaries.
 """
 
@@ -55,6 +56,7 @@ class ReferenceTables:
     vaccines: dict[str, Vaccine]
     manufacturers: dict[str, str]
     sites: dict[str, str]
+    scrap_reasons: dict[str, str]
 
     def age_group(self, years: int) -> str:
         for group in self.age_groups:
@@ -114,6 +116,7 @@ def load_tables(folder: Path | None = None) -> ReferenceTables:
         vaccines=vaccines,
         manufacturers=_codes(base, "manufacturers_sample.csv"),
         sites=_codes(base, "sites_sample.csv"),
+        scrap_reasons=_codes(base, "scrap_reasons_sample.csv"),
     )
 
 

@@ -43,8 +43,8 @@ class Action(enum.StrEnum):
     SCAN = "scan"  # POST /api/scans: record a scan (what it then does is checked on its own)
     STOCK_RECEIVE = "stock_receive"  # receive, and move between compartments
     STOCK_ISSUE = "stock_issue"
-    STOCK_REQUEST = "stock_request"  # ask to return upward or scrap
-    STOCK_APPROVE = "stock_approve"
+    STOCK_REQUEST = "stock_request"  # ask to return upward, scrap or issue to the same level
+    STOCK_APPROVE = "stock_approve"  # the upper level (county) decides those requests
     STOCKTAKE = "stocktake"
     ADMINISTER = "administer"  # a dose: the scan at vaccination and the record
     RECORD_CORRECT = "record_correct"
@@ -75,7 +75,9 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.STOCK_RECEIVE: frozenset({Role.MANAGER}),
     Action.STOCK_ISSUE: frozenset({Role.MANAGER}),
     Action.STOCK_REQUEST: frozenset({Role.MANAGER}),
-    Action.STOCK_APPROVE: frozenset({Role.HEAD, Role.UNIT_HEAD, Role.COUNTY}),
+    # Seed 002: returns up, same-level issues and scraps need 上级机构审核, the upper level's
+    # approval, never the clinic's own heads; the requisition review is the county's too.
+    Action.STOCK_APPROVE: frozenset({Role.COUNTY}),
     Action.STOCKTAKE: frozenset({Role.MANAGER}),
     Action.ADMINISTER: frozenset({Role.VACCINATOR}),
     Action.RECORD_CORRECT: frozenset({Role.VACCINATOR, Role.MANAGER}),

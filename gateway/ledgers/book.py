@@ -16,6 +16,7 @@ from gateway.ledgers.upload import Uploader
 from gateway.storage.ledger.catalogue import Catalogue
 from gateway.storage.ledger.db import LedgerDB
 from gateway.storage.ledger.stock import StockLedger
+from gateway.storage.ledger.units import UnitCatalogue
 from gateway.storage.ledger.vaccinations import VaccinationLedger
 from ledger.errors import CatalogueError, LedgerError
 from ledger.settings import LedgerSettings
@@ -67,7 +68,7 @@ class LedgerBook:
     queued: asyncio.Event = field(default_factory=asyncio.Event)
     """Set when a record version was queued for upload (see `SignallingVaccinations`)."""
     catalogue_problems: list[str] = field(default_factory=list)
-    """Shipment files that could not be imported at start (shown in /api/health)."""
+    """Shipment and unit files that could not be imported at start (shown in /api/health)."""
 
     def close(self) -> None:
         self.db.close()
@@ -87,7 +88,9 @@ def open_ledger_book(
     db = LedgerDB.in_folder(data_dir)
     tables = tables or load_tables()
     catalogue = Catalogue(db)
-    stock = StockLedger(db, catalogue, clock)
+    stock = StockLedger(
+        db, catalogue, clock, unit_code=unit_code, scrap_reasons=tables.scrap_reasons
+    )
     queued = asyncio.Event()
     return LedgerBook(
         db=db,
@@ -130,7 +133,26 @@ def open_configured(
         outcome = _import_logged(book.catalogue, path)
         if outcome is not None:
             book.catalogue_problems.append(outcome)
+    for path in settings.units_paths(data_dir):
+        outcome = _units_logged(book.stock.units, path)
+        if outcome is not None:
+            book.catalogue_problems.append(outcome)
     return book
+
+
+def _units_logged(units: UnitCatalogue, path: Path) -> str | None:
+    """Import one catalogue of units at start; the problem in words when it could not be."""
+    try:
+        count = units.import_csv(path.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError) as error:
+        problem = f"{path}: cannot read it: {error}"
+    except LedgerError as error:
+        problem = f"{path}: {error}"
+    else:
+        log.info("units file %s: %d unit(s) in the catalogue of units", path.name, count)
+        return None
+    log.error("units file not imported: %s (fix the file and restart)", problem)
+    return problem
 
 
 def _import_logged(catalogue: Catalogue, path: Path) -> str | None:

@@ -18,13 +18,14 @@ from aiohttp import web
 from gateway.auth.policy import ForbiddenError
 from gateway.core.errors import ColdchainError, StoreError
 from gateway.web.json_http import dumps, refusal, refusal_body, refused
-from ledger.errors import LedgerError, LedgerStoreError
+from ledger.errors import EventConflictError, LedgerError, LedgerStoreError
 
 log = logging.getLogger(__name__)
 
 # The status of a project error that reaches the edge, first match wins; any other is 422.
 _STATUS: Final[tuple[tuple[type[ColdchainError], type[web.HTTPException]], ...]] = (
     (ForbiddenError, web.HTTPForbidden),
+    (EventConflictError, web.HTTPConflict),
     (StoreError, web.HTTPServiceUnavailable),
     (LedgerStoreError, web.HTTPServiceUnavailable),
 )

@@ -41,7 +41,9 @@ def march(
     receive(locations, [covid(1), covid(50), covid(51)], SPARE)
     for n in range(1, 5):
         stock.administer(hepb(n), event_id=f"dose-{n}", actor="李医生")
-    stock.request("scrap", [hepb(5)], approval_id="s1", actor="王芳", reason="破损")
+    stock.request(
+        "scrap", [hepb(5)], approval_id="s1", actor="王芳", reason="破损", reason_code="03"
+    )
     stock.decide("s1", approve=True, approver="县疾控")
     clock.jump_wall(timedelta(hours=2))
     record_warm(quarantine, "x1", clock.now() - timedelta(minutes=60), 30)

@@ -22,6 +22,19 @@ COVID = "8190078"  # 新冠 CHO, 2 doses per vial (multi-dose), 3-dose schedule
 HEPB_BATCH = "202512A01"
 OLD_BATCH = "202401B07"
 COVID_BATCH = "C20260104"
+UNIT = "6101030203"  # this clinic: a township vaccinating unit
+COUNTY_CDC = "6101030000"  # its upper level
+PEER = "6101030204"  # another clinic of the same level
+VILLAGE = "6101030301"  # a village vaccination point below it
+CITY_CDC = "6101000000"
+UNITS_CSV = f"""unit_code,name,level,vaccinating
+{CITY_CDC},西安市疾控中心,city,0
+{COUNTY_CDC},新城区疾控中心,county,0
+6101040000,碑林区疾控中心,county,0
+{UNIT},演示预防接种门诊,township,1
+{PEER},第二预防接种门诊,township,1
+{VILLAGE},村卫生室,village,1
+"""
 
 
 def code(product: str, n: int) -> str:
@@ -79,4 +92,6 @@ def catalogue(db: LedgerDB) -> Catalogue:
 
 @pytest.fixture
 def stock(db: LedgerDB, catalogue: Catalogue, clock: FakeClock) -> StockLedger:
-    return StockLedger(db, catalogue, clock)
+    ledger = StockLedger(db, catalogue, clock, unit_code=UNIT)
+    ledger.units.import_csv(UNITS_CSV)
+    return ledger

@@ -13,7 +13,7 @@ import pytest
 from gateway.auth.policy import PERMISSIONS, Action, Role
 from gateway.core.clock import FakeClock
 from tests.access_support import as_roles
-from tests.ledger.conftest import HEPB, HEPB_BATCH, SHIPMENT, code
+from tests.ledger.conftest import COUNTY_CDC, HEPB, HEPB_BATCH, SHIPMENT, VILLAGE, code
 from tests.ledger.test_ledger_routes_support import (
     DOSE,
     MANAGER,
@@ -33,11 +33,12 @@ ROUTES: list[tuple[str, str, Action, dict[str, Any] | None]] = [
     ("POST", "/api/ledger/stock/receive", Action.STOCK_RECEIVE,
      {"scan": code(HEPB, 10), "event_id": "p-r"}),
     ("POST", "/api/ledger/stock/issue", Action.STOCK_ISSUE,
-     {"scan": code(HEPB, 2), "event_id": "p-i", "to_unit": "6101030204"}),
+     {"scan": code(HEPB, 2), "event_id": "p-i", "to_unit": VILLAGE}),
     ("POST", "/api/ledger/stock/administer", Action.ADMINISTER,
      {"scan": code(HEPB, 3), "event_id": "p-a"}),
     ("POST", "/api/ledger/stock/requests", Action.STOCK_REQUEST,
-     {"kind": "scrap", "scans": [code(HEPB, 4)], "approval_id": "p-ap", "reason": "破损"}),
+     {"kind": "scrap", "scans": [code(HEPB, 4)], "approval_id": "p-ap", "reason": "破损",
+      "reason_code": "03"}),
     ("POST", "/api/ledger/stock/requests/ap1/decision", Action.STOCK_APPROVE, {"approve": True}),
     ("POST", "/api/ledger/stock/stocktake", Action.STOCKTAKE, {"scans": [code(HEPB, 2)]}),
     ("POST", "/api/ledger/stock/adjustments", Action.STOCKTAKE,
@@ -76,7 +77,7 @@ async def test_route_permissions(
         await ok(
             await client.post("/api/ledger/stock/requests", headers=MANAGER, json={
                 "kind": "return", "scans": [code(HEPB, 2)], "approval_id": "ap1",
-                "reason": "上级调回"}),
+                "reason": "上级调回", "to_unit": COUNTY_CDC}),
             201,
         )  # fmt: skip
         before = counts(book)

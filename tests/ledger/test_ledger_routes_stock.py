@@ -12,9 +12,19 @@ import pytest_asyncio
 
 from gateway.core.clock import FakeClock
 from gateway.ledgers.book import LedgerBook
-from tests.ledger.conftest import COVID, COVID_BATCH, HEPB, HEPB_BATCH, OLD_BATCH, SHIPMENT, code
+from tests.ledger.conftest import (
+    COVID,
+    COVID_BATCH,
+    HEPB,
+    HEPB_BATCH,
+    OLD_BATCH,
+    SHIPMENT,
+    VILLAGE,
+    code,
+)
 from tests.ledger.test_ledger_routes_support import (
     ADMIN,
+    COUNTY,
     HEAD,
     MANAGER,
     PERSON,
@@ -173,14 +183,14 @@ async def test_administer_issue_lifecycle_and_balances(ledger: tuple[LedgerBook,
     )
     assert "used up" in await refused(used, 422, "trace_code")
     assert counts(book) == before
-    issue = {"scan": code(HEPB, 2), "event_id": "i2", "to_unit": "6101030204"}
+    issue = {"scan": code(HEPB, 2), "event_id": "i2", "to_unit": VILLAGE}
     await ok(await client.post("/api/ledger/stock/issue", json=issue, headers=MANAGER), 201)
     life = await ok(await client.get(f"/api/ledger/stock/packages/{code(HEPB, 1)}", headers=HEAD))
     assert life["state"] == "used_up"
     assert [m["kind"] for m in life["movements"]] == ["receive", "administer"]
     assert [m["actor"] for m in life["movements"]] == ["wang", "li"]
     issued = await ok(await client.get(f"/api/ledger/stock/packages/{code(HEPB, 2)}", headers=HEAD))
-    assert (issued["state"], issued["movements"][-1]["ref"]) == ("issued", "6101030204")
+    assert (issued["state"], issued["movements"][-1]["ref"]) == ("issued", VILLAGE)
     response = await client.get(f"/api/ledger/stock/packages/{code(HEPB, 3)}", headers=HEAD)
     assert "never received" in await refused(response, 404, "trace_code")
     balances = await ok(await client.get("/api/ledger/stock/balances", headers=HEAD))
@@ -194,7 +204,8 @@ async def test_scrap_request_and_decision(ledger: tuple[LedgerBook, Client]) -> 
     book, client = ledger
     await stock_in(client, 5)
     url = "/api/ledger/stock/requests"
-    body = {"kind": "scrap", "scans": [code(HEPB, 5)], "approval_id": "ap1", "reason": "冷链断链"}
+    body = {"kind": "scrap", "scans": [code(HEPB, 5)], "approval_id": "ap1", "reason": "冷链断链",
+            "reason_code": "02"}  # fmt: skip
     blank = await client.post(url, json={**body, "reason": "  "}, headers=MANAGER)
     await refused(blank, 422, "reason")
     wrong_kind = await client.post(url, json={**body, "kind": "sell"}, headers=MANAGER)
@@ -209,19 +220,22 @@ async def test_scrap_request_and_decision(ledger: tuple[LedgerBook, Client]) -> 
     assert [(r["approval_id"], r["codes"], r["requested_by"], r["decision"])
             for r in pending["requests"]] == [("ap1", [code(HEPB, 5)], "wang", None)]  # fmt: skip
     decide = "/api/ledger/stock/requests/ap1/decision"
-    decided = await ok(await client.post(decide, json={"approve": True}, headers=HEAD))
+    own_head = await client.post(decide, json={"approve": True}, headers=HEAD)
+    assert own_head.status == 403, await own_head.text()
+    decided = await ok(await client.post(decide, json={"approve": True}, headers=COUNTY))
     assert decided["events"] == [{"event_id": f"ap1:{code(HEPB, 5)}", "kind": "scrap",
                                   "code": code(HEPB, 5)}]  # fmt: skip
     life = await ok(await client.get(f"/api/ledger/stock/packages/{code(HEPB, 5)}", headers=HEAD))
     assert life["state"] == "scrapped"
-    assert life["movements"][-1]["ref"] == "approved by zhao"
+    assert life["movements"][-1]["ref"] == "approved by county"
     [done] = (await ok(await client.get(url, headers=HEAD)))["requests"]
-    assert (done["decision"], done["decided_by"]) == ("approved", "zhao")
+    assert (done["decision"], done["decided_by"]) == ("approved", "county")
+    assert (done["reason_code"], done["to_unit"]) == ("02", "")
     before = counts(book)
-    flip = await client.post(decide, json={"approve": False}, headers=HEAD)
-    assert "already approved" in await refused(flip, 422, "approval_id")
+    flip = await client.post(decide, json={"approve": False}, headers=COUNTY)
+    assert "already approved" in await refused(flip, 409, "approval_id")
     missing = await client.post(
-        "/api/ledger/stock/requests/nope/decision", json={"approve": True}, headers=HEAD
+        "/api/ledger/stock/requests/nope/decision", json={"approve": True}, headers=COUNTY
     )
     await refused(missing, 422, "approval_id")
     assert counts(book) == before

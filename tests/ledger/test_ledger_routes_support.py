@@ -17,9 +17,8 @@ from gateway.core.clock import FakeClock
 from gateway.ledgers.book import LedgerBook, open_ledger_book
 from gateway.web.routes.ledger import add_ledger_routes
 from tests.access_support import as_roles, roles_from_header
-from tests.ledger.conftest import HEPB, SHIPMENT, code
+from tests.ledger.conftest import HEPB, SHIPMENT, UNIT, UNITS_CSV, code
 
-UNIT = "6101030203"
 Client = TestClient[web.Request, web.Application]
 MANAGER = as_roles(Role.MANAGER, name="wang")
 VACCINATOR = as_roles(Role.VACCINATOR, name="li")
@@ -45,6 +44,7 @@ TABLES = (
 def open_book(folder: Path, clock: FakeClock, platform_url: str) -> LedgerBook:
     book = open_ledger_book(folder, clock, unit_code=UNIT, platform_url=platform_url)
     book.catalogue.import_json(json.dumps(SHIPMENT))
+    book.stock.units.import_csv(UNITS_CSV)
     return book
 
 
@@ -56,6 +56,7 @@ async def served(
     book = open_ledger_book(folder, clock, unit_code=UNIT, platform_url=platform_url)
     try:
         book.catalogue.import_json(json.dumps(SHIPMENT))
+        book.stock.units.import_csv(UNITS_CSV)
         app = web.Application(middlewares=[roles_from_header])
         add_ledger_routes(app, book)
         async with TestClient(TestServer(app)) as client:

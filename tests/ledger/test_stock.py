@@ -103,7 +103,8 @@ def test_scrap_needs_approval_and_holds_the_package(stock: StockLedger) -> None:
     with pytest.raises(StockError) as caught:
         stock.request("scrap", [code(HEPB, 5)], approval_id="ap1", actor="王芳", reason=" ")
     assert caught.value.field == "reason"
-    stock.request("scrap", [code(HEPB, 5)], approval_id="ap1", actor="王芳", reason="冷链断链")
+    stock.request("scrap", [code(HEPB, 5)], approval_id="ap1", actor="王芳", reason="冷链断链",
+                  reason_code="02")  # fmt: skip
     with pytest.raises(StockError, match="held for approval"):
         stock.administer(code(HEPB, 5), event_id="a", actor="李医生")
     assert stock.state(code(HEPB, 5)).state == IN_STOCK

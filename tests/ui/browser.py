@@ -167,7 +167,8 @@ MANAGER = Person(
 TECHNICIAN = Person("tech", frozenset({Role.TECHNICIAN}), "张工")
 VACCINATOR = Person("nurse", frozenset({Role.VACCINATOR}), "刘护士")
 HEAD = Person("li", frozenset({Role.HEAD}), "李强", "li")
-PEOPLE = (MANAGER, TECHNICIAN, VACCINATOR, HEAD)
+COUNTY = Person("county", frozenset({Role.COUNTY}), "县疾控周科长")
+PEOPLE = (MANAGER, TECHNICIAN, VACCINATOR, HEAD, COUNTY)
 
 
 def clinic_toml(data_dir: Path, port: int, *, with_unbound: bool) -> str:

@@ -16,6 +16,7 @@ from tests.e2e.support import GatewayProcess
 from tests.ledger.conftest import HEPB
 from tests.ledger.conftest import code as hepb_code
 from tests.ui.browser import (
+    COUNTY,
     HEAD,
     MANAGER,
     TECHNICIAN,
@@ -288,7 +289,7 @@ async def _post(page: Page, path: str, body: dict[str, object]) -> None:
     assert answer["status"] in (200, 201), answer
 
 
-async def test_a_head_approves_a_scrap_the_manager_asked_for_and_a_vaccinator_sees_no_approvals(
+async def test_the_county_approves_a_scrap_the_manager_asked_for_and_the_clinics_head_cannot(
     gateway: GatewayProcess, browser: Browser
 ) -> None:
     scrapped, kept = hepb_code(HEPB, 3), hepb_code(HEPB, 4)
@@ -300,6 +301,7 @@ async def test_a_head_approves_a_scrap_the_manager_asked_for_and_a_vaccinator_se
         await scan.press("Enter")
     await expect(manager.locator(".scan-log li .ok")).to_have_count(2)
     await manager.select_option("#scan-mode", "scrap")
+    await manager.select_option("#scrap-reason-code", label="包装破损")
     await manager.fill("#scrap-reason", "瓶身破损<b>")
     await scan.fill(scrapped)
     await scan.press("Enter")
@@ -309,13 +311,20 @@ async def test_a_head_approves_a_scrap_the_manager_asked_for_and_a_vaccinator_se
     await expect(asked).to_contain_text("瓶身破损<b>")
     await expect(manager.locator("#approvals button.approve")).to_have_count(0)
 
+    clinic_head = await _page(browser)
+    await sign_in(clinic_head, gateway.base, HEAD, then="/stock")
+    await expect(
+        clinic_head.locator("#approvals tbody tr").filter(has_text=scrapped)
+    ).to_contain_text("待审批")
+    await expect(clinic_head.locator("#approvals button.approve")).to_have_count(0)
+
     head = await _page(browser)
-    await sign_in(head, gateway.base, HEAD, then="/stock")
+    await sign_in(head, gateway.base, COUNTY, then="/stock")
     pending = head.locator("#approvals tbody tr").filter(has_text=scrapped)
     await expect(pending).to_contain_text("待审批")
     await expect(head.locator("#stocktake-form")).to_have_count(0)
     await pending.locator("button.approve").click()
-    await expect(pending).to_contain_text("已批准（li）")
+    await expect(pending).to_contain_text("已批准（county）")
     await expect(pending.locator("button")).to_have_count(0)
     await expect(head.locator("#balances tbody td:nth-child(5)")).to_have_text("1")
     await screenshot(head, "stock-approvals")

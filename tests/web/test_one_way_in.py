@@ -35,7 +35,7 @@ from ledger.settings import LedgerSettings, StationAction
 from probes.reading import ProbeStatus, Reading
 from probes.scan import Scan
 from tests.alarms.conftest import PROBE, UNIT
-from tests.ledger.conftest import HEPB, SHIPMENT, code
+from tests.ledger.conftest import HEPB, SHIPMENT, UNITS_CSV, VILLAGE, code
 from tests.web.conftest import PEOPLE, T0, Site, full_app, sign_in
 from tests.web_support import add_account, bearer, csrf
 
@@ -159,6 +159,7 @@ async def world(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> AsyncIterat
         async with TestClient(TestServer(site.app, host="127.0.0.1", port=0)) as client:
             opened = World(site, client, caplog)
             opened.book.catalogue.import_json(json.dumps(SHIPMENT))
+            opened.book.stock.units.import_csv(UNITS_CSV)
             for raw in (MOVED, GIVEN, ISSUED):
                 opened.book.stock.receive(raw, event_id=f"setup:{raw}", actor="setup")
             await open_probe_fault(opened.alarms, clock)
@@ -199,7 +200,7 @@ async def by_route(world: World, op: Op) -> str | None:
         Op.STOCKTAKE: ("/api/ledger/stock/stocktake", {"scans": [MOVED]}),
         Op.ISSUE: (
             "/api/ledger/stock/issue",
-            {"scan": ISSUED, "event_id": "web:i", "to_unit": "6101030204"},
+            {"scan": ISSUED, "event_id": "web:i", "to_unit": VILLAGE},
         ),
         Op.ACK: ("/api/alarms/1/ack", {}),
         Op.SILENCE: (

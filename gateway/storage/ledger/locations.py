@@ -21,7 +21,7 @@ from datetime import datetime
 
 from gateway.storage.ledger.db import LedgerDB, to_ms
 from gateway.storage.ledger.stock import IN_STOCK, OPENED, EventResult, StockLedger
-from ledger.errors import LedgerError, StockError
+from ledger.errors import EventConflictError, LedgerError, StockError
 
 PLACE, MOVE = "place", "move"
 
@@ -249,7 +249,7 @@ class StockLocations:
         if (row[1], row[2]) != (kind, compartment) or (
             codes is not None and stored != tuple(sorted(codes))
         ):
-            raise StockError("event_id", f"{event_id} was already used for another scan")
+            raise EventConflictError("event_id", f"{event_id} was already used for another scan")
         return Placement(event_id, kind, compartment, stored, duplicate=True)
 
     def _record(

@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 
 Thresholds = tuple[float, float]
 
+#: 疫苗报废原因 of a discard decided after an excursion: 冷链温度异常 (scrap_reasons_sample.csv)
+EXCURSION_SCRAP_REASON = "02"
+
 _HELD = (
     "SELECT u.excursion_id, x.compartment, x.start_ms, x.end_ms,"
     " (SELECT decision || '|' || decided_by FROM dispositions d WHERE d.excursion_id ="
@@ -360,8 +363,9 @@ class Quarantine:
         approval_id = f"excursion-discard:{open_ids[0]}:{code or f'{product_id}/{batch_no}'}"
         reason = f"temperature excursion {', '.join(open_ids)}: discard decided by {decided_by}"
         return self.stock.request(
-            "scrap", list(on_hand), approval_id=approval_id, actor=decided_by, reason=reason
-        )
+            "scrap", list(on_hand), approval_id=approval_id, actor=decided_by, reason=reason,
+            reason_code=EXCURSION_SCRAP_REASON,
+        )  # fmt: skip
 
 
 def _local(moment: datetime) -> str:

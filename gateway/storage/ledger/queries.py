@@ -88,23 +88,27 @@ class ApprovalRequest:
     decision: str | None
     decided_by: str | None
     decided_at: datetime | None
+    to_unit: str  # a return's or same-level issue's destination ('' for a scrap)
+    reason_code: str  # a scrap's 疫苗报废原因代码
 
 
 def approval_requests(db: LedgerDB) -> list[ApprovalRequest]:
-    """Returns and scraps asked for, newest first, with their decision (None: pending)."""
+    """Returns, scraps and same-level issues asked for, newest first, with their decision
+    (None: pending)."""
     with db.translated("read approvals"):
         rows = db.conn.execute(
             "SELECT a.approval_id, a.kind, a.codes, a.requested_by, a.requested_ms, a.reason,"
-            " d.decision, d.decided_by, d.decided_ms FROM approvals a"
+            " d.decision, d.decided_by, d.decided_ms, a.to_unit, a.reason_code FROM approvals a"
             " LEFT JOIN approval_decisions d USING (approval_id) ORDER BY a.requested_ms DESC"
         ).fetchall()
     return [
         ApprovalRequest(
             approval_id, kind, json.loads(codes), requested_by, from_ms(requested_ms), reason,
-            decision, decided_by, None if decided_ms is None else from_ms(decided_ms),
+            decision, decided_by, None if decided_ms is None else from_ms(decided_ms), to_unit,
+            reason_code,
         )
         for approval_id, kind, codes, requested_by, requested_ms, reason, decision, decided_by,
-        decided_ms in rows
+        decided_ms, to_unit, reason_code in rows
     ]  # fmt: skip
 
 

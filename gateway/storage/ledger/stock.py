@@ -6,15 +6,19 @@ transaction. Each event carries the caller's scan event id: the same id again ha
 effect (the first outcome is returned); the same id for a different movement is refused.
 
 A package (one trace code) moves: received → (opened → used up | discarded) | issued |
-returned | scrapped. Returns to the upper level and scrapping wait for an approval. Quantities
-are kept in packages and in doses (multi-dose vials: a vial opens at its first dose and must be
-discarded `open_life_hours` later).
+returned | scrapped. Seed 002's rules (`ledger.units`): an issue goes down to a unit of the
+catalogue of units; a same-level issue (not from a vaccinating unit), a return up and a scrap
+wait for the upper level's approval (who may approve is `gateway.auth.policy`'s
+`stock_approve`: the county). Quantities are kept in packages and in doses (multi-dose vials: a
+vial opens at its first dose and must be discarded `open_life_hours` later); no movement may
+leave a batch's balance below zero.
 """
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
@@ -23,9 +27,12 @@ from gateway.core.clock import Clock
 from gateway.storage.ledger.catalogue import Catalogue
 from gateway.storage.ledger.db import LedgerDB, from_ms, to_ms
 from gateway.storage.ledger.quarantine import held_reason
+from gateway.storage.ledger.units import UnitCatalogue
 from ledger.codes import Gs1Code, TraceCode, classify
-from ledger.errors import ScanError, StockError
+from ledger.errors import EventConflictError, ScanError, StockError
 from ledger.shipments import Resolved
+from ledger.tables import load_tables
+from ledger.units import Route, Unit, check_return, issue_route
 
 #: states a package can be in, derived from its events
 IN_STOCK, OPENED, ISSUED, RETURNED, SCRAPPED, USED_UP, DISCARDED = (
@@ -81,10 +88,18 @@ class SummaryIssue:
 
 
 class StockLedger:
-    def __init__(self, db: LedgerDB, catalogue: Catalogue, clock: Clock) -> None:
+    def __init__(
+        self, db: LedgerDB, catalogue: Catalogue, clock: Clock, *, unit_code: str = "",
+        scrap_reasons: Mapping[str, str] | None = None,
+    ) -> None:  # fmt: skip
         self.db = db
         self.catalogue = catalogue
         self.clock = clock
+        self.units = UnitCatalogue(db)
+        self.unit_code = unit_code
+        self.scrap_reasons = dict(
+            scrap_reasons if scrap_reasons is not None else load_tables().scrap_reasons
+        )
 
     # -- scans -----------------------------------------------------------------------------
 
@@ -113,46 +128,94 @@ class StockLedger:
         return EventResult(event_id, "receive", item.code, duplicate=False)
 
     def issue(self, raw: bytes | str, *, event_id: str, actor: str, to_unit: str) -> EventResult:
-        """出库 to a lower level (a clinic cannot issue to the same level)."""
-        if not to_unit.strip():
+        """出库 down to a unit of a lower level; a same-level issue is asked for (`request`)."""
+        to_unit = to_unit.strip()
+        if not to_unit:
             raise StockError("to_unit", "empty: say which unit receives the vaccine")
         item = self.resolve_scan(raw)
         with self.db.transaction("issue"):
-            seen = self._seen(event_id, "issue", item.code)
+            seen = self._seen(event_id, "issue", item.code, ref=to_unit)
             if seen:
                 return seen
+            if self._route(to_unit) is Route.APPROVAL:
+                raise StockError(
+                    "to_unit",
+                    f"{to_unit} is of the same level: the upper level approves such an issue "
+                    "first (出库至平级需要上级机构审核); ask with kind 'issue'",
+                )
             state = self._on_hand(item.code, "issue")
             self._insert(event_id, "issue", item, (-state.doses_left, -1),
                          now=self.clock.now(), actor=actor, ref=to_unit)  # fmt: skip
         return EventResult(event_id, "issue", item.code, duplicate=False)
 
     def request(
-        self, kind: str, codes: list[bytes | str], *, approval_id: str, actor: str, reason: str
-    ) -> str:
-        """Ask the upper level to approve a ``return`` or ``scrap`` of these packages."""
-        if kind not in {"return", "scrap"}:
-            raise StockError("kind", f"{kind!r}: only return and scrap need an approval")
-        if not reason.strip():
-            raise StockError("reason", f"empty: a {kind} needs a reason")
+        self, kind: str, codes: list[bytes | str], *, approval_id: str, actor: str, reason: str,
+        to_unit: str = "", reason_code: str = "",
+    ) -> str:  # fmt: skip
+        """Ask the upper level to approve a ``return`` (up to `to_unit`), a ``scrap`` (with its
+        `reason_code`, 疫苗报废原因代码) or a same-level ``issue`` (to `to_unit`)."""
+        to_unit, reason_code = to_unit.strip(), reason_code.strip()
+        self._request_fields(kind, reason, to_unit, reason_code)
         if not codes:
             raise StockError("codes", "no package scanned")
         items = [self.resolve_scan(raw) for raw in codes]
         with self.db.transaction("request approval") as conn:
             row = conn.execute(
-                "SELECT kind, codes FROM approvals WHERE approval_id = ?", (approval_id,)
+                "SELECT kind, codes, to_unit, reason_code FROM approvals WHERE approval_id = ?",
+                (approval_id,),
             ).fetchone()
             listed = json.dumps([item.code for item in items])
             if row is not None:
-                if tuple(row) == (kind, listed):
+                if tuple(row) == (kind, listed, to_unit, reason_code):
                     return approval_id
-                raise StockError("approval_id", f"{approval_id} already used for another request")
+                raise EventConflictError(
+                    "approval_id", f"{approval_id} was already used for another request"
+                )
+            self._request_target(kind, to_unit)
             for item in items:
                 self._on_hand(item.code, kind)
             conn.execute(
-                "INSERT INTO approvals VALUES (?, ?, ?, ?, ?, ?)",
-                (approval_id, kind, listed, actor, to_ms(self.clock.now()), reason),
-            )
+                "INSERT INTO approvals (approval_id, kind, codes, requested_by, requested_ms,"
+                " reason, to_unit, reason_code) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (approval_id, kind, listed, actor, to_ms(self.clock.now()), reason, to_unit,
+                 reason_code),
+            )  # fmt: skip
         return approval_id
+
+    def _request_fields(self, kind: str, reason: str, to_unit: str, reason_code: str) -> None:
+        if kind not in {"return", "scrap", "issue"}:
+            raise StockError(
+                "kind", f"{kind!r}: returns, scraps and same-level issues need an approval"
+            )
+        if not reason.strip():
+            raise StockError("reason", f"empty: a {kind} needs a reason")
+        if kind == "scrap":
+            if reason_code not in self.scrap_reasons:
+                known = ", ".join(f"{c} {n}" for c, n in sorted(self.scrap_reasons.items()))
+                empty = "empty" if not reason_code else f"{reason_code!r} is not a reason code"
+                raise StockError("reason_code", f"{empty}: a scrap names its reason ({known})")
+            if to_unit:
+                raise StockError("to_unit", "a scrap goes to no unit: leave it out")
+        elif not to_unit:
+            raise StockError("to_unit", f"empty: say which unit the {kind} goes to")
+        elif reason_code:
+            raise StockError("reason_code", f"only a scrap has a reason code, not a {kind}")
+
+    def _request_target(self, kind: str, to_unit: str) -> None:
+        if kind == "return":
+            check_return(self._own_unit(), self.units.known(to_unit, "to_unit", "the upper unit"))
+        elif kind == "issue" and self._route(to_unit) is Route.DIRECT:
+            raise StockError(
+                "to_unit", f"{to_unit} is of a lower level: issue to it directly, no approval"
+            )
+
+    def _own_unit(self) -> Unit:
+        return self.units.known(self.unit_code, "unit.code", "this gateway's own unit")
+
+    def _route(self, to_unit: str) -> Route:
+        return issue_route(
+            self._own_unit(), self.units.known(to_unit, "to_unit", "the receiving unit")
+        )
 
     def decide(self, approval_id: str, *, approve: bool, approver: str) -> list[EventResult]:
         """The upper level's decision; an approval applies the movements in one transaction."""
@@ -160,19 +223,22 @@ class StockLedger:
             raise StockError("approver", "empty")
         with self.db.transaction("decide approval") as conn:
             row = conn.execute(
-                "SELECT kind, codes, requested_by, reason FROM approvals WHERE approval_id = ?",
+                "SELECT kind, codes, requested_by, reason, to_unit FROM approvals"
+                " WHERE approval_id = ?",
                 (approval_id,),
             ).fetchone()
             if row is None:
                 raise StockError("approval_id", f"{approval_id} is not a pending request")
-            kind, codes, requested_by, reason = row
+            kind, codes, requested_by, reason, to_unit = row
             decided = conn.execute(
                 "SELECT decision FROM approval_decisions WHERE approval_id = ?", (approval_id,)
             ).fetchone()
             wanted = "approved" if approve else "rejected"
             if decided is not None:
                 if decided[0] != wanted:
-                    raise StockError("approval_id", f"{approval_id} was already {decided[0]}")
+                    raise EventConflictError(
+                        "approval_id", f"{approval_id} was already {decided[0]}"
+                    )
                 return []
             now = self.clock.now()
             conn.execute(
@@ -189,9 +255,10 @@ class StockLedger:
                         )
                     item = self._resolved(code)
                     event_id = f"{approval_id}:{code}"
+                    to = f"to {to_unit}, " if to_unit else ""
                     self._insert(
                         event_id, kind, item, (-state.doses_left, -1), now=now,
-                        actor=requested_by, reason=reason, ref=f"approved by {approver}",
+                        actor=requested_by, reason=reason, ref=f"{to}approved by {approver}",
                     )  # fmt: skip
                     results.append(EventResult(event_id, kind, code, duplicate=False))
         return results
@@ -255,7 +322,10 @@ class StockLedger:
         if batch is None or product is None:
             raise StockError("batch_no", f"{product_id}/{batch_no} is not in the catalogue")
         with self.db.transaction("adjust"):
-            seen = self._seen(event_id, "adjust", None)
+            seen = self._seen(
+                event_id, "adjust", None, product_id=product_id, batch_no=batch_no,
+                doses=doses, packages=packages, reason=reason,
+            )  # fmt: skip
             if seen:
                 return seen
             item = Resolved("", product, batch)
@@ -382,16 +452,24 @@ class StockLedger:
                 " WHERE code = ? ORDER BY seq", (code,),
             )]  # fmt: skip
 
-    def _seen(self, event_id: str, kind: str, code: str | None) -> EventResult | None:
+    def _seen(
+        self, event_id: str, kind: str, code: str | None, **payload: str | int
+    ) -> EventResult | None:
+        """The first outcome of `event_id` if it was recorded with this same movement (kind,
+        code and the `payload` columns); `EventConflictError` if with another one."""
         if not event_id.strip():
             raise StockError("event_id", "empty: every scan event needs an id")
+        columns = ("kind", "code", *payload)
         row = self.db.conn.execute(
-            "SELECT kind, code FROM stock_events WHERE event_id = ?", (event_id,)
+            f"SELECT {', '.join(columns)} FROM stock_events WHERE event_id = ?",  # noqa: S608 - column names are this module's keywords
+            (event_id,),
         ).fetchone()
         if row is None:
             return None
-        if tuple(row) != (kind, code):
-            raise StockError("event_id", f"{event_id} was already used for another movement")
+        if tuple(row) != (kind, code, *payload.values()):
+            raise EventConflictError(
+                "event_id", f"{event_id} was already used for another movement"
+            )
         return EventResult(event_id, kind, code, duplicate=True)
 
     def _on_hand(self, code: str, action: str) -> PackageState:
@@ -428,6 +506,20 @@ class StockLedger:
     ) -> None:  # fmt: skip
         if not actor.strip():
             raise StockError("actor", "empty: who made this movement?")
+        product_id, batch_no = item.product.product_id, item.batch.batch_no
+        if delta[0] < 0 or delta[1] < 0:
+            doses, packages = self.db.conn.execute(
+                "SELECT COALESCE(SUM(doses), 0), COALESCE(SUM(packages), 0) FROM stock_events"
+                " WHERE product_id = ? AND batch_no = ?",
+                (product_id, batch_no),
+            ).fetchone()
+            if doses + delta[0] < 0 or packages + delta[1] < 0:
+                raise StockError(
+                    "doses" if doses + delta[0] < 0 else "packages",
+                    f"{kind} would leave {product_id}/{batch_no} below zero ({doses} dose(s) "
+                    f"in {packages} package(s) on the books; {delta[0]} dose(s), {delta[1]} "
+                    "package(s) asked): balances never go negative",
+                )
         self.db.conn.execute(
             "INSERT INTO stock_events (event_id, kind, code, product_id, batch_no, doses,"
             " packages, at_ms, actor, reason, ref) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

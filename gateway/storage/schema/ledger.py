@@ -97,4 +97,20 @@ MIGRATIONS: Migrations = (
         "ALTER TABLE record_versions ADD COLUMN actor TEXT NOT NULL DEFAULT ''",
         "ALTER TABLE recipients ADD COLUMN actor TEXT NOT NULL DEFAULT ''",
     ),
+    (
+        # The catalogue of units with their level (ledger.units: who may be issued to); where a
+        # return goes and the scrap reason code (疫苗报废原因代码) of an approval request; the
+        # batch index of the never-negative balance check; the day's 汇总出库 as stored when
+        # the day was closed, and each supplementary issue after it (part 2, 3...).
+        """CREATE TABLE units (
+            code TEXT PRIMARY KEY, name TEXT NOT NULL, level INTEGER NOT NULL,
+            vaccinating INTEGER NOT NULL)""",
+        "ALTER TABLE approvals ADD COLUMN to_unit TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE approvals ADD COLUMN reason_code TEXT NOT NULL DEFAULT ''",
+        "CREATE INDEX stock_events_batch ON stock_events (product_id, batch_no)",
+        """CREATE TABLE summary_issues (
+            day TEXT NOT NULL, part INTEGER NOT NULL, through_seq INTEGER NOT NULL,
+            at_ms INTEGER NOT NULL, actor TEXT NOT NULL, lines TEXT NOT NULL,
+            PRIMARY KEY (day, part))""",
+    ),
 )

@@ -54,6 +54,9 @@ def add_ledger_routes(app: web.Application, book: LedgerBook) -> None:
     app[BOOK] = book
     app[AUDIT] = ReadAudit(book.db, book.clock)
     add_route(app, "POST", "/api/ledger/catalogue/import", import_shipment, Action.CATALOGUE_IMPORT)
+    add_route(app, "POST", "/api/ledger/units/import", import_units, Action.CATALOGUE_IMPORT)
+    add_route(app, "GET", "/api/ledger/units", units, Action.VIEW)
+    add_route(app, "GET", "/api/ledger/scrap-reasons", scrap_reasons, Action.VIEW)
     add_route(app, "POST", "/api/ledger/resolve", resolve, Action.VIEW, body=ResolveBody)
     add_route(app, "GET", "/api/ledger/upload/queue", upload_queue, Action.UPLOAD_VIEW)
     add_route(app, "GET", "/api/ledger/upload/rejections", rejections, Action.UPLOAD_VIEW)
@@ -91,6 +94,51 @@ async def import_shipment(request: web.Request) -> web.Response:
             "trace_codes": summary.trace_codes,
         },
         status=201,
+    )
+
+
+async def import_units(request: web.Request) -> web.Response:
+    """The catalogue of units (text/csv: unit_code,name,level,vaccinating); all or nothing;
+    units already known are updated."""
+    require(request, Action.CATALOGUE_IMPORT)
+    if request.content_type != "text/csv":
+        raise refusal(
+            web.HTTPUnsupportedMediaType,
+            [("content-type", f"{request.content_type!r}: send text/csv")],
+        )
+    text = await read_text(request)
+    with ledger_refusals():
+        count = request.app[BOOK].stock.units.import_csv(text)
+    note(request, f"imported {count} unit(s) into the catalogue of units")
+    return json_response({"units": count}, status=201)
+
+
+async def units(request: web.Request) -> web.Response:
+    """The catalogue of units, highest level first."""
+    reader(request)
+    with ledger_refusals():
+        found = request.app[BOOK].stock.units.all()
+    return json_response(
+        {
+            "units": [
+                {
+                    "unit_code": unit.code,
+                    "name": unit.name,
+                    "level": unit.level.name.lower(),
+                    "vaccinating": unit.vaccinating,
+                }
+                for unit in found
+            ]
+        }
+    )
+
+
+async def scrap_reasons(request: web.Request) -> web.Response:
+    """The codes a scrap may name (疫苗报废原因), to choose from by name."""
+    reader(request)
+    reasons = request.app[BOOK].stock.scrap_reasons
+    return json_response(
+        {"reasons": [{"code": code, "name": name} for code, name in sorted(reasons.items())]}
     )
 
 

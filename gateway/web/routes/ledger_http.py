@@ -23,8 +23,9 @@ from gateway.core.clinic_time import CLINIC_TZ
 from gateway.ledgers.book import LedgerBook
 from gateway.storage.ledger.audit import ReadAudit
 from gateway.web.access import require
+from gateway.web.edge import answer_for
 from gateway.web.json_http import refusal
-from ledger.errors import LedgerError, LedgerStoreError
+from ledger.errors import LedgerError
 from ledger.masking import Shown
 from ledger.vaccination_records import DoseRecord, Recipient
 
@@ -68,13 +69,12 @@ def not_found(field: str, reason: str) -> web.HTTPException:
 
 @contextmanager
 def ledger_refusals() -> Iterator[None]:
-    """Translate the ledger's refusals into HTTP answers (422; 503 for the file)."""
+    """Translate the ledger's refusals into HTTP answers as the edge does (`answer_for`: 422;
+    409 for a reused event id; 503 for the file)."""
     try:
         yield
-    except LedgerStoreError as error:
-        raise refusal(web.HTTPServiceUnavailable, error.problems, code=error.code) from None
     except LedgerError as error:
-        raise refusal(web.HTTPUnprocessableEntity, error.problems, code=error.code) from None
+        raise answer_for(error) from None
 
 
 def query_text(request: web.Request, name: str, *, limit: int = 200) -> str | None:

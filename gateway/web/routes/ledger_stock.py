@@ -41,11 +41,16 @@ class IssueBody(ScanBody):
 
 
 class ApprovalRequestBody(Body):
-    kind: Literal["return", "scrap"]
+    """A return up to `to_unit`, a scrap with its `reason_code` (疫苗报废原因代码), or a
+    same-level issue to `to_unit`: each waits for the upper level's approval."""
+
+    kind: Literal["return", "scrap", "issue"]
     scans: Annotated[list[str], Field(min_length=1, max_length=MAX_SCANS)]
     encoding: Literal["text", "base64"] = "text"
     approval_id: Text
     reason: Text
+    to_unit: Annotated[str, Field(max_length=32)] = ""
+    reason_code: Annotated[str, Field(max_length=8)] = ""
 
 
 class DecisionBody(Body):
@@ -151,20 +156,28 @@ async def administer(request: web.Request) -> web.Response:
 
 
 async def request_approval(request: web.Request) -> web.Response:
-    """Ask the upper level to approve a return or a scrap; the packages are held meanwhile."""
+    """Ask the upper level to approve a return, a scrap or a same-level issue; the packages
+    are held meanwhile."""
     user = require(request, Action.STOCK_REQUEST)
     body = await parse_body(request, ApprovalRequestBody)
     scans = [decode_scan(value, body.encoding, f"scans.{n}") for n, value in enumerate(body.scans)]
     with ledger_refusals():
         approval_id = request.app[BOOK].stock.request(
-            body.kind, scans, approval_id=body.approval_id, actor=user.name, reason=body.reason
+            body.kind,
+            scans,
+            approval_id=body.approval_id,
+            actor=user.name,
+            reason=body.reason,
+            to_unit=body.to_unit,
+            reason_code=body.reason_code,
         )
     note(request, f"asked to {body.kind} {len(scans)} package(s): approval {approval_id}")
     return json_response({"approval_id": approval_id, "kind": body.kind, "state": "pending"}, 201)
 
 
 async def approval_requests(request: web.Request) -> web.Response:
-    """Returns and scraps asked for, newest first, with their decision (null: pending)."""
+    """Returns, scraps and same-level issues asked for, newest first, with their decision
+    (null: pending)."""
     reader(request)
     with ledger_refusals():
         found = queries.approval_requests(request.app[BOOK].db)
@@ -176,6 +189,8 @@ async def approval_requests(request: web.Request) -> web.Response:
             "requested_by": item.requested_by,
             "requested_at": item.requested_at.isoformat(),
             "reason": item.reason,
+            "to_unit": item.to_unit,
+            "reason_code": item.reason_code,
             "decision": item.decision,
             "decided_by": item.decided_by,
             "decided_at": iso(item.decided_at),

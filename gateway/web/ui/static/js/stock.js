@@ -24,10 +24,18 @@ function scanPanel(changed, places) {
   const mode = el("select", { id: "scan-mode", "aria-label": t("stock.mode") }, modes.map(([name]) => el("option", { value: name }, t(`stock.mode_${name}`))));
   const toUnit = el("input", { id: "to-unit", type: "text", placeholder: t("stock.to_unit") });
   const reason = el("input", { id: "scrap-reason", type: "text", placeholder: t("stock.reason") });
+  // The scrap's reason is chosen by its name; its code (疫苗报废原因代码) is what is sent.
+  const reasonCode = el("select", { id: "scrap-reason-code", "aria-label": t("stock.reason_code") });
+  if (may("stock_request")) {
+    api("/api/ledger/scrap-reasons").then((body) =>
+      reasonCode.replaceChildren(...body.reasons.map((row) => el("option", { value: row.code }, row.name))),
+    );
+  }
   const place = places ? compartmentSelect(places, "stock.not_placed") : null;
   const extras = () => {
     toUnit.hidden = mode.value !== "issue";
     reason.hidden = mode.value !== "scrap";
+    reasonCode.hidden = mode.value !== "scrap";
     if (place) place.hidden = mode.value !== "receive" && mode.value !== "move";
   };
   mode.addEventListener("change", extras);
@@ -58,11 +66,11 @@ function scanPanel(changed, places) {
     }
     const answer = await api("/api/ledger/stock/requests", {
       method: "POST",
-      body: { kind: "scrap", scans: [scan], approval_id: eventId(), reason: reason.value.trim() },
+      body: { kind: "scrap", scans: [scan], approval_id: eventId(), reason: reason.value.trim(), reason_code: reasonCode.value },
     });
     return t("stock.scrap_requested", { id: answer.approval_id });
   };
-  return section("stock.scan", el("div", { class: "tabs" }, mode, place ?? "", toUnit, reason), box.node);
+  return section("stock.scan", el("div", { class: "tabs" }, mode, place ?? "", toUnit, reasonCode, reason), box.node);
 }
 
 function balancesTable(rows) {
