@@ -59,6 +59,7 @@ bench: $(DEV_STAMP)
 	$(BIN)/python -m bench.forward_drain
 	$(BIN)/python -m bench.mqtt_publish
 	$(BIN)/python -m bench.county_report
+	$(BIN)/python -m bench.province_report
 	$(BIN)/python -m bench.ledger_scan
 	$(BIN)/python -m bench.ledger_upload
 	$(BIN)/python -m bench.time_correction
