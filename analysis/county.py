@@ -225,6 +225,11 @@ async def _alarm_events(
     return events
 
 
+async def has_daily(client: InfluxQL, region: str | None) -> bool:
+    """Whether any gateway (of the region) has sent daily figures."""
+    return bool(await known_probes(client, region, DAILY))
+
+
 async def county_daily_report(
     client: InfluxQL, options: CountyOptions, step: StepCallback | None = None
 ) -> Report:

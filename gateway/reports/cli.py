@@ -1,7 +1,8 @@
 """`coldchain report monthly ...`: the parser and the coroutine the gateway CLI wires.
 
 County mode: `--influx-url URL [--influx-db coldchain] --month 2026-10 [--region CODE]
---out DIR`. Clinic mode: `--config gateway.toml [--data-dir DIR] --month ... --out DIR`
+[--source auto|daily|raw] --out DIR`, or `--victoria-url URL` for daily figures kept in
+VictoriaMetrics. Clinic mode: `--config gateway.toml [--data-dir DIR] --month ... --out DIR`
 reads the gateway's own stores. Exit codes: 0 written, 2 a `ReportError` (printed on one line
 naming the thing and the fix).
 """
@@ -28,7 +29,11 @@ HTML page to read or print and CSV tables to open in a spreadsheet, into the --o
 
 Two ways to make it:
   for the county (the CDC): from the county's central InfluxDB, every clinic's gateway
-    forwards its readings there; give --influx-url (and a user or token if it asks).
+    forwards its readings and its daily figures there; give --influx-url (and a user or token
+    if it asks). The daily figures make a province's month in a minute; --source raw folds
+    every reading instead (to audit one clinic or fridge with --region or other ranges).
+    With VictoriaMetrics, give --victoria-url: daily figures only, and no alarm events (it
+    keeps no text fields).
   for one clinic: on its gateway, from the gateway's own records; give --config.
 """
 
@@ -119,6 +124,18 @@ def add_report_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="a CSV (unit,fridge,compartment,min_c,max_c) or TOML file of compartments whose"
         " range is not the usual one",
     )
+    source.add_argument(
+        "--source",
+        choices=("auto", "daily", "raw"),
+        default="auto",
+        help="daily: the gateways' daily figures; raw: every reading (slow, for audits); auto:"
+        " daily figures when the database has them, else raw (default: auto)",
+    )
+    source.add_argument(
+        "--victoria-url",
+        metavar="URL",
+        help="read the daily figures from VictoriaMetrics instead, e.g. http://vm.province:8428",
+    )
     source.add_argument("--chunk-size", type=int, default=10_000, help=argparse.SUPPRESS)
     clinic = monthly.add_argument_group("for one clinic: on its gateway")
     clinic.add_argument(
@@ -163,9 +180,11 @@ async def make_report(args: argparse.Namespace) -> Written:
 
     month = args.month or previous_month(datetime.now(UTC))
     month_bounds(month)
-    if args.influx_url and args.config:
-        raise ReportError("give --influx-url (county) or --config (clinic), not both")
-    if args.influx_url:
+    if (args.influx_url or args.victoria_url) and args.config:
+        raise ReportError("give --influx-url or --victoria-url (county) or --config (clinic)")
+    if args.victoria_url:
+        report = await _victoria(args, month)
+    elif args.influx_url:
         report = await _county(args, month)
     elif args.config or args.data_dir:
         report = await _clinic(args, month)
@@ -183,13 +202,41 @@ async def make_report(args: argparse.Namespace) -> Written:
     return Written(html, csvs)
 
 
-async def _county(args: argparse.Namespace, month: str) -> Any:
-    from analysis.county import CountyOptions, county_report, day_windows
-    from analysis.influxql import InfluxQL
+def _options(args: argparse.Namespace, month: str) -> Any:
+    from analysis.county import CountyOptions
     from analysis.ranges import load_ranges
 
     ranges = load_ranges(args.ranges) if args.ranges else None
-    options = CountyOptions(month, args.region, args.interval_s, args.max_gap_s, ranges)
+    return CountyOptions(month, args.region, args.interval_s, args.max_gap_s, ranges)
+
+
+async def _victoria(args: argparse.Namespace, month: str) -> Any:
+    from analysis import victoria
+    from analysis.county import daily_report
+    from analysis.period import month_bounds
+
+    if args.source == "raw" or args.ranges:
+        raise ReportError(
+            "--victoria-url reads the gateways' daily figures only: for --source raw or "
+            "--ranges, read the raw points from InfluxDB (--influx-url)"
+        )
+    options = _options(args, month)
+    start, end = month_bounds(month)
+    expected = (end - start) // int(options.interval_s * 1000)
+    fold = await victoria.fold_daily(args.victoria_url, start, end, expected, args.region)
+    exposures = await victoria.exposures(args.victoria_url, start, end, args.region)
+    report = daily_report(fold, options, [], exposures)
+    report.notes.append(
+        "报警事件未计入：VictoriaMetrics 不保存文本字段（报警编号），请从 InfluxDB 读取"
+    )
+    return report
+
+
+async def _county(args: argparse.Namespace, month: str) -> Any:
+    from analysis.county import county_daily_report, county_report, day_windows, has_daily
+    from analysis.influxql import InfluxQL
+
+    options = _options(args, month)
     progress = Progress(day_windows(month) + 2, f"月报 {month}")
     try:
         async with InfluxQL(
@@ -201,7 +248,21 @@ async def _county(args: argparse.Namespace, month: str) -> Any:
             token=args.influx_token,
             chunk_size=args.chunk_size,
         ) as client:
-            return await county_report(client, options, lambda detail: progress.update(1, detail))
+
+            def step(detail: str) -> None:
+                progress.update(1, detail)
+
+            daily = args.source == "daily" or (
+                args.source == "auto" and not args.ranges and await has_daily(client, args.region)
+            )
+            if daily:
+                if args.ranges:
+                    raise ReportError(
+                        "--ranges applies to raw points only (the daily figures were measured "
+                        "against each gateway's own ranges): add --source raw"
+                    )
+                return await county_daily_report(client, options, step)
+            return await county_report(client, options, step)
     finally:
         progress.close()
 

@@ -8,6 +8,7 @@ figures were sent: the lane resends the day it changed, and only that day).
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 from collections.abc import Callable, Sequence
@@ -30,6 +31,7 @@ from gateway.forward.influx import make_sink, open_influx_forwarder
 from gateway.forward.line_protocol import LineEncoder
 from gateway.forward.settings import InfluxSettings
 from gateway.forward.tags import Identity, ProbeTags
+from gateway.reports.cli import add_report_parser, run_report
 from gateway.storage.readings import ReadingStore, from_millis
 from probes.reading import ProbeStatus, Reading
 from tests.forward.support import wait_until
@@ -237,3 +239,22 @@ async def test_the_county_report_from_daily_figures_equals_the_raw_points(
     fold = await victoria.fold_daily(vm.url, START, END, expected)
     from_vm = daily_report(fold, options, [], await victoria.exposures(vm.url, START, END))
     _assert_same(raw, from_vm, alarms=False)
+
+    written = {}
+    for name, source in {
+        "raw": ("--influx-url", influxd.url, "--source", "raw"),
+        "daily": ("--influx-url", influxd.url),
+        "vm": ("--victoria-url", vm.url),
+    }.items():
+        out = tmp_path / name
+        args = _args(*source, "--month", MONTH, "--interval-s", "300", "--out", str(out))
+        assert await run_report(args) == 0
+        written[name] = {p.name: p.read_bytes() for p in sorted(out.glob("*.csv"))}
+    assert written["daily"] == written["raw"], "the same tables, to the last digit shown"
+    assert written["vm"]["compartments.csv"] == written["raw"]["compartments.csv"]
+
+
+def _args(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="coldchain")
+    add_report_parser(parser.add_subparsers(dest="command"))
+    return parser.parse_args(["report", "monthly", *argv])
