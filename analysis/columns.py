@@ -89,6 +89,8 @@ def figure_columns(report: Report) -> list[Column]:
         ("WHO高温报警", lambda r: str(r.stats.who_heat)),
         ("WHO冷冻报警", lambda r: str(r.stats.who_freeze)),
         ("故障读数", lambda r: str(r.stats.faults)),
+        ("故障分钟", lambda r: number(r.stats.minutes_fault)),
+        ("离线分钟", lambda r: number(r.stats.minutes_offline)),
         ("报警数", lambda r: str(r.alarms.total)),
     ]
     if report.exposure_shown:

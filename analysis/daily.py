@@ -12,7 +12,8 @@ and sums as floats; `min_c`/`min_at`/`max_c`/`max_at` only on a day with an ok r
 series and timestamp are stable, so a recomputation (late data, a clock correction) overwrites
 the day. Folded by `MonthFold` (the same merge as `metrics.join_periods`), a probe's days give
 its month exactly as the raw-point fold does; the month's expected readings come from the month
-itself, so a day no gateway reported counts as a day without data, as it does from raw points.
+itself (and so does its length, `span_ms`), so a day no gateway reported counts as a day
+without data, as it does from raw points.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ INTEGER_FIELDS = (
     "faults",
     "outside_period",
     "covered_ms",
+    "fault_ms",
     "above_ms",
     "below_ms",
     "excursions_above",
@@ -142,6 +144,7 @@ class MonthFold:
             for name in INTEGER_FIELDS:
                 setattr(stats, name, int(getattr(stats, name)))
             stats.expected, stats.probes = self.expected, 1
+            stats.span_ms = self.end_ms - self.start_ms
             lows = [p for v in probe.extremes.values() if (p := _pair(v[0], v[1], 1.0))]
             highs = [p for v in probe.extremes.values() if (p := _pair(v[2], v[3], -1.0))]
             if lows:

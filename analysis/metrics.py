@@ -11,8 +11,10 @@ Definitions (documented here because the figures depend on them):
   has completeness 0 % and no temperature figures: "no data", never "perfect".
 - **Sample and hold.** Each ok reading stands for the time until the next reading (of any
   status) when that comes within `max_gap_ms` (default 3 × the interval); otherwise -- a gap,
-  or the last reading of the month -- for one interval, clipped at the month's end. A fault
-  reading (status other than ok) holds nothing. Held time is "covered" time.
+  or the last reading of the month -- for one interval, clipped at the month's end. Held time
+  is "covered" time. A fault reading (status other than ok) holds its time the same way as
+  **fault time**, which is not covered; **offline time** is the rest of the period (`span_ms`),
+  when no reading at all stood for the probe.
 - **Minutes above / below range** are the held times of readings above `max_c` / below `min_c`
   (strictly: a reading equal to a limit is in range).
 - **An excursion** is a maximal run of consecutive out-of-range readings on the same side,
@@ -80,6 +82,8 @@ class SeriesStats:
     faults: int = 0
     outside_period: int = 0
     covered_ms: int = 0
+    fault_ms: int = 0
+    span_ms: int = 0
     above_ms: int = 0
     below_ms: int = 0
     excursions_above: int = 0
@@ -127,6 +131,14 @@ class SeriesStats:
     @property
     def minutes_below(self) -> float:
         return self.below_ms / MINUTE_MS
+
+    @property
+    def minutes_fault(self) -> float:
+        return self.fault_ms / MINUTE_MS
+
+    @property
+    def minutes_offline(self) -> float:
+        return max(0, self.span_ms - self.covered_ms - self.fault_ms) / MINUTE_MS
 
     def merge(self, other: SeriesStats) -> SeriesStats:
         """The figures of both together (min/max keep the earliest on a tie)."""
@@ -240,6 +252,7 @@ class SeriesAccumulator:
         self._periods = [self.stats, *(SeriesStats() for _ in self.cuts)]
         for period, (low, high) in zip(self._periods, itertools.pairwise(edges), strict=True):
             period.expected = max(0, self._slots(high) - self._slots(low))
+            period.span_ms = high - low
 
     def _slots(self, t: int) -> int:
         return (t - self.start_ms) // self.interval_ms
@@ -264,6 +277,7 @@ class SeriesAccumulator:
         if status != OK or temperature is None or not math.isfinite(temperature):
             self.stats.faults += 1
             self._break()
+            self._held_at, self._held_c, self._held_period = t, math.nan, self._period
             return
         self._take(t, temperature)
 
@@ -313,13 +327,20 @@ class SeriesAccumulator:
             span = self.interval_ms
         span = min(span, self.end_ms - held)
         value, limits = self._held_c, self.limits
-        weight = mkt_weight(value)
+        fault = math.isnan(value)
+        weight = 0.0 if fault else mkt_weight(value)
         above = limits.max_c is not None and value > limits.max_c
         below = not above and limits.min_c is not None and value < limits.min_c
         period, edges = self._held_period, self._edges
         while span > 0:
             part = min(span, edges[period + 1] - held)
             stats = self._periods[period]
+            span -= part
+            held += part
+            period += 1
+            if fault:
+                stats.fault_ms += part
+                continue
             stats.covered_ms += part
             stats.mkt_weight_ms += part
             stats.mkt_sum += part * weight
@@ -327,9 +348,6 @@ class SeriesAccumulator:
                 stats.above_ms += part
             elif below:
                 stats.below_ms += part
-            span -= part
-            held += part
-            period += 1
         self._held_at = None
 
     def finish(self) -> SeriesStats:

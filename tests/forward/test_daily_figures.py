@@ -231,6 +231,9 @@ async def test_the_county_report_from_daily_figures_equals_the_raw_points(
                         and r.place.unit == NORTH.unit)  # fmt: skip
     assert (north_fridge.stats.excursions_above, north_fridge.stats.who_heat) == (1, 1)
     assert (north_fridge.stats.excursions_below, north_fridge.stats.who_freeze) == (1, 1)
+    south_fridge = next(r for r in raw.rows["compartment"] if r.place.unit == SOUTH.unit)
+    assert 69 * 60 <= south_fridge.stats.minutes_offline < 69 * 60 + 1, "Oct 3 12:00 - Oct 6 09:00"
+    assert north_fridge.stats.minutes_fault == 20
     _assert_same(raw, daily)
     assert daily.notes == ["6101030202: 2 天无每日数据（网关离线或尚未上报）"]
 
