@@ -4,7 +4,9 @@ VictoriaMetrics stores each field of a line-protocol point as its own series nam
 `<measurement>_<field>`, labelled with the point's tags; `/api/v1/export` streams them one JSON
 object a line (a series' labels, values and timestamps). The daily figures fold field by field
 (`analysis.daily.MonthFold`), so nothing is held but the running sums and each day's extremes.
-It keeps no string field, so alarm events (their alarm id is one) are read from InfluxDB only.
+It keeps no string field: an alarm is named by its unit, gateway and `alarm_no` instead of its
+text id, its events by their tags (event, condition, who...), the tier by the `tier` series at
+the same time.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from typing import Any
 
 import aiohttp
 
+from analysis.alarm_events import MEASUREMENT as ALARMS
+from analysis.alarm_events import AlarmEvent
 from analysis.daily import MEASUREMENT as DAILY
 from analysis.daily import MonthFold, probe_key
 from analysis.errors import VictoriaMetricsError
@@ -88,3 +92,34 @@ async def exposures(
             for doses in series["values"]
         ]
     return out
+
+
+def _labels_key(labels: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((k, v) for k, v in labels.items() if k != "__name__"))
+
+
+async def alarm_events(
+    url: str, start_ms: int, end_ms: int, region: str | None = None
+) -> list[AlarmEvent]:
+    """The alarm events in [start, end), named `<unit>/<gateway>/<alarm_no>`."""
+    tiers: dict[tuple[tuple[tuple[str, str], ...], int], int] = {}
+    async for series in export(url, _match(f"{ALARMS}_tier", region), start_ms, end_ms):
+        key = _labels_key(series["metric"])
+        for t, tier in zip(series["timestamps"], series["values"], strict=True):
+            tiers[key, t] = int(tier)
+    events: list[AlarmEvent] = []
+    async for series in export(url, _match(f"{ALARMS}_alarm_no", region), start_ms, end_ms):
+        labels = series["metric"]
+        key = _labels_key(labels)
+        unit, gateway = labels.get("unit", ""), labels.get("gateway", "")
+        events += [
+            AlarmEvent(
+                t, f"{unit}/{gateway}/{int(number)}", labels.get("event", ""),
+                labels.get("condition", ""), unit, labels.get("region", ""),
+                labels.get("fridge", ""), labels.get("compartment", ""), tiers.get((key, t)),
+                labels.get("who") or None,
+            )
+            for t, number in zip(series["timestamps"], series["values"], strict=True)
+        ]  # fmt: skip
+    events.sort(key=lambda e: e.at_ms)
+    return events

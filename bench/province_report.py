@@ -102,7 +102,7 @@ def daily_bodies(clinics: int) -> Iterator[str]:
                         AlarmEvent(
                             number, alarm, "too_warm", event,
                             opened + timedelta(minutes=delay), "F1", "冷藏室", "P1", tier,
-                            person, 9.0,
+                            person, 9.0, number + 1,
                         ),
                         who,
                     )
@@ -206,9 +206,13 @@ async def report_only(engine: str, url: str, out: Path) -> None:
     options = CountyOptions(MONTH)
     if engine == "vm":
         from analysis import victoria
+        from analysis.alarm_events import fold_alarms
+        from analysis.county import ACK_GRACE_MS
 
         fold = await victoria.fold_daily(url, START, END, (END - START) // MINUTE)
-        report = daily_report(fold, options, [], await victoria.exposures(url, START, END))
+        events = await victoria.alarm_events(url, START, END + ACK_GRACE_MS)
+        alarms = fold_alarms(events, START, END)
+        report = daily_report(fold, options, alarms, await victoria.exposures(url, START, END))
     else:
         async with InfluxQL(url, engine) as client:
             make = county_report if engine == "raw" else county_daily_report

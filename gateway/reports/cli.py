@@ -32,8 +32,7 @@ Two ways to make it:
     forwards its readings and its daily figures there; give --influx-url (and a user or token
     if it asks). The daily figures make a province's month in a minute; --source raw folds
     every reading instead (to audit one clinic or fridge with --region or other ranges).
-    With VictoriaMetrics, give --victoria-url: daily figures only, and no alarm events (it
-    keeps no text fields).
+    With VictoriaMetrics, give --victoria-url (daily figures only).
   for one clinic: on its gateway, from the gateway's own records; give --config.
 """
 
@@ -212,7 +211,8 @@ def _options(args: argparse.Namespace, month: str) -> Any:
 
 async def _victoria(args: argparse.Namespace, month: str) -> Any:
     from analysis import victoria
-    from analysis.county import daily_report
+    from analysis.alarm_events import fold_alarms
+    from analysis.county import ACK_GRACE_MS, daily_report
     from analysis.period import month_bounds
 
     if args.source == "raw" or args.ranges:
@@ -225,11 +225,8 @@ async def _victoria(args: argparse.Namespace, month: str) -> Any:
     expected = (end - start) // int(options.interval_s * 1000)
     fold = await victoria.fold_daily(args.victoria_url, start, end, expected, args.region)
     exposures = await victoria.exposures(args.victoria_url, start, end, args.region)
-    report = daily_report(fold, options, [], exposures)
-    report.notes.append(
-        "报警事件未计入：VictoriaMetrics 不保存文本字段（报警编号），请从 InfluxDB 读取"
-    )
-    return report
+    events = await victoria.alarm_events(args.victoria_url, start, end + ACK_GRACE_MS, args.region)
+    return daily_report(fold, options, fold_alarms(events, start, end), exposures)
 
 
 async def _county(args: argparse.Namespace, month: str) -> Any:
