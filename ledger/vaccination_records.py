@@ -159,7 +159,7 @@ def dose_problems(record: DoseRecord, tables: ReferenceTables) -> list[tuple[str
             problems.append(("birth_date", f"age {months} months does not fit {vaccine.name} "
                              f"({vaccine.min_age_months} to {top} months)"))  # fmt: skip
     try:
-        check_batch(record.batch_no)
+        check_batch(record.batch_no, others=_other_fields(record))
     except BatchFieldError as error:
         problems.append((error.field, error.reason))
     checks = (
@@ -177,6 +177,14 @@ def dose_problems(record: DoseRecord, tables: ReferenceTables) -> list[tuple[str
     if not _UNIT.fullmatch(record.unit_code):
         problems.append(("unit_code", "must be the 10-digit unit code"))
     return problems
+
+
+def _other_fields(record: DoseRecord) -> dict[str, str]:
+    """Values of the record's other fields a batch number must not be."""
+    person = record.recipient
+    return {"id_number": person.id_number, "phone": person.phone, "name": person.name,
+            "trace_code": record.trace_code, "unit_code": record.unit_code,
+            "archive_no": person.archive_no}  # fmt: skip
 
 
 def _age_months(born: date, at: datetime) -> int:
