@@ -36,7 +36,7 @@ import aiomqtt
 from gateway.core.backoff import Backoff
 from gateway.core.cancelling import raise_if_cancelling
 from gateway.core.clock import Clock
-from gateway.core.errors import GatewayError
+from gateway.core.errors import ColdchainError
 from gateway.forward.errors import AuthError, ForwardError, RetryableError
 from gateway.forward.pump import CommitFeed, Pump, PumpStats
 from gateway.forward.settings import MqttSettings
@@ -323,7 +323,7 @@ class MqttForwarder:
     async def _run(self, name: str, request: dict[str, object]) -> dict[str, object]:
         try:
             return await self._commands[name](request)
-        except GatewayError as error:  # a refused command is answered, not fatal
+        except ColdchainError as error:  # a refused command is answered, not fatal
             log.warning("command %s over MQTT refused: %s", name, error)
             return {"ok": False, "code": error.code, "error": str(error)}
 

@@ -204,7 +204,9 @@ async def build(
         clock=clock,
         alarms=alarms,
         excursions=ledger.excursions,
-        commands=_county_commands(config_path, control, acting, alarms, auth.audit),
+        commands=_county_commands(
+            config_path, control, acting, alarms, auth.audit, book=ledger.book
+        ),
     )
     for pump in forwarders.pumps:
         pump.hold_for_time_correction(sync)
@@ -399,9 +401,11 @@ def _county_commands(
     acting: Acting,
     alarms: AlarmService | None,
     audit: AuditLog,
+    *,
+    book: LedgerBook | None,
 ) -> dict[str, Command]:
     """The commands the county may send over MQTT (`gateway.commands`); `reload` applies the
-    configuration file again."""
+    configuration file again, `approve` decides the clinic's stock requests."""
     from gateway.commands import county_commands
 
     async def reload() -> str:
@@ -412,4 +416,4 @@ def _county_commands(
         detail = await control.apply(load_settings(config_path))
         return f"{config_path}: {detail}"
 
-    return county_commands(acting, alarms, reload, audit)
+    return county_commands(acting, alarms, reload, audit, ledger=book)
