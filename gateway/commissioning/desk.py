@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 
 # A probe counts as reporting when it gave a good reading (or discovery saw it) this recently.
 RECENT_S = 600.0
+# The longest a form's codes, compartment and probe table may be (enforced at the edge).
+CODE, COMPARTMENT, PROBE_FIELDS = 64, 200, 32
 
 KIND_LABEL = {CompartmentKind.REFRIGERATED: "冷藏", CompartmentKind.FROZEN: "冷冻"}
 
@@ -68,44 +70,44 @@ class _Form(BaseModel):
     expected_version: Annotated[
         str, Field(min_length=64, max_length=64, description="the config version the form saw")
     ]
-    unit: Annotated[str | None, Field(pattern=r"^\d{10}$", description="the form's 单位编码")] = (
-        None
-    )
+    unit: Annotated[
+        str | None, Field(pattern=r"^\d{10}$", max_length=10, description="the form's 单位编码")
+    ] = None
     note: Annotated[str, Field(max_length=200)] = ""
 
 
 class InstallForm(_Form):
     """附表3: a probe (its [[probes]] table: code, compartment, transport fields) bound."""
 
-    probe: dict[str, Any]
+    probe: Annotated[dict[str, Any], Field(max_length=PROBE_FIELDS)]
 
 
 class ReplaceForm(_Form):
     """附表1: the probe `old_code` is replaced by new hardware (`probe`), in its compartment
     unless `probe` names another."""
 
-    old_code: str
-    probe: dict[str, Any]
+    old_code: Annotated[str, Field(max_length=CODE)]
+    probe: Annotated[dict[str, Any], Field(max_length=PROBE_FIELDS)]
 
 
 class MoveForm(_Form):
     """附表1: probe `code` now sits in `compartment`."""
 
-    code: str
-    compartment: str
+    code: Annotated[str, Field(max_length=CODE)]
+    compartment: Annotated[str, Field(max_length=COMPARTMENT)]
 
 
 class RenameForm(_Form):
     """附表1: fridge `fridge` (its code) is now called `name`."""
 
-    fridge: str
+    fridge: Annotated[str, Field(max_length=CODE)]
     name: Annotated[str, Field(min_length=1, max_length=60)]
 
 
 class DecommissionForm(_Form):
     """附表4: stop collecting from probe `code` and unbind it."""
 
-    code: str
+    code: Annotated[str, Field(max_length=CODE)]
 
 
 Form = InstallForm | ReplaceForm | MoveForm | RenameForm | DecommissionForm

@@ -29,6 +29,7 @@ from gateway.storage.accounts import (
     UnknownAccountError,
 )
 from gateway.storage.audit_log import MAX_ENTRIES, AuditLog
+from gateway.web import sizes
 from gateway.web.access import HTML, JSON, OPEN, add_route, current_user, require
 from gateway.web.audit_note import note
 from gateway.web.auth_middleware import (
@@ -59,8 +60,8 @@ class SignInBody(_Body):
     )
     name: Annotated[str, Field(min_length=1, max_length=100)]
     password: Annotated[str, Field(min_length=1, max_length=1000)]
-    next: str = "/"
-    lang: str = "zh"
+    next: Annotated[str, Field(max_length=sizes.PATH)] = "/"
+    lang: Annotated[str, Field(max_length=sizes.CODE)] = "zh"
 
 
 class SetupBody(_Body):
@@ -69,10 +70,10 @@ class SetupBody(_Body):
         frozen=True,
         json_schema_extra={"examples": [{"name": "admin", "password": "...", "display_name": ""}]},
     )
-    name: Annotated[str, Field(min_length=1)]
-    display_name: Annotated[str, Field(max_length=100)] = ""
-    password: Annotated[str, Field(min_length=1)]
-    lang: str = "zh"
+    name: Annotated[str, Field(min_length=1, max_length=sizes.CODE)]
+    display_name: Annotated[str, Field(max_length=sizes.LABEL)] = ""
+    password: Annotated[str, Field(min_length=1, max_length=sizes.PASSWORD)]
+    lang: Annotated[str, Field(max_length=sizes.CODE)] = "zh"
 
 
 class NewAccountBody(_Body):
@@ -86,11 +87,11 @@ class NewAccountBody(_Body):
             ]
         },
     )
-    name: Annotated[str, Field(min_length=1)]
-    password: Annotated[str, Field(min_length=1)]
-    roles: Annotated[list[Role], Field(min_length=1)]
-    display_name: str = ""
-    person: str | None = None
+    name: Annotated[str, Field(min_length=1, max_length=sizes.CODE)]
+    password: Annotated[str, Field(min_length=1, max_length=sizes.PASSWORD)]
+    roles: Annotated[list[Role], Field(min_length=1, max_length=len(Role))]
+    display_name: Annotated[str, Field(max_length=sizes.LABEL)] = ""
+    person: Annotated[str, Field(max_length=sizes.CODE)] | None = None
 
 
 class AccountChangeBody(_Body):
@@ -100,9 +101,9 @@ class AccountChangeBody(_Body):
         allow_inf_nan=False,
         json_schema_extra={"examples": [{"roles": ["manager"], "disabled": False}]},
     )
-    roles: Annotated[list[Role], Field(min_length=1)] | None = None
-    display_name: str | None = None
-    person: str | None = None
+    roles: Annotated[list[Role], Field(min_length=1, max_length=len(Role))] | None = None
+    display_name: Annotated[str, Field(max_length=sizes.LABEL)] | None = None
+    person: Annotated[str, Field(max_length=sizes.CODE)] | None = None
     disabled: bool | None = None
 
 
@@ -113,7 +114,7 @@ class PasswordBody(_Body):
         allow_inf_nan=False,
         json_schema_extra={"examples": [{"password": "..."}]},
     )
-    password: Annotated[str, Field(min_length=1)]
+    password: Annotated[str, Field(min_length=1, max_length=sizes.PASSWORD)]
 
 
 class NewTokenBody(_Body):
@@ -127,9 +128,10 @@ class NewTokenBody(_Body):
             ]
         },
     )
-    account: Annotated[str, Field(min_length=1)]
-    name: Annotated[str, Field(min_length=1)]
-    scope: list[Action] | None = None  # None: every action of the account
+    account: Annotated[str, Field(min_length=1, max_length=sizes.CODE)]
+    name: Annotated[str, Field(min_length=1, max_length=sizes.LABEL)]
+    # None: every action of the account
+    scope: Annotated[list[Action], Field(max_length=len(Action))] | None = None
     days: Annotated[int, Field(ge=1, le=MAX_TOKEN_DAYS)] = TOKEN_DAYS
 
 

@@ -36,6 +36,7 @@ from gateway.alarms.engine import AlarmService
 from gateway.auth.policy import Action, ForbiddenError, User, alarm_person
 from gateway.core.clinic_time import CLINIC_TZ
 from gateway.core.errors import StoreError
+from gateway.web import sizes
 from gateway.web.access import HTML, OPEN, add_route, forbidden, require
 from gateway.web.audit_note import note
 from gateway.web.auth_middleware import CSRF_FIELD, session_csrf
@@ -58,9 +59,9 @@ class AckBody(_Body):
         allow_inf_nan=False,
         json_schema_extra={"examples": [{"how": "web"}]},
     )
-    person: Annotated[str, Field(min_length=1)] | None = None
-    how: Annotated[str, Field(min_length=1)] = "web"
-    unit: str | None = None
+    person: Annotated[str, Field(min_length=1, max_length=sizes.CODE)] | None = None
+    how: Annotated[str, Field(min_length=1, max_length=sizes.LABEL)] = "web"
+    unit: Annotated[str, Field(max_length=sizes.CODE)] | None = None
 
 
 class CloseBody(_Body):
@@ -69,10 +70,10 @@ class CloseBody(_Body):
         frozen=True,
         json_schema_extra={"examples": [{"cause": "压缩机故障", "action": "疫苗转移到2号冰箱"}]},
     )
-    person: Annotated[str, Field(min_length=1)] | None = None
-    cause: Annotated[str, Field(min_length=1)]
-    action: Annotated[str, Field(min_length=1)]
-    unit: str | None = None
+    person: Annotated[str, Field(min_length=1, max_length=sizes.CODE)] | None = None
+    cause: Annotated[str, Field(min_length=1, max_length=sizes.REASON)]
+    action: Annotated[str, Field(min_length=1, max_length=sizes.REASON)]
+    unit: Annotated[str, Field(max_length=sizes.CODE)] | None = None
 
 
 class SilenceBody(_Body):

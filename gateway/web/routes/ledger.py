@@ -11,14 +11,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from aiohttp import web
+from pydantic import Field
 
 from gateway.auth.policy import Action, User, shown_to
 from gateway.core.clinic_time import CLINIC_TZ
 from gateway.ledgers.book import LedgerBook
 from gateway.storage.ledger.audit import ReadAudit
+from gateway.web import sizes
 from gateway.web.access import add_route, require
 from gateway.web.audit_note import note
 from gateway.web.json_http import json_response, parse_body, read_text, refusal
@@ -46,7 +48,7 @@ MAX_READS = 1000
 
 
 class ResolveBody(Body):
-    scan: str
+    scan: Annotated[str, Field(max_length=sizes.SCAN_TEXT)]
     encoding: Literal["text", "base64"] = "text"
 
 

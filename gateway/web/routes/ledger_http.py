@@ -43,10 +43,14 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
+# A scan as text or base64: a trace code, a GS1 string or an ID card number.
+Scanned = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+
+
 class ScanBody(Body):
     """One scan as the scanner sent it: text (GS as \\u001d), or exact bytes in base64."""
 
-    scan: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+    scan: Scanned
     encoding: Literal["text", "base64"] = "text"
     event_id: Text
 

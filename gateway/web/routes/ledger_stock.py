@@ -25,6 +25,7 @@ from gateway.web.routes.ledger_http import (
     MAX_SCANS,
     Body,
     ScanBody,
+    Scanned,
     Text,
     decode_scan,
     iso,
@@ -45,7 +46,7 @@ class ApprovalRequestBody(Body):
     same-level issue to `to_unit`: each waits for the upper level's approval."""
 
     kind: Literal["return", "scrap", "issue"]
-    scans: Annotated[list[str], Field(min_length=1, max_length=MAX_SCANS)]
+    scans: Annotated[list[Scanned], Field(min_length=1, max_length=MAX_SCANS)]
     encoding: Literal["text", "base64"] = "text"
     approval_id: Text
     reason: Text
@@ -58,7 +59,7 @@ class DecisionBody(Body):
 
 
 class StocktakeBody(Body):
-    scans: Annotated[list[str], Field(max_length=MAX_SCANS)]
+    scans: Annotated[list[Scanned], Field(max_length=MAX_SCANS)]
     encoding: Literal["text", "base64"] = "text"
 
 

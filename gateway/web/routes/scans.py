@@ -12,11 +12,19 @@ from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from aiohttp import web
-from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 
 from gateway.auth.policy import Action, shown_to
 from gateway.core.clock import Clock, SystemClock
 from gateway.storage.scans import ScanSink, ScanStore, StoredScan, scan_sink
+from gateway.web import sizes
 from gateway.web.access import add_route, require
 from gateway.web.json_http import dumps, parse_body, refused
 from gateway.web.query import query_whole
@@ -78,10 +86,10 @@ class ScanPost(BaseModel):
     """A scan submitted over HTTP: the text, or its exact bytes in base64."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    raw: str
+    raw: Annotated[str, Field(max_length=sizes.SCAN_TEXT)]
     encoding: Literal["text", "base64"] = "text"
-    scanner: Annotated[str, AfterValidator(_name)]
-    station: Annotated[str, AfterValidator(_name)]
+    scanner: Annotated[str, Field(max_length=sizes.LABEL), AfterValidator(_name)]
+    station: Annotated[str, Field(max_length=sizes.LABEL), AfterValidator(_name)]
 
     @field_validator("raw")
     @classmethod
