@@ -42,6 +42,7 @@ class Action(enum.StrEnum):
     MANUAL_READING = "manual_reading"
     SCAN = "scan"  # POST /api/scans: record a scan (what it then does is checked on its own)
     STOCK_RECEIVE = "stock_receive"  # receive, and move between compartments
+    HOLD_OVERRIDE = "hold_override"  # let stock move through a compartment's alarm hold
     STOCK_ISSUE = "stock_issue"
     STOCK_REQUEST = "stock_request"  # ask to return upward, scrap or issue to the same level
     STOCK_APPROVE = "stock_approve"  # the upper level (county) decides those requests
@@ -73,6 +74,7 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.MANUAL_READING: frozenset({Role.MANAGER, Role.TECHNICIAN}),
     Action.SCAN: frozenset({Role.MANAGER, Role.VACCINATOR, Role.TECHNICIAN}),
     Action.STOCK_RECEIVE: frozenset({Role.MANAGER}),
+    Action.HOLD_OVERRIDE: frozenset({Role.MANAGER}),
     Action.STOCK_ISSUE: frozenset({Role.MANAGER}),
     Action.STOCK_REQUEST: frozenset({Role.MANAGER}),
     # Seed 002: returns up, same-level issues and scraps need 上级机构审核, the upper level's

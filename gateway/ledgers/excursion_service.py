@@ -1,11 +1,16 @@
 """Stock-aware excursions on the gateway: temperatures from the readings store, stock from the
 ledger, excursions from the alarm store.
 
-`run()` (the supervisor's task ``excursions``) follows the alarm store's transitions: when a
-too-warm or too-cold alarm clears (the compartment is back in range) or closes, the excursion
-from the alarm's `since` to that moment is measured on the compartment's probes and recorded,
-which quarantines every package that was in the compartment meanwhile. Its cursor is kept in
-the ledger file; recording is idempotent per alarm transition, so a restart repeats nothing.
+While a compartment's too-warm, too-cold or probe-fault alarm is open, the compartment is on
+hold (`hold_on`, which the stock ledger asks before each movement; `ledger.holds`): nothing is
+received into it, moved into it or administered from it unless a manager overrode that hold
+(`override_hold`). `run()` (the supervisor's task ``excursions``) follows the alarm store's
+transitions: when a too-warm or too-cold alarm clears (the compartment is back in range) or
+closes, the excursion from the alarm's `since` to that moment is measured on the compartment's
+probes and recorded, which quarantines every package that was in the compartment meanwhile:
+the hold becomes the quarantine. A hold check that finds the alarm cleared records it at once.
+Its cursor is kept in the ledger file; recording is idempotent per alarm transition, so a
+restart repeats nothing.
 The same measurement runs on demand for any compartment and window (`measure`, `record`).
 Every recorded excursion is also an event for the county (`exposures`, `ExposureEvents`).
 """
@@ -20,7 +25,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from alerts.escalation import TransitionKind
+from alerts.escalation import Alarm, EscalationState, TransitionKind
 from alerts.model import ConditionKind
 from gateway.core.clock import Clock
 from gateway.core.errors import GatewayError, StoreError
@@ -33,16 +38,21 @@ from gateway.storage.ledger.db import LedgerDB
 from gateway.storage.ledger.locations import StockLocations
 from gateway.storage.ledger.quarantine import Excursion, Quarantine, Thresholds
 from gateway.storage.ledger.queries import (
+    OVERRIDE,
+    HoldOverride,
     excursions_after,
     excursions_started_between,
+    hold_grant,
     read_meta,
+    record_hold_override,
     write_meta,
 )
 from gateway.storage.ledger.requisition import Requisitions
 from gateway.storage.ledger.stock import StockLedger
 from gateway.storage.readings import ReadingStore
-from ledger.errors import LedgerError
+from ledger.errors import LedgerError, StockError
 from ledger.exposure import Exposure, Sample, exposure, worst
+from ledger.holds import Hold, Override
 from ledger.stability import StabilityTable, load_stability
 from probes.reading import ProbeStatus
 
@@ -57,6 +67,8 @@ CURSOR_KEY = "excursions.alarm_transition_seq"
 #: more than 30 days of one reading a minute, per probe
 MAX_READINGS = 200_000
 _EXCURSION_KINDS = frozenset({ConditionKind.TOO_WARM.value, ConditionKind.TOO_COLD.value})
+#: The alarms that put their compartment on hold while the condition holds.
+HOLD_KINDS = frozenset({ConditionKind.TOO_WARM, ConditionKind.TOO_COLD, ConditionKind.PROBE_FAULT})
 _ENDS = frozenset({TransitionKind.CLEARED.value, TransitionKind.CLOSED.value})
 
 
@@ -99,9 +111,11 @@ class ExcursionService:
         readings: ReadingStore,
         stability: StabilityTable,
         alarms: AlarmStore | None = None,
+        alarm_state: Callable[[], EscalationState] | None = None,
         poll_s: float = 30.0,
     ) -> None:
         self.settings = settings
+        self.alarm_state = alarm_state
         self.clock = clock
         self.db = db
         self.readings = readings
@@ -175,6 +189,59 @@ class ExcursionService:
         except LedgerError as error:
             log.warning("doses at risk in %s unknown: %s", compartment, error)
             return None
+
+    # -- holds -----------------------------------------------------------------------------
+
+    def hold_on(self, compartment: str) -> Hold | None:
+        """The hold on `compartment` now: its open too-warm, too-cold or probe-fault alarm,
+        with the manager's override of it if any. An alarm of it that has cleared is recorded
+        as an excursion first: its packages are then quarantined, not held."""
+        if self.alarm_state is None:
+            return None
+        cleared = False
+        for alarm in self.alarm_state().alarms.values():
+            condition = alarm.condition
+            if condition.subject != compartment or condition.kind not in HOLD_KINDS:
+                continue
+            if alarm.active:
+                return self._hold(compartment, alarm)
+            cleared = cleared or condition.kind.value in _EXCURSION_KINDS
+        if cleared:
+            self.follow()
+        return None
+
+    def holds(self) -> list[Hold]:
+        """Every compartment on hold now."""
+        found = (self.hold_on(ref) for ref in compartment_refs(self.settings))
+        return [hold for hold in found if hold is not None]
+
+    def override_hold(self, compartment: str, who: str, reason: str) -> Hold:
+        """A manager lets movements through the hold on `compartment` (until its alarm
+        ends); recorded with who and why. StockError when nothing holds the compartment."""
+        hold = self.hold_on(compartment)
+        if hold is None:
+            raise StockError(
+                "compartment",
+                f"{compartment} is not on hold: nothing to override; fix: check GET "
+                "/api/ledger/holds",
+            )
+        override = Override(who, reason, self.clock.now())
+        with self.db.transaction("override a hold"):
+            record_hold_override(
+                self.db,
+                HoldOverride(
+                    override.at, compartment, hold.alarm_id, OVERRIDE, "", (), who, reason
+                ),
+            )
+        log.warning("hold on %s (%s) overridden by %s: %s", compartment, hold.alarm, who, reason)
+        return self.hold_on(compartment) or hold
+
+    def _hold(self, compartment: str, alarm: Alarm) -> Hold:
+        row = None if self.alarms is None else self.alarms.alarms_by_id([alarm.id]).get(alarm.id)
+        return Hold(
+            compartment, alarm.id, None if row is None else row.no, str(alarm.condition.kind),
+            alarm.since, hold_grant(self.db, compartment, alarm.id),
+        )  # fmt: skip
 
     # -- following the alarms --------------------------------------------------------------
 
@@ -333,7 +400,9 @@ def open_excursions(
         settings, clock, ledger.db, ledger.stock, readings=readings,
         stability=stability_beside(config_path, settings.gateway.data_dir),
         alarms=None if alarms is None else alarms.store,
+        alarm_state=None if alarms is None else lambda: alarms.core.escalation,
     )  # fmt: skip
     if alarms is not None:
         alarms.count_doses_with(service.doses_at_risk)
+        ledger.stock.holds = service.hold_on
     return service

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from gateway.storage.ledger.db import LedgerDB, to_ms
+from gateway.storage.ledger.queries import compartment_of
 from gateway.storage.ledger.stock import IN_STOCK, OPENED, EventResult, StockLedger
 from ledger.errors import EventConflictError, LedgerError, StockError
 
@@ -100,6 +101,7 @@ class StockLocations:
                     raise StockError(
                         "trace_code", f"{code} is already in {where}: scan it as a move instead"
                     )
+            self.stock.check_hold(compartment, "receiving", codes, event_id=event_id, actor=actor)
             return self._record(event_id, PLACE, compartment, codes, actor=actor)
 
     def place_batch(
@@ -131,6 +133,7 @@ class StockLocations:
                     f" {product_id}/{batch_no}: count again or scan the packages one by one",
                 )
             whole = f"{product_id}/{batch_no}"
+            self.stock.check_hold(compartment, "receiving", codes, event_id=event_id, actor=actor)
             return self._record(event_id, PLACE, compartment, codes, actor=actor, batch=whole)
 
     def move(
@@ -146,20 +149,16 @@ class StockLocations:
                 self._in_stock(code, "move")
                 if self.where(code) == compartment:
                     raise StockError("trace_code", f"{code} is already in {compartment}")
+            self.stock.check_hold(
+                compartment, "moving into it", codes, event_id=event_id, actor=actor
+            )
             return self._record(event_id, MOVE, compartment, codes, actor=actor)
 
     # -- views -----------------------------------------------------------------------------
 
     def where(self, code: str, at: datetime | None = None) -> str | None:
         """The compartment a package was last put in, at or before `at` (default: now)."""
-        with self.db.translated("read location"):
-            row = self.db.conn.execute(
-                "SELECT e.compartment FROM location_units u JOIN location_events e"
-                " ON e.seq = u.event_seq WHERE u.code = ? AND e.at_ms <= ?"
-                " ORDER BY e.seq DESC LIMIT 1",
-                (code, self._ms(at)),
-            ).fetchone()
-        return None if row is None else str(row[0])
+        return compartment_of(self.db, code, self._ms(at))
 
     def contents(self, compartment: str, at: datetime | None = None) -> list[UnitAt]:
         """What was in `compartment` at `at` (default: now): placed there last, still in stock."""

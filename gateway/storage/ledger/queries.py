@@ -14,6 +14,75 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from gateway.storage.ledger.db import LedgerDB, from_ms, to_ms
+from ledger.holds import Override
+
+
+def compartment_of(db: LedgerDB, code: str, at_ms: int) -> str | None:
+    """The compartment a package was last put in, at or before `at_ms`."""
+    with db.translated("read location"):
+        row = db.conn.execute(
+            "SELECT e.compartment FROM location_units u JOIN location_events e"
+            " ON e.seq = u.event_seq WHERE u.code = ? AND e.at_ms <= ?"
+            " ORDER BY e.seq DESC LIMIT 1",
+            (code, at_ms),
+        ).fetchone()
+    return None if row is None else str(row[0])
+
+
+#: The action of a manager's override itself, as a row of `hold_overrides`.
+OVERRIDE = "override"
+
+
+@dataclass(frozen=True, slots=True)
+class HoldOverride:
+    """A manager's override of a compartment's hold (`action` OVERRIDE), or one movement it
+    let through (`action` receiving, moving into it, administering)."""
+
+    at: datetime
+    compartment: str
+    alarm: str
+    action: str
+    event_id: str
+    codes: tuple[str, ...]
+    who: str
+    reason: str
+
+
+def record_hold_override(db: LedgerDB, override: HoldOverride) -> None:
+    """Within the caller's transaction: the override that let a movement through a hold."""
+    db.conn.execute(
+        "INSERT INTO hold_overrides (at_ms, compartment, alarm, action, event_id, codes, who,"
+        " reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            to_ms(override.at), override.compartment, override.alarm, override.action,
+            override.event_id, json.dumps(list(override.codes)), override.who, override.reason,
+        ),
+    )  # fmt: skip
+
+
+def hold_grant(db: LedgerDB, compartment: str, alarm_id: str) -> Override | None:
+    """The manager's override of the hold alarm `alarm_id` puts on `compartment`, if any."""
+    with db.translated("read hold overrides"):
+        row = db.conn.execute(
+            "SELECT who, reason, at_ms FROM hold_overrides WHERE compartment = ? AND alarm = ?"
+            " AND action = ? ORDER BY seq DESC LIMIT 1",
+            (compartment, alarm_id, OVERRIDE),
+        ).fetchone()
+    return None if row is None else Override(row[0], row[1], from_ms(row[2]))
+
+
+def hold_overrides(db: LedgerDB, limit: int = 100) -> list[HoldOverride]:
+    """The newest overrides first."""
+    with db.translated("read hold overrides"):
+        rows = db.conn.execute(
+            "SELECT at_ms, compartment, alarm, action, event_id, codes, who, reason"
+            " FROM hold_overrides ORDER BY seq DESC LIMIT ?",
+            (limit,),
+        ).fetchall()
+    return [
+        HoldOverride(from_ms(r[0]), r[1], r[2], r[3], r[4], tuple(json.loads(r[5])), r[6], r[7])
+        for r in rows
+    ]
 
 
 def read_meta(db: LedgerDB, key: str) -> str | None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
@@ -27,9 +27,11 @@ from gateway.core.clock import Clock
 from gateway.storage.ledger.catalogue import Catalogue
 from gateway.storage.ledger.db import LedgerDB, from_ms, to_ms
 from gateway.storage.ledger.quarantine import held_reason
+from gateway.storage.ledger.queries import HoldOverride, compartment_of, record_hold_override
 from gateway.storage.ledger.units import UnitCatalogue
 from ledger.codes import Gs1Code, TraceCode, classify
 from ledger.errors import EventConflictError, ScanError, StockError
+from ledger.holds import HoldError, HoldLookup
 from ledger.shipments import Resolved
 from ledger.tables import load_tables
 from ledger.units import Route, Unit, check_return, issue_route
@@ -90,7 +92,7 @@ class SummaryIssue:
 class StockLedger:
     def __init__(
         self, db: LedgerDB, catalogue: Catalogue, clock: Clock, *, unit_code: str = "",
-        scrap_reasons: Mapping[str, str] | None = None,
+        scrap_reasons: Mapping[str, str] | None = None, holds: HoldLookup | None = None,
     ) -> None:  # fmt: skip
         self.db = db
         self.catalogue = catalogue
@@ -100,6 +102,29 @@ class StockLedger:
         self.scrap_reasons = dict(
             scrap_reasons if scrap_reasons is not None else load_tables().scrap_reasons
         )
+        self.holds = holds
+        """The holds of the compartments (the gateway's alarms); None: nothing is held."""
+
+    def check_hold(
+        self, compartment: str | None, action: str, codes: Sequence[str], *, event_id: str,
+        actor: str,
+    ) -> None:  # fmt: skip
+        """Within the caller's transaction: refuse `action` in a compartment on hold, or,
+        under a manager's override of that hold, record the movement it let through."""
+        if compartment is None or self.holds is None:
+            return
+        hold = self.holds(compartment)
+        if hold is None:
+            return
+        if hold.override is None:
+            raise HoldError(action, hold)
+        record_hold_override(
+            self.db,
+            HoldOverride(
+                self.clock.now(), compartment, hold.alarm_id, action, event_id, tuple(codes),
+                actor, f"under the override by {hold.override.who}: {hold.override.reason}",
+            ),
+        )  # fmt: skip
 
     # -- scans -----------------------------------------------------------------------------
 
@@ -272,7 +297,8 @@ class StockLedger:
     def administer_in_transaction(
         self, item: Resolved, *, event_id: str, actor: str
     ) -> EventResult:
-        """For callers that already hold a transaction (the vaccination ledger)."""
+        """For callers that already hold a transaction (the vaccination ledger). Refused from
+        a compartment on hold (`check_hold`)."""
         seen = self._seen(event_id, "administer", item.code)
         if seen:
             return seen
@@ -281,6 +307,8 @@ class StockLedger:
         self._expiry_check(item, now)
         if (held := held_reason(self.db, item.code)) is not None:
             raise StockError("trace_code", f"{item.code}: {held}")
+        compartment = compartment_of(self.db, item.code, to_ms(now))
+        self.check_hold(compartment, "administering", [item.code], event_id=event_id, actor=actor)
         if state.discard_at is not None and now >= state.discard_at:
             raise StockError(
                 "trace_code",

@@ -113,4 +113,13 @@ MIGRATIONS: Migrations = (
             at_ms INTEGER NOT NULL, actor TEXT NOT NULL, lines TEXT NOT NULL,
             PRIMARY KEY (day, part))""",
     ),
+    (
+        # A manager's override of a compartment's hold (ledger.holds): the movement it let
+        # through, the alarm that held the compartment, who and why.
+        """CREATE TABLE hold_overrides (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT, at_ms INTEGER NOT NULL,
+            compartment TEXT NOT NULL, alarm TEXT NOT NULL, action TEXT NOT NULL,
+            event_id TEXT NOT NULL, codes TEXT NOT NULL, who TEXT NOT NULL,
+            reason TEXT NOT NULL)""",
+    ),
 )

@@ -15,8 +15,10 @@ from pydantic import AwareDatetime, Field, StringConstraints, model_validator
 from gateway.auth.policy import Action
 from gateway.core.errors import GatewayError
 from gateway.ledgers.excursion_service import ExcursionService, Measured, manual_id
+from gateway.storage.ledger.locations import UnitAt
 from gateway.storage.ledger.quarantine import Excursion
 from gateway.web.access import CSV, HTML, JSON, Handler, add_route, require
+from gateway.web.audit_note import note
 from gateway.web.json_http import json_response, parse_body, refusal
 from gateway.web.routes.ledger_http import (
     Body,
@@ -25,6 +27,7 @@ from gateway.web.routes.ledger_http import (
     ledger_refusals,
     reader,
 )
+from ledger.holds import Hold
 from ledger.requisition_plan import parse_month, to_csv, to_html
 
 SERVICE = web.AppKey("excursion_service", ExcursionService)
@@ -91,6 +94,11 @@ class ReviewBody(Body):
     note: Annotated[str, Field(max_length=500)] = ""
 
 
+class OverrideBody(Body):
+    compartment: Text
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+
 def add_excursion_routes(app: web.Application, service: ExcursionService) -> None:
     app[SERVICE] = service
     bodies: dict[Handler, type[Body]] = {
@@ -100,12 +108,15 @@ def add_excursion_routes(app: web.Application, service: ExcursionService) -> Non
         record_excursion: ExcursionBody,
         dispose: DispositionBody,
         review: ReviewBody,
+        override_hold: OverrideBody,
     }
     for method, path, handler, action in (
         ("POST", "/api/ledger/stock/receive-into", receive_into, Action.STOCK_RECEIVE),
         ("POST", "/api/ledger/stock/placements", place, Action.STOCK_RECEIVE),
         ("POST", "/api/ledger/stock/moves", move, Action.STOCK_RECEIVE),
         ("GET", "/api/ledger/stock/contents", contents, Action.VIEW),
+        ("GET", "/api/ledger/holds", list_holds, Action.VIEW),
+        ("POST", "/api/ledger/holds/override", override_hold, Action.HOLD_OVERRIDE),
         ("GET", "/api/ledger/excursions", list_excursions, Action.VIEW),
         ("POST", "/api/ledger/excursions", record_excursion, Action.EXCURSION_DISPOSITION),
         ("GET", "/api/ledger/excursions/impact", impact, Action.VIEW),
@@ -182,6 +193,49 @@ async def contents(request: web.Request) -> web.Response:
         "units": [{"code": u.code, "product_id": u.product_id, "batch_no": u.batch_no,
                    "doses_left": u.doses_left} for u in units],
     })  # fmt: skip
+
+
+# -- holds ---------------------------------------------------------------------------------
+
+
+async def list_holds(request: web.Request) -> web.Response:
+    """The compartments on hold now (an open too-warm, too-cold or probe-fault alarm), each
+    with the packages held and the manager's override, if any."""
+    reader(request)
+    service = request.app[SERVICE]
+    with ledger_refusals():
+        holds = [(hold, service.locations.contents(hold.compartment)) for hold in service.holds()]
+    return json_response({"holds": [_hold(hold, units) for hold, units in holds]})
+
+
+async def override_hold(request: web.Request) -> web.Response:
+    user = require(request, Action.HOLD_OVERRIDE)
+    body = await parse_body(request, OverrideBody)
+    service = request.app[SERVICE]
+    with ledger_refusals():
+        hold = service.override_hold(body.compartment, user.name, body.reason)
+        units = service.locations.contents(hold.compartment)
+    note(request, f"overrode the hold on {hold.compartment} ({hold.alarm}): {body.reason}")
+    return json_response(_hold(hold, units), 201)
+
+
+def _hold(hold: Hold, units: list[UnitAt]) -> dict[str, Any]:
+    override = hold.override
+    return {
+        "compartment": hold.compartment,
+        "alarm_id": hold.alarm_id,
+        "alarm_no": hold.alarm_no,
+        "kind": hold.kind,
+        "since": hold.since.isoformat(),
+        "alarm": hold.alarm,
+        "override": None
+        if override is None
+        else {"by": override.who, "reason": override.reason, "at": override.at.isoformat()},
+        "packages": len(units),
+        "doses": sum(unit.doses_left for unit in units),
+        "units": [{"code": u.code, "product_id": u.product_id, "batch_no": u.batch_no,
+                   "doses_left": u.doses_left} for u in units],
+    }  # fmt: skip
 
 
 # -- excursions ----------------------------------------------------------------------------
