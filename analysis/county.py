@@ -140,13 +140,14 @@ async def county_report(
     for window in range(start, end, DAY_MS):
         stop = min(window + DAY_MS, end)
         query = (
-            f'SELECT "temperature", "status" FROM "{READINGS}" WHERE time >= {window}ms '  # noqa: S608
+            f'SELECT "temperature", "status", "clock_synced" FROM "{READINGS}" '  # noqa: S608
+            f"WHERE time >= {window}ms "
             f"AND time < {stop}ms{_where_region(options.region)} GROUP BY {group}"
         )
         async for chunk in client.series(query):
             add = accumulator(_probe_key(chunk.tags)).add
-            for t, temperature, status in chunk.values:
-                add(t, temperature, 0 if status is None else status)
+            for t, temperature, status, synced in chunk.values:
+                add(t, temperature, 0 if status is None else status, synced=synced != 0)
         if step:
             step("读数")
     events = await _alarm_events(client, start, end + ACK_GRACE_MS, options.region)

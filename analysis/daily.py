@@ -5,13 +5,14 @@ midnights as cuts, runs carried across them) and forwards one point per probe an
 
     coldchain_daily,compartment=<name>,fridge=<code>,gateway=<number>,kind=<kind>,probe=<code>,
                     region=<code>,unit=<code> expected=<int>i,ok=<int>i,faults=<int>i,...
-                    <local midnight starting the day, ms>
+                    <local midnight starting the day + revision, ms>
 
 The fields are `SeriesStats`' own (`FIELDS`: counts and milliseconds as integers, temperatures
-and sums as floats; `min_c`/`min_at`/`max_c`/`max_at` only on a day with an ok reading). The
-series and timestamp are stable, so a recomputation (late data, a clock correction) overwrites
-the day. Folded by `MonthFold` (the same merge as `metrics.join_periods`), a probe's days give
-its month exactly as the raw-point fold does; the month's expected readings come from the month
+and sums as floats; `min_c`/`min_at`/`max_c`/`max_at` only on a day with an ok reading). A
+recomputation (late data, a clock correction) is sent as the day's next revision, at midnight +
+the revision in ms, and the last revision of a day counts (VictoriaMetrics cannot overwrite).
+Folded by `MonthFold` (the same merge as `metrics.join_periods`), a probe's days give its month
+exactly as the raw-point fold does; the month's expected readings come from the month
 itself (and so does its length, `span_ms`), so a day no gateway reported counts as a day
 without data, as it does from raw points.
 """
@@ -19,6 +20,7 @@ without data, as it does from raw points.
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -33,6 +35,7 @@ INTEGER_FIELDS = (
     "expected",
     "ok",
     "faults",
+    "unsynced",
     "outside_period",
     "covered_ms",
     "fault_ms",
@@ -100,44 +103,67 @@ def probe_key(tags: Mapping[str, str]) -> ProbeKey:
 
 
 _SUMMED = frozenset((*INTEGER_FIELDS, *FLOAT_FIELDS))
-_EXTREME_SLOT = {"min_c": 0, "min_at": 1, "max_c": 2, "max_at": 3}
+_DAY_SLOT = {"min_c": 0, "min_at": 1, "max_c": 2, "max_at": 3, "sum_c": 4, "ok": 5}
+
+#: A day of one probe for its curve: (day start ms, min °C, max °C, mean °C).
+DayPoint = tuple[int, float, float, float]
 
 
 @dataclass(slots=True)
 class _Probe:
     stats: SeriesStats
-    days: set[int]
-    extremes: dict[int, list[float | None]]
+    days: dict[int, list[float | None]]
+    """Per day: min_c, min_at, max_c, max_at, sum_c, ok (the extremes and the curve)."""
 
 
 class MonthFold:
-    """Folds daily figures into each probe's month, one field value at a time, in any order
-    (InfluxQL hands rows of fields, VictoriaMetrics one series per field): counts and sums
-    add up; each day's extremes are kept (four numbers) until `months()` picks the month's,
-    the earliest on a tie as `SeriesStats.merge` does."""
+    """Folds daily figures into each probe's month, one field value at a time: counts and
+    sums add up; each day keeps six numbers (its extremes, sum and count) for the month's
+    extremes, the earliest on a tie as `SeriesStats.merge` does, and for the curve.
+
+    A recomputed day is a later revision (its time is the day's start + the revision in ms):
+    the values of one probe's field must come in time order (InfluxQL's rows of a series,
+    VictoriaMetrics' samples of a series), and the last of a day is the one folded."""
 
     def __init__(self, start_ms: int, end_ms: int, expected: int) -> None:
         self.start_ms, self.end_ms, self.expected = start_ms, end_ms, expected
+        self._starts = day_starts(start_ms, end_ms)
         self._probes: dict[ProbeKey, _Probe] = {}
+        self._pending: dict[tuple[ProbeKey, str], tuple[int, float]] = {}
 
     def probe(self, key: ProbeKey) -> None:
         """Know a probe even if it reported no day of the month (it shows as no data)."""
         if key not in self._probes:
-            self._probes[key] = _Probe(SeriesStats(), set(), {})
+            self._probes[key] = _Probe(SeriesStats(), {})
 
-    def add(self, key: ProbeKey, name: str, day_ms: int, value: float | None) -> None:
-        if value is None or not self.start_ms <= day_ms < self.end_ms:
+    def add(self, key: ProbeKey, name: str, t: int, value: float | None) -> None:
+        """The value of field `name` of the probe's day revision at `t`."""
+        if value is None or not self.start_ms <= t < self.end_ms:
             return
+        day = self._starts[bisect_right(self._starts, t) - 1]
+        pending = self._pending.get((key, name))
+        if pending is not None and pending[0] != day:
+            self._fold(key, name, *pending)
+        self._pending[key, name] = (day, value)
+
+    def _fold(self, key: ProbeKey, name: str, day: int, value: float) -> None:
         self.probe(key)
         probe = self._probes[key]
         if name in _SUMMED:
             setattr(probe.stats, name, getattr(probe.stats, name) + value)
-            probe.days.add(day_ms)
-        elif (slot := _EXTREME_SLOT.get(name)) is not None:
-            probe.extremes.setdefault(day_ms, [None, None, None, None])[slot] = value
+        if (slot := _DAY_SLOT.get(name)) is not None:
+            probe.days.setdefault(day, [None] * 6)[slot] = value
+        elif name in _SUMMED:
+            probe.days.setdefault(day, [None] * 6)
+
+    def _flush(self) -> None:
+        for (key, name), pending in self._pending.items():
+            self._fold(key, name, *pending)
+        self._pending.clear()
 
     def months(self) -> dict[ProbeKey, tuple[SeriesStats, int]]:
         """Each probe's month and how many days it reported."""
+        self._flush()
         out: dict[ProbeKey, tuple[SeriesStats, int]] = {}
         for key, probe in self._probes.items():
             stats = probe.stats
@@ -145,8 +171,8 @@ class MonthFold:
                 setattr(stats, name, int(getattr(stats, name)))
             stats.expected, stats.probes = self.expected, 1
             stats.span_ms = self.end_ms - self.start_ms
-            lows = [p for v in probe.extremes.values() if (p := _pair(v[0], v[1], 1.0))]
-            highs = [p for v in probe.extremes.values() if (p := _pair(v[2], v[3], -1.0))]
+            lows = [p for v in probe.days.values() if (p := _pair(v[0], v[1], 1.0))]
+            highs = [p for v in probe.days.values() if (p := _pair(v[2], v[3], -1.0))]
             if lows:
                 stats.min_c, stats.min_at = min(lows)
             if highs:
@@ -154,6 +180,17 @@ class MonthFold:
                 stats.max_c = -top
             out[key] = (stats, len(probe.days))
         return out
+
+    def curve(self, key: ProbeKey) -> list[DayPoint]:
+        """The probe's days with readings, in order (after `months`)."""
+        probe = self._probes.get(key)
+        if probe is None:
+            return []
+        return [
+            (day, v[0], v[2], v[4] / v[5])
+            for day, v in sorted(probe.days.items())
+            if v[0] is not None and v[2] is not None and v[4] is not None and v[5]
+        ]
 
 
 def _pair(value: float | None, at: float | None, sign: float) -> tuple[float, int] | None:

@@ -80,6 +80,8 @@ class SeriesStats:
     expected: int = 0
     ok: int = 0
     faults: int = 0
+    unsynced: int = 0
+    """Readings stamped by an unsynchronised clock whose time could not be corrected."""
     outside_period: int = 0
     covered_ms: int = 0
     fault_ms: int = 0
@@ -257,9 +259,12 @@ class SeriesAccumulator:
     def _slots(self, t: int) -> int:
         return (t - self.start_ms) // self.interval_ms
 
-    def add(self, t: int, temperature: float | None, status: int = OK) -> None:
+    def add(
+        self, t: int, temperature: float | None, status: int = OK, *, synced: bool = True
+    ) -> None:
         """One reading at `t` ms; readings outside [start, end) or out of order are counted
-        in `outside_period` and otherwise ignored (clock-shifted points)."""
+        in `outside_period` and otherwise ignored (clock-shifted points). `synced` False: its
+        time is unreliable (counted in `unsynced`, folded as it is)."""
         if (
             t < self.start_ms
             or t >= self.end_ms
@@ -272,6 +277,8 @@ class SeriesAccumulator:
         self._last_at = t
         if t >= self._edges[self._period + 1]:
             self._enter(t)
+        if not synced:
+            self.stats.unsynced += 1
         if broken:
             self._break()
         if status != OK or temperature is None or not math.isfinite(temperature):

@@ -10,11 +10,14 @@ month. A day is complete once its end plus the longest gap a reading may hold ov
 
 The lane recomputes the current month, and the previous one during the first `RECHECK_DAYS` of
 a month (late data and corrections land there), every `period_s` and just after each local
-midnight. What it sent is remembered per sink, probe and day as a digest of the point in the
-readings file's `meta`: an unchanged day is not sent again; a changed one is, with the same
-series and timestamp, and the server overwrites it. The point is `coldchain_daily` (tags as the
-readings', time the day's local midnight; fields in `analysis.daily`), or over MQTT a JSON
-object on `<prefix>/<unit>/daily`.
+midnight. What it sent is remembered per sink, probe and day (a digest of the figures and their
+revision) in the readings file's `meta`: an unchanged day is not sent again; a changed one is
+sent as the next revision, at the day's local midnight + the revision in milliseconds. The
+county folds the last revision of each day (`analysis.daily.MonthFold`): VictoriaMetrics
+cannot overwrite a sample (of two at one time it keeps either), so a correction is a new
+sample rather than an overwrite, on every engine alike; a replay after a crash rewrites the same
+revision at the same time. The point is `coldchain_daily` (tags as the readings'; fields in
+`analysis.daily`), or over MQTT a JSON object on `<prefix>/<unit>/daily` with `revision`.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -53,6 +56,9 @@ class DayFigures:
     probe: str
     day_ms: int
     stats: SeriesStats
+    revision: int = 0
+    """How many times the day was sent with other figures before: the point's time is the
+    day's start + `revision` ms."""
 
 
 LimitsOf = Callable[[str], Limits]
@@ -68,18 +74,24 @@ def month_of(moment_ms: int, tz: ZoneInfo = CLINIC_TZ) -> tuple[int, int]:
 
 def _month_readings(
     store: ReadingStore, probe: str, start_ms: int, end_ms: int
-) -> Iterator[tuple[int, float | None, int]]:
-    """(ms, temperature, status) in time order, one per millisecond: of readings stamped
-    alike the last recorded, as a server keeps the last point written at a series' time."""
+) -> Iterator[tuple[int, float | None, int, bool]]:
+    """(ms, temperature, status, clock synced) in time order, one per millisecond: of
+    readings stamped alike the last recorded, as a server keeps the last point written at a
+    series' time."""
     ok = STATUS_CODES
     for low in range(start_ms, end_ms, DAY_MS):
         rows = store.readings(
             probe, from_millis(low), from_millis(min(low + DAY_MS, end_ms)), _PAGE
         )
-        previous: tuple[int, float | None, int] | None = None
+        previous: tuple[int, float | None, int, bool] | None = None
         for item in rows:
             reading = item.reading
-            point = (to_millis(reading.taken_at), reading.temperature, ok[reading.status])
+            point = (
+                to_millis(reading.taken_at),
+                reading.temperature,
+                ok[reading.status],
+                reading.clock_synced,
+            )
             if previous is not None and previous[0] != point[0]:
                 yield previous
             previous = point
@@ -114,8 +126,8 @@ def compute_days(
         acc = SeriesAccumulator(
             limits_of(probe), start, end, interval_ms, max_gap, cuts=midnights[1:]
         )
-        for t, temperature, status in _month_readings(store, probe, start, until):
-            acc.add(t, temperature, status)
+        for t, temperature, status, synced in _month_readings(store, probe, start, until):
+            acc.add(t, temperature, status, synced=synced)
         wanted = set(complete)
         out += [
             DayFigures(probe, day, stats)
@@ -183,8 +195,8 @@ class DailyFiguresLane:
         return f"forward.{KIND}.{self.name}.{day.probe}.{local}"
 
     def pending(self, now_ms: int) -> list[tuple[DayFigures, str]]:
-        """The recent complete days whose point differs from the one last sent, with its
-        digest."""
+        """The recent complete days whose figures differ from those last sent, each with its
+        revision and what to remember once sent."""
         months = [month_of(now_ms)]
         if now_ms - months[0][0] < RECHECK_DAYS * DAY_MS:
             months.insert(0, month_of(months[0][0] - 1))
@@ -195,8 +207,11 @@ class DailyFiguresLane:
                 self._store, probes, self._limits_of, month, now_ms, interval_ms=self._interval_ms
             ):
                 digest = hashlib.sha256(line_fields(day.stats).encode()).hexdigest()[:16]
-                if self._store.get_meta(self._key(day)) != digest:
-                    out.append((day, digest))
+                sent = (self._store.get_meta(self._key(day)) or "").split()
+                if sent and sent[0] == digest:
+                    continue
+                revision = int(sent[1]) + 1 if len(sent) == 2 else 0
+                out.append((replace(day, revision=revision), f"{digest} {revision}"))
         return out
 
     async def step(self) -> float:
@@ -237,7 +252,8 @@ def daily_lines(days: Sequence[DayFigures], identity: Identity) -> bytes:
     """Days as `coldchain_daily` line protocol (tags as the readings')."""
     encoder = LineEncoder(identity, MEASUREMENT)
     return "\n".join(
-        f"{encoder.prefix(day.probe)}{line_fields(day.stats)} {day.day_ms}" for day in days
+        f"{encoder.prefix(day.probe)}{line_fields(day.stats)} {day.day_ms + day.revision}"
+        for day in days
     ).encode()
 
 
@@ -255,6 +271,7 @@ def daily_json(day: DayFigures, identity: Identity) -> dict[str, object]:
         "probe": day.probe,
         "day": datetime.fromtimestamp(day.day_ms / 1000, CLINIC_TZ).date().isoformat(),
         "day_ms": day.day_ms,
+        "revision": day.revision,
         **{name: _number(value) for name, value in fields.items()},
     }
 

@@ -248,7 +248,7 @@ async def test_the_county_report_from_daily_figures_equals_the_raw_points(
 
         south.correct_times(corrections)
         await lanes["south"].step()
-        assert [(d.probe, d.day_ms) for d in sent["south"][29:]] == [("P1", at(6))]
+        assert [(d.probe, d.day_ms, d.revision) for d in sent["south"][29:]] == [("P1", at(6), 1)]
 
         for store, identity in ((north, NORTH), (south, SOUTH)):
             for settings in (v1, v2):
@@ -272,7 +272,7 @@ async def test_the_county_report_from_daily_figures_equals_the_raw_points(
     _assert_same(raw, daily)
     assert daily.notes == ["6101030202: 2 天无每日数据（网关离线或尚未上报）"]
 
-    assert len(vm.samples("coldchain_daily_ok", at_least=2 * 31 + 29)) == 2 * 31 + 29
+    assert len(vm.samples("coldchain_daily_ok", at_least=2 * 31 + 30)) == 2 * 31 + 30
     assert len(vm.samples("coldchain_alarm_alarm_no", at_least=6)) == 6
     expected = (END - START) // STEP
     fold = await victoria.fold_daily(vm.url, START, END, expected)
