@@ -212,10 +212,10 @@ def _check_unique_names(settings: Settings) -> list[Problem]:
         )
         for code, count in _duplicates([fridge.code for fridge in settings.fridges])
     ]
-    for index, fridge in enumerate(settings.fridges):
+    for fridge in settings.fridges:
         problems += [
             Problem(
-                f"fridges[{index}].compartments",
+                f"{validation.item_key('fridges', 'code', fridge.code)}.compartments",
                 f"compartment {name!r} appears {count} times in fridge {fridge.code}",
                 "name each compartment of a fridge differently",
             )

@@ -126,6 +126,13 @@ def test_field_errors_name_the_key() -> None:
     assert "min_c (9) must be below max_c (8) (fix: correct the one that is wrong" in text
 
 
+def test_a_compartment_named_twice_is_found_under_its_fridge_code() -> None:
+    data = example()
+    data["fridges"][0]["compartments"][1]["name"] = data["fridges"][0]["compartments"][0]["name"]
+    text = problems_of(data)
+    assert "fridges[code=F1].compartments: compartment '冷藏' appears 2 times in fridge F1" in text
+
+
 def test_misspelt_key_is_refused() -> None:
     data = example()
     data["probes"][0]["pol_interval_s"] = 30
