@@ -111,6 +111,12 @@ def refused(
     return status(text=dumps(body), content_type="application/json")
 
 
+class BodyTooLarge(web.HTTPClientError):
+    """413 without aiohttp's required sizes (`HTTPRequestEntityTooLarge` wants both)."""
+
+    status_code = 413
+
+
 class _TooManyDigits:
     """A JSON integer too long to convert; refused with its path by `_check`."""
 
@@ -196,7 +202,7 @@ async def _text(request: web.Request) -> str:
     except web.HTTPRequestEntityTooLarge:
         limit = request.client_max_size
         raise _BodyError(
-            web.HTTPRequestEntityTooLarge,
+            BodyTooLarge,
             "body",
             f"larger than {limit} bytes",
             "body_too_large",

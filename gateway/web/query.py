@@ -68,3 +68,16 @@ def query_time(request: web.Request, name: str) -> datetime | None:
             params={"low": _EARLIEST + 1, "high": _LATEST - 1},
         )
     return moment
+
+
+def required_time(request: web.Request, name: str) -> datetime:
+    """`name` as `query_time` reads it; refused when absent."""
+    moment = query_time(request, name)
+    if moment is None:
+        raise refused(
+            web.HTTPBadRequest,
+            f"{name}: missing: this query parameter is required",
+            field=name,
+            code="field_missing",
+        )
+    return moment

@@ -46,6 +46,7 @@ from gateway.storage.commissioning import Change
 from gateway.web.access import CSV, HTML, add_route, require
 from gateway.web.app import CONTEXT, GatewayContext
 from gateway.web.json_http import json_response, read_json, refused
+from gateway.web.query import query_whole
 from probes.settings import RtuBus
 
 _F = TypeVar("_F", bound=BaseModel)
@@ -163,18 +164,16 @@ async def overview(request: web.Request) -> web.Response:
 
 def _addresses(request: web.Request) -> list[int]:
     listed = request.query.get("addresses")
+    if not listed:
+        first = query_whole(request, "first", 1, 1, 247)
+        return list(range(first, query_whole(request, "last", 32, first, 247) + 1))
     try:
-        if listed:
-            addresses = [int(item) for item in listed.split(",")]
-        else:
-            first = int(request.query.get("first", "1"))
-            last = int(request.query.get("last", "32"))
-            addresses = list(range(first, last + 1))
+        addresses = [int(item) for item in listed.split(",")]
     except ValueError:
         raise _error(
             web.HTTPBadRequest, "addresses=1,2,5 or first=1&last=32 take whole numbers", "addresses"
         ) from None
-    if not addresses or not all(1 <= item <= 247 for item in addresses):
+    if not all(1 <= item <= 247 for item in addresses):
         raise _error(web.HTTPBadRequest, "Modbus addresses run from 1 to 247", "addresses")
     return addresses
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from aiohttp import web
@@ -20,6 +19,7 @@ from gateway.storage.ledger.quarantine import Excursion
 from gateway.web.access import CSV, HTML, JSON, Handler, add_route, require
 from gateway.web.audit_note import note
 from gateway.web.json_http import json_response, parse_body, refusal
+from gateway.web.query import required_time
 from gateway.web.routes.ledger_http import (
     Body,
     Code,
@@ -181,7 +181,7 @@ async def move(request: web.Request) -> web.Response:
 async def contents(request: web.Request) -> web.Response:
     reader(request)
     compartment = _required(request, "compartment")
-    at = _time(request, "at") if "at" in request.query else None
+    at = required_time(request, "at") if "at" in request.query else None
     service = request.app[SERVICE]
     with ledger_refusals():
         units = service.locations.contents(compartment, at)
@@ -286,7 +286,7 @@ async def impact(request: web.Request) -> web.Response:
     reader(request)
     service = request.app[SERVICE]
     compartment = _required(request, "compartment")
-    start, end = _time(request, "start"), _time(request, "end")
+    start, end = required_time(request, "start"), required_time(request, "end")
     with _gateway_refusals(), ledger_refusals():
         measured = service.measure(compartment, start, end)
         units = service.locations.present_during(compartment, start, end)
@@ -436,19 +436,6 @@ def _required(request: web.Request, name: str) -> str:
     if not value:
         raise refusal(web.HTTPBadRequest, [(name, "missing: this query parameter is required")])
     return value
-
-
-def _time(request: web.Request, name: str) -> datetime:
-    text = _required(request, name)
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise refusal(
-            web.HTTPBadRequest, [(name, f"{text!r} is not a time; write 2026-03-02T09:00+08:00")]
-        ) from None
-    if moment.tzinfo is None:
-        raise refusal(web.HTTPBadRequest, [(name, f"{text!r} has no UTC offset; add +08:00")])
-    return moment
 
 
 @contextmanager

@@ -24,6 +24,7 @@ from gateway.web import sizes
 from gateway.web.access import add_route, require
 from gateway.web.audit_note import note
 from gateway.web.json_http import json_response, parse_body, read_text, refusal
+from gateway.web.query import query_whole
 from gateway.web.routes.ledger_http import (
     AUDIT,
     BOOK,
@@ -33,7 +34,6 @@ from gateway.web.routes.ledger_http import (
     ledger_refusals,
     query_day,
     query_text,
-    query_whole,
     reader,
 )
 from gateway.web.routes.ledger_records import add_record_routes

@@ -101,15 +101,6 @@ def query_day(request: web.Request, book: LedgerBook, name: str = "day") -> date
         ) from None
 
 
-def query_whole(request: web.Request, name: str, default: int, low: int, high: int) -> int:
-    text = request.query.get(name, str(default))
-    if not text.isdigit() or not low <= int(text) <= high:
-        raise refusal(
-            web.HTTPBadRequest, [(name, f"{text!r}: give a whole number from {low} to {high}")]
-        )
-    return int(text)
-
-
 def iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
 
