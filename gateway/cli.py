@@ -71,7 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="what happens to the first refrigerated compartment",
     )
     demo.add_argument(
-        "--speed", type=float, default=1.0, help="run simulated time and the gateway N× faster"
+        "--speed",
+        type=float,
+        default=1.0,
+        help="run simulated time and the gateway N× faster (readings are stamped in simulated"
+        " time, so with your own servers it needs --allow-future-points)",
     )
     servers = demo.add_argument_group("forward the demo's readings to your own servers")
     servers.add_argument("--influx-url", help="InfluxDB (or VictoriaMetrics) base URL")
