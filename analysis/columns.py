@@ -101,7 +101,7 @@ def figure_columns(report: Report) -> list[Column]:
         ("升级至二级", lambda r: str(r.alarms.tier2)),
         ("升级至三级", lambda r: str(r.alarms.tier3)),
         ("问题数", lambda r: str(r.problems)),
-        ("人工记录合规", lambda r: "不可用"),
+        ("人工记录合规", lambda r: "不可用" if r.manual is None else r.manual.words),
     ]
     return columns
 

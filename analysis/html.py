@@ -26,7 +26,8 @@ body{font-family:"Noto Sans CJK SC","Microsoft YaHei","PingFang SC",sans-serif;m
 color:#222;font-size:13px}
 h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;border-bottom:2px solid #2b6cb0;
 padding-bottom:2px;margin-top:22px}
-.meta{color:#555}.cards{display:flex;gap:10px;flex-wrap:wrap;margin:10px 0}
+.meta{color:#555}.doubt{background:#fff3cd;border:1px solid #d69e2e;padding:6px 10px}
+.cards{display:flex;gap:10px;flex-wrap:wrap;margin:10px 0}
 .card{border:1px solid #ccd;border-radius:6px;padding:6px 12px;min-width:90px}
 .card b{display:block;font-size:20px}
 table{border-collapse:collapse;margin:6px 0;font-size:11px}
@@ -136,6 +137,7 @@ def render_html(report: Report) -> str:
         f"<title>{escape(report.title)} {escape(report.month)}</title>",
         f"<style>{_CSS}</style></head><body>",
         f"<h1>{escape(report.title)}（{escape(report.month)}）</h1>",
+        *(f'<p class="doubt"><b>注意：</b>{escape(doubt)}</p>' for doubt in report.doubts),
         f'<p class="meta">范围：{escape(report.scope)}　生成时间：{generated}　'
         f"采样间隔：{number(report.interval_s)} 秒　"
         "温度范围：冷藏 2–8 ℃，冷冻 ≤ −15 ℃（另有覆盖时以覆盖为准）</p>",

@@ -8,12 +8,17 @@ A fridge's **problems** = excursions + WHO recorder alarms + alarms opened, plus
 data completeness is below `COMPLETENESS_TARGET` (a fridge with no data at all is a problem,
 never a perfect month). A **problem device** has at least one problem; a region's **share**
 is problem fridges / fridges monitored in it.
+
+A report is never silently empty: its **doubts** say, at the top, why its figures cannot be
+trusted as they stand (a month without a single reading, most readings stamped by an
+unsynchronised clock); `coldchain report --strict` fails on them. The manual-record
+compliance (the twice-daily thermometer record) is known for a clinic's own report only.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from analysis.alarm_events import LATENCY_BUCKETS, AlarmFacts, latency_bucket
@@ -77,6 +82,29 @@ class AlarmSummary:
         self.tier3 += 3 in facts.tiers
 
 
+@dataclass(frozen=True, slots=True)
+class ManualRecords:
+    """Half-days of the twice-daily manual record: how many had their record, of those due."""
+
+    recorded: int = 0
+    due: int = 0
+
+    def __add__(self, other: ManualRecords) -> ManualRecords:
+        return ManualRecords(self.recorded + other.recorded, self.due + other.due)
+
+    @property
+    def words(self) -> str:
+        if self.due <= 0:
+            return "无应记录的半天"
+        share = 100.0 * self.recorded / self.due
+        return f"{share:.0f}%（{self.recorded}/{self.due} 个半天）"
+
+
+NO_DATA_DOUBT = (
+    "本月没有任何读数：下表中的数字不代表冰箱温度正常；请检查探头、总线和网关在本月是否运行"
+)
+
+
 @dataclass(slots=True)
 class Row:
     level: str
@@ -87,6 +115,8 @@ class Row:
     problem_fridges: int = 0
     kinds: frozenset[str] = frozenset()
     doses_exposed: int = 0
+    manual: ManualRecords | None = None
+    """The manual record's compliance in this row's compartments; None: not known."""
 
     @property
     def mixed(self) -> bool:
@@ -116,14 +146,40 @@ class Report:
     device_ranking: list[Row]
     region_ranking: list[Row]
     notes: list[str] = field(default_factory=list)
-    manual_records: str = "不可用（系统尚未录入人工记录）"
     latency_buckets: tuple[str, ...] = LATENCY_BUCKETS
     exposure_shown: bool = False
     """Doses exposed are known (a county report; a clinic report with a ledger)."""
+    doubts: list[str] = field(default_factory=list)
+    """Why the figures cannot be trusted as they stand; shown first, failing `--strict`."""
+    manual_shown: bool = False
+    """The manual record's compliance is known (a clinic report)."""
+
+    @property
+    def manual_records(self) -> str:
+        """The manual record's compliance over the whole report, in words."""
+        if not self.manual_shown:
+            return "不可用（人工记录保存在各单位网关上，见各单位的月报）"
+        total = sum((row.manual or ManualRecords() for row in self.rows["region"]), ManualRecords())
+        return total.words
 
     @property
     def doses_exposed(self) -> int:
         return sum(row.doses_exposed for row in self.rows["region"])
+
+
+def _manual_by_level(
+    manual: Mapping[tuple[str, str, str], ManualRecords],
+    regions: dict[str, str],
+    places: dict[tuple[str, str, str], Place],
+) -> dict[str, dict[Place, ManualRecords]]:
+    """The compartments' manual records summed at every level."""
+    by_level: dict[str, dict[Place, ManualRecords]] = {level: {} for level in LEVELS}
+    for (unit, fridge, compartment), records in manual.items():
+        place = _place("", unit, fridge, compartment, regions=regions, places=places)
+        for level in LEVELS:
+            key = place.at(level)
+            by_level[level][key] = by_level[level].get(key, ManualRecords()) + records
+    return by_level
 
 
 def _alarm_place(
@@ -163,8 +219,11 @@ def build_report(
     notes: Iterable[str] = (),
     exposures: Iterable[ExposedDoses] | None = None,
     top: int = 20,
+    doubts: Iterable[str] = (),
+    manual: Mapping[tuple[str, str, str], ManualRecords] | None = None,
 ) -> Report:
-    """`exposures` None: the doses exposed are unknown and left out of the report."""
+    """`exposures` None: the doses exposed are unknown and left out of the report. `manual`:
+    the manual record's compliance per (unit, fridge, compartment); None: not known."""
     probe_list = sorted(probes, key=lambda p: (p.place, p.probe))
     regions = {p.place.unit: p.place.region for p in probe_list}
     places = {(p.place.unit, p.place.fridge, p.place.compartment): p.place for p in probe_list}
@@ -184,6 +243,7 @@ def build_report(
             if level == "fridge" and not facts.fridge:
                 continue
             summaries[level].setdefault(key, AlarmSummary()).add(facts)
+    manual_at = _manual_by_level(manual or {}, regions, places)
     exposed: dict[str, Counter[Place]] = {level: Counter() for level in LEVELS}
     for exposure in exposures or ():
         place = _place(
@@ -203,6 +263,7 @@ def build_report(
                 summaries[level].get(key, AlarmSummary()),
                 kinds=frozenset(kinds.get(key, ())),
                 doses_exposed=exposed[level][key],
+                manual=None if manual is None else manual_at[level].get(key, ManualRecords()),
             )
             for key in keys
         ]
@@ -223,6 +284,7 @@ def build_report(
         (r for r in rows["region"] if r.fridges),
         key=lambda r: (-r.problem_share, -r.problem_fridges, r.place),
     )
+    no_data = [] if any(item.stats.has_data for item in probe_list) else [NO_DATA_DOUBT]
     return Report(
         title,
         month,
@@ -235,4 +297,6 @@ def build_report(
         region_ranking,
         list(notes),
         exposure_shown=exposures is not None,
+        doubts=[*no_data, *doubts],
+        manual_shown=manual is not None,
     )

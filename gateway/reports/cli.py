@@ -4,7 +4,8 @@ County mode: `--influx-url URL [--influx-db coldchain] --month 2026-10 [--region
 [--source auto|daily|raw] --out DIR`, or `--victoria-url URL` for daily figures kept in
 VictoriaMetrics. Clinic mode: `--config gateway.toml [--data-dir DIR] --month ... --out DIR`
 reads the gateway's own stores. Exit codes: 0 written, 2 a `ReportError` (printed on one line
-naming the thing and the fix).
+naming the thing and the fix), 1 with `--strict` when the report was written but its figures
+cannot be trusted as they stand (its doubts: no data, mostly unsynchronised time stamps).
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ examples:
 
 A compartment's range is 2-8 °C (refrigerated) or at most -15 °C (frozen) unless --ranges gives
 another one. Exit status: 0 when the report is written, 2 when it cannot be (the message says
-what to fix).
+what to fix), 1 with --strict when it was written but says at its top why its figures cannot
+be trusted (a month without data, most readings stamped by an unsynchronised clock).
 """
 
 
@@ -65,6 +67,12 @@ def add_report_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     monthly.add_argument(
         "--out", metavar="FOLDER", type=Path, required=True, help="where to write the report"
+    )
+    monthly.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 1 when the month has no data or mostly unsynchronised time stamps (the"
+        " report is still written and says so at its top)",
     )
     monthly.add_argument(
         "--region",
@@ -156,10 +164,12 @@ def add_report_parser(subparsers: Any) -> argparse.ArgumentParser:
 class Written:
     html: Path
     csvs: list[Path]
+    doubts: list[str]
 
 
 async def run_report(args: argparse.Namespace) -> int:
-    """Run `report monthly`; 0 when written, 2 on a `ReportError` (message on stderr)."""
+    """Run `report monthly`; 0 when written, 2 on a `ReportError` (message on stderr), 1 when
+    written with doubts and `--strict`."""
     try:
         written = await make_report(args)
     except ReportError as error:
@@ -168,7 +178,9 @@ async def run_report(args: argparse.Namespace) -> int:
     print(f"报告已生成: {written.html}", file=sys.stderr)
     for path in written.csvs:
         print(f"  {path}", file=sys.stderr)
-    return 0
+    for doubt in written.doubts:
+        print(f"注意: {doubt}", file=sys.stderr)
+    return 1 if args.strict and written.doubts else 0
 
 
 async def make_report(args: argparse.Namespace) -> Written:
@@ -198,7 +210,7 @@ async def make_report(args: argparse.Namespace) -> Written:
         csvs = write_csvs(report, out)
     except OSError as error:
         raise ReportError(f"cannot write the report into {out}: {error}") from error
-    return Written(html, csvs)
+    return Written(html, csvs, list(report.doubts))
 
 
 def _options(args: argparse.Namespace, month: str) -> Any:

@@ -1,11 +1,16 @@
 """The same monthly report for one clinic, from the gateway's own stores.
 
 Placement, ranges and sampling intervals come from the gateway's settings (each probe's
-compartment range and poll interval), so the clinic report needs no range file. Readings
-taken before the gateway's clock was synchronised (`clock_synced=False`) are left out and
-counted in a note. The doses exposed come from the gateway's ledger file, mapped as the
-exposure forwarder maps them (`gateway.forward.exposure_events`); a gateway without a ledger
-reports none (the column is left out). Reading the SQLite stores is blocking: pages of `PAGE`
+compartment range and poll interval), so the clinic report needs no range file. Every reading
+counts: one stamped while the gateway's clock was not synchronised was moved to its corrected
+time when the correction was known (`time_corrected`), and counts there; one whose correction
+is not known (`clock_synced=False`) counts at the time it was stamped, flagged: the notes say
+how many of each and what that means, and when most of the month is flagged (or there is no
+reading at all) the report says so at the top (its doubts; `report --strict` fails on them).
+The manual-record compliance comes from the month's twice-daily thermometer records. The doses
+exposed come from the gateway's ledger file, mapped as the exposure forwarder maps them
+(`gateway.forward.exposure_events`); a gateway without a ledger reports none (the column is
+left out). Reading the SQLite stores is blocking: pages of `PAGE`
 readings, yielding to the event loop between pages so that a scheduled report never stalls the
 gateway's alarms.
 """
@@ -13,8 +18,10 @@ gateway's alarms.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,9 +29,19 @@ from analysis.alarm_events import AlarmEvent, fold_alarms
 from analysis.errors import ReportError
 from analysis.metrics import DEFAULT_LIMITS, Limits, SeriesAccumulator
 from analysis.period import month_bounds
-from analysis.report import ExposedDoses, Place, ProbeFigures, Report, build_report
+from analysis.report import (
+    ExposedDoses,
+    ManualRecords,
+    Place,
+    ProbeFigures,
+    Report,
+    build_report,
+)
+from gateway.checks.manual_readings import HalfDay
+from gateway.core.clinic_time import CLINIC_TZ
+from gateway.core.compartments import compartment_refs
 from gateway.storage.readings import ReadingStore, from_millis, to_millis
-from gateway.storage.registry import ALARMS, LEDGER, READINGS
+from gateway.storage.registry import ALARMS, CHECKS, LEDGER, READINGS
 from probes.reading import STATUS_CODES
 
 if TYPE_CHECKING:
@@ -32,6 +49,43 @@ if TYPE_CHECKING:
 
 PAGE = 5000
 ACK_GRACE = timedelta(days=7)
+#: More than this share of a month's readings flagged unsynchronised is a doubt on the report.
+MOSTLY_UNSYNCED = 0.5
+
+
+@dataclass(slots=True)
+class _Tally:
+    """How the month's readings were stamped."""
+
+    total: int = 0
+    corrected: int = 0
+    unsynced: int = 0
+
+    def notes(self) -> list[str]:
+        notes = []
+        if self.corrected:
+            notes.append(
+                f"{self.corrected} 个读数采集时网关时钟未同步，时钟同步后已按偏差校正时间并计入。"
+            )
+        if self.unsynced:
+            notes.append(
+                f"{self.unsynced} 个读数（占 {self.share:.1%}）采集时网关时钟未同步且无法校正："
+                "已按记录时间计入统计并标记；其时间可能有偏差，完整率、超范围时长和报警时间"
+                "以这些时间计算，仅供参考。"
+            )
+        return notes
+
+    def doubts(self) -> list[str]:
+        if self.total and self.share > MOSTLY_UNSYNCED:
+            return [
+                f"本月多数读数（{self.share:.0%}，{self.unsynced}/{self.total}）在网关时钟未同步时"
+                "采集且无法校正，报告中的时间和时长可能不准；请为网关配置时间同步（NTP）。"
+            ]
+        return []
+
+    @property
+    def share(self) -> float:
+        return self.unsynced / self.total if self.total else 0.0
 
 
 async def clinic_report(
@@ -39,13 +93,14 @@ async def clinic_report(
     data_dir: Path,
     month: str,
     step: Callable[[str], None] | None = None,
+    now: datetime | None = None,
 ) -> Report:
-
+    """`now` (default: the wall clock) bounds the half-days the manual record was due."""
     start, end = month_bounds(month)
     since, until = from_millis(start), from_millis(end)
     region, unit = settings.unit.region_code, settings.unit.code
     figures: list[ProbeFigures] = []
-    unsynced = 0
+    tally = _Tally()
     with ReadingStore(data_dir / READINGS.file) as store:
         for probe in settings.probes:
             fridge, compartment = settings.compartment(probe.compartment)
@@ -57,9 +112,9 @@ async def clinic_report(
                 page = store.readings(probe.code, cursor, until, PAGE)
                 for item in page:
                     reading = item.reading
-                    if not reading.clock_synced:
-                        unsynced += 1
-                        continue
+                    tally.total += 1
+                    tally.corrected += item.time_corrected
+                    tally.unsynced += not reading.clock_synced
                     acc.add(
                         to_millis(reading.taken_at),
                         reading.temperature,
@@ -74,7 +129,6 @@ async def clinic_report(
             if step:
                 step(probe.code)
     events = _alarm_events(data_dir / ALARMS.file, settings, since, until)
-    notes = [f"{unsynced} 个读数采集时网关时钟未同步，未计入"] if unsynced else []
     return build_report(
         figures,
         fold_alarms(events, start, end),
@@ -84,9 +138,42 @@ async def clinic_report(
         start_ms=start,
         end_ms=end,
         interval_s=min((p.interval_s for p in settings.probes), default=60.0),
-        notes=notes,
+        notes=tally.notes(),
         exposures=_exposures(data_dir, settings, since, until),
+        doubts=tally.doubts(),
+        manual=_manual_records(data_dir, settings, since, min(until, now or datetime.now(UTC))),
     )
+
+
+def _manual_records(
+    data_dir: Path, settings: Settings, since: datetime, until: datetime
+) -> dict[tuple[str, str, str], ManualRecords]:
+    """Per compartment: the half-days of [since, until] whose manual record was due (from
+    the checks store's first opening on), and how many have it."""
+    from gateway.checks.manual_readings import due_at, missing
+    from gateway.storage.checks import ChecksStore
+
+    refs = compartment_refs(settings.fridges)
+    recorded: set[tuple[str, date, HalfDay]] = set()
+    path = data_dir / CHECKS.file
+    if path.is_file():
+        with ChecksStore(path, until) as store:
+            since = max(since, store.first_opened_at)
+            first, last = (moment.astimezone(CLINIC_TZ).date() for moment in (since, until))
+            recorded = {
+                key
+                for key in store.manual_days(first, last)
+                if since <= due_at(key[1], key[2]) <= until
+            }
+    absent = Counter(gap.compartment for gap in missing(recorded, refs, since, until))
+    have = Counter(ref for ref, _, _ in recorded)
+    records: dict[tuple[str, str, str], ManualRecords] = {}
+    for fridge in settings.fridges:
+        for compartment in fridge.compartments:
+            ref = fridge.ref(compartment)
+            key = (settings.unit.code, fridge.code, compartment.name)
+            records[key] = ManualRecords(have[ref], have[ref] + absent[ref])
+    return records
 
 
 def _exposures(

@@ -80,7 +80,7 @@ def settings(data_dir: Path) -> Settings:
 
 def fill(data_dir: Path) -> None:
     """October for the refrigerated probe (compressor failure); nothing for the frozen one;
-    plus two readings taken before the clock was synchronised."""
+    plus two readings of 40 °C stamped by an unsynchronised clock, their correction unknown."""
     data_dir.mkdir(parents=True, exist_ok=True)
     batch = [
         Reading("208601", from_millis(t), ProbeStatus.OK, temperature=value)
@@ -100,17 +100,20 @@ async def test_clinic_report_from_the_gateway_store(tmp_path: Path) -> None:
     report = await clinic_report(settings(tmp_path), tmp_path, d.MONTH)
     by_name = {r.place.compartment: r.stats for r in report.rows["compartment"]}
     cold = by_name["冷藏"]
-    assert cold.ok == 31 * 288
+    # The two flagged readings count where they were stamped: one more excursion (2 minutes,
+    # up to the next reading) that the note says may be misplaced in time.
+    assert cold.ok == 31 * 288 + 2
     assert cold.completeness == 100.0
-    assert cold.minutes_above == 135 * 5
-    assert (cold.excursions_above, cold.who_heat) == (1, 1)
-    assert cold.max_c is not None
-    assert cold.max_c < 40.0  # the unsynchronised readings are left out
+    assert cold.minutes_above == 135 * 5 + 2
+    assert (cold.excursions_above, cold.who_heat) == (2, 1)
+    assert cold.max_c == 40.0
     frozen = by_name["冷冻"]
     assert not frozen.has_data
     assert frozen.completeness == 0.0
-    assert any("时钟未同步" in note for note in report.notes)
-    assert report.rows["clinic"][0].problems == 3  # excursion + WHO heat + no-data compartment
+    (note,) = report.notes
+    assert note.startswith("2 个读数（占 0.0%）采集时网关时钟未同步且无法校正：已按记录时间计入")
+    assert report.doubts == []  # a few flagged readings are not most of the month
+    assert report.rows["clinic"][0].problems == 4  # 2 excursions + WHO heat + no-data compartment
 
 
 @pytest.mark.asyncio
@@ -197,3 +200,99 @@ async def test_monthly_schedule_writes_last_month(tmp_path: Path) -> None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+def _config(tmp_path: Path, data: Path) -> Path:
+    config = tmp_path / "gateway.toml"
+    config.write_text(TOML.replace("DATA", str(data)), encoding="utf-8")
+    return config
+
+
+async def _cli(config: Path, out: Path, *extra: str) -> int:
+    parser = argparse.ArgumentParser()
+    add_report_parser(parser.add_subparsers())
+    args = parser.parse_args(
+        ["report", "monthly", "--config", str(config), "--month", d.MONTH, "--out", str(out),
+         *extra]
+    )  # fmt: skip
+    return await run_report(args)
+
+
+@pytest.mark.asyncio
+async def test_a_month_without_data_says_so_at_the_top_and_fails_strict(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    ReadingStore(data / READINGS.file).close()
+    config = _config(tmp_path, data)
+    assert await _cli(config, tmp_path / "out") == 0
+    assert await _cli(config, tmp_path / "strict", "--strict") == 1
+    assert "注意: 本月没有任何读数" in capsys.readouterr().err
+    html = (tmp_path / "strict" / "report-2026-10.html").read_text(encoding="utf-8")
+    top = html.split("<h2>")[0]
+    assert '<p class="doubt"><b>注意：</b>本月没有任何读数' in top
+
+
+@pytest.mark.asyncio
+async def test_a_month_stamped_by_an_unsynchronised_clock_is_counted_and_flagged(
+    tmp_path: Path,
+) -> None:
+    """The demo without a time service: every reading flagged. They count, at their stamps,
+    and the report says at its top that its times may be off; --strict fails."""
+    data = tmp_path / "data"
+    data.mkdir()
+    with ReadingStore(data / READINGS.file) as store:
+        store.write_batch([
+            Reading(probe, from_millis(t), ProbeStatus.OK, value, clock_synced=False)
+            for probe, value in (("208601", 5.0), ("208602", -20.0))
+            for t in range(d.START_MS, d.END_MS, 300_000)
+        ])  # fmt: skip
+    report = await clinic_report(settings(data), data, d.MONTH)
+    by_name = {r.place.compartment: r.stats for r in report.rows["compartment"]}
+    assert by_name["冷藏"].ok == by_name["冷冻"].ok == 31 * 288
+    assert by_name["冷藏"].completeness == 100.0
+    (doubt,) = report.doubts
+    assert doubt.startswith(
+        f"本月多数读数（100%，{2 * 31 * 288}/{2 * 31 * 288}）在网关时钟未同步时"
+    )
+    assert "配置时间同步" in doubt
+    assert await _cli(_config(tmp_path, data), tmp_path / "out", "--strict") == 1
+
+
+@pytest.mark.asyncio
+async def test_corrected_readings_count_at_their_corrected_time(tmp_path: Path) -> None:
+    fill(tmp_path)
+    with ReadingStore(tmp_path / READINGS.file) as store:
+        flagged = [seq for seq, _ in store.unsynced_after(0, 10)]
+        assert len(flagged) == 2
+        store.correct_times([(seq, from_millis(d.at(3, 3, 3))) for seq in flagged])
+    report = await clinic_report(settings(tmp_path), tmp_path, d.MONTH)
+    (note,) = report.notes
+    assert note.startswith("2 个读数采集时网关时钟未同步，时钟同步后已按偏差校正时间并计入")
+
+
+@pytest.mark.asyncio
+async def test_manual_record_compliance_comes_from_the_months_records(tmp_path: Path) -> None:
+    from gateway.checks.manual_readings import HalfDay, ManualReading
+    from gateway.storage.checks import ChecksStore
+    from gateway.storage.registry import CHECKS
+
+    fill(tmp_path)
+    opened = from_millis(d.START_MS)
+    with ChecksStore(tmp_path / CHECKS.file, opened) as checks:
+        for day in range(1, 11):  # the refrigerated one, both halves of October 1-10
+            for half, hour in ((HalfDay.MORNING, 9), (HalfDay.AFTERNOON, 16)):
+                taken = from_millis(d.at(day, hour))
+                checks.add_manual(
+                    ManualReading("F1/冷藏", taken.date(), half, taken, 5.0, False, "wang",
+                                  "王芳", taken)
+                )  # fmt: skip
+    end = from_millis(d.END_MS)
+    report = await clinic_report(settings(tmp_path), tmp_path, d.MONTH, now=end)
+    header, rows = table(report, "compartment")
+    column = {row[header.index("间室")]: row[header.index("人工记录合规")] for row in rows}
+    assert column == {"冷藏": "32%（20/62 个半天）", "冷冻": "0%（0/62 个半天）"}
+    assert report.manual_records == "16%（20/124 个半天）"
+    early = await clinic_report(settings(tmp_path), tmp_path, d.MONTH, now=from_millis(d.at(6)))
+    assert early.manual_records == "50%（10/20 个半天）"  # only the half-days due by then
