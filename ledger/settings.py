@@ -82,7 +82,13 @@ class LedgerSettings(BaseModel):
         Field(description="receive or move station -> fridge compartment (FRIDGE/NAME) it fills"),
     ] = {}
     summary_issue_hour: Annotated[
-        int, Field(ge=12, le=23, description="local hour the day's 汇总出库 is recorded")
+        int,
+        Field(
+            ge=12,
+            le=23,
+            description="local hour the vaccination day closes (its 汇总出库 stored) unless a "
+            "manager closed it before",
+        ),
     ] = 18
     stocktake_idle_min: Annotated[
         float, Field(gt=0, description="a stocktake session ends after this long without scans")

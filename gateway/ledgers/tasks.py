@@ -9,9 +9,11 @@
   version: the marker is written in the same transaction as the outbox rows, so a restart
   never sends it again. Without ``[alerts]`` it logs a warning and shows it in health.
 - ``ledger:daily`` produces each day's summary tables (by age group and by crowd category)
-  after midnight, well before the 12:00 deadline, and records the day's 汇总出库 after
-  `summary_issue_hour`. Both catch up on days missed while the gateway was off and are kept in
-  the ledger file, so a restart redoes nothing.
+  after midnight, well before the 12:00 deadline, and closes the vaccination day at
+  `summary_issue_hour` unless a manager closed it before (`StockLedger.close_day`: the day's
+  汇总出库 stored; a dose recorded later adds a supplementary issue to the same day). Both catch
+  up on days missed while the gateway was off and are kept in the ledger file, so a restart
+  redoes nothing.
 
 All waiting is on the gateway's `Clock`.
 """
@@ -390,7 +392,7 @@ class DailyJobs:
     def _issues_through(self, last: date) -> None:
         day = self._first_day(META_ISSUE_THROUGH, first_administration_at, last)
         while day <= last:
-            issue = self.book.stock.summary_issue(day, actor=self.actor)
+            issue = self.book.stock.close_day(day, actor=self.actor)
             write_meta(self.book.db, {META_ISSUE_THROUGH: day.isoformat()})
             if not issue.duplicate:
                 log.info(

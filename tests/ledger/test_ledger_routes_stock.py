@@ -282,9 +282,9 @@ async def test_stocktake_adjustment_summary_and_wastage(
     summary_url = "/api/ledger/stock/summary-issue"
     summary = await ok(await client.post(summary_url, json={}, headers=MANAGER), 201)
     line = {"product_id": HEPB, "batch_no": HEPB_BATCH, "doses": 1}
-    assert summary == {"day": "2026-03-02", "duplicate": False, "lines": [line]}
+    assert (summary["day"], summary["duplicate"], summary["lines"]) == ("2026-03-02", False, [line])
     again = await ok(await client.post(summary_url, json={"day": "2026-03-02"}, headers=MANAGER))
-    assert again["duplicate"] is True
+    assert again == {**summary, "duplicate": True}
     wastage = await ok(await client.get("/api/ledger/stock/wastage", headers=HEAD))
     assert wastage == {"month": "2026-03", "coefficients": {"0201": 1.0}}
     bad = await client.get("/api/ledger/stock/wastage?month=2026-13", headers=HEAD)

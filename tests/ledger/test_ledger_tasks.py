@@ -272,11 +272,13 @@ async def test_daily_tables_and_summary_issue(world: World, clock: FakeClock) ->
         await hours(clock, 8)  # 17:00: the clinic day is not over
         assert summary_issues(world) == []
         await hours(clock, 1.5)  # 18:30
-        assert summary_issues(world) == [f"summary:{day}"]
+        assert summary_issues(world) == [(str(day), 1, 2)]
+        world.dose(3)  # 18:30, after the close: a supplementary issue of the same day
+        assert summary_issues(world) == [(str(day), 1, 2), (str(day), 2, 1)]
         await hours(clock, 6)  # 00:30 the next day: yesterday's tables
         tables = stored_tables(world.book.db, day)
         assert tables is not None
-        assert sum(tables["age_group"].today.values()) == 2
+        assert sum(tables["age_group"].today.values()) == 3
         assert not tables["crowd_category"].zero_report
         await hours(clock, 24)
         following = stored_tables(world.book.db, day + timedelta(days=1))
@@ -290,14 +292,15 @@ async def test_daily_tables_and_summary_issue(world: World, clock: FakeClock) ->
         clock.now()
     )  # a restart: nothing done twice
     assert world.book.db.conn.execute("SELECT COUNT(*) FROM meta").fetchone() == before
-    assert summary_issues(world) == [f"summary:{day}", f"summary:{day + timedelta(days=1)}"]
+    assert summary_issues(world) == [
+        (str(day), 1, 2), (str(day), 2, 1), (str(day + timedelta(days=1)), 1, 0),
+    ]  # fmt: skip
 
 
-def summary_issues(world: World) -> list[str]:
-    rows = world.book.db.conn.execute(
-        "SELECT event_id FROM stock_events WHERE kind = 'summary_issue' ORDER BY seq"
-    )
-    return [row[0] for row in rows]
+def summary_issues(world: World) -> list[tuple[str, int, int]]:
+    """(day, part, doses) of every stored 汇总出库."""
+    rows = world.book.db.conn.execute("SELECT day, part, lines FROM summary_issues ORDER BY rowid")
+    return [(day, part, sum(n for _, _, n in json.loads(lines))) for day, part, lines in rows]
 
 
 def test_settings_refusals() -> None:

@@ -134,10 +134,10 @@ def test_summary_issue_once_per_day(stock: StockLedger, clock: FakeClock) -> Non
     stock.receive(code(HEPB, 1), event_id="r1", actor="王芳")
     stock.administer(code(HEPB, 1), event_id="a1", actor="李医生")
     day = clock.now().date()
-    first = stock.summary_issue(day, actor="王芳")
+    first = stock.close_day(day, actor="王芳")
     assert first.lines == {(HEPB, HEPB_BATCH): 1}
-    assert stock.summary_issue(day, actor="王芳").duplicate
-    assert stock.summary_issue(date(2026, 3, 1), actor="王芳").lines == {}
+    assert stock.close_day(day, actor="王芳").duplicate
+    assert stock.close_day(date(2026, 3, 1), actor="王芳").lines == {}
 
 
 def test_covid_product_known(catalogue: Catalogue) -> None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from gateway.core.clinic_time import CLINIC_TZ
@@ -83,10 +83,30 @@ class StocktakeReport:
 
 
 @dataclass(frozen=True, slots=True)
+class SummaryPart:
+    """One stored 汇总出库 of a day: part 1 when the day was closed, then one supplementary
+    issue per dose recorded after it."""
+
+    part: int
+    at: datetime
+    actor: str
+    lines: dict[tuple[str, str], int]  # (product, batch) -> doses
+
+
+@dataclass(frozen=True, slots=True)
 class SummaryIssue:
     day: date
-    lines: dict[tuple[str, str], int] = field(default_factory=dict)  # (product, batch) -> doses
-    duplicate: bool = False
+    parts: tuple[SummaryPart, ...] = ()
+    duplicate: bool = False  # True: the day was closed before; these are the stored parts
+
+    @property
+    def lines(self) -> dict[tuple[str, str], int]:
+        """The day's doses per product and batch over every part."""
+        total: dict[tuple[str, str], int] = defaultdict(int)
+        for part in self.parts:
+            for key, doses in part.lines.items():
+                total[key] += doses
+        return dict(total)
 
 
 class StockLedger:
@@ -316,6 +336,10 @@ class StockLedger:
             )
         packages = -1 if state.doses_left == 1 else 0
         self._insert(event_id, "administer", item, (-1, packages), now=now, actor=actor)
+        day = now.astimezone(CLINIC_TZ).date()
+        parts = self._summary_parts(day)
+        if parts:  # the day was closed: this dose is a supplementary issue of the same day
+            self._summarise(day, len(parts) + 1, actor=actor)
         return EventResult(event_id, "administer", item.code, duplicate=False)
 
     def discard_open_vials(self, *, actor: str) -> list[EventResult]:
@@ -361,26 +385,62 @@ class StockLedger:
                          actor=actor, reason=reason, with_code=False)  # fmt: skip
         return EventResult(event_id, "adjust", None, duplicate=False)
 
-    def summary_issue(self, day: date, *, actor: str) -> SummaryIssue:
-        """汇总出库: the day's administered doses per product and batch, recorded once per day."""
+    def close_day(self, day: date, *, actor: str) -> SummaryIssue:
+        """Close the vaccination day: its 汇总出库 (every dose given that day, per product and
+        batch) is stored once; asked again, the stored issue is returned as it was stored, with
+        the supplementary issues of doses recorded after the close."""
+        with self.db.transaction("close the day"):
+            parts = self._summary_parts(day)
+            if parts:
+                return SummaryIssue(day, parts, duplicate=True)
+            today = self.clock.now().astimezone(CLINIC_TZ).date()
+            if day > today:
+                raise StockError("day", f"{day} has not begun: close today or an earlier day")
+            self._summarise(day, 1, actor=actor)
+            return SummaryIssue(day, self._summary_parts(day))
+
+    def summary_issue(self, day: date) -> SummaryIssue | None:
+        """The day's stored 汇总出库 (None: the day was not closed)."""
+        with self.db.translated("read summary issue"):
+            parts = self._summary_parts(day)
+        return SummaryIssue(day, parts, duplicate=True) if parts else None
+
+    def _summary_parts(self, day: date) -> tuple[SummaryPart, ...]:
+        rows = self.db.conn.execute(
+            "SELECT part, at_ms, actor, lines FROM summary_issues WHERE day = ? ORDER BY part",
+            (day.isoformat(),),
+        ).fetchall()
+        return tuple(
+            SummaryPart(part, from_ms(at_ms), actor, {(p, b): n for p, b, n in json.loads(lines)})
+            for part, at_ms, actor, lines in rows
+        )
+
+    def _summarise(self, day: date, part: int, *, actor: str) -> None:
+        """Store part `part` of the day's issue: the doses of `day` not in an earlier part (a
+        supplementary part with nothing in it is not stored)."""
         start = datetime.combine(day, time(), CLINIC_TZ)
-        with self.db.transaction("summary issue") as conn:
-            rows = conn.execute(
-                "SELECT product_id, batch_no, COUNT(*) FROM stock_events WHERE kind = 'administer'"
-                " AND at_ms >= ? AND at_ms < ? GROUP BY product_id, batch_no",
-                (to_ms(start), to_ms(start + timedelta(days=1))),
-            ).fetchall()
-            lines = {(p, b): n for p, b, n in rows}
-            event_id = f"summary:{day.isoformat()}"
-            if self._seen(event_id, "summary_issue", None):
-                return SummaryIssue(day, lines, duplicate=True)
-            conn.execute(
-                "INSERT INTO stock_events (event_id, kind, code, product_id, batch_no, doses,"
-                " packages, at_ms, actor, reason, ref) VALUES (?, 'summary_issue', NULL, '', '',"
-                " 0, 0, ?, ?, '', ?)",
-                (event_id, to_ms(self.clock.now()), actor, json.dumps(sorted(rows))),
-            )
-        return SummaryIssue(day, lines)
+        conn = self.db.conn
+        (through,) = conn.execute(
+            "SELECT COALESCE(MAX(through_seq), 0) FROM summary_issues WHERE day = ?",
+            (day.isoformat(),),
+        ).fetchone()
+        rows = conn.execute(
+            "SELECT product_id, batch_no, COUNT(*), MAX(seq) FROM stock_events"
+            " WHERE kind = 'administer' AND at_ms >= ? AND at_ms < ? AND seq > ?"
+            " GROUP BY product_id, batch_no ORDER BY product_id, batch_no",
+            (to_ms(start), to_ms(start + timedelta(days=1)), through),
+        ).fetchall()
+        if part > 1 and not rows:
+            return
+        last = max((row[3] for row in rows), default=through)
+        if part == 1:
+            (last,) = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM stock_events").fetchone()
+        conn.execute(
+            "INSERT INTO summary_issues (day, part, through_seq, at_ms, actor, lines)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (day.isoformat(), part, last, to_ms(self.clock.now()), actor,
+             json.dumps([[p, b, n] for p, b, n, _ in rows], ensure_ascii=False)),
+        )  # fmt: skip
 
     # -- views -----------------------------------------------------------------------------
 

@@ -122,4 +122,11 @@ MIGRATIONS: Migrations = (
             event_id TEXT NOT NULL, codes TEXT NOT NULL, who TEXT NOT NULL,
             reason TEXT NOT NULL)""",
     ),
+    (
+        # The 汇总出库 recorded before summary_issues existed (a 'summary_issue' row of
+        # stock_events, lines in its ref) become part 1 of their day; no more such rows are made.
+        """INSERT OR IGNORE INTO summary_issues (day, part, through_seq, at_ms, actor, lines)
+            SELECT substr(event_id, 9), 1, seq, at_ms, actor, ref FROM stock_events
+            WHERE kind = 'summary_issue'""",
+    ),
 )

@@ -16,7 +16,7 @@ from pydantic import Field
 from gateway.auth.policy import Action
 from gateway.core.clinic_time import CLINIC_TZ
 from gateway.storage.ledger import queries
-from gateway.storage.ledger.stock import EventResult
+from gateway.storage.ledger.stock import EventResult, SummaryIssue
 from gateway.web.access import add_route, require
 from gateway.web.audit_note import note
 from gateway.web.json_http import json_response, parse_body, refusal
@@ -31,6 +31,7 @@ from gateway.web.routes.ledger_http import (
     iso,
     ledger_refusals,
     not_found,
+    query_day,
     reader,
 )
 from ledger.batch_field import check_batch
@@ -73,6 +74,8 @@ class AdjustmentBody(Body):
 
 
 class SummaryIssueBody(Body):
+    """Close this vaccination day (default today)."""
+
     day: date | None = None
 
 
@@ -108,6 +111,7 @@ def add_stock_routes(app: web.Application) -> None:
         Action.STOCK_ISSUE,
         body=SummaryIssueBody,
     )
+    add_route(app, "GET", f"{stock}/summary-issue", stored_summary_issue, Action.VIEW)
     add_route(app, "GET", f"{stock}/balances", balances, Action.VIEW)
     add_route(app, "GET", f"{stock}/packages/{{code}}", package, Action.VIEW)
     add_route(app, "GET", f"{stock}/wastage", wastage, Action.VIEW)
@@ -268,22 +272,56 @@ async def adjust(request: web.Request) -> web.Response:
     return _event(request, result)
 
 
+def _lines(lines: dict[tuple[str, str], int]) -> list[dict[str, Any]]:
+    return [
+        {"product_id": product, "batch_no": batch, "doses": doses}
+        for (product, batch), doses in sorted(lines.items())
+    ]
+
+
+def _summary_json(summary: SummaryIssue) -> dict[str, Any]:
+    return {
+        "day": summary.day.isoformat(),
+        "lines": _lines(summary.lines),
+        "parts": [
+            {
+                "part": part.part,
+                "supplementary": part.part > 1,
+                "at": part.at.isoformat(),
+                "actor": part.actor,
+                "lines": _lines(part.lines),
+            }
+            for part in summary.parts
+        ],
+        "duplicate": summary.duplicate,
+    }
+
+
 async def summary_issue(request: web.Request) -> web.Response:
-    """汇总出库 of a day (default today): the doses given per product and batch, once a day."""
+    """Close the vaccination day (default today): its 汇总出库, the doses given per product and
+    batch, stored once; asked again, what was stored (with any supplementary issue)."""
     user = require(request, Action.STOCK_ISSUE)
     body = await parse_body(request, SummaryIssueBody)
     book = request.app[BOOK]
     day = body.day or book.clock.now().astimezone(CLINIC_TZ).date()
     with ledger_refusals():
-        summary = book.stock.summary_issue(day, actor=user.name)
+        summary = book.stock.close_day(day, actor=user.name)
     again = " again: no change" if summary.duplicate else ""
-    note(request, f"summary issue of {day.isoformat()}{again}")
-    lines = [
-        {"product_id": product, "batch_no": batch, "doses": doses}
-        for (product, batch), doses in sorted(summary.lines.items())
-    ]
-    body_json = {"day": day.isoformat(), "lines": lines, "duplicate": summary.duplicate}
-    return json_response(body_json, status=200 if summary.duplicate else 201)
+    note(request, f"closed the vaccination day {day.isoformat()} (汇总出库){again}")
+    return json_response(_summary_json(summary), status=200 if summary.duplicate else 201)
+
+
+async def stored_summary_issue(request: web.Request) -> web.Response:
+    """The stored 汇总出库 of `day` (default today) and its supplementary issues; 404 while
+    the day is open."""
+    reader(request)
+    book = request.app[BOOK]
+    day = query_day(request, book)
+    with ledger_refusals():
+        summary = book.stock.summary_issue(day)
+    if summary is None:
+        raise not_found("day", f"{day} is not closed yet: no 汇总出库 was stored")
+    return json_response(_summary_json(summary))
 
 
 async def balances(request: web.Request) -> web.Response:
