@@ -11,6 +11,7 @@ with its key and its fix.
 
 from __future__ import annotations
 
+import ipaddress
 import tomllib
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -22,6 +23,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    model_validator,
 )
 from pydantic_core import ErrorDetails
 
@@ -88,6 +90,40 @@ class HttpSettings(_Model):
     body_timeout_s: Annotated[float, Field(gt=0, le=3600)] = 30.0
     max_connections_per_address: Annotated[int, Field(ge=1, le=10_000)] = 32
     max_connections: Annotated[int, Field(ge=1, le=60_000)] = 512
+    # HTTPS with the certificate and key `coldchain install` makes (gateway.ops.certificates).
+    # Plain HTTP is for loopback (or an https proxy on this machine): on the clinic's network
+    # passwords and personal data would cross it readable, so it must be asked for by name.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    plain_http_on_network: bool = False
+
+    @property
+    def scheme(self) -> Literal["http", "https"]:
+        return "https" if self.tls_cert is not None else "http"
+
+    @model_validator(mode="after")
+    def _tls(self) -> HttpSettings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError(
+                "tls_cert and tls_key go together; fix: give both (coldchain install makes "
+                "them in /etc/coldchain/tls/) or neither"
+            )
+        if self.tls_cert is None and not is_loopback(self.host) and not self.plain_http_on_network:
+            raise ValueError(
+                f"host {self.host!r} would serve the clinic's network over plain HTTP; fix: set "
+                'tls_cert and tls_key (coldchain install makes them), or host = "127.0.0.1", '
+                "or plain_http_on_network = true if you accept that"
+            )
+        return self
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class StoreSettings(_Model):

@@ -18,6 +18,13 @@ def add_ops_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser
     install.add_argument("--executable", type=Path, help="coldchain program for ExecStart")
     install.add_argument("--root", type=Path, default=Path("/"), help="write below this folder")
     install.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    install.add_argument(
+        "--tls-name",
+        action="append",
+        default=[],
+        help="a name or address of the gateway on the clinic's network for its HTTPS "
+        "certificate, e.g. 192.168.10.2 (repeatable; the ack links' host is added)",
+    )
 
     status = commands.add_parser("status", help="what is connected, healthy and not")
     status.add_argument(
@@ -47,7 +54,8 @@ def _install(args: argparse.Namespace) -> int:
     from gateway.ops.install import apply, default_executable, describe, layout_for, plan
 
     executable = args.executable or default_executable()
-    steps = plan(layout_for(args.config, executable, INSTALLED_CONFIG), args.config)
+    layout = layout_for(args.config, executable, INSTALLED_CONFIG)
+    steps = plan(layout, args.config, args.tls_name)
     if args.dry_run:
         for number, step in enumerate(steps, 1):
             print(f"{number:2}. {describe(step)}")
@@ -64,6 +72,7 @@ def _status(args: argparse.Namespace) -> int:
         format_offline,
         format_unreachable,
         health_url,
+        local_trust,
         read_last_readings,
         read_store_files,
     )
@@ -75,7 +84,8 @@ def _status(args: argparse.Namespace) -> int:
     else:
         settings = load_settings(args.config or INSTALLED_CONFIG)
         url = health_url(settings.http)
-    body = asyncio.run(fetch_health(url))
+    trust = None if settings is None else local_trust(settings.http)
+    body = asyncio.run(fetch_health(url, trust=trust))
     if body is not None:
         report = format_health(body)
     elif settings is None:

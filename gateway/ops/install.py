@@ -8,13 +8,17 @@ it and no command runs, which is how the plan is tested and reviewed; the real r
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from gateway.core.errors import GatewayError
+from gateway.ops.certificates import CA_CERT, SERVER_CERT, SERVER_KEY, ensure_certificates
 from gateway.ops.unit_files import (
     SERVICE_NAME,
     InstallLayout,
@@ -58,7 +62,16 @@ class RunCommand:
     why: str
 
 
-Step = WriteFile | CopyConfig | RunCommand
+@dataclass(frozen=True, slots=True)
+class MakeCertificates:
+    """The gateway's own CA and HTTPS certificate for `names`, unless they are there."""
+
+    folder: Path
+    names: tuple[str, ...]
+    unit: str
+
+
+Step = WriteFile | CopyConfig | RunCommand | MakeCertificates
 
 
 def default_executable() -> Path:
@@ -85,11 +98,26 @@ def layout_for(config: Path, executable: Path, installed_config: Path) -> Instal
     return InstallLayout(executable, config_file=installed_config, data_dir=data_dir)
 
 
-def plan(layout: InstallLayout, config: Path) -> list[Step]:
+def tls_names(config: Path, extra: Sequence[str] = ()) -> tuple[str, ...]:
+    """What the certificate is for: the names given, the host of the ack links and of
+    `[http] host` when they name one, this machine's name (and .local), and loopback."""
+    settings = load_settings(config)
+    host = socket.gethostname()
+    found = [*extra]
+    if settings.alerts is not None:
+        found.append(urlsplit(settings.alerts.ack.base_url).hostname or "")
+    found += [settings.http.host, host, f"{host}.local", "localhost", "127.0.0.1"]
+    wildcard = {"", "0.0.0.0", "::"}  # noqa: S104 (names, not a bind)
+    return tuple(dict.fromkeys(name for name in found if name not in wildcard))
+
+
+def plan(layout: InstallLayout, config: Path, names: Sequence[str] = ()) -> list[Step]:
+    unit = load_settings(config).unit.code
     return [
         WriteFile(SYSUSERS_FILE, sysusers_conf()),
         RunCommand(("systemd-sysusers", str(SYSUSERS_FILE)), "create the coldchain user"),
         CopyConfig(config, layout.config_file),
+        MakeCertificates(layout.tls_dir, tls_names(config, names), unit),
         WriteFile(TMPFILES_FILE, tmpfiles_conf(layout)),
         RunCommand(
             ("systemd-tmpfiles", "--create", str(TMPFILES_FILE)),
@@ -123,6 +151,11 @@ def describe(step: Step) -> str:
             return f"copy {source} to {target} unless one is there already"
         case RunCommand(argv, why):
             return f"run {' '.join(argv)}  ({why})"
+        case MakeCertificates(folder, names, _):
+            return (
+                f"make the gateway's CA and HTTPS certificate in {folder} for "
+                f"{', '.join(names)} unless they are there"
+            )
 
 
 def apply(steps: Sequence[Step], root: Path) -> list[str]:
@@ -143,6 +176,8 @@ def apply(steps: Sequence[Step], root: Path) -> list[str]:
                 done.append(f"wrote {path}")
             case CopyConfig(source, target):
                 done.append(_copy_config(source, _under(root, target), target))
+            case MakeCertificates(folder, names, unit):
+                done.append(_certificates(_under(root, folder), folder, names, unit))
             case RunCommand(argv, why):
                 if not live:
                     done.append(f"skipped below --root: {' '.join(argv)}")
@@ -168,6 +203,18 @@ def _write(path: Path, text: str, mode: int) -> None:
             f"{path}: cannot write ({error.strerror}); fix: check the disk and that the folder"
             " is writable"
         ) from None
+
+
+def _certificates(path: Path, shown: Path, names: Sequence[str], unit: str) -> str:
+    issued = ensure_certificates(path, names, unit, datetime.now(UTC))
+    what = "made" if issued.made else "kept"
+    return (
+        f"{what} the gateway's certificate authority {shown / CA_CERT} (SHA-256 "
+        f"{issued.ca_fingerprint}) and HTTPS certificate {shown / SERVER_CERT} for "
+        f"{', '.join(issued.names)}; install {CA_CERT} on the clinic's phones and computers, "
+        f"check that they show this fingerprint, and set [http] tls_cert and tls_key to "
+        f"{shown / SERVER_CERT} and {shown / SERVER_KEY}"
+    )
 
 
 def _copy_config(source: Path, path: Path, shown: Path) -> str:

@@ -9,6 +9,7 @@ non-empty problem list makes the command exit non-zero, so scripts and monitorin
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -43,16 +44,27 @@ def health_url(http: HttpSettings) -> str:
     host = "127.0.0.1" if http.host in ("0.0.0.0", "", "::") else http.host  # noqa: S104
     if ":" in host:
         host = f"[{host}]"
-    return f"http://{host}:{http.port}/"
+    return f"{http.scheme}://{host}:{http.port}/"
 
 
-async def fetch_health(url: str, timeout_s: float = 5.0) -> dict[str, Any] | None:
-    """The health document, or None when nothing listens at `url` (gateway not running)."""
+def local_trust(http: HttpSettings) -> ssl.SSLContext | None:
+    """For a gateway serving HTTPS: trust its own CA (`ca.crt` beside its certificate)."""
+    if http.tls_cert is None:
+        return None
+    authority = http.tls_cert.parent / "ca.crt"
+    return ssl.create_default_context(cafile=authority if authority.exists() else None)
+
+
+async def fetch_health(
+    url: str, timeout_s: float = 5.0, trust: ssl.SSLContext | None = None
+) -> dict[str, Any] | None:
+    """The health document, or None when nothing listens at `url` (gateway not running);
+    `trust` checks an HTTPS gateway's certificate (default: the system's authorities)."""
     target = url.rstrip("/") + "/api/health"
     try:
         async with (
             aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_s)) as session,
-            session.get(target) as response,
+            session.get(target, ssl=trust or True) as response,
         ):
             if response.status != 200:
                 raise GatewayError(
@@ -61,6 +73,11 @@ async def fetch_health(url: str, timeout_s: float = 5.0) -> dict[str, Any] | Non
                 )
             body: dict[str, Any] = await response.json()
             return body
+    except aiohttp.ClientConnectorCertificateError as error:
+        raise GatewayError(
+            f"{target}: the gateway's certificate is not trusted ({error.certificate_error}); "
+            "fix: install its ca.crt, or check [http] tls_cert"
+        ) from None
     except aiohttp.ClientConnectorError:
         return None
     except (aiohttp.ClientError, TimeoutError) as error:

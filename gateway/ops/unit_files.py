@@ -46,6 +46,11 @@ class InstallLayout:
     def config_dir(self) -> Path:
         return self.config_file.parent
 
+    @property
+    def tls_dir(self) -> Path:
+        """The gateway's CA and HTTPS certificate (`gateway.ops.certificates`)."""
+        return self.config_dir / "tls"
+
 
 @dataclass(frozen=True, slots=True)
 class UsbDevice:
@@ -91,6 +96,9 @@ def tmpfiles_conf(layout: InstallLayout) -> str:
         f"d {layout.data_dir} 0750 {SERVICE_USER} {SERVICE_USER} -\n"
         f"d {layout.config_dir} 0750 root {SERVICE_USER} -\n"
         f"z {layout.config_file} 0640 root {SERVICE_USER} -\n"
+        f"d {layout.tls_dir} 0750 root {SERVICE_USER} -\n"
+        f"z {layout.tls_dir}/gateway.key 0640 root {SERVICE_USER} -\n"
+        f"z {layout.tls_dir}/ca.key 0600 root root -\n"
     )
 
 

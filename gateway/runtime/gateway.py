@@ -24,7 +24,7 @@ from gateway.core.errors import GatewayError
 from gateway.hot_reload import driver_specs, plan_reload, summary
 from gateway.ops.watchdog import Notifier
 from gateway.runtime.factory import Built, build
-from gateway.runtime.http import Listening, serve_http
+from gateway.runtime.http import Listening, serve_http, tls_context
 from gateway.runtime.supervisor import supervise
 from gateway.settings import Settings
 from gateway.web.app import build_app
@@ -75,7 +75,10 @@ class Gateway:
                 http.max_connections,
             )
             app = build_app(built.context)
-            async with serve_http(app, http.host, http.port, limits) as listening:
+            tls = None
+            if http.tls_cert is not None and http.tls_key is not None:
+                tls = tls_context(http.tls_cert, http.tls_key)
+            async with serve_http(app, http.host, http.port, limits, tls) as listening:
                 self._notifier.ready(f"serving on {listening.url}")
                 log.info(
                     "gateway %s of unit %s running: %d probe(s) on %d bus(es), alarms %s, "

@@ -160,7 +160,7 @@ class GatewayProcess:
         return f"Authorization: Bearer {self.token}\r\n" if self.token else ""
 
     def host_port(self) -> tuple[str, int]:
-        host_port = self.url.removeprefix("http://").rstrip("/")
+        host_port = self.url.split("://", 1)[1].rstrip("/")
         host, _, port = host_port.rpartition(":")
         return host, int(port)
 

@@ -116,7 +116,10 @@ def test_the_store_gives_the_last_reading_of_each_probe_when_the_gateway_is_down
 
 
 def test_wildcard_listen_address_is_reached_on_loopback() -> None:
-    assert health_url(HttpSettings(host="0.0.0.0", port=8080)) == "http://127.0.0.1:8080/"
+    assert (
+        health_url(HttpSettings(host="0.0.0.0", port=8080, plain_http_on_network=True))
+        == "http://127.0.0.1:8080/"
+    )
     assert health_url(HttpSettings(host="::1", port=80)) == "http://[::1]:80/"
 
 
