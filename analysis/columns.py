@@ -47,10 +47,16 @@ def _when(row: Row, ms: int | None) -> str:
     return "" if row.mixed else local_text(ms)
 
 
-def place_columns(level: str) -> list[Column]:
+def place_columns(report: Report, level: str) -> list[Column]:
+    """The place of a row: codes, and their names when the report has a units file."""
+    named = bool(report.names)
     columns: list[Column] = [("区域编码", lambda r: r.place.region)]
+    if named:
+        columns.append(("区域名称", lambda r: report.name(r.place.region)))
     if level in ("clinic", "fridge", "compartment"):
         columns.append(("单位编码", lambda r: r.place.unit))
+        if named:
+            columns.append(("单位名称", lambda r: report.name(r.place.unit)))
     if level in ("fridge", "compartment"):
         columns.append(("冰箱", lambda r: r.place.fridge))
     if level == "compartment":
@@ -107,19 +113,26 @@ def figure_columns(report: Report) -> list[Column]:
 
 
 def table(report: Report, level: str) -> tuple[list[str], list[list[str]]]:
-    columns = place_columns(level) + figure_columns(report)
+    columns = place_columns(report, level) + figure_columns(report)
     header = [name for name, _ in columns]
     return header, [[cell(row) for _, cell in columns] for row in report.rows[level]]
 
 
+def text_columns(report: Report, level: str) -> int:
+    """How many leading columns of a level's table are text (codes, names)."""
+    return sum(1 for name, _ in place_columns(report, level) if not name.endswith("数"))
+
+
 def ranking_table(report: Report) -> tuple[list[str], list[list[str]]]:
-    header = ["名次", "区域编码", "单位编码", "冰箱", "问题数", "超范围次数", "超范围分钟"]
-    header += ["WHO报警", "报警数", "数据完整率%"]
+    named = bool(report.names)
+    header = ["名次", "区域编码", "单位编码", *(["单位名称"] if named else []), "冰箱"]
+    header += ["问题数", "超范围次数", "超范围分钟", "WHO报警", "报警数", "数据完整率%"]
     rows = [
         [
             str(rank),
             r.place.region,
             r.place.unit,
+            *([report.name(r.place.unit)] if named else []),
             r.place.fridge,
             str(r.problems),
             str(r.stats.excursions),
@@ -134,11 +147,14 @@ def ranking_table(report: Report) -> tuple[list[str], list[list[str]]]:
 
 
 def region_table(report: Report) -> tuple[list[str], list[list[str]]]:
-    header = ["名次", "区域编码", "冰箱数", "问题冰箱数", "问题冰箱占比%"]
+    named = bool(report.names)
+    header = ["名次", "区域编码", *(["区域名称"] if named else [])]
+    header += ["冰箱数", "问题冰箱数", "问题冰箱占比%"]
     rows = [
         [
             str(rank),
             r.place.region,
+            *([report.name(r.place.region)] if named else []),
             str(r.fridges),
             str(r.problem_fridges),
             number(r.problem_share, 1),

@@ -28,13 +28,22 @@ from analysis.alarm_events import MEASUREMENT as ALARMS
 from analysis.alarm_events import AlarmEvent, AlarmFacts, fold_alarms
 from analysis.daily import FIELDS as DAILY_FIELDS
 from analysis.daily import MEASUREMENT as DAILY
-from analysis.daily import MonthFold, late_clinics
+from analysis.daily import MonthFold, day_starts, late_clinics
+from analysis.doubts import county_doubts
 from analysis.errors import UnknownRegionError
 from analysis.influxql import InfluxQL, quote_string
 from analysis.metrics import SeriesAccumulator
 from analysis.period import month_bounds
 from analysis.ranges import RangeKey, limits_for
-from analysis.report import ExposedDoses, Place, ProbeFigures, Report, build_report
+from analysis.report import (
+    ExposedDoses,
+    Place,
+    ProbeFigures,
+    Report,
+    attach_curves,
+    build_report,
+    curve_of,
+)
 
 READINGS = "coldchain"
 EXPOSURES = "coldchain_exposure"
@@ -126,12 +135,15 @@ async def county_report(
     max_gap_ms = int(options.max_gap_s * 1000)
     ranges = options.ranges or {}
     accumulators: dict[ProbeKey, SeriesAccumulator] = {}
+    midnights = day_starts(start, end)[1:]
 
     def accumulator(key: ProbeKey) -> SeriesAccumulator:
         acc = accumulators.get(key)
         if acc is None:
             limits = limits_for(key[1], key[2], key[3], key[4], ranges)
-            acc = accumulators[key] = SeriesAccumulator(limits, start, end, interval_ms, max_gap_ms)
+            acc = accumulators[key] = SeriesAccumulator(
+                limits, start, end, interval_ms, max_gap_ms, cuts=midnights
+            )
         return acc
 
     for key in probes:
@@ -162,7 +174,7 @@ async def county_report(
     if outside:
         notes.append(f"{outside} 个读数时间戳重复或乱序，未计入（时钟偏移）")
     scope = f"区域 {options.region}" if options.region else "全部区域"
-    return build_report(
+    report = build_report(
         figures,
         alarms,
         title=options.title,
@@ -174,6 +186,12 @@ async def county_report(
         notes=notes,
         exposures=exposures,
     )
+    attach_curves(report, lambda place: [
+        (f"{key[3]}/{key[5]}", curve_of(acc.periods()))
+        for key, acc in sorted(accumulators.items()) if key[:3] == _fridge(place)
+    ])  # fmt: skip
+    report.doubts += county_doubts(report)
+    return report
 
 
 async def _exposures(
@@ -271,13 +289,9 @@ def daily_report(
     """Assemble a report from folded daily figures (any engine's), naming late clinics."""
     start, end = fold.start_ms, fold.end_ms
     months = fold.months()
-    notes = [
-        f"{unit}: {missing} 天无每日数据（网关离线或尚未上报）"
-        for unit, missing in late_clinics(months, day_windows(options.month))
-    ]
     figures = [ProbeFigures(Place(*key[:5]), key[5], stats) for key, (stats, _) in months.items()]
     scope = f"区域 {options.region}" if options.region else "全部区域"
-    return build_report(
+    report = build_report(
         figures,
         alarms,
         title=options.title,
@@ -286,9 +300,19 @@ def daily_report(
         start_ms=start,
         end_ms=end,
         interval_s=options.interval_s,
-        notes=notes,
         exposures=exposures,
     )
+    report.late = late_clinics(months, day_windows(options.month))
+    attach_curves(report, lambda place: [
+        (f"{key[3]}/{key[5]}", fold.curve(key))
+        for key in sorted(months) if key[:3] == _fridge(place)
+    ])  # fmt: skip
+    report.doubts += county_doubts(report)
+    return report
+
+
+def _fridge(place: Place) -> tuple[str, str, str]:
+    return place.region, place.unit, place.fridge
 
 
 def day_windows(month: str) -> int:

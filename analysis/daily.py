@@ -27,6 +27,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from analysis.metrics import SeriesStats
+from analysis.report import DayPoint
 from gateway.core.clinic_time import CLINIC_TZ
 
 MEASUREMENT = "coldchain_daily"
@@ -104,9 +105,6 @@ def probe_key(tags: Mapping[str, str]) -> ProbeKey:
 
 _SUMMED = frozenset((*INTEGER_FIELDS, *FLOAT_FIELDS))
 _DAY_SLOT = {"min_c": 0, "min_at": 1, "max_c": 2, "max_at": 3, "sum_c": 4, "ok": 5}
-
-#: A day of one probe for its curve: (day start ms, min °C, max °C, mean °C).
-DayPoint = tuple[int, float, float, float]
 
 
 @dataclass(slots=True)

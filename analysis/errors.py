@@ -47,3 +47,9 @@ class VictoriaMetricsError(ReportError):
     """VictoriaMetrics could not be reached or refused the export."""
 
     code: ClassVar[str] = "victoria_metrics_failed"
+
+
+class UnitsFileError(ReportError):
+    """The units file (codes to names) is malformed."""
+
+    code: ClassVar[str] = "units_file_invalid"

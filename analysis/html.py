@@ -17,8 +17,10 @@ from analysis.columns import (
     ranking_table,
     region_table,
     table,
+    text_columns,
 )
-from analysis.report import LEVELS, Report
+from analysis.period import local_text
+from analysis.report import LEVELS, DayPoint, Report
 from gateway.core.clinic_time import CLINIC_TZ
 
 _CSS = """
@@ -75,6 +77,92 @@ def bar_chart(title: str, items: list[tuple[str, float]], unit: str, limit: floa
     return "".join(parts)
 
 
+_COLORS = ("#c53030", "#2b6cb0", "#2f855a", "#805ad5", "#b7791f", "#319795")
+
+
+def curve_chart(
+    title: str, lines: list[tuple[str, list[DayPoint]]], start_ms: int, end_ms: int
+) -> str:
+    """Daily minimum-maximum bands and mean lines of a fridge's probes, as inline SVG."""
+    width, height, left, top, bottom = 520, 200, 40, 24, 24
+    svg = f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" '
+    values = [v for _, days in lines for _, low, high, _ in days for v in (low, high)]
+    if not values:
+        return f'{svg}height="40"><text x="4" y="20">{escape(title)}：{NO_DATA}</text></svg>'
+    low_c, high_c = min(values) - 1.0, max(values) + 1.0
+    plot_w, plot_h = width - left - 8, height - top - bottom
+
+    def x(t: int) -> float:
+        return left + plot_w * (t - start_ms) / max(1, end_ms - start_ms)
+
+    def y(c: float) -> float:
+        return top + plot_h * (high_c - c) / (high_c - low_c)
+
+    def text(at_x: float, at_y: float, content: str, extra: str = "") -> str:
+        return f'<text x="{at_x:.1f}" y="{at_y:.1f}" font-size="10"{extra}>{escape(content)}</text>'
+
+    right = ' text-anchor="end"'
+    parts = [
+        f'{svg}height="{height}" role="img" aria-label="{escape(title)}">',
+        f'<text x="4" y="16" font-size="13" font-weight="bold">{escape(title)}</text>',
+        f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" '
+        'stroke="#999"/>',
+        text(left - 4, y(high_c - 1.0) + 4, f"{number(high_c - 1.0)}℃", right),
+        text(left - 4, y(low_c + 1.0) + 4, f"{number(low_c + 1.0)}℃", right),
+        text(left, height - 6, local_text(start_ms)[:5]),
+        text(left + plot_w, height - 6, local_text(end_ms - 1)[:5], right),
+    ]
+    day = 86_400_000
+    for index, (label, days) in enumerate(lines):
+        color = _COLORS[index % len(_COLORS)]
+        parts += [
+            f'<rect x="{x(start):.1f}" y="{y(high):.1f}" width="{x(start + day) - x(start):.1f}" '
+            f'height="{max(1.0, y(low) - y(high)):.1f}" fill="{color}" opacity="0.25"/>'
+            for start, low, high, _ in days
+        ]
+        mean = " ".join(f"{x(start + day // 2):.1f},{y(avg):.1f}" for start, _, _, avg in days)
+        parts += [
+            f'<polyline points="{mean}" fill="none" stroke="{color}" stroke-width="1.5"/>',
+            text(left + 4 + 120 * index, top + 10, label, f' fill="{color}"'),
+        ]
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _label(report: Report, code: str) -> str:
+    name = report.name(code)
+    return f"{name}（{code}）" if name else code
+
+
+def _curves(report: Report) -> str:
+    charts = [
+        curve_chart(
+            f"{_label(report, place.unit)} / {place.fridge}", lines, report.start_ms, report.end_ms
+        )
+        for place, lines in report.curves.items()
+    ]
+    if not charts:
+        return "<p>无</p>"
+    boxes = "".join(f'<div class="chart">{chart}</div>' for chart in charts)
+    return f'<div class="charts">{boxes}</div>'
+
+
+def _missing(report: Report) -> str:
+    """Clinics without data, then those whose gateways reported fewer days than the month."""
+    items = [
+        f"{_label(report, row.place.unit)}：本月无数据"
+        for row in report.rows["clinic"]
+        if not row.stats.has_data
+    ]
+    items += [
+        f"{_label(report, unit)}：{days} 天无每日数据（网关离线或迟报）"
+        for unit, days in report.late
+    ]
+    if not items:
+        return "<p>无</p>"
+    return "<ul>" + "".join(f"<li>{escape(item)}</li>" for item in items) + "</ul>"
+
+
 def _table(header: list[str], rows: list[list[str]], text_columns: int) -> str:
     head = "".join(f"<th>{escape(h)}</th>" for h in header)
     body = []
@@ -95,15 +183,22 @@ def _table(header: list[str], rows: list[list[str]], text_columns: int) -> str:
 
 
 def _charts(report: Report) -> str:
-    clinics = [(row.place.unit, row.stats.completeness) for row in report.rows["clinic"]]
+    clinics = [
+        (report.name(row.place.unit) or row.place.unit, row.stats.completeness)
+        for row in report.rows["clinic"]
+    ]
     devices = [
-        (f"{r.place.unit}/{r.place.fridge}", float(r.problems)) for r in report.device_ranking
+        (f"{report.name(r.place.unit) or r.place.unit}/{r.place.fridge}", float(r.problems))
+        for r in report.device_ranking
     ]
     latency: dict[str, int] = dict.fromkeys(LATENCY_BUCKETS, 0)
     for row in report.rows["region"]:
         for bucket, count in row.alarms.latency.items():
             latency[bucket] += count
-    regions = [(r.place.region or "(无)", r.problem_share) for r in report.region_ranking]
+    regions = [
+        (report.name(r.place.region) or r.place.region or "(无)", r.problem_share)
+        for r in report.region_ranking
+    ]
     charts = [
         bar_chart("各单位数据完整率", clinics, "%", 100.0),
         bar_chart("问题设备排名（问题数）", devices, ""),
@@ -144,17 +239,23 @@ def render_html(report: Report) -> str:
         '<div class="cards">'
         + "".join(f'<div class="card">{escape(k)}<b>{v}</b></div>' for k, v in cards)
         + "</div>",
+        "<h2>数据缺失与迟报的单位</h2>",
+        _missing(report),
+        "<h2>问题设备排名</h2>",
+        _table(*ranking_table(report), 5 if report.names else 4),
+        "<h2>问题设备温度曲线（每日最低–最高，线为日均）</h2>",
+        _curves(report),
+        "<h2>区域问题设备占比排名</h2>",
+        _table(*region_table(report), 3 if report.names else 2),
         "<h2>图表</h2>",
         _charts(report),
-        "<h2>问题设备排名</h2>",
-        _table(*ranking_table(report), 4),
-        "<h2>区域问题设备占比排名</h2>",
-        _table(*region_table(report), 2),
     ]
     for level in reversed(LEVELS):
         header, rows = table(report, level)
-        text_columns = {"region": 1, "clinic": 2, "fridge": 3, "compartment": 5}[level]
-        parts += [f"<h2>按{LEVEL_NAMES[level]}统计</h2>", _table(header, rows, text_columns)]
+        parts += [
+            f"<h2>按{LEVEL_NAMES[level]}统计</h2>",
+            _table(header, rows, text_columns(report, level)),
+        ]
     parts.append("<h2>说明</h2><ul>")
     explanations = [
         "数据完整率 = 实际有效读数 / 按采样间隔应有读数；"

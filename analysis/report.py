@@ -18,7 +18,7 @@ compliance (the twice-daily thermometer record) is known for a clinic's own repo
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from analysis.alarm_events import LATENCY_BUCKETS, AlarmFacts, latency_bucket
@@ -26,6 +26,10 @@ from analysis.metrics import SeriesStats, merge_all
 
 COMPLETENESS_TARGET = 90.0
 LEVELS = ("compartment", "fridge", "clinic", "region")
+
+
+#: One day of a probe for its curve: (day start ms, min °C, max °C, mean °C).
+DayPoint = tuple[int, float, float, float]
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -161,6 +165,17 @@ class Report:
             return "不可用（人工记录保存在各单位网关上，见各单位的月报）"
         total = sum((row.manual or ManualRecords() for row in self.rows["region"]), ManualRecords())
         return total.words
+
+    names: dict[str, str] = field(default_factory=dict)
+    """Unit and region codes -> names (a units file); codes without a name show as codes."""
+    late: list[tuple[str, int]] = field(default_factory=list)
+    """(unit, days without daily figures) of the clinics that reported fewer days than the
+    month has, most missing first."""
+    curves: dict[Place, list[tuple[str, list[DayPoint]]]] = field(default_factory=dict)
+    """Per ranked problem fridge: (compartment/probe, its days) to draw."""
+
+    def name(self, code: str) -> str:
+        return self.names.get(code, "")
 
     @property
     def doses_exposed(self) -> int:
@@ -300,3 +315,19 @@ def build_report(
         doubts=[*no_data, *doubts],
         manual_shown=manual is not None,
     )
+
+
+def attach_curves(
+    report: Report, days_of: Callable[[Place], list[tuple[str, list[DayPoint]]]]
+) -> None:
+    """The curves of the ranked problem fridges (`days_of` a fridge's place)."""
+    report.curves = {row.place: days_of(row.place) for row in report.device_ranking}
+
+
+def curve_of(periods: Iterable[tuple[int, SeriesStats]]) -> list[DayPoint]:
+    """A probe's days with readings as curve points."""
+    return [
+        (day, s.min_c, s.max_c, s.sum_c / s.ok)
+        for day, s in periods
+        if s.ok and s.min_c is not None and s.max_c is not None
+    ]

@@ -71,13 +71,20 @@ def add_report_parser(subparsers: Any) -> argparse.ArgumentParser:
     monthly.add_argument(
         "--strict",
         action="store_true",
-        help="exit 1 when the month has no data or mostly unsynchronised time stamps (the"
-        " report is still written and says so at its top)",
+        help="exit 1 when the month has no data, days a clinic's gateway did not report, or"
+        " mostly unsynchronised time stamps (the report is still written and says so at its"
+        " top, naming the clinics)",
     )
     monthly.add_argument(
         "--region",
         metavar="CODE",
         help="only the clinics of this 6-digit region code, e.g. 610102 (default: all)",
+    )
+    monthly.add_argument(
+        "--units",
+        metavar="FILE",
+        type=Path,
+        help="a CSV file code,name naming the unit and region codes in the report",
     )
     source = monthly.add_argument_group("for the county: the central InfluxDB")
     source.add_argument(
@@ -204,6 +211,10 @@ async def make_report(args: argparse.Namespace) -> Written:
             "no data source: pass --influx-url URL for the county report, or --config "
             "gateway.toml for this clinic's report"
         )
+    if args.units:
+        from analysis.units import load_names
+
+        report.names = load_names(args.units)
     out: Path = args.out
     try:
         html = write_html(report, out / f"report-{month}.html")

@@ -214,7 +214,10 @@ async def test_cli_writes_html_and_csv(loaded_influxd: Influxd, tmp_path: Path) 
     for label in ("冷链设备月度分析报告", "数据完整率", "平均动力学温度", "问题设备排名"):
         assert label in html
     assert "区域问题设备占比排名" in html
-    assert html.count("<svg") == 4
+    with (out / "device_ranking.csv").open(encoding="utf-8-sig", newline="") as handle:
+        ranked = len(list(csv.DictReader(handle)))
+    assert ranked, "the month has problem fridges"
+    assert html.count("<svg") == 4 + ranked, "four charts and a curve per ranked problem fridge"
     assert "无数据" in html
     assert "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
     assert "@media print" in html

@@ -9,8 +9,10 @@ from dataclasses import fields
 import pytest
 
 from analysis.daily import FIELDS, MonthFold, day_starts, late_clinics, line_fields
+from analysis.doubts import county_doubts
 from analysis.metrics import FROZEN, REFRIGERATED, Limits, SeriesAccumulator, SeriesStats
 from analysis.period import month_bounds
+from analysis.report import Place, ProbeFigures, build_report
 
 START, END = month_bounds("2026-10")
 MINUTE = 60_000
@@ -101,3 +103,20 @@ def test_a_day_as_line_protocol_fields() -> None:
     assert text.startswith("expected=1440i,ok=2i,")
     assert "min_c=3.5,min_at=" in text
     assert "max_c" not in text
+
+
+def test_the_doubts_name_clinics_without_data_late_or_mostly_unsynchronised() -> None:
+    def probe(unit: str, ok: int, unsynced: int) -> ProbeFigures:
+        stats = SeriesStats(expected=44_640, ok=ok, unsynced=unsynced)
+        return ProbeFigures(Place("610103", unit, "F1", "冷藏室", "refrigerated"), "P1", stats)
+
+    report = build_report(
+        [probe("A", 44_000, 0), probe("B", 0, 0), probe("C", 44_000, 30_000), probe("D", 9, 4)],
+        [], title="t", month="2026-10", scope="", start_ms=START, end_ms=END, interval_s=60,
+    )  # fmt: skip
+    report.late = [("A", 3)]
+    assert county_doubts(report) == [
+        "本月无数据的单位：B",
+        "有几天没有上报每日数据的单位（网关离线或迟报）：A（3 天）",
+        "多数读数采集时网关时钟未同步的单位：C",
+    ]

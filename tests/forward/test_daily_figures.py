@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import csv
 from collections.abc import Callable, Sequence
 from dataclasses import fields
 from datetime import datetime, timedelta
@@ -223,7 +224,7 @@ def _assert_same_stats(expected: SeriesStats, got: SeriesStats, where: str) -> N
 
 
 async def test_the_county_report_from_daily_figures_equals_the_raw_points(
-    tmp_path: Path, influxd: Influxd, vm: VictoriaMetrics
+    tmp_path: Path, influxd: Influxd, vm: VictoriaMetrics, capsys: pytest.CaptureFixture[str]
 ) -> None:
     influxd.create_db("coldchain")
     v1 = InfluxSettings.model_validate({"url": influxd.url, "v1_db": "coldchain", **FAST})
@@ -270,7 +271,9 @@ async def test_the_county_report_from_daily_figures_equals_the_raw_points(
     assert 69 * 60 <= south_fridge.stats.minutes_offline < 69 * 60 + 1, "Oct 3 12:00 - Oct 6 09:00"
     assert north_fridge.stats.minutes_fault == 20
     _assert_same(raw, daily)
-    assert daily.notes == ["6101030202: 2 天无每日数据（网关离线或尚未上报）"]
+    assert daily.late == [("6101030202", 2)]
+    assert [len(days) for _, days in daily.curves[north_fridge.place.at("fridge")]] == [31, 31]
+    assert daily.curves == raw.curves
 
     assert len(vm.samples("coldchain_daily_ok", at_least=2 * 31 + 30)) == 2 * 31 + 30
     assert len(vm.samples("coldchain_alarm_alarm_no", at_least=6)) == 6
@@ -294,6 +297,27 @@ async def test_the_county_report_from_daily_figures_equals_the_raw_points(
         written[name] = {p.name: p.read_bytes() for p in sorted(out.glob("*.csv"))}
     assert written["daily"] == written["raw"], "the same tables, to the last digit shown"
     assert written["vm"] == written["raw"]
+
+    units = tmp_path / "units.csv"
+    units.write_text("code,name\n610103,雁塔区\n6101030201,长延堡社区卫生服务中心\n", "utf-8")
+    named = tmp_path / "named"
+    args = _args("--influx-url", influxd.url, "--month", MONTH, "--interval-s", "300",
+                 "--units", str(units), "--out", str(named))  # fmt: skip
+    assert await run_report(args) == 0
+    with (named / "clinics.csv").open(encoding="utf-8-sig", newline="") as handle:
+        rows = {row["单位编码"]: row for row in csv.DictReader(handle)}
+    assert rows["6101030201"]["单位名称"] == "长延堡社区卫生服务中心"
+    assert rows["6101030202"]["单位名称"] == ""
+    assert rows["6101030201"]["区域名称"] == "雁塔区"
+    html = (named / f"report-{MONTH}.html").read_text("utf-8")
+    assert "长延堡社区卫生服务中心（6101030201）" in html
+    assert "6101030202：2 天无每日数据" in html
+
+    strict = _args("--influx-url", influxd.url, "--month", MONTH, "--interval-s", "300",
+                   "--strict", "--out", str(tmp_path / "strict"))  # fmt: skip
+    capsys.readouterr()
+    assert await run_report(strict) == 1
+    assert "没有上报每日数据的单位（网关离线或迟报）：6101030202（2 天）" in capsys.readouterr().err
 
 
 def _args(*argv: str) -> argparse.Namespace:
