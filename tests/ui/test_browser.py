@@ -3,6 +3,7 @@ the sign-in form; screenshots go to test-artifacts/ui/."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -103,6 +104,41 @@ async def test_on_a_phone_the_cards_stack(gateway: GatewayProcess, browser: Brow
     await page.wait_for_url("**/login?**")
     await page.goto(f"{gateway.base}/alarms")
     await page.wait_for_url("**/login?next=**")
+
+
+async def ack_path(gateway: GatewayProcess) -> str:
+    """The path of the first acknowledgement link the console channel logged."""
+    for _ in range(100):
+        found = re.search(r"/ack/[A-Za-z0-9_.-]+", gateway.logged(last=1_000_000))
+        if found:
+            return found.group()
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"no ack link logged:\n{gateway.logged()}")
+
+
+async def test_the_ack_link_on_a_phone_signed_out_asks_before_acknowledging(
+    gateway: GatewayProcess, browser: Browser
+) -> None:
+    page = await _page(browser, viewport={"width": 375, "height": 740}, is_mobile=True)
+    answer = await page.goto(gateway.base + await ack_path(gateway))
+    assert answer is not None
+    assert answer.status == 200
+    assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
+    await expect(page.locator("dl")).to_contain_text("王芳（wang）")
+    await expect(page.locator("dl")).to_contain_text("2号医用冰箱")
+    button = page.locator("button[type=submit]")
+    box = await button.bounding_box()
+    assert box is not None
+    assert box["width"] <= 375
+    assert box["height"] >= 44, "a finger can hit it"
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 375
+    await screenshot(page, "ack-link-phone")
+    await page.reload()
+    await expect(button).to_be_visible()  # opening it twice acknowledged nothing
+    await button.click()
+    await expect(page.locator("h1")).to_have_text("已确认到场")
+    await expect(page.locator("p")).to_contain_text("wang")
+    await screenshot(page, "ack-link-done")
 
 
 async def test_the_manager_acknowledges_the_alarm_and_markup_stays_text(

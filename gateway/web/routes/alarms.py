@@ -32,6 +32,7 @@ from alerts.errors import (
 )
 from alerts.escalation import Transition
 from alerts.messages import KIND_NAMES, place_of
+from alerts.model import ConditionKind
 from gateway.alarms.engine import AlarmService
 from gateway.auth.policy import Action, ForbiddenError, User, alarm_person
 from gateway.core.clinic_time import CLINIC_TZ
@@ -306,7 +307,8 @@ async def ack_link_page(request: web.Request) -> web.Response:
     if alarm.current is not None:
         facts.append(("当前温度", f"{alarm.current:.1f} °C"))
     if alarm.peak is not None:
-        facts.append(("最高/最低", f"{alarm.peak:.1f} °C"))
+        cold = alarm.condition.kind is ConditionKind.TOO_COLD
+        facts.append(("最低温度" if cold else "最高温度", f"{alarm.peak:.1f} °C"))
     csrf = session_csrf(request)
     hidden = (
         "" if csrf is None else f'<input type="hidden" name="{CSRF_FIELD}" value="{escape(csrf)}">'
