@@ -13,6 +13,7 @@ import base64
 import json
 import logging
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -64,7 +65,9 @@ def _decoded(body: Any) -> list[str]:
     return found
 
 
-async def _seed(client: Client, tokens: dict[Role, str]) -> str:
+async def seed_personal_data(client: Client, tokens: Mapping[str, str]) -> str:
+    """A recipient, a dose, an ID-card scan, a mobile number scanned and an audited request
+    naming an ID number: the personal data the walks look for. Returns the dose's record id."""
     manager, vaccinator = bearer(tokens[Role.MANAGER]), bearer(tokens[Role.VACCINATOR])
     steps = [
         ("/api/ledger/catalogue/import", SHIPMENT, manager),
@@ -93,7 +96,7 @@ async def test_every_route_and_export_by_every_role_masks_personal_data(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     tokens = {role: site.accounts.create_token(role.value, "walk")[0] for role in Role}
-    record_id = await _seed(client, tokens)
+    record_id = await seed_personal_data(client, tokens)
     reads = [
         route
         for route in site.app.router.routes()
