@@ -194,31 +194,38 @@ class DailyFiguresLane:
         local = datetime.fromtimestamp(day.day_ms / 1000, CLINIC_TZ).date().isoformat()
         return f"forward.{KIND}.{self.name}.{day.probe}.{local}"
 
-    def pending(self, now_ms: int) -> list[tuple[DayFigures, str]]:
+    async def pending(self, now_ms: int) -> list[tuple[DayFigures, str]]:
         """The recent complete days whose figures differ from those last sent, each with its
-        revision and what to remember once sent."""
+        revision and what to remember once sent. Folds one probe's month at a time, giving the
+        event loop a turn between them (a month of minute readings is a fraction of a second
+        on a Pi)."""
         months = [month_of(now_ms)]
         if now_ms - months[0][0] < RECHECK_DAYS * DAY_MS:
             months.insert(0, month_of(months[0][0] - 1))
         probes = sorted(set(self._identity.probes) | set(self._store.latest_by_probe()))
-        out = []
+        days: list[DayFigures] = []
         for month in months:
-            for day in compute_days(
-                self._store, probes, self._limits_of, month, now_ms, interval_ms=self._interval_ms
-            ):
-                digest = hashlib.sha256(line_fields(day.stats).encode()).hexdigest()[:16]
-                sent = (self._store.get_meta(self._key(day)) or "").split()
-                if sent and sent[0] == digest:
-                    continue
-                revision = int(sent[1]) + 1 if len(sent) == 2 else 0
-                out.append((replace(day, revision=revision), f"{digest} {revision}"))
+            for probe in probes:
+                days += compute_days(
+                    self._store, [probe], self._limits_of, month, now_ms,
+                    interval_ms=self._interval_ms,
+                )  # fmt: skip
+                await asyncio.sleep(0)
+        out = []
+        for day in days:
+            digest = hashlib.sha256(line_fields(day.stats).encode()).hexdigest()[:16]
+            sent = (self._store.get_meta(self._key(day)) or "").split()
+            if sent and sent[0] == digest:
+                continue
+            revision = int(sent[1]) + 1 if len(sent) == 2 else 0
+            out.append((replace(day, revision=revision), f"{digest} {revision}"))
         return out
 
     async def step(self) -> float:
         """Send what changed; the seconds until the next step."""
         now_ms = int(self._clock.now().timestamp() * 1000)
         try:
-            pending = self.pending(now_ms)
+            pending = await self.pending(now_ms)
             for first in range(0, len(pending), self._batch):
                 chunk = pending[first : first + self._batch]
                 await self._deliver([day for day, _ in chunk])

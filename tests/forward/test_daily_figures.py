@@ -36,6 +36,7 @@ from gateway.core.clinic_time import CLINIC_TZ
 from gateway.core.clock import FakeClock, SystemClock
 from gateway.forward.alarm_events import AlarmEvent, alarm_event_line
 from gateway.forward.daily_figures import DailyFiguresLane, DayFigures, daily_lines, limits_from
+from gateway.forward.errors import RetryableError
 from gateway.forward.influx import make_sink, open_influx_forwarder
 from gateway.forward.line_protocol import LineEncoder
 from gateway.forward.settings import InfluxSettings
@@ -324,3 +325,25 @@ def _args(*argv: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="coldchain")
     add_report_parser(parser.add_subparsers(dest="command"))
     return parser.parse_args(["report", "monthly", *argv])
+
+
+async def test_a_refused_day_is_kept_and_sent_at_a_later_step(store: ReadingStore) -> None:
+    store.write_batch(_month("P1", _south_fridge)[:300])
+    attempts: list[int] = []
+
+    async def deliver(days: Sequence[DayFigures]) -> None:
+        attempts.append(len(days))
+        if len(attempts) == 1:
+            raise RetryableError("county server: 503", retry_after=30.0)
+
+    clock = FakeClock(datetime(2026, 10, 2, 1, tzinfo=CLINIC_TZ))
+    lane = DailyFiguresLane(
+        "county", store, SOUTH, deliver, clock,
+        limits_of=limits_from(SOUTH, DEFAULT_LIMITS), interval_ms=STEP,
+    )  # fmt: skip
+    assert await lane.step() >= 30.0
+    assert lane.last_error == "county server: 503"
+    assert await lane.step() > 0
+    assert (attempts, lane.sent, lane.last_error) == ([1, 1], 1, None)
+    assert await lane.step() > 0
+    assert attempts == [1, 1], "sent once"
