@@ -9,13 +9,15 @@ Semantics (DESIGN "Escalation semantics"):
 - An alarm opens when a paging condition is raised; tier 1 is notified at once, tier 2 at
   +tier2_after_s and tier 3 at +tier3_after_s if the condition still holds. The escalation
   clock starts when the alarm could first notify (not during a silence or an inhibition).
-- Every notified person is reminded every `repeat_every_s` while the condition holds.
-  Acknowledging (someone is on site) pauses the reminders for that person only, for
-  `on_site_s`: if the condition still holds after it, that person is reminded again with
-  everyone else, until the condition clears (acknowledging again starts a new on-site time).
+- Every notified person is reminded every `repeat_every_s` until the alarm is handled: while
+  the condition holds, and after it has cleared until someone closes the alarm with its
+  disposition (those reminders say it has cleared and ask for the close; seed 002:
+  直至处理完成). Acknowledging (someone is on site) pauses the reminders for that person
+  only, for `on_site_s`: after it they are reminded again with everyone else (acknowledging
+  again starts a new on-site time).
 - Temperature alarms follow their compartment (`observe`): every message carries the current
   temperature and the peak so far, each with the time it was measured.
-- A cleared condition stops escalation and reminders; the alarm stays open until someone
+- A cleared condition stops escalation to further tiers; the alarm stays open until someone
   closes it with a disposition. A condition raised again on an open alarm reopens it and
   reminds at once; raised after a close, it opens a new alarm.
 - A planned silence suppresses notifications of the alarms in its scope (a compartment
@@ -222,6 +224,8 @@ class Notify:
     current_at: datetime | None = None
     peak: float | None = None
     peak_at: datetime | None = None
+    cleared_at: datetime | None = None
+    """The condition has cleared (a reminder to close the alarm with its disposition)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,7 +343,7 @@ def _cleared(
     if alarm is None or not alarm.active:
         return state
     actions.append(Transition(alarm.id, now, TransitionKind.CLEARED))
-    cleared = replace(alarm, active=False, cleared_at=now, next_repeat=None)
+    cleared = replace(alarm, active=False, cleared_at=now)
     return replace(state, alarms=state.alarms | {alarm.id: cleared})
 
 
@@ -569,11 +573,20 @@ def _advance_alarm(
         kind = TransitionKind.SUPPRESSED if suppressor else TransitionKind.UNSUPPRESSED
         actions.append(Transition(alarm.id, now, kind, detail=suppressor or ""))
         alarm = replace(alarm, suppressed_by=suppressor)
-    if suppressor is not None or not alarm.active:
+    if suppressor is not None:
         return alarm
+    sent: set[str] = set()
+    if alarm.active:
+        alarm = _escalate(alarm, now, settings, actions, sent)
+    return _remind(alarm, now, settings, actions, sent)
+
+
+def _escalate(
+    alarm: Alarm, now: datetime, settings: AlertSettings, actions: list[Action], sent: set[str]
+) -> Alarm:
+    """Notify each tier that became due; `sent` collects who was told now."""
     start = alarm.escalation_start or now
     notified = dict(alarm.notified)
-    sent: set[str] = set()
     for tier in TIERS:
         if tier in notified or now < start + timedelta(seconds=_tier_after_s(tier, settings)):
             continue
@@ -596,6 +609,13 @@ def _advance_alarm(
                 )
     if start != alarm.escalation_start or notified != alarm.notified:
         alarm = replace(alarm, escalation_start=start, notified=notified)
+    return alarm
+
+
+def _remind(
+    alarm: Alarm, now: datetime, settings: AlertSettings, actions: list[Action], sent: set[str]
+) -> Alarm:
+    """Remind everyone notified who is not on site, on the grid of `repeat_every_s`."""
     every = timedelta(seconds=settings.escalation.repeat_every_s)
     if alarm.next_repeat is None:
         return replace(alarm, next_repeat=now + every) if sent else alarm
@@ -603,7 +623,7 @@ def _advance_alarm(
         return alarm
     acked = alarm.on_site(now, settings)
     repeat = alarm.repeats + 1
-    for tier in sorted(notified, reverse=True):
+    for tier in sorted(alarm.notified, reverse=True):
         for person in settings.tier_people(tier):
             if person not in sent and person not in acked:
                 sent.add(person)
@@ -653,4 +673,5 @@ def _notify(
         current_at=alarm.current_at,
         peak=alarm.peak,
         peak_at=alarm.peak_at,
+        cleared_at=alarm.cleared_at,
     )

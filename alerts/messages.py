@@ -106,7 +106,8 @@ def render(
     if doses_at_risk is not None:
         condition += f"，在库疫苗 {doses_at_risk} 剂受影响"
     since = _local(notify.since)
-    lasted = _duration((notify.at - notify.since).total_seconds())
+    ended = notify.at if notify.cleared_at is None else notify.cleared_at
+    lasted = _duration((ended - notify.since).total_seconds())
     tier = TIER_NAMES[notify.tier]
     title = {
         NotifyReason.OPENED: "冷链报警",
@@ -114,6 +115,9 @@ def render(
         NotifyReason.REPEAT: f"冷链报警第 {notify.repeat} 轮提醒",
     }[notify.reason]
     action = "请尽快到场处置，并点击链接确认到场"
+    if notify.cleared_at is not None:
+        condition += f"；已于 {_measured_at(notify.cleared_at, notify.at)} 恢复正常"
+        action = "报警尚未关闭：请登记原因和处置措施后关闭报警"
     where = f"{place.unit_name} {place.words}"
     text = (
         f"【{title}】{tier}\n"

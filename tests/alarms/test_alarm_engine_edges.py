@@ -157,7 +157,14 @@ async def test_power_gap_is_reported_once_and_who_freeze_is_recorded(
         ]
         assert len(power) == 1
         assert not power[0].active  # raised and cleared at once: tier 1 hears of it once
-        assert [p for _, p, _ in harness.robot_log()[sent:]] == ["wang"]
-        assert "网关断电 1 小时 0 分钟" in harness.robot.sent[-1][1].message.text
+        after = [notification for _, notification in harness.robot.sent[sent:]]
+        gap = [n for n in after if "网关断电" in n.message.text]
+        assert [n.person.id for n in gap] == ["wang"]
+        assert "网关断电 1 小时 0 分钟" in gap[0].message.text
+        # The too-cold alarm cleared but was never closed: every tier is reminded to close it.
+        reminders = [n for n in after if n not in gap]
+        assert [n.person.id for n in reminders] == ["zhao", "li", "wang"]
+        assert all("恢复正常" in n.message.text for n in reminders)
+        assert all("请登记原因和处置措施后关闭报警" in n.message.text for n in reminders)
     finally:
         await harness.stop()

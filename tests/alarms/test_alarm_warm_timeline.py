@@ -82,3 +82,26 @@ async def test_six_warm_hours_after_acknowledgement(harness: Harness) -> None:
     }
     assert f"当前 {warm(last):.1f} °C" in alarm["description"]
     assert [a["person"] for a in alarm["acks"]] == ["wang", "li"]
+
+
+async def test_after_it_clears_the_tiers_are_reminded_until_the_alarm_is_closed(
+    harness: Harness,
+) -> None:
+    for minute in range(90):
+        await harness.minutes(1, warm(minute))  # tiers 1 to 3 told by minute 75
+    await harness.minutes(15, 5.0)  # back in range: cleared 5 minutes later, at minute 95
+    (alarm,) = harness.alarms.view()["alarms"]
+    assert alarm["status"] == "cleared"
+    before = len(harness.robot.sent)
+    await harness.minutes(30, 5.0)
+    reminders = [n for _, n in harness.robot.sent[before:]]
+    assert sorted({n.person.id for n in reminders}) == ["li", "wang", "zhao"]
+    for notification in reminders:
+        text = notification.message.text
+        assert "已于 10:35 恢复正常" in text
+        assert "报警尚未关闭：请登记原因和处置措施后关闭报警" in text
+        assert "最高 17.4 °C（10:29 测得）" in text  # the peak stays in the record
+    harness.alarms.close_alarm("1", "wang", "压缩机故障", "已维修，疫苗转移")
+    closed = len(harness.robot.sent)
+    await harness.minutes(60, 5.0)
+    assert len(harness.robot.sent) == closed

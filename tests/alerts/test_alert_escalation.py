@@ -143,7 +143,10 @@ def test_close_needs_a_cleared_condition_and_a_disposition(settings: AlertSettin
         run(10, close)
     assert run.state == before
     run(12, ConditionCleared(WARM, at(0), at(12)))
-    assert notifies(run(45)) == []  # cleared: no escalation, no repeats
+    # Cleared: no escalation to tier 2, but a reminder until the alarm is closed.
+    (reminder,) = [a for a in run(45) if isinstance(a, Notify)]
+    assert (reminder.person, reminder.tier, reminder.reason) == ("wang", 1, NotifyReason.REPEAT)
+    assert reminder.cleared_at == at(12)
     with pytest.raises(RejectedEventError):
         run(46, Close(alarm_id, UNIT, "wang", " ", "x"))
     closed = run(46, close)
