@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from analysis.alarm_events import MEASUREMENT as ALARMS
 from analysis.alarm_events import AlarmEvent, AlarmFacts, fold_alarms
 from analysis.daily import FIELDS as DAILY_FIELDS
+from analysis.daily import MANUAL, ManualFold, MonthFold, day_starts, late_clinics
 from analysis.daily import MEASUREMENT as DAILY
-from analysis.daily import MonthFold, day_starts, late_clinics
 from analysis.doubts import county_doubts
 from analysis.errors import UnknownRegionError
 from analysis.influxql import InfluxQL, quote_string
@@ -271,13 +271,25 @@ async def county_daily_report(
         for t, *values in chunk.values:
             for name, value in zip(names, values, strict=True):
                 add(key, name, t, value)
+    manual = ManualFold(start, end)
+    query = (
+        f'SELECT "recorded", "due" FROM "{MANUAL}" WHERE time >= {start}ms '  # noqa: S608
+        f"AND time < {end}ms{_where_region(options.region)} GROUP BY "
+        '"unit", "fridge", "compartment"'
+    )
+    async for chunk in client.series(query):
+        where = (chunk.tags.get("unit", ""), chunk.tags.get("fridge", ""),
+                 chunk.tags.get("compartment", ""))  # fmt: skip
+        for t, recorded, due in chunk.values:
+            manual.add(where, "recorded", t, recorded)
+            manual.add(where, "due", t, due)
     if step:
         step("每日数据")
     events = await _alarm_events(client, start, end + ACK_GRACE_MS, options.region)
     exposures = await _exposures(client, start, end, options.region)
     if step:
         step("报警事件")
-    return daily_report(fold, options, fold_alarms(events, start, end), exposures)
+    return daily_report(fold, options, fold_alarms(events, start, end), exposures, manual)
 
 
 def daily_report(
@@ -285,8 +297,10 @@ def daily_report(
     options: CountyOptions,
     alarms: list[AlarmFacts],
     exposures: list[ExposedDoses] | None,
+    manual: ManualFold | None = None,
 ) -> Report:
-    """Assemble a report from folded daily figures (any engine's), naming late clinics."""
+    """Assemble a report from folded daily figures (any engine's), naming late clinics; the
+    manual record's compliance when the gateways sent it."""
     start, end = fold.start_ms, fold.end_ms
     months = fold.months()
     figures = [ProbeFigures(Place(*key[:5]), key[5], stats) for key, (stats, _) in months.items()]
@@ -301,6 +315,7 @@ def daily_report(
         end_ms=end,
         interval_s=options.interval_s,
         exposures=exposures,
+        manual=None if manual is None else manual.totals(),
     )
     report.late = late_clinics(months, day_windows(options.month))
     attach_curves(report, lambda place: [

@@ -27,10 +27,11 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from analysis.metrics import SeriesStats
-from analysis.report import DayPoint
+from analysis.report import DayPoint, ManualRecords
 from gateway.core.clinic_time import CLINIC_TZ
 
 MEASUREMENT = "coldchain_daily"
+MANUAL = "coldchain_daily_manual"
 PLACEMENT = ("region", "unit", "fridge", "compartment", "kind", "probe")
 INTEGER_FIELDS = (
     "expected",
@@ -205,3 +206,39 @@ def late_clinics(
     for key, (_, reported) in months.items():
         worst[key[1]] = max(worst.get(key[1], 0), days - reported)
     return sorted(((u, m) for u, m in worst.items() if m > 0), key=lambda x: (-x[1], x[0]))
+
+
+CompartmentKey = tuple[str, str, str]
+
+
+class ManualFold:
+    """The compartments' manual record over a month (`coldchain_daily_manual`: half-days
+    `recorded` and `due` per compartment and day), from each day's last revision."""
+
+    def __init__(self, start_ms: int, end_ms: int) -> None:
+        self.start_ms, self.end_ms = start_ms, end_ms
+        self._starts = day_starts(start_ms, end_ms)
+        self._last: dict[tuple[CompartmentKey, int, str], tuple[int, float]] = {}
+
+    def add(self, key: CompartmentKey, name: str, t: int, value: float | None) -> None:
+        """Field `name` (recorded, due) of the (unit, fridge, compartment) day revision at t."""
+        if value is None or name not in ("recorded", "due") or not self.start_ms <= t < self.end_ms:
+            return
+        day = self._starts[bisect_right(self._starts, t) - 1]
+        last = self._last.get((key, day, name))
+        if last is None or t >= last[0]:
+            self._last[key, day, name] = (t, value)
+
+    def totals(self) -> dict[CompartmentKey, ManualRecords] | None:
+        """Per compartment; None when no gateway sent its manual record (compliance unknown)."""
+        if not self._last:
+            return None
+        recorded: dict[CompartmentKey, int] = {}
+        due: dict[CompartmentKey, int] = {}
+        for (key, _, name), (_, value) in self._last.items():
+            into = recorded if name == "recorded" else due
+            into[key] = into.get(key, 0) + int(value)
+        return {
+            key: ManualRecords(recorded.get(key, 0), due.get(key, 0))
+            for key in sorted({*recorded, *due})
+        }

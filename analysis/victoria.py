@@ -19,8 +19,8 @@ import aiohttp
 
 from analysis.alarm_events import MEASUREMENT as ALARMS
 from analysis.alarm_events import AlarmEvent
+from analysis.daily import FIELDS, MANUAL, ManualFold, MonthFold, probe_key
 from analysis.daily import MEASUREMENT as DAILY
-from analysis.daily import MonthFold, probe_key
 from analysis.errors import VictoriaMetricsError
 from analysis.report import ExposedDoses
 
@@ -66,10 +66,26 @@ async def fold_daily(
     """Each probe's month from the daily figures stored in VictoriaMetrics."""
     fold = MonthFold(start_ms, end_ms, expected)
     prefix = f"{DAILY}_"
-    async for series in export(url, _match(f"{prefix}.+", region), start_ms, end_ms):
+    names = f"{prefix}({'|'.join(FIELDS)})"
+    async for series in export(url, _match(names, region), start_ms, end_ms):
         labels = series["metric"]
         name = labels["__name__"].removeprefix(prefix)
         key = probe_key(labels)
+        for t, value in zip(series["timestamps"], series["values"], strict=True):
+            fold.add(key, name, t, value)
+    return fold
+
+
+async def fold_manual(
+    url: str, start_ms: int, end_ms: int, region: str | None = None
+) -> ManualFold:
+    """The compartments' manual record over the month, from `coldchain_daily_manual_*`."""
+    fold = ManualFold(start_ms, end_ms)
+    prefix = f"{MANUAL}_"
+    async for series in export(url, _match(f"{prefix}(recorded|due)", region), start_ms, end_ms):
+        labels = series["metric"]
+        key = (labels.get("unit", ""), labels.get("fridge", ""), labels.get("compartment", ""))
+        name = labels["__name__"].removeprefix(prefix)
         for t, value in zip(series["timestamps"], series["values"], strict=True):
             fold.add(key, name, t, value)
     return fold

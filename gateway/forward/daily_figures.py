@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from analysis.daily import MEASUREMENT, day_starts, line_fields
+from analysis.daily import MANUAL, MEASUREMENT, day_starts, line_fields
 from analysis.metrics import REFRIGERATED, Limits, SeriesAccumulator, SeriesStats
 from gateway.core.backoff import Backoff
 from gateway.core.clinic_time import CLINIC_TZ
@@ -38,7 +38,7 @@ from gateway.core.clock import Clock
 from gateway.core.compartments import CompartmentKind, find_compartment
 from gateway.core.errors import StoreError
 from gateway.forward.errors import ForwardError, RetryableError
-from gateway.forward.line_protocol import LineEncoder
+from gateway.forward.line_protocol import LineEncoder, series_key
 from gateway.forward.tags import Configured, Identity
 from gateway.storage.readings import ReadingStore, from_millis, to_millis
 from probes.reading import STATUS_CODES
@@ -59,6 +59,38 @@ class DayFigures:
     revision: int = 0
     """How many times the day was sent with other figures before: the point's time is the
     day's start + `revision` ms."""
+
+    @property
+    def subject(self) -> str:
+        return self.probe
+
+    def fields(self) -> str:
+        return line_fields(self.stats)
+
+
+@dataclass(frozen=True, slots=True)
+class ManualDay:
+    """A compartment's twice-daily manual record on one day: half-days recorded, of those
+    due (`coldchain_daily_manual`)."""
+
+    fridge: str
+    compartment: str
+    day_ms: int
+    recorded: int
+    due: int
+    revision: int = 0
+
+    @property
+    def subject(self) -> str:
+        return f"{self.fridge}/{self.compartment}"
+
+    def fields(self) -> str:
+        return f"recorded={self.recorded}i,due={self.due}i"
+
+
+Daily = DayFigures | ManualDay
+#: (unit, fridge, compartment) -> (half-days recorded, due) of the manual record in [start, end).
+ManualOf = Callable[[int, int], Mapping[tuple[str, str, str], tuple[int, int]]]
 
 
 LimitsOf = Callable[[str], Limits]
@@ -156,7 +188,7 @@ def limits_from_settings(settings: Configured) -> LimitsOf:
     return lambda probe: limits.get(probe, REFRIGERATED)
 
 
-Deliver = Callable[[Sequence[DayFigures]], Awaitable[None]]
+Deliver = Callable[[Sequence[Daily]], Awaitable[None]]
 
 
 class DailyFiguresLane:
@@ -172,6 +204,7 @@ class DailyFiguresLane:
         clock: Clock,
         *,
         limits_of: LimitsOf,
+        manual_of: ManualOf | None = None,
         interval_ms: int = 60_000,
         period_s: float = 3600.0,
         batch: int = 500,
@@ -183,6 +216,7 @@ class DailyFiguresLane:
         self._deliver = deliver
         self._clock = clock
         self._limits_of = limits_of
+        self._manual_of = manual_of
         self._interval_ms = interval_ms
         self._period_s = period_s
         self._batch = batch
@@ -190,11 +224,25 @@ class DailyFiguresLane:
         self.sent = 0
         self.last_error: str | None = None
 
-    def _key(self, day: DayFigures) -> str:
+    def _key(self, day: Daily) -> str:
         local = datetime.fromtimestamp(day.day_ms / 1000, CLINIC_TZ).date().isoformat()
-        return f"forward.{KIND}.{self.name}.{day.probe}.{local}"
+        return f"forward.{KIND}.{self.name}.{day.subject}.{local}"
 
-    async def pending(self, now_ms: int) -> list[tuple[DayFigures, str]]:
+    def _manual_days(self, month: tuple[int, int], now_ms: int) -> list[ManualDay]:
+        """The manual record of each compartment on each day of `month` that has ended."""
+        if self._manual_of is None:
+            return []
+        starts = day_starts(*month)
+        out = []
+        for start, end in zip(starts, [*starts[1:], month[1]], strict=True):
+            if end > now_ms:
+                break
+            for (_, fridge, compartment), (recorded, due) in self._manual_of(start, end).items():
+                if due:
+                    out.append(ManualDay(fridge, compartment, start, recorded, due))
+        return out
+
+    async def pending(self, now_ms: int) -> list[tuple[Daily, str]]:
         """The recent complete days whose figures differ from those last sent, each with its
         revision and what to remember once sent. Folds one probe's month at a time, giving the
         event loop a turn between them (a month of minute readings is a fraction of a second
@@ -203,8 +251,9 @@ class DailyFiguresLane:
         if now_ms - months[0][0] < RECHECK_DAYS * DAY_MS:
             months.insert(0, month_of(months[0][0] - 1))
         probes = sorted(set(self._identity.probes) | set(self._store.latest_by_probe()))
-        days: list[DayFigures] = []
+        days: list[Daily] = []
         for month in months:
+            days += self._manual_days(month, now_ms)
             for probe in probes:
                 days += compute_days(
                     self._store, [probe], self._limits_of, month, now_ms,
@@ -213,7 +262,7 @@ class DailyFiguresLane:
                 await asyncio.sleep(0)
         out = []
         for day in days:
-            digest = hashlib.sha256(line_fields(day.stats).encode()).hexdigest()[:16]
+            digest = hashlib.sha256(day.fields().encode()).hexdigest()[:16]
             sent = (self._store.get_meta(self._key(day)) or "").split()
             if sent and sent[0] == digest:
                 continue
@@ -255,27 +304,39 @@ class DailyFiguresLane:
             await self._clock.sleep(delay)
 
 
-def daily_lines(days: Sequence[DayFigures], identity: Identity) -> bytes:
-    """Days as `coldchain_daily` line protocol (tags as the readings')."""
+def daily_lines(days: Sequence[Daily], identity: Identity) -> bytes:
+    """Days as line protocol: `coldchain_daily` (tags as the readings') for a probe's figures,
+    `coldchain_daily_manual` (unit, region, gateway, fridge, compartment) for a manual record."""
     encoder = LineEncoder(identity, MEASUREMENT)
-    return "\n".join(
-        f"{encoder.prefix(day.probe)}{line_fields(day.stats)} {day.day_ms + day.revision}"
-        for day in days
-    ).encode()
+    lines = []
+    for day in days:
+        if isinstance(day, DayFigures):
+            prefix = encoder.prefix(day.probe)
+        else:
+            prefix = series_key(MANUAL, (
+                ("unit", identity.unit), ("region", identity.region),
+                ("gateway", identity.gateway), ("fridge", day.fridge),
+                ("compartment", day.compartment),
+            )) + " "  # fmt: skip
+        lines.append(f"{prefix}{day.fields()} {day.day_ms + day.revision}")
+    return "\n".join(lines).encode()
 
 
-def daily_json(day: DayFigures, identity: Identity) -> dict[str, object]:
-    """One day as the MQTT JSON object: placement, day and the same fields."""
-    tags = identity.of(day.probe)
-    fields = dict(part.split("=", 1) for part in line_fields(day.stats).split(","))
+def daily_json(day: Daily, identity: Identity) -> dict[str, object]:
+    """One day as the MQTT JSON object: placement, day, revision and the same fields
+    (`probe` for a probe's figures; a manual record has none)."""
+    if isinstance(day, DayFigures):
+        tags = identity.of(day.probe)
+        place = {"fridge": tags.fridge, "compartment": tags.compartment, "kind": tags.kind}
+        place["probe"] = day.probe
+    else:
+        place = {"fridge": day.fridge, "compartment": day.compartment}
+    fields = dict(part.split("=", 1) for part in day.fields().split(","))
     return {
         "unit": identity.unit,
         "region": identity.region,
         "gateway": identity.gateway,
-        "fridge": tags.fridge,
-        "compartment": tags.compartment,
-        "kind": tags.kind,
-        "probe": day.probe,
+        **place,
         "day": datetime.fromtimestamp(day.day_ms / 1000, CLINIC_TZ).date().isoformat(),
         "day_ms": day.day_ms,
         "revision": day.revision,

@@ -249,7 +249,8 @@ async def _victoria(args: argparse.Namespace, month: str) -> Any:
     fold = await victoria.fold_daily(args.victoria_url, start, end, expected, args.region)
     exposures = await victoria.exposures(args.victoria_url, start, end, args.region)
     events = await victoria.alarm_events(args.victoria_url, start, end + ACK_GRACE_MS, args.region)
-    return daily_report(fold, options, fold_alarms(events, start, end), exposures)
+    manual = await victoria.fold_manual(args.victoria_url, start, end, args.region)
+    return daily_report(fold, options, fold_alarms(events, start, end), exposures, manual)
 
 
 async def _county(args: argparse.Namespace, month: str) -> Any:

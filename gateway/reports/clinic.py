@@ -141,11 +141,11 @@ async def clinic_report(
         notes=tally.notes(),
         exposures=_exposures(data_dir, settings, since, until),
         doubts=tally.doubts(),
-        manual=_manual_records(data_dir, settings, since, min(until, now or datetime.now(UTC))),
+        manual=manual_records(data_dir, settings, since, min(until, now or datetime.now(UTC))),
     )
 
 
-def _manual_records(
+def manual_records(
     data_dir: Path, settings: Settings, since: datetime, until: datetime
 ) -> dict[tuple[str, str, str], ManualRecords]:
     """Per compartment: the half-days of [since, until] whose manual record was due (from

@@ -26,7 +26,7 @@ from gateway.storage.readings import ReadingStore
 if TYPE_CHECKING:
     from gateway.alarms.engine import AlarmService
     from gateway.forward.alarm_events import AlarmEvent, AlarmEventLane
-    from gateway.forward.daily_figures import DailyFiguresLane, DayFigures
+    from gateway.forward.daily_figures import Daily, DailyFiguresLane, ManualOf
     from gateway.forward.event_lane import EventLane
     from gateway.forward.exposure_events import ExposureEvent
     from gateway.forward.mqtt import Command, MqttForwarder
@@ -162,11 +162,13 @@ def _influx_daily_lane(
     sink = make_sink(settings.influx, LineEncoder(identity))
     resources.push_async_callback(sink.close)
 
-    async def to_influx(days: Sequence[DayFigures]) -> None:
+    async def to_influx(days: Sequence[Daily]) -> None:
         await sink.send_body(daily_lines(days, identity))
 
-    limits = limits_from_settings(settings)
-    return DailyFiguresLane("influx", store, identity, to_influx, clock, limits_of=limits)
+    return DailyFiguresLane(
+        "influx", store, identity, to_influx, clock,
+        limits_of=limits_from_settings(settings), manual_of=_manual_of(settings),
+    )  # fmt: skip
 
 
 def _mqtt_daily_lane(
@@ -175,13 +177,29 @@ def _mqtt_daily_lane(
     from gateway.forward.daily_figures import DailyFiguresLane, daily_json, limits_from_settings
     from gateway.forward.errors import RetryableError
 
-    async def to_mqtt(days: Sequence[DayFigures]) -> None:
+    async def to_mqtt(days: Sequence[Daily]) -> None:
         for day in days:
             if not await mqtt.publish_daily(daily_json(day, identity)):
                 raise RetryableError("MQTT broker: daily figures not acknowledged")
 
-    limits = limits_from_settings(settings)
-    return DailyFiguresLane("mqtt", store, identity, to_mqtt, clock, limits_of=limits)
+    return DailyFiguresLane(
+        "mqtt", store, identity, to_mqtt, clock,
+        limits_of=limits_from_settings(settings), manual_of=_manual_of(settings),
+    )  # fmt: skip
+
+
+def _manual_of(settings: Settings) -> ManualOf:
+    """The manual record's half-days per compartment in [start, end), as the clinic's monthly
+    report counts them."""
+    from gateway.reports.clinic import manual_records
+    from gateway.storage.readings import from_millis
+
+    def manual_of(start_ms: int, end_ms: int) -> dict[tuple[str, str, str], tuple[int, int]]:
+        since, until = from_millis(start_ms), from_millis(end_ms - 1)
+        records = manual_records(settings.gateway.data_dir, settings, since, until)
+        return {key: (record.recorded, record.due) for key, record in records.items()}
+
+    return manual_of
 
 
 def _influx_alarm_lane(

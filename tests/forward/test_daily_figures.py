@@ -31,11 +31,18 @@ from analysis.county import (
 from analysis.influxql import InfluxQL
 from analysis.metrics import DEFAULT_LIMITS, SeriesStats
 from analysis.period import month_bounds
-from analysis.report import Report
+from analysis.report import ManualRecords, Report
 from gateway.core.clinic_time import CLINIC_TZ
 from gateway.core.clock import FakeClock, SystemClock
 from gateway.forward.alarm_events import AlarmEvent, alarm_event_line
-from gateway.forward.daily_figures import DailyFiguresLane, DayFigures, daily_lines, limits_from
+from gateway.forward.daily_figures import (
+    Daily,
+    DailyFiguresLane,
+    DayFigures,
+    ManualDay,
+    daily_lines,
+    limits_from,
+)
 from gateway.forward.errors import RetryableError
 from gateway.forward.influx import make_sink, open_influx_forwarder
 from gateway.forward.line_protocol import LineEncoder
@@ -347,3 +354,55 @@ async def test_a_refused_day_is_kept_and_sent_at_a_later_step(store: ReadingStor
     assert (attempts, lane.sent, lane.last_error) == ([1, 1], 1, None)
     assert await lane.step() > 0
     assert attempts == [1, 1], "sent once"
+
+
+async def test_the_manual_record_reaches_the_county_report(
+    tmp_path: Path, influxd: Influxd, vm: VictoriaMetrics
+) -> None:
+    """Half-days recorded of those due, per compartment and day; a corrected day (a record
+    entered late) is a later revision, and both engines count its last one."""
+    influxd.create_db("coldchain")
+    v1 = InfluxSettings.model_validate({"url": influxd.url, "v1_db": "coldchain", **FAST})
+    v2 = InfluxSettings.model_validate(
+        {"url": vm.url, "bucket": "coldchain", "org": "county", **FAST}
+    )
+    recorded = {at(1): 1, at(2): 2}
+
+    def manual_of(start: int, end: int) -> dict[tuple[str, str, str], tuple[int, int]]:
+        assert end - start == 86_400_000
+        due = 2 if start >= START else 0  # the checks store was opened on Oct 1
+        return {(NORTH.unit, "F1", "冷藏室"): (recorded.get(start, 0), due)}
+
+    async with contextlib.AsyncExitStack() as closing:
+        store = closing.enter_context(ReadingStore(tmp_path / "north.sqlite3"))
+        store.write_batch(_month("P1", _north_fridge)[: 2 * 288])
+        sinks = [make_sink(s, LineEncoder(NORTH)) for s in (v1, v2)]
+        for sink in sinks:
+            closing.push_async_callback(sink.close)
+        sent: list[Daily] = []
+
+        async def deliver(days: Sequence[Daily]) -> None:
+            for sink in sinks:
+                await sink.send_body(daily_lines(days, NORTH))
+            sent.extend(days)
+
+        clock = FakeClock(datetime(2026, 10, 3, 8, tzinfo=CLINIC_TZ))
+        lane = DailyFiguresLane(
+            "county", store, NORTH, deliver, clock,
+            limits_of=limits_from(NORTH, DEFAULT_LIMITS), manual_of=manual_of, interval_ms=STEP,
+        )  # fmt: skip
+        await lane.step()
+        recorded[at(1)] = 2
+        await lane.step()
+    manual = [d for d in sent if isinstance(d, ManualDay)]
+    assert [(d.day_ms, d.recorded, d.revision) for d in manual] == [
+        (at(1), 1, 0), (at(2), 2, 0), (at(1), 2, 1),
+    ]  # fmt: skip
+    options = CountyOptions(MONTH, interval_s=INTERVAL_S)
+    async with InfluxQL(influxd.url, "coldchain") as client:
+        daily = await county_daily_report(client, options)
+    row = next(r for r in daily.rows["compartment"] if r.place.compartment == "冷藏室")
+    assert row.manual == ManualRecords(4, 4)
+    assert len(vm.samples("coldchain_daily_manual_due", at_least=3)) == 3
+    totals = (await victoria.fold_manual(vm.url, START, END)).totals()
+    assert totals == {(NORTH.unit, "F1", "冷藏室"): ManualRecords(4, 4)}
