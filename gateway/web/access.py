@@ -63,12 +63,14 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 @dataclass(frozen=True, slots=True)
 class RouteSpec:
     """What a route needs and takes: its action (or `OPEN`), the pydantic model of its JSON
-    body, and the media types it answers with. The middleware checks `action`; the OpenAPI
-    document (`gateway.web.openapi`) is written from these."""
+    body, the media types it answers with and the names of its query parameters. The
+    middleware checks `action`; the OpenAPI document (`gateway.web.openapi`) is written from
+    these."""
 
     action: Action | None
     body: type[BaseModel] | None = None
     produces: tuple[str, ...] = (JSON,)
+    query: tuple[str, ...] = ()
 
 
 _ROUTES: web.AppKey[dict[web.AbstractRoute, RouteSpec]] = web.AppKey("route_specs")
@@ -83,12 +85,13 @@ def add_route(
     *,
     body: type[BaseModel] | None = None,
     produces: tuple[str, ...] = (JSON,),
+    query: tuple[str, ...] = (),
 ) -> web.AbstractRoute:
     """Add a route and record its `RouteSpec`."""
     route = app.router.add_route(method, path, handler)
     if _ROUTES not in app:
         app[_ROUTES] = {}
-    app[_ROUTES][route] = RouteSpec(action, body, produces)
+    app[_ROUTES][route] = RouteSpec(action, body, produces, query)
     return route
 
 

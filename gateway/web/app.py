@@ -97,7 +97,14 @@ def build_app(context: GatewayContext) -> web.Application:
     # Health and metrics stay open for machine monitoring; they carry no personal data.
     add_route(app, "GET", "/api/health", health, OPEN)
     add_route(app, "GET", "/api/fridges", fridges, Action.VIEW)
-    add_route(app, "GET", "/api/readings", readings, Action.VIEW)
+    add_route(
+        app,
+        "GET",
+        "/api/readings",
+        readings,
+        Action.VIEW,
+        query=("probe", "since", "until", "limit"),
+    )
     add_route(app, "GET", "/metrics", metrics, OPEN, produces=("text/plain",))
     add_scan_routes(
         app,

@@ -121,6 +121,10 @@ def _operation(
         "parameters": [
             {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
             for name in _PARAMETER.findall(path)
+        ]
+        + [
+            {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
+            for name in spec.query
         ],
         "responses": _responses(path, spec),
     }

@@ -137,8 +137,8 @@ class NewTokenBody(_Body):
 
 def add_account_routes(app: web.Application) -> None:
     """The routes of this module; `install_auth` must have run on `app`."""
-    add_route(app, "GET", "/login", login_page, OPEN, produces=HTML)
-    add_route(app, "GET", "/setup", setup_page, OPEN, produces=HTML)
+    add_route(app, "GET", "/login", login_page, OPEN, produces=HTML, query=("lang", "next"))
+    add_route(app, "GET", "/setup", setup_page, OPEN, produces=HTML, query=("lang",))
     add_route(app, "POST", "/setup", setup, OPEN, body=SetupBody, produces=(JSON, *HTML))
     add_route(app, "POST", "/api/session", sign_in, OPEN, body=SignInBody)
     add_route(app, "DELETE", "/api/session", sign_out, OPEN)
@@ -161,10 +161,10 @@ def add_account_routes(app: web.Application) -> None:
         Action.ACCOUNTS,
         body=PasswordBody,
     )
-    add_route(app, "GET", "/api/tokens", list_tokens, Action.ACCOUNTS)
+    add_route(app, "GET", "/api/tokens", list_tokens, Action.ACCOUNTS, query=("account",))
     add_route(app, "POST", "/api/tokens", create_token, Action.ACCOUNTS, body=NewTokenBody)
     add_route(app, "DELETE", "/api/tokens/{id}", revoke_token, Action.ACCOUNTS)
-    add_route(app, "GET", "/api/audit", audit_entries, Action.AUDIT_VIEW)
+    add_route(app, "GET", "/api/audit", audit_entries, Action.AUDIT_VIEW, query=("limit", "before"))
 
 
 def _accounts(request: web.Request) -> AccountStore:

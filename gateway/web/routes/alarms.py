@@ -97,7 +97,7 @@ class SilenceBody(_Body):
 
 def add_alarm_routes(app: web.Application, service: AlarmService) -> None:
     app[SERVICE] = service
-    add_route(app, "GET", "/api/alarms", list_alarms, Action.VIEW)
+    add_route(app, "GET", "/api/alarms", list_alarms, Action.VIEW, query=("recent",))
     add_route(app, "POST", "/api/alarms/{ref}/ack", acknowledge, Action.ALARM_ACK, body=AckBody)
     add_route(app, "POST", "/api/alarms/{ref}/close", close, Action.ALARM_CLOSE, body=CloseBody)
     add_route(app, "POST", "/api/silences", silence, Action.ALARM_SILENCE, body=SilenceBody)

@@ -126,6 +126,12 @@ def add_check_routes(app: web.Application, checks: Checks) -> None:
         post_calibration: CalibrationBody,
         post_manual_reading: ManualReadingBody,
     }
+    queries: dict[Handler, tuple[str, ...]] = {
+        list_calibrations: ("probe",),
+        list_manual_readings: ("compartment", "month"),
+        list_missing: ("month",),
+        manual_sheet: ("compartment", "month", "format"),
+    }
     for method, path, handler, action in (
         ("POST", "/api/calibrations", post_calibration, Action.CALIBRATION),
         ("GET", "/api/calibrations", list_calibrations, Action.VIEW),
@@ -135,7 +141,17 @@ def add_check_routes(app: web.Application, checks: Checks) -> None:
         ("GET", "/api/manual-readings/missing", list_missing, Action.VIEW),
     ):
         produces = (*HTML, *CSV) if handler is manual_sheet else (JSON,)
-        add_route(app, method, path, handler, action, body=bodies.get(handler), produces=produces)
+        query = queries.get(handler, ())
+        add_route(
+            app,
+            method,
+            path,
+            handler,
+            action,
+            body=bodies.get(handler),
+            produces=produces,
+            query=query,
+        )
 
 
 def checks_health(checks: Checks) -> dict[str, Any]:

@@ -67,14 +67,31 @@ FORMS: dict[str, type[Form]] = {
 def add_commissioning_routes(app: web.Application) -> None:
     base = "/api/commissioning"
     add_route(app, "GET", base, overview, Action.PROBE_BIND)
-    add_route(app, "GET", f"{base}/discover/modbus", discover_modbus, Action.PROBE_BIND)
-    add_route(app, "GET", f"{base}/discover/ble", discover_ble, Action.PROBE_BIND)
+    add_route(
+        app,
+        "GET",
+        f"{base}/discover/modbus",
+        discover_modbus,
+        Action.PROBE_BIND,
+        query=("bus", "addresses", "first", "last", "timeout_s"),
+    )
+    add_route(
+        app, "GET", f"{base}/discover/ble", discover_ble, Action.PROBE_BIND, query=("seconds",)
+    )
     add_route(app, "GET", f"{base}/discover/serial", discover_serial, Action.PROBE_BIND)
-    add_route(app, "GET", f"{base}/identify", identify, Action.PROBE_BIND)
+    add_route(app, "GET", f"{base}/identify", identify, Action.PROBE_BIND, query=("window_s",))
     for name, form in FORMS.items():
         add_route(app, "POST", f"{base}/{name}", submit, Action.PROBE_BIND, body=form)
     add_route(app, "GET", f"{base}/changes", changes, Action.PROBE_BIND)
-    add_route(app, "GET", f"{base}/forms.csv", forms_csv, Action.PROBE_BIND, produces=CSV)
+    add_route(
+        app,
+        "GET",
+        f"{base}/forms.csv",
+        forms_csv,
+        Action.PROBE_BIND,
+        produces=CSV,
+        query=("table",),
+    )
     add_route(app, "GET", f"{base}/forms.html", forms_html, Action.PROBE_BIND, produces=HTML)
 
 

@@ -110,6 +110,12 @@ def add_excursion_routes(app: web.Application, service: ExcursionService) -> Non
         review: ReviewBody,
         override_hold: OverrideBody,
     }
+    queries: dict[Handler, tuple[str, ...]] = {
+        contents: ("compartment", "at"),
+        impact: ("compartment", "start", "end"),
+        proposal: ("product_id", "batch_no", "code", "vvm_stage"),
+        requisition: ("format",),
+    }
     for method, path, handler, action in (
         ("POST", "/api/ledger/stock/receive-into", receive_into, Action.STOCK_RECEIVE),
         ("POST", "/api/ledger/stock/placements", place, Action.STOCK_RECEIVE),
@@ -129,7 +135,17 @@ def add_excursion_routes(app: web.Application, service: ExcursionService) -> Non
         ("POST", "/api/ledger/requisition/{month}/review", review, Action.STOCK_APPROVE),
     ):
         produces = (JSON, *CSV, *HTML) if handler is requisition else (JSON,)
-        add_route(app, method, path, handler, action, body=bodies.get(handler), produces=produces)
+        query = queries.get(handler, ())
+        add_route(
+            app,
+            method,
+            path,
+            handler,
+            action,
+            body=bodies.get(handler),
+            produces=produces,
+            query=query,
+        )
 
 
 # -- where stock is ------------------------------------------------------------------------

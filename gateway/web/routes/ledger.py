@@ -62,9 +62,16 @@ def add_ledger_routes(app: web.Application, book: LedgerBook) -> None:
     add_route(app, "POST", "/api/ledger/resolve", resolve, Action.VIEW, body=ResolveBody)
     add_route(app, "GET", "/api/ledger/upload/queue", upload_queue, Action.UPLOAD_VIEW)
     add_route(app, "GET", "/api/ledger/upload/rejections", rejections, Action.UPLOAD_VIEW)
-    add_route(app, "GET", "/api/ledger/upload/rates", rates, Action.UPLOAD_VIEW)
-    add_route(app, "GET", "/api/ledger/summaries", summaries, Action.UPLOAD_VIEW)
-    add_route(app, "GET", "/api/ledger/audit/reads", audit_reads, Action.AUDIT_VIEW)
+    add_route(app, "GET", "/api/ledger/upload/rates", rates, Action.UPLOAD_VIEW, query=("day",))
+    add_route(app, "GET", "/api/ledger/summaries", summaries, Action.UPLOAD_VIEW, query=("day",))
+    add_route(
+        app,
+        "GET",
+        "/api/ledger/audit/reads",
+        audit_reads,
+        Action.AUDIT_VIEW,
+        query=("after", "limit", "archive_no", "reader"),
+    )
     add_stock_routes(app)
     add_record_routes(app)
 

@@ -99,12 +99,22 @@ def add_record_routes(app: web.Application) -> None:
         app, "POST", "/api/ledger/recipients", register, Action.ADMINISTER, body=RecipientBody
     )
     add_route(app, "PUT", person, update_recipient, Action.RECORD_CORRECT, body=PersonBody)
-    add_route(app, "GET", person, recipient, Action.VIEW)
-    add_route(app, "GET", f"{person}/history", person_history, Action.VIEW)
-    add_route(app, "GET", f"{person}/certificate", certificate, Action.VIEW, produces=HTML)
+    add_route(app, "GET", person, recipient, Action.VIEW, query=("purpose",))
+    add_route(app, "GET", f"{person}/history", person_history, Action.VIEW, query=("purpose",))
+    add_route(
+        app,
+        "GET",
+        f"{person}/certificate",
+        certificate,
+        Action.VIEW,
+        produces=HTML,
+        query=("purpose", "paper"),
+    )
     add_route(app, "POST", doses, record_dose, Action.ADMINISTER, body=DoseBody)
-    add_route(app, "GET", doses, day_doses, Action.VIEW)
-    add_route(app, "GET", f"{doses}/{{record_id}}", record_versions, Action.VIEW)
+    add_route(app, "GET", doses, day_doses, Action.VIEW, query=("purpose", "day"))
+    add_route(
+        app, "GET", f"{doses}/{{record_id}}", record_versions, Action.VIEW, query=("purpose",)
+    )
     add_route(
         app,
         "POST",

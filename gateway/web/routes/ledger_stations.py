@@ -20,7 +20,14 @@ LEDGER_SCANS = web.AppKey("ledger_scans", LedgerScans)
 
 def add_ledger_station_routes(app: web.Application, scans: LedgerScans) -> None:
     app[LEDGER_SCANS] = scans
-    add_route(app, "GET", "/api/ledger/stations/{station}/feed", station_feed, Action.VIEW)
+    add_route(
+        app,
+        "GET",
+        "/api/ledger/stations/{station}/feed",
+        station_feed,
+        Action.VIEW,
+        query=("limit",),
+    )
 
 
 async def station_feed(request: web.Request) -> web.Response:

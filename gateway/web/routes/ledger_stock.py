@@ -114,7 +114,7 @@ def add_stock_routes(app: web.Application) -> None:
     add_route(app, "GET", f"{stock}/summary-issue", stored_summary_issue, Action.VIEW)
     add_route(app, "GET", f"{stock}/balances", balances, Action.VIEW)
     add_route(app, "GET", f"{stock}/packages/{{code}}", package, Action.VIEW)
-    add_route(app, "GET", f"{stock}/wastage", wastage, Action.VIEW)
+    add_route(app, "GET", f"{stock}/wastage", wastage, Action.VIEW, query=("month",))
 
 
 def _event(request: web.Request, result: EventResult) -> web.Response:

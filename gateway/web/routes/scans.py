@@ -49,7 +49,7 @@ def add_scan_routes(
     """`record` commits a posted scan and tells the listeners (default: the store alone); the
     scan acts for the account (or API token's account) that posted it."""
     api = _ScanApi(scan_store, clock or SystemClock(), synced, record or scan_sink(scan_store))
-    add_route(app, "GET", "/api/scans", api.list_scans, Action.VIEW)
+    add_route(app, "GET", "/api/scans", api.list_scans, Action.VIEW, query=("since", "limit"))
     add_route(app, "POST", "/api/scans", api.post_scan, Action.SCAN, body=ScanPost)
 
 

@@ -23,5 +23,12 @@ STATIC = Path(str(files("gateway.web.ui").joinpath("static")))
 def add_ui_routes(app: web.Application) -> None:
     """The pages, their static files and the chart series endpoint."""
     add_page_routes(app)
-    add_route(app, "GET", "/api/series", series, Action.VIEW)
+    add_route(
+        app,
+        "GET",
+        "/api/series",
+        series,
+        Action.VIEW,
+        query=("probe", "since", "until", "hours", "points"),
+    )
     app.router.add_static("/static/", STATIC, name="static")
