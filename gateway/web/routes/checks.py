@@ -188,10 +188,14 @@ def _store_refusals() -> Iterator[None]:
         yield
     except DuplicateRecordError:
         raise refusal(
-            web.HTTPConflict, [("taken_at", "that half-day already has its record")]
+            web.HTTPConflict,
+            [("taken_at", "that half-day already has its record")],
+            code="record_exists",
         ) from None
     except ChecksStoreError as error:
-        raise refusal(web.HTTPServiceUnavailable, [("store", str(error))]) from None
+        raise refusal(
+            web.HTTPServiceUnavailable, [("store", str(error))], code=error.code
+        ) from None
 
 
 def _recorder_name(user: User) -> str:

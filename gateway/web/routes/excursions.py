@@ -460,4 +460,6 @@ def _gateway_refusals() -> Iterator[None]:
     try:
         yield
     except GatewayError as error:
-        raise refusal(web.HTTPUnprocessableEntity, [("compartment", str(error))]) from None
+        raise refusal(
+            web.HTTPUnprocessableEntity, [("compartment", str(error))], code=error.code
+        ) from None

@@ -1,0 +1,68 @@
+"""The edge middleware: a project error that reaches it leaves as the refusal shape with its
+code; aiohttp's own refusals of API paths get the same shape."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from gateway.auth.policy import ForbiddenError
+from gateway.core.errors import ColdchainError, StoreError
+from gateway.web.edge import edge_middleware
+from ledger.errors import StockError
+
+pytestmark = pytest.mark.asyncio
+
+RAISED: dict[str, ColdchainError] = {
+    "ledger": StockError.many([("batch_no", "unknown batch"), ("count", "below zero")]),
+    "forbidden": ForbiddenError("vaccinator may not receive stock"),
+    "store": StoreError("readings.sqlite3 cannot be written: disk full"),
+    "other": ColdchainError("something the gateway refuses"),
+}
+
+
+async def _raise(request: web.Request) -> web.Response:
+    raise RAISED[request.match_info["kind"]]
+
+
+@pytest_asyncio.fixture
+async def client() -> AsyncIterator[TestClient[Any, Any]]:
+    app = web.Application(middlewares=[edge_middleware])
+    app.router.add_get("/api/raise/{kind}", _raise)
+    async with TestClient(TestServer(app, host="127.0.0.1", port=0)) as test_client:
+        yield test_client
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "field", "reason"),
+    [
+        ("ledger", 422, "batch_no", "unknown batch"),
+        ("forbidden", 403, None, "vaccinator may not receive stock"),
+        ("store", 503, None, "readings.sqlite3 cannot be written: disk full"),
+        ("other", 422, None, "something the gateway refuses"),
+    ],
+)
+async def test_project_errors_leave_with_their_code(
+    client: TestClient[Any, Any], kind: str, status: int, field: str | None, reason: str
+) -> None:
+    response = await client.get(f"/api/raise/{kind}")
+    body = await response.json()
+    assert response.status == status
+    assert body["code"] == RAISED[kind].code
+    assert (body["field"], body["reason"]) == (field, reason)
+    assert body["params"] == {}
+
+
+async def test_aiohttp_refusals_of_api_paths_get_the_shape(client: TestClient[Any, Any]) -> None:
+    missing = await client.get("/api/nothing-here")
+    assert missing.status == 404
+    assert (await missing.json())["code"] == "not_found"
+    wrong_method = await client.post("/api/raise/ledger")
+    assert wrong_method.status == 405
+    assert wrong_method.headers["Allow"] == "GET,HEAD"
+    assert (await wrong_method.json())["code"] == "method_not_allowed"
