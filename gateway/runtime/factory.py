@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from aiohttp import web
+
 from gateway.auth.acting import Acting
 from gateway.clock_sync import READINGS, ClockSync
 from gateway.core.clock import Clock
@@ -27,15 +29,16 @@ from gateway.ops.watchdog import Notifier, ping_interval, run_watchdog
 from gateway.recorder import Recorder, run_retention
 from gateway.reports.schedule import run_monthly_reports
 from gateway.runtime.drivers import DriverFactory, DriverPool
-from gateway.runtime.forwarders import open_forwarders
+from gateway.runtime.forwarders import Forwarders, open_forwarders
 from gateway.runtime.service import Job, Service, SettingsJob, Stage, Work
 from gateway.settings import Settings, load_settings
 from gateway.sources import open_sources
 from gateway.storage import registry
 from gateway.storage.checks import ChecksStore
 from gateway.storage.readings import ReadingStore
-from gateway.web.app import GatewayContext
+from gateway.web.app import build_app
 from gateway.web.auth_middleware import open_web_auth
+from gateway.web.keys import SettingsInForce
 from gateway.web.routes.checks import Checks
 from probes.modbus import ModbusBusDriver
 from probes.time_integrity import flag_unsynced
@@ -48,6 +51,7 @@ if TYPE_CHECKING:
     from gateway.ledgers.excursion_service import ExcursionService
     from gateway.ledgers.tasks import LedgerJobs
     from gateway.storage.audit_log import AuditLog
+    from gateway.storage.disk_budget import DiskBudget
     from gateway.storage.scans import ScanListener
 
 log = logging.getLogger(__name__)
@@ -76,30 +80,23 @@ class Control(Protocol):
 @dataclass(slots=True)
 class Built:
     """The services to run, the parts without a task that take a reload too, the driver pool
-    (a discovery scan holds a bus) and what the web handlers read."""
+    (a discovery scan holds a bus), the web app over them all, and the handles the gateway
+    itself (and its tests) look at."""
 
     services: list[Service]
     parts: list[Reconfigurable]
     drivers: DriverPool
-    context: GatewayContext
+    app: web.Application
+    store: ReadingStore
+    forwarders: Forwarders
+    alarms: AlarmService | None = None
+    disk_budget: DiskBudget | None = None
 
     def reconfigurable(self) -> list[Reconfigurable]:
         """Everything a reload reaches: the parts, then the services from the last stage to
         the first, so that a driver started for a new probe finds the rules ready for it."""
         ordered = sorted(self.services, key=lambda service: service.stage, reverse=True)
         return [*self.parts, *ordered]
-
-
-class WebView:
-    """The settings the web handlers read."""
-
-    name = "web"
-
-    def __init__(self, context: GatewayContext) -> None:
-        self._context = context
-
-    async def reconfigure(self, settings: Settings) -> None:
-        self._context.settings = settings
 
 
 def disk_ranges(settings: Settings) -> dict[str, tuple[float | None, float | None]]:
@@ -175,25 +172,6 @@ async def build(
         store,
         clock,
     )
-    context = GatewayContext(
-        settings,
-        clock,
-        store,
-        recorder,
-        drivers,
-        sources,
-        sync,
-        clock.now(),
-        alarms=alarms,
-        ledger=ledger.book,
-        ledger_jobs=ledger.jobs,
-        excursions=ledger.excursions,
-        auth=auth,
-        checks=checks,
-        commissioning=_commissioning(
-            settings, clock, resources, config_path=config_path, recorder=recorder, control=control
-        ),
-    )
     identity = identity_from_settings(settings)
     forwarders = await open_forwarders(
         settings,
@@ -210,10 +188,6 @@ async def build(
     )
     for pump in forwarders.pumps:
         pump.hold_for_time_correction(sync)
-    context.forwarders = forwarders.pumps
-    context.mqtt = forwarders.mqtt
-    context.alarm_lanes = forwarders.alarm_lanes
-    context.exposure_lanes = forwarders.exposure_lanes
     services: list[Service] = [
         drivers,
         Job("recorder", Stage.RECORDER, recorder.run, health=recorder.stats),
@@ -232,6 +206,7 @@ async def build(
         ),
         *forwarders.services,
     ]
+    budget = None
     if settings.store.disk_budget is not None:
         from gateway.storage.disk_budget import DiskBudget
 
@@ -243,16 +218,7 @@ async def build(
             forwarders=[pump.name for pump in forwarders.pumps],
         )
         resources.callback(budget.close)
-        context.disk_budget = budget
-        services.append(
-            Job(
-                "disk-budget",
-                Stage.JOBS,
-                budget.run,
-                on_reload=lambda current: budget.place(disk_ranges(current)),
-                health=budget.stats,
-            )
-        )
+        services.append(_disk_budget_job(budget))
     if (interval := ping_interval()) is not None:
         services.append(
             Job(
@@ -277,7 +243,49 @@ async def build(
             )
         )
     services += ledger.services()
-    return Built(services, [WebView(context), checks], drivers, context)
+    in_force = SettingsInForce(settings)
+    app = build_app(
+        settings=in_force,
+        clock=clock,
+        store=store,
+        recorder=recorder,
+        drivers=drivers,
+        sources=sources,
+        clock_sync=sync,
+        auth=auth,
+        started_at=clock.now(),
+        checks=checks,
+        forwarding=forwarders,
+        alarms=alarms,
+        ledger=ledger.book,
+        ledger_jobs=ledger.jobs,
+        excursions=ledger.excursions,
+        disk_budget=budget,
+        commissioning=_commissioning(
+            settings, clock, resources, config_path=config_path, recorder=recorder, control=control
+        ),
+    )
+    return Built(
+        services,
+        [in_force, checks],
+        drivers,
+        app,
+        store,
+        forwarders,
+        alarms=alarms,
+        disk_budget=budget,
+    )
+
+
+def _disk_budget_job(budget: DiskBudget) -> Job:
+    """The disk budget's checks; a reload gives it the ranges of the probes as placed now."""
+    return Job(
+        "disk-budget",
+        Stage.JOBS,
+        budget.run,
+        on_reload=lambda current: budget.place(disk_ranges(current)),
+        health=budget.stats,
+    )
 
 
 def _open_alarms(

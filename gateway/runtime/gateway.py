@@ -27,7 +27,6 @@ from gateway.runtime.factory import Built, build
 from gateway.runtime.http import Listening, serve_http, tls_context
 from gateway.runtime.supervisor import supervise
 from gateway.settings import Settings
-from gateway.web.app import build_app
 from gateway.web.connections import ConnectionLimits
 
 log = logging.getLogger(__name__)
@@ -74,11 +73,10 @@ class Gateway:
                 http.max_connections_per_address,
                 http.max_connections,
             )
-            app = build_app(built.context)
             tls = None
             if http.tls_cert is not None and http.tls_key is not None:
                 tls = tls_context(http.tls_cert, http.tls_key)
-            async with serve_http(app, http.host, http.port, limits, tls) as listening:
+            async with serve_http(built.app, http.host, http.port, limits, tls) as listening:
                 self._notifier.ready(f"serving on {listening.url}")
                 log.info(
                     "gateway %s of unit %s running: %d probe(s) on %d bus(es), alarms %s, "
@@ -88,14 +86,14 @@ class Gateway:
                     len(settings.probes),
                     len(settings.buses),
                     "on" if settings.alerts is not None else "off (no [alerts] section)",
-                    ", ".join(pump.target for pump in built.context.forwarders) or "nothing",
+                    ", ".join(pump.target for pump in built.forwarders.pumps) or "nothing",
                 )
                 self.built = built
                 try:
                     await supervise(built.services, lambda: self._serve(listening, stop))
                 finally:
                     self.built = None
-            log.info("stopped cleanly; last reading seq %d", built.context.store.last_seq())
+            log.info("stopped cleanly; last reading seq %d", built.store.last_seq())
 
     async def _serve(self, listening: Listening, stop: asyncio.Event) -> None:
         """Say where the gateway listens (to the process that started it) once its services

@@ -1,9 +1,9 @@
-"""The JSON API on aiohttp: health, fridges, readings."""
+"""The web app over the running gateway's services, and the JSON API of health, fridges,
+readings and metrics."""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -12,18 +12,35 @@ from aiohttp import web
 from gateway.auth.policy import Action
 from gateway.clock_sync import ClockSync
 from gateway.core.clock import Clock
-from gateway.core.errors import GatewayError
 from gateway.forward import metrics as forward_metrics
 from gateway.health_verdict import judge
 from gateway.probe_state import ProbeView, compartment_views, probe_view
 from gateway.recorder import Recorder
-from gateway.settings import Settings
 from gateway.sources import Sources, drivers_health
 from gateway.storage.readings import ReadingStore, StoredReading
 from gateway.web.access import OPEN, add_route
 from gateway.web.connections import CONNECTION_GUARD, connection_middleware
 from gateway.web.edge import edge_middleware
 from gateway.web.json_http import dumps, refused
+from gateway.web.keys import (
+    ALARMS,
+    CLOCK,
+    CLOCK_SYNC,
+    COMMISSIONING,
+    DISK_BUDGET,
+    DRIVERS,
+    EXCURSIONS,
+    FORWARDING,
+    LEDGER_JOBS,
+    READINGS,
+    RECORDER,
+    SETTINGS,
+    STARTED_AT,
+    Drivers,
+    Forwarding,
+    SettingsInForce,
+    settings_of,
+)
 from gateway.web.openapi import add_openapi_route
 from gateway.web.query import query_time, query_whole
 from gateway.web.routes.checks import CHECKS, Checks, add_check_routes, checks_health
@@ -34,66 +51,65 @@ from probes.reading import ProbeStatus
 if TYPE_CHECKING:
     from gateway.alarms.engine import AlarmService
     from gateway.commissioning.desk import CommissioningDesk
-    from gateway.forward.alarm_events import AlarmEventLane
     from gateway.forward.event_lane import EventLane
-    from gateway.forward.exposure_events import ExposureEvent
-    from gateway.forward.mqtt import MqttForwarder
-    from gateway.forward.pump import Pump
     from gateway.ledgers.book import LedgerBook
     from gateway.ledgers.excursion_service import ExcursionService
     from gateway.ledgers.tasks import LedgerJobs
-    from gateway.runtime.drivers import DriverPool
     from gateway.storage.disk_budget import DiskBudget
     from gateway.web.auth_middleware import WebAuth
 
 MAX_READINGS = 10_000
 
 
-@dataclass(slots=True)
-class GatewayContext:
-    """Everything the handlers read; owned by the runtime."""
-
-    settings: Settings
-    clock: Clock
-    store: ReadingStore
-    recorder: Recorder
-    drivers: DriverPool
-    sources: Sources
-    clock_sync: ClockSync
-    started_at: datetime
-    alarms: AlarmService | None = None
-    forwarders: list[Pump] = field(default_factory=list)
-    mqtt: MqttForwarder | None = None
-    disk_budget: DiskBudget | None = None
-    alarm_lanes: list[AlarmEventLane] = field(default_factory=list)
-    exposure_lanes: list[EventLane[ExposureEvent]] = field(default_factory=list)
-    ledger: LedgerBook | None = None
-    ledger_jobs: LedgerJobs | None = None
-    excursions: ExcursionService | None = None
-    auth: WebAuth | None = None  # accounts and audit log; required by build_app
-    checks: Checks | None = None  # calibration checks and the manual record
-    commissioning: CommissioningDesk | None = None
-
-
-CONTEXT = web.AppKey("context", GatewayContext)
-
-
-def build_app(context: GatewayContext) -> web.Application:
+def build_app(
+    *,
+    settings: SettingsInForce,
+    clock: Clock,
+    store: ReadingStore,
+    recorder: Recorder,
+    drivers: Drivers,
+    sources: Sources,
+    clock_sync: ClockSync,
+    auth: WebAuth,
+    started_at: datetime,
+    checks: Checks | None = None,
+    forwarding: Forwarding | None = None,
+    alarms: AlarmService | None = None,
+    ledger: LedgerBook | None = None,
+    ledger_jobs: LedgerJobs | None = None,
+    excursions: ExcursionService | None = None,
+    disk_budget: DiskBudget | None = None,
+    commissioning: CommissioningDesk | None = None,
+) -> web.Application:
+    """The web app over the running gateway's services, each under its typed key
+    (`gateway.web.keys`); the optional ones (and their routes) only when configured."""
     from gateway.web.auth_middleware import install_auth
     from gateway.web.routes.accounts import add_account_routes
 
-    if context.auth is None:
-        raise GatewayError("the web API needs GatewayContext.auth (accounts and audit log)")
     app = web.Application(middlewares=[connection_middleware])
     install_security_headers(app)
-    app[CONTEXT] = context
-    install_auth(app, context.auth)
+    app[SETTINGS] = settings
+    app[CLOCK] = clock
+    app[READINGS] = store
+    app[RECORDER] = recorder
+    app[DRIVERS] = drivers
+    app[CLOCK_SYNC] = clock_sync
+    app[STARTED_AT] = started_at
+    if forwarding is not None:
+        app[FORWARDING] = forwarding
+    if disk_budget is not None:
+        app[DISK_BUDGET] = disk_budget
+    if ledger_jobs is not None:
+        app[LEDGER_JOBS] = ledger_jobs
+    if commissioning is not None:
+        app[COMMISSIONING] = commissioning
+    install_auth(app, auth)
     app.middlewares.append(edge_middleware)
     add_account_routes(app)
-    if context.alarms is not None:
+    if alarms is not None:
         from gateway.web.routes.alarms import add_alarm_routes
 
-        add_alarm_routes(app, context.alarms)
+        add_alarm_routes(app, alarms)
     # Health and metrics stay open for machine monitoring; they carry no personal data.
     add_route(app, "GET", "/api/health", health, OPEN)
     add_route(app, "GET", "/api/fridges", fridges, Action.VIEW)
@@ -106,30 +122,24 @@ def build_app(context: GatewayContext) -> web.Application:
         query=("probe", "since", "until", "limit"),
     )
     add_route(app, "GET", "/metrics", metrics, OPEN, produces=("text/plain",))
-    add_scan_routes(
-        app,
-        context.sources.scan_store,
-        context.clock,
-        context.clock_sync,
-        context.sources.record,
-    )
-    if context.ledger_jobs is not None:
+    add_scan_routes(app, sources.scan_store, clock, clock_sync, sources.record)
+    if ledger_jobs is not None:
         from gateway.web.routes.ledger_stations import add_ledger_station_routes
 
-        add_ledger_station_routes(app, context.ledger_jobs.scans)
-    if context.ledger is not None:
+        add_ledger_station_routes(app, ledger_jobs.scans)
+    if ledger is not None:
         from gateway.web.routes.ledger import add_ledger_routes
 
-        add_ledger_routes(app, context.ledger)
-    if context.excursions is not None:
+        add_ledger_routes(app, ledger)
+    if excursions is not None:
         from gateway.web.routes.excursions import add_excursion_routes
 
-        add_excursion_routes(app, context.excursions)
+        add_excursion_routes(app, excursions)
     from gateway.web.routes.commissioning import add_commissioning_routes
 
     add_commissioning_routes(app)
-    if context.checks is not None:
-        add_check_routes(app, context.checks)
+    if checks is not None:
+        add_check_routes(app, checks)
     from gateway.web.ui import add_ui_routes
 
     add_ui_routes(app)
@@ -141,11 +151,11 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
 
 
-def _store_json(context: GatewayContext) -> dict[str, Any]:
-    stats = context.recorder.stats()
+def _store_json(store: ReadingStore, recorder: Recorder) -> dict[str, Any]:
+    stats = recorder.stats()
     return {
-        "path": str(context.store.path),
-        "last_seq": context.store.last_seq(),
+        "path": str(store.path),
+        "last_seq": store.last_seq(),
         "readings_written": stats.written,
         "batches": stats.batches,
         "last_commit_at": _iso(stats.last_commit_at),
@@ -176,10 +186,11 @@ def _probe_json(view: ProbeView, needs_repair: Collection[str] = ()) -> dict[str
 
 
 async def health(request: web.Request) -> web.Response:
-    context = request.app[CONTEXT]
-    now = context.clock.now()
-    latest = context.recorder.latest
-    probes = [probe_view(probe, latest.get(probe.code), now) for probe in context.settings.probes]
+    app = request.app
+    settings = settings_of(request)
+    now = app[CLOCK].now()
+    latest = app[RECORDER].latest
+    probes = [probe_view(probe, latest.get(probe.code), now) for probe in settings.probes]
     buses = [
         {
             "name": driver.name,
@@ -201,35 +212,40 @@ async def health(request: web.Request) -> web.Response:
                 for device in driver.devices
             ],
         }
-        for driver in context.drivers.buses()
+        for driver in app[DRIVERS].buses()
     ]
     unhealthy = [view.code for view in probes if view.status is not ProbeStatus.OK]
     checks = request.app.get(CHECKS)
     checked = None if checks is None else checks_health(checks)
     repairs = () if checked is None else checked["needs_repair"]
     guard = request.app.get(CONNECTION_GUARD)
+    clock_sync = app[CLOCK_SYNC]
+    alarms = app.get(ALARMS)
+    ledger_jobs = app.get(LEDGER_JOBS)
+    excursions = app.get(EXCURSIONS)
+    forwarding = app.get(FORWARDING)
+    pumps = () if forwarding is None else forwarding.pumps
+    disk_budget = app.get(DISK_BUDGET)
     body: dict[str, Any] = {
-        "unit": context.settings.unit.code,
-        "gateway": context.settings.gateway.number,
+        "unit": settings.unit.code,
+        "gateway": settings.gateway.number,
         "now": _iso(now),
-        "started_at": _iso(context.started_at),
-        "store": _store_json(context),
+        "started_at": _iso(app[STARTED_AT]),
+        "store": _store_json(app[READINGS], app[RECORDER]),
         "buses": buses,
         "probes": [_probe_json(view, repairs) for view in probes],
         "probes_not_ok": unhealthy,
         "checks": checked,
-        "clock_synced": context.clock_sync(),
-        "clock": context.clock_sync.health(),
-        "sources": drivers_health(context.drivers.sources()),
-        "alarms": None if context.alarms is None else context.alarms.health(),
-        "ledger": None if context.ledger_jobs is None else context.ledger_jobs.health(),
-        "excursions": None if context.excursions is None else context.excursions.health(),
-        "forwarders": forward_metrics.health([pump.stats() for pump in context.forwarders], now),
-        "alarm_events": _lanes_json(context.alarm_lanes),
-        "exposure_events": _lanes_json(context.exposure_lanes),
-        "disk_budget": None
-        if context.disk_budget is None
-        else context.disk_budget.stats().to_json(),
+        "clock_synced": clock_sync(),
+        "clock": clock_sync.health(),
+        "sources": drivers_health(app[DRIVERS].sources()),
+        "alarms": None if alarms is None else alarms.health(),
+        "ledger": None if ledger_jobs is None else ledger_jobs.health(),
+        "excursions": None if excursions is None else excursions.health(),
+        "forwarders": forward_metrics.health([pump.stats() for pump in pumps], now),
+        "alarm_events": _lanes_json(() if forwarding is None else forwarding.alarm_lanes),
+        "exposure_events": _lanes_json(() if forwarding is None else forwarding.exposure_lanes),
+        "disk_budget": None if disk_budget is None else disk_budget.stats().to_json(),
         "http": None if guard is None else guard.counts.to_json(),
     }
     verdict = judge(body)
@@ -245,8 +261,8 @@ def _lanes_json(lanes: Sequence[EventLane[Any]]) -> dict[str, Any]:
 
 
 async def fridges(request: web.Request) -> web.Response:
-    context = request.app[CONTEXT]
-    views = compartment_views(context.settings, context.recorder.latest, context.clock.now())
+    app = request.app
+    views = compartment_views(settings_of(request), app[RECORDER].latest, app[CLOCK].now())
     checks = request.app.get(CHECKS)
     repairs = () if checks is None else checks.store.needs_repair()
     return web.json_response(
@@ -286,9 +302,8 @@ def _reading_json(stored: StoredReading) -> dict[str, Any]:
 
 
 async def readings(request: web.Request) -> web.Response:
-    context = request.app[CONTEXT]
     probe = request.query.get("probe") or None
-    known = {item.code for item in context.settings.probes}
+    known = {item.code for item in settings_of(request).probes}
     if probe is not None and probe not in known:
         raise refused(
             web.HTTPBadRequest,
@@ -306,15 +321,15 @@ async def readings(request: web.Request) -> web.Response:
             code="since_after_until",
         )
     limit = query_whole(request, "limit", 1000, 1, MAX_READINGS)
-    rows = context.store.readings(probe, since, until, limit)
+    rows = request.app[READINGS].readings(probe, since, until, limit)
     return web.json_response(dumps=dumps, data={"readings": [_reading_json(row) for row in rows]})
 
 
 async def metrics(request: web.Request) -> web.Response:
     """Prometheus text exposition of the forwarders (backlog, oldest unsent, sent, set aside)."""
-    context = request.app[CONTEXT]
-    stats = [pump.stats() for pump in context.forwarders]
-    body = forward_metrics.prometheus_text(stats, context.clock.now())
+    forwarding = request.app.get(FORWARDING)
+    stats = [] if forwarding is None else [pump.stats() for pump in forwarding.pumps]
+    body = forward_metrics.prometheus_text(stats, request.app[CLOCK].now())
     response = web.Response(text=body)
     response.headers["Content-Type"] = forward_metrics.Exposition.CONTENT_TYPE
     return response

@@ -19,7 +19,8 @@ from gateway.storage.checks import ChecksStore
 from gateway.storage.readings import ReadingStore
 from gateway.storage.registry import CHECKS
 from gateway.storage.scans import ScanStore, scan_sink
-from gateway.web.app import GatewayContext, build_app
+from gateway.web.app import build_app
+from gateway.web.keys import SettingsInForce
 from gateway.web.routes.checks import Checks
 from probes.reading import ProbeStatus, Reading
 from tests.checks.conftest import CLINIC, T0
@@ -37,22 +38,23 @@ async def test_repair_flag_and_missing_record_in_health_and_fridges(tmp_path: Pa
         ChecksStore(tmp_path / CHECKS.file, clock.now()) as checks,
     ):
         recorder = Recorder(store, clock, StoreSettings())
-        context = GatewayContext(
-            settings,
-            clock,
-            store,
-            recorder,
-            idle_drivers(settings, clock),
-            Sources(scans, scan_sink(scans)),
-            ClockSync(clock, lambda: True),
-            T0,
-            auth=open_auth(tmp_path, clock),
+        auth = open_auth(tmp_path, clock)
+        app = build_app(
+            settings=SettingsInForce(settings),
+            clock=clock,
+            store=store,
+            recorder=recorder,
+            drivers=idle_drivers(settings, clock),
+            sources=Sources(scans, scan_sink(scans)),
+            clock_sync=ClockSync(clock, lambda: True),
+            auth=auth,
+            started_at=T0,
             checks=Checks(checks, settings, store, clock),
         )
         technician = bearer(api_token(tmp_path, Role.TECHNICIAN, name="li.tech"))
         viewer = bearer(api_token(tmp_path, Role.COUNTY, name="county"))
         store.write_batch([Reading("208601", T0 - timedelta(seconds=20), ProbeStatus.OK, 6.0)])
-        async with TestClient(TestServer(build_app(context))) as client:
+        async with TestClient(TestServer(app)) as client:
             response = await client.post(
                 "/api/calibrations", json={"probe": "208601", "reference_c": 4.0}, headers=viewer
             )
@@ -72,4 +74,4 @@ async def test_repair_flag_and_missing_record_in_health_and_fridges(tmp_path: Pa
             fridges = await (await client.get("/api/fridges", headers=viewer)).json()
             flags = {p["code"]: p["needs_repair"] for row in fridges for p in row["probes"]}
             assert flags == {"208601": True, "208602": False}
-        close_auth(context.auth)
+        close_auth(auth)

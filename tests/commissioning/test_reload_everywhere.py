@@ -128,15 +128,15 @@ def placement(running: Running, code: str) -> dict[str, Any]:
     """Where each consumer of the settings places probe `code` now."""
     built = running.gateway.built
     assert built is not None
-    context = built.context
-    assert context.alarms is not None
-    assert context.disk_budget is not None
+    alarms, budget = built.alarms, built.disk_budget
+    assert alarms is not None
+    assert budget is not None
     [identity] = [service.identity for service in built.services if isinstance(service, Forwarding)]
     return {
-        "alarm rules": context.alarms.core.probe_ref.get(code),
-        "digest": [p.compartment for p in context.alarms.digest.settings.probes if p.code == code],
+        "alarm rules": alarms.core.probe_ref.get(code),
+        "digest": [p.compartment for p in alarms.digest.settings.probes if p.code == code],
         "tags": identity.of(code),
-        "disk budget": context.disk_budget.ranges.get(code),
+        "disk budget": budget.ranges.get(code),
     }
 
 

@@ -7,7 +7,6 @@ import csv
 import io
 from collections.abc import AsyncIterator
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import pytest_asyncio
@@ -20,7 +19,7 @@ from gateway.config_file import read_config
 from gateway.core.clock import FakeClock
 from gateway.settings import Settings, load_settings
 from gateway.storage.commissioning import CommissioningLog
-from gateway.web.app import CONTEXT
+from gateway.web.keys import CLOCK, COMMISSIONING, SETTINGS, SettingsInForce
 from gateway.web.routes.commissioning import FORMS, add_commissioning_routes
 from probes.reading import ProbeStatus, Reading
 from tests.access_support import as_roles, roles_from_header
@@ -49,15 +48,16 @@ async def client(tmp_path: Path) -> AsyncIterator[TestClient[web.Request, web.Ap
             apply=Applied(),
         )
         app = web.Application(middlewares=[roles_from_header])
-        app[CONTEXT] = SimpleNamespace(settings=running, clock=clock, commissioning=desk)  # type: ignore[assignment]
+        app[SETTINGS] = SettingsInForce(running)
+        app[CLOCK] = clock
+        app[COMMISSIONING] = desk
         add_commissioning_routes(app)
         async with TestClient(TestServer(app)) as test_client:
             yield test_client
 
 
 def version(client: TestClient[web.Request, web.Application]) -> str:
-    desk = client.app[CONTEXT].commissioning
-    assert desk is not None
+    desk = client.app[COMMISSIONING]
     assert desk.config_path is not None
     return read_config(desk.config_path).version
 

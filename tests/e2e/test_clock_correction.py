@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.auth.policy import Role
@@ -22,7 +23,8 @@ from gateway.settings import StoreSettings, parse_settings
 from gateway.sources import Sources
 from gateway.storage.readings import ReadingStore
 from gateway.storage.scans import ScanStore, scan_sink
-from gateway.web.app import GatewayContext, build_app
+from gateway.web.app import build_app
+from gateway.web.keys import SettingsInForce
 from probes.reading import ProbeStatus, Reading
 from probes.time_integrity import flag_unsynced
 from tests.web_support import api_token, bearer, close_auth, idle_drivers, open_auth
@@ -42,8 +44,8 @@ class KernelSync:
 
 
 @contextlib.asynccontextmanager
-async def api(context: GatewayContext) -> AsyncIterator[TestClient[Any, Any]]:
-    client = TestClient(TestServer(build_app(context)))
+async def api(app: web.Application) -> AsyncIterator[TestClient[Any, Any]]:
+    client = TestClient(TestServer(app))
     await client.start_server()
     try:
         yield client
@@ -67,19 +69,20 @@ async def test_flagged_readings_are_corrected_and_shown_so(tmp_path: Path) -> No
         sync.track(SCANS, scans)
         recorder = Recorder(store, clock, StoreSettings(flush_interval_s=1.0))
         emit = flag_unsynced(recorder.put, sync)
-        context = GatewayContext(
-            settings,
-            clock,
-            store,
-            recorder,
-            idle_drivers(settings, clock),
-            Sources(scans, scan_sink(scans)),
-            sync,
-            BOOT,
+        auth = open_auth(tmp_path, clock)
+        app = build_app(
+            settings=SettingsInForce(settings),
+            clock=clock,
+            store=store,
+            recorder=recorder,
+            drivers=idle_drivers(settings, clock),
+            sources=Sources(scans, scan_sink(scans)),
+            clock_sync=sync,
+            auth=auth,
+            started_at=BOOT,
         )
-        context.auth = open_auth(tmp_path, clock)
         viewer = bearer(api_token(tmp_path, Role.COUNTY))
-        async with asyncio.TaskGroup() as group, api(context) as client:
+        async with asyncio.TaskGroup() as group, api(app) as client:
             tasks = [
                 group.create_task(recorder.run(), name="recorder"),
                 group.create_task(sync.watch(), name="clock-sync"),
@@ -111,4 +114,4 @@ async def test_flagged_readings_are_corrected_and_shown_so(tmp_path: Path) -> No
             ]
             for task in tasks:
                 task.cancel()
-        close_auth(context.auth)
+        close_auth(auth)

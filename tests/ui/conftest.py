@@ -13,13 +13,11 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.core.clock import FakeClock
-from gateway.recorder import Recorder
 from gateway.settings import Settings, parse_settings
 from gateway.storage.readings import ReadingStore
-from gateway.web.app import CONTEXT, GatewayContext
+from gateway.web.keys import CLOCK, READINGS, SETTINGS, SettingsInForce
 from gateway.web.ui import add_ui_routes
 from tests.access_support import roles_from_header
-from tests.web_support import idle_drivers
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 PROBE = "208601"
@@ -65,16 +63,9 @@ async def client(
     clock = FakeClock(T0)
     config = settings(tmp_path)
     app = web.Application(middlewares=[roles_from_header])
-    app[CONTEXT] = GatewayContext(
-        config,
-        clock,
-        store,
-        Recorder(store, clock, config.store),
-        drivers=idle_drivers(config, clock),
-        sources=None,  # type: ignore[arg-type]
-        clock_sync=None,  # type: ignore[arg-type]
-        started_at=T0,
-    )
+    app[SETTINGS] = SettingsInForce(config)
+    app[CLOCK] = clock
+    app[READINGS] = store
     add_ui_routes(app)
     async with TestClient(TestServer(app)) as test_client:
         yield test_client

@@ -21,17 +21,18 @@ from gateway.auth.acting import Acting
 from gateway.auth.policy import Role
 from gateway.clock_sync import ClockSync
 from gateway.core.clock import FakeClock
-from gateway.ledgers.book import open_configured
+from gateway.ledgers.book import LedgerBook, open_configured
 from gateway.ledgers.excursion_service import open_excursions
 from gateway.ledgers.tasks import LedgerJobs
 from gateway.recorder import Recorder
-from gateway.sources import open_sources
+from gateway.sources import Sources, open_sources
 from gateway.storage.accounts import AccountStore
 from gateway.storage.audit_log import AuditLog
 from gateway.storage.checks import ChecksStore
 from gateway.storage.readings import ReadingStore
 from gateway.storage.registry import CHECKS
-from gateway.web.app import GatewayContext, build_app
+from gateway.web.app import build_app
+from gateway.web.keys import SettingsInForce
 from gateway.web.routes.checks import Checks
 from ledger.settings import LedgerSettings
 from tests.alarms.conftest import alerts_section, clinic
@@ -49,8 +50,11 @@ class Site:
     accounts: AccountStore
     audit: AuditLog
     data_dir: Path
-    context: GatewayContext
     acting: Acting
+    ledger: LedgerBook
+    alarms: AlarmService
+    ledger_jobs: LedgerJobs
+    sources: Sources
 
 
 @contextlib.contextmanager
@@ -81,29 +85,30 @@ def full_app(
         sync = ClockSync(clock, lambda: True)
         listeners = [presence_listener(alarms, settings.unit.code, acting.for_scan), jobs.scans]
         sources = open_sources(settings, sync, resources, scan_listeners=listeners)
-        context = GatewayContext(
-            settings,
-            clock,
-            store,
-            recorder,
-            idle_drivers(settings, clock),
-            sources,
-            sync,
-            T0,
-            alarms=alarms,
-            ledger=ledger,
-            ledger_jobs=jobs,
-            excursions=excursions,
+        app = build_app(
+            settings=SettingsInForce(settings),
+            clock=clock,
+            store=store,
+            recorder=recorder,
+            drivers=idle_drivers(settings, clock),
+            sources=sources,
+            clock_sync=sync,
             auth=auth,
+            started_at=T0,
             checks=Checks(
                 resources.enter_context(ChecksStore(data_dir / CHECKS.file, T0)),
                 settings,
                 store,
                 clock,
             ),
+            alarms=alarms,
+            ledger=ledger,
+            ledger_jobs=jobs,
+            excursions=excursions,
         )
-        app = build_app(context)
-        yield Site(app, clock, auth.accounts, auth.audit, data_dir, context, acting)
+        yield Site(
+            app, clock, auth.accounts, auth.audit, data_dir, acting, ledger, alarms, jobs, sources
+        )
 
 
 @pytest.fixture

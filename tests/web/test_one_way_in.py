@@ -119,18 +119,15 @@ class World:
 
     @property
     def book(self) -> LedgerBook:
-        assert self.site.context.ledger is not None
-        return self.site.context.ledger
+        return self.site.ledger
 
     @property
     def alarms(self) -> AlarmService:
-        assert self.site.context.alarms is not None
-        return self.site.context.alarms
+        return self.site.alarms
 
     @property
     def stations(self) -> LedgerScans:
-        assert self.site.context.ledger_jobs is not None
-        return self.site.context.ledger_jobs.scans
+        return self.site.ledger_jobs.scans
 
 
 async def open_probe_fault(alarms: AlarmService, clock: FakeClock) -> None:
@@ -230,9 +227,7 @@ async def by_scan(world: World, way: Way, op: Op) -> str | None:
         assert response.status == 201, await response.text()
     else:  # what a scanner driver calls with each scan
         clock = world.site.clock
-        await world.site.context.sources.record(
-            Scan(RAW[op].encode(), scanner, station, clock.now())
-        )
+        await world.site.sources.record(Scan(RAW[op].encode(), scanner, station, clock.now()))
     if op is Op.ACK:  # presence: a refusal is logged
         refusals = [
             r.getMessage() for r in world.caplog.records if "not taken as presence" in r.message
@@ -340,7 +335,7 @@ async def test_a_station_whose_account_is_missing_disabled_or_unassigned_does_no
     world.site.accounts.update("manager", disabled=True)
     acting.stations = {"receive-desk": "manager", "fridge-room": "wang.fang"}
     for station, raw in (("receive-desk", RECEIVED), ("fridge-room", LABEL), ("stocktake", MOVED)):
-        await world.site.context.sources.record(Scan(raw.encode(), "desk", station, clock.now()))
+        await world.site.sources.record(Scan(raw.encode(), "desk", station, clock.now()))
     (receive,) = world.stations.feed("receive-desk")
     assert (receive.ok, receive.refusal, receive.field) == (False, "forbidden", "account")
     assert receive.reason is not None

@@ -42,10 +42,10 @@ from gateway.web.access import HTML, OPEN, add_route, forbidden, require
 from gateway.web.audit_note import note
 from gateway.web.auth_middleware import CSRF_FIELD, session_csrf
 from gateway.web.json_http import json_response, parse_body, refused
+from gateway.web.keys import ALARMS
 from gateway.web.query import query_whole
 
 _B = TypeVar("_B", bound="_Body")
-SERVICE = web.AppKey("alarms", AlarmService)
 MAX_RECENT = 500
 
 
@@ -96,7 +96,7 @@ class SilenceBody(_Body):
 
 
 def add_alarm_routes(app: web.Application, service: AlarmService) -> None:
-    app[SERVICE] = service
+    app[ALARMS] = service
     add_route(app, "GET", "/api/alarms", list_alarms, Action.VIEW, query=("recent",))
     add_route(app, "POST", "/api/alarms/{ref}/ack", acknowledge, Action.ALARM_ACK, body=AckBody)
     add_route(app, "POST", "/api/alarms/{ref}/close", close, Action.ALARM_CLOSE, body=CloseBody)
@@ -159,14 +159,14 @@ def _transitions(transitions: list[Transition]) -> list[dict[str, Any]]:
 
 async def list_alarms(request: web.Request) -> web.Response:
     require(request, Action.VIEW)
-    service = request.app[SERVICE]
+    service = request.app[ALARMS]
     recent = query_whole(request, "recent", 50, 0, MAX_RECENT)
     return json_response(service.view(recent))
 
 
 async def acknowledge(request: web.Request) -> web.Response:
     user = require(request, Action.ALARM_ACK)
-    service = request.app[SERVICE]
+    service = request.app[ALARMS]
     body = await parse_body(request, AckBody)
     person = _acting_person(user, body.person, service)
     try:
@@ -178,7 +178,7 @@ async def acknowledge(request: web.Request) -> web.Response:
 
 async def close(request: web.Request) -> web.Response:
     user = require(request, Action.ALARM_CLOSE)
-    service = request.app[SERVICE]
+    service = request.app[ALARMS]
     body = await parse_body(request, CloseBody)
     person = _acting_person(user, body.person, service)
     try:
@@ -192,7 +192,7 @@ async def close(request: web.Request) -> web.Response:
 
 async def silence(request: web.Request) -> web.Response:
     user = require(request, Action.ALARM_SILENCE)
-    service = request.app[SERVICE]
+    service = request.app[ALARMS]
     body = await parse_body(request, SilenceBody)
     # Technicians silence for defrosting too and need not be alarm people.
     who = user.person or user.name
@@ -223,7 +223,7 @@ async def silence(request: web.Request) -> web.Response:
 
 async def end_silence(request: web.Request) -> web.Response:
     user = require(request, Action.ALARM_SILENCE)
-    service = request.app[SERVICE]
+    service = request.app[ALARMS]
     text = request.match_info["no"]
     if not (text.isascii() and text.isdigit() and len(text) < 19):
         raise _error(
@@ -289,7 +289,7 @@ def _link_refusal(error: Exception) -> web.Response:
 async def ack_link_page(request: web.Request) -> web.Response:
     """What the link is for: who, which alarm, and a button. Looking changes nothing (a link
     preview or a mail scanner opens it too); only the button's POST acknowledges."""
-    service = request.app[SERVICE]
+    service = request.app[ALARMS]
     try:
         claim, alarm = service.read_link(request.match_info["token"])
     except (AckLinkForgedError, AckLinkExpiredError) as error:
@@ -325,7 +325,7 @@ async def ack_link_page(request: web.Request) -> web.Response:
 
 async def ack_link(request: web.Request) -> web.Response:
     """The button of the link's page: acknowledge as the link's person."""
-    service = request.app[SERVICE]
+    service = request.app[ALARMS]
     try:
         claim, done = service.acknowledge_link(request.match_info["token"])
     except (AckLinkForgedError, AckLinkExpiredError, RejectedEventError, StoreError) as error:

@@ -44,8 +44,8 @@ from gateway.core.errors import ConfigError
 from gateway.hot_reload import driver_specs
 from gateway.storage.commissioning import Change
 from gateway.web.access import CSV, HTML, add_route, require
-from gateway.web.app import CONTEXT, GatewayContext
 from gateway.web.json_http import json_response, read_json, refused
+from gateway.web.keys import CLOCK, COMMISSIONING, READINGS, settings_of
 from gateway.web.query import query_whole
 from probes.settings import RtuBus
 
@@ -106,19 +106,16 @@ def _error(
     return refused(kind, message, field=field, code=code, params=params)
 
 
-def _context(request: web.Request) -> GatewayContext:
+def _desk(request: web.Request) -> CommissioningDesk:
     require(request, Action.PROBE_BIND)
-    return request.app[CONTEXT]
-
-
-def _desk(context: GatewayContext) -> CommissioningDesk:
-    if context.commissioning is None:
+    desk = request.app.get(COMMISSIONING)
+    if desk is None:
         raise refused(
             web.HTTPNotFound,
             "commissioning is not set up on this gateway",
             code="commissioning_off",
         )
-    return context.commissioning
+    return desk
 
 
 def _number(request: web.Request, name: str, default: float, low: float, high: float) -> float:
@@ -139,9 +136,8 @@ def _number(request: web.Request, name: str, default: float, low: float, high: f
 
 async def overview(request: web.Request) -> web.Response:
     """What a form is filled against: the version, the compartments, the probes."""
-    context = _context(request)
-    desk = _desk(context)
-    settings = context.settings
+    desk = _desk(request)
+    settings = settings_of(request)
     try:
         version: str | None = desk.snapshot().version
     except ConfigError:
@@ -197,9 +193,8 @@ def _addresses(request: web.Request) -> list[int]:
 
 async def discover_modbus(request: web.Request) -> web.Response:
     """Scan a configured bus: `?bus=NAME` and `first`/`last` or `addresses`, `timeout_s`."""
-    context = _context(request)
-    desk = _desk(context)
-    settings = context.settings
+    desk = _desk(request)
+    settings = settings_of(request)
     name = request.query.get("bus", "")
     bus = next((item for item in settings.buses if item.name == name), None)
     if bus is None:
@@ -214,7 +209,7 @@ async def discover_modbus(request: web.Request) -> web.Response:
             found = await scan_modbus(bus_client(bus, timeout_s), addresses, profiles, timeout_s)
         except DiscoveryError as error:
             raise _error(web.HTTPServiceUnavailable, f"bus {name}: {error}") from None
-    at = context.clock.monotonic()
+    at = request.app[CLOCK].monotonic()
     bound = {hardware_key(probe): probe.code for probe in settings.probes}
     devices = []
     for device in found:
@@ -256,16 +251,16 @@ def _device_json(bus: str, device: FoundDevice, bound: dict[str, str]) -> dict[s
 
 async def discover_ble(request: web.Request) -> web.Response:
     """Listen for `seconds` (default 5) on the configured adapter."""
-    context = _context(request)
-    desk = _desk(context)
+    desk = _desk(request)
     seconds = _number(request, "seconds", 5.0, 1.0, MAX_BLE_SECONDS)
-    adapter = context.settings.ble.adapter if context.settings.ble else "hci0"
+    ble = settings_of(request).ble
+    adapter = ble.adapter if ble else "hci0"
     try:
         sightings = await scan_ble(seconds, adapter)
     except DiscoveryError as error:
         raise _error(web.HTTPServiceUnavailable, str(error)) from None
-    at = context.clock.monotonic()
-    bound = {hardware_key(probe): probe.code for probe in context.settings.probes}
+    at = request.app[CLOCK].monotonic()
+    bound = {hardware_key(probe): probe.code for probe in settings_of(request).probes}
     sensors = []
     for sighting in sightings:
         decoded = sighting.decoded
@@ -292,10 +287,9 @@ async def discover_ble(request: web.Request) -> web.Response:
 
 
 async def discover_serial(request: web.Request) -> web.Response:
-    context = _context(request)
-    desk = _desk(context)
-    at = context.clock.monotonic()
-    bound = {hardware_key(probe): probe.code for probe in context.settings.probes}
+    desk = _desk(request)
+    at = request.app[CLOCK].monotonic()
+    bound = {hardware_key(probe): probe.code for probe in settings_of(request).probes}
     ports = []
     for port in list_serial_ports():
         key = f"serial:{port.configure_as}"
@@ -309,22 +303,21 @@ async def discover_serial(request: web.Request) -> web.Response:
 
 async def identify(request: web.Request) -> web.Response:
     """Probes ranked by how clearly they rise over `window_s` (default 60 s)."""
-    context = _context(request)
-    desk = _desk(context)
+    desk = _desk(request)
     window = _number(request, "window_s", 60.0, *IDENTIFY_WINDOW_S)
-    now, mono = context.clock.now(), context.clock.monotonic()
+    now, mono = request.app[CLOCK].now(), request.app[CLOCK].monotonic()
     since = now - timedelta(seconds=window)
     series: dict[str, list[Point]] = {}
     labels: dict[str, dict[str, Any]] = {}
-    for probe in context.settings.probes:
-        rows = context.store.readings(probe.code, since, now + timedelta(seconds=1), 2000)
+    for probe in settings_of(request).probes:
+        rows = request.app[READINGS].readings(probe.code, since, now + timedelta(seconds=1), 2000)
         series[probe.code] = [
             ((row.reading.taken_at - now).total_seconds(), row.reading.temperature)
             for row in rows
             if row.reading.temperature is not None
         ]
         labels[probe.code] = {"probe": probe.code, "compartment": probe.compartment}
-    bound = {hardware_key(probe) for probe in context.settings.probes}
+    bound = {hardware_key(probe) for probe in settings_of(request).probes}
     for key, points in desk.sightings.since(mono - window).items():
         if key not in bound:
             series[key] = [(at - mono, celsius) for at, celsius in points]
@@ -337,9 +330,8 @@ async def identify(request: web.Request) -> web.Response:
 
 
 async def submit(request: web.Request) -> web.Response:
-    context = _context(request)
     user = require(request, Action.PROBE_BIND)
-    desk = _desk(context)
+    desk = _desk(request)
     kind = FORMS[request.path.rsplit("/", 1)[1]]
     form = _parse(kind, await read_json(request))
     try:
@@ -401,14 +393,13 @@ def _change_json(change: Change) -> dict[str, Any]:
 
 
 async def changes(request: web.Request) -> web.Response:
-    desk = _desk(_context(request))
+    desk = _desk(request)
     return json_response({"changes": [_change_json(change) for change in desk.audit.changes()]})
 
 
 async def forms_csv(request: web.Request) -> web.Response:
     """One form as CSV: `?table=1` .. `4` (附表1-4)."""
-    context = _context(request)
-    tables = all_forms(_desk(context).audit.changes(), context.settings)
+    tables = all_forms(_desk(request).audit.changes(), settings_of(request))
     text = request.query.get("table", "")
     table = next((item for item in tables if str(item.number) == text), None)
     if table is None:
@@ -419,7 +410,6 @@ async def forms_csv(request: web.Request) -> web.Response:
 
 
 async def forms_html(request: web.Request) -> web.Response:
-    context = _context(request)
-    settings = context.settings
-    page = render_html(all_forms(_desk(context).audit.changes(), settings), settings)
+    settings = settings_of(request)
+    page = render_html(all_forms(_desk(request).audit.changes(), settings), settings)
     return web.Response(text=page, content_type="text/html", charset="utf-8")

@@ -19,6 +19,7 @@ from gateway.storage.ledger.quarantine import Excursion
 from gateway.web.access import CSV, HTML, JSON, Handler, add_route, require
 from gateway.web.audit_note import note
 from gateway.web.json_http import json_response, parse_body, refusal
+from gateway.web.keys import EXCURSIONS
 from gateway.web.query import required_time
 from gateway.web.routes.ledger_http import (
     Body,
@@ -30,7 +31,6 @@ from gateway.web.routes.ledger_http import (
 from ledger.holds import Hold
 from ledger.requisition_plan import parse_month, to_csv, to_html
 
-SERVICE = web.AppKey("excursion_service", ExcursionService)
 MAX_CODES = 5_000
 #: a scanned package as text: a 20-digit trace code or a GS1 element string (GS as \u001d)
 Scan = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
@@ -100,7 +100,7 @@ class OverrideBody(Body):
 
 
 def add_excursion_routes(app: web.Application, service: ExcursionService) -> None:
-    app[SERVICE] = service
+    app[EXCURSIONS] = service
     bodies: dict[Handler, type[Body]] = {
         receive_into: ReceiveIntoBody,
         place: PlacementBody,
@@ -155,7 +155,7 @@ async def receive_into(request: web.Request) -> web.Response:
     user = require(request, Action.STOCK_RECEIVE)
     body = await parse_body(request, ReceiveIntoBody)
     with ledger_refusals():
-        received, placed = request.app[SERVICE].locations.receive_into(
+        received, placed = request.app[EXCURSIONS].locations.receive_into(
             body.code, body.compartment, event_id=body.event_id, actor=user.name
         )
     status = 200 if received.duplicate else 201
@@ -165,7 +165,7 @@ async def receive_into(request: web.Request) -> web.Response:
 async def place(request: web.Request) -> web.Response:
     user = require(request, Action.STOCK_RECEIVE)
     body = await parse_body(request, PlacementBody)
-    locations = request.app[SERVICE].locations
+    locations = request.app[EXCURSIONS].locations
     batch = body.batch()
     with ledger_refusals():
         if batch is None:
@@ -186,7 +186,7 @@ async def move(request: web.Request) -> web.Response:
     user = require(request, Action.STOCK_RECEIVE)
     body = await parse_body(request, MoveBody)
     with ledger_refusals():
-        moved = request.app[SERVICE].locations.move(
+        moved = request.app[EXCURSIONS].locations.move(
             body.codes, body.compartment, event_id=body.event_id, actor=user.name
         )
     return json_response(
@@ -198,7 +198,7 @@ async def contents(request: web.Request) -> web.Response:
     reader(request)
     compartment = _required(request, "compartment")
     at = required_time(request, "at") if "at" in request.query else None
-    service = request.app[SERVICE]
+    service = request.app[EXCURSIONS]
     with ledger_refusals():
         units = service.locations.contents(compartment, at)
     return json_response({
@@ -218,7 +218,7 @@ async def list_holds(request: web.Request) -> web.Response:
     """The compartments on hold now (an open too-warm, too-cold or probe-fault alarm), each
     with the packages held and the manager's override, if any."""
     reader(request)
-    service = request.app[SERVICE]
+    service = request.app[EXCURSIONS]
     with ledger_refusals():
         holds = [(hold, service.locations.contents(hold.compartment)) for hold in service.holds()]
     return json_response({"holds": [_hold(hold, units) for hold, units in holds]})
@@ -227,7 +227,7 @@ async def list_holds(request: web.Request) -> web.Response:
 async def override_hold(request: web.Request) -> web.Response:
     user = require(request, Action.HOLD_OVERRIDE)
     body = await parse_body(request, OverrideBody)
-    service = request.app[SERVICE]
+    service = request.app[EXCURSIONS]
     with ledger_refusals():
         hold = service.override_hold(body.compartment, user.name, body.reason)
         units = service.locations.contents(hold.compartment)
@@ -259,7 +259,7 @@ def _hold(hold: Hold, units: list[UnitAt]) -> dict[str, Any]:
 
 async def list_excursions(request: web.Request) -> web.Response:
     reader(request)
-    quarantine = request.app[SERVICE].quarantine
+    quarantine = request.app[EXCURSIONS].quarantine
     with ledger_refusals():
         found = [quarantine.excursion(x) for x in quarantine.excursion_ids()]
     return json_response({"excursions": [_summary(x) for x in found if x is not None]})
@@ -270,25 +270,25 @@ async def month_figures(request: web.Request) -> web.Response:
     reader(request)
     with ledger_refusals():
         year, month = parse_month(request.match_info["month"])
-        return json_response(request.app[SERVICE].quarantine.month_figures(year, month))
+        return json_response(request.app[EXCURSIONS].quarantine.month_figures(year, month))
 
 
 async def show_excursion(request: web.Request) -> web.Response:
     reader(request)
-    quarantine = request.app[SERVICE].quarantine
+    quarantine = request.app[EXCURSIONS].quarantine
     excursion_id = request.match_info["excursion_id"]
     with ledger_refusals():
         excursion = quarantine.excursion(excursion_id)
         if excursion is None:
             raise refusal(web.HTTPNotFound, [("excursion_id", f"{excursion_id} is not recorded")])
-        return json_response(_impact(request.app[SERVICE], excursion))
+        return json_response(_impact(request.app[EXCURSIONS], excursion))
 
 
 async def record_excursion(request: web.Request) -> web.Response:
     """On demand: measure a window and quarantine what it exposed."""
     user = require(request, Action.EXCURSION_DISPOSITION)
     body = await parse_body(request, ExcursionBody)
-    service = request.app[SERVICE]
+    service = request.app[EXCURSIONS]
     excursion_id = manual_id(body.compartment, body.start, body.end)
     with _gateway_refusals(), ledger_refusals():
         excursion = service.record(
@@ -300,7 +300,7 @@ async def record_excursion(request: web.Request) -> web.Response:
 async def impact(request: web.Request) -> web.Response:
     """A preview: what a window exposed, recorded nowhere."""
     reader(request)
-    service = request.app[SERVICE]
+    service = request.app[EXCURSIONS]
     compartment = _required(request, "compartment")
     start, end = required_time(request, "start"), required_time(request, "end")
     with _gateway_refusals(), ledger_refusals():
@@ -319,7 +319,7 @@ async def proposal(request: web.Request) -> web.Response:
     if stage is not None and stage not in {"1", "2", "3", "4"}:
         raise refusal(web.HTTPBadRequest, [("vvm_stage", f"{stage!r}: give 1, 2, 3 or 4")])
     with ledger_refusals():
-        made = request.app[SERVICE].quarantine.proposal(
+        made = request.app[EXCURSIONS].quarantine.proposal(
             _required(request, "product_id"), _required(request, "batch_no"),
             request.query.get("code") or None, None if stage is None else int(stage),
         )  # fmt: skip
@@ -329,7 +329,7 @@ async def proposal(request: web.Request) -> web.Response:
 async def dispose(request: web.Request) -> web.Response:
     user = require(request, Action.EXCURSION_DISPOSITION)
     body = await parse_body(request, DispositionBody)
-    service = request.app[SERVICE]
+    service = request.app[EXCURSIONS]
     with ledger_refusals():
         code = service.locations.stock.resolve_scan(body.code).code if body.code else None
         done = service.quarantine.dispose(
@@ -348,7 +348,7 @@ async def dispose(request: web.Request) -> web.Response:
 async def quarantine(request: web.Request) -> web.Response:
     reader(request)
     with ledger_refusals():
-        held = request.app[SERVICE].quarantine.quarantined()
+        held = request.app[EXCURSIONS].quarantine.quarantined()
     return json_response({"packages": held, "doses": sum(item["doses_left"] for item in held)})
 
 
@@ -358,7 +358,7 @@ async def quarantine(request: web.Request) -> web.Response:
 async def requisition(request: web.Request) -> web.StreamResponse:
     """The plan of a month as JSON, or ``?format=csv`` / ``?format=html`` (printable)."""
     reader(request)
-    service = request.app[SERVICE]
+    service = request.app[EXCURSIONS]
     month = request.match_info["month"]
     shape = request.query.get("format", "json")
     if shape not in {"json", "csv", "html"}:
@@ -379,7 +379,7 @@ async def requisition(request: web.Request) -> web.StreamResponse:
 async def review(request: web.Request) -> web.Response:
     user = require(request, Action.STOCK_APPROVE)
     body = await parse_body(request, ReviewBody)
-    service = request.app[SERVICE]
+    service = request.app[EXCURSIONS]
     with ledger_refusals():
         plan = service.requisitions.review(
             request.match_info["month"], _held_doses(service),

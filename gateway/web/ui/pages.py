@@ -21,7 +21,7 @@ from aiohttp import web
 
 from gateway.auth.policy import Action, User
 from gateway.web.access import Handler, current_user
-from gateway.web.app import CONTEXT
+from gateway.web.keys import settings_of
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -87,8 +87,7 @@ def _page_handler(screen: Screen) -> Handler:
                 "ask the admin for a role that does",
                 headers=SECURITY_HEADERS,
             )
-        context = request.app[CONTEXT]
-        settings = context.settings
+        settings = settings_of(request)
         if "ref" in request.match_info:
             refs = {
                 f"{fridge.code}/{compartment.name}"

@@ -16,8 +16,8 @@ from aiohttp import web
 
 from gateway.auth.policy import Action
 from gateway.web.access import require
-from gateway.web.app import CONTEXT
 from gateway.web.json_http import dumps, refused
+from gateway.web.keys import CLOCK, READINGS, settings_of
 from gateway.web.query import query_time, query_whole
 
 DEFAULT_POINTS = 300
@@ -39,9 +39,8 @@ def bucket_ms(since: datetime, until: datetime, points: int) -> int:
 
 async def series(request: web.Request) -> web.Response:
     require(request, Action.VIEW)
-    context = request.app[CONTEXT]
     probe = request.query.get("probe", "")
-    known = {item.code: item for item in context.settings.probes}
+    known = {item.code: item for item in settings_of(request).probes}
     if probe not in known:
         raise refused(
             web.HTTPBadRequest,
@@ -49,7 +48,7 @@ async def series(request: web.Request) -> web.Response:
             field="probe",
             code="probe_unknown",
         )
-    until = query_time(request, "until") or context.clock.now()
+    until = query_time(request, "until") or request.app[CLOCK].now()
     since = query_time(request, "since") or until - _hours(request)
     if since >= until:
         raise refused(
@@ -59,7 +58,7 @@ async def series(request: web.Request) -> web.Response:
             code="since_after_until",
         )
     width = bucket_ms(since, until, query_whole(request, "points", DEFAULT_POINTS, 1, MAX_POINTS))
-    buckets = context.store.temperature_buckets(probe, since, until, width)
+    buckets = request.app[READINGS].temperature_buckets(probe, since, until, width)
     body = {
         "probe": probe,
         "compartment": known[probe].compartment,
