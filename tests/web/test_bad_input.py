@@ -12,6 +12,7 @@ from aiohttp.test_utils import TestClient
 
 from gateway.auth.policy import PERMISSIONS
 from gateway.web.access import RouteSpec, route_specs
+from gateway.web.keys import READINGS
 from tests.web.conftest import Site
 from tests.web_support import bearer
 
@@ -120,7 +121,7 @@ async def test_a_bug_answers_500_in_the_shape_without_details(
     def bug(*_: object) -> None:
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr(site.context.store, "readings", bug)
+    monkeypatch.setattr(site.app[READINGS], "readings", bug)
     secret, _ = site.accounts.create_token("county", "bug")
     response = await client.get("/api/readings", headers=bearer(secret))
     answer = await response.json()
