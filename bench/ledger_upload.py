@@ -15,7 +15,10 @@ from ledger.vaccination_records import DoseRecord, Recipient
 
 def records(count: int) -> list[DoseRecord]:
     person = Recipient("610103202600001", "张三", "2", date(1949, 12, 31), "11010519491231002X",
-                       "13812345678", "西安市新城区西一路1号", "29")  # fmt: skip
+                       "13812345678", "西安市新城区西一路1号", "29", "610102", "610102001", "20",
+                       "16", archive_unit="6101030203", management_unit="6101030203",
+                       management_start=date(2026, 3, 1), updated_unit="6101030203",
+                       updated_at=datetime(2026, 3, 1, tzinfo=UTC))  # fmt: skip
     start = datetime(2026, 3, 2, 1, tzinfo=UTC)
     return [
         DoseRecord(
@@ -34,6 +37,7 @@ def records(count: int) -> list[DoseRecord]:
             "01",
             "01",
             "6101030203",
+            start + timedelta(seconds=n),
         )
         for n in range(count)
     ]

@@ -5,6 +5,12 @@ own dictionaries (by default the project's code tables; tests pass different one
 rejections) and answered with the messages the national platform uses
 (reference/upload_errors.csv). An XML document that does not follow the XSD is answered
 ``xml格式错误`` for the whole batch (HTTP 400). ``down = True`` answers 503 to everything.
+
+Recipient and archive fields are checked as the national platform does: 户籍县 (a county),
+现住地区, 婚姻状况 and 职业 against the dictionaries; a parent's or guardian's name for a minor and
+the mother's name for a newborn; the archive's units (建档, 现管理, 档案更新, 修改) against the
+platform's dictionary of units (`units`, None: any 10-digit code) and its province (`province`,
+the first two digits a unit of this platform has; None: any), with 起始管理日期 and 修改时间.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from aiohttp import web
 
 from ledger.tables import ReferenceTables, load_tables
 from ledger.upload_xml import schema
+from ledger.vaccination_records import ADULT_YEARS, NEWBORN_DAYS
 
 XML_ERROR = "xml格式错误"
 
@@ -27,6 +34,8 @@ XML_ERROR = "xml格式错误"
 class ProvincialPlatform:
     tables: ReferenceTables = field(default_factory=load_tables)
     down: bool = False
+    units: frozenset[str] | None = None
+    province: str | None = None
     accepted: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
     requests: int = 0
 
@@ -86,9 +95,70 @@ class ProvincialPlatform:
         if not record.get("Address"):
             errors.append("居住地址不能为空")
         born = date.fromisoformat(str(record["BirthDate"]))
-        if born.year < 1900 or born > date.fromisoformat(str(record["VaccinationTime"])[:10]):
+        given = date.fromisoformat(str(record["VaccinationTime"])[:10])
+        if born.year < 1900 or born > given:
             errors.append("受种者出生时间值超出允许范围")
+        errors += self._person(record, born, given)
+        errors += self._archive(record)
         return errors
+
+    def _person(self, record: dict[str, Any], born: date, given: date) -> list[str]:
+        t = self.tables
+        errors = []
+        county = _text(record, "HouseholdCounty")
+        if not county:
+            errors.append("户籍县编码不能为空")
+        elif county not in t.counties():
+            errors.append("户籍县编码值不在字典中")
+        if _text(record, "CurrentArea") not in t.regions:
+            errors.append("现住地区代码值不在字典中")
+        if _text(record, "MaritalStatus") not in t.marital_statuses:
+            errors.append("婚姻状况代码值不在字典中")
+        if _text(record, "Occupation") not in t.occupations:
+            errors.append("职业类别代码值不在字典中")
+        years = given.year - born.year - ((given.month, given.day) < (born.month, born.day))
+        parents = ("FatherName", "MotherName", "GuardianName")
+        if years < ADULT_YEARS and not any(_text(record, name) for name in parents):
+            errors.append("父亲姓名或母亲姓名或监护人姓名参数不能为空")
+        if (given - born).days < NEWBORN_DAYS and not _text(record, "MotherName"):
+            errors.append("新生儿母亲姓名不能为空")
+        return errors
+
+    def _archive(self, record: dict[str, Any]) -> list[str]:
+        errors = []
+        management = _text(record, "ManagementUnit")
+        if not management:
+            errors.append("现管理单位代码不能为空")
+        else:
+            errors += self._unit(management, "现管理单位代码")
+        if not _text(record, "ManagementStart"):
+            errors.append("起始管理日期不能为空")
+        archive = _text(record, "ArchiveUnit")
+        if archive and not self._in_province(archive):
+            errors.append("建档单位代码值超出允许范围")
+        errors += self._unit(_text(record, "RecipientUpdateUnit"), "受种者档案更新单位编码")
+        errors += self._unit(_text(record, "UpdateUnit"), "修改单位代码")
+        if not _text(record, "UpdateTime"):
+            errors.append("修改时间不能为空")
+        return errors
+
+    def _unit(self, code: str, label: str) -> list[str]:
+        """`label`值不在字典中 / 值超出允许范围 for a unit code given (empty: no message)."""
+        if not code:
+            return []
+        if self.units is not None and code not in self.units:
+            return [f"{label}值不在字典中"]
+        if not self._in_province(code):
+            return [f"{label}值超出允许范围"]
+        return []
+
+    def _in_province(self, code: str) -> bool:
+        return self.province is None or code.startswith(self.province)
+
+
+def _text(record: dict[str, Any], name: str) -> str:
+    value = record.get(name)
+    return "" if value is None else str(value).strip()
 
 
 def _local(name: str) -> str:

@@ -81,6 +81,13 @@ class RecordError(LedgerError):
     code: ClassVar[str] = "record_invalid"
 
 
+class DuplicatePersonError(RecordError):
+    """The person has an archive already (重卡): same ID number, or for a person without one
+    the same name, birth date and parent or guardian. Nothing was stored."""
+
+    code: ClassVar[str] = "person_duplicate"
+
+
 class UploadError(LedgerError):
     """An upload cannot be built, validated or sent."""
 

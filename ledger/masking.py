@@ -1,7 +1,8 @@
 """Masks for personal data shown to users without the right to see it. Pure.
 
 DESIGN principle 9: names, ID numbers, phones and addresses appear in full only for the roles
-that need them (`Action.VIEW_PERSONAL_DATA`); everyone else sees them masked. A mask keeps the
+that need them (`Action.VIEW_PERSONAL_DATA`); everyone else sees them masked, the names of a
+recipient's parents and guardian like the recipient's. A mask keeps the
 length of the value, so a masked table still lines up. Name and ID number follow the rules of
 `ledger.idcard` (张小三 → 张*三, 1101************2X); the placeholder of eighteen 8s says "no ID
 number" and is no personal data, so it stays as it is. A phone hides at least 4 digits whatever
@@ -79,6 +80,9 @@ def masked_recipient(person: Recipient) -> Recipient:
         id_number=mask_id(person.id_number),
         phone=mask_phone(person.phone),
         address=mask_address(person.address),
+        father_name=mask_name(person.father_name),
+        mother_name=mask_name(person.mother_name),
+        guardian_name=mask_name(person.guardian_name),
     )
 
 

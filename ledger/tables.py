@@ -3,8 +3,12 @@
 The CSVs live in ``config/reference/`` (copied from the shared reference data); the caller may
 pass another folder. ``vaccines_sample.csv``, ``manufacturers_sample.csv`` and
 ``sites_sample.csv`` and ``scrap_reasons_sample.csv`` (疫苗报废原因, the code a scrap carries to
-the platform) are SAMPLE data: real data comes from the upstream catalogue and the
-exchange dictionaries.
+the platform), ``vaccine_schedule_sample.csv`` (per dose: minimum age, minimum interval after
+the previous dose), ``regions_sample.csv`` (行政区划: counties for 户籍县, counties and streets
+for 现住地区) and ``occupations_sample.csv`` (职业类别) are SAMPLE data: real data comes from the
+upstream catalogue and the exchange dictionaries. ``marital_status.csv`` is GB/T 2261.2.
+Each vaccine names the vaccination types and vaccine attributes it may be given under (hepatitis
+B is never 04 紧急 / 06 紧急使用疫苗).
 """
 
 from __future__ import annotations
@@ -19,6 +23,16 @@ DEFAULT_DIR = Path(__file__).resolve().parent.parent / "config" / "reference"
 
 
 @dataclass(frozen=True, slots=True)
+class ScheduledDose:
+    """One dose of a vaccine's schedule: the youngest age and the shortest interval after the
+    previous dose (None for the first dose)."""
+
+    dose_no: int
+    min_age_months: int
+    min_interval_days: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class Vaccine:
     code: str
     name: str
@@ -26,6 +40,22 @@ class Vaccine:
     doses: int
     min_age_months: int
     max_age_months: int | None
+    vaccination_types: frozenset[str]
+    vaccine_attributes: frozenset[str]
+    schedule: tuple[ScheduledDose, ...] = ()
+
+    def dose(self, dose_no: int) -> ScheduledDose | None:
+        for scheduled in self.schedule:
+            if scheduled.dose_no == dose_no:
+                return scheduled
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Region:
+    code: str
+    name: str
+    level: str  # "county" (6 digits) or "street" (9 digits)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +87,12 @@ class ReferenceTables:
     manufacturers: dict[str, str]
     sites: dict[str, str]
     scrap_reasons: dict[str, str]
+    regions: dict[str, Region]
+    marital_statuses: dict[str, str]
+    occupations: dict[str, str]
+
+    def counties(self) -> dict[str, Region]:
+        return {code: r for code, r in self.regions.items() if r.level == "county"}
 
     def age_group(self, years: int) -> str:
         for group in self.age_groups:
@@ -82,20 +118,31 @@ def rejection_kind(message: str) -> str:
 
 def load_tables(folder: Path | None = None) -> ReferenceTables:
     base = folder if folder is not None else DEFAULT_DIR
+    schedules = _schedules(base)
     vaccines: dict[str, Vaccine] = {}
     for row in _rows(base, "vaccines_sample.csv"):
         try:
             max_age = row["max_age_months"].strip()
-            vaccines[row["vaccine_code"]] = Vaccine(
-                code=row["vaccine_code"],
+            code = row["vaccine_code"]
+            vaccines[code] = Vaccine(
+                code=code,
                 name=row["name"],
-                manufacturers=frozenset(filter(None, row["manufacturer_codes"].split("|"))),
+                manufacturers=_codes_in(row["manufacturer_codes"]),
                 doses=int(row["doses"]),
                 min_age_months=int(row["min_age_months"]),
                 max_age_months=int(max_age) if max_age else None,
+                vaccination_types=_codes_in(row["vaccination_types"]),
+                vaccine_attributes=_codes_in(row["vaccine_attributes"]),
+                schedule=tuple(sorted(schedules.get(code, []), key=lambda d: d.dose_no)),
             )
         except (KeyError, ValueError) as error:
             raise ReferenceDataError("vaccines_sample.csv", f"bad row {row}: {error}") from None
+        numbers = [dose.dose_no for dose in vaccines[code].schedule]
+        if numbers != list(range(1, vaccines[code].doses + 1)):
+            raise ReferenceDataError(
+                "vaccine_schedule_sample.csv",
+                f"vaccine {code} has {vaccines[code].doses} doses but the schedule lists {numbers}",
+            )
     groups = []
     for row in _rows(base, "age_groups_covid_summary.csv"):
         top = row["max_age_inclusive"].strip()
@@ -117,7 +164,42 @@ def load_tables(folder: Path | None = None) -> ReferenceTables:
         manufacturers=_codes(base, "manufacturers_sample.csv"),
         sites=_codes(base, "sites_sample.csv"),
         scrap_reasons=_codes(base, "scrap_reasons_sample.csv"),
+        regions=_regions(base),
+        marital_statuses=_codes(base, "marital_status.csv"),
+        occupations=_codes(base, "occupations_sample.csv"),
     )
+
+
+def _codes_in(cell: str) -> frozenset[str]:
+    return frozenset(filter(None, (code.strip() for code in cell.split("|"))))
+
+
+def _schedules(base: Path) -> dict[str, list[ScheduledDose]]:
+    schedules: dict[str, list[ScheduledDose]] = {}
+    for row in _rows(base, "vaccine_schedule_sample.csv"):
+        try:
+            interval = row["min_interval_days"].strip()
+            dose = ScheduledDose(
+                dose_no=int(row["dose_no"]),
+                min_age_months=int(row["min_age_months"]),
+                min_interval_days=int(interval) if interval else None,
+            )
+            schedules.setdefault(row["vaccine_code"], []).append(dose)
+        except (KeyError, ValueError) as error:
+            raise ReferenceDataError(
+                "vaccine_schedule_sample.csv", f"bad row {row}: {error}"
+            ) from None
+    return schedules
+
+
+def _regions(base: Path) -> dict[str, Region]:
+    regions = {}
+    for row in _rows(base, "regions_sample.csv"):
+        level = row.get("level", "")
+        if level not in {"county", "street"}:
+            raise ReferenceDataError("regions_sample.csv", f"bad level in {row}")
+        regions[row["code"]] = Region(row["code"], row["name"], level)
+    return regions
 
 
 def _codes(base: Path, name: str) -> dict[str, str]:

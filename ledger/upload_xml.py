@@ -2,13 +2,17 @@
 
 The XSD is ``ledger/schema/vaccination_record.xsd`` (namespace ``urn:coldchain:vaccination:1``);
 validation uses xmlschema (pure Python, typed) and happens before anything is sent, so a
-"xml格式错误" from the platform means the platforms disagree, not that we sent garbage.
+"xml格式错误" from the platform means the platforms disagree, not that we sent garbage. The
+fields the platform answers "不能为空" for in its own words (户籍县, 现管理单位, 起始管理日期,
+修改时间, parents' names...) may be empty in the schema: entry refuses them, and a version stored
+before the field existed goes out and comes back with the platform's message to correct.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
@@ -41,6 +45,18 @@ def record_fields(record: DoseRecord) -> list[tuple[str, str]]:
         ("Phone", person.phone),
         ("Address", person.address),
         ("CrowdCategory", person.crowd_category),
+        ("HouseholdCounty", person.household_county),
+        ("CurrentArea", person.current_area),
+        ("MaritalStatus", person.marital_status),
+        ("Occupation", person.occupation),
+        ("FatherName", person.father_name),
+        ("MotherName", person.mother_name),
+        ("GuardianName", person.guardian_name),
+        ("ArchiveUnit", person.archive_unit),
+        ("ManagementUnit", person.management_unit),
+        ("ManagementStart", person.management_start.isoformat() if person.management_start else ""),
+        ("RecipientUpdateUnit", person.updated_unit),
+        ("RecipientUpdateTime", _local(person.updated_at)),
         ("VaccinationType", record.vaccination_type),
         ("VaccineAttribute", record.vaccine_attribute),
         ("VaccineCode", record.vaccine_code),
@@ -48,14 +64,17 @@ def record_fields(record: DoseRecord) -> list[tuple[str, str]]:
         ("BatchNo", record.batch_no),
         ("TraceCode", record.trace_code),
         ("DoseNo", str(record.dose_no)),
-        (
-            "VaccinationTime",
-            record.vaccinated_at.astimezone(CLINIC_TZ).isoformat(timespec="seconds"),
-        ),
+        ("VaccinationTime", _local(record.vaccinated_at)),
         ("SiteCode", record.site_code),
         ("VaccinatorName", record.vaccinator),
         ("UnitCode", record.unit_code),
+        ("UpdateUnit", record.unit_code),
+        ("UpdateTime", _local(record.updated_at)),
     ]
+
+
+def _local(moment: datetime | None) -> str:
+    return moment.astimezone(CLINIC_TZ).isoformat(timespec="seconds") if moment else ""
 
 
 def build(records: Iterable[DoseRecord]) -> bytes:

@@ -4,6 +4,10 @@ their stored JSON form.
 Validation collects every problem (field, reason) and refuses the whole record: code tables
 (`tables`), manufacturer ↔ vaccine, dose number within the schedule and in sequence, age fit,
 ID number check digit (or the placeholder of eighteen 8s) agreeing with birth date and sex.
+A recipient carries every field the national platform refuses when empty or out of dictionary
+(reference/upload_errors.csv): 户籍县编码, 现住地区, 婚姻状况, 职业类别, a parent's or guardian's
+name for a minor, the mother's name for a newborn. The units and times of the archive (建档单位,
+现管理单位, 起始管理日期, 修改单位, 修改时间) are stamped by the ledger, never typed.
 The versioned ledger that stores them is `gateway.storage.ledger.vaccinations`.
 """
 
@@ -11,24 +15,31 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from gateway.core.clinic_time import CLINIC_TZ
 from ledger.batch_field import check_batch
 from ledger.errors import BatchFieldError, IdNumberError, LedgerError, RecordError
 from ledger.idcard import is_placeholder, parse_id_number
-from ledger.tables import ReferenceTables
+from ledger.tables import ReferenceTables, Vaccine
 
 NORMAL, DELETED = "01", "02"
 SEXES = {"1": "男", "2": "女"}  # GB/T 2261.1
 _UNIT = re.compile(r"[0-9]{10}")
 _PHONE = re.compile(r"[0-9+-]{7,20}")
+ADULT_YEARS = 18  # below it a parent's or guardian's name is required
+NEWBORN_DAYS = 28  # the neonatal period: the mother's name is required
+PERSON_FIELDS = (
+    "name", "sex", "birth_date", "id_number", "phone", "address", "crowd_category",
+    "household_county", "current_area", "marital_status", "occupation", "father_name",
+    "mother_name", "guardian_name",
+)  # fmt: skip
 CORRECTABLE = frozenset(
     {"manufacturer_code", "dose_no", "site_code", "vaccinator", "vaccination_type",
-     "vaccine_attribute", "name", "sex", "birth_date", "id_number", "phone", "address",
-     "crowd_category"}
+     "vaccine_attribute", *PERSON_FIELDS}
 )  # fmt: skip
 
 
@@ -42,6 +53,27 @@ class Recipient:
     phone: str
     address: str
     crowd_category: str
+    household_county: str  # 户籍县编码: a county of the regions table
+    current_area: str  # 现住地区: a county or street of the regions table
+    marital_status: str  # 婚姻状况, GB/T 2261.2
+    occupation: str  # 职业类别
+    father_name: str = ""
+    mother_name: str = ""
+    guardian_name: str = ""
+    archive_unit: str = ""  # 建档单位: stamped by the ledger at the first version
+    management_unit: str = ""  # 现管理单位: stamped by the ledger
+    management_start: date | None = None  # 起始管理日期: stamped by the ledger
+    updated_unit: str = ""  # 受种者档案更新单位 / 修改单位: stamped at each version
+    updated_at: datetime | None = None  # 修改时间: stamped at each version
+
+    def identity(self) -> str:
+        """What finds this person's archive (重卡): the ID number, or for a person without one
+        (the placeholder) name + birth date + a parent's or guardian's name. The migration that
+        added the stored column computes the same in SQL."""
+        if not is_placeholder(self.id_number):
+            return "id:" + self.id_number.upper()
+        guardian = self.mother_name or self.father_name or self.guardian_name
+        return f"person:{self.name.strip()}|{self.birth_date.isoformat()}|{guardian.strip()}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +95,7 @@ class DoseRecord:
     vaccination_type: str
     vaccine_attribute: str
     unit_code: str
+    updated_at: datetime | None = None  # 修改时间 of this version: stamped by the ledger
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,11 +136,44 @@ def recipient_problems(
         problems.append(("phone", "digits only (7 to 20)"))
     if not person.address.strip():
         problems.append(("address", "empty"))
-    if not person.crowd_category:
-        problems.append(("crowd_category", "empty"))
-    elif person.crowd_category not in tables.crowd_categories:
-        problems.append(("crowd_category", f"{person.crowd_category!r} is not in the code table"))
+    codes = (
+        ("crowd_category", person.crowd_category, tables.crowd_categories),
+        ("household_county", person.household_county, tables.counties()),
+        ("current_area", person.current_area, tables.regions),
+        ("marital_status", person.marital_status, tables.marital_statuses),
+        ("occupation", person.occupation, tables.occupations),
+    )
+    problems += _code_problems(codes)
+    problems += _guardian_problems(person, today)
     return problems
+
+
+def _code_problems(
+    checks: Iterable[tuple[str, str, Mapping[str, object]]],
+) -> list[tuple[str, str]]:
+    problems = []
+    for name, value, table in checks:
+        if not value.strip():
+            problems.append((name, "empty: the platform refuses a record without it"))
+        elif value not in table:
+            problems.append((name, f"{value!r} is not in the code table"))
+    return problems
+
+
+def _guardian_problems(person: Recipient, today: date) -> list[tuple[str, str]]:
+    """父亲姓名或母亲姓名或监护人姓名 for a minor; 新生儿母亲姓名 for a newborn."""
+    problems = []
+    names = (person.father_name, person.mother_name, person.guardian_name)
+    if _age_years(person.birth_date, today) < ADULT_YEARS and not any(n.strip() for n in names):
+        problems.append(("guardian_name", "empty: a minor needs the father's, mother's or"
+                         " guardian's name"))  # fmt: skip
+    if (today - person.birth_date).days < NEWBORN_DAYS and not person.mother_name.strip():
+        problems.append(("mother_name", "empty: a newborn needs the mother's name"))
+    return problems
+
+
+def _age_years(born: date, on: date) -> int:
+    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
 
 
 def actor_problems(actor: str) -> list[tuple[str, str]]:
@@ -167,15 +233,64 @@ def dose_problems(record: DoseRecord, tables: ReferenceTables) -> list[tuple[str
         ("vaccination_type", record.vaccination_type, tables.vaccination_types),
         ("vaccine_attribute", record.vaccine_attribute, tables.vaccine_attributes),
     )
-    for name, value, table in checks:
-        if not value:
-            problems.append((name, "empty"))
-        elif value not in table:
-            problems.append((name, f"{value!r} is not in the code table"))
+    problems += _code_problems(checks)
+    if vaccine is not None:
+        problems += use_problems(vaccine, record.vaccination_type, record.vaccine_attribute)
     if not record.vaccinator.strip():
         problems.append(("vaccinator", "empty: the vaccinator's name is required"))
     if not _UNIT.fullmatch(record.unit_code):
         problems.append(("unit_code", "must be the 10-digit unit code"))
+    return problems
+
+
+EMERGENCY_TYPE, EMERGENCY_ATTRIBUTE = "04", "06"  # 紧急 / 紧急使用疫苗
+MASS_TYPE, MASS_ATTRIBUTE = "02", "05"  # 群体 / 群体性预防接种疫苗
+
+
+def use_problems(vaccine: Vaccine, kind: str, attribute: str) -> list[tuple[str, str]]:
+    """Vaccination type and vaccine attribute consistent with the vaccine and with each other
+    (seed 000: emergency use is type 04 with attribute 06; a mass campaign's vaccine, attribute
+    05, is given as type 02)."""
+    problems = []
+    if kind and kind not in vaccine.vaccination_types:
+        allowed = "|".join(sorted(vaccine.vaccination_types))
+        problems.append(("vaccination_type", f"{vaccine.name} is not given as type {kind}"
+                         f" (allowed: {allowed})"))  # fmt: skip
+    if attribute and attribute not in vaccine.vaccine_attributes:
+        allowed = "|".join(sorted(vaccine.vaccine_attributes))
+        problems.append(("vaccine_attribute", f"{vaccine.name} does not have attribute"
+                         f" {attribute} (allowed: {allowed})"))  # fmt: skip
+    if (kind == EMERGENCY_TYPE) != (attribute == EMERGENCY_ATTRIBUTE):
+        problems.append(("vaccine_attribute", "emergency use is type 04 with attribute 06,"
+                         " both or neither"))  # fmt: skip
+    elif attribute == MASS_ATTRIBUTE and kind != MASS_TYPE:
+        problems.append(("vaccination_type", "a mass vaccination's vaccine (attribute 05) is"
+                         " given as type 02"))  # fmt: skip
+    return problems
+
+
+def schedule_problems(
+    record: DoseRecord, vaccine: Vaccine, previous: Sequence[datetime]
+) -> list[tuple[str, str]]:
+    """The dose against the schedule table: the youngest age for this dose and the shortest
+    interval after the latest of the `previous` doses of the same vaccine."""
+    scheduled = vaccine.dose(record.dose_no)
+    if scheduled is None:
+        return []
+    problems = []
+    months = _age_months(record.recipient.birth_date, record.vaccinated_at)
+    if months < scheduled.min_age_months:
+        youngest = scheduled.min_age_months
+        problems.append(("dose_no", f"dose {record.dose_no} of {vaccine.name} from {youngest}"
+                         f" months of age, the person is {months}"))  # fmt: skip
+    if scheduled.min_interval_days is not None and previous:
+        latest = max(previous)
+        due = latest + timedelta(days=scheduled.min_interval_days)
+        if record.vaccinated_at < due:
+            day = due.astimezone(CLINIC_TZ).date().isoformat()
+            problems.append(("dose_no", f"dose {record.dose_no} of {vaccine.name} at least"
+                             f" {scheduled.min_interval_days} days after the previous dose:"
+                             f" due from {day}"))  # fmt: skip
     return problems
 
 
@@ -202,12 +317,22 @@ def record_from_json(text: str) -> DoseRecord:
     try:
         data["recipient"] = recipient_from_dict(data["recipient"])
         data["vaccinated_at"] = datetime.fromisoformat(data["vaccinated_at"])
+        data["updated_at"] = _optional_time(data.get("updated_at"))
         return DoseRecord(**data)
     except (KeyError, TypeError, ValueError) as error:
         raise LedgerError("record", f"stored record unreadable: {error}") from None
 
 
 def recipient_from_dict(data: dict[str, Any]) -> Recipient:
-    data = dict(data)
+    """A stored recipient; one stored before a field existed has it empty (the platform's
+    feedback names it and a new version fills it)."""
+    data = dict.fromkeys(PERSON_FIELDS, "") | dict(data)
     data["birth_date"] = date.fromisoformat(data["birth_date"])
+    start = data.get("management_start")
+    data["management_start"] = date.fromisoformat(start) if start else None
+    data["updated_at"] = _optional_time(data.get("updated_at"))
     return Recipient(**data)
+
+
+def _optional_time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None

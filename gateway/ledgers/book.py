@@ -34,9 +34,9 @@ class SignallingVaccinations(VaccinationLedger):
 
     def __init__(
         self, db: LedgerDB, stock: StockLedger, tables: ReferenceTables, clock: Clock,
-        queued: asyncio.Event,
+        unit_code: str, *, queued: asyncio.Event,
     ) -> None:  # fmt: skip
-        super().__init__(db, stock, tables, clock)
+        super().__init__(db, stock, tables, clock, unit_code)
         self.queued = queued
 
     def record_dose(self, **fields: Any) -> DoseRecord:
@@ -96,7 +96,7 @@ def open_ledger_book(
         db=db,
         catalogue=catalogue,
         stock=stock,
-        vaccinations=SignallingVaccinations(db, stock, tables, clock, queued),
+        vaccinations=SignallingVaccinations(db, stock, tables, clock, unit_code, queued=queued),
         uploader=Uploader(db, clock, platform_url, realtime=realtime, alarm_margin=alarm_margin),
         tables=tables,
         clock=clock,

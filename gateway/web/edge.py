@@ -18,7 +18,12 @@ from aiohttp import web
 from gateway.auth.policy import ForbiddenError
 from gateway.core.errors import ColdchainError, StoreError
 from gateway.web.json_http import dumps, refusal, refusal_body, refused
-from ledger.errors import EventConflictError, LedgerError, LedgerStoreError
+from ledger.errors import (
+    DuplicatePersonError,
+    EventConflictError,
+    LedgerError,
+    LedgerStoreError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +31,7 @@ log = logging.getLogger(__name__)
 _STATUS: Final[tuple[tuple[type[ColdchainError], type[web.HTTPException]], ...]] = (
     (ForbiddenError, web.HTTPForbidden),
     (EventConflictError, web.HTTPConflict),
+    (DuplicatePersonError, web.HTTPConflict),
     (StoreError, web.HTTPServiceUnavailable),
     (LedgerStoreError, web.HTTPServiceUnavailable),
 )

@@ -45,7 +45,8 @@ ROUTES: list[tuple[str, str, Action, dict[str, Any] | None]] = [
      {"product_id": HEPB, "batch_no": HEPB_BATCH, "packages": 1, "doses": 1, "reason": "盘盈",
       "event_id": "p-adj"}),
     ("POST", "/api/ledger/stock/summary-issue", Action.STOCK_ISSUE, {}),
-    ("POST", "/api/ledger/recipients", Action.ADMINISTER, {**PERSON, "archive_no": "{role}"}),
+    ("POST", "/api/ledger/recipients", Action.ADMINISTER,
+     {**PERSON, "archive_no": "{role}", "id_number": "8" * 18, "name": "{role}"}),  # new people
     ("PUT", f"/api/ledger/recipients/{PERSON['archive_no']}", Action.RECORD_CORRECT,
      {k: v for k, v in PERSON.items() if k != "archive_no"}),
     ("POST", "/api/ledger/doses", Action.ADMINISTER,

@@ -25,7 +25,8 @@ TABLES = load_tables()
 PERSON = Recipient(
     archive_no="610103202600001", name="张小三", sex="2", birth_date=date(1949, 12, 31),
     id_number="11010519491231002X", phone="13812345678", address="陕西省西安市新城区西一路1号",
-    crowd_category="29",
+    crowd_category="29", household_county="610102", current_area="610102001",
+    marital_status="20", occupation="16",
 )  # fmt: skip
 AT = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 text = st.text(max_size=60)

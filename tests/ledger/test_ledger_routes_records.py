@@ -14,7 +14,7 @@ import pytest_asyncio
 from firmware_sim.provincial_platform import ProvincialPlatform, serve
 from gateway.core.clock import FakeClock
 from gateway.ledgers.book import LedgerBook
-from ledger.tables import ReferenceTables, Vaccine
+from ledger.tables import ReferenceTables
 from tests.ledger.conftest import HEPB, HEPB_BATCH, code
 from tests.ledger.test_ledger_routes_support import (
     ADMIN,
@@ -27,6 +27,7 @@ from tests.ledger.test_ledger_routes_support import (
     Client,
     counts,
     give,
+    later,
     ok,
     refused,
     registered,
@@ -97,8 +98,9 @@ async def test_doses_scanned_twice_not_received_dose_four(
     book, client = ledger
     await stock_in(client, 1, 2, 3, 4)
     await registered(client)
-    await registered(client, {**PERSON, "archive_no": "X2"})
+    await registered(client, {**PERSON, "archive_no": "X2", "id_number": "8" * 18})
     for n in (1, 2, 3):
+        later(book, days=61)  # the schedule's intervals: 28, then 60 days
         record = await ok(await give(client, n, n, f"d{n}"), 201)
         assert (record["batch_no"], record["trace_code"]) == (HEPB_BATCH, code(HEPB, n))
         assert record["vaccinator"] == "li"
@@ -207,6 +209,7 @@ async def test_certificate_is_printable_and_escaped(ledger: tuple[LedgerBook, Cl
                "address": '"><img src=x onerror=alert(2)>'}  # fmt: skip
     await registered(client, hostile)
     await ok(await give(client, 1, 1, "d1"), 201)
+    later(book, days=28)
     await ok(await give(client, 2, 2, "d2"), 201)
     await ok(await client.post("/api/ledger/doses/d2/deletion", json={"reason": "录错"},
                                headers=VACCINATOR), 201)  # fmt: skip
@@ -263,9 +266,8 @@ async def test_upload_views_and_summaries(
     platform: tuple[ProvincialPlatform, str],
 ) -> None:  # fmt: skip
     fake, url = platform
-    fake.tables = dataclasses.replace(
-        tables, vaccines={**tables.vaccines, "0201": Vaccine("0201", "乙肝", frozenset({"M02"}),
-                                                             3, 0, None)})  # fmt: skip
+    hepb = dataclasses.replace(tables.vaccines["0201"], manufacturers=frozenset({"M02"}))
+    fake.tables = dataclasses.replace(tables, vaccines={**tables.vaccines, "0201": hepb})
     async with served(tmp_path, clock, url) as (book, client):
         await stock_in(client, 1, 2)
         await registered(client)
@@ -284,9 +286,9 @@ async def test_upload_views_and_summaries(
         rates = await ok(await client.get("/api/ledger/upload/rates?day=2026-03-02", headers=HEAD))
         assert (rates["records"], rates["uploaded"], rates["upload_rate"]) == (1, 0, 0.0)
 
-        await clock.advance(24 * 3600)
+        await clock.advance(28 * 24 * 3600)  # dose 2 of hepatitis B: 28 days after dose 1
         await ok(await give(client, 2, 2, "d2"), 201)
-        summary = await ok(await client.get("/api/ledger/summaries?day=2026-03-03",
+        summary = await ok(await client.get("/api/ledger/summaries?day=2026-03-30",
                                             headers=COUNTY))  # fmt: skip
         by_age = summary["tables"]["age_group"]
         assert by_age["zero_report"] is False

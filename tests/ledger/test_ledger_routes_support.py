@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,10 @@ PERSON: dict[str, Any] = {
     "archive_no": "610103202600001", "name": "张小三", "sex": "2", "birth_date": "1949-12-31",
     "id_number": "11010519491231002X", "phone": "13812345678", "address": "西安市新城区西一路1号",
     "crowd_category": "29",
+    "household_county": "610102",
+    "current_area": "610102001",
+    "marital_status": "20",
+    "occupation": "16",
 }  # fmt: skip
 DOSE: dict[str, Any] = {
     "archive_no": PERSON["archive_no"], "manufacturer_code": "M01", "site_code": "1",
@@ -95,6 +100,12 @@ async def stock_in(client: Client, *numbers: int, product: str = HEPB) -> None:
     for n in numbers:
         scan = {"scan": code(product, n), "event_id": f"r{product}{n}"}
         await ok(await client.post("/api/ledger/stock/receive", json=scan, headers=MANAGER), 201)
+
+
+def later(book: LedgerBook, *, days: int) -> None:
+    """Move the book's fake wall clock `days` ahead (a later visit of the same person)."""
+    assert isinstance(book.clock, FakeClock)
+    book.clock.jump_wall(timedelta(days=days))
 
 
 async def registered(client: Client, person: dict[str, Any] | None = None) -> None:

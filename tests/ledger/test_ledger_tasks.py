@@ -33,7 +33,7 @@ from ledger.settings import LedgerSettings
 from tests.access_support import acting_as
 from tests.alarms.conftest import alerts_section, clinic, wait_until
 from tests.ledger.conftest import HEPB, SHIPMENT, START, code
-from tests.ledger.test_vaccinations_upload import ACTOR, ADULT, DOSE
+from tests.ledger.test_vaccinations_upload import ACTOR, ADULT, DOSE, adult
 
 HOUR = 3600.0
 NOTICE = "接种个案上传预警"
@@ -49,9 +49,12 @@ class World:
     clock: FakeClock
 
     def dose(self, n: int) -> str:
-        """Dose n (1–3) of the one recipient, from package n; returns the record id."""
+        """Dose 1 of the n-th adult (registered here), from package n; returns the record id."""
+        person = adult(n)
+        if n > 1:
+            self.book.vaccinations.register(person, actor="li")
         self.book.vaccinations.record_dose(
-            archive_no=ADULT.archive_no, scan=code(HEPB, n), event_id=f"d{n}", dose_no=n, **DOSE
+            archive_no=person.archive_no, scan=code(HEPB, n), event_id=f"d{n}", dose_no=1, **DOSE
         )
         return f"d{n}"
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from gateway.core.clinic_time import CLINIC_TZ
 from gateway.core.clock import FakeClock
 from gateway.storage.ledger.catalogue import Catalogue
 from gateway.storage.ledger.db import LedgerDB, to_ms
@@ -23,7 +24,7 @@ from ledger.tables import ReferenceTables
 from ledger.upload_xml import build
 from ledger.vaccination_records import DELETED, NORMAL, DoseRecord, RecipientVersion, record_to_json
 from tests.ledger.conftest import HEPB, HEPB_BATCH, START, code
-from tests.ledger.test_vaccinations_upload import ADULT, DOSE
+from tests.ledger.test_vaccinations_upload import ADULT, DOSE, UNIT
 
 SCHEMA_BEFORE_ACTORS = 3
 
@@ -33,7 +34,7 @@ def ledger(
     db: LedgerDB, stock: StockLedger, tables: ReferenceTables, clock: FakeClock
 ) -> VaccinationLedger:
     stock.receive(code(HEPB, 1), event_id="r1", actor="王芳")
-    return VaccinationLedger(db, stock, tables, clock)
+    return VaccinationLedger(db, stock, tables, clock, UNIT)
 
 
 def test_each_version_names_its_actor(
@@ -43,9 +44,12 @@ def test_each_version_names_its_actor(
     clock.jump_wall(timedelta(minutes=1))
     moved = dataclasses.replace(ADULT, address="西安市碑林区南大街2号")
     ledger.register(moved, actor="wang")
+    stamps = {"archive_unit": UNIT, "management_unit": UNIT, "updated_unit": UNIT,
+              "management_start": START.astimezone(CLINIC_TZ).date()}  # fmt: skip
+    later = START + timedelta(minutes=1)
     assert ledger.recipient_versions(ADULT.archive_no) == [
-        RecipientVersion(ADULT, 1, "li", START),
-        RecipientVersion(moved, 2, "wang", START + timedelta(minutes=1)),
+        RecipientVersion(dataclasses.replace(ADULT, **stamps, updated_at=START), 1, "li", START),
+        RecipientVersion(dataclasses.replace(moved, **stamps, updated_at=later), 2, "wang", later),
     ]
     assert ledger.recipient_versions("nobody") == []
 
@@ -119,7 +123,7 @@ def test_a_file_from_before_actors_upgrades_with_unknown_actors(
         rows = db.conn.execute("SELECT actor FROM recipients UNION ALL SELECT actor"
                                " FROM record_versions").fetchall()  # fmt: skip
         assert rows == [("",), ("",)]
-        ledger = VaccinationLedger(db, StockLedger(db, Catalogue(db), clock), tables, clock)
+        ledger = VaccinationLedger(db, StockLedger(db, Catalogue(db), clock), tables, clock, UNIT)
         assert ledger.recipient_versions(ADULT.archive_no) == [
             RecipientVersion(ADULT, 1, None, START)
         ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import aiohttp
@@ -18,8 +18,9 @@ from gateway.storage.ledger.db import LedgerDB
 from gateway.storage.ledger.stock import StockLedger
 from gateway.storage.ledger.vaccinations import VaccinationLedger
 from ledger.errors import LedgerError, RecordError, StockError, UploadError
+from ledger.idcard import check_digit
 from ledger.summaries import daily_tables
-from ledger.tables import ReferenceTables, Vaccine
+from ledger.tables import ReferenceTables
 from ledger.upload_xml import build, build_validated, validate
 from ledger.vaccination_records import DELETED, NORMAL, Recipient
 from tests.ledger.conftest import HEPB, code
@@ -27,8 +28,10 @@ from tests.ledger.conftest import HEPB, code
 ADULT = Recipient(
     archive_no="610103202600001", name="张三", sex="2", birth_date=date(1949, 12, 31),
     id_number="11010519491231002X", phone="13812345678", address="西安市新城区西一路1号",
-    crowd_category="29",
+    crowd_category="29", household_county="610102", current_area="610102001",
+    marital_status="20", occupation="16",
 )  # fmt: skip
+UNIT = "6101030203"
 ACTOR = "wangfang"  # the user who enters versions here
 DOSE: dict[str, Any] = {
     "manufacturer_code": "M01", "site_code": "1", "vaccinator": "李医生",
@@ -43,7 +46,7 @@ def ledger(
 ) -> VaccinationLedger:
     for n in range(1, 11):
         stock.receive(code(HEPB, n), event_id=f"r{n}", actor="王芳")
-    vaccinations = VaccinationLedger(db, stock, tables, clock)
+    vaccinations = VaccinationLedger(db, stock, tables, clock, UNIT)
     vaccinations.register(ADULT, actor=ACTOR)
     return vaccinations
 
@@ -57,8 +60,19 @@ def test_recipient_refusals_name_fields(ledger: VaccinationLedger) -> None:
     ledger.register(dataclasses.replace(ADULT, archive_no="X2", id_number="8" * 18), actor=ACTOR)
 
 
-def test_three_doses_then_dose_four_refused(ledger: VaccinationLedger, db: LedgerDB) -> None:
+def adult(n: int) -> Recipient:
+    """The n-th adult of the tests (adult(1) is ADULT): another person, another ID number."""
+    first17 = f"11010519491231{2 * n:03d}"
+    return dataclasses.replace(
+        ADULT, archive_no=f"6101032026{n:05d}", id_number=first17 + check_digit(first17)
+    )
+
+
+def test_three_doses_then_dose_four_refused(
+    ledger: VaccinationLedger, db: LedgerDB, clock: FakeClock
+) -> None:
     for n in (1, 2, 3):
+        clock.jump_wall(timedelta(days=61))  # the schedule's intervals: 28 then 60 days
         ledger.record_dose(archive_no=ADULT.archive_no, scan=code(HEPB, n), event_id=f"d{n}",
                            dose_no=n, **DOSE)  # fmt: skip
     before = db.conn.execute("SELECT COUNT(*) FROM stock_events").fetchone()
@@ -70,12 +84,13 @@ def test_three_doses_then_dose_four_refused(ledger: VaccinationLedger, db: Ledge
     assert db.conn.execute("SELECT COUNT(*) FROM stock_events").fetchone() == before
 
 
-def test_scan_twice_and_sequence(ledger: VaccinationLedger) -> None:
+def test_scan_twice_and_sequence(ledger: VaccinationLedger, clock: FakeClock) -> None:
     ledger.record_dose(archive_no=ADULT.archive_no, scan=code(HEPB, 1), event_id="d1", dose_no=1,
                        **DOSE)  # fmt: skip
     same = ledger.record_dose(archive_no=ADULT.archive_no, scan=code(HEPB, 1), event_id="d1",
                               dose_no=1, **DOSE)  # fmt: skip
     assert same.version == 1
+    clock.jump_wall(timedelta(days=61))
     with pytest.raises(StockError, match="used up"):
         ledger.record_dose(archive_no=ADULT.archive_no, scan=code(HEPB, 1), event_id="dx",
                            dose_no=2, **DOSE)  # fmt: skip
@@ -138,9 +153,8 @@ async def test_upload_feedback_and_resend_of_correction(
 ) -> None:  # fmt: skip
     fake, url = platform
     # the platform's dictionary says M01 does not make 0201: a mismatch the clinic cannot see
-    fake.tables = dataclasses.replace(
-        tables, vaccines={**tables.vaccines, "0201": Vaccine("0201", "乙肝", frozenset({"M02"}),
-                                                             3, 0, None)})  # fmt: skip
+    hepb = dataclasses.replace(tables.vaccines["0201"], manufacturers=frozenset({"M02"}))
+    fake.tables = dataclasses.replace(tables, vaccines={**tables.vaccines, "0201": hepb})
     ledger.record_dose(archive_no=ADULT.archive_no, scan=code(HEPB, 1), event_id="d1", dose_no=1,
                        **DOSE)  # fmt: skip
     uploader = Uploader(db, clock, url)

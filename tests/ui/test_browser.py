@@ -289,6 +289,10 @@ async def test_the_manager_receives_stock_by_scanning_into_the_page(
         "id_number": "11010519491231002X",
         "address": "西安市新城区西一路1号",
         "crowd_category": "29",
+        "household_county": "610102",
+        "current_area": "610102001",
+        "marital_status": "20",
+        "occupation": "16",
     }
     for name, value in recipient.items():
         await nurse.fill(f"#recipient-form input[name={name}]", value)

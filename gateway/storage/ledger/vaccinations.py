@@ -7,18 +7,27 @@ signed-in user); the vaccinator is a field of the dose, uploaded, the actor is n
 recorded together with the stock ledger's administer event of the scanned package, in one
 transaction: either both happen or neither. The records and their checks are
 `ledger.vaccination_records`.
+
+A person is one archive: registering looks the person's identity up (the ID number, or name +
+birth date + parent/guardian for a person without one) among the latest versions of the other
+archives before storing, through the `recipients_identity` index, and refuses a duplicate
+naming the archive found (重卡). The ledger stamps the archive's units and times (建档单位 and
+起始管理日期 at the first version, 现管理单位, 修改单位 and 修改时间 at each) with this clinic's
+unit code and its clock.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import asdict, replace
+from datetime import datetime
 from typing import Any
 
+from gateway.core.clinic_time import CLINIC_TZ
 from gateway.core.clock import Clock
 from gateway.storage.ledger.db import LedgerDB, from_ms, to_ms
 from gateway.storage.ledger.stock import StockLedger
-from ledger.errors import RecordError
+from ledger.errors import DuplicatePersonError, RecordError
 from ledger.shipments import Resolved
 from ledger.tables import ReferenceTables
 from ledger.vaccination_records import (
@@ -36,39 +45,88 @@ from ledger.vaccination_records import (
     record_from_json,
     record_to_json,
     require_actor,
+    schedule_problems,
 )
 
 
 class VaccinationLedger:
     def __init__(
-        self, db: LedgerDB, stock: StockLedger, tables: ReferenceTables, clock: Clock
-    ) -> None:
+        self, db: LedgerDB, stock: StockLedger, tables: ReferenceTables, clock: Clock,
+        unit_code: str,
+    ) -> None:  # fmt: skip
         self.db = db
         self.stock = stock
         self.tables = tables
         self.clock = clock
+        self.unit_code = unit_code
 
     # -- recipients ------------------------------------------------------------------------
 
     def register(self, recipient: Recipient, *, actor: str) -> Recipient:
-        """A new recipient, or a new version of a registered one, entered by `actor`."""
-        problems = recipient_problems(recipient, self.tables, self.clock.now())
+        """A new recipient, or a new version of a registered one, entered by `actor`; the
+        version as stored (units and times stamped) is returned."""
+        now = self.clock.now()
+        problems = recipient_problems(recipient, self.tables, now)
         problems += actor_problems(actor)
         if problems:
             raise RecordError.many(problems)
-        body = json.dumps(asdict(recipient), default=str, ensure_ascii=False)
         with self.db.transaction("register recipient") as conn:
+            self._refuse_duplicate(recipient)
             row = conn.execute(
                 "SELECT MAX(version) FROM recipients WHERE archive_no = ?",
                 (recipient.archive_no,),
             ).fetchone()
             version = (row[0] or 0) + 1
+            first = self._first_version(recipient.archive_no) if version > 1 else None
+            stamped = self._stamped(recipient, first, now)
+            body = json.dumps(asdict(stamped), default=str, ensure_ascii=False)
             conn.execute(
-                "INSERT INTO recipients (archive_no, version, body, at_ms, actor)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (recipient.archive_no, version, body, to_ms(self.clock.now()), actor),
+                "INSERT INTO recipients (archive_no, version, body, at_ms, actor, identity)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (stamped.archive_no, version, body, to_ms(now), actor, stamped.identity()),
             )
-        return recipient
+        return stamped
+
+    def find_archive(self, person: Recipient) -> str | None:
+        """The archive number of another archive whose latest version is this person."""
+        row = self.db.conn.execute(
+            "SELECT r.archive_no FROM recipients r WHERE r.identity = ? AND r.archive_no != ?"
+            " AND r.version = (SELECT MAX(version) FROM recipients s"
+            " WHERE s.archive_no = r.archive_no) LIMIT 1",
+            (person.identity(), person.archive_no),
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def _refuse_duplicate(self, person: Recipient) -> None:
+        found = self.find_archive(person)
+        if found is None:
+            return
+        field = "id_number" if person.identity().startswith("id:") else "name"
+        raise DuplicatePersonError(
+            field,
+            f"this person has archive {found} already (重卡): record the dose on {found}, or"
+            f" correct that archive with PUT /api/ledger/recipients/{found}",
+        )
+
+    def _first_version(self, archive_no: str) -> Recipient | None:
+        row = self.db.conn.execute(
+            "SELECT body FROM recipients WHERE archive_no = ? ORDER BY version LIMIT 1",
+            (archive_no,),
+        ).fetchone()
+        return None if row is None else recipient_from_dict(json.loads(row[0]))
+
+    def _stamped(self, person: Recipient, first: Recipient | None, now: datetime) -> Recipient:
+        """建档单位 and 起始管理日期 from the first version (this clinic and today for a new
+        archive); 现管理单位, 修改单位 and 修改时间 this clinic now."""
+        today = now.astimezone(CLINIC_TZ).date()
+        return replace(
+            person,
+            archive_unit=(first.archive_unit if first else "") or self.unit_code,
+            management_start=(first.management_start if first else None) or today,
+            management_unit=self.unit_code,
+            updated_unit=self.unit_code,
+            updated_at=now,
+        )
 
     def recipient_versions(self, archive_no: str) -> list[RecipientVersion]:
         """Every version of a recipient, oldest first (empty for an unknown archive number)."""
@@ -123,8 +181,7 @@ class VaccinationLedger:
                 return existing  # the same scan event again: one effect
             self._validate(record, item)
             self.stock.administer_in_transaction(item, event_id=event_id, actor=actor)
-            self._append(record, reason="recorded", actor=actor)
-        return record
+            return self._append(record, reason="recorded", actor=actor)
 
     def correct(self, record_id: str, *, reason: str, actor: str, **changes: Any) -> DoseRecord:
         """A new version with status 01, entered by `actor`; the old version stays as it was."""
@@ -147,8 +204,7 @@ class VaccinationLedger:
             problems += self._dose_problems(record)
             if problems:
                 raise RecordError.many(problems)
-            self._append(record, reason=reason, actor=actor)
-        return record
+            return self._append(record, reason=reason, actor=actor)
 
     def delete(self, record_id: str, *, reason: str, actor: str) -> DoseRecord:
         """A new version with status 02, entered by `actor`."""
@@ -158,8 +214,7 @@ class VaccinationLedger:
         with self.db.transaction("delete dose"):
             old = self._require(record_id)
             record = replace(old, version=old.version + 1, status=DELETED)
-            self._append(record, reason=reason, actor=actor)
-        return record
+            return self._append(record, reason=reason, actor=actor)
 
     def history(self, record_id: str) -> list[DoseRecord]:
         return [version.record for version in self.versions(record_id)]
@@ -213,12 +268,16 @@ class VaccinationLedger:
         vaccine = self.tables.vaccines.get(record.vaccine_code)
         if vaccine is not None and 1 <= record.dose_no <= vaccine.doses:
             given = self.db.conn.execute(
-                "SELECT v.record_id, v.dose_no FROM record_versions v WHERE archive_no = ? AND"
+                "SELECT v.record_id, v.dose_no, v.vaccinated_ms FROM record_versions v"
+                " WHERE archive_no = ? AND"
                 " vaccine_code = ? AND version = (SELECT MAX(version) FROM record_versions w"
                 " WHERE w.record_id = v.record_id) AND status = '01'",
                 (record.recipient.archive_no, record.vaccine_code),
             ).fetchall()
-            doses = sorted(n for rid, n in given if rid != record.record_id)
+            others = [(n, ms) for rid, n, ms in given if rid != record.record_id]
+            doses = sorted(n for n, _ in others)
+            earlier = [from_ms(ms) for n, ms in others if n < record.dose_no]
+            problems += schedule_problems(record, vaccine, earlier)
             if record.dose_no in doses:
                 problems.append(("dose_no", f"dose {record.dose_no} was already given"))
             elif doses != list(range(1, record.dose_no)) and record.dose_no > len(doses):
@@ -226,8 +285,11 @@ class VaccinationLedger:
                                  f"given so far {doses or 'none'}"))  # fmt: skip
         return problems
 
-    def _append(self, record: DoseRecord, *, reason: str, actor: str) -> None:
-        now_ms = to_ms(self.clock.now())
+    def _append(self, record: DoseRecord, *, reason: str, actor: str) -> DoseRecord:
+        """Store one version, stamped with 修改时间 (now), and queue it for upload."""
+        now = self.clock.now()
+        now_ms = to_ms(now)
+        record = replace(record, updated_at=now)
         self.db.conn.execute(
             "INSERT INTO record_versions (record_id, version, status, archive_no, vaccine_code,"
             " dose_no, vaccinated_ms, body, reason, at_ms, actor)"
@@ -241,3 +303,4 @@ class VaccinationLedger:
             " attempts) VALUES (?, ?, ?, ?, 'pending', 0)",
             (record.record_id, record.version, to_ms(record.vaccinated_at), now_ms),
         )
+        return record

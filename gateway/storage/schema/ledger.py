@@ -129,4 +129,18 @@ MIGRATIONS: Migrations = (
             SELECT substr(event_id, 9), 1, seq, at_ms, actor, ref FROM stock_events
             WHERE kind = 'summary_issue'""",
     ),
+    (
+        # The identity that finds a person's archive before a new one is made (重卡 check,
+        # ledger.vaccination_records.Recipient.identity), filled for the rows before it.
+        "ALTER TABLE recipients ADD COLUMN identity TEXT NOT NULL DEFAULT ''",
+        """UPDATE recipients SET identity = CASE
+            WHEN json_extract(body, '$.id_number') != '888888888888888888'
+            THEN 'id:' || upper(json_extract(body, '$.id_number'))
+            ELSE 'person:' || trim(json_extract(body, '$.name')) || '|'
+                || json_extract(body, '$.birth_date') || '|' || trim(coalesce(
+                    nullif(json_extract(body, '$.mother_name'), ''),
+                    nullif(json_extract(body, '$.father_name'), ''),
+                    json_extract(body, '$.guardian_name'), '')) END""",
+        "CREATE INDEX recipients_identity ON recipients (identity, archive_no)",
+    ),
 )

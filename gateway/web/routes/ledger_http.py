@@ -37,6 +37,8 @@ _B = TypeVar("_B", bound="Body")
 #: required text: surrounding blanks are dropped, and nothing left is refused
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+#: a name that may be left empty (a parent's or guardian's)
+OptionalName = Annotated[str, StringConstraints(strip_whitespace=True, max_length=50)]
 
 
 class Body(BaseModel):
@@ -121,6 +123,20 @@ def recipient_json(person: Recipient, shown: Shown) -> dict[str, Any]:
         "phone": visible.phone,
         "address": visible.address,
         "crowd_category": visible.crowd_category,
+        "household_county": visible.household_county,
+        "current_area": visible.current_area,
+        "marital_status": visible.marital_status,
+        "occupation": visible.occupation,
+        "father_name": visible.father_name,
+        "mother_name": visible.mother_name,
+        "guardian_name": visible.guardian_name,
+        "archive_unit": visible.archive_unit,
+        "management_unit": visible.management_unit,
+        "management_start": visible.management_start.isoformat()
+        if visible.management_start
+        else None,
+        "updated_unit": visible.updated_unit,
+        "updated_at": iso(visible.updated_at),
         "masked": not shown.full,
     }
 

@@ -26,6 +26,7 @@ from gateway.web.routes.ledger_http import (
     BOOK,
     Body,
     Code,
+    OptionalName,
     ScanBody,
     Text,
     ledger_refusals,
@@ -51,6 +52,13 @@ class PersonBody(Body):
     phone: Annotated[str, Field(max_length=20)] = ""
     address: Text
     crowd_category: Code
+    household_county: Code
+    current_area: Code
+    marital_status: Code
+    occupation: Code
+    father_name: OptionalName = ""
+    mother_name: OptionalName = ""
+    guardian_name: OptionalName = ""
 
 
 class RecipientBody(PersonBody):
@@ -82,6 +90,13 @@ class Changes(Body):
     phone: Annotated[str, Field(max_length=20)] | None = None
     address: Text | None = None
     crowd_category: Code | None = None
+    household_county: Code | None = None
+    current_area: Code | None = None
+    marital_status: Code | None = None
+    occupation: Code | None = None
+    father_name: OptionalName | None = None
+    mother_name: OptionalName | None = None
+    guardian_name: OptionalName | None = None
 
 
 class CorrectionBody(Body):
@@ -186,9 +201,10 @@ async def register(request: web.Request) -> web.Response:
                 )
             ],
         )
-    person = Recipient(**body.model_dump())
     with ledger_refusals():
-        request.app[BOOK].vaccinations.register(person, actor=user.name)
+        person = request.app[BOOK].vaccinations.register(
+            Recipient(**body.model_dump()), actor=user.name
+        )
     note(request, f"registered recipient {person.archive_no}")
     return json_response(recipient_json(person, shown_to(user)), 201)
 
@@ -198,9 +214,10 @@ async def update_recipient(request: web.Request) -> web.Response:
     user = require(request, Action.RECORD_CORRECT)
     body = await parse_body(request, PersonBody)
     archive_no = _person(request).archive_no
-    person = Recipient(archive_no=archive_no, **body.model_dump())
     with ledger_refusals():
-        request.app[BOOK].vaccinations.register(person, actor=user.name)
+        person = request.app[BOOK].vaccinations.register(
+            Recipient(archive_no=archive_no, **body.model_dump()), actor=user.name
+        )
     note(request, f"new version of recipient {archive_no}")
     return json_response(recipient_json(person, shown_to(user)))
 
