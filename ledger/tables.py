@@ -94,6 +94,35 @@ class ReferenceTables:
     def counties(self) -> dict[str, Region]:
         return {code: r for code, r in self.regions.items() if r.level == "county"}
 
+    def coded(self) -> dict[str, dict[str, str]]:
+        """Each table a person or a dose is entered from, code -> Chinese name, by the name of
+        the field it fills (for the pages' choices and for `code_of`)."""
+        return {
+            "crowd_category": self.crowd_categories,
+            "household_county": {c: r.name for c, r in self.counties().items()},
+            "current_area": {c: r.name for c, r in self.regions.items()},
+            "marital_status": self.marital_statuses,
+            "occupation": self.occupations,
+            "site_code": self.sites,
+            "vaccination_type": self.vaccination_types,
+            "vaccine_attribute": self.vaccine_attributes,
+            "manufacturer_code": self.manufacturers,
+        }
+
+    def code_of(self, field: str, value: str) -> str:
+        """The code `value` stands for in the table of `field`: the code itself, or the code of
+        the entry whose name it is (``常规`` -> ``01``; ``01 常规`` as the pages show it too).
+        Anything else is returned as given, for validation to refuse naming the field."""
+        table = self.coded().get(field)
+        text = value.strip()
+        if table is None or text in table:
+            return text
+        head = text.split(" ", 1)[0]
+        if head in table and text == f"{head} {table[head]}":
+            return head
+        found = [code for code, name in table.items() if name == text]
+        return found[0] if len(found) == 1 else text
+
     def age_group(self, years: int) -> str:
         for group in self.age_groups:
             if group.contains(years):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -174,6 +174,31 @@ def _guardian_problems(person: Recipient, today: date) -> list[tuple[str, str]]:
 
 def _age_years(born: date, on: date) -> int:
     return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+
+
+DOSE_CODED = ("site_code", "vaccination_type", "vaccine_attribute", "manufacturer_code")
+
+
+def with_codes(person: Recipient, tables: ReferenceTables) -> Recipient:
+    """The person with each coded field given by its name replaced by its code."""
+    code = tables.code_of
+    return replace(
+        person,
+        crowd_category=code("crowd_category", person.crowd_category),
+        household_county=code("household_county", person.household_county),
+        current_area=code("current_area", person.current_area),
+        marital_status=code("marital_status", person.marital_status),
+        occupation=code("occupation", person.occupation),
+    )
+
+
+def dose_codes(fields: Mapping[str, Any], tables: ReferenceTables) -> dict[str, Any]:
+    """Dose fields with each coded one given by its name replaced by its code."""
+    return {
+        name: tables.code_of(name, value) if name in DOSE_CODED and isinstance(value, str)
+        else value
+        for name, value in fields.items()
+    }  # fmt: skip
 
 
 def actor_problems(actor: str) -> list[tuple[str, str]]:

@@ -302,3 +302,19 @@ async def test_upload_views_and_summaries(
             "by": "age_group", "zero_report": True, "due_at": "2026-03-02T12:00:00+08:00",
             "rows": []}  # fmt: skip
         await refused_plain(await client.get("/api/ledger/upload/queue", headers=VACCINATOR), 403)
+
+
+async def test_code_tables_list_each_table_with_chinese_names(
+    ledger: tuple[LedgerBook, Client],
+) -> None:
+    _, client = ledger
+    body = await ok(await client.get("/api/ledger/code-tables", headers=VACCINATOR))
+    tables = body["tables"]
+    assert {"crowd_category", "household_county", "current_area", "marital_status", "occupation",
+            "site_code", "vaccination_type", "vaccine_attribute"} <= set(tables)  # fmt: skip
+    assert {"code": "03", "name": "应急"} in tables["vaccination_type"]
+    assert {"code": "20", "name": "已婚"} in tables["marital_status"]
+    assert all(len(row["code"]) == 6 for row in tables["household_county"])
+    hepb = next(v for v in body["vaccines"] if v["code"] == "0201")
+    assert "04" not in hepb["vaccination_types"]
+    assert "06" not in hepb["vaccine_attributes"]

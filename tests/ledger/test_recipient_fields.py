@@ -61,7 +61,7 @@ def recipients(db: LedgerDB) -> int:
         ("marital_status", "", "empty"),
         ("marital_status", "2", "not in the code table"),  # 7,817 rejections: one digit
         ("occupation", "", "empty"),
-        ("occupation", "工人", "not in the code table"),
+        ("occupation", "工匠", "not in the code table"),
         ("crowd_category", "", "empty"),
         ("crowd_category", "31", "not in the code table"),
     ],
@@ -280,3 +280,25 @@ def test_every_recipient_field_is_in_the_upload(ledger: VaccinationLedger) -> No
                            ("ManagementStart", "2026-03-02"), ("UpdateUnit", UNIT),
                            ("UpdateTime", "2026-03-02T09:00:00+08:00")]:  # fmt: skip
         assert f"<{element}>{value}</{element}>" in document
+
+
+def test_coded_fields_are_taken_by_their_names_and_stored_as_codes(
+    ledger: VaccinationLedger,
+) -> None:
+    named = dataclasses.replace(adult(2), crowd_category="其他人员", marital_status="已婚",
+                                occupation="16 离退人员", household_county="陕西省西安市新城区",
+                                current_area="陕西省西安市新城区西一路街道")  # fmt: skip
+    stored = ledger.register(named, actor=ACTOR)
+    assert (stored.crowd_category, stored.marital_status, stored.occupation,
+            stored.household_county, stored.current_area) == (
+        "29", "20", "16", "610102", "610102001")  # fmt: skip
+    record = ledger.record_dose(
+        archive_no=stored.archive_no, scan=code(HEPB, 1), event_id="n1", dose_no=1,
+        site_code="左上臂三角肌", vaccination_type="常规", vaccine_attribute="国家免疫规划疫苗",
+        vaccinator="李医生", unit_code=UNIT, actor=ACTOR,
+    )  # fmt: skip
+    assert (record.manufacturer_code, record.site_code, record.vaccination_type,
+            record.vaccine_attribute) == ("M01", "1", "01", "01")  # fmt: skip
+    with pytest.raises(RecordError) as caught:
+        ledger.register(dataclasses.replace(adult(3), marital_status="已经结婚"), actor=ACTOR)
+    assert caught.value.field == "marital_status"

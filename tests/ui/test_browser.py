@@ -275,9 +275,11 @@ async def test_the_manager_receives_stock_by_scanning_into_the_page(
 
     nurse = await _page(browser)
     await sign_in(nurse, gateway.base, VACCINATOR, then="/vaccinations")
-    dose = {"manufacturer_code": "M01", "site_code": "1", "vaccination_type": "01"}
-    for name, value in (dose | {"vaccine_attribute": "01", "archive_no": "6101"}).items():
-        await nurse.fill(f"#dose-form input[name={name}]", value)
+    await nurse.fill("#dose-form input[name=archive_no]", "6101")
+    chosen = {"site_code": "1 左上臂三角肌", "vaccination_type": "01 常规",
+              "vaccine_attribute": "01 国家免疫规划疫苗"}  # fmt: skip
+    for name, label in chosen.items():  # chosen by their names, the codes are sent
+        await nurse.select_option(f"#dose-form select[name={name}]", label=label)
     await nurse.fill("#dose-form input[name=scan]", hepb_code(HEPB, 1))
     await nurse.press("#dose-form input[name=scan]", "Enter")
     await expect(nurse.locator("#dose-form .result.error")).to_contain_text("archive_no")
@@ -288,20 +290,28 @@ async def test_the_manager_receives_stock_by_scanning_into_the_page(
         "name": "张三<script>window.pwned=3</script>",
         "id_number": "11010519491231002X",
         "address": "西安市新城区西一路1号",
-        "crowd_category": "29",
-        "household_county": "610102",
-        "current_area": "610102001",
-        "marital_status": "20",
-        "occupation": "16",
     }
     for name, value in recipient.items():
         await nurse.fill(f"#recipient-form input[name={name}]", value)
+    person_choices = {
+        "crowd_category": "29 其他人员",
+        "household_county": "610102 陕西省西安市新城区",
+        "current_area": "610102001 陕西省西安市新城区西一路街道",
+        "marital_status": "20 已婚",
+        "occupation": "16 离退人员",
+    }
+    for name, label in person_choices.items():
+        await nurse.select_option(f"#recipient-form select[name={name}]", label=label)
     await nurse.fill("#recipient-form input[name=birth_date]", "1949-12-31")
     await nurse.select_option("#recipient-form select[name=sex]", "2")
     await nurse.click("#recipient-form button[type=submit]")
     await expect(nurse.locator("#recipient-form .result.ok")).to_contain_text("610103202600001")
     await nurse.press("#dose-form input[name=scan]", "Enter")
     await expect(nurse.locator("#dose-form .result.ok")).to_contain_text("已登记")
+    doses = await nurse.evaluate("fetch('/api/ledger/doses').then((r) => r.json())")
+    given = doses["doses"][0]
+    assert (given["manufacturer_code"], given["site_code"], given["vaccination_type"],
+            given["vaccine_attribute"]) == ("M01", "1", "01", "01")  # fmt: skip
     await expect(nurse.locator("#today")).to_contain_text(recipient["name"])
     assert await nurse.evaluate("window.pwned") is None
     await screenshot(nurse, "vaccinations")

@@ -39,6 +39,7 @@ from ledger.vaccination_records import (
     RecipientVersion,
     RecordVersion,
     actor_problems,
+    dose_codes,
     dose_problems,
     recipient_from_dict,
     recipient_problems,
@@ -46,6 +47,7 @@ from ledger.vaccination_records import (
     record_to_json,
     require_actor,
     schedule_problems,
+    with_codes,
 )
 
 
@@ -66,6 +68,7 @@ class VaccinationLedger:
         """A new recipient, or a new version of a registered one, entered by `actor`; the
         version as stored (units and times stamped) is returned."""
         now = self.clock.now()
+        recipient = with_codes(recipient, self.tables)
         problems = recipient_problems(recipient, self.tables, now)
         problems += actor_problems(actor)
         if problems:
@@ -157,23 +160,29 @@ class VaccinationLedger:
 
     def record_dose(
         self, *, archive_no: str, scan: bytes | str, event_id: str, dose_no: int,
-        manufacturer_code: str, site_code: str, vaccinator: str, vaccination_type: str,
-        vaccine_attribute: str, unit_code: str, actor: str,
+        site_code: str, vaccinator: str, vaccination_type: str, vaccine_attribute: str,
+        unit_code: str, actor: str, manufacturer_code: str | None = None,
     ) -> DoseRecord:  # fmt: skip
         """扫码接种: validate, administer the scanned package and store version 1, atomically.
 
         `actor` entered the dose (the scan's stock event names them too); `vaccinator` gave it.
+        Vaccine, manufacturer (unless given, then it must agree), batch and trace code come from
+        the scan; site, type and attribute may be given by their names.
         """
         require_actor(actor)
         recipient = self.recipient(archive_no)
         item = self.stock.resolve_scan(scan)
+        code = self.tables.code_of
+        maker = item.product.manufacturer_code if manufacturer_code is None else manufacturer_code
         record = DoseRecord(
             record_id=event_id, version=1, status=NORMAL, recipient=recipient,
-            vaccine_code=item.product.vaccine_code, manufacturer_code=manufacturer_code,
+            vaccine_code=item.product.vaccine_code,
+            manufacturer_code=code("manufacturer_code", maker),
             batch_no=item.batch.batch_no, trace_code=item.code, dose_no=dose_no,
-            vaccinated_at=self.clock.now(), site_code=site_code, vaccinator=vaccinator,
-            vaccination_type=vaccination_type, vaccine_attribute=vaccine_attribute,
-            unit_code=unit_code,
+            vaccinated_at=self.clock.now(), site_code=code("site_code", site_code),
+            vaccinator=vaccinator,
+            vaccination_type=code("vaccination_type", vaccination_type),
+            vaccine_attribute=code("vaccine_attribute", vaccine_attribute), unit_code=unit_code,
         )  # fmt: skip
         with self.db.transaction("record dose"):
             existing = self._latest(event_id)
@@ -195,11 +204,11 @@ class VaccinationLedger:
         with self.db.transaction("correct dose"):
             old = self._require(record_id)
             person = {k: v for k, v in changes.items() if k in Recipient.__dataclass_fields__}
-            dose = {k: v for k, v in changes.items() if k not in person}
+            dose = dose_codes({k: v for k, v in changes.items() if k not in person}, self.tables)
+            recipient = with_codes(replace(old.recipient, **person), self.tables)
             record = replace(
-                old, version=old.version + 1, status=NORMAL,
-                recipient=replace(old.recipient, **person), **dose,
-            )  # fmt: skip
+                old, version=old.version + 1, status=NORMAL, recipient=recipient, **dose
+            )
             problems = recipient_problems(record.recipient, self.tables, self.clock.now())
             problems += self._dose_problems(record)
             if problems:

@@ -59,6 +59,7 @@ def add_ledger_routes(app: web.Application, book: LedgerBook) -> None:
     add_route(app, "POST", "/api/ledger/units/import", import_units, Action.CATALOGUE_IMPORT)
     add_route(app, "GET", "/api/ledger/units", units, Action.VIEW)
     add_route(app, "GET", "/api/ledger/scrap-reasons", scrap_reasons, Action.VIEW)
+    add_route(app, "GET", "/api/ledger/code-tables", code_tables, Action.VIEW)
     add_route(app, "POST", "/api/ledger/resolve", resolve, Action.VIEW, body=ResolveBody)
     add_route(app, "GET", "/api/ledger/upload/queue", upload_queue, Action.UPLOAD_VIEW)
     add_route(app, "GET", "/api/ledger/upload/rejections", rejections, Action.UPLOAD_VIEW)
@@ -149,6 +150,30 @@ async def scrap_reasons(request: web.Request) -> web.Response:
     return json_response(
         {"reasons": [{"code": code, "name": name} for code, name in sorted(reasons.items())]}
     )
+
+
+async def code_tables(request: web.Request) -> web.Response:
+    """Each code table a person or a dose is entered from, by the field it fills, as
+    [{code, name}] in code order; the vaccines with the types and attributes each allows. The
+    pages offer them as choices; the routes take the code or the name."""
+    reader(request)
+    tables = request.app[BOOK].tables
+    coded = {
+        field: [{"code": code, "name": name} for code, name in sorted(table.items())]
+        for field, table in tables.coded().items()
+    }
+    vaccines = [
+        {
+            "code": vaccine.code,
+            "name": vaccine.name,
+            "manufacturers": sorted(vaccine.manufacturers),
+            "vaccination_types": sorted(vaccine.vaccination_types),
+            "vaccine_attributes": sorted(vaccine.vaccine_attributes),
+            "doses": vaccine.doses,
+        }
+        for vaccine in sorted(tables.vaccines.values(), key=lambda v: v.code)
+    ]
+    return json_response({"tables": coded, "vaccines": vaccines})
 
 
 def _package(book: LedgerBook, item: Resolved) -> dict[str, Any]:

@@ -66,9 +66,12 @@ class RecipientBody(PersonBody):
 
 
 class DoseBody(ScanBody):
+    """A dose: vaccine, manufacturer, batch and expiry come from the scan (a manufacturer given
+    must agree with it); site, type and attribute by their codes or their names."""
+
     archive_no: Code
     dose_no: Annotated[int, Field(ge=1, le=20)]
-    manufacturer_code: Code
+    manufacturer_code: Code | None = None
     site_code: Code
     vaccination_type: Code
     vaccine_attribute: Code

@@ -7,15 +7,20 @@ import { uploadPanel } from "./upload.js";
 
 const REFRESH_MS = 15000;
 
-function doseForm(refresh) {
+// The choices of one code table: the code is what is sent, "code name" what is shown.
+function choices(tables, field) {
+  return [["", t("vacc.choose")], ...(tables[field] ?? []).map(({ code, name }) => [code, `${code} ${name}`])];
+}
+
+// Vaccine, manufacturer, batch and expiry come from the scan; the rest is chosen by name.
+function doseForm(refresh, tables) {
   const node = form(
     [
       { name: "archive_no", label: "vacc.archive_no", required: true },
       { name: "dose_no", label: "vacc.dose_no", type: "number", min: 1, max: 20, value: 1, required: true },
-      { name: "manufacturer_code", label: "vacc.manufacturer", required: true },
-      { name: "site_code", label: "vacc.site", required: true },
-      { name: "vaccination_type", label: "vacc.type", required: true },
-      { name: "vaccine_attribute", label: "vacc.attribute", required: true },
+      { name: "site_code", label: "vacc.site", required: true, options: choices(tables, "site_code") },
+      { name: "vaccination_type", label: "vacc.type", required: true, options: choices(tables, "vaccination_type") },
+      { name: "vaccine_attribute", label: "vacc.attribute", required: true, options: choices(tables, "vaccine_attribute") },
       { name: "scan", label: "vacc.scan", required: true },
     ],
     async (values, formNode) => {
@@ -26,11 +31,16 @@ function doseForm(refresh) {
     },
     { button: "vacc.record", id: "dose-form" },
   );
-  return section("vacc.scan_title", el("p", { class: "muted" }, t("vacc.scan_hint")), node);
+  return section(
+    "vacc.scan_title",
+    el("p", { class: "muted" }, t("vacc.scan_hint")),
+    el("p", { class: "muted" }, t("vacc.from_scan")),
+    node,
+  );
 }
 
 // A recipient not yet in the ledger (the archive number of the immunisation record card).
-function recipientForm() {
+function recipientForm(tables) {
   const node = form(
     [
       { name: "archive_no", label: "vacc.archive_no", required: true },
@@ -40,7 +50,14 @@ function recipientForm() {
       { name: "id_number", label: "vacc.id_number", required: true },
       { name: "phone", label: "vacc.phone" },
       { name: "address", label: "vacc.address", required: true },
-      { name: "crowd_category", label: "vacc.crowd", required: true },
+      { name: "crowd_category", label: "vacc.crowd", required: true, options: choices(tables, "crowd_category") },
+      { name: "household_county", label: "vacc.household_county", required: true, options: choices(tables, "household_county") },
+      { name: "current_area", label: "vacc.current_area", required: true, options: choices(tables, "current_area") },
+      { name: "marital_status", label: "vacc.marital_status", required: true, options: choices(tables, "marital_status") },
+      { name: "occupation", label: "vacc.occupation", required: true, options: choices(tables, "occupation") },
+      { name: "father_name", label: "vacc.father_name" },
+      { name: "mother_name", label: "vacc.mother_name" },
+      { name: "guardian_name", label: "vacc.guardian_name" },
     ],
     async (values) => {
       const person = await api("/api/ledger/recipients", { method: "POST", body: values });
@@ -84,7 +101,10 @@ start(async (main) => {
     const body = await api("/api/ledger/doses");
     today.replaceChildren(doseTable(body.doses));
   };
-  if (may("administer")) main.append(recipientForm(), doseForm(refresh));
+  if (may("administer")) {
+    const { tables } = await api("/api/ledger/code-tables");
+    main.append(recipientForm(tables), doseForm(refresh, tables));
+  }
   main.append(section("vacc.today", today));
   if (may("upload_view")) main.append(await uploadPanel());
   every(REFRESH_MS, refresh);
