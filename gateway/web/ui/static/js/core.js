@@ -290,3 +290,44 @@ export async function start(render) {
     notice(error.message, "error");
   }
 }
+
+// Compartments on hold (an open too-warm, too-cold or probe-fault alarm): what is in them may
+// not be received, moved in or given until the alarm clears. A banner on the pages that touch
+// stock; nothing when no ledger runs or nothing is held. Refreshes with `every`.
+const HOLDS_MS = 15000;
+
+export function holdsBanner() {
+  const node = el("div", { class: "holds", id: "holds", role: "alert", hidden: true });
+  every(HOLDS_MS, async () => {
+    let body;
+    try {
+      body = await api("/api/ledger/holds");
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 404) return;
+      throw error;
+    }
+    node.hidden = body.holds.length === 0;
+    node.replaceChildren(
+      ...body.holds.map((hold) =>
+        el(
+          "p",
+          {},
+          el("strong", {}, t("hold.title", { compartment: hold.compartment })),
+          " ",
+          t(`hold.kind.${hold.kind}`),
+          " ",
+          t("hold.detail", {
+            no: hold.alarm_no ?? "?",
+            since: formatTime(hold.since),
+            packages: hold.packages,
+            doses: hold.doses,
+          }),
+          hold.override
+            ? ` ${t("hold.override", { by: hold.override.by, reason: hold.override.reason })}`
+            : "",
+        ),
+      ),
+    );
+  });
+  return node;
+}

@@ -2,7 +2,7 @@
 // Values refresh every few seconds from /api/fridges; the sparklines once a minute.
 
 import { sparkline, seriesPoints } from "./chart.js";
-import { api, el, every, formatRange, formatTemp, formatTime, notice, start, t } from "./core.js";
+import { api, el, every, formatRange, formatTemp, formatTime, holdsBanner, notice, start, t } from "./core.js";
 
 const REFRESH_MS = 3000;
 const SPARK_MS = 60000;
@@ -45,7 +45,7 @@ async function drawSparkline(node, item) {
 start(async (main) => {
   const grid = el("div", { class: "cards", id: "cards" });
   const summary = el("p", { class: "summary" });
-  main.append(el("h1", {}, t("dash.title")), summary, grid);
+  main.append(el("h1", {}, t("dash.title")), holdsBanner(), summary, grid);
   const cards = new Map();
   const drawn = new Map(); // ref -> points in its sparkline: too few to draw a line yet?
   let latest = [];

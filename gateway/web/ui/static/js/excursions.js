@@ -2,7 +2,7 @@
 // excursions recorded, the stability data's proposal for a batch or package, and the
 // disposition (usable or discard, with the VVM read); a discard asks to scrap what is on hand.
 
-import { api, available, el, every, form, formatTime, may, section, session, start, t, table } from "./core.js";
+import { api, available, el, every, form, formatTime, holdsBanner, may, section, session, start, t, table } from "./core.js";
 
 const BASE = "/api/ledger";
 const REFRESH_MS = 30000;
@@ -109,7 +109,7 @@ function dispositionForm(changed) {
 }
 
 start(async (main) => {
-  main.append(el("h1", {}, t("nav.excursions")));
+  main.append(el("h1", {}, t("nav.excursions")), holdsBanner());
   if (!(await available(`${BASE}/quarantine`))) {
     main.append(el("p", { class: "muted" }, t("excursions.off")));
     return;

@@ -2,7 +2,7 @@
 // shaded as excursions, and the twice-daily thermometer readings marked.
 
 import { seriesPoints, temperatureChart } from "./chart.js";
-import { api, available, clinicDay, el, formatRange, formatTemp, formatTime, notice, start, t } from "./core.js";
+import { api, available, clinicDay, el, formatRange, formatTemp, formatTime, holdsBanner, notice, start, t } from "./core.js";
 
 const HOURS = { "24h": 24, "7d": 7 * 24, "30d": 30 * 24 };
 const POINTS = 360;
@@ -107,6 +107,7 @@ start(async (main) => {
   main.append(
     el("p", {}, el("a", { href: "/" }, t("fridge.back"))),
     el("h1", {}, `${item.fridge_name} · ${item.compartment}`),
+    holdsBanner(),
     el(
       "p",
       { class: `summary status-${item.status}` },

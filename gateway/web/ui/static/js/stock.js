@@ -3,7 +3,7 @@
 // stocktake and adjustments.
 
 import { approvalsPanel } from "./approvals.js";
-import { api, available, el, every, may, section, start, t, table } from "./core.js";
+import { api, available, el, every, holdsBanner, may, section, start, t, table } from "./core.js";
 import { compartmentSelect, compartments, contentsPanel } from "./placement.js";
 import { eventId, scanBox } from "./scan.js";
 import { stocktakePanel } from "./stocktake.js";
@@ -89,6 +89,7 @@ function balancesTable(rows) {
 
 start(async (main) => {
   main.append(el("h1", {}, t("nav.stock")));
+  main.append(holdsBanner());
   if (!(await available("/api/ledger/stock/balances"))) {
     main.append(el("p", { class: "muted" }, t("ledger.off")));
     return;
