@@ -49,7 +49,8 @@ test: $(DEV_STAMP) lint typecheck
 FUZZ_ROUNDS ?= 3
 fuzz: $(DEV_STAMP)
 	for round in $$(seq $(FUZZ_ROUNDS)); do \
-		$(BIN)/pytest -q -p no:cacheprovider -m property --hypothesis-profile=fuzz || exit 1; \
+		$(BIN)/pytest -q -p no:cacheprovider -m property --hypothesis-profile=fuzz --timeout=0 \
+			|| exit 1; \
 	done
 
 bench: $(DEV_STAMP)

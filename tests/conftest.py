@@ -21,7 +21,7 @@ settings.register_profile("ci", derandomize=True, print_blob=True)
 settings.register_profile(
     "fuzz",
     derandomize=False,
-    max_examples=2_000,
+    max_examples=1_000,
     deadline=None,
     print_blob=True,
     suppress_health_check=[HealthCheck.too_slow],

@@ -92,7 +92,8 @@ def _item_name(item: object, index: int) -> str:
         for key in _ITEM_NAMES:
             value = item.get(key)
             if isinstance(value, str | int) and str(value).strip():
-                return f"{key}={value}"
+                text = str(value)
+                return f"{key}={text if text.isprintable() else repr(text)}"
     return f"item {index + 1}"
 
 

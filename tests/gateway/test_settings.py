@@ -205,6 +205,15 @@ def test_a_refused_name_with_a_line_break_stays_on_its_problem_line() -> None:
     assert len(lines) == 4
 
 
+def test_a_refused_code_with_a_line_break_stays_on_its_problem_line() -> None:
+    """Found by `make fuzz`: a probe coded "0\\r" split its key over two lines."""
+    data = copy.deepcopy(BASE)
+    data["probes"][0]["code"] = "0\r"
+    header, *lines = problems_of(data).splitlines()
+    assert header == f"{len(lines)} problem(s) in the configuration:"
+    assert lines[0].startswith("clinic.toml: probes[code='0\\r'].code: ")
+
+
 BASE = example()
 
 

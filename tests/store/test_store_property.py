@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from gateway.storage.readings import ReadingStore
 from probes.reading import ProbeStatus, Reading
 
-values = st.floats(allow_nan=False, width=64) | st.none()
+values = st.floats(allow_nan=False, allow_infinity=False, width=64) | st.none()
 moments = st.datetimes(
     min_value=datetime(1971, 1, 1),  # noqa: DTZ001 - hypothesis wants naive bounds
     max_value=datetime(2100, 1, 1),  # noqa: DTZ001
@@ -23,7 +23,9 @@ moments = st.datetimes(
 @st.composite
 def readings(draw: st.DrawFn) -> Reading:
     status = draw(st.sampled_from(ProbeStatus))
-    temperature = draw(st.floats(allow_nan=False)) if status is ProbeStatus.OK else None
+    temperature = (
+        draw(st.floats(allow_nan=False, allow_infinity=False)) if status is ProbeStatus.OK else None
+    )
     return Reading(
         probe=draw(st.sampled_from(["208601", "208602", "BLE-A4C1", "探头-1"])),
         taken_at=draw(moments),
