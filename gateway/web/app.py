@@ -20,7 +20,7 @@ from gateway.sources import Sources, drivers_health
 from gateway.storage.readings import ReadingStore, StoredReading
 from gateway.web.access import OPEN, add_route
 from gateway.web.connections import CONNECTION_GUARD, connection_middleware
-from gateway.web.edge import edge_middleware
+from gateway.web.edge import edge_middleware, quiet_client_faults
 from gateway.web.json_http import dumps, refused
 from gateway.web.keys import (
     ALARMS,
@@ -105,6 +105,7 @@ def build_app(
         app[COMMISSIONING] = commissioning
     install_auth(app, auth)
     app.middlewares.append(edge_middleware)
+    quiet_client_faults()
     add_account_routes(app)
     if alarms is not None:
         from gateway.web.routes.alarms import add_alarm_routes

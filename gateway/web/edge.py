@@ -4,7 +4,8 @@ A handler may raise a `ColdchainError` (see `gateway.core.errors`): it answers w
 `code`, its message as the reason and, for ledger errors, each field and reason. aiohttp's own
 refusals of API paths (no such route, method not allowed, body too large) get the same shape.
 Anything else is a bug: logged with its traceback, answered 500 `internal_error` without
-details.
+details. A request too malformed to reach any handler (a NUL in a header, a line too long) is
+answered 400 by aiohttp itself; `CLIENT_FAULTS` logs it as one line instead of a traceback.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Final
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from gateway.auth.policy import ForbiddenError
 from gateway.core.errors import ColdchainError, StoreError
@@ -75,3 +77,27 @@ def _json(status: int, reason: str, allow: str | None = None) -> web.Response:
         content_type="application/json",
         headers={"Allow": allow} if allow is not None else None,
     )
+
+
+class _ClientFaults(logging.Filter):
+    """Turns aiohttp's traceback for a request it could not parse into a one-line warning."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        fault = record.exc_info[1] if record.exc_info else None
+        if isinstance(fault, HttpProcessingError) and 400 <= fault.code < 500:
+            first = (fault.message or "").strip().splitlines() or [""]
+            said = record.getMessage()
+            record.msg = "%s: %d %s"
+            record.args = (said, fault.code, first[0])
+            record.exc_info = None
+            record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+CLIENT_FAULTS: Final = _ClientFaults()
+
+
+def quiet_client_faults() -> None:
+    """Install `CLIENT_FAULTS` on aiohttp's server logger (once, whatever the number of apps)."""
+    logging.getLogger("aiohttp.server").addFilter(CLIENT_FAULTS)

@@ -3,6 +3,8 @@ code; aiohttp's own refusals of API paths get the same shape."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,7 +15,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.auth.policy import ForbiddenError
 from gateway.core.errors import ColdchainError, StoreError
-from gateway.web.edge import edge_middleware
+from gateway.web.edge import edge_middleware, quiet_client_faults
 from ledger.errors import StockError
 
 pytestmark = pytest.mark.asyncio
@@ -66,3 +68,21 @@ async def test_aiohttp_refusals_of_api_paths_get_the_shape(client: TestClient[An
     assert wrong_method.status == 405
     assert wrong_method.headers["Allow"] == "GET,HEAD"
     assert (await wrong_method.json())["code"] == "method_not_allowed"
+
+
+async def test_a_request_aiohttp_cannot_parse_is_one_line_in_the_log(
+    client: TestClient[Any, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    quiet_client_faults()
+    assert client.port is not None
+    reader, writer = await asyncio.open_connection("127.0.0.1", client.port)
+    writer.write(b"GET /api/raise/other HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\n\r\n")
+    await writer.drain()
+    assert (await reader.read(12)).startswith(b"HTTP/1.0 400")
+    writer.close()
+    await writer.wait_closed()
+    logged = [record for record in caplog.records if record.name == "aiohttp.server"]
+    assert logged, "aiohttp logged nothing"
+    assert all(record.exc_info is None for record in logged)
+    assert all(record.levelno == logging.WARNING for record in logged)
+    assert "Invalid header value char" in logged[0].getMessage()
