@@ -62,6 +62,13 @@ class CatalogueError(LedgerError):
     code: ClassVar[str] = "catalogue_refused"
 
 
+class UnknownSerialError(CatalogueError):
+    """A GS1 package whose serial is not in the shipment data of its batch (which lists its
+    serials): a made-up or foreign package."""
+
+    code: ClassVar[str] = "serial_unknown"
+
+
 class StockError(LedgerError):
     """A stock movement is refused (lifecycle, approval, balance)."""
 

@@ -25,6 +25,7 @@ from ledger.errors import BatchFieldError, CatalogueError
 
 _PRODUCT_ID = re.compile(r"[0-9]{7}")
 _GTIN = re.compile(r"[0-9]{14}")
+_GS1_KEY = re.compile(r"01[0-9]{14}21[!-~]{1,20}")
 DEFAULT_OPEN_LIFE_HOURS = 6
 
 
@@ -51,11 +52,15 @@ class Batch:
 
 @dataclass(frozen=True, slots=True)
 class Resolved:
-    """What a scanned package is: its code (trace code or GS1 key), product and batch."""
+    """What a scanned package is: its code (trace code or GS1 key), product and batch.
+
+    `verified` is False for a GS1 package of a batch whose shipment data lists no serials: the
+    package cannot be checked against upstream, and is received as unverified."""
 
     code: str
     product: Product
     batch: Batch
+    verified: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +188,13 @@ def _product_id(row: dict[str, Any], where: str) -> str:
 
 
 def _trace(row: dict[str, Any], where: str) -> tuple[str, str, str]:
+    """A trace code row, or a GS1 package row (``gs1_key``: ``01<GTIN>21<serial>``, the
+    serials an importer lists for imported vaccines)."""
+    if row.get("gs1_key") and not row.get("trace_code"):
+        key = _text(row, "gs1_key", where)
+        if not _GS1_KEY.fullmatch(key):
+            raise CatalogueError(f"{where}.gs1_key", "must be 01<14-digit GTIN>21<serial>")
+        return key, _product_id(row, where), _text(row, "batch_no", where)
     trace = trace_code(_text(row, "trace_code", where))
     if trace is None:
         raise CatalogueError(f"{where}.trace_code", "must be 20 digits")

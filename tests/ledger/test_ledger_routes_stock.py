@@ -108,6 +108,8 @@ async def test_resolve_classifies_and_says_why(ledger: tuple[LedgerBook, Client]
     raw = base64.b64encode(GS1.encode()).decode()
     gs1 = await ok(await client.post(url, json={"scan": raw, "encoding": "base64"}, headers=HEAD))
     assert (gs1["kind"], gs1["product"]["product_id"]) == ("gs1", COVID)
+    assert gs1["verified"] is False  # the shipment lists no serials of this batch
+    assert found["verified"] is True
     unknown = await ok(await client.post(url, json={"scan": code("8190011", 1)}, headers=HEAD))
     assert unknown["refusal"]["field"] == "trace_code"
     assert "not in the local catalogue" in unknown["refusal"]["reason"]
@@ -133,7 +135,8 @@ async def test_receive_twice_not_received_expired_unknown(
         await client.post(url, json={"scan": code(HEPB, 1), "event_id": "e1"}, headers=MANAGER),
         201,
     )
-    assert first == {"event_id": "e1", "kind": "receive", "code": code(HEPB, 1), "duplicate": False}
+    assert first == {"event_id": "e1", "kind": "receive", "code": code(HEPB, 1), "duplicate": False,
+                     "unverified": False}  # fmt: skip
     before = counts(book)
     same = await client.post(url, json={"scan": code(HEPB, 1), "event_id": "e1"}, headers=MANAGER)
     assert (await ok(same))["duplicate"] is True

@@ -3,6 +3,11 @@ parsed shipment (`ledger.shipments`), all or nothing; looked up by scanned code.
 
 A batch entered once is not silently changed: different dates for a known batch are refused
 (corrections go back to whoever entered it, DOMAIN "Stock").
+
+A GS1 package (imported vaccines) is known by its key, ``01<GTIN>21<serial>``. Shipment data
+may list those keys among its trace codes: then a package of that batch is accepted only if its
+key is listed (a made-up serial of a known GTIN and batch is refused). Where the upstream data
+lists no serial for the batch, the package resolves as unverified (`Resolved.verified`).
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from datetime import date
 
 from gateway.storage.ledger.db import LedgerDB
 from ledger.codes import Gs1Code, TraceCode
-from ledger.errors import CatalogueError
+from ledger.errors import CatalogueError, UnknownSerialError
 from ledger.shipments import (
     Batch,
     ImportSummary,
@@ -67,6 +72,11 @@ class Catalogue:
             for code, product_id, batch_no in codes:
                 if self.batch(product_id, batch_no) is None:
                     raise CatalogueError("trace_code", f"{code}: batch {batch_no} not in shipment")
+                product = self.product(product_id)
+                if not (len(code) == 20 and code.isdigit()) and (
+                    product is None or product.gtin != code[2:16]
+                ):
+                    raise CatalogueError("gs1_key", f"{code}: not the GTIN of {product_id}")
                 row = conn.execute(
                     "SELECT product_id, batch_no FROM trace_codes WHERE code = ?", (code,)
                 ).fetchone()
@@ -127,4 +137,28 @@ class Catalogue:
             raise CatalogueError(
                 "expiry", f"label says {scan.expiry}, catalogue says {batch.expiry_date}"
             )
-        return Resolved(scan.key, product, batch)
+        return Resolved(scan.key, product, batch, verified=self._serial_listed(scan, batch))
+
+    def _serial_listed(self, scan: Gs1Code, batch: Batch) -> bool:
+        """True when the shipment data lists this package; False when it lists no serial of
+        the batch; a refusal when it lists others but not this one."""
+        with self.db.translated("read GS1 serials"):
+            conn = self.db.conn
+            listed = conn.execute(
+                "SELECT 1 FROM trace_codes WHERE code = ? AND product_id = ? AND batch_no = ?",
+                (scan.key, batch.product_id, batch.batch_no),
+            ).fetchone()
+            others = conn.execute(
+                "SELECT 1 FROM trace_codes WHERE product_id = ? AND batch_no = ? AND code LIKE ?"
+                " LIMIT 1",
+                (batch.product_id, batch.batch_no, f"01{scan.gtin}21%"),
+            ).fetchone()
+        if listed is not None:
+            return True
+        if others is None:
+            return False
+        raise UnknownSerialError(
+            "serial",
+            f"serial {scan.serial} is not in the shipment data of batch {batch.batch_no}: a"
+            " package the upstream did not send; set it aside and ask the supplier",
+        )

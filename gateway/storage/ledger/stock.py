@@ -55,12 +55,16 @@ class PackageState:
     held_by: str | None  # a pending approval
 
 
+UNVERIFIED = "unverified: the shipment data lists no serials of this batch"
+
+
 @dataclass(frozen=True, slots=True)
 class EventResult:
     event_id: str
     kind: str
     code: str | None
     duplicate: bool  # True: this event id was seen before; nothing changed now
+    unverified: bool = False  # a GS1 package the shipment data lists no serials for
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,8 +173,11 @@ class StockLedger:
                 raise StockError("trace_code", f"{item.code} was already received ({state.state})")
             self._expiry_check(item, now)
             doses = item.product.doses_per_vial
-            self._insert(event_id, "receive", item, (doses, 1), now=now, actor=actor)
-        return EventResult(event_id, "receive", item.code, duplicate=False)
+            reason = "" if item.verified else UNVERIFIED
+            self._insert(event_id, "receive", item, (doses, 1), now=now, actor=actor, reason=reason)
+        return EventResult(
+            event_id, "receive", item.code, duplicate=False, unverified=not item.verified
+        )
 
     def issue(self, raw: bytes | str, *, event_id: str, actor: str, to_unit: str) -> EventResult:
         """出库 down to a unit of a lower level; a same-level issue is asked for (`request`)."""

@@ -192,6 +192,7 @@ def _package(book: LedgerBook, item: Resolved) -> dict[str, Any]:
         }
     return {
         "code": item.code,
+        "verified": item.verified,
         "product": {
             "product_id": product.product_id,
             "vaccine_code": product.vaccine_code,

@@ -125,6 +125,7 @@ def _event(request: web.Request, result: EventResult) -> web.Response:
         "kind": result.kind,
         "code": result.code,
         "duplicate": result.duplicate,
+        "unverified": result.unverified,
     }
     return json_response(body, status=200 if result.duplicate else 201)
 

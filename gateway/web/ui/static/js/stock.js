@@ -53,7 +53,8 @@ function scanPanel(changed, places) {
     }
     if (mode.value === "receive") {
       const answer = await api("/api/ledger/stock/receive", { method: "POST", body: { scan, event_id: eventId() } });
-      return t(answer.duplicate ? "stock.duplicate" : "stock.received", { code: answer.code });
+      const said = t(answer.duplicate ? "stock.duplicate" : "stock.received", { code: answer.code });
+      return answer.unverified ? `${said} ${t("stock.unverified")}` : said;
     }
     if (mode.value === "move") {
       if (!compartment) throw new Error(t("stock.pick_destination"));
