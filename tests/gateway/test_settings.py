@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import secrets
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -33,10 +34,18 @@ def problems_of(data: dict[str, Any]) -> str:
 
 
 @pytest.mark.parametrize("path", [EXAMPLE, DEMO])
-def test_shipped_configurations_are_valid(path: Path) -> None:
+def test_shipped_configurations_are_valid_but_for_their_published_secret(
+    path: Path, tmp_path: Path
+) -> None:
     settings = load_settings(path)
     assert settings.probes
-    assert main(["config", "check", str(path)]) == 0
+    assert settings.alerts is not None
+    published = settings.alerts.ack.secret.get_secret_value()
+    assert main(["config", "check", str(path)]) == 1, "a published secret signs no link"
+    own = tmp_path / path.name
+    text = path.read_text(encoding="utf-8").replace(published, secrets.token_urlsafe(32))
+    own.write_text(text, encoding="utf-8")
+    assert main(["config", "check", str(own)]) == 0
 
 
 def test_default_ranges_follow_the_compartment_kind() -> None:
