@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from gateway.web.json_http import dumps
+from gateway.web.json_http import refused
 
 log = logging.getLogger(__name__)
 
@@ -266,10 +266,11 @@ async def connection_middleware(
                     await request.read()
             except TimeoutError:
                 guard.counts.timed_out += 1
-                reason = f"not received whole within {guard.limits.body_timeout_s:g} s"
-                body = {"error": f"body: {reason}", "code": "body_timeout", "field": "body"}
-                raise web.HTTPRequestTimeout(
-                    text=dumps(body | {"reason": reason}), content_type="application/json"
+                raise refused(
+                    web.HTTPRequestTimeout,
+                    f"not received whole within {guard.limits.body_timeout_s:g} s",
+                    field="body",
+                    code="body_timeout",
                 ) from None
         return await handler(request)
     finally:

@@ -196,6 +196,10 @@ async def test_scoped_tokens_in_the_api(site: Site, client: Client) -> None:
     listing = (await (await client.get("/api/tokens")).json())["tokens"]
     assert listing[0]["scope"] == ["stock_receive", "view"]
     assert listing[0]["expires_at"] == "2026-03-09T01:00:00+00:00"
+    weak = {"name": "zhang", "password": "12345678", "roles": ["vaccinator"]}
+    refused = await client.post("/api/accounts", json=weak, headers=csrf(token))
+    assert "most common passwords" in await error(refused, 422)
+    assert (await refused.json())["code"] == "weak_password"
     beyond = await client.post(
         "/api/tokens", json=scoped | {"scope": ["accounts"]}, headers=csrf(token)
     )
