@@ -211,7 +211,10 @@ async def test_commands_and_status(mosquitto: Mosquitto, store: ReadingStore) ->
                 await wait_until(lambda: len(subscriber.payloads("/reply/explode")) == 1)
             alarm = {"alarm": "too_warm", "fridge": "F1", "temperature": 9.2}
             assert await forwarder.publish_alarm(alarm)
-            await wait_until(lambda: len(subscriber.payloads("/alarms")) == 1)
+            # free text leaves with ID and mobile numbers masked (DESIGN principle 9)
+            note = {"alarm": "too_warm", "note": "110101199003074258 called 13987654321"}
+            assert await forwarder.publish_alarm(note)
+            await wait_until(lambda: len(subscriber.payloads("/alarms")) == 2)
         await wait_until(lambda: subscriber.payloads("/status")[-1]["state"] == "offline")
     assert subscriber.payloads("/reply/ping")[0] | {"at": None} == {
         "id": "1",
@@ -232,7 +235,10 @@ async def test_commands_and_status(mosquitto: Mosquitto, store: ReadingStore) ->
         "code": "gateway_error",
         "error": "alarm 7 is closed; fix: ack an open alarm",
     }
-    assert subscriber.payloads("/alarms") == [alarm]
+    assert subscriber.payloads("/alarms") == [
+        alarm,
+        {"alarm": "too_warm", "note": "1101************58 called 139****4321"},
+    ]
     # The status stays retained for subscribers that come later.
     async with Subscriber(mosquitto, f"{BASE}/status") as late:
         await wait_until(lambda: bool(late.messages))
