@@ -1,10 +1,17 @@
 """A fake provincial immunisation platform: takes upload XML, answers per record; can be down.
 
-POST /upload with the XML of `ledger.upload_xml`. Each record is checked against the platform's
-own dictionaries (by default the project's code tables; tests pass different ones to provoke
-rejections) and answered with the messages the national platform uses
-(reference/upload_errors.csv). An XML document that does not follow the XSD is answered
-``xml格式错误`` for the whole batch (HTTP 400). ``down = True`` answers 503 to everything.
+POST /upload with the XML of `ledger.upload_xml` (dose records) or of `ledger.circulation_xml`
+(receipts, issues, returns, scraps: the root element says which, and its own XSD applies).
+Each record is checked against the platform's own dictionaries (by default the project's code
+tables; tests pass different ones to provoke rejections) and answered with the messages the
+national platform uses (reference/upload_errors.csv). An XML document that does not follow its
+XSD is answered ``xml格式错误`` for the whole batch (HTTP 400). ``down = True`` answers 503 to
+everything.
+
+Every verdict is also kept as feedback, read with GET /feedback?after=CURSOR (``{"feedback":
+[{"message", "record_id", "version", "ok", "error"}], "cursor"}``); `reject_later` makes the
+platform accept a record when it comes and refuse it afterwards in the feedback only (a check
+the real platform makes after receiving, such as a duplicate archive).
 
 Recipient and archive fields are checked as the national platform does: 户籍县 (a county),
 现住地区, 婚姻状况 and 职业 against the dictionaries; a parent's or guardian's name for a minor and
@@ -23,11 +30,14 @@ from typing import Any
 import xmlschema
 from aiohttp import web
 
+from ledger import circulation_xml
+from ledger.errors import UploadError
 from ledger.tables import ReferenceTables, load_tables
 from ledger.upload_xml import schema
 from ledger.vaccination_records import ADULT_YEARS, NEWBORN_DAYS
 
 XML_ERROR = "xml格式错误"
+DOSE = "dose"
 
 
 @dataclass
@@ -37,12 +47,21 @@ class ProvincialPlatform:
     units: frozenset[str] | None = None
     province: str | None = None
     accepted: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+    moved: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+    """Accepted circulation events (event_id, version) -> fields, with their ``kind``."""
+    feedback: list[dict[str, Any]] = field(default_factory=list)
+    later: dict[str, str] = field(default_factory=dict)
     requests: int = 0
 
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/upload", self._upload)
+        app.router.add_get("/feedback", self._feedback)
         return app
+
+    def reject_later(self, record_id: str, message: str) -> None:
+        """Accept `record_id` when it comes, then refuse it with `message` in the feedback."""
+        self.later[record_id] = message
 
     async def _upload(self, request: web.Request) -> web.Response:
         self.requests += 1
@@ -50,21 +69,68 @@ class ProvincialPlatform:
             return web.json_response({"error": "service unavailable"}, status=503)
         body = await request.read()
         try:
-            data = schema().to_dict(body.decode("utf-8"))
+            kind = circulation_xml.kind_of(body)
+        except UploadError:
+            kind = DOSE
+        try:
+            message = schema() if kind == DOSE else circulation_xml.schema(kind)
+            data = message.to_dict(body.decode("utf-8"))
         except (xmlschema.XMLSchemaException, UnicodeDecodeError, ValueError):
             return web.json_response({"results": [], "error": XML_ERROR}, status=400)
         if not isinstance(data, dict):
             return web.json_response({"results": [], "error": XML_ERROR}, status=400)
         results = []
-        for raw in data.get("Record", []):
+        for raw in data.get("Record" if kind == DOSE else "Event", []):
             record = {_local(k): v for k, v in raw.items()}
-            errors = self.check(record)
-            key = (str(record["RecordId"]), int(record["Version"]))
+            if kind == DOSE:
+                errors, key = self.check(record), (str(record["RecordId"]), int(record["Version"]))
+            else:
+                errors = self.check_circulation(kind, record)
+                key = (str(record["EventId"]), int(record["Version"]))
             if not errors:
-                self.accepted[key] = record
-            results.append({"record_id": key[0], "version": key[1], "ok": not errors,
-                            "error": errors[0] if errors else ""})  # fmt: skip
+                kept = self.accepted if kind == DOSE else self.moved
+                kept[key] = record if kind == DOSE else {**record, "kind": kind}
+            result = {"record_id": key[0], "version": key[1], "ok": not errors,
+                      "error": errors[0] if errors else ""}  # fmt: skip
+            results.append(result)
+            self.feedback.append({"message": kind, **result})
+            if not errors and key[0] in self.later:
+                error = self.later.pop(key[0])
+                self.feedback.append({"message": kind, **result, "ok": False, "error": error})
         return web.json_response({"results": results})
+
+    async def _feedback(self, request: web.Request) -> web.Response:
+        after = request.query.get("after", "0")
+        start = int(after) if after.isdigit() else 0
+        return web.json_response(
+            {"feedback": self.feedback[start:], "cursor": str(len(self.feedback))}
+        )
+
+    def check_circulation(self, kind: str, event: dict[str, Any]) -> list[str]:
+        """A circulation event's refusals, in the platform's words (seed 000's list)."""
+        t = self.tables
+        errors = []
+        if kind in {"issue", "return"}:
+            out = str(event.get("OutUnitCode") or "")
+            if not out:
+                errors.append("出库单位编码不能为空")
+            elif self.units is not None and out not in self.units:
+                errors.append("出库单位编码值不在字典中")
+        if kind == "scrap":
+            reason = str(event.get("ScrapReasonCode") or "")
+            if not reason:
+                errors.append("疫苗报废原因代码不能为空")
+            elif reason not in t.scrap_reasons:
+                errors.append("疫苗报废原因代码值不在字典中")
+        vaccine = t.vaccines.get(str(event.get("VaccineCode") or ""))
+        if vaccine is None:
+            errors.append("疫苗名称代码值不在字典中")
+        manufacturer = str(event.get("ManufacturerCode") or "")
+        if manufacturer not in t.manufacturers:
+            errors.append("疫苗生产企业代码值不在字典中")
+        elif vaccine is not None and manufacturer not in vaccine.manufacturers:
+            errors.append("疫苗生产企业和疫苗不匹配")
+        return errors
 
     def check(self, record: dict[str, Any]) -> list[str]:
         """Messages in the platform's words; empty when the record is accepted."""

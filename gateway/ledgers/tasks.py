@@ -83,6 +83,7 @@ class UploadTask:
         self.clock = clock
         self.backoff = Backoff(settings.retry_initial_s, settings.retry_max_s)
         self.last_error: str | None = None
+        self.feedback_error: str | None = None
         self.failures = 0
         self.next_attempt_at: datetime | None = None
 
@@ -128,7 +129,21 @@ class UploadTask:
                 outcome.accepted,
                 outcome.rejected,
             )
+        await self._fetch_feedback(session)
         return True
+
+    async def _fetch_feedback(self, session: aiohttp.ClientSession) -> None:
+        """The platform's later verdicts; a failure is logged once and tried next round."""
+        try:
+            accepted, rejected = await self.book.uploader.fetch_feedback(session)
+        except LedgerError as error:
+            if self.feedback_error is None:
+                log.warning("platform feedback not fetched, will retry: %s", error)
+            self.feedback_error = str(error)
+            return
+        self.feedback_error = None
+        if accepted or rejected:
+            log.info("platform feedback: %d accepted, %d rejected", accepted, rejected)
 
     def _idle_wait(self, now: datetime) -> float:
         if self.settings.realtime:

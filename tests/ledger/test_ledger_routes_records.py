@@ -277,12 +277,14 @@ async def test_upload_views_and_summaries(
         assert queue["deadline_alarms"] == []
         async with aiohttp.ClientSession() as session:
             outcome = await book.uploader.send_due(session)
-        assert outcome.rejected == 1
+        assert outcome.rejected == 3  # the dose, and the receipts of its two packages
         rejected = await ok(await client.get("/api/ledger/upload/rejections", headers=COUNTY))
-        assert rejected["rejections"] == [
-            {"record_id": "d1", "version": 1, "message": "疫苗生产企业和疫苗不匹配",
-             "kind": "mismatch"}]  # fmt: skip
-        assert rejected["by_kind"] == {"mismatch": 1}
+        assert rejected["rejections"][0] == {
+            "record_id": "d1", "version": 1, "message": "疫苗生产企业和疫苗不匹配",
+            "kind": "mismatch", "type": "dose"}  # fmt: skip
+        assert [r["type"] for r in rejected["rejections"]] == ["dose", "receive", "receive"]
+        assert rejected["by_kind"] == {"mismatch": 3}
+        assert rejected["by_type"] == {"dose": 1, "receive": 2}
         rates = await ok(await client.get("/api/ledger/upload/rates?day=2026-03-02", headers=HEAD))
         assert (rates["records"], rates["uploaded"], rates["upload_rate"]) == (1, 0, 0.0)
 

@@ -25,10 +25,12 @@ from datetime import date, datetime, time, timedelta
 from gateway.core.clinic_time import CLINIC_TZ
 from gateway.core.clock import Clock
 from gateway.storage.ledger.catalogue import Catalogue
+from gateway.storage.ledger.circulation_queue import CirculationQueue
 from gateway.storage.ledger.db import LedgerDB, from_ms, to_ms
 from gateway.storage.ledger.quarantine import held_reason
 from gateway.storage.ledger.queries import HoldOverride, compartment_of, record_hold_override
 from gateway.storage.ledger.units import UnitCatalogue
+from ledger.circulation_xml import CirculationEvent
 from ledger.codes import Gs1Code, TraceCode, classify
 from ledger.errors import EventConflictError, ScanError, StockError
 from ledger.holds import HoldError, HoldLookup
@@ -65,6 +67,15 @@ class EventResult:
     code: str | None
     duplicate: bool  # True: this event id was seen before; nothing changed now
     unverified: bool = False  # a GS1 package the shipment data lists no serials for
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """What the circulation message of a movement carries beside the movement itself."""
+
+    to_unit: str = ""
+    reason_code: str = ""
+    approved_by: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +185,8 @@ class StockLedger:
             self._expiry_check(item, now)
             doses = item.product.doses_per_vial
             reason = "" if item.verified else UNVERIFIED
-            self._insert(event_id, "receive", item, (doses, 1), now=now, actor=actor, reason=reason)
+            self._insert(event_id, "receive", item, (doses, 1), now=now, actor=actor, reason=reason,
+                         upload=Upload())  # fmt: skip
         return EventResult(
             event_id, "receive", item.code, duplicate=False, unverified=not item.verified
         )
@@ -197,7 +209,8 @@ class StockLedger:
                 )
             state = self._on_hand(item.code, "issue")
             self._insert(event_id, "issue", item, (-state.doses_left, -1),
-                         now=self.clock.now(), actor=actor, ref=to_unit)  # fmt: skip
+                         now=self.clock.now(), actor=actor, ref=to_unit,
+                         upload=Upload(to_unit=to_unit))  # fmt: skip
         return EventResult(event_id, "issue", item.code, duplicate=False)
 
     def request(
@@ -275,13 +288,13 @@ class StockLedger:
             raise StockError("approver", "empty")
         with self.db.transaction("decide approval") as conn:
             row = conn.execute(
-                "SELECT kind, codes, requested_by, reason, to_unit FROM approvals"
+                "SELECT kind, codes, requested_by, reason, to_unit, reason_code FROM approvals"
                 " WHERE approval_id = ?",
                 (approval_id,),
             ).fetchone()
             if row is None:
                 raise StockError("approval_id", f"{approval_id} is not a pending request")
-            kind, codes, requested_by, reason, to_unit = row
+            kind, codes, requested_by, reason, to_unit, reason_code = row
             decided = conn.execute(
                 "SELECT decision FROM approval_decisions WHERE approval_id = ?", (approval_id,)
             ).fetchone()
@@ -311,6 +324,7 @@ class StockLedger:
                     self._insert(
                         event_id, kind, item, (-state.doses_left, -1), now=now,
                         actor=requested_by, reason=reason, ref=f"{to}approved by {approver}",
+                        upload=Upload(to_unit, reason_code, approver),
                     )  # fmt: skip
                     results.append(EventResult(event_id, kind, code, duplicate=False))
         return results
@@ -597,8 +611,9 @@ class StockLedger:
     def _insert(
         self, event_id: str, kind: str, item: Resolved, delta: tuple[int, int], *,
         now: datetime, actor: str, reason: str = "", ref: str = "",
-        with_code: bool = True,
+        with_code: bool = True, upload: Upload | None = None,
     ) -> None:  # fmt: skip
+        """Append one movement; with `upload`, its circulation message is queued with it."""
         if not actor.strip():
             raise StockError("actor", "empty: who made this movement?")
         product_id, batch_no = item.product.product_id, item.batch.batch_no
@@ -621,6 +636,14 @@ class StockLedger:
             (event_id, kind, item.code if with_code else None, item.product.product_id,
              item.batch.batch_no, delta[0], delta[1], to_ms(now), actor, reason, ref),
         )  # fmt: skip
+        if upload is not None:
+            message = CirculationEvent(
+                event_id, 1, kind, self.unit_code, item.code, item.product.vaccine_code,
+                item.product.manufacturer_code, batch_no, item.batch.expiry_date,
+                abs(delta[1]), abs(delta[0]), now, actor, upload.to_unit, upload.reason_code,
+                upload.approved_by, reason,
+            )  # fmt: skip
+            CirculationQueue.enqueue(self.db.conn, message, now)
 
 
 def _local(moment: datetime) -> str:

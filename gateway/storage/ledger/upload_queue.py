@@ -80,32 +80,37 @@ class UploadQueue:
     ) -> tuple[int, int]:
         """Record one attempt and the platform's answers about `keys` (answers about other
         versions are ignored); returns (accepted, rejected)."""
-        accepted = rejected = 0
-        sent = set(keys)
         with self.db.transaction("mark uploads") as conn:
-            now_ms = to_ms(at)
             conn.execute(
                 "INSERT INTO upload_attempts (at_ms, records, outcome) VALUES (?, ?, ?)",
-                (now_ms, len(keys), outcome),
+                (to_ms(at), len(keys), outcome),
             )
-            for answer in answers:
-                if (answer.record_id, answer.version) not in sent:
-                    continue
-                if answer.ok:
-                    accepted += 1
-                    conn.execute(
-                        "UPDATE upload_queue SET state = 'accepted', attempts = attempts + 1,"
-                        " accepted_ms = ?, error = '', error_kind = '' WHERE record_id = ? AND"
-                        " version = ?", (now_ms, answer.record_id, answer.version),
-                    )  # fmt: skip
-                else:
-                    rejected += 1
-                    conn.execute(
-                        "UPDATE upload_queue SET state = 'rejected', attempts = attempts + 1,"
-                        " error = ?, error_kind = ? WHERE record_id = ? AND version = ?",
-                        (answer.message, rejection_kind(answer.message), answer.record_id,
-                         answer.version),
-                    )  # fmt: skip
+            sent = set(keys)
+            return self._verdicts(at, [a for a in answers if (a.record_id, a.version) in sent])
+
+    def feedback(self, at: datetime, answers: list[Answer]) -> tuple[int, int]:
+        """Verdicts fetched later from the platform's feedback (no POST was made); answers
+        about versions not queued change nothing. Returns (accepted, rejected)."""
+        with self.db.transaction("apply feedback"):
+            return self._verdicts(at, answers)
+
+    def _verdicts(self, at: datetime, answers: list[Answer]) -> tuple[int, int]:
+        """Apply verdicts inside the caller's transaction; counts the rows they changed."""
+        accepted = rejected = 0
+        for answer in answers:
+            key = (answer.record_id, answer.version)
+            if answer.ok:
+                accepted += self.db.conn.execute(
+                    "UPDATE upload_queue SET state = 'accepted', attempts = attempts + 1,"
+                    " accepted_ms = ?, error = '', error_kind = '' WHERE record_id = ? AND"
+                    " version = ?", (to_ms(at), *key),
+                ).rowcount  # fmt: skip
+            else:
+                rejected += self.db.conn.execute(
+                    "UPDATE upload_queue SET state = 'rejected', attempts = attempts + 1,"
+                    " error = ?, error_kind = ? WHERE record_id = ? AND version = ?",
+                    (answer.message, rejection_kind(answer.message), *key),
+                ).rowcount  # fmt: skip
         return accepted, rejected
 
     def attempted(self, at: datetime, count: int, outcome: str) -> None:

@@ -143,4 +143,15 @@ MIGRATIONS: Migrations = (
                     json_extract(body, '$.guardian_name'), '')) END""",
         "CREATE INDEX recipients_identity ON recipients (identity, archive_no)",
     ),
+    (
+        # The circulation upload (ledger.circulation_xml): one row per version of the message
+        # of a receipt, issue, return or scrap, written with the movement.
+        """CREATE TABLE circulation_queue (
+            event_id TEXT NOT NULL, version INTEGER NOT NULL, kind TEXT NOT NULL,
+            at_ms INTEGER NOT NULL, body TEXT NOT NULL, enqueued_ms INTEGER NOT NULL,
+            state TEXT NOT NULL, attempts INTEGER NOT NULL, error TEXT NOT NULL DEFAULT '',
+            error_kind TEXT NOT NULL DEFAULT '', accepted_ms INTEGER,
+            PRIMARY KEY (event_id, version))""",
+        "CREATE INDEX circulation_queue_state ON circulation_queue (state, at_ms)",
+    ),
 )

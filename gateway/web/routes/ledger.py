@@ -63,6 +63,14 @@ def add_ledger_routes(app: web.Application, book: LedgerBook) -> None:
     add_route(app, "POST", "/api/ledger/resolve", resolve, Action.VIEW, body=ResolveBody)
     add_route(app, "GET", "/api/ledger/upload/queue", upload_queue, Action.UPLOAD_VIEW)
     add_route(app, "GET", "/api/ledger/upload/rejections", rejections, Action.UPLOAD_VIEW)
+    add_route(
+        app,
+        "POST",
+        "/api/ledger/upload/circulation/{event_id}/correction",
+        correct_circulation,
+        Action.STOCK_ISSUE,
+        body=CirculationCorrectionBody,
+    )
     add_route(app, "GET", "/api/ledger/upload/rates", rates, Action.UPLOAD_VIEW, query=("day",))
     add_route(app, "GET", "/api/ledger/summaries", summaries, Action.UPLOAD_VIEW, query=("day",))
     add_route(
@@ -253,11 +261,13 @@ async def upload_queue(request: web.Request) -> web.Response:
         pending = uploader.pending()
         alarms = uploader.deadline_alarms()
         rejected = uploader.rejections()
+        circulation = uploader.circulation.counts()
     return json_response(
         {
             "realtime": uploader.realtime,
             "pending": [{"record_id": r, "version": v} for r, v in pending],
             "rejected": len(rejected),
+            "circulation": circulation,
             "deadline_alarms": [
                 {
                     "record_id": a.record_id,
@@ -273,20 +283,58 @@ async def upload_queue(request: web.Request) -> web.Response:
 
 
 async def rejections(request: web.Request) -> web.Response:
-    """Versions the platform refused and no correction has replaced yet, with their kinds."""
+    """Versions the platform refused (dose records and circulation messages, `type`) and no
+    correction has replaced yet, with the kind of each refusal, counted by kind and type."""
     require(request, Action.UPLOAD_VIEW)
+    uploader = request.app[BOOK].uploader
     with ledger_refusals():
-        rows = request.app[BOOK].uploader.rejections()
+        rows = [(r, v, m, k, "dose") for r, v, m, k in uploader.rejections()]
+        rows += [
+            (item.event.event_id, item.event.version, item.message, item.kind, item.event.kind)
+            for item in uploader.circulation_rejections()
+        ]
     by_kind: dict[str, int] = defaultdict(int)
-    for *_, kind in rows:
+    by_type: dict[str, int] = defaultdict(int)
+    for *_, kind, message_type in rows:
         by_kind[kind] += 1
+        by_type[message_type] += 1
     return json_response(
         {
             "rejections": [
-                {"record_id": r, "version": v, "message": m, "kind": k} for r, v, m, k in rows
+                {"record_id": r, "version": v, "message": m, "kind": k, "type": t}
+                for r, v, m, k, t in rows
             ],
             "by_kind": dict(sorted(by_kind.items())),
+            "by_type": dict(sorted(by_type.items())),
         }
+    )
+
+
+class CirculationCorrectionBody(Body):
+    """The corrected fields of a rejected circulation message (none: sent again as it was)."""
+
+    to_unit: Annotated[str, Field(min_length=1, max_length=32)] | None = None
+    reason_code: Annotated[str, Field(min_length=1, max_length=8)] | None = None
+
+
+async def correct_circulation(request: web.Request) -> web.Response:
+    """A rejected circulation message corrected: its next version is queued and sent."""
+    require(request, Action.STOCK_ISSUE)
+    body = await parse_body(request, CirculationCorrectionBody)
+    book = request.app[BOOK]
+    event_id = request.match_info["event_id"]
+    with ledger_refusals():
+        if body.to_unit is not None:
+            book.stock.units.known(body.to_unit, "to_unit", "the receiving unit")
+        if body.reason_code is not None and body.reason_code not in book.stock.scrap_reasons:
+            raise StockError("reason_code", f"{body.reason_code!r} is not a scrap reason code")
+        event = book.uploader.correct_circulation(
+            event_id, to_unit=body.to_unit, reason_code=body.reason_code
+        )
+    book.queued.set()
+    note(request, f"corrected the {event.kind} message {event_id}: version {event.version}")
+    return json_response(
+        {"event_id": event.event_id, "version": event.version, "kind": event.kind}, status=201
     )
 
 

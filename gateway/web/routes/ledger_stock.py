@@ -111,7 +111,9 @@ def add_stock_routes(app: web.Application) -> None:
         Action.STOCK_ISSUE,
         body=SummaryIssueBody,
     )
-    add_route(app, "GET", f"{stock}/summary-issue", stored_summary_issue, Action.VIEW)
+    add_route(
+        app, "GET", f"{stock}/summary-issue", stored_summary_issue, Action.VIEW, query=("day",)
+    )
     add_route(app, "GET", f"{stock}/balances", balances, Action.VIEW)
     add_route(app, "GET", f"{stock}/packages/{{code}}", package, Action.VIEW)
     add_route(app, "GET", f"{stock}/wastage", wastage, Action.VIEW, query=("month",))
