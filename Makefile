@@ -62,6 +62,7 @@ bench: $(DEV_STAMP)
 	$(BIN)/python -m bench.county_report
 	$(BIN)/python -m bench.province_report
 	$(BIN)/python -m bench.ledger_scan
+	$(BIN)/python -m bench.ledger_registration
 	$(BIN)/python -m bench.hold_check
 	$(BIN)/python -m bench.ledger_upload
 	$(BIN)/python -m bench.time_correction
