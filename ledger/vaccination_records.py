@@ -319,6 +319,45 @@ def schedule_problems(
     return problems
 
 
+@dataclass(frozen=True, slots=True)
+class NextDose:
+    vaccine_code: str
+    vaccine_name: str
+    dose_no: int
+    due: date  # the earliest day by the schedule table (interval and age)
+
+
+def next_doses(
+    person: Recipient, records: Iterable[DoseRecord], tables: ReferenceTables
+) -> list[NextDose]:
+    """For each vaccine the person had a dose of (records in force), the next dose of its
+    schedule and the earliest day it may be given; none once the schedule is complete."""
+    latest: dict[str, tuple[int, datetime]] = {}
+    for record in records:
+        if record.status != NORMAL:
+            continue
+        before = latest.get(record.vaccine_code)
+        if before is None or record.dose_no > before[0]:
+            latest[record.vaccine_code] = (record.dose_no, record.vaccinated_at)
+    due = []
+    for code, (dose_no, at) in sorted(latest.items()):
+        vaccine = tables.vaccines.get(code)
+        scheduled = vaccine.dose(dose_no + 1) if vaccine is not None else None
+        if vaccine is None or scheduled is None:
+            continue
+        day = at.astimezone(CLINIC_TZ).date() + timedelta(days=scheduled.min_interval_days or 0)
+        day = max(day, _add_months(person.birth_date, scheduled.min_age_months))
+        due.append(NextDose(code, vaccine.name, dose_no + 1, day))
+    return due
+
+
+def _add_months(day: date, months: int) -> date:
+    year, month = divmod(day.month - 1 + months, 12)
+    target = date(day.year + year, month + 1, 1)
+    following = date(target.year + (target.month == 12), target.month % 12 + 1, 1)
+    return target.replace(day=min(day.day, (following - target).days))
+
+
 def _other_fields(record: DoseRecord) -> dict[str, str]:
     """Values of the record's other fields a batch number must not be."""
     person = record.recipient

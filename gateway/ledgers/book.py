@@ -65,6 +65,8 @@ class LedgerBook:
     tables: ReferenceTables
     clock: Clock
     unit_code: str
+    unit_name: str = ""
+    """This clinic's name as configured ([unit] name): 发证单位 on the papers."""
     queued: asyncio.Event = field(default_factory=asyncio.Event)
     """Set when a record version was queued for upload (see `SignallingVaccinations`)."""
     catalogue_problems: list[str] = field(default_factory=list)
@@ -72,6 +74,17 @@ class LedgerBook:
 
     def close(self) -> None:
         self.db.close()
+
+    def unit_names(self) -> dict[str, str]:
+        """Unit code -> name for the papers: the catalogue of units, this clinic's configured
+        name over it."""
+        names = self.stock.units.names()
+        if self.unit_name:
+            names[self.unit_code] = self.unit_name
+        return names
+
+    def clinic_name(self) -> str:
+        return self.unit_names().get(self.unit_code, self.unit_code)
 
 
 def open_ledger_book(
@@ -83,6 +96,7 @@ def open_ledger_book(
     realtime: bool = True,
     alarm_margin: timedelta = timedelta(hours=4),
     tables: ReferenceTables | None = None,
+    unit_name: str = "",
 ) -> LedgerBook:
     """Open (creating if needed) the ledger file in `data_dir` and the services over it."""
     db = LedgerDB.in_folder(data_dir)
@@ -101,12 +115,13 @@ def open_ledger_book(
         tables=tables,
         clock=clock,
         unit_code=unit_code,
+        unit_name=unit_name,
         queued=queued,
     )
 
 
 def open_configured(
-    settings: LedgerSettings, data_dir: Path, clock: Clock, *, unit_code: str
+    settings: LedgerSettings, data_dir: Path, clock: Clock, *, unit_code: str, unit_name: str = ""
 ) -> LedgerBook:
     """The ledger book of a running gateway, with the configured shipment files imported;
     a ledger file that cannot be opened is a `StoreError` (the gateway's own tree).
@@ -120,6 +135,7 @@ def open_configured(
             data_dir,
             clock,
             unit_code=unit_code,
+            unit_name=unit_name,
             platform_url=settings.platform_url,
             realtime=settings.realtime,
             alarm_margin=settings.alarm_margin,

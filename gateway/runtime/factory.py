@@ -363,7 +363,11 @@ def _open_ledger(
     from gateway.ledgers.tasks import LedgerJobs
 
     book = open_configured(
-        settings.ledger, settings.gateway.data_dir, clock, unit_code=settings.unit.code
+        settings.ledger,
+        settings.gateway.data_dir,
+        clock,
+        unit_code=settings.unit.code,
+        unit_name=settings.unit.name,
     )
     resources.callback(book.close)
     excursions = open_excursions(

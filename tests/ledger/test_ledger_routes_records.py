@@ -225,10 +225,14 @@ async def test_certificate_is_printable_and_escaped(ledger: tuple[LedgerBook, Cl
     assert "size: A5" in page
     assert "乙肝疫苗(10μg酿酒酵母)" in page
     assert "深圳康泰生物制品股份有限公司" in page
-    assert "左上臂三角肌" in page
     assert HEPB_BATCH in page
-    assert "第1剂" in page
-    assert "第2剂" not in page  # deleted
+    assert "<tr><td>1</td><td>乙肝疫苗(10μg酿酒酵母)</td><td>第1剂</td><td>2026-03-02</td>" in page
+    assert "<td>第2剂</td><td>2026-03-30</td></tr>" in page  # dose 2 deleted: due again
+    assert page.count("第2剂") == 1
+    assert "联系电话 Mobile phone</th><td>13812345678</td>" in page
+    assert "家庭住址 Current Address" in page
+    assert "发证单位 Clinic：演示预防接种门诊" in page  # the clinic's name, not its code
+    assert "<td>演示预防接种门诊</td>" in page
     masked = await (await client.get(f"{url}?paper=A4", headers=COUNTY)).text()
     assert "size: A4" in masked
     assert "1101************2X" in masked

@@ -330,6 +330,8 @@ async def test_the_manager_receives_stock_by_scanning_into_the_page(
         await nurse.click("#today a >> text=打印接种凭证")
     certificate = await opened.value
     await expect(certificate.locator("body")).to_contain_text("610103202600001")
+    await expect(certificate.locator(".issuer")).not_to_contain_text("6101030203")
+    await screenshot(certificate, "certificate")
 
 
 async def _post(page: Page, path: str, body: dict[str, object]) -> None:

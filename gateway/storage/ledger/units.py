@@ -27,6 +27,12 @@ class UnitCatalogue:
             )
         return len(units)
 
+    def names(self) -> dict[str, str]:
+        """Every unit's name by its code."""
+        with self.db.translated("read units"):
+            rows = self.db.conn.execute("SELECT code, name FROM units").fetchall()
+        return {str(code): str(name) for code, name in rows}
+
     def get(self, code: str) -> Unit | None:
         with self.db.translated("read units"):
             row = self.db.conn.execute(

@@ -39,7 +39,13 @@ from gateway.web.routes.ledger_http import (
 )
 from ledger.certificate import PAPERS, Paper, certificate_html
 from ledger.errors import RecordError
-from ledger.vaccination_records import DoseRecord, Recipient, RecipientVersion, RecordVersion
+from ledger.vaccination_records import (
+    DoseRecord,
+    Recipient,
+    RecipientVersion,
+    RecordVersion,
+    next_doses,
+)
 
 
 class PersonBody(Body):
@@ -272,7 +278,18 @@ async def certificate(request: web.Request) -> web.Response:
     records = [shown.record(record) for record in records]
     _note_read(request, user, "certificate", archive_no=person.archive_no)
     book = request.app[BOOK]
-    page = certificate_html(person, records, book.tables, printed_at=book.clock.now(), paper=paper)
+    with ledger_refusals():
+        unit_names = book.unit_names()
+    page = certificate_html(
+        person,
+        records,
+        book.tables,
+        printed_at=book.clock.now(),
+        issuer=unit_names.get(book.unit_code, book.unit_code),
+        unit_names=unit_names,
+        next_due=next_doses(person, records, book.tables),
+        paper=paper,
+    )
     return web.Response(text=page, content_type="text/html", charset="utf-8")
 
 
