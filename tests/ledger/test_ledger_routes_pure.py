@@ -19,7 +19,7 @@ from ledger.errors import RecordError
 from ledger.idcard import PLACEHOLDER, check_digit
 from ledger.masking import mask_address, mask_id, mask_name, mask_phone, masked_recipient
 from ledger.tables import ReferenceTables, load_tables
-from ledger.vaccination_records import DELETED, NORMAL, DoseRecord, Recipient
+from ledger.vaccination_records import DELETED, NORMAL, DoseRecord, Recipient, next_doses
 
 TABLES = load_tables()
 PERSON = Recipient(
@@ -132,7 +132,7 @@ def test_any_text_in_the_certificate_is_escaped(
 ) -> None:
     person = dataclasses.replace(PERSON, name=name, address=address)
     page = certificate_html(person, [dose("d1", 1, batch_no=batch, site_code=site)], TABLES,
-                            printed_at=AT)  # fmt: skip
+                            printed_at=AT, issuer=site, unit_names={})  # fmt: skip
     parser = _Cells()
     parser.feed(page)
     parser.close()
@@ -146,17 +146,26 @@ def test_any_text_in_the_certificate_is_escaped(
 def test_certificate_lists_doses_in_force_with_names() -> None:
     tables: ReferenceTables = TABLES
     records = [dose("d1", 1), dose("d2", 2, status=DELETED), dose("d3", 2, site_code="9")]
-    page = certificate_html(PERSON, records, tables, printed_at=AT, paper="A4")
+    names = {"6101030203": "演示预防接种门诊"}
+    page = certificate_html(PERSON, [*records, dose("d4", 1, unit_code="6101039999")], tables,
+                            printed_at=AT, issuer="演示预防接种门诊", unit_names=names,
+                            next_due=next_doses(PERSON, records, tables), paper="A4")  # fmt: skip
     parser = _Cells()
     parser.feed(page)
-    rows = parser.cells[10 + 7 :]  # 5 person rows of 2 cells, then 7 headings
-    assert rows[:7] == ["乙肝疫苗(10μg酿酒酵母)", "第1剂", "2026-03-02", "202512A01",
-                        "深圳康泰生物制品股份有限公司", "左上臂三角肌", "6101030203"]  # fmt: skip
-    assert rows[7:9] == ["乙肝疫苗(10μg酿酒酵母)", "第2剂"]
-    assert rows[12] == "9"  # a site missing from the table shows its code
-    assert len(rows) == 14
+    person = parser.cells[:14]  # 7 rows of 2 cells, as seed 000's reference format
+    assert person[::2] == ["受种者编码 Code", "身份证件号码 ID or others", "受种者姓名 Name",
+                           "出生日期 Date of birth", "性别 Gender", "联系电话 Mobile phone",
+                           "家庭住址 Current Address"]  # fmt: skip
+    rows = parser.cells[14 + 7 :]  # then 7 headings
+    assert rows[:7] == ["1", "乙肝疫苗(10μg酿酒酵母)", "第1剂", "2026-03-02", "202512A01",
+                        "深圳康泰生物制品股份有限公司", "演示预防接种门诊"]  # fmt: skip
+    assert rows[7:10] == ["2", "乙肝疫苗(10μg酿酒酵母)", "第2剂"]
+    assert rows[20] == "6101039999"  # a unit missing from the names shows its code
+    assert rows[21:] == ["疫苗名称 Vaccine", "剂次 Dose", "最早接种日期 Due from",
+                         "乙肝疫苗(10μg酿酒酵母)", "第3剂", "2026-05-01"]  # fmt: skip
+    assert "发证单位 Clinic：演示预防接种门诊" in page
     assert "size: A4" in page
-    empty = certificate_html(PERSON, [], tables, printed_at=AT)
+    empty = certificate_html(PERSON, [], tables, printed_at=AT, issuer="", unit_names={})
     assert "无接种记录" in empty
     assert "size: A5" in empty
 
