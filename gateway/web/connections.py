@@ -7,7 +7,8 @@ every failed accept). `ConnectionGuard` wraps aiohttp's protocol factory:
 - a connection waiting for a request closes after `idle_timeout_s` without its first byte, and
   after `header_timeout_s` from that byte without the end of its headers;
 - a request's body must arrive whole within `body_timeout_s` (`connection_middleware` reads it
-  before the handlers run; 408 with the code ``body_timeout`` otherwise);
+  before the handlers run, or bounds the handler that parses a multipart form; 408 with the
+  code ``body_timeout`` otherwise);
 - at most `per_address` connections from one client address: more are closed at once;
 - at most `max_connections` in all (and never more than the open-files limit allows, less a
   reserve for the stores, buses and forwarders): a new connection beyond it closes the one
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 # forwarders' sockets, pipes, the event loop's own.
 RESERVED_FILES = 128
 HEADER_END = b"\r\n\r\n"
+MULTIPART = "multipart/form-data"
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,21 +262,33 @@ async def connection_middleware(
     if guard is None:
         return await handler(request)
     try:
-        if request.body_exists:
+        if not request.body_exists:
+            return await handler(request)
+        if request.content_type == MULTIPART:
+            # read as it is parsed (it cannot be read ahead): the handler gets the same time
             try:
                 async with asyncio.timeout(guard.limits.body_timeout_s):
-                    await request.read()
+                    return await handler(request)
             except TimeoutError:
-                guard.counts.timed_out += 1
-                raise refused(
-                    web.HTTPRequestTimeout,
-                    f"not received whole within {guard.limits.body_timeout_s:g} s",
-                    field="body",
-                    code="body_timeout",
-                ) from None
+                raise _body_timeout(guard) from None
+        try:
+            async with asyncio.timeout(guard.limits.body_timeout_s):
+                await request.read()
+        except TimeoutError:
+            raise _body_timeout(guard) from None
         return await handler(request)
     finally:
         guard.request_done(request.transport)
+
+
+def _body_timeout(guard: ConnectionGuard) -> web.HTTPException:
+    guard.counts.timed_out += 1
+    return refused(
+        web.HTTPRequestTimeout,
+        f"not received whole within {guard.limits.body_timeout_s:g} s",
+        field="body",
+        code="body_timeout",
+    )
 
 
 class GuardedSite(web.BaseSite):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+import aiohttp
 import pytest
 from aiohttp import web
 
@@ -25,9 +26,15 @@ async def echo(request: web.Request) -> web.Response:
     return web.Response(body=await request.read())
 
 
+async def form(request: web.Request) -> web.Response:
+    fields = await request.post()
+    return web.Response(text=",".join(f"{key}={value}" for key, value in fields.items()))
+
+
 def app() -> web.Application:
     served = web.Application(middlewares=[connection_middleware])
     served.router.add_post("/echo", echo)
+    served.router.add_post("/form", form)
     return served
 
 
@@ -79,3 +86,17 @@ async def test_slow_clients_make_room_for_new_ones() -> None:
         assert await answer(slow[0]) == b"", "the one waiting longest made room"
         for stream in (*slow, fresh):
             stream[1].close()
+
+
+async def test_forms_are_parsed_whole() -> None:
+    async with serve_http(app(), "127.0.0.1", 0, LIMITS) as listening:
+        base = f"http://{listening.host}:{listening.port}"
+        async with aiohttp.ClientSession() as client:
+            multipart = aiohttp.FormData()
+            multipart.add_field("csrf_token", "t")
+            multipart.add_field("file", b"xx", filename="x.bin")
+            async with client.post(f"{base}/form", data=multipart) as answer:
+                assert answer.status == 200
+                assert (await answer.text()).startswith("csrf_token=t,file=")
+            async with client.post(f"{base}/form", data={"next": "/"}) as answer:
+                assert await answer.text() == "next=/"
