@@ -75,7 +75,15 @@ def alarms_view(core: AlarmCore, settings: Settings, recent: int) -> dict[str, A
             for s in state.silences
         ],
         "undelivered": sum(alarm["undelivered"] for alarm in alarms),
+        "people": _people(settings),
     }
+
+
+def _people(settings: Settings) -> dict[str, str]:
+    """Each alarm person's name by id, so the pages show 王芳 where an alarm names `wang`."""
+    if settings.alerts is None:
+        return {}
+    return {person.id: person.name for person in settings.alerts.people}
 
 
 def _alarm_json(alarm: Alarm, row: AlarmRow | None, settings: Settings) -> dict[str, Any]:

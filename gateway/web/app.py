@@ -144,6 +144,9 @@ def build_app(
     from gateway.web.ui import add_ui_routes
 
     add_ui_routes(app)
+    from gateway.web.routes.live import add_live_routes
+
+    add_live_routes(app)
     add_openapi_route(app)
     return app
 
@@ -262,29 +265,30 @@ def _lanes_json(lanes: Sequence[EventLane[Any]]) -> dict[str, Any]:
 
 
 async def fridges(request: web.Request) -> web.Response:
-    app = request.app
-    views = compartment_views(settings_of(request), app[RECORDER].latest, app[CLOCK].now())
-    checks = request.app.get(CHECKS)
+    return web.json_response(dumps=dumps, data=fridges_json(request.app))
+
+
+def fridges_json(app: web.Application) -> list[dict[str, Any]]:
+    """Every compartment now: its range, status, last temperature and probes."""
+    views = compartment_views(app[SETTINGS].current, app[RECORDER].latest, app[CLOCK].now())
+    checks = app.get(CHECKS)
     repairs = () if checks is None else checks.store.needs_repair()
-    return web.json_response(
-        dumps=dumps,
-        data=[
-            {
-                "fridge": view.fridge.code,
-                "fridge_name": view.fridge.name,
-                "fridge_kind": view.fridge.kind.value,
-                "compartment": view.compartment.name,
-                "compartment_kind": view.compartment.kind.value,
-                "ref": view.ref,
-                "range": {"min_c": view.compartment.min_c, "max_c": view.compartment.max_c},
-                "status": view.status.value,
-                "temperature": view.temperature,
-                "taken_at": _iso(view.taken_at),
-                "probes": [_probe_json(probe, repairs) for probe in view.probes],
-            }
-            for view in views
-        ],
-    )
+    return [
+        {
+            "fridge": view.fridge.code,
+            "fridge_name": view.fridge.name,
+            "fridge_kind": view.fridge.kind.value,
+            "compartment": view.compartment.name,
+            "compartment_kind": view.compartment.kind.value,
+            "ref": view.ref,
+            "range": {"min_c": view.compartment.min_c, "max_c": view.compartment.max_c},
+            "status": view.status.value,
+            "temperature": view.temperature,
+            "taken_at": _iso(view.taken_at),
+            "probes": [_probe_json(probe, repairs) for probe in view.probes],
+        }
+        for view in views
+    ]
 
 
 def _reading_json(stored: StoredReading) -> dict[str, Any]:

@@ -67,6 +67,10 @@ async def test_the_dashboard_shows_every_compartment_and_its_values_move(
     warm = page.locator('.card[data-ref="F2/冷藏"]')
     await expect(warm).to_have_class("card status-too_warm")
     await expect(warm.locator(".state")).to_have_text("温度过高")
+    await expect(warm.locator(".card-alarm")).to_contain_text("已通知至第1级")
+    await expect(warm.locator(".card-alarm")).to_contain_text("尚无人确认到场")
+    await expect(page.locator("#alarm-banner")).to_contain_text("2号医用冰箱")
+    await expect(page.locator('#nav a[data-nav="alarms"] .count')).to_have_text("1")
     taken = page.locator('.card[data-ref="F1/冷藏"] .taken')
     await expect(taken).to_contain_text("最近读数")
     first = await taken.text_content()
@@ -153,7 +157,7 @@ async def test_the_manager_acknowledges_the_alarm_and_markup_stays_text(
     await alarm.locator("details.impact summary").click()
     await expect(alarm.locator("details.impact")).to_contain_text("超上限")
     await alarm.locator("button.ack").click()
-    await expect(alarm.locator(".meta").first).to_contain_text(re.compile(r"已到场确认：\s*wang"))
+    await expect(alarm.locator(".meta").first).to_contain_text(re.compile(r"已到场确认：\s*王芳"))
     await expect(alarm.locator("button.ack")).to_have_count(0)
 
     markup = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>'
@@ -407,7 +411,7 @@ async def test_the_county_approves_a_scrap_the_manager_asked_for_and_the_clinics
     await _post(
         manager,
         "/api/ledger/stock/placements",
-        {"compartment": "F2/冷藏", "event_id": "place-kept", "codes": [kept]},
+        {"compartment": "F1/冷冻", "event_id": "place-kept", "codes": [kept]},
     )
     window = await manager.evaluate(
         "[new Date(Date.now() - 60000).toISOString(), new Date().toISOString()]"
@@ -415,13 +419,13 @@ async def test_the_county_approves_a_scrap_the_manager_asked_for_and_the_clinics
     await _post(
         manager,
         "/api/ledger/excursions",
-        {"compartment": "F2/冷藏", "start": window[0], "end": window[1]},
+        {"compartment": "F1/冷冻", "start": window[0], "end": window[1]},
     )
     await head.goto(f"{gateway.base}/excursions")
     held = head.locator("#quarantine tbody tr").filter(has_text=kept)
     await held.locator("button.use").click()
     await expect(head.locator("#proposal")).to_contain_text("建议")
-    await expect(head.locator("#excursions")).to_contain_text("F2/冷藏")
+    await expect(head.locator("#excursions")).to_contain_text("F1/冷冻")
     await head.select_option("#disposition-form select[name=decision]", "discard")
     await head.click("#disposition-form button[type=submit]")
     await expect(head.locator("#disposition-form .result.ok")).to_contain_text("报废申请")

@@ -1,14 +1,17 @@
 // Alarms: open ones first, each with its escalation timeline (who was notified when, by which
 // channel, with what outcome); acknowledge, close with cause and action; silences; history.
 
-import { api, available, el, every, form, formatTemp, formatTime, may, section, session, start, t, table } from "./core.js";
+import { api, available, el, errorNode, form, formatTemp, formatTime, live, may, notice, personName, section, session, start, t, table } from "./core.js";
 
-const REFRESH_MS = 5000;
+// The log shows its last entries; the rest on request (it grows by the hour in a long alarm).
+const LOG_LAST = 5;
+const phone = window.matchMedia("(max-width: 600px)");
+let people = {};
 
 function timeline(alarm) {
   const steps = alarm.timeline.map((step) => ({
     at: step.at,
-    who: step.who ?? "—",
+    who: step.who ? personName(people, step.who) : "—",
     channel: "—",
     what: t(`alarm.step.${step.kind}`),
     detail: step.detail ?? "",
@@ -18,7 +21,7 @@ function timeline(alarm) {
     for (const attempt of tries) {
       steps.push({
         at: attempt.at,
-        who: `${note.person} (${t("alarm.tier", { tier: note.tier })})`,
+        who: `${personName(people, note.person)} (${t("alarm.tier", { tier: note.tier })})`,
         channel: t(`channel.${note.channel}`),
         what: t(`alarm.outcome.${attempt.outcome}`),
         detail: attempt.detail ?? "",
@@ -26,16 +29,19 @@ function timeline(alarm) {
     }
   }
   steps.sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
-  return table(
-    [
-      { label: "alarm.col.at", value: (row) => formatTime(row.at, true) },
-      { label: "alarm.col.who", value: (row) => row.who },
-      { label: "alarm.col.channel", value: (row) => row.channel },
-      { label: "alarm.col.what", value: (row) => row.what },
-      { label: "alarm.col.detail", value: (row) => row.detail },
-    ],
-    steps,
+  const columns = [
+    { label: "alarm.col.at", value: (row) => formatTime(row.at, true) },
+    { label: "alarm.col.who", value: (row) => row.who },
+    { label: "alarm.col.channel", value: (row) => row.channel },
+    { label: "alarm.col.what", value: (row) => row.what },
+    { label: "alarm.col.detail", value: (row) => row.detail },
+  ];
+  if (steps.length <= LOG_LAST) return table(columns, steps);
+  const holder = el("div", {}, el("p", { class: "muted" }, t("alarm.log_last", { shown: LOG_LAST, total: steps.length })), table(columns, steps.slice(-LOG_LAST)));
+  holder.append(
+    el("button", { type: "button", class: "all", on: { click: () => holder.replaceChildren(table(columns, steps)) } }, t("alarm.log_all", { total: steps.length })),
   );
+  return holder;
 }
 
 // What the excursion exposed: time out of range, peak, and the stock in the compartment then.
@@ -48,7 +54,8 @@ function impactPanel(alarm) {
     const query = new URLSearchParams({
       compartment: alarm.subject,
       start: alarm.since || alarm.opened_at,
-      end: alarm.cleared_at || new Date().toISOString(),
+      // "Now" is the gateway's last measurement, never the phone's clock.
+      end: alarm.cleared_at || alarm.current?.at || alarm.opened_at,
     });
     try {
       const body = await api(`/api/ledger/excursions/impact?${query}`);
@@ -76,7 +83,7 @@ function impactPanel(alarm) {
         ),
       );
     } catch (error) {
-      holder.replaceChildren(el("p", { class: "error" }, error.message));
+      holder.replaceChildren(errorNode(error, "p"));
     }
   });
   return node;
@@ -108,7 +115,7 @@ function actions(alarm, refresh) {
                 await refresh();
               } catch (error) {
                 event.target.disabled = false;
-                event.target.after(el("span", { class: "error" }, error.message));
+                event.target.after(errorNode(error));
               }
             },
           },
@@ -153,7 +160,8 @@ function temperatures(alarm) {
 }
 
 function alarmCard(alarm, refresh, withImpact) {
-  const acks = alarm.acks.map((ack) => `${ack.person} ${formatTime(ack.at)}`).join("，");
+  const acks = alarm.acks.map((ack) => `${personName(people, ack.person)} ${formatTime(ack.at)}`).join("，");
+  const open = alarm.status !== "closed";
   return el(
     "article",
     { class: `alarm alarm-${alarm.status}`, "data-alarm": alarm.id },
@@ -163,6 +171,8 @@ function alarmCard(alarm, refresh, withImpact) {
       el("strong", {}, `#${alarm.no ?? "?"} ${alarm.place}`),
       el("span", { class: "badge" }, t(`alarm.status.${alarm.status}`)),
     ),
+    // What to do first: on a phone the buttons must not sit below a long log.
+    open ? actions(alarm, refresh) : null,
     el("p", {}, alarm.description),
     temperatures(alarm),
     el(
@@ -173,9 +183,8 @@ function alarmCard(alarm, refresh, withImpact) {
       acks ? ` · ${t("alarm.acked_by")} ${acks}` : "",
     ),
     alarm.disposition ? el("p", { class: "meta" }, `${t("alarm.disposition")}: ${alarm.disposition}`) : null,
-    el("details", { class: "timeline", open: alarm.status !== "closed" }, el("summary", {}, t("alarm.timeline")), timeline(alarm)),
+    el("details", { class: "timeline", open: open && !phone.matches }, el("summary", {}, t("alarm.timeline")), timeline(alarm)),
     withImpact && alarm.subject.includes("/") ? impactPanel(alarm) : null,
-    actions(alarm, refresh),
   );
 }
 
@@ -194,7 +203,7 @@ function endButton(silence, refresh) {
             await refresh();
           } catch (error) {
             event.target.disabled = false;
-            event.target.after(el("span", { class: "error" }, error.message));
+            event.target.after(errorNode(error));
           }
         },
       },
@@ -230,6 +239,7 @@ start(async (main) => {
     // Redrawing would wipe what someone is typing into a close or silence form.
     if (main.contains(document.activeElement) && document.activeElement.matches("input, textarea, select")) return;
     const body = await api("/api/alarms?recent=50");
+    people = body.people ?? {};
     const seen = JSON.stringify(body);
     if (seen === shown) return;
     shown = seen;
@@ -245,7 +255,7 @@ start(async (main) => {
     silences.replaceChildren(
       table(
         [
-          { label: "silence.who", value: (row) => row.who },
+          { label: "silence.who", value: (row) => personName(people, row.who) },
           { label: "silence.why", value: (row) => row.why },
           { label: "silence.until", value: (row) => formatTime(row.until) },
           { label: "silence.scope", value: (row) => row.scope ?? t("silence.all") },
@@ -261,5 +271,7 @@ start(async (main) => {
     section("silence.title", silences, may("alarm_silence") ? el("details", {}, el("summary", {}, t("silence.submit")), silenceForm(refresh)) : null),
     section("alarm.history", history),
   );
-  every(REFRESH_MS, refresh);
+  await refresh();
+  // The gateway pushes each change of the open alarms; the page then reads the whole list.
+  live("alarms", () => refresh().catch((error) => notice(error, "error")));
 });

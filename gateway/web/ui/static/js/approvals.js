@@ -1,7 +1,7 @@
 // Returns and scraps waiting for the upper level: who asked, why, which packages; an approver
 // approves or refuses each pending one, the requester sees how it was decided.
 
-import { api, el, formatTime, may, section, t, table } from "./core.js";
+import { api, el, errorNode, formatTime, may, section, t, table } from "./core.js";
 
 const BASE = "/api/ledger/stock/requests";
 
@@ -23,7 +23,7 @@ function decisionButtons(row, decided) {
       await decided();
     } catch (error) {
       result.className = "result error";
-      result.textContent = error.message;
+      result.replaceChildren(errorNode(error));
     }
   };
   return el(

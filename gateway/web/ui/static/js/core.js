@@ -65,21 +65,41 @@ function loginUrl(next) {
   return `/login?${new URLSearchParams({ next, lang })}`;
 }
 
+// A refused or failed call: `code` names its kind (status 0, code "offline": no answer at all),
+// `field` the field of the form the refusal is about.
 export class ApiError extends Error {
-  constructor(status, message, code = null) {
+  constructor(status, message, code = null, field = null, detail = null) {
     super(message);
     this.status = status;
     this.code = code;
+    this.field = field;
+    this.detail = detail;
   }
 }
 
 // A refusal {error, code, field, reason, params}: the page's own words for its code when it
 // has them, the server's English otherwise.
+// The page's words for a refusal's code (its field named by the field's label when the page
+// has one) and, apart, the server's own sentence, which names the thing in detail (English).
 function refusalText(payload) {
-  if (typeof payload !== "object" || payload === null) return String(payload || "");
+  if (typeof payload !== "object" || payload === null) return { text: String(payload || ""), detail: null };
   const key = `error.${payload.code}`;
-  if (payload.code && key in strings) return t(key, { ...payload.params, field: payload.field ?? "" });
-  return payload.error ?? payload.reason ?? "";
+  const own = payload.reason ?? payload.error ?? "";
+  if (!payload.code || !(key in strings)) return { text: own, detail: null };
+  const label = payload.field ? t(`field.${payload.field}`) : "";
+  const field = label.startsWith("field.") ? payload.field : label;
+  const text = t(key, { ...payload.params, field });
+  return { text, detail: own && own !== text ? own : null };
+}
+
+// An error for the page: the translated text and, smaller, the server's detail.
+export function errorNode(error, tag = "span") {
+  return el(
+    tag,
+    { class: "error" },
+    error.message,
+    error.detail ? el("small", { class: "detail", lang: "en" }, error.detail) : null,
+  );
 }
 
 function cookie(name) {
@@ -97,12 +117,17 @@ export async function api(path, { method = "GET", body } = {}) {
     headers["X-CSRF-Token"] = cookie("coldchain_csrf");
     if (body !== undefined) headers["Content-Type"] = "application/json";
   }
-  const response = await fetch(path, {
-    method,
-    headers,
-    credentials: "same-origin",
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
+  let response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers,
+      credentials: "same-origin",
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(0, t("common.offline"), "offline");
+  }
   if (response.status === 401) {
     location.assign(loginUrl(location.pathname));
     throw new ApiError(401, t("common.signed_out"));
@@ -110,8 +135,15 @@ export async function api(path, { method = "GET", body } = {}) {
   const type = response.headers.get("Content-Type") || "";
   const payload = type.includes("json") ? await response.json() : await response.text();
   if (!response.ok) {
-    const code = typeof payload === "object" ? (payload?.code ?? null) : null;
-    throw new ApiError(response.status, refusalText(payload) || response.statusText, code);
+    const known = typeof payload === "object" && payload !== null;
+    const { text, detail } = refusalText(payload);
+    throw new ApiError(
+      response.status,
+      text || response.statusText,
+      known ? (payload.code ?? null) : null,
+      known ? (payload.field ?? null) : null,
+      detail,
+    );
   }
   return payload;
 }
@@ -156,11 +188,29 @@ export function formatRange(range) {
   return `${range.min_c} … ${range.max_c} °C`;
 }
 
+// A line under the header: a text, or an error (its translation and the server's detail).
 export function notice(message, kind = "ok") {
   const box = document.getElementById("notice");
-  box.textContent = message;
+  if (message instanceof Error) box.replaceChildren(errorNode(message));
+  else box.textContent = message;
   box.className = `notice ${kind}`;
   box.hidden = false;
+}
+
+// The field a refusal names, marked in its form: outlined, described, focused.
+function markField(node, error) {
+  for (const old of node.querySelectorAll(".field-error")) old.remove();
+  for (const old of node.querySelectorAll("[aria-invalid]")) {
+    old.removeAttribute("aria-invalid");
+    old.removeAttribute("aria-describedby");
+  }
+  const input = error?.field ? node.elements.namedItem(error.field) : null;
+  if (!(input instanceof HTMLElement)) return;
+  const id = `${node.id || "form"}-${error.field}-error`;
+  input.setAttribute("aria-invalid", "true");
+  input.setAttribute("aria-describedby", id);
+  input.closest("label")?.append(el("span", { class: "field-error", id }, error.message));
+  input.focus();
 }
 
 // A form from field specs; `submit(values, form)` runs on submit and its answer is shown: a
@@ -205,6 +255,7 @@ export function form(specs, submit, { button = "common.submit", id } = {}) {
     }
     result.className = "result";
     result.textContent = t("common.working");
+    markField(node, null);
     try {
       const answer = await submit(values, node);
       const warn = typeof answer === "object" && answer?.warn;
@@ -212,7 +263,8 @@ export function form(specs, submit, { button = "common.submit", id } = {}) {
       result.textContent = typeof answer === "string" ? answer : answer?.text ?? t("common.done");
     } catch (error) {
       result.className = "result error";
-      result.textContent = error.message;
+      result.replaceChildren(errorNode(error));
+      markField(node, error);
     }
   });
   return node;
@@ -241,13 +293,174 @@ export function section(title, ...children) {
   return el("section", { class: "panel" }, el("h2", {}, t(title)), children);
 }
 
+// When the page last heard from the gateway; while it cannot, what it shows is marked stale
+// with its age (the gateway out of reach is said in words, never "Failed to fetch").
+let heardAt = Date.now();
+let staleTimer = null;
+
+function minutesAgo(moment) {
+  return Math.max(0, Math.round((Date.now() - moment) / 60000));
+}
+
+function showStale() {
+  document.body.classList.add("stale");
+  notice(t("common.offline_since", { time: formatTime(new Date(heardAt).toISOString(), true), minutes: minutesAgo(heardAt) }), "error");
+}
+
+export function markStale() {
+  if (document.body.classList.contains("stale")) return;
+  showStale();
+  staleTimer = setInterval(showStale, 30000);
+}
+
+export function markFresh() {
+  heardAt = Date.now();
+  if (!document.body.classList.contains("stale")) return;
+  document.body.classList.remove("stale");
+  clearInterval(staleTimer);
+  document.getElementById("notice").hidden = true;
+}
+
+function failed(error) {
+  if (error instanceof ApiError && error.code === "offline") markStale();
+  else notice(error, "error");
+}
+
 // Run `step` now and every `ms` while the page is visible.
 export function every(ms, step) {
   const run = () => {
-    if (!document.hidden) step().catch((error) => notice(error.message, "error"));
+    if (!document.hidden) step().then(markFresh, failed);
   };
   run();
   return setInterval(run, ms);
+}
+
+// The gateway's pushed state (GET /api/events): `live("fridges", draw)` calls `draw` with each
+// new body, at once with the last one if it came already. One stream for the whole page.
+const LIVE_EVENTS = ["fridges", "alarms"];
+const liveHandlers = new Map(LIVE_EVENTS.map((name) => [name, []]));
+const liveLatest = new Map();
+
+export function live(name, handler) {
+  liveHandlers.get(name).push(handler);
+  if (liveLatest.has(name)) handler(liveLatest.get(name));
+}
+
+function openLive() {
+  const source = new EventSource("/api/events");
+  for (const name of LIVE_EVENTS) {
+    source.addEventListener(name, (event) => {
+      markFresh();
+      const body = JSON.parse(event.data);
+      liveLatest.set(name, body);
+      for (const handler of liveHandlers.get(name)) {
+        try {
+          handler(body);
+        } catch (error) {
+          notice(error, "error");
+        }
+      }
+    });
+  }
+  source.addEventListener("error", () => {
+    // Signed out while the page was open: the stream is refused; a plain call says why.
+    if (source.readyState === EventSource.CLOSED) api("/api/session").catch(failed);
+    else markStale();
+  });
+}
+
+// -- the open alarms on every page: a banner, a count on the nav, opt-in sound and notice -----
+
+const ALERT_KEY = "coldchain_alert";
+
+function minutesSince(iso) {
+  return iso ? minutesAgo(Date.parse(iso)) : 0;
+}
+
+// The highest tier notified so far (1 at opening).
+export function tierReached(alarm) {
+  return Math.max(1, ...Object.keys(alarm.notified_tiers || {}).map(Number));
+}
+
+export function personName(people, id) {
+  return people?.[id] ?? id;
+}
+
+function alarmLine(alarm, people) {
+  const parts = [
+    `${alarm.place}：${t(`alarm.kind.${alarm.kind}`)}`,
+    alarm.current ? formatTemp(alarm.current.celsius) : null,
+    t("alarm.for_minutes", { minutes: minutesSince(alarm.since || alarm.opened_at) }),
+    t("alarm.tier_reached", { tier: tierReached(alarm) }),
+    alarm.acks.length
+      ? `${t("alarm.acked_by")}${alarm.acks.map((ack) => personName(people, ack.person)).join("、")}`
+      : t("alarm.not_acked"),
+  ];
+  return parts.filter(Boolean).join(" · ");
+}
+
+let alarmsKnown = null; // "id:tier" of each open alarm last shown
+
+function alert(body) {
+  const now = new Set(body.alarms.map((alarm) => `${alarm.id}:${tierReached(alarm)}`));
+  const fresh = alarmsKnown === null ? [] : body.alarms.filter((alarm) => !alarmsKnown.has(`${alarm.id}:${tierReached(alarm)}`));
+  alarmsKnown = now;
+  if (!fresh.length || localStorage.getItem(ALERT_KEY) !== "on") return;
+  beep([880, 660, 880]);
+  if ("Notification" in window && Notification.permission === "granted") {
+    for (const alarm of fresh) new Notification(t("alarm.notify_title"), { body: alarmLine(alarm, body.people), tag: alarm.id });
+  }
+}
+
+// A short tone sequence (Hz) by WebAudio: no sound file to fetch.
+export function beep(tones, seconds = 0.15) {
+  const Context = window.AudioContext || window.webkitAudioContext;
+  if (!Context) return;
+  const audio = new Context();
+  tones.forEach((hz, index) => {
+    const osc = audio.createOscillator();
+    const gain = audio.createGain();
+    osc.frequency.value = hz;
+    gain.gain.value = 0.2;
+    osc.connect(gain).connect(audio.destination);
+    osc.start(audio.currentTime + index * seconds);
+    osc.stop(audio.currentTime + (index + 1) * seconds * 0.9);
+  });
+}
+
+function alertSwitch() {
+  const on = localStorage.getItem(ALERT_KEY) === "on";
+  const button = el("button", { type: "button", class: "lang", id: "alert-switch", "aria-pressed": String(on) }, t(on ? "alarm.alerts_on" : "alarm.alerts_off"));
+  button.addEventListener("click", async () => {
+    const next = localStorage.getItem(ALERT_KEY) !== "on";
+    if (next && "Notification" in window && Notification.permission === "default") await Notification.requestPermission();
+    localStorage.setItem(ALERT_KEY, next ? "on" : "off");
+    button.setAttribute("aria-pressed", String(next));
+    button.textContent = t(next ? "alarm.alerts_on" : "alarm.alerts_off");
+    if (next) beep([660]);
+  });
+  return button;
+}
+
+function drawAlarms(body) {
+  const open = body.alarms.filter((alarm) => alarm.status !== "closed");
+  const banner = document.getElementById("alarm-banner");
+  banner.hidden = open.length === 0;
+  const lines = open.slice(0, 3).map((alarm) => el("a", { href: "/alarms", class: `alarm-line alarm-${alarm.status}`, "data-alarm": alarm.id }, alarmLine(alarm, body.people)));
+  if (open.length > 3) lines.push(el("a", { href: "/alarms" }, t("alarm.more", { count: open.length - 3 })));
+  banner.replaceChildren(...lines);
+  const link = document.querySelector('#nav a[data-nav="alarms"]');
+  if (link) {
+    link.querySelector(".count")?.remove();
+    link.querySelector(".sr-only")?.remove();
+    if (open.length) {
+      link.append(
+        el("span", { class: "count", "aria-hidden": "true" }, String(open.length)),
+        el("span", { class: "sr-only" }, t("alarm.count", { count: open.length })),
+      );
+    }
+  }
+  alert(body);
 }
 
 async function loadStrings() {
@@ -263,9 +476,11 @@ function drawShell() {
   const here = session.nav.find((name) => location.pathname === (name === "dashboard" ? "/" : `/${name}`));
   for (const name of session.nav) {
     const href = name === "dashboard" ? "/" : `/${name}`;
-    nav.appendChild(el("a", { href, class: name === here ? "here" : null }, t(`nav.${name}`)));
+    nav.appendChild(el("a", { href, class: name === here ? "here" : null, "data-nav": name, "aria-current": name === here ? "page" : null }, t(`nav.${name}`)));
   }
   document.getElementById("who").textContent = session.display;
+  document.getElementById("who").after(alertSwitch());
+  document.getElementById("notice").before(el("div", { id: "alarm-banner", class: "alarm-banner", role: "alert", hidden: true }));
   const switcher = document.getElementById("lang");
   switcher.textContent = lang === "zh" ? "English" : "中文";
   switcher.addEventListener("click", () => {
@@ -282,12 +497,14 @@ function drawShell() {
 export async function start(render) {
   await loadStrings();
   drawShell();
+  live("alarms", drawAlarms);
+  openLive();
   const main = document.getElementById("main");
   main.replaceChildren();
   try {
     await render(main);
   } catch (error) {
-    notice(error.message, "error");
+    failed(error);
   }
 }
 

@@ -1,10 +1,10 @@
-// Dashboard: every compartment, its temperature against its range, and the last 24 h.
-// Values refresh every few seconds from /api/fridges; the sparklines once a minute.
+// Dashboard: every compartment, its temperature against its range, and the last 24 h; an open
+// alarm of a compartment on its card (tier reached, who is on site, how long, current and peak,
+// the doses held). Values are pushed by the gateway (live); the sparklines redraw once a minute.
 
 import { sparkline, seriesPoints } from "./chart.js";
-import { api, el, every, formatRange, formatTemp, formatTime, holdsBanner, notice, start, t } from "./core.js";
+import { api, available, el, formatRange, formatTemp, formatTime, holdsBanner, live, notice, personName, start, t, tierReached } from "./core.js";
 
-const REFRESH_MS = 3000;
 const SPARK_MS = 60000;
 
 function fridgeHref(ref) {
@@ -19,9 +19,31 @@ function card(item) {
     el("div", { class: "temp" }),
     el("div", { class: "state" }),
     el("div", { class: "meta" }, el("span", { class: "range" }), el("span", { class: "taken" })),
+    el("div", { class: "card-alarm", hidden: true }),
     el("div", { class: "spark" }),
   );
   return node;
+}
+
+function minutesSince(iso) {
+  return Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 60000));
+}
+
+// The open alarm of a compartment, and what it holds, in a few lines on its card.
+function drawAlarm(node, alarm, people, hold) {
+  const box = node.querySelector(".card-alarm");
+  box.hidden = !alarm;
+  if (!alarm) return box.replaceChildren();
+  const peakKey = alarm.kind === "too_cold" ? "alarm.trough_short" : "alarm.peak_short";
+  const acks = alarm.acks.map((ack) => personName(people, ack.person)).join("、");
+  box.replaceChildren(
+    el("div", { class: "alarm-kind" }, `${t(`alarm.kind.${alarm.kind}`)} · ${t("alarm.for_minutes", { minutes: minutesSince(alarm.since || alarm.opened_at) })}`),
+    el("div", {}, t("alarm.tier_reached", { tier: tierReached(alarm) }), " · ", acks ? `${t("alarm.acked_by")}${acks}` : t("alarm.not_acked")),
+    alarm.current
+      ? el("div", {}, t("alarm.current", { temp: formatTemp(alarm.current.celsius), at: formatTime(alarm.current.at) }), alarm.peak ? ` · ${t(peakKey, { temp: formatTemp(alarm.peak.celsius) })}` : "")
+      : null,
+    hold ? el("div", { class: "held" }, t("alarm.held", { doses: hold.doses, units: hold.packages })) : null,
+  );
 }
 
 function update(node, item) {
@@ -52,10 +74,24 @@ start(async (main) => {
   const spark = (item) =>
     drawSparkline(cards.get(item.ref), item)
       .then((count) => drawn.set(item.ref, count))
-      .catch((error) => notice(error.message, "error"));
+      .catch((error) => notice(error, "error"));
 
-  every(REFRESH_MS, async () => {
-    latest = await api("/api/fridges");
+  let alarms = { alarms: [], people: {} };
+  let holds = new Map();
+  const withHolds = await available("/api/ledger/holds").catch(() => false);
+  const drawAlarms = () => {
+    for (const [ref, node] of cards) {
+      const alarm = alarms.alarms.find((one) => one.subject === ref && one.status !== "closed");
+      drawAlarm(node, alarm, alarms.people, holds.get(ref));
+    }
+  };
+  const refreshHolds = async () => {
+    if (!withHolds) return;
+    const body = await api("/api/ledger/holds");
+    holds = new Map(body.holds.map((hold) => [hold.compartment, hold]));
+  };
+  live("fridges", (body) => {
+    latest = body;
     for (const item of latest) {
       if (!cards.has(item.ref)) {
         const node = card(item);
@@ -69,6 +105,13 @@ start(async (main) => {
     const bad = latest.filter((item) => item.status !== "in_range").length;
     summary.textContent = t("dash.summary", { total: latest.length, bad });
     summary.className = bad ? "summary warn" : "summary";
+    drawAlarms();
+  });
+  live("alarms", (body) => {
+    alarms = body;
+    refreshHolds()
+      .catch((error) => notice(error, "error"))
+      .finally(drawAlarms);
   });
   setInterval(() => {
     for (const item of latest) spark(item);

@@ -2,7 +2,7 @@
 // excursions recorded, the stability data's proposal for a batch or package, and the
 // disposition (usable or discard, with the VVM read); a discard asks to scrap what is on hand.
 
-import { api, available, el, every, form, formatTime, holdsBanner, may, section, session, start, t, table } from "./core.js";
+import { api, available, el, errorNode, every, form, formatTime, holdsBanner, may, section, session, start, t, table } from "./core.js";
 
 const BASE = "/api/ledger";
 const REFRESH_MS = 30000;
@@ -94,7 +94,7 @@ function dispositionForm(changed) {
     try {
       shown.replaceChildren(proposalView(await api(`${BASE}/excursions/proposal?${query}`)));
     } catch (error) {
-      shown.replaceChildren(el("p", { class: "error" }, error.message));
+      shown.replaceChildren(errorNode(error, "p"));
     }
   };
   node.insertBefore(el("button", { type: "button", id: "propose", on: { click: propose } }, t("excursions.propose")), node.querySelector("button[type=submit]"));

@@ -102,7 +102,7 @@ start(async (main) => {
   );
   const pick = (span) => {
     for (const button of buttons) button.classList.toggle("on", button.dataset.span === span);
-    draw(holder, item, span).catch((error) => notice(error.message, "error"));
+    draw(holder, item, span).catch((error) => notice(error, "error"));
   };
   main.append(
     el("p", {}, el("a", { href: "/" }, t("fridge.back"))),

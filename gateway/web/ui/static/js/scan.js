@@ -1,7 +1,7 @@
 // A scan box: a keyboard-wedge scanner types the code into the focused input and presses
 // Enter. Each scan gets its own event id so a repeated request has one effect.
 
-import { el, t } from "./core.js";
+import { beep, el, errorNode, t } from "./core.js";
 
 // Not crypto.randomUUID: that needs HTTPS, and the gateway is usually reached over plain HTTP.
 export function eventId() {
@@ -19,14 +19,22 @@ export function scanBox(id, onScan) {
     const code = input.value.trim();
     input.value = "";
     if (!code) return;
-    const line = el("li", {}, el("code", {}, code), " ", el("span", {}, t("common.working")));
+    // Accepted and refused differ in shape (mark, border) and sound, not in colour alone.
+    const mark = el("span", { class: "mark", "aria-hidden": "true" }, "…");
+    const line = el("li", {}, mark, el("code", {}, code), " ", el("span", {}, t("common.working")));
     log.prepend(line);
     try {
-      line.lastChild.textContent = await onScan(code);
+      const answer = await onScan(code);
+      line.lastChild.textContent = answer;
       line.lastChild.className = "ok";
+      line.className = "accepted";
+      mark.textContent = "✓";
+      beep([1320], 0.12);
     } catch (error) {
-      line.lastChild.textContent = error.message;
-      line.lastChild.className = "error";
+      line.lastChild.replaceWith(errorNode(error));
+      line.className = "refused";
+      mark.textContent = "✗";
+      beep([220, 180], 0.25);
     }
     input.focus();
   });

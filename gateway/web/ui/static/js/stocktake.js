@@ -1,7 +1,7 @@
 // Stocktake (盘点): scan every package on the shelf into a list, compare it with the books
 // (账苗一致); a difference is corrected by an adjustment with its reason.
 
-import { api, el, form, may, section, t, table } from "./core.js";
+import { api, el, errorNode, form, may, section, t, table } from "./core.js";
 import { eventId } from "./scan.js";
 
 const STOCK = "/api/ledger/stock";
@@ -72,7 +72,7 @@ function stocktakeForm(adjustment) {
       result.replaceChildren(reportView(report, adjustment));
     } catch (error) {
       status.className = "result error";
-      status.textContent = error.message;
+      status.replaceChildren(errorNode(error));
     }
   });
   return el("div", {}, el("p", { class: "muted" }, t("stocktake.hint")), node, result);
