@@ -19,6 +19,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from gateway.auth.policy import ForbiddenError
 from gateway.core.errors import ColdchainError, StoreError
+from gateway.web.error_pages import PAGE_STATUSES, error_page
 from gateway.web.json_http import dumps, refusal, refusal_body, refused
 from ledger.errors import (
     DuplicatePersonError,
@@ -61,12 +62,16 @@ async def edge_middleware(
         if answer.status < 400 or answer.content_type == "application/json":
             raise
         if not request.path.startswith(_API):
+            if answer.status in PAGE_STATUSES and answer.content_type != "text/html":
+                return error_page(answer.status, answer.text or "")
             raise
         return _json(answer.status, answer.text or answer.reason, answer.headers.get("Allow"))
     except ColdchainError as error:
         raise answer_for(error) from None
     except Exception:
         log.exception("%s %s failed: a bug in the gateway", request.method, request.path)
+        if not request.path.startswith(_API):
+            return error_page(500)
         return _json(500, "internal error; the gateway's log has it")
 
 

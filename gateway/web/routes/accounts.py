@@ -228,13 +228,14 @@ def _local_next(value: str) -> str:
 
 _TEXT = {
     "zh": {
-        "title": "冷链网关 · 登录",
-        "setup_title": "冷链网关 · 首次设置",
+        "title": "冷链监测 · 登录",
+        "setup_title": "冷链监测 · 首次设置",
         "name": "账号",
         "display_name": "姓名",
         "password": "密码",
         "submit": "登录",
         "create": "创建管理员并登录",
+        "brand": "冷链监测",
         "switch": "English",
         "signed_in": "当前已登录：",
         "wrong": "账号或密码错误。",
@@ -244,13 +245,14 @@ _TEXT = {
         "expired": "登录已过期，请重新登录。",
     },
     "en": {
-        "title": "Cold chain gateway · Sign in",
-        "setup_title": "Cold chain gateway · First-run setup",
+        "title": "Cold-chain monitoring · Sign in",
+        "setup_title": "Cold-chain monitoring · First-run setup",
         "name": "Account",
         "display_name": "Full name",
         "password": "Password",
         "submit": "Sign in",
         "create": "Create the admin and sign in",
+        "brand": "Cold-chain monitoring",
         "switch": "中文",
         "signed_in": "Signed in as: ",
         "wrong": "Wrong account name or password.",
@@ -267,25 +269,19 @@ _PAGE = """<!doctype html>
 <html lang="{html_lang}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title>
-<style>
-body {{ font-family: sans-serif; margin: 0; padding: 1.5em; background: #f4f6f8; }}
-main {{ max-width: 24em; margin: 0 auto; background: #fff; padding: 1.5em;
-  border-radius: 8px; }}
-label {{ display: block; margin-top: 1em; }}
-input {{ width: 100%; box-sizing: border-box; font-size: 1.1em; padding: 0.5em; }}
-button {{ margin-top: 1.5em; width: 100%; font-size: 1.1em; padding: 0.7em; }}
-.problem {{ color: #b00020; }}
-nav {{ text-align: right; }}
-</style></head>
-<body><main>
-<nav><a href="{switch_href}">{switch}</a></nav>
+<link rel="stylesheet" href="/static/app.css">
+</head>
+<body>
+<header class="bar"><span class="brand">{brand}</span>
+<a class="lang" href="{switch_href}">{switch}</a></header>
+<main class="plain"><section class="panel sign-in">
 <h1>{title}</h1>
 {content}
-</main></body></html>
+</section></main></body></html>
 """
 
-# The pages load nothing from elsewhere and run no script.
-_CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
+# The pages load the stylesheet from here and nothing else, and run no script.
+_CSP = "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'"
 
 
 def _page(status: int, lang: str, title_key: str, content: str, switch_href: str) -> web.Response:
@@ -293,6 +289,7 @@ def _page(status: int, lang: str, title_key: str, content: str, switch_href: str
     body = _PAGE.format(
         html_lang="en" if lang == "en" else "zh-CN",
         title=escape(text[title_key]),
+        brand=escape(text["brand"]),
         switch=escape(text["switch"]),
         switch_href=escape(switch_href),
         content=content,

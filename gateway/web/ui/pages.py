@@ -21,6 +21,7 @@ from aiohttp import web
 
 from gateway.auth.policy import Action, User
 from gateway.web.access import Handler, current_user
+from gateway.web.error_pages import error_page
 from gateway.web.keys import settings_of
 
 SECURITY_HEADERS = {
@@ -82,10 +83,10 @@ def _page_handler(screen: Screen) -> Handler:
         if user is None:
             raise web.HTTPFound(f"/login?next={quote(request.path_qs, safe='/')}")
         if not user.may(screen.action):
-            raise web.HTTPForbidden(
-                text=f"{user.name}: your roles do not include {screen.action.value}; "
+            return error_page(
+                403,
+                f"{user.name}: your roles do not include {screen.action.value}; "
                 "ask the admin for a role that does",
-                headers=SECURITY_HEADERS,
             )
         settings = settings_of(request)
         if "ref" in request.match_info:
@@ -95,10 +96,10 @@ def _page_handler(screen: Screen) -> Handler:
                 for compartment in fridge.compartments
             }
             if request.match_info["ref"] not in refs:
-                raise web.HTTPNotFound(
-                    text=f"no fridge compartment {request.match_info['ref']!r}; "
+                return error_page(
+                    404,
+                    f"no fridge compartment {request.match_info['ref']!r}; "
                     "open the dashboard at / to pick one",
-                    headers=SECURITY_HEADERS,
                 )
         body = shell(screen, user, settings.unit.code, settings.gateway.number)
         return web.Response(
