@@ -11,6 +11,7 @@ from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient
 
 from gateway.auth.policy import Role
+from gateway.web.keys import RECORDER
 from probes.reading import ProbeStatus, Reading
 from tests.web.conftest import Site, sign_in
 
@@ -33,7 +34,7 @@ async def test_a_signed_in_page_gets_the_state_then_each_new_reading(
     site: Site, client: Client
 ) -> None:
     await sign_in(client, Role.VACCINATOR.value)
-    recorder = asyncio.create_task(site.context.recorder.run())
+    recorder = asyncio.create_task(site.app[RECORDER].run())
     try:
         async with client.get("/api/events") as stream:
             assert stream.headers["Content-Type"] == "text/event-stream"
@@ -43,7 +44,7 @@ async def test_a_signed_in_page_gets_the_state_then_each_new_reading(
             probe = first["fridges"][0]["probes"][0]["code"]
             assert first["fridges"][0]["temperature"] is None
 
-            await site.context.recorder.put(Reading(probe, site.clock.now(), ProbeStatus.OK, 4.2))
+            await site.app[RECORDER].put(Reading(probe, site.clock.now(), ProbeStatus.OK, 4.2))
             await site.clock.advance(5)  # the recorder's flush interval
             name, fridges = await _next_event(stream)
     finally:
