@@ -19,7 +19,8 @@ from pydantic import ValidationError
 
 from gateway.ops.certificates import CA_CERT, CA_KEY, SERVER_CERT, SERVER_KEY
 from gateway.ops.install import apply, default_executable, layout_for, plan
-from gateway.settings import HttpSettings
+from gateway.ops.status import fetch_health, health_url, local_trust
+from gateway.settings import HttpSettings, load_settings
 from tests.e2e.support import CLINIC_HEADER, GatewayProcess
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -91,5 +92,8 @@ async def test_the_gateway_serves_https_with_its_certificate(tmp_path: Path) -> 
             "-verify_return_error", "-verify_ip", "127.0.0.1",
         )  # fmt: skip
         assert re.search(r"Verify return code: 0 \(ok\)", checked.stdout), checked.stdout[-800:]
+        http = load_settings(config).http.model_copy(update={"port": port})
+        health = await fetch_health(health_url(http), trust=local_trust(http))
+        assert health is not None, "coldchain status trusts the gateway's own CA"
     finally:
         await gateway.kill()
