@@ -10,7 +10,6 @@ Optional subsystems are imported only when the configuration uses them (memory o
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,7 +29,8 @@ from gateway.recorder import Recorder, run_retention
 from gateway.reports.schedule import run_monthly_reports
 from gateway.runtime.drivers import DriverFactory, DriverPool
 from gateway.runtime.forwarders import Forwarders, open_forwarders
-from gateway.runtime.service import Job, Service, SettingsJob, Stage, Work
+from gateway.runtime.ledger import open_ledger
+from gateway.runtime.service import Job, Service, SettingsJob, Stage
 from gateway.settings import Settings, load_settings
 from gateway.sources import open_sources
 from gateway.storage import registry
@@ -48,8 +48,6 @@ if TYPE_CHECKING:
     from gateway.commissioning.desk import CommissioningDesk
     from gateway.forward.mqtt import Command
     from gateway.ledgers.book import LedgerBook
-    from gateway.ledgers.excursion_service import ExcursionService
-    from gateway.ledgers.tasks import LedgerJobs
     from gateway.storage.audit_log import AuditLog
     from gateway.storage.disk_budget import DiskBudget
     from gateway.storage.scans import ScanListener
@@ -144,7 +142,7 @@ async def build(
         from gateway.alarms.presence import presence_listener
 
         listeners.append(presence_listener(alarms, settings.unit.code, acting.for_scan))
-    ledger = _open_ledger(
+    ledger = open_ledger(
         settings,
         clock,
         resources,
@@ -304,79 +302,6 @@ def _open_alarms(
     return resources.enter_context(
         AlarmService(settings, clock, settings.gateway.data_dir, recorder, links, readings=store)
     )
-
-
-@dataclass(slots=True)
-class Ledger:
-    """With a `[ledger]`: the ledgers, the excursion service over them and the readings, and
-    the ledger's jobs (uploads, daily jobs, scan stations placing into compartments through
-    the excursion service's stock locations)."""
-
-    book: LedgerBook | None = None
-    excursions: ExcursionService | None = None
-    jobs: LedgerJobs | None = None
-
-    def services(self) -> list[Service]:
-        services: list[Service] = []
-        if self.jobs is not None:
-            services += [
-                Job(name, Stage.JOBS, functools.partial(_made, job))
-                for name, job in self.jobs.tasks()
-            ]
-        if self.excursions is not None:
-            excursions = self.excursions
-
-            def place(settings: Settings) -> None:
-                excursions.settings = settings
-
-            services.append(
-                Job(
-                    "excursions",
-                    Stage.JOBS,
-                    excursions.run,
-                    on_reload=place,
-                    health=excursions.health,
-                )
-            )
-        return services
-
-
-def _made(work: Work) -> Work:
-    """A coroutine made before its service runs (the ledger's jobs)."""
-    return work
-
-
-def _open_ledger(
-    settings: Settings,
-    clock: Clock,
-    resources: contextlib.AsyncExitStack,
-    *,
-    config_path: Path | None,
-    store: ReadingStore,
-    alarms: AlarmService | None,
-    acting: Acting,
-) -> Ledger:
-    if settings.ledger is None:
-        return Ledger()
-    from gateway.ledgers.book import open_configured
-    from gateway.ledgers.excursion_service import open_excursions
-    from gateway.ledgers.tasks import LedgerJobs
-
-    book = open_configured(
-        settings.ledger,
-        settings.gateway.data_dir,
-        clock,
-        unit_code=settings.unit.code,
-        unit_name=settings.unit.name,
-    )
-    resources.callback(book.close)
-    excursions = open_excursions(
-        settings, clock, book, store, alarms=alarms, config_path=config_path
-    )
-    jobs = LedgerJobs(
-        book, settings, clock, alarms, acting.for_scan, locations=excursions.locations
-    )
-    return Ledger(book, excursions, jobs)
 
 
 def _commissioning(
