@@ -110,6 +110,8 @@ async def test_a_warm_compartment_is_held_at_once_and_its_hold_becomes_the_quara
 
                 stock.administer(hepb(3), event_id="dose-3", actor="李医生")  # the freezer is fine
                 locations.move([hepb(1)], FROZEN, event_id="rescue", actor="王芳")  # out: allowed
+                with pytest.raises(HoldError, match="F1/冷藏 is on hold"):  # but still held
+                    stock.administer(hepb(1), event_id="dose-rescued", actor="李医生")
                 with pytest.raises(StockError, match="say why"):
                     service.override_hold(COLD, "wang.fang", " ")
                 overridden = service.override_hold(COLD, "wang.fang", "接种门诊仅剩此批，已评估")
@@ -133,15 +135,17 @@ async def test_a_warm_compartment_is_held_at_once_and_its_hold_becomes_the_quara
                     device.channels[0], scenario=build_scenario("steady", seed=1)
                 )
                 await minutes(10)
-                # Cleared: the next check records the excursion (the poll is an hour away).
-                assert service.holds() == []
+                # Cleared: the next dose's hold check records the excursion (the poll is an hour
+                # away), and the quarantine refuses it.
+                assert service.recorded == 0
+                with pytest.raises(StockError, match="quarantined: it was in F1/冷藏"):
+                    stock.administer(hepb(1), event_id="dose-4", actor="李医生")
                 assert service.recorded == 1
+                assert service.holds() == []
                 (excursion_id,) = service.quarantine.excursion_ids()
                 excursion = service.quarantine.excursion(excursion_id)
                 assert excursion is not None
                 assert sorted(u.code for u in excursion.units) == [hepb(1), hepb(2)]
-                with pytest.raises(StockError, match="quarantined: it was in F1/冷藏"):
-                    stock.administer(hepb(1), event_id="dose-4", actor="李医生")
                 # Not held any more; and the refused receipt had left nothing behind.
                 locations.receive_into(covid(1), COLD, event_id="in-5", actor="王芳")
                 service.quarantine.dispose(

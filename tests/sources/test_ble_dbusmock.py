@@ -183,3 +183,73 @@ async def test_adapter_absent_then_plugged_then_dead_then_back(
             os.environ.pop("DBUS_SYSTEM_BUS_ADDRESS", None)
         else:
             os.environ["DBUS_SYSTEM_BUS_ADDRESS"] = saved
+
+
+def _recorded(service_data: dict[str, bytes]) -> dict[str, Any]:
+    return {
+        "ServiceData": dbus.Dictionary(
+            {uuid: dbus.Array(data, signature="y") for uuid, data in service_data.items()},
+            signature="sv",
+        ),
+        "ManufacturerData": dbus.Dictionary({}, signature="qv"),
+        "RSSI": dbus.Int16(-58),
+    }
+
+
+@pytest.mark.asyncio
+async def test_a_recorded_three_temperature_device_through_bluez_is_read_channel_by_channel(
+    bluez: Any, background: Start, collected: Collected
+) -> None:
+    """bthome-ble's recorded test_bthome_triple_temperature_double_humidity_battery
+    advertisement through bleak's BlueZ backend: three probes on one MAC, one per channel;
+    then the same device advertising humidity only gives none of them a reading."""
+    uuid = "0000fcd2-0000-1000-8000-00805f9b34fb"
+    triple = bytes.fromhex("4002ca0902cf0902cf0803b71803b717015d")
+    humidity_only = bytes.fromhex("4003bf13")
+    probes = [
+        BleProbe(code=f"P{n}", mac=MAC, format=BleFormat.BTHOME, channel=str(n), compartment="F/m")
+        for n in (1, 2, 3)
+    ]
+    settings = BleSettings(scanning_mode="active", backoff_initial_s=0.1, backoff_max_s=0.2)
+    driver = BleDriver(probes, settings, collected.reading, SystemClock())
+    background(driver.run())
+    await eventually(lambda: driver.health.state is AdapterState.SCANNING)
+    path = "/org/bluez/hci0/dev_" + MAC.replace(":", "_")
+    properties = {
+        "Address": dbus.String(MAC),
+        "AddressType": dbus.String("public"),
+        "Alias": dbus.String("bthome"),
+        "Adapter": dbus.ObjectPath("/org/bluez/hci0"),
+        "Paired": dbus.Boolean(False),
+        "Connected": dbus.Boolean(False),
+        "Trusted": dbus.Boolean(False),
+        "Blocked": dbus.Boolean(False),
+        "ServicesResolved": dbus.Boolean(False),
+        "UUIDs": dbus.Array([], signature="s"),
+        **_recorded({uuid: triple}),
+    }
+    bluez.obj.AddObject(
+        path, DEVICE, properties, dbus.Array([], signature="(ssss)"), dbus_interface=MOCK
+    )
+    bluez.obj.EmitSignal(
+        "org.freedesktop.DBus.ObjectManager",
+        "InterfacesAdded",
+        "oa{sa{sv}}",
+        [dbus.ObjectPath(path), dbus.Dictionary({DEVICE: properties}, signature="sa{sv}")],
+        dbus_interface=MOCK,
+    )
+    await eventually(lambda: len(collected.readings) == 3)
+    got = {r.probe: (r.temperature, r.humidity, r.battery) for r in collected.readings}
+    assert got == {
+        "P1": (25.06, 63.27, 93.0),
+        "P2": (25.11, 60.71, 93.0),
+        "P3": (22.55, None, 93.0),
+    }
+    bus = dbus.bus.BusConnection(os.environ["DBUS_SYSTEM_BUS_ADDRESS"])
+    try:
+        device = bus.get_object("org.bluez", path)
+        device.UpdateProperties(DEVICE, _recorded({uuid: humidity_only}), dbus_interface=MOCK)
+    finally:
+        bus.close()
+    await eventually(lambda: driver.health.probes["P1"].packets == 2)
+    assert len(collected.readings) == 3  # no temperature in it: no reading, not the last one

@@ -33,6 +33,19 @@ def compartment_of(db: LedgerDB, code: str, at_ms: int) -> str | None:
 OVERRIDE = "override"
 
 
+def stays(db: LedgerDB, code: str, until_ms: int) -> list[tuple[str, int, int | None]]:
+    """Where a package has been up to `until_ms`: (compartment, from_ms, to_ms or None for
+    where it is now), oldest first."""
+    with db.translated("read location"):
+        rows = db.conn.execute(
+            "SELECT e.compartment, e.at_ms FROM location_units u JOIN location_events e"
+            " ON e.seq = u.event_seq WHERE u.code = ? AND e.at_ms <= ? ORDER BY e.seq",
+            (code, until_ms),
+        ).fetchall()
+    ends: list[int | None] = [*(int(row[1]) for row in rows[1:]), None]
+    return [(str(row[0]), int(row[1]), end) for row, end in zip(rows, ends, strict=False)]
+
+
 @dataclass(frozen=True, slots=True)
 class HoldOverride:
     """A manager's override of a compartment's hold (`action` OVERRIDE), or one movement it

@@ -28,12 +28,12 @@ from gateway.storage.ledger.catalogue import Catalogue
 from gateway.storage.ledger.circulation_queue import CirculationQueue
 from gateway.storage.ledger.db import LedgerDB, from_ms, to_ms
 from gateway.storage.ledger.quarantine import held_reason
-from gateway.storage.ledger.queries import HoldOverride, compartment_of, record_hold_override
+from gateway.storage.ledger.queries import HoldOverride, record_hold_override, stays
 from gateway.storage.ledger.units import UnitCatalogue
 from ledger.circulation_xml import CirculationEvent
 from ledger.codes import Gs1Code, TraceCode, classify
 from ledger.errors import EventConflictError, ScanError, StockError
-from ledger.holds import HoldError, HoldLookup
+from ledger.holds import Hold, HoldError, HoldLookup
 from ledger.shipments import Resolved
 from ledger.tables import load_tables
 from ledger.units import Route, Unit, check_return, issue_route
@@ -149,8 +149,25 @@ class StockLedger:
         if compartment is None or self.holds is None:
             return
         hold = self.holds(compartment)
-        if hold is None:
+        if hold is not None:
+            self._through(hold, action, codes, event_id=event_id, actor=actor)
+
+    def check_package_hold(self, code: str, action: str, *, event_id: str, actor: str) -> None:
+        """The hold of every compartment the package was in while its alarm was open: one
+        moved out of a warm fridge to save it stays held with what was left in there."""
+        if self.holds is None:
             return
+        now_ms = to_ms(self.clock.now())
+        for compartment, _, end_ms in stays(self.db, code, now_ms):
+            hold = self.holds(compartment)
+            if hold is not None and (end_ms is None or end_ms >= to_ms(hold.since)):
+                self._through(hold, action, [code], event_id=event_id, actor=actor)
+                return
+
+    def _through(
+        self, hold: Hold, action: str, codes: Sequence[str], *, event_id: str, actor: str
+    ) -> None:
+        compartment = hold.compartment
         if hold.override is None:
             raise HoldError(action, hold)
         record_hold_override(
@@ -346,10 +363,11 @@ class StockLedger:
         now = self.clock.now()
         state = self._on_hand(item.code, "administer")
         self._expiry_check(item, now)
+        # The hold first: a hold whose alarm has just cleared records the excursion, which the
+        # quarantine check then sees.
+        self.check_package_hold(item.code, "administering", event_id=event_id, actor=actor)
         if (held := held_reason(self.db, item.code)) is not None:
             raise StockError("trace_code", f"{item.code}: {held}")
-        compartment = compartment_of(self.db, item.code, to_ms(now))
-        self.check_hold(compartment, "administering", [item.code], event_id=event_id, actor=actor)
         if state.discard_at is not None and now >= state.discard_at:
             raise StockError(
                 "trace_code",
