@@ -1,10 +1,10 @@
 """Hypothesis profiles, the `property` marker, and the real servers any test may need.
 
 Property tests are deterministic in `make test`: the `ci` profile (the default) derandomizes
-(a fixed seed per test, no example database) and has no deadline. `make fuzz` selects the `fuzz` profile
-(`--hypothesis-profile=fuzz`): fresh seeds, more examples, and the failures it finds kept in
-the local example database (`.hypothesis/`, replayed by the next fuzz run) until each has
-become a plain regression test beside its property.
+(a fixed seed per test, no example database) and has no deadline. `make fuzz` selects the
+`fuzz` profile (`--hypothesis-profile=fuzz`): fresh seeds, more examples, and the failures it
+finds kept in the local example database (`.hypothesis/`, replayed by the next fuzz run) until
+each has become a plain regression test beside its property.
 """
 
 from __future__ import annotations
