@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 
 from probes.reading import ProbeStatus, Reading
@@ -19,3 +20,21 @@ def series(count: int, probes: int = 1, start: float = 0) -> list[Reading]:
         ok(f"P{index % probes}", start + index // probes, 2.0 + index % 60 / 10)
         for index in range(count)
     ]
+
+
+def unchecked_nan() -> Reading:
+    """An ok reading with a NaN temperature that skipped the Reading's own check (a bug in
+    some driver): the store is the last line, and refuses it (SQLite stores NaN as NULL)."""
+    bad = object.__new__(Reading)
+    fields = {
+        "probe": "208601",
+        "taken_at": T0,
+        "status": ProbeStatus.OK,
+        "temperature": math.nan,
+        "humidity": None,
+        "battery": None,
+        "clock_synced": True,
+    }
+    for name, value in fields.items():
+        object.__setattr__(bad, name, value)
+    return bad

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -18,9 +17,9 @@ from gateway.core.errors import StoreError
 from gateway.recorder import Recorder, run_retention
 from gateway.settings import StoreSettings
 from gateway.storage.readings import ReadingStore, StoredReading
-from probes.reading import ProbeStatus, Reading
+from probes.reading import Reading
 
-from .support import T0, ok, series
+from .support import T0, ok, series, unchecked_nan
 
 
 class Harness:
@@ -206,7 +205,7 @@ async def test_a_failed_batch_is_kept_and_retried_first(
 async def test_a_reading_the_store_rejects_is_left_out_alone(
     harness: Harness, caplog: pytest.LogCaptureFixture
 ) -> None:
-    bad = Reading("208601", T0, ProbeStatus.OK, math.nan)
+    bad = unchecked_nan()
     good = series(3)
     for reading in [good[0], bad, *good[1:]]:
         harness.recorder.submit(reading)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import math
 import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -20,7 +19,7 @@ from gateway.storage.registry import READINGS
 from gateway.storage.sqlite_file import SqliteFile
 from probes.reading import ProbeStatus, Reading
 
-from .support import T0, ok, series
+from .support import T0, ok, series, unchecked_nan
 
 
 def test_every_status_round_trips(store: ReadingStore) -> None:
@@ -76,7 +75,7 @@ def test_seq_survives_reopen_after_pruning_the_newest(db_path: Path) -> None:
 
 def test_a_rejected_batch_writes_nothing_and_consumes_no_seq(store: ReadingStore) -> None:
     store.write_batch(series(2))
-    bad = Reading("208601", T0, ProbeStatus.OK, math.nan)
+    bad = unchecked_nan()
     with pytest.raises(InvalidReadingError, match=r"readings\.db"):
         store.write_batch([*series(3), bad])
     assert store.count() == 2
