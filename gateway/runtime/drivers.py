@@ -22,7 +22,7 @@ from gateway.runtime.supervisor import stop_tasks
 from gateway.settings import Settings
 from gateway.sources import Driver, Emit
 from probes.modbus import ModbusBusDriver, devices_on_bus
-from probes.settings import BleProbe, HidScanner, ModbusProbe
+from probes.settings import BleProbe, ModbusProbe
 
 if TYPE_CHECKING:
     from gateway.storage.scans import ScanSink
@@ -55,7 +55,7 @@ class DriverFactory:
         kind, _, name = key.partition(":")
         if kind == "scanner":
             scanner = next(item for item in settings.scanners if item.name == name)
-            if isinstance(scanner, HidScanner):
+            if scanner.kind == "hid":
                 from probes.scanner_hid import HidScannerDriver
 
                 return HidScannerDriver(scanner, self._scans, self._clock, synced=self._synced)
