@@ -68,7 +68,8 @@ class LedgerBook:
     unit_name: str = ""
     """This clinic's name as configured ([unit] name): 发证单位 on the papers."""
     queued: asyncio.Event = field(default_factory=asyncio.Event)
-    """Set when a record version was queued for upload (see `SignallingVaccinations`)."""
+    """Set when a record version or a circulation message was queued for upload (see
+    `SignallingVaccinations` and `StockLedger.on_queued`)."""
     catalogue_problems: list[str] = field(default_factory=list)
     """Shipment and unit files that could not be imported at start (shown in /api/health)."""
 
@@ -102,10 +103,11 @@ def open_ledger_book(
     db = LedgerDB.in_folder(data_dir)
     tables = tables or load_tables()
     catalogue = Catalogue(db)
-    stock = StockLedger(
-        db, catalogue, clock, unit_code=unit_code, scrap_reasons=tables.scrap_reasons
-    )
     queued = asyncio.Event()
+    stock = StockLedger(
+        db, catalogue, clock, unit_code=unit_code, scrap_reasons=tables.scrap_reasons,
+        on_queued=queued.set,
+    )  # fmt: skip
     return LedgerBook(
         db=db,
         catalogue=catalogue,

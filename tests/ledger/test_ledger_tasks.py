@@ -179,11 +179,13 @@ async def test_realtime_upload_right_after_each_dose(world: World, clock: FakeCl
         await wait_until(lambda: ("d1", 1) in world.platform.accepted, "d1 accepted")
         world.book.vaccinations.correct("d1", reason="部位录错", actor=ACTOR, site_code="2")
         await wait_until(lambda: ("d1", 2) in world.platform.accepted, "the correction sent")
+        world.book.stock.receive(code(HEPB, 20), event_id="late", actor=ACTOR)  # no time passes
+        await wait_until(lambda: ("late", 1) in world.platform.moved, "the receipt sent at once")
     finally:
         await stop(upload)
     health = jobs.health()
     assert health["queue_length"] == 0
-    assert health["last_upload"]["outcome"] == "HTTP 200"
+    assert health["last_upload"]["outcome"] == "HTTP 200 (receive messages)"
     assert health["upload_failures"] == 0
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -128,6 +128,7 @@ class StockLedger:
     def __init__(
         self, db: LedgerDB, catalogue: Catalogue, clock: Clock, *, unit_code: str = "",
         scrap_reasons: Mapping[str, str] | None = None, holds: HoldLookup | None = None,
+        on_queued: Callable[[], None] | None = None,
     ) -> None:  # fmt: skip
         self.db = db
         self.catalogue = catalogue
@@ -139,6 +140,8 @@ class StockLedger:
         )
         self.holds = holds
         """The holds of the compartments (the gateway's alarms); None: nothing is held."""
+        self.on_queued = on_queued
+        """Called when a movement queued its circulation message for upload."""
 
     def check_hold(
         self, compartment: str | None, action: str, codes: Sequence[str], *, event_id: str,
@@ -662,6 +665,8 @@ class StockLedger:
                 upload.approved_by, reason,
             )  # fmt: skip
             CirculationQueue.enqueue(self.db.conn, message, now)
+            if self.on_queued is not None:
+                self.on_queued()
 
 
 def _local(moment: datetime) -> str:
