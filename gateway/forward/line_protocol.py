@@ -24,12 +24,11 @@ Backslashes: InfluxDB 1.x keeps `\\\\` as two backslashes, 2.x reads it as one, 
 lone backslash before an ordinary character as it is. So a backslash is written as is, except
 where the versions would disagree (at the end of a value, or before a space, comma, equals sign
 or another backslash): there it becomes `/`. Tested against influxd 1.6 and VictoriaMetrics.
-Non-finite floats (NaN, inf) cannot be written and are left out.
+Non-finite floats (NaN, inf) cannot be written; a `Reading` never holds one.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable, Sequence
 
@@ -102,12 +101,11 @@ class LineEncoder:
     def line(self, item: StoredReading) -> str:
         reading = item.reading
         fields = []
-        isfinite = math.isfinite
-        if reading.temperature is not None and isfinite(reading.temperature):
+        if reading.temperature is not None:
             fields.append(f"temperature={_number(reading.temperature)}")
-        if reading.humidity is not None and isfinite(reading.humidity):
+        if reading.humidity is not None:
             fields.append(f"humidity={_number(reading.humidity)}")
-        if reading.battery is not None and isfinite(reading.battery):
+        if reading.battery is not None:
             fields.append(f"battery={_number(reading.battery)}")
         fields.append(f"status={STATUS_CODES[reading.status]}i")
         if not reading.clock_synced:

@@ -6,6 +6,7 @@ import math
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -38,9 +39,13 @@ def test_a_disconnected_reading_writes_the_status_only() -> None:
     assert "temperature" not in encoder().line(item)
 
 
-def test_non_finite_values_are_left_out() -> None:
-    item = StoredReading(3, Reading("208601", AT, ProbeStatus.OK, 4.0, math.nan, math.inf))
-    assert " temperature=4.0,status=0i " in encoder().line(item)
+@pytest.mark.parametrize(("humidity", "battery"), [(math.nan, None), (None, math.inf)])
+def test_non_finite_values_never_reach_a_line(
+    humidity: float | None, battery: float | None
+) -> None:
+    """Line protocol cannot carry NaN or inf: a reading holding one cannot be made."""
+    with pytest.raises(ValueError, match="is not a number"):
+        Reading("208601", AT, ProbeStatus.OK, 4.0, humidity, battery)
 
 
 def test_unknown_probe_is_written_with_its_code_only() -> None:
