@@ -8,6 +8,7 @@ import contextlib
 import logging
 import os
 import secrets
+import signal
 import socket
 import sys
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -121,7 +122,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def _stop_while_starting(signum: int, frame: object) -> None:
+    """SIGTERM before the gateway listens for it: nothing was measured yet; unwind and exit 0
+    (the stores opened so far close on the way out)."""
+    raise SystemExit(0)
+
+
 def _run(args: argparse.Namespace) -> int:
+    signal.signal(signal.SIGTERM, _stop_while_starting)
     settings = load_settings(args.config)
     refuse_public_secrets(settings, args.config)
     os.umask(PRIVATE_UMASK)
@@ -137,6 +145,7 @@ def refuse_public_secrets(settings: Settings, path: Path) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    signal.signal(signal.SIGTERM, _stop_while_starting)
     os.umask(PRIVATE_UMASK)
     return asyncio.run(run_demo(args))
 
