@@ -9,19 +9,21 @@ and out; refusals as described there.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from datetime import date
 from typing import Annotated, Any, Literal
 
 from aiohttp import web
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from gateway.auth.policy import Action, User, shown_to
 from gateway.core.clinic_time import CLINIC_TZ
 from gateway.ledgers.book import LedgerBook
 from gateway.storage.ledger.audit import ReadAudit
+from gateway.storage.ledger.queries import read_meta, write_meta
 from gateway.web import sizes
-from gateway.web.access import add_route, require
+from gateway.web.access import HTML, add_route, require
 from gateway.web.audit_note import note
 from gateway.web.json_http import json_response, parse_body, read_text, refusal
 from gateway.web.query import query_whole
@@ -42,6 +44,7 @@ from ledger.codes import FridgeLabel, IdCardScan, TraceCode, classify
 from ledger.errors import CatalogueError, ScanError, StockError
 from ledger.shipments import Resolved
 from ledger.summaries import SummaryTable, daily_tables
+from ledger.summary_sheet import TITLES, sheets_csv, sheets_html, summary_sheets
 from ledger.vaccination_records import DoseRecord
 
 MAX_READS = 1000
@@ -73,6 +76,14 @@ def add_ledger_routes(app: web.Application, book: LedgerBook) -> None:
     )
     add_route(app, "GET", "/api/ledger/upload/rates", rates, Action.UPLOAD_VIEW, query=("day",))
     add_route(app, "GET", "/api/ledger/summaries", summaries, Action.UPLOAD_VIEW, query=("day",))
+    add_route(
+        app, "GET", "/api/ledger/summaries/sheet", summary_sheet, Action.UPLOAD_VIEW,
+        query=("day", "by", "format"), produces=HTML,
+    )  # fmt: skip
+    add_route(
+        app, "PUT", "/api/ledger/summaries/survey", put_survey, Action.CATALOGUE_IMPORT,
+        body=SurveyBody,
+    )  # fmt: skip
     add_route(
         app,
         "GET",
@@ -399,6 +410,83 @@ async def summaries(request: web.Request) -> web.Response:
     return json_response(
         {"day": day.isoformat(), "tables": {by: _table_json(t) for by, t in tables.items()}}
     )
+
+
+class SurveyBody(Body):
+    """摸底总人数 per group of one table: age group labels or crowd category codes."""
+
+    by: Literal["age_group", "crowd_category"]
+    counts: Annotated[
+        dict[Annotated[str, StringConstraints(max_length=sizes.CODE)], Annotated[int, Field(ge=0)]],
+        Field(max_length=64),
+    ]
+
+
+def _survey(book: LedgerBook, by: str) -> dict[str, int]:
+    text = read_meta(book.db, f"survey:{by}")
+    return {} if text is None else {str(k): int(v) for k, v in json.loads(text).items()}
+
+
+async def put_survey(request: web.Request) -> web.Response:
+    """Set 摸底总人数 of the groups of one table (those not named are left as they were)."""
+    require(request, Action.CATALOGUE_IMPORT)
+    body = await parse_body(request, SurveyBody)
+    book = request.app[BOOK]
+    groups = (
+        {group.label for group in book.tables.age_groups}
+        if body.by == "age_group"
+        else set(book.tables.crowd_categories)
+    )
+    unknown = sorted(set(body.counts) - groups)
+    if unknown:
+        raise refusal(
+            web.HTTPUnprocessableEntity,
+            [
+                (
+                    "counts",
+                    f"{unknown[0]!r} is not a group of {body.by} ({', '.join(sorted(groups))})",
+                )
+            ],
+        )
+    with ledger_refusals():
+        counts = _survey(book, body.by) | body.counts
+        write_meta(book.db, {f"survey:{body.by}": json.dumps(counts, ensure_ascii=False)})
+    note(request, f"摸底总人数 of {body.by} set for {len(body.counts)} group(s)")
+    return json_response({"by": body.by, "counts": counts})
+
+
+async def summary_sheet(request: web.Request) -> web.Response:
+    """表1/表2 of `day` as the forms lay them out: `format=html` (printable, default), `csv`
+    or `json`; `by=age_group` (default) or `crowd_category`."""
+    require(request, Action.UPLOAD_VIEW)
+    book = request.app[BOOK]
+    day = query_day(request, book)
+    by = request.query.get("by", "age_group")
+    shape = request.query.get("format", "html")
+    if by not in TITLES:
+        raise refusal(web.HTTPBadRequest, [("by", f"{by!r}: give age_group or crowd_category")])
+    if shape not in {"html", "csv", "json"}:
+        raise refusal(web.HTTPBadRequest, [("format", f"{shape!r}: give html, csv or json")])
+    with ledger_refusals():
+        table = _tables_until(book, book.vaccinations.current_records(), day)[by]
+        sheets = summary_sheets(table, book.tables, _survey(book, by))
+        name = book.clinic_name()
+    if shape == "csv":
+        return web.Response(
+            body=("\ufeff" + sheets_csv(sheets)).encode("utf-8"),
+            content_type="text/csv",
+            charset="utf-8",
+            headers={"Content-Disposition": f'attachment; filename="summary-{by}-{day}.csv"'},
+        )
+    if shape == "json":
+        return json_response({"day": day.isoformat(), "by": by, "sheets": [
+            {"manufacturer": s.manufacturer, "zero_report": s.zero_report, "rows": [
+                {"group": r.group, "label": r.label, "survey": r.survey,
+                 "doses": [{"today": t, "cumulative": c} for t, c in r.counts]}
+                for r in s.rows]}
+            for s in sheets]})  # fmt: skip
+    page = sheets_html(sheets, unit_name=name, printed_at=book.clock.now())
+    return web.Response(text=page, content_type="text/html", charset="utf-8")
 
 
 async def audit_reads(request: web.Request) -> web.Response:

@@ -69,6 +69,23 @@ function recipientForm(tables) {
   return el("details", { class: "panel" }, el("summary", {}, t("vacc.register_title")), node);
 }
 
+// 表1/表2 of a day: printable pages and CSV exports (yesterday's by default: due at 12:00).
+function summaryLinks() {
+  const day = el("input", { type: "date", name: "summary_day", value: clinicDay(new Date(Date.now() - 86400000)) });
+  const links = el("p", { class: "links", id: "summary-links" });
+  const draw = () => {
+    const base = `/api/ledger/summaries/sheet?day=${encodeURIComponent(day.value)}`;
+    const link = (by, format, label) => el("a", { href: `${base}&by=${by}&format=${format}`, target: "_blank", rel: "noopener" }, t(label));
+    links.replaceChildren(
+      link("age_group", "html", "vacc.sheet_age"), " · ", link("crowd_category", "html", "vacc.sheet_crowd"), " · ",
+      link("age_group", "csv", "vacc.sheet_age_csv"), " · ", link("crowd_category", "csv", "vacc.sheet_crowd_csv"),
+    );
+  };
+  day.addEventListener("change", draw);
+  draw();
+  return section("vacc.sheets", el("label", {}, el("span", {}, t("vacc.sheet_day")), day), links);
+}
+
 function certificateLink(archiveNo) {
   return el("a", { href: `/api/ledger/recipients/${encodeURIComponent(archiveNo)}/certificate`, target: "_blank", rel: "noopener" }, t("vacc.certificate"));
 }
@@ -107,6 +124,6 @@ start(async (main) => {
     main.append(recipientForm(tables), doseForm(refresh, tables));
   }
   main.append(section("vacc.today", today));
-  if (may("upload_view")) main.append(await uploadPanel());
+  if (may("upload_view")) main.append(summaryLinks(), await uploadPanel());
   every(REFRESH_MS, refresh);
 });
