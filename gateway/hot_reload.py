@@ -1,4 +1,4 @@
-"""Applying a changed configuration to the running gateway without stopping it.
+"""What a changed configuration means for the running gateway: applied in place, or a restart.
 
 A probe bound, moved or unbound changes the buses, probes and fridges; the store, the recorder,
 the forwarders and the web server do not depend on those and keep running. `plan_reload` says
@@ -8,9 +8,8 @@ the other probes' readings continue without a gap. A change to anything else (th
 servers, the unit, the scanners, compartments added or removed...) still restarts the whole
 gateway, as before.
 
-The alarm service builds its rules from the probes and fridges: it gets a new rule core for the
-new configuration, started from its store, while its tasks keep running (the same object stays,
-so the web routes and the scan listener keep using it).
+Applying the plan is `gateway.runtime`'s: every service takes the new settings
+(`Service.reconfigure`) and the driver pool restarts the drivers whose spec changed.
 """
 
 from __future__ import annotations
