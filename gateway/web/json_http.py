@@ -30,7 +30,6 @@ from gateway.core import validation
 
 _B = TypeVar("_B", bound=BaseModel)
 
-MAX_BODY: Final = 1024**2  # aiohttp's client_max_size: larger bodies are refused with 413
 MAX_DEPTH: Final = 32
 MAX_WHOLE: Final = 2**63 - 1  # SQLite's INTEGER; anything larger is a typing accident
 _MAX_DIGITS: Final = 20
