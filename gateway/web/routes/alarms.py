@@ -4,9 +4,10 @@ Each route declares the action it needs (`gateway.web.access`); acknowledging an
 the alarm person of the signed-in account (`User.person`), never as a person named in the
 body. The ack link page needs no sign-in: the link itself is signed for one person.
 
-Refusals answer 4xx with `{"error": "..."}` naming the problem and the fix, and change nothing;
-a step that could not be persisted answers 503 (retry). The ack link page is a small Chinese
-HTML page, because it opens on a phone from a WeChat message or an SMS.
+Refusals answer 4xx in the one refusal shape (`gateway.web.json_http`), with the escalation's
+code and the fix, and change nothing; a step that could not be persisted answers 503 (retry).
+The ack link page is a small Chinese HTML page, because it opens on a phone from a WeChat
+message or an SMS.
 """
 
 from __future__ import annotations

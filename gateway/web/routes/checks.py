@@ -7,7 +7,7 @@
   `GET /api/manual-readings/sheet?month=&format=html|csv` (the paper 温度记录表);
   `GET /api/manual-readings/missing?month=` (half-days overdue without a record).
 
-Refusals answer 4xx with `{"error", "field", "reason", "problems"}` as the other routes do;
+Refusals answer 4xx in the one refusal shape (`gateway.web.json_http`) as the other routes do;
 every entry keeps the signed-in account and the time.
 """
 

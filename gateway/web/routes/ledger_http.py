@@ -1,10 +1,11 @@
 """What the ledger routes share at the HTTP edge: the book on the app, bodies, refusals.
 
-Every refusal answers 4xx with ``{"error", "field", "reason", "problems"}``: `field` names the
-offending input and `reason` says why (the first of `problems`, which lists them all). Ledger
-errors are translated here: a refused operation changed nothing (the core works in one
-transaction), so the client may fix the field and send again. A ledger file that cannot be
-written answers 503. Request bodies are pydantic models that refuse unknown fields.
+Every refusal answers 4xx in the one refusal shape (`gateway.web.json_http`): `code` the kind,
+`field` the offending input and `reason` why (the first of `problems`, which lists them all).
+Ledger errors are translated here, with their own codes: a refused operation changed nothing
+(the core works in one transaction), so the client may fix the field and send again. A ledger
+file that cannot be written answers 503. Request bodies are pydantic models that refuse
+unknown fields.
 """
 
 from __future__ import annotations
