@@ -246,7 +246,8 @@ async def _alarm_events(
 
 async def has_daily(client: InfluxQL, region: str | None) -> bool:
     """Whether any gateway (of the region) has sent daily figures."""
-    return bool(await known_probes(client, region, DAILY))
+    where = f" WHERE region = {quote_string(region)}" if region else ""
+    return bool(await client.rows(f'SHOW SERIES FROM "{DAILY}"{where} LIMIT 1'))
 
 
 async def county_daily_report(

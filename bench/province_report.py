@@ -6,7 +6,8 @@ Starts VictoriaMetrics and influxd (tests/servers.py) in a temp dir and measures
    compartments (as `gateway.forward.daily_figures` encodes them), plus alarm events (two
    alarms per clinic: opened, tier 1, acknowledged) and exposure events (one clinic in ten),
    loaded into both engines; then the county report from them in a child process per engine
-   (report time = query + fold + HTML + CSV; peak memory = the child's own ru_maxrss). The
+   (report time = query + fold + HTML + CSV, wall clock and the child's own CPU seconds, which
+   tell what a loaded machine hides; peak memory = the child's own ru_maxrss). The
    bytes each clinic's day takes: line protocol as sent (plain and gzip) and on each engine's
    disk.
 2. **Raw points for one county**: 100 clinics x 4 compartments x one reading a minute for the
@@ -234,19 +235,20 @@ async def report_only(engine: str, url: str, out: Path) -> None:
             report = await make(client, options)
     write_html(report, out / f"report-{MONTH}.html")
     write_csvs(report, out)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{len(report.rows['clinic'])} {peak:.0f}")
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = usage.ru_utime + usage.ru_stime
+    print(f"{len(report.rows['clinic'])} {usage.ru_maxrss / 1024:.0f} {cpu:.1f}")
 
 
-def child_report(engine: str, url: str, out: Path) -> tuple[float, str, str]:
+def child_report(engine: str, url: str, out: Path) -> tuple[float, str, str, str]:
     started = time.monotonic()
     child = subprocess.run(
         [sys.executable, "-m", "bench.province_report", "--report-only", engine, url,
          "--out", str(out)],
         check=True, capture_output=True, text=True,
     )  # fmt: skip
-    clinics, peak = child.stdout.split()[-2:]
-    return time.monotonic() - started, clinics, peak
+    clinics, peak, cpu = child.stdout.split()[-3:]
+    return time.monotonic() - started, clinics, peak, cpu
 
 
 WIDTH = 56
@@ -290,10 +292,13 @@ def main() -> None:
                 load_s = time.monotonic() - started
                 if engine == "vm":
                     http("GET", f"{vm.url}/internal/force_flush")
-                report_s, clinics, peak = child_report(engine, url, root / f"out-{engine}")
+                report_s, clinics, peak, cpu = child_report(engine, url, root / f"out-{engine}")
                 data = root / ("vm" if engine == "vm" else "influxd")
                 show(f"{name}: daily figures + events loaded", f"{lines:,} in {load_s:.1f} s")
-                show(f"{name}: province report ({clinics} clinics)", f"{report_s:.1f} s")
+                show(
+                    f"{name}: province report ({clinics} clinics)",
+                    f"{report_s:.1f} s ({cpu} s of the report's own CPU)",
+                )
                 show(f"{name}: report peak RSS", f"{peak} MB")
                 show(f"{name}: on disk per clinic-day", f"{du(data) / clinic_days:,.0f} B")
             day_plain, day_packed = day_body_bytes()
@@ -304,9 +309,9 @@ def main() -> None:
             raw_write = f"{influxd.url}/write?db=raw&precision=ms"
             points, _, _ = asyncio.run(post_all(raw_write, raw_bodies(args.county_clinics)))
             load_s = time.monotonic() - started
-            report_s, clinics, peak = child_report("raw", influxd.url, root / "out-raw")
+            report_s, clinics, peak, cpu = child_report("raw", influxd.url, root / "out-raw")
             show("raw county: minute readings loaded", f"{points:,} in {load_s:.1f} s")
-            show(f"raw county: report ({clinics} clinics)", f"{report_s:.1f} s")
+            show(f"raw county: report ({clinics} clinics)", f"{report_s:.1f} s ({cpu} s CPU)")
             show("raw county: report peak RSS", f"{peak} MB")
             for name, (write_url, _, _) in targets.items():
                 live = write_url.replace(f"db={DB}", "db=raw")
