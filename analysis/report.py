@@ -221,6 +221,17 @@ def _place(
     return Place(region or regions.get(unit, ""), unit, fridge, compartment)
 
 
+def _count_fridges(rows: list[Row], fridge_rows: list[Row], level: str) -> None:
+    """Each row's fridges and problem fridges, in one pass over the fridges."""
+    fridges_in: dict[Place, list[Row]] = {}
+    for fridge in fridge_rows:
+        fridges_in.setdefault(fridge.place.at(level), []).append(fridge)
+    for row in rows:
+        mine = fridges_in.get(row.place, [])
+        row.fridges = len(mine)
+        row.problem_fridges = sum(1 for f in mine if f.problems)
+
+
 def build_report(
     probes: Iterable[ProbeFigures],
     alarms: Iterable[AlarmFacts],
@@ -287,10 +298,7 @@ def build_report(
         row.fridges = 1
         row.problem_fridges = 1 if row.problems else 0
     for level in ("clinic", "region"):
-        for row in rows[level]:
-            mine = [f for f in fridge_rows if f.place.at(level) == row.place]
-            row.fridges = len(mine)
-            row.problem_fridges = sum(1 for f in mine if f.problems)
+        _count_fridges(rows[level], fridge_rows, level)
     device_ranking = sorted(
         (r for r in fridge_rows if r.problems),
         key=lambda r: (-r.problems, -(r.stats.above_ms + r.stats.below_ms), r.place),
