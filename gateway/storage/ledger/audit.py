@@ -14,7 +14,7 @@ from gateway.storage.ledger.db import LedgerDB, from_ms, to_ms
 from ledger.errors import RecordError
 
 #: what was read: a recipient, a person's doses, a certificate, one record's versions, a day list
-WHATS = frozenset({"recipient", "history", "certificate", "record", "day_list"})
+WHATS = frozenset({"recipient", "history", "certificate", "record", "day_list", "register"})
 MAX_PURPOSE = 200
 
 

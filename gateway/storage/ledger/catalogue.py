@@ -112,6 +112,16 @@ class Catalogue:
             return None
         return Batch(row[0], row[1], date.fromisoformat(row[2]), date.fromisoformat(row[3]), row[4])
 
+    def expiry_of(self, vaccine_code: str, batch_no: str) -> date | None:
+        """The expiry date of a batch of a vaccine (None when the catalogue lacks it)."""
+        with self.db.translated("read batch"):
+            row = self.db.conn.execute(
+                "SELECT b.expiry_date FROM batches b JOIN products p USING (product_id)"
+                " WHERE b.batch_no = ? AND p.vaccine_code = ? LIMIT 1",
+                (batch_no, vaccine_code),
+            ).fetchone()
+        return None if row is None else date.fromisoformat(row[0])
+
     def resolve(self, scan: TraceCode | Gs1Code) -> Resolved:
         """Product and batch of a scanned package, from the local catalogue (works offline)."""
         if isinstance(scan, TraceCode):

@@ -39,6 +39,7 @@ from gateway.web.routes.ledger_http import (
 )
 from ledger.certificate import PAPERS, Paper, certificate_html
 from ledger.errors import RecordError
+from ledger.register_sheet import register_html
 from ledger.vaccination_records import (
     DoseRecord,
     Recipient,
@@ -136,6 +137,10 @@ def add_record_routes(app: web.Application) -> None:
     )
     add_route(app, "POST", doses, record_dose, Action.ADMINISTER, body=DoseBody)
     add_route(app, "GET", doses, day_doses, Action.VIEW, query=("purpose", "day"))
+    add_route(
+        app, "GET", "/api/ledger/register", day_register, Action.VIEW,
+        query=("day", "batch", "purpose"), produces=HTML,
+    )  # fmt: skip
     add_route(
         app, "GET", f"{doses}/{{record_id}}", record_versions, Action.VIEW, query=("purpose",)
     )
@@ -334,6 +339,25 @@ async def day_doses(request: web.Request) -> web.Response:
     return json_response(
         {"day": day.isoformat(), "doses": [_dose(record, user) for record in records]}
     )
+
+
+async def day_register(request: web.Request) -> web.Response:
+    """接种登记表 of `day` (default today), one table per vaccine and batch; `batch` prints
+    one batch. Personal data masked for readers who may not see it; the read is audited."""
+    user = reader(request)
+    book = request.app[BOOK]
+    day = query_day(request, book)
+    batch = query_text(request, "batch")
+    shown = shown_to(user)
+    with ledger_refusals():
+        records = [shown.record(record) for record in book.vaccinations.current_records()]
+        name = book.clinic_name()
+    _note_read(request, user, "register")
+    page = register_html(
+        records, day, book.tables, unit_name=name, expiry_of=book.catalogue.expiry_of,
+        printed_at=book.clock.now(), batch_no=batch,
+    )  # fmt: skip
+    return web.Response(text=page, content_type="text/html", charset="utf-8")
 
 
 async def record_versions(request: web.Request) -> web.Response:

@@ -69,17 +69,20 @@ function recipientForm(tables) {
   return el("details", { class: "panel" }, el("summary", {}, t("vacc.register_title")), node);
 }
 
-// 表1/表2 of a day: printable pages and CSV exports (yesterday's by default: due at 12:00).
-function summaryLinks() {
+// The papers of a day: the 接种登记表 for everyone; 表1/表2 as printable pages and CSV exports
+// for those who see the uploads (yesterday's by default: the tables are due at 12:00).
+function summaryLinks(withSheets) {
   const day = el("input", { type: "date", name: "summary_day", value: clinicDay(new Date(Date.now() - 86400000)) });
   const links = el("p", { class: "links", id: "summary-links" });
   const draw = () => {
     const base = `/api/ledger/summaries/sheet?day=${encodeURIComponent(day.value)}`;
     const link = (by, format, label) => el("a", { href: `${base}&by=${by}&format=${format}`, target: "_blank", rel: "noopener" }, t(label));
-    links.replaceChildren(
-      link("age_group", "html", "vacc.sheet_age"), " · ", link("crowd_category", "html", "vacc.sheet_crowd"), " · ",
-      link("age_group", "csv", "vacc.sheet_age_csv"), " · ", link("crowd_category", "csv", "vacc.sheet_crowd_csv"),
-    );
+    const register = el("a", { href: `/api/ledger/register?day=${encodeURIComponent(day.value)}`, target: "_blank", rel: "noopener" }, t("vacc.register_sheet"));
+    const sheets = withSheets
+      ? [" · ", link("age_group", "html", "vacc.sheet_age"), " · ", link("crowd_category", "html", "vacc.sheet_crowd"), " · ",
+         link("age_group", "csv", "vacc.sheet_age_csv"), " · ", link("crowd_category", "csv", "vacc.sheet_crowd_csv")]
+      : [];
+    links.replaceChildren(register, ...sheets);
   };
   day.addEventListener("change", draw);
   draw();
@@ -124,6 +127,7 @@ start(async (main) => {
     main.append(recipientForm(tables), doseForm(refresh, tables));
   }
   main.append(section("vacc.today", today));
-  if (may("upload_view")) main.append(summaryLinks(), await uploadPanel());
+  main.append(summaryLinks(may("upload_view")));
+  if (may("upload_view")) main.append(await uploadPanel());
   every(REFRESH_MS, refresh);
 });
