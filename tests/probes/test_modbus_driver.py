@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
+from pymodbus.exceptions import ModbusException
 
 from firmware_sim.modbus_devices import ModbusSimulator, SimulatedChannel
 from firmware_sim.modbus_server import RtuSimServer, TcpSimServer
@@ -315,3 +316,50 @@ async def test_a_modbus_exception_response_is_a_failure_with_its_code() -> None:
     assert devices[0].last_error == "exception response, code 2"
     assert {r.status for r in collected.readings} == {ProbeStatus.BUS_ERROR}
     assert all(r.temperature is None for r in collected.readings)
+
+
+class SwallowingClient:
+    """A client whose read turns a cancellation into a Modbus error, as `asyncio.wait_for`
+    inside pymodbus can on Python 3.11 when the reply and the cancellation come together."""
+
+    connected = True
+
+    def __init__(self, bus: object) -> None:
+        self.reads = 0
+
+    async def connect(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+    async def read_holding_registers(self, address: int, **_: object) -> object:
+        self.reads += 1
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            raise ModbusException("timed out") from None
+        raise AssertionError("never answered")
+
+    read_input_registers = read_holding_registers
+
+
+async def test_a_cancellation_the_client_swallowed_still_stops_the_driver() -> None:
+    async def ignore(reading: Reading) -> None:
+        """Nothing is read here."""
+
+    driver = ModbusBusDriver(
+        tcp_bus(1, retries=3), polled(1), ignore, SystemClock(), client_factory=SwallowingClient
+    )
+    task = asyncio.create_task(driver.run())
+    while driver.devices[0].polls == 0:
+        await asyncio.sleep(0.01)
+    task.cancel()  # once: the driver must not take the swallowed error for a failed poll
+    done, _ = await asyncio.wait([task], timeout=2.0)
+    for _attempt in range(50):  # a driver that went on polling is stopped before it fails
+        if task.done():
+            break
+        task.cancel()
+        await asyncio.wait([task], timeout=0.1)
+    assert done == {task}
+    assert task.cancelled()
