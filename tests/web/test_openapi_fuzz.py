@@ -28,10 +28,10 @@ from gateway.web.routes.live import EVENT_STREAM
 from tests.web.conftest import Site
 from tests.web.test_personal_data import SCANNED, SECRETS, seed_personal_data
 
-pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.asyncio, pytest.mark.property, pytest.mark.timeout(900)]
 
-EXAMPLES = int(os.environ.get("COLDCHAIN_FUZZ_EXAMPLES", "8"))
-SEED = 20261207
+FUZZING = not hypothesis.settings.default.derandomize  # the `fuzz` profile
+EXAMPLES = int(os.environ.get("COLDCHAIN_FUZZ_EXAMPLES", "50" if FUZZING else "8"))
 CHECKS = [
     checks.not_a_server_error,
     checks.status_code_conformance,
@@ -94,7 +94,6 @@ def _examples(
     *,
     masked: bool,
 ) -> None:
-    @hypothesis.seed(SEED)
     @hypothesis.settings(
         max_examples=EXAMPLES,
         database=None,
