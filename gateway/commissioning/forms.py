@@ -1,7 +1,11 @@
 """The audit log printed as the paper forms of seed 002 (附表1-4): CSV and a printable page.
 
-Each form keeps the columns and headings of the paper one, followed by the date and the person
-who filled it in (填报人), which the paper leaves to a signature.
+Each form keeps the columns and headings of the paper one, followed by the date (local time at
+the clinic) and the person who filled it in (填报人), which the paper leaves to a signature.
+附表2 and 附表3 describe the gateway as configured now: 附表3 lists every probe of the
+configuration (whichever way it was bound), with the install form that bound it when there is
+one. 附表4 says whether the fridge was stopped too: yes when the configuration no longer has that
+compartment, or has it without any probe.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from gateway.commissioning.desk import fridge_label, probe_label
+from gateway.core.clinic_time import CLINIC_TZ
 from gateway.settings import Settings
 from gateway.storage.commissioning import Change, FormKind
 
@@ -32,7 +38,7 @@ def _unit(change: Change) -> str:
 
 
 def _signed(change: Change) -> tuple[str, str]:
-    return change.at.strftime("%Y-%m-%d %H:%M"), change.who
+    return change.at.astimezone(CLINIC_TZ).strftime("%Y-%m-%d %H:%M"), change.who
 
 
 def parameter_change(changes: Sequence[Change]) -> FormTable:
@@ -82,26 +88,45 @@ def hardware_install(settings: Settings) -> FormTable:
     )
 
 
-def software_install(changes: Sequence[Change]) -> FormTable:
+def software_install(changes: Sequence[Change], settings: Settings) -> FormTable:
+    """附表3: every probe of the configuration, with the date and 填报人 of the latest install
+    form that bound it (blank for a probe configured by hand)."""
+    installed = {
+        change.new_probe: change
+        for change in changes
+        if change.form is FormKind.INSTALL and change.new_probe
+    }
+    unit = f"{settings.unit.name} {settings.unit.code}"
+    rows = []
+    for probe in settings.probes:
+        label = probe_label(settings, probe.code, probe.compartment)
+        change = installed.get(label)
+        rows.append(
+            (
+                unit,
+                fridge_label(settings, probe.compartment),
+                settings.gateway.number,
+                label,
+                *(_signed(change) if change is not None else ("", "")),
+            )
+        )
     return FormTable(
         3,
         "冷链监测设备安装申请单（软件）",
         (UNIT_HEADING, "冰箱名称", "网关号", "探头编码", *SIGNED),
-        tuple(
-            (
-                _unit(change),
-                change.new_fridge or "",
-                change.gateway,
-                change.new_probe or "",
-                *_signed(change),
-            )
-            for change in changes
-            if change.form is FormKind.INSTALL
-        ),
+        tuple(rows),
     )
 
 
-def decommission(changes: Sequence[Change]) -> FormTable:
+def decommission(changes: Sequence[Change], settings: Settings) -> FormTable:
+    """附表4: each decommissioned probe, and whether its fridge (compartment) is stopped: it
+    is when the configuration has no probe left in it, or no longer has it."""
+    watched = set()
+    for probe in settings.probes:
+        try:
+            watched.add(fridge_label(settings, probe.compartment))
+        except LookupError:
+            continue
     return FormTable(
         4,
         "冷链监测设备停用申请单",
@@ -110,7 +135,7 @@ def decommission(changes: Sequence[Change]) -> FormTable:
             (
                 _unit(change),
                 change.old_fridge or "",
-                "否",
+                "否" if change.old_fridge in watched else "是",
                 change.old_probe or "",
                 "是",
                 *_signed(change),
@@ -125,8 +150,8 @@ def all_forms(changes: Sequence[Change], settings: Settings) -> list[FormTable]:
     return [
         parameter_change(changes),
         hardware_install(settings),
-        software_install(changes),
-        decommission(changes),
+        software_install(changes, settings),
+        decommission(changes, settings),
     ]
 
 

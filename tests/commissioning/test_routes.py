@@ -16,6 +16,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from gateway.auth.policy import Role
 from gateway.commissioning.desk import CommissioningDesk
 from gateway.config_file import read_config
+from gateway.core.clinic_time import CLINIC_TZ
 from gateway.core.clock import FakeClock
 from gateway.settings import Settings, load_settings
 from gateway.storage.commissioning import CommissioningLog
@@ -29,8 +30,14 @@ pytestmark = pytest.mark.asyncio
 
 
 class Applied:
+    """Applies a form's settings to the settings the handlers read, as a reload in place."""
+
+    def __init__(self, in_force: SettingsInForce) -> None:
+        self.in_force = in_force
+
     async def __call__(self, settings: Settings) -> str:
         self.settings = settings
+        await self.in_force.reconfigure(settings)
         return "applied in place (test)"
 
 
@@ -38,17 +45,17 @@ class Applied:
 async def client(tmp_path: Path) -> AsyncIterator[TestClient[web.Request, web.Application]]:
     config = write_clinic(tmp_path)
     clock = FakeClock()
-    running = load_settings(config)
+    running = SettingsInForce(load_settings(config))
     with CommissioningLog(tmp_path / "audit.sqlite3") as audit:
         desk = CommissioningDesk(
             config,
             audit,
             clock,
             latest=lambda: {"208601": Reading("208601", clock.now(), ProbeStatus.OK, 4.2)},
-            apply=Applied(),
+            apply=Applied(running),
         )
         app = web.Application(middlewares=[roles_from_header])
-        app[SETTINGS] = SettingsInForce(running)
+        app[SETTINGS] = running
         app[CLOCK] = clock
         app[COMMISSIONING] = desk
         add_commissioning_routes(app)
@@ -146,9 +153,18 @@ async def test_the_forms_print_with_the_seed_headings_and_escape_text(
         "208601冷藏",
     ]
     assert rows[1][-1] == "张工"
+    local = client.app[CLOCK].now().astimezone(CLINIC_TZ).strftime("%Y-%m-%d %H:%M")
+    assert rows[1][-2] == local  # the clinic's time, not UTC
     decommissioned = await client.get("/api/commissioning/forms.csv?table=4", headers=technician)
     rows = list(csv.reader(io.StringIO((await decommissioned.read()).decode("utf-8-sig"))))
-    assert rows[1][1:5] == ["海尔冰箱冷冻", "否", "208610冷冻", "是"]
+    assert rows[1][1:5] == ["海尔冰箱冷冻", "是", "208610冷冻", "是"]  # no probe left in it
+    software = await client.get("/api/commissioning/forms.csv?table=3", headers=technician)
+    rows = list(csv.reader(io.StringIO((await software.read()).decode("utf-8-sig"))))
+    assert [row[1:4] for row in rows[1:]] == [  # every probe configured, bound by hand or not
+        ["海尔冰箱冷藏", "10001", "208600冷藏"],
+        ["美菱冰箱冷藏", "10001", "208601冷藏"],
+        ["海尔冰箱冷藏", "10001", "208602冷藏"],
+    ]
     bad = await client.get("/api/commissioning/forms.csv?table=9", headers=technician)
     assert bad.status == 400
 
