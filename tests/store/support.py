@@ -22,19 +22,26 @@ def series(count: int, probes: int = 1, start: float = 0) -> list[Reading]:
     ]
 
 
-def unchecked_nan() -> Reading:
-    """An ok reading with a NaN temperature that skipped the Reading's own check (a bug in
-    some driver): the store is the last line, and refuses it (SQLite stores NaN as NULL)."""
+def unchecked(
+    temperature: float | None, humidity: float | None = None, battery: float | None = None
+) -> Reading:
+    """An ok reading of probe 208601 at T0 that skipped the Reading's own checks (a bug in
+    some driver, NaN or inf values): for the last lines of defence, the store and encoders."""
     bad = object.__new__(Reading)
     fields = {
         "probe": "208601",
         "taken_at": T0,
         "status": ProbeStatus.OK,
-        "temperature": math.nan,
-        "humidity": None,
-        "battery": None,
+        "temperature": temperature,
+        "humidity": humidity,
+        "battery": battery,
         "clock_synced": True,
     }
     for name, value in fields.items():
         object.__setattr__(bad, name, value)
     return bad
+
+
+def unchecked_nan() -> Reading:
+    """An ok reading with a NaN temperature: the store refuses it (SQLite stores NaN as NULL)."""
+    return unchecked(math.nan)
