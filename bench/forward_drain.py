@@ -1,10 +1,15 @@
-"""Backlog drain after a 7-day outage, to VictoriaMetrics (v2 API) and InfluxDB 1.x (v1 /write).
+"""Backlog drain after a 7-day outage, to VictoriaMetrics (v2 API) and InfluxDB 1.x (v1 /write),
+beside each server's own ceiling.
 
-20 probes x 1 reading a minute x 7 days = 201,600 stored, unsent readings; the forwarder starts
-while a live round of 20 readings arrives every 0.5 s. Measures the drain time and the delay of
-each live reading (commit request -> server acknowledgement). Starts the servers itself.
+20 probes x 1 reading a minute x 7 days = 201,600 stored, unsent readings. The ceiling: the same
+points, encoded and gzipped beforehand, POSTed straight to a fresh server one batch at a time.
+The drain: the forwarder sends them from the store to another fresh server while a live round of
+20 readings arrives every 0.5 s. Prints both, their ratio (the goal: at most 2), the delay of
+each live reading (commit request -> server acknowledgement; the goal: within 2 s), and checks
+nothing was sent twice (the pump's count of points sent, and VictoriaMetrics without dedup
+keeping a duplicate). Ceiling and drain alternate, `--runs` times; medians printed.
 
-Run: python -m bench.forward_drain [--days 7] [--probes 20] [--batch 5000]
+Run: python -m bench.forward_drain [--days 7] [--probes 20] [--batch 5000] [--runs 3]
 """
 
 from __future__ import annotations
@@ -12,14 +17,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gzip
+import shutil
 import statistics
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import aiohttp
+
 from gateway.core.clock import SystemClock
 from gateway.forward.influx import open_influx_forwarder
+from gateway.forward.line_protocol import LineEncoder
 from gateway.forward.settings import InfluxSettings
 from gateway.forward.tags import Identity, ProbeTags
 from gateway.recorder import Recorder
@@ -56,7 +66,7 @@ async def drain(
     ident: Identity,
     probes: int,
     live_start: datetime,
-) -> tuple[float, list[float], int]:
+) -> tuple[float, list[float], int, int]:
     clock = SystemClock()
     recorder = Recorder(store, clock, StoreSettings(flush_interval_s=0.05))
     put_at: dict[int, float] = {}
@@ -101,79 +111,148 @@ async def drain(
                     delays.append(time.perf_counter() - when)
                     del put_at[seq]
             await asyncio.sleep(0.005)
+        sent = pump.stats().points_sent
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-    return elapsed, delays, live_count
+    return elapsed, delays, live_count, sent
+
+
+async def ceiling(url: str, bodies: list[bytes]) -> float:
+    """Seconds the server takes to accept the bodies (pre-formatted, pre-gzipped), one request
+    at a time as the forwarder sends them: the fastest any forwarder could drain."""
+    async with aiohttp.ClientSession() as session:
+        started = time.perf_counter()
+        for body in bodies:
+            async with session.post(
+                url, data=body, headers={"Content-Encoding": "gzip"}
+            ) as response:
+                assert response.status == 204, await response.text()
+        return time.perf_counter() - started
+
+
+class Target:
+    """One server kind: a fresh instance per measurement, so both start empty."""
+
+    def __init__(self, label: str, v1: bool) -> None:
+        self.label = label
+        self.v1 = v1
+
+    def start(self, folder: Path) -> VictoriaMetrics | Influxd:
+        server: VictoriaMetrics | Influxd
+        # dedup off: VictoriaMetrics then keeps a point sent twice twice, and the count shows it.
+        server = Influxd.create(folder) if self.v1 else VictoriaMetrics.create(folder, dedup=False)
+        server.start()
+        if isinstance(server, Influxd):
+            server.create_db("coldchain")
+        return server
+
+    def write_url(self, server: VictoriaMetrics | Influxd) -> str:
+        if self.v1:
+            return f"{server.url}/write?db=coldchain&precision=ms"
+        return f"{server.url}/api/v2/write?org=-&bucket=coldchain&precision=ms"
+
+    def settings(self, server: VictoriaMetrics | Influxd, batch: int) -> InfluxSettings:
+        target = {"v1_db": "coldchain"} if self.v1 else {"bucket": "coldchain"}
+        return InfluxSettings.model_validate({"url": server.url, "batch_size": batch, **target})
+
+    def on_server(self, server: VictoriaMetrics | Influxd) -> int:
+        if isinstance(server, VictoriaMetrics):
+            return len(server.samples("coldchain_status"))
+        return int(server.rows("coldchain", "SELECT count(status) FROM coldchain")[0]["count"])
+
+
+TARGETS = (
+    Target("VictoriaMetrics, v2 API", v1=False),
+    Target("InfluxDB 1.6, v1 /write", v1=True),
+)
 
 
 async def main(args: argparse.Namespace) -> None:
-    rows = []
     ident = identity(args.probes)
+    items = backlog(args.days, args.probes)
+    live_start = START + timedelta(days=args.days, minutes=1)
+    encoder = LineEncoder(ident)
+    bodies = [
+        gzip.compress(encoder.encode(stored), 1)
+        for stored in (
+            [StoredReading(seq, item) for seq, item in enumerate(items[i : i + args.batch], i + 1)]
+            for i in range(0, len(items), args.batch)
+        )
+    ]
+    results: dict[str, list[tuple[float, float, float, float, int, int, int]]] = {}
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
-        vm = VictoriaMetrics.create(root / "vm")
-        influxd = Influxd.create(root / "influxd")
-        vm.start()
-        influxd.start()
-        influxd.create_db("coldchain")
-        try:
-            items = backlog(args.days, args.probes)
-            live_start = START + timedelta(days=args.days, minutes=1)
-            targets = [
-                (
-                    "VictoriaMetrics, v2 API (influxdb-client)",
-                    {"url": vm.url, "bucket": "coldchain"},
-                ),
-                ("InfluxDB 1.6, v1 /write", {"url": influxd.url, "v1_db": "coldchain"}),
-            ]
-            for label, target in targets:
-                with ReadingStore(root / f"store-{len(rows)}.sqlite3") as store:
-                    store.write_batch(items)
-                    settings = InfluxSettings.model_validate({**target, "batch_size": args.batch})
-                    elapsed, delays, live = await drain(
-                        settings, store, ident, args.probes, live_start
-                    )
-                    total = store.last_seq()
-                if "bucket" in target:
-                    on_server = len(vm.samples("coldchain_status"))
-                else:
-                    on_server = influxd.rows("coldchain", "SELECT count(status) FROM coldchain")[0][
-                        "count"
-                    ]
-                rows.append(
+        template = root / "template.sqlite3"
+        with ReadingStore(template) as store:
+            store.write_batch(items)
+            store.checkpoint()
+        for run in range(args.runs):
+            for target in TARGETS:
+                server = target.start(root / f"ceiling-{run}-{target.v1}")
+                try:
+                    ceiling_s = await ceiling(target.write_url(server), bodies)
+                finally:
+                    server.stop()
+                server = target.start(root / f"drain-{run}-{target.v1}")
+                path = root / f"store-{run}-{target.v1}.sqlite3"
+                shutil.copyfile(template, path)
+                try:
+                    with ReadingStore(path) as store:
+                        elapsed, delays, _, sent = await drain(
+                            target.settings(server, args.batch),
+                            store,
+                            ident,
+                            args.probes,
+                            live_start,
+                        )
+                        total = store.last_seq()
+                    on_server = target.on_server(server)
+                finally:
+                    server.stop()
+                results.setdefault(target.label, []).append(
                     (
-                        label,
-                        len(items),
-                        live,
+                        ceiling_s,
                         elapsed,
-                        len(items) / elapsed,
                         max(delays),
                         statistics.median(delays),
                         on_server,
                         total,
+                        sent,
                     )
                 )
-        finally:
-            vm.stop()
-            influxd.stop()
     print(
-        f"backlog: {args.days} days x {args.probes} probes x 1/min; batch {args.batch}; "
-        f"live round of {args.probes} every 0.5 s"
+        f"backlog: {args.days} days x {args.probes} probes x 1/min = {len(items)} points;"
+        f" batch {args.batch}, gzip level 1; live round of {args.probes} every 0.5 s;"
+        f" medians of {args.runs} runs, ceiling and drain alternately"
     )
     header = (
-        f"{'target':44} {'backlog':>8} {'live':>5} {'drain s':>8} {'points/s':>9} "
-        f"{'live max s':>10} {'live p50 s':>10} {'on server':>9}"
+        f"{'target':26} {'ceiling s':>9} {'drain s':>8} {'ratio':>6} {'points/s':>9}"
+        f" {'live max s':>10} {'live p50 s':>10} {'on server':>9} {'sent':>8}"
     )
     print(header)
     print("-" * len(header))
-    for label, points, live, elapsed, rate, worst, median, on_server, total in rows:
-        check = "" if on_server == total else f"  MISMATCH: stored {total}"
+    for label, runs in results.items():
+        ceiling_s = statistics.median(r[0] for r in runs)
+        drain_s = statistics.median(r[1] for r in runs)
+        worst = max(r[2] for r in runs)
+        median = statistics.median(r[3] for r in runs)
+        on_server = min(r[4] for r in runs)
+        total = runs[0][5]
+        sent = max(r[6] for r in runs)
+        checks = [f"MISMATCH {r[4]} on server, {r[5]} stored" for r in runs if r[4] != r[5]] + [
+            f"SENT {r[6]} for {r[5]} stored" for r in runs if r[6] != r[5]
+        ]
         print(
-            f"{label:44} {points:8d} {live:5d} {elapsed:8.2f} {rate:9.0f} {worst:10.3f} "
-            f"{median:10.3f} {on_server:9d}{check}"
+            f"{label:26} {ceiling_s:9.2f} {drain_s:8.2f} {drain_s / ceiling_s:6.2f}"
+            f" {len(items) / drain_s:9.0f} {worst:10.3f} {median:10.3f} {on_server:9d}"
+            f" {sent:8d}  {'; '.join(checks)}"
+        )
+        print(
+            f"{'':26} runs: ceiling {' '.join(f'{r[0]:.2f}' for r in runs)};"
+            f" drain {' '.join(f'{r[1]:.2f}' for r in runs)}"
         )
 
 
@@ -182,4 +261,5 @@ if __name__ == "__main__":
     parser.add_argument("--days", type=int, default=7)
     parser.add_argument("--probes", type=int, default=20)
     parser.add_argument("--batch", type=int, default=5000)
+    parser.add_argument("--runs", type=int, default=3)
     asyncio.run(main(parser.parse_args()))

@@ -131,18 +131,24 @@ class ClockSync:
         if self._period is not None:
             self._period.first_seqs.update(_last_seqs({name: store}))
 
+    def holding(self, limit_s: float) -> bool:
+        """Whether `holds` may say yes to any reading now (a forwarder checks no reading of
+        its batch when not)."""
+        period = self._period
+        if period is None or not self.time_service or period.first_seqs.get(READINGS) is None:
+            return False
+        return self._clock.monotonic() - period.began_mono < limit_s
+
     def holds(self, item: StoredReading, limit_s: float) -> bool:
         """Whether a forwarder should wait before sending `item`: it was stamped by this run's
         unsynchronised clock, is not corrected yet, and the period began under `limit_s` ago."""
         period = self._period
         if period is None or item.reading.clock_synced or item.time_corrected:
             return False
-        if not self.time_service:
-            return False
         first = period.first_seqs.get(READINGS)
         if first is None or item.seq <= first:
             return False
-        return self._clock.monotonic() - period.began_mono < limit_s
+        return self.holding(limit_s)
 
     async def watch(self) -> None:
         """Check every `check_s` until cancelled."""

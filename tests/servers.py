@@ -132,7 +132,8 @@ class Server:
 
 class VictoriaMetrics(Server):
     @classmethod
-    def create(cls, folder: Path) -> VictoriaMetrics:
+    def create(cls, folder: Path, *, dedup: bool = True) -> VictoriaMetrics:
+        """`dedup=False` keeps a sample written twice twice: a count then shows duplicates."""
         binary = ensure_binary("victoria-metrics")
         folder.mkdir(parents=True, exist_ok=True)
         port = free_port()
@@ -141,7 +142,7 @@ class VictoriaMetrics(Server):
             f"-storageDataPath={folder / 'data'}",
             f"-httpListenAddr=127.0.0.1:{port}",
             "-retentionPeriod=100y",
-            "-dedup.minScrapeInterval=1ms",
+            *(["-dedup.minScrapeInterval=1ms"] if dedup else []),
             # Tests backfill past timestamps and poll exports: a cached early (partial) answer
             # must not be served again, and fresh points are visible at once.
             "-search.disableCache",

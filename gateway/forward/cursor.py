@@ -235,11 +235,15 @@ class BacklogBatch:
 
     lo: int
     hi: int
-    rows: list[StoredReading]
+    rows: Sequence[StoredReading]
 
 
-Fetch = Callable[[int, int], list[StoredReading]]
+Fetch = Callable[[int, int], Sequence[StoredReading]]
 Held = Callable[[StoredReading], bool]
+
+
+def _seq(item: StoredReading) -> int:
+    return item.seq
 
 
 class LaneBook:
@@ -313,27 +317,30 @@ class LaneBook:
     # -- backlog lane ----------------------------------------------------------------------
 
     def plan_backlog(
-        self, fetch: Fetch, limit: int, held: Held | None = None
+        self, fetch: Fetch, limit: int, held: Held | None = None, *, after: int = 0
     ) -> BacklogBatch | None:
         """The next backlog batch, or None when the backlog lane has nothing to do now.
 
-        `fetch(pos, limit)` is `store.readings_after`. A batch may have no rows (a stretch of
-        deleted seqs): acknowledging it moves the cursor across the hole. A batch ends before
-        the first `held` reading: the lane waits there until it is released."""
+        `fetch(pos, limit)` is `store.rows_after` (or `readings_after`). A batch may have no
+        rows (a stretch of deleted seqs): acknowledging it moves the cursor across the hole. A
+        batch ends before the first `held` reading: the lane waits there until it is
+        released. `after`: plan the batch that follows one still in flight ending there (the
+        scan position does not move)."""
         ledger = self.ledger
         pos = ledger.skip(self._pos)
         self._pos = pos
+        pos = ledger.skip(max(pos, after))
         bound = min(self.floor, ledger.next_acked_above(pos))
         if pos + 1 >= bound:
             return None
         fetched = fetch(pos, limit)
         rows = fetched
         if fetched and fetched[-1].seq >= bound:
-            rows = [item for item in fetched if item.seq < bound]
+            rows = fetched[: bisect.bisect_left(fetched, bound, key=_seq)]
         if held is not None:
             first_held = next((item.seq for item in rows if held(item)), None)
             if first_held is not None:
-                rows = [item for item in rows if item.seq < first_held]
+                rows = rows[: bisect.bisect_left(rows, first_held, key=_seq)]
                 return BacklogBatch(pos + 1, first_held - 1, rows) if pos + 1 < first_held else None
         if len(rows) == limit:
             hi = rows[-1].seq
@@ -344,6 +351,10 @@ class LaneBook:
         else:
             return None
         return BacklogBatch(pos + 1, hi, rows)
+
+    def continues(self, batch: BacklogBatch | None) -> bool:
+        """Whether `batch`, planned ahead, starts right where the backlog lane now stands."""
+        return batch is not None and self.ledger.skip(self._pos) == batch.lo - 1
 
     def backlog_acked(self, batch: BacklogBatch) -> None:
         self.ledger.ack(batch.lo, batch.hi)

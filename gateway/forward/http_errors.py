@@ -1,6 +1,6 @@
 """HTTP answers and aiohttp failures -> errors.py, with messages that name the server and fix.
 
-Shared by both InfluxDB sinks (the v2 one through influxdb-client, which uses aiohttp too)."""
+Shared by both InfluxDB sinks (both plain aiohttp)."""
 
 from __future__ import annotations
 

@@ -1,14 +1,16 @@
-"""InfluxDB sinks: the v2 write API through influxdb-client, and the v1 /write endpoint.
+"""InfluxDB sinks: the v2 write API and the v1 /write endpoint, both plain aiohttp.
 
-Imported only when `[influx]` is configured (influxdb-client costs ~16 MB on top of aiohttp).
+Imported only when `[influx]` is configured.
 
-- `InfluxV2Sink` (InfluxDB 2.x, 3.x, 1.8+, VictoriaMetrics): `InfluxDBClientAsync` write API,
-  precision ms, gzip by the client (`enable_gzip`). Its `ApiException` carries the status, the
-  server's message and Retry-After, translated by http_errors.
+- `InfluxV2Sink` (InfluxDB 2.x, 3.x, 1.8+, VictoriaMetrics): POST /api/v2/write, precision ms,
+  token auth. A write is one POST, so no client library: influxdb-client cost ~16 MB of
+  resident memory and gzipped every batch at level 9 in the event loop, which made the
+  backlog drain gzip-bound (bench/forward_drain.py).
 - `InfluxV1Sink` (InfluxDB 1.x, which has no /api/v2/write before 1.8): POST /write?db=&rp=
-  &precision=ms with Basic auth, gzip done here (level 1 in a worker thread: 10x cheaper than
-  level 9 on a Pi for a few percent more bytes) with plain aiohttp, the library influxdb-client
-  itself sits on.
+  &precision=ms with Basic auth.
+
+Both gzip at level 1 in a worker thread, and translate the server's status, message and
+Retry-After with http_errors.
 
 `open_influx_forwarder` wires a sink, a `LineEncoder` and a `Pump`.
 """
@@ -49,95 +51,76 @@ class _Never:
         await asyncio.Event().wait()
 
 
-class InfluxV2Sink(_Never):
-    def __init__(self, settings: InfluxSettings, encoder: LineEncoder) -> None:
-        from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
+class _HttpSink(_Never):
+    """POSTs line protocol (precision ms) with aiohttp, gzipped at level 1 in a worker thread
+    when `gzip` is on (zlib lets go of the GIL: the event loop goes on meanwhile; level 9 costs
+    7x more for a third fewer bytes)."""
 
+    _server: str
+    _fix_auth: str
+    _fix_missing: str
+
+    def __init__(
+        self,
+        settings: InfluxSettings,
+        encoder: LineEncoder,
+        *,
+        url: str,
+        params: dict[str, str],
+        headers: dict[str, str],
+        auth: aiohttp.BasicAuth | None = None,
+    ) -> None:
         self._settings = settings
         self._encoder = encoder
-        self._server = f"InfluxDB v2 API at {settings.url}"
-        token = settings.token.get_secret_value() if settings.token else ""
-        self._bucket = settings.bucket or ""
-        self._org = settings.org or "-"
-        self._client = InfluxDBClientAsync(
-            settings.url,
-            token=token,
-            org=self._org,
-            enable_gzip=settings.gzip,
-            timeout=int(settings.timeout_s * 1000),
-            ssl_context=_ssl_context(settings),
-        )
-        self._write = self._client.write_api()
-
-    async def close(self) -> None:
-        await self._client.close()  # type: ignore[no-untyped-call]
-
-    async def send(self, batch: Sequence[StoredReading]) -> None:
-        await self.send_body(self._encoder.encode(batch))
-
-    async def send_body(self, body: bytes) -> None:
-        """Write line protocol (precision ms) as it is."""
-        from influxdb_client.domain.write_precision import WritePrecision
-        from influxdb_client.rest import ApiException
-
-        try:
-            await self._write.write(
-                self._bucket,
-                self._org,
-                body,
-                write_precision=WritePrecision.MS,  # type: ignore[arg-type]
-            )
-        except ApiException as error:
-            raise http_errors.for_status(
-                self._server,
-                int(error.status or 0),
-                _text(error.message if error.message is not None else error.body),
-                error.retry_after,
-                fix_auth="set influx.token to a token with write permission on the bucket "
-                '(InfluxDB 1.8: "user:password")',
-                fix_missing=f'create the bucket "{self._bucket}" in org "{self._org}", or set'
-                " influx.bucket (coldchain demo --influx-bucket) to an existing one",
-            ) from None
-        except (aiohttp.ClientError, OSError, TimeoutError) as error:
-            raise http_errors.for_exception(self._server, error) from None
-
-
-class InfluxV1Sink(_Never):
-    def __init__(self, settings: InfluxSettings, encoder: LineEncoder) -> None:
-        self._settings = settings
-        self._encoder = encoder
-        self._server = f"InfluxDB 1.x at {settings.url} (database {settings.v1_db})"
-        self._url = settings.url.rstrip("/") + "/write"
-        params = {"db": settings.v1_db or "", "precision": "ms"}
-        if settings.v1_rp:
-            params["rp"] = settings.v1_rp
+        self._url = url
         self._params = params
-        self._fix_missing = (
-            f"create it (influx -execute 'CREATE DATABASE \"{params['db']}\"') or set"
-            " influx.v1_db (coldchain demo --influx-v1-db) to an existing database"
-        )
-        self._auth = (
-            aiohttp.BasicAuth(settings.username, settings.password.get_secret_value())
-            if settings.username and settings.password
-            else None
-        )
+        self._headers = headers | {"Content-Type": "text/plain; charset=utf-8"}
+        self._auth = auth
         self._session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=settings.timeout_s),
             connector=aiohttp.TCPConnector(ssl=_ssl_context(settings)),
         )
+        self._prepared: tuple[Sequence[StoredReading], asyncio.Task[bytes]] | None = None
 
     async def close(self) -> None:
+        self._drop_prepared()
         await self._session.close()
 
+    def prepare(self, batch: Sequence[StoredReading]) -> None:
+        """Encode (and gzip) `batch` in a task; `send(batch)` takes the result."""
+        self._drop_prepared()
+        self._prepared = (batch, asyncio.create_task(self._encoded(batch)))
+
+    def _drop_prepared(self) -> None:
+        if self._prepared is not None:
+            self._prepared[1].cancel()
+            self._prepared = None
+
     async def send(self, batch: Sequence[StoredReading]) -> None:
-        await self.send_body(self._encoder.encode(batch))
+        prepared = self._prepared
+        if prepared is not None and prepared[0] is batch:
+            self._prepared = None
+            body = await prepared[1]
+        else:
+            body = await self._encoded(batch)
+        await self._post(body)
 
     async def send_body(self, body: bytes) -> None:
         """Write line protocol (precision ms) as it is."""
-        headers = {"Content-Type": "text/plain; charset=utf-8"}
+        await self._post(await self._gzipped(body))
+
+    async def _encoded(self, batch: Sequence[StoredReading]) -> bytes:
+        return await self._gzipped(self._encoder.encode(batch))
+
+    async def _gzipped(self, body: bytes) -> bytes:
         if self._settings.gzip:
-            body = await asyncio.to_thread(gzip.compress, body, 1)
-            headers["Content-Encoding"] = "gzip"
+            return await asyncio.to_thread(gzip.compress, body, 1)
+        return body
+
+    async def _post(self, body: bytes) -> None:
+        headers = self._headers
+        if self._settings.gzip:
+            headers = headers | {"Content-Encoding": "gzip"}
         try:
             async with self._session.post(
                 self._url, params=self._params, data=body, headers=headers, auth=self._auth
@@ -150,30 +133,79 @@ class InfluxV1Sink(_Never):
                     response.status,
                     _json_error(text),
                     response.headers.get("Retry-After"),
-                    fix_auth="set influx.username and influx.password of a user with WRITE on"
-                    " the database",
+                    fix_auth=self._fix_auth,
                     fix_missing=self._fix_missing,
                 )
         except (aiohttp.ClientError, OSError, TimeoutError) as error:
             raise http_errors.for_exception(self._server, error) from None
 
 
-def _text(value: object) -> str:
-    if isinstance(value, bytes):
-        return value.decode(errors="replace")
-    return "" if value is None else str(value)
+class InfluxV2Sink(_HttpSink):
+    """POST /api/v2/write?org=&bucket=&precision=ms with `Authorization: Token ...`."""
+
+    def __init__(self, settings: InfluxSettings, encoder: LineEncoder) -> None:
+        bucket = settings.bucket or ""
+        org = settings.org or "-"
+        self._server = f"InfluxDB v2 API at {settings.url}"
+        self._fix_auth = (
+            "set influx.token to a token with write permission on the bucket "
+            '(InfluxDB 1.8: "user:password")'
+        )
+        self._fix_missing = (
+            f'create the bucket "{bucket}" in org "{org}", or set influx.bucket (coldchain demo'
+            " --influx-bucket) to an existing one"
+        )
+        headers = (
+            {"Authorization": f"Token {settings.token.get_secret_value()}"}
+            if settings.token
+            else {}
+        )
+        super().__init__(
+            settings,
+            encoder,
+            url=settings.url.rstrip("/") + "/api/v2/write",
+            params={"org": org, "bucket": bucket, "precision": "ms"},
+            headers=headers,
+        )
+
+
+class InfluxV1Sink(_HttpSink):
+    """POST /write?db=&rp=&precision=ms with Basic auth."""
+
+    def __init__(self, settings: InfluxSettings, encoder: LineEncoder) -> None:
+        params = {"db": settings.v1_db or "", "precision": "ms"}
+        if settings.v1_rp:
+            params["rp"] = settings.v1_rp
+        self._server = f"InfluxDB 1.x at {settings.url} (database {settings.v1_db})"
+        self._fix_auth = (
+            "set influx.username and influx.password of a user with WRITE on the database"
+        )
+        self._fix_missing = (
+            f"create it (influx -execute 'CREATE DATABASE \"{params['db']}\"') or set"
+            " influx.v1_db (coldchain demo --influx-v1-db) to an existing database"
+        )
+        auth = (
+            aiohttp.BasicAuth(settings.username, settings.password.get_secret_value())
+            if settings.username and settings.password
+            else None
+        )
+        url = settings.url.rstrip("/") + "/write"
+        super().__init__(settings, encoder, url=url, params=params, headers={}, auth=auth)
 
 
 def _json_error(text: str) -> str:
-    """InfluxDB 1.x answers {"error": "..."}; fall back to the raw text."""
+    """InfluxDB 1.x answers {"error": "..."}, 2.x {"code": ..., "message": "..."}; fall back
+    to the raw text."""
     import json
 
     try:
         data = json.loads(text)
     except ValueError:
         return text
-    if isinstance(data, dict) and "error" in data:
-        return str(data["error"])
+    if isinstance(data, dict):
+        for key in ("error", "message"):
+            if key in data:
+                return str(data[key])
     return text
 
 

@@ -147,6 +147,9 @@ class MqttForwarder:
         except aiomqtt.MqttError as error:
             raise RetryableError(f"{self._server}: publish not acknowledged ({error})") from None
 
+    def prepare(self, batch: Sequence[StoredReading]) -> None:
+        """Nothing to do ahead: a payload is cheap next to its acknowledgement."""
+
     async def wait_ready(self) -> None:
         if self._client is not None:
             await asyncio.Event().wait()  # connected: a retry waits its backoff

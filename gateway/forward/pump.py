@@ -65,6 +65,10 @@ class TimeHold(Protocol):
     """Says whether a reading stamped by an unsynchronised clock may still be corrected
     (`gateway.clock_sync.ClockSync`)."""
 
+    def holding(self, limit_s: float) -> bool:
+        """Whether `holds` may be true for any reading now."""
+        ...
+
     def holds(self, item: StoredReading, limit_s: float) -> bool: ...
 
 
@@ -72,6 +76,11 @@ class Sink(Protocol):
     """Delivers one batch to one server; raises the errors of errors.py, nothing else."""
 
     async def send(self, batch: Sequence[StoredReading]) -> None: ...
+
+    def prepare(self, batch: Sequence[StoredReading]) -> None:
+        """`batch` is likely the next `send`: a sink may begin encoding it now, while the
+        current request is in flight (the backlog lane's pipeline); may do nothing."""
+        ...
 
     async def wait_ready(self) -> None:
         """Return when a retry is worth making before its backoff ends (e.g. the MQTT client
@@ -146,6 +155,13 @@ class Pump:
         hold = self._hold
         return hold is not None and hold.holds(item, self._settings.unsynced_hold_s)
 
+    def _held_check(self) -> Callable[[StoredReading], bool] | None:
+        """`_held`, or None while the hold can hold nothing (no reading need be looked at)."""
+        hold = self._hold
+        if hold is None or not hold.holding(self._settings.unsynced_hold_s):
+            return None
+        return self._held
+
     # -- running ---------------------------------------------------------------------------
 
     async def run(self) -> None:
@@ -181,7 +197,7 @@ class Pump:
         if book is None:
             return
         dropped = book.dropped_to_backlog
-        book.offer(batch, self._held if self._hold is not None else None)
+        book.offer(batch, self._held_check())
         self._live_wake.set()
         if book.dropped_to_backlog != dropped:
             self._backlog_wake.set()
@@ -206,13 +222,19 @@ class Pump:
                 await self._pause(delay)
 
     async def _backlog_lane(self, book: LaneBook) -> None:
+        """Oldest first, one request at a time; the batch after the one in flight is planned
+        and handed to `sink.prepare` before the request is awaited, so reading and encoding it
+        overlap the server's work on the current one (a drain then runs near the server's own
+        speed). A planned batch stays valid until the one before it is acknowledged: the live
+        lane only ever takes seqs at or above the floor the plan respected."""
         backoff = self._backoff()
         size = self._settings.batch_size
+        ahead: BacklogBatch | None = None
         while True:
             try:
-                planned = book.plan_backlog(
-                    self._store.readings_after, size, self._held if self._hold is not None else None
-                )
+                planned = ahead if book.continues(ahead) else None
+                if planned is None:
+                    planned = book.plan_backlog(self._store.rows_after, size, self._held_check())
             except StoreError as error:
                 self.report_failure(f"cannot read the backlog from the store: {error}")
                 await self._pause(self._settings.retry_max_s)
@@ -220,12 +242,36 @@ class Pump:
             if planned is None:
                 await self._idle()
                 continue
-            delay = await self._attempt(planned.rows, backoff) if planned.rows else None
+            ahead = None
+            if not planned.rows:
+                self._backlog_acked(book, planned)
+                continue
+            async with asyncio.TaskGroup() as group:
+                sending = group.create_task(self._attempt(planned.rows, backoff))
+                looking = group.create_task(self._look_ahead(book, planned))
             raise_if_cancelling()
+            delay = sending.result()
             if delay is None:
                 self._backlog_acked(book, planned)
+                ahead = looking.result()
             else:
                 await self._pause(delay)
+
+    async def _look_ahead(self, book: LaneBook, planned: BacklogBatch) -> BacklogBatch | None:
+        """Plan the batch after `planned` (in flight) and let the sink prepare it."""
+        await asyncio.sleep(0)  # the request goes out first
+        try:
+            ahead = book.plan_backlog(
+                self._store.rows_after,
+                self._settings.batch_size,
+                self._held_check(),
+                after=planned.hi,
+            )
+        except StoreError:
+            return None  # the lane's own plan reports it
+        if ahead is not None and ahead.rows:
+            self._sink.prepare(ahead.rows)
+        return ahead
 
     def _backlog_acked(self, book: LaneBook, planned: BacklogBatch) -> None:
         book.backlog_acked(planned)

@@ -15,11 +15,11 @@ NULL, so an ok reading with a NaN temperature is rejected by it too (`InvalidRea
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from gateway.core.errors import StoreError
 from gateway.storage.files import read_only
@@ -267,9 +267,18 @@ class ReadingStore(FileBacked):
         ]
 
     def readings_after(self, seq: int, limit: int = 1000) -> list[StoredReading]:
-        """Readings with a seq above `seq`, in seq order: a forwarder's next batch."""
+        """Readings with a seq above `seq`, in seq order."""
         rows = self._file.fetch(_QUERY_AFTER, (seq, limit))
         return [self._stored(row) for row in rows]
+
+    def rows_after(self, seq: int, limit: int = 1000) -> StoredRows:
+        """`readings_after` for a forwarder's backlog: the rows as SQLite returned them, made
+        into `StoredReading`s only when one is looked at (see `StoredRows`)."""
+        return StoredRows(self._file.fetch(_QUERY_AFTER, (seq, limit)), self._stored, self.code_of)
+
+    def code_of(self, probe_id: int) -> str:
+        """The code of the probe with this id."""
+        return self._codes[probe_id]
 
     def unsynced_after(self, seq: int, limit: int = 5000) -> list[tuple[int, datetime]]:
         """(seq, taken_at) of uncorrected readings stamped by an unsynchronised clock with a
@@ -322,6 +331,47 @@ class ReadingStore(FileBacked):
             ),
             bool(corrected),
         )
+
+
+#: A row of `StoredRows.raw`: seq, probe id, taken_at (ms since the epoch), status code
+#: (`STATUS_CODES`), temperature, humidity, battery, clock_synced (0/1), time_corrected (0/1).
+Row = tuple[int, int, int, int, float | None, float | None, float | None, int, int]
+
+
+class StoredRows(Sequence[StoredReading]):
+    """Stored readings kept as SQLite's rows: a backlog batch of thousands is encoded for the
+    server straight from `raw` (a `StoredReading` costs more to build than its line costs to
+    write), while an item looked at by index or iteration is built on demand."""
+
+    __slots__ = ("_make", "code_of", "raw")
+
+    def __init__(
+        self,
+        raw: list[Row],
+        make: Callable[[Row], StoredReading],
+        code_of: Callable[[int], str],
+    ) -> None:
+        self.raw = raw
+        self._make = make
+        self.code_of = code_of
+
+    def __len__(self) -> int:
+        return len(self.raw)
+
+    @overload
+    def __getitem__(self, index: int) -> StoredReading: ...
+    @overload
+    def __getitem__(self, index: slice) -> StoredRows: ...
+    def __getitem__(self, index: int | slice) -> StoredReading | StoredRows:
+        if isinstance(index, slice):
+            return StoredRows(self.raw[index], self._make, self.code_of)
+        return self._make(self.raw[index])
+
+    def __iter__(self) -> Iterator[StoredReading]:
+        return map(self._make, self.raw)
+
+    def seq(self, index: int) -> int:
+        return self.raw[index][0]
 
 
 def _real(value: float | None) -> float | None:

@@ -100,6 +100,9 @@ class Collecting:
     async def send(self, batch: Sequence[StoredReading]) -> None:
         self.sent.extend(batch)
 
+    def prepare(self, batch: Sequence[StoredReading]) -> None:
+        pass
+
     async def wait_ready(self) -> None:
         await asyncio.Event().wait()
 

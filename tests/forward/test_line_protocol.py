@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from gateway.forward.line_protocol import LineEncoder, escape_tag, series_key
 from gateway.forward.tags import Identity, ProbeTags, identity_from_settings
 from gateway.settings import load_settings
-from gateway.storage.readings import StoredReading
+from gateway.storage.readings import ReadingStore, StoredReading
 from probes.reading import ProbeStatus, Reading
 
 AT = datetime(2026, 3, 1, 8, 0, 0, 123000, tzinfo=UTC)
@@ -123,3 +123,26 @@ def test_points_from_a_configured_gateway_carry_its_region() -> None:
         "coldchain,compartment=冷藏,fridge=F1,gateway=10001,kind=refrigerated,probe=208601,"
         "region=610102,unit=6101030203 temperature=4.5"
     )
+
+
+def test_a_backlog_batch_is_encoded_from_the_stores_rows_as_from_readings(tmp_path: Path) -> None:
+    """The backlog's path (straight from SQLite's rows) writes the very lines `line` writes:
+    missing fields, every status, an unsynchronised clock, an integral temperature, a probe
+    not configured; a slice of the rows stays rows."""
+    readings = [
+        Reading("208601", AT, ProbeStatus.OK, 4.5, 55.0, 3.1),
+        Reading("208601", AT, ProbeStatus.OK, 3.0),
+        Reading("208601", AT, ProbeStatus.OK, -0.1, None, 2.9, clock_synced=False),
+        Reading("208601", AT, ProbeStatus.DISCONNECTED, None, None, 3.0),
+        Reading("999", AT, ProbeStatus.BUS_ERROR, clock_synced=False),
+        Reading("208601", AT, ProbeStatus.STALE, None, 12.5),
+    ]
+    lines = encoder()
+    with ReadingStore(tmp_path / "r.sqlite3") as store:
+        store.write_batch(readings)
+        rows = store.rows_after(0, 100)
+        assert len(rows) == len(readings)
+        assert lines.encode(rows) == "\n".join(lines.line(item) for item in rows).encode()
+        assert lines.encode(rows[2:4]) == lines.encode(store.readings_after(2, 2))
+        assert [item.seq for item in rows[1:3]] == [2, 3]
+        assert rows[1].reading == readings[1]
