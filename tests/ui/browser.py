@@ -168,7 +168,8 @@ TECHNICIAN = Person("tech", frozenset({Role.TECHNICIAN}), "张工")
 VACCINATOR = Person("nurse", frozenset({Role.VACCINATOR}), "刘护士")
 HEAD = Person("li", frozenset({Role.HEAD}), "李强", "li")
 COUNTY = Person("county", frozenset({Role.COUNTY}), "县疾控周科长")
-PEOPLE = (MANAGER, TECHNICIAN, VACCINATOR, HEAD, COUNTY)
+ADMIN = Person("admin", frozenset({Role.ADMIN}), "信息科孙工")
+PEOPLE = (MANAGER, TECHNICIAN, VACCINATOR, HEAD, COUNTY, ADMIN)
 
 
 def clinic_toml(data_dir: Path, port: int, *, with_unbound: bool) -> str:
@@ -214,6 +215,17 @@ async def chromium() -> AsyncIterator[Browser]:
             yield browser
         finally:
             await browser.close()
+
+
+WAIT_MS = 15_000
+
+
+async def new_page(browser: Browser, **options: object) -> Page:
+    """A page in a fresh context (its own cookies), Chinese locale unless told."""
+    context = await browser.new_context(locale="zh-CN", **options)  # type: ignore[arg-type]
+    page = await context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    return page
 
 
 async def sign_in(page: Page, url: str, person: Person, then: str = "/") -> None:

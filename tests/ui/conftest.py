@@ -1,4 +1,5 @@
-"""An app with only the UI routes over a real reading store, signed in by test header."""
+"""An app with only the UI routes over a real reading store, signed in by test header; for the
+browser tests, a real gateway process on simulated loggers and Debian's chromium."""
 
 from __future__ import annotations
 
@@ -11,13 +12,17 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from playwright.async_api import Browser
 
+from firmware_sim.modbus_server import TcpSimServer
 from gateway.core.clock import FakeClock
 from gateway.settings import Settings, parse_settings
 from gateway.storage.readings import ReadingStore
 from gateway.web.keys import CLOCK, READINGS, SETTINGS, SettingsInForce
 from gateway.web.ui import add_ui_routes
 from tests.access_support import roles_from_header
+from tests.e2e.support import GatewayProcess
+from tests.ui.browser import chromium, simulator_for, write_clinic
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 PROBE = "208601"
@@ -69,3 +74,19 @@ async def client(
     add_ui_routes(app)
     async with TestClient(TestServer(app)) as test_client:
         yield test_client
+
+
+@pytest_asyncio.fixture
+async def gateway(tmp_path: Path) -> AsyncIterator[GatewayProcess]:
+    async with TcpSimServer(simulator_for(tmp_path), "127.0.0.1", 0) as simulated:
+        running = await GatewayProcess.start(write_clinic(tmp_path, simulated.port))
+        try:
+            yield running
+        finally:
+            await running.stop()
+
+
+@pytest_asyncio.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with chromium() as opened:
+        yield opened

@@ -5,14 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
-import pytest_asyncio
 from playwright.async_api import Browser, Page, expect
 
-from firmware_sim.modbus_server import TcpSimServer
 from tests.e2e.support import GatewayProcess
 from tests.ledger.conftest import HEPB
 from tests.ledger.conftest import code as hepb_code
@@ -22,38 +18,12 @@ from tests.ui.browser import (
     MANAGER,
     TECHNICIAN,
     VACCINATOR,
-    chromium,
     screenshot,
     sign_in,
-    simulator_for,
-    write_clinic,
 )
+from tests.ui.browser import new_page as _page
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(60)]
-WAIT_MS = 15_000
-
-
-@pytest_asyncio.fixture
-async def gateway(tmp_path: Path) -> AsyncIterator[GatewayProcess]:
-    async with TcpSimServer(simulator_for(tmp_path), "127.0.0.1", 0) as simulated:
-        running = await GatewayProcess.start(write_clinic(tmp_path, simulated.port))
-        try:
-            yield running
-        finally:
-            await running.stop()
-
-
-@pytest_asyncio.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as opened:
-        yield opened
-
-
-async def _page(browser: Browser, **options: object) -> Page:
-    context = await browser.new_context(locale="zh-CN", **options)  # type: ignore[arg-type]
-    page = await context.new_page()
-    page.set_default_timeout(WAIT_MS)
-    return page
 
 
 async def test_the_dashboard_shows_every_compartment_and_its_values_move(

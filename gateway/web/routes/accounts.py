@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.auth.password_rules import check_new_password
+from gateway.auth.password_rules import WeakPasswordError, check_new_password
 from gateway.auth.policy import Action, Role, User, shown_to
 from gateway.storage.accounts import (
     MAX_TOKEN_DAYS,
@@ -195,12 +195,14 @@ async def _body(request: web.Request, model: type[_M]) -> _M:
 
 
 def _refused(error: AccountError) -> web.HTTPException:
+    """The refusal of an account change; a weak password or a taken name names its field."""
     status: type[web.HTTPError] = web.HTTPUnprocessableEntity
+    field = "password" if isinstance(error, WeakPasswordError) else None
     if isinstance(error, UnknownAccountError):
         status = web.HTTPNotFound
     elif isinstance(error, AccountConflictError):
         status = web.HTTPConflict
-    return refused(status, str(error), code=error.code)
+    return refused(status, str(error), field=field, code=error.code)
 
 
 def _redirect(location: str) -> web.Response:

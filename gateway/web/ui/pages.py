@@ -53,6 +53,8 @@ SCREENS = (
     Screen("/stock", "stock", Action.VIEW),
     Screen("/excursions", "excursions", Action.EXCURSION_DISPOSITION),
     Screen("/vaccinations", "vaccinations", Action.VIEW),
+    Screen("/accounts", "accounts", Action.ACCOUNTS),
+    Screen("/audit", "audit", Action.AUDIT_VIEW),
 )
 
 _SHELL = Template(

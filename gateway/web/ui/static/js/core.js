@@ -213,12 +213,29 @@ function markField(node, error) {
   input.focus();
 }
 
+// A number as typed: a decimal comma is a point; anything else not a number stays text, so
+// the server names the field.
+export function decimal(text) {
+  const value = Number(text.replace(",", "."));
+  return Number.isFinite(value) ? value : text;
+}
+
 // A form from field specs; `submit(values, form)` runs on submit and its answer is shown: a
 // string, or {text, warn: true} for a result that needs attention (a failed check).
 // spec: {name, label, type = "text", required, options: [[value, label]], step, min, max, value}
 export function form(specs, submit, { button = "common.submit", id } = {}) {
   const fields = specs.map((spec) => {
     let input;
+    if (spec.type === "checkboxes") {
+      return el(
+        "fieldset",
+        { class: "checks" },
+        el("legend", {}, t(spec.label)),
+        spec.options.map(([value, label]) =>
+          el("label", {}, el("input", { type: "checkbox", name: spec.name, value, checked: (spec.value || []).includes(value) }), label),
+        ),
+      );
+    }
     if (spec.options) {
       input = el(
         "select",
@@ -229,16 +246,16 @@ export function form(specs, submit, { button = "common.submit", id } = {}) {
       );
     } else if (spec.type === "textarea") {
       input = el("textarea", { name: spec.name, required: spec.required, rows: 2 });
+    } else if (spec.type === "number") {
+      // Text with a decimal keyboard: "4,5" (a decimal comma) reads as 4.5.
+      input = el("input", { name: spec.name, type: "text", inputmode: "decimal", required: spec.required, value: spec.value, autocomplete: "off" });
     } else {
       input = el("input", {
         name: spec.name,
         type: spec.type || "text",
         required: spec.required,
-        step: spec.step,
-        min: spec.min,
-        max: spec.max,
         value: spec.value,
-        autocomplete: "off",
+        autocomplete: spec.autocomplete || "off",
       });
     }
     return el("label", {}, el("span", {}, t(spec.label)), input);
@@ -249,9 +266,13 @@ export function form(specs, submit, { button = "common.submit", id } = {}) {
     event.preventDefault();
     const values = {};
     for (const spec of specs) {
+      if (spec.type === "checkboxes") {
+        values[spec.name] = Array.from(node.querySelectorAll(`input[name="${spec.name}"]:checked`), (box) => box.value);
+        continue;
+      }
       const raw = node.elements[spec.name].value.trim();
       if (raw === "") continue;
-      values[spec.name] = spec.type === "number" ? Number(raw) : raw;
+      values[spec.name] = spec.type === "number" ? decimal(raw) : raw;
     }
     result.className = "result";
     result.textContent = t("common.working");

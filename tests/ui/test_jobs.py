@@ -1,0 +1,131 @@
+"""Each job on its page, timed and counted as a person would do it (clicks and seconds are
+printed for the report, never asserted): add an account, acknowledge an alarm on a phone, and
+how long a reading takes to reach an open page."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from playwright.async_api import Browser, Page, expect
+
+from tests.e2e.support import GatewayProcess
+from tests.ui.browser import ADMIN, MANAGER, PASSWORD, Person, new_page, screenshot, sign_in
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(60)]
+PHONE = {"viewport": {"width": 375, "height": 740}, "is_mobile": True, "has_touch": True}
+
+
+class Task:
+    """Clicks (taps) and typed fields of one task, and its seconds from the first step."""
+
+    def __init__(self, page: Page, name: str) -> None:
+        self.page, self.name = page, name
+        self.clicks = self.fields = 0
+        self.started = time.monotonic()
+
+    async def click(self, selector: str) -> None:
+        self.clicks += 1
+        await self.page.click(selector)
+
+    async def fill(self, selector: str, text: str) -> None:
+        self.fields += 1
+        await self.page.fill(selector, text)
+
+    def report(self) -> None:
+        seconds = time.monotonic() - self.started
+        print(f"task {self.name}: {self.clicks} clicks, {self.fields} fields, {seconds:.1f} s")
+
+
+async def test_the_admin_adds_an_account_that_then_signs_in(
+    gateway: GatewayProcess, browser: Browser
+) -> None:
+    page = await new_page(browser)
+    await sign_in(page, gateway.base, ADMIN, then="/accounts")
+    await expect(page.locator("#accounts")).to_contain_text(MANAGER.display_name)
+    await expect(page.locator("#accounts")).to_contain_text("疫苗管理员")
+
+    task = Task(page, "add an account")
+    await task.fill("#account-form input[name=name]", "chen")
+    await task.fill("#account-form input[name=display_name]", "陈医生")
+    await task.fill("#account-form input[name=password]", "chen")
+    await task.click("#account-form input[value=vaccinator]")
+    await task.click("#account-form button[type=submit]")
+    # A weak password is refused in Chinese, at its field.
+    password = page.locator("#account-form input[name=password]")
+    await expect(password).to_have_attribute("aria-invalid", "true")
+    await expect(page.locator("#account-form .field-error")).to_contain_text("密码太弱")
+    await expect(password).to_be_focused()
+    await screenshot(page, "accounts-refused")
+    await task.fill("#account-form input[name=password]", PASSWORD)
+    await task.click("#account-form button[type=submit]")
+    await expect(page.locator("#account-form .result.ok")).to_contain_text("陈医生")
+    await expect(password).not_to_have_attribute("aria-invalid", "true")
+    await expect(page.locator("#accounts")).to_contain_text("陈医生")
+    task.report()
+    await screenshot(page, "accounts")
+
+    await page.goto(f"{gateway.base}/audit")
+    await expect(page.locator("#audit")).to_contain_text("created account chen (vaccinator)")
+
+    newcomer = await new_page(browser)
+    await sign_in(newcomer, gateway.base, Person("chen", ADMIN.roles, "陈医生"), then="/")
+    await expect(newcomer.locator("#who")).to_have_text("陈医生")
+    await expect(newcomer.locator("#nav")).not_to_contain_text("账号管理")
+
+
+async def test_on_a_phone_the_manager_acknowledges_from_the_banner(
+    gateway: GatewayProcess, browser: Browser
+) -> None:
+    page = await new_page(browser, **PHONE)
+    await sign_in(page, gateway.base, MANAGER)
+    banner = page.locator("#alarm-banner a").first
+    await expect(banner).to_contain_text("2号医用冰箱")
+
+    task = Task(page, "acknowledge on a phone")
+    await task.click("#alarm-banner a")
+    ack = page.locator("#open-alarms .alarm button.ack").first
+    await expect(ack).to_be_visible()
+    box = await ack.bounding_box()
+    assert box is not None
+    assert box["y"] + box["height"] <= 740, "确认到场 is on the first screen"
+    assert box["height"] >= 44
+    assert box["width"] >= 44
+    await task.click("#open-alarms .alarm button.ack")
+    await expect(page.locator("#open-alarms .alarm .meta").first).to_contain_text("王芳")
+    task.report()
+    await expect(page.locator("#open-alarms details.timeline").first).not_to_have_attribute(
+        "open", ""
+    )
+    await screenshot(page, "alarms-phone")
+    await page.goto(f"{gateway.base}/")
+    await expect(page.locator('.card[data-ref="F2/冷藏"] .card-alarm')).to_contain_text("王芳")
+
+
+async def test_a_reading_reaches_the_open_dashboard_without_polling(
+    gateway: GatewayProcess, browser: Browser
+) -> None:
+    page = await new_page(browser)
+    await sign_in(page, gateway.base, MANAGER)
+    taken = page.locator('.card[data-ref="F1/冷藏"] .taken')
+    await expect(taken).to_contain_text("最近读数")
+    # Each change of the card's reading time: when the page showed it, against the reading's
+    # own time (the gateway and the browser share this machine's clock).
+    delays = await page.evaluate(
+        """() => new Promise((done) => {
+            const delays = [];
+            const watch = new EventSource("/api/events");
+            let stamp = null;
+            watch.addEventListener("fridges", (event) => {
+                const item = JSON.parse(event.data).find((one) => one.ref === "F1/冷藏");
+                stamp = Date.parse(item.taken_at);
+            });
+            const node = document.querySelector('.card[data-ref="F1/冷藏"] .taken');
+            new MutationObserver(() => {
+                if (stamp !== null) delays.push(Date.now() - stamp);
+                if (delays.length === 5) { watch.close(); done(delays); }
+            }).observe(node, {childList: true, characterData: true, subtree: true});
+        })"""
+    )
+    assert len(delays) == 5
+    print(f"reading to page: {sorted(delays)} ms")
