@@ -378,10 +378,16 @@ async def test_the_county_approves_a_scrap_the_manager_asked_for_and_the_clinics
     await expect(manager.locator("#adjustment-form .result.ok")).to_contain_text("已记录调整")
     await screenshot(manager, "stock-stocktake")
 
+    # F2/冷藏 is on hold (its alarm is open): the manager lets this one movement through.
+    await _post(
+        manager,
+        "/api/ledger/holds/override",
+        {"compartment": "F2/冷藏", "reason": "转移待评估的疫苗"},
+    )
     await _post(
         manager,
         "/api/ledger/stock/placements",
-        {"compartment": "F1/冷冻", "event_id": "place-kept", "codes": [kept]},
+        {"compartment": "F2/冷藏", "event_id": "place-kept", "codes": [kept]},
     )
     window = await manager.evaluate(
         "[new Date(Date.now() - 60000).toISOString(), new Date().toISOString()]"
@@ -389,18 +395,19 @@ async def test_the_county_approves_a_scrap_the_manager_asked_for_and_the_clinics
     await _post(
         manager,
         "/api/ledger/excursions",
-        {"compartment": "F1/冷冻", "start": window[0], "end": window[1]},
+        {"compartment": "F2/冷藏", "start": window[0], "end": window[1]},
     )
-    await head.goto(f"{gateway.base}/excursions")
-    held = head.locator("#quarantine tbody tr").filter(has_text=kept)
+    # The county reviews requests; the clinic's head disposes of what an excursion held.
+    await clinic_head.goto(f"{gateway.base}/excursions")
+    held = clinic_head.locator("#quarantine tbody tr").filter(has_text=kept)
     await held.locator("button.use").click()
-    await expect(head.locator("#proposal")).to_contain_text("建议")
-    await expect(head.locator("#excursions")).to_contain_text("F1/冷冻")
-    await head.select_option("#disposition-form select[name=decision]", "discard")
-    await head.click("#disposition-form button[type=submit]")
-    await expect(head.locator("#disposition-form .result.ok")).to_contain_text("报废申请")
+    await expect(clinic_head.locator("#proposal")).to_contain_text("建议")
+    await expect(clinic_head.locator("#excursions")).to_contain_text("F2/冷藏")
+    await clinic_head.select_option("#disposition-form select[name=decision]", "discard")
+    await clinic_head.click("#disposition-form button[type=submit]")
+    await expect(clinic_head.locator("#disposition-form .result.ok")).to_contain_text("报废申请")
     await expect(held).to_contain_text("to be discarded")
-    await screenshot(head, "excursions")
+    await screenshot(clinic_head, "excursions")
 
     nurse = await _page(browser)
     await sign_in(nurse, gateway.base, VACCINATOR, then="/stock")
