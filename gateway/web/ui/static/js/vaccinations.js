@@ -1,7 +1,7 @@
 // Vaccinations: scan each dose at vaccination into the record, today's doses with a link to
 // the printable certificate, and the upload status. Names arrive masked where the role needs it.
 
-import { api, available, el, every, form, formatTime, holdsBanner, may, section, start, t, table } from "./core.js";
+import { api, available, clinicDay, el, every, form, formatTime, holdsBanner, may, section, start, t, table } from "./core.js";
 import { eventId } from "./scan.js";
 import { uploadPanel } from "./upload.js";
 
