@@ -185,6 +185,15 @@ async def test_requisition_plan_and_review(client: Client) -> None:
     assert "was reviewed by 县疾控" in again["reason"]
 
 
+async def test_stock_warnings_from_the_requisition_figures(client: Client) -> None:
+    body = {"code": hepb(1), "compartment": "F1/冷藏", "event_id": "r"}
+    await call(client, "POST", "/api/ledger/stock/receive-into", body, status=201)
+    answer = await call(client, "GET", "/api/ledger/stock/warnings")
+    (warning,) = answer["warnings"]
+    assert (warning["kind"], warning["usable_doses"], warning["days_covered"]) == (
+        "excess", 1, None)  # fmt: skip
+
+
 async def test_alarm_hook_counts_doses_and_never_fails(
     client: Client, service: ExcursionService
 ) -> None:

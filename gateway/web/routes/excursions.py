@@ -12,6 +12,7 @@ from aiohttp import web
 from pydantic import AwareDatetime, Field, StringConstraints, model_validator
 
 from gateway.auth.policy import Action
+from gateway.core.clinic_time import CLINIC_TZ
 from gateway.core.errors import GatewayError
 from gateway.ledgers.excursion_service import ExcursionService, Measured, manual_id
 from gateway.storage.ledger.locations import UnitAt
@@ -30,6 +31,7 @@ from gateway.web.routes.ledger_http import (
 )
 from ledger.holds import Hold
 from ledger.requisition_plan import parse_month, to_csv, to_html
+from ledger.stock_warnings import stock_warnings
 
 MAX_CODES = 5_000
 #: a scanned package as text: a 20-digit trace code or a GS1 element string (GS as \u001d)
@@ -131,6 +133,7 @@ def add_excursion_routes(app: web.Application, service: ExcursionService) -> Non
         ("GET", "/api/ledger/excursions/month/{month}", month_figures, Action.VIEW),
         ("GET", "/api/ledger/excursions/{excursion_id}", show_excursion, Action.VIEW),
         ("GET", "/api/ledger/quarantine", quarantine, Action.VIEW),
+        ("GET", "/api/ledger/stock/warnings", warnings, Action.VIEW),
         ("GET", "/api/ledger/requisition/{month}", requisition, Action.VIEW),
         ("POST", "/api/ledger/requisition/{month}/review", review, Action.STOCK_APPROVE),
     ):
@@ -374,6 +377,20 @@ async def requisition(request: web.Request) -> web.StreamResponse:
         page = to_html(plan, service.settings.unit.name)
         return web.Response(text=page, content_type="text/html", charset="utf-8")
     return json_response(plan.to_json())
+
+
+async def warnings(request: web.Request) -> web.Response:
+    """Low- and excess-stock warnings of now, from this month's requisition figures (last
+    month's use, the usable stock on hand)."""
+    reader(request)
+    service = request.app[EXCURSIONS]
+    month = service.clock.now().astimezone(CLINIC_TZ).strftime("%Y-%m")
+    with ledger_refusals():
+        plan = service.requisitions.plan(month, _held_doses(service))
+    found = stock_warnings(plan)
+    return json_response(
+        {"month": month, "based_on": plan.based_on, "warnings": [w.to_json() for w in found]}
+    )
 
 
 async def review(request: web.Request) -> web.Response:

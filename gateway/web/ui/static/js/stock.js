@@ -96,17 +96,21 @@ start(async (main) => {
     return;
   }
   const balances = el("div", { id: "balances" });
+  const warnings = el("ul", { id: "stock-warnings", class: "warnings" });
   const approvals = approvalsPanel(() => refresh());
   const refresh = async () => {
     const body = await api("/api/ledger/stock/balances");
     balances.replaceChildren(balancesTable(body.balances));
+    // Low and excess stock from the requisition figures (needs the placement service).
+    const found = await api("/api/ledger/stock/warnings").catch(() => ({ warnings: [] }));
+    warnings.replaceChildren(...found.warnings.map((w) => el("li", { class: w.kind === "low" ? "flag" : "warn" }, w.message)));
     if (approvals) await approvals.refresh();
   };
   const places = await compartments();
   main.append(
     scanPanel(refresh, places) ?? "",
     approvals?.node ?? "",
-    section("stock.balances", balances),
+    section("stock.balances", warnings, balances),
     places ? contentsPanel(places) : "",
     stocktakePanel(refresh) ?? "",
   );
