@@ -164,7 +164,7 @@ class Uploader:
             return answer
         status, body = answer
         now = self.clock.now()
-        self.queue.attempted(now, len(events), f"HTTP {status} ({kind} messages)")
+        self.queue.attempted(now, len(events), f"HTTP {status}")
         sent = {(event.event_id, event.version) for event in events}
         answers = [a for a in _feedback(body, status) if (a.record_id, a.version) in sent]
         accepted, rejected = self.circulation.answered(now, answers)

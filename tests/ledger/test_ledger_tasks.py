@@ -185,7 +185,7 @@ async def test_realtime_upload_right_after_each_dose(world: World, clock: FakeCl
         await stop(upload)
     health = jobs.health()
     assert health["queue_length"] == 0
-    assert health["last_upload"]["outcome"] == "HTTP 200 (receive messages)"
+    assert health["last_upload"]["outcome"] == "HTTP 200"
     assert health["upload_failures"] == 0
 
 
