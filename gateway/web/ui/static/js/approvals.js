@@ -46,7 +46,8 @@ export function approvalsPanel(changed) {
         [
           { label: "approvals.kind", value: (row) => t(`approvals.kind_${row.kind}`) },
           { label: "approvals.codes", value: (row) => el("code", {}, row.codes.join(", ")) },
-          { label: "approvals.reason", value: (row) => row.reason },
+          { label: "approvals.to_unit", value: (row) => row.to_unit || "—" },
+          { label: "approvals.reason", value: (row) => (row.reason_code ? `${row.reason_code} · ${row.reason}` : row.reason) },
           { label: "approvals.requested", value: (row) => `${row.requested_by} · ${formatTime(row.requested_at)}` },
           { label: "approvals.state", value: (row) => el("span", { class: "state" }, state(row)) },
           { label: "approvals.decide", value: (row) => decisionButtons(row, changed) },
