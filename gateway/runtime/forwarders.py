@@ -24,9 +24,10 @@ from gateway.settings import Settings
 from gateway.storage.readings import ReadingStore
 
 if TYPE_CHECKING:
+    from analysis.metrics import Limits
     from gateway.alarms.engine import AlarmService
     from gateway.forward.alarm_events import AlarmEvent, AlarmEventLane
-    from gateway.forward.daily_figures import Daily, DailyFiguresLane, ManualOf
+    from gateway.forward.daily_figures import Daily, DailyFiguresLane
     from gateway.forward.event_lane import EventLane
     from gateway.forward.exposure_events import ExposureEvent
     from gateway.forward.mqtt import Command, MqttForwarder
@@ -82,6 +83,7 @@ class Forwarders:
     mqtt: MqttForwarder | None = None
     alarm_lanes: list[AlarmEventLane] = field(default_factory=list)
     exposure_lanes: list[EventLane[ExposureEvent]] = field(default_factory=list)
+    daily_judgements: list[DailyJudgement] = field(default_factory=list)
 
     def add_pump(self, pump: Pump, identity: Identity, mqtt: MqttForwarder | None = None) -> None:
         self.pumps.append(pump)
@@ -90,8 +92,44 @@ class Forwarders:
     def add_lane(self, kind: str, lane: EventLane[AlarmEvent] | EventLane[ExposureEvent]) -> None:
         self.services.append(Job(f"{kind}-{lane.name}", Stage.FORWARDERS, lane.run))
 
-    def add_daily(self, lane: DailyFiguresLane) -> None:
-        self.services.append(Job(f"daily-figures-{lane.name}", Stage.FORWARDERS, lane.run))
+    def add_daily(self, lane: DailyFiguresLane, judged: DailyJudgement) -> None:
+        self.daily_judgements.append(judged)
+        self.services.append(
+            Job(
+                f"daily-figures-{lane.name}",
+                Stage.FORWARDERS,
+                lane.run,
+                on_reload=judged.reconfigure,
+            )
+        )
+
+
+class DailyJudgement:
+    """What a daily-figures lane judges a probe's day by: its compartment's limits and the
+    manual record, of the settings in force (a reload that moves a probe moves its limits)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.reconfigure(settings)
+
+    def reconfigure(self, settings: Settings) -> None:
+        from gateway.forward.daily_figures import limits_from_settings
+
+        self._settings = settings
+        self._limits = limits_from_settings(settings)
+
+    def limits_of(self, probe: str) -> Limits:
+        return self._limits(probe)
+
+    def manual_of(self, start_ms: int, end_ms: int) -> dict[tuple[str, str, str], tuple[int, int]]:
+        """The manual record's half-days per compartment in [start, end), as the clinic's
+        monthly report counts them."""
+        from gateway.reports.clinic import manual_records
+        from gateway.storage.readings import from_millis
+
+        settings = self._settings
+        since, until = from_millis(start_ms), from_millis(end_ms - 1)
+        records = manual_records(settings.gateway.data_dir, settings, since, until)
+        return {key: (record.recorded, record.due) for key, record in records.items()}
 
 
 async def open_forwarders(
@@ -131,7 +169,11 @@ async def open_forwarders(
             lane = exposure_lane("influx", excursions.exposures, sink.send_body, identity, clock)
             opened.exposure_lanes.append(lane)
             opened.add_lane("exposure-events", lane)
-        opened.add_daily(_influx_daily_lane(settings, identity, store, clock, resources))
+        judged = DailyJudgement(settings)
+        daily = _influx_daily_lane(
+            settings, identity, resources, store=store, clock=clock, judged=judged
+        )
+        opened.add_daily(daily, judged)
     if settings.mqtt is not None:
         from gateway.forward.mqtt import MqttForwarder
 
@@ -143,18 +185,21 @@ async def open_forwarders(
         if alarms is not None:
             opened.alarm_lanes.append(_mqtt_alarm_lane(mqtt, identity, alarms, clock))
             opened.add_lane("alarm-events", opened.alarm_lanes[-1])
-        opened.add_daily(_mqtt_daily_lane(settings, mqtt, identity, store, clock))
+        judged = DailyJudgement(settings)
+        opened.add_daily(_mqtt_daily_lane(mqtt, identity, store, clock, judged), judged)
     return opened
 
 
 def _influx_daily_lane(
     settings: Settings,
     identity: Identity,
+    resources: contextlib.AsyncExitStack,
+    *,
     store: ReadingStore,
     clock: Clock,
-    resources: contextlib.AsyncExitStack,
+    judged: DailyJudgement,
 ) -> DailyFiguresLane:
-    from gateway.forward.daily_figures import DailyFiguresLane, daily_lines, limits_from_settings
+    from gateway.forward.daily_figures import DailyFiguresLane, daily_lines
     from gateway.forward.influx import make_sink
     from gateway.forward.line_protocol import LineEncoder
 
@@ -167,14 +212,18 @@ def _influx_daily_lane(
 
     return DailyFiguresLane(
         "influx", store, identity, to_influx, clock,
-        limits_of=limits_from_settings(settings), manual_of=_manual_of(settings),
+        limits_of=judged.limits_of, manual_of=judged.manual_of,
     )  # fmt: skip
 
 
 def _mqtt_daily_lane(
-    settings: Settings, mqtt: MqttForwarder, identity: Identity, store: ReadingStore, clock: Clock
+    mqtt: MqttForwarder,
+    identity: Identity,
+    store: ReadingStore,
+    clock: Clock,
+    judged: DailyJudgement,
 ) -> DailyFiguresLane:
-    from gateway.forward.daily_figures import DailyFiguresLane, daily_json, limits_from_settings
+    from gateway.forward.daily_figures import DailyFiguresLane, daily_json
     from gateway.forward.errors import RetryableError
 
     async def to_mqtt(days: Sequence[Daily]) -> None:
@@ -184,22 +233,8 @@ def _mqtt_daily_lane(
 
     return DailyFiguresLane(
         "mqtt", store, identity, to_mqtt, clock,
-        limits_of=limits_from_settings(settings), manual_of=_manual_of(settings),
+        limits_of=judged.limits_of, manual_of=judged.manual_of,
     )  # fmt: skip
-
-
-def _manual_of(settings: Settings) -> ManualOf:
-    """The manual record's half-days per compartment in [start, end), as the clinic's monthly
-    report counts them."""
-    from gateway.reports.clinic import manual_records
-    from gateway.storage.readings import from_millis
-
-    def manual_of(start_ms: int, end_ms: int) -> dict[tuple[str, str, str], tuple[int, int]]:
-        since, until = from_millis(start_ms), from_millis(end_ms - 1)
-        records = manual_records(settings.gateway.data_dir, settings, since, until)
-        return {key: (record.recorded, record.due) for key, record in records.items()}
-
-    return manual_of
 
 
 def _influx_alarm_lane(

@@ -132,7 +132,10 @@ def placement(running: Running, code: str) -> dict[str, Any]:
     assert alarms is not None
     assert budget is not None
     [identity] = [service.identity for service in built.services if isinstance(service, Forwarding)]
+    [daily] = built.forwarders.daily_judgements
+    limits = daily.limits_of(code)
     return {
+        "daily figures": (limits.min_c, limits.max_c),
         "alarm rules": alarms.core.probe_ref.get(code),
         "digest": [p.compartment for p in alarms.digest.settings.probes if p.code == code],
         "tags": identity.of(code),
@@ -162,6 +165,7 @@ async def test_bound_moved_replaced_decommissioned_probe_is_known_everywhere_at_
         "digest": ["F2/冷藏"],
         "tags": ProbeTags("F2", "冷藏", "refrigerated"),
         "disk budget": (2.0, 8.0),
+        "daily figures": (2.0, 8.0),
     }
 
     await running.form("decommission", {"code": "208610"})  # F1/冷冻 takes one probe
@@ -174,6 +178,7 @@ async def test_bound_moved_replaced_decommissioned_probe_is_known_everywhere_at_
         "digest": ["F1/冷冻"],
         "tags": ProbeTags("F1", "冷冻", "frozen"),
         "disk budget": (None, -15.0),
+        "daily figures": (None, -15.0),
     }
 
     replacement = NEW_PROBE | {"code": "300002", "compartment": "F1/冷冻"}
@@ -186,7 +191,13 @@ async def test_bound_moved_replaced_decommissioned_probe_is_known_everywhere_at_
     )
     assert status == 422, refused
     assert "is not configured" in refused["error"]
-    gone = {"alarm rules": None, "digest": [], "tags": ProbeTags(), "disk budget": None}
+    gone = {
+        "alarm rules": None,
+        "digest": [],
+        "tags": ProbeTags(),
+        "disk budget": None,
+        "daily figures": (2.0, 8.0),  # a probe no longer placed is judged as refrigerated
+    }
     assert placement(running, "300001") == gone
     assert placement(running, "300002")["tags"] == ProbeTags("F1", "冷冻", "frozen")
 
