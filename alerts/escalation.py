@@ -1,8 +1,9 @@
 """The escalation state machine: `step(state, event, now, settings) -> (state, actions)`.
 
-Pure and deterministic. The state is plain data (`dump_state`/`load_state` give its JSON
-form); the caller persists the new state and every action in one transaction, then delivers
-the `Notify` actions through the outbox. An operator event that makes no sense (acknowledging
+Pure and deterministic. The state, the events and the actions are plain data
+(`alerts.escalation_state`); the operators' events are checked in `alerts.escalation_operator`.
+The caller persists the new state and every action in one transaction, then delivers the
+`Notify` actions through the outbox. An operator event that makes no sense (acknowledging
 a closed alarm, another unit's alarm...) raises a `RejectedEventError` and nothing changes.
 
 Semantics (DESIGN "Escalation semantics"):
@@ -38,219 +39,25 @@ are kept instead of a tier being delayed by the size of the jump; it is recorded
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
-from enum import StrEnum
-from typing import Any
 
-from pydantic import TypeAdapter
-
-from alerts.errors import (
-    AlarmClosedError,
-    ConditionStillHoldsError,
-    RejectedEventError,
-    SilenceRefusedError,
-    UnknownAlarmError,
-    UnknownPersonError,
-    UnknownSilenceError,
-    WrongUnitError,
+from alerts.escalation_operator import operated
+from alerts.escalation_state import (
+    TIERS,
+    Action,
+    Alarm,
+    EscalationState,
+    Event,
+    Notify,
+    NotifyReason,
+    Tick,
+    Transition,
+    TransitionKind,
 )
-from alerts.model import ChannelKind, Condition, ConditionCleared, ConditionKind, ConditionRaised
+from alerts.model import Condition, ConditionCleared, ConditionKind, ConditionRaised
 from alerts.settings import AlertSettings
-
-CLOSED_MEMORY = 256
-"""How many closed alarm ids are remembered, to tell "closed" from "unknown" on a late ack."""
-
-TIERS = (1, 2, 3)
-
-
-class NotifyReason(StrEnum):
-    OPENED = "opened"
-    ESCALATED = "escalated"
-    REPEAT = "repeat"
-
-
-class TransitionKind(StrEnum):
-    OPENED = "opened"
-    REOPENED = "reopened"
-    CLEARED = "cleared"
-    TIER_NOTIFIED = "tier_notified"
-    ACKNOWLEDGED = "acknowledged"
-    CLOSED = "closed"
-    SUPPRESSED = "suppressed"
-    UNSUPPRESSED = "unsuppressed"
-    SILENCE_STARTED = "silence_started"
-    SILENCE_ENDED = "silence_ended"
-    CLOCK_STEPPED_BACK = "clock_stepped_back"
-
-
-@dataclass(frozen=True, slots=True)
-class Ack:
-    """Someone on site from `at`; their reminders pause until `until` (the on-site time)."""
-
-    person: str
-    at: datetime
-    how: str
-    until: datetime | None = None
-
-    def on_site(self, now: datetime, settings: AlertSettings) -> bool:
-        until = self.until or self.at + timedelta(seconds=settings.escalation.on_site_s)
-        return now < until
-
-
-@dataclass(frozen=True, slots=True)
-class Silence:
-    """A planned silence (defrost, stocktaking), numbered `no`. `scope` is a fridge code or
-    a compartment reference; None silences the whole unit."""
-
-    who: str
-    why: str
-    start: datetime
-    until: datetime
-    scope: str | None = None
-    no: int = 0
-
-    def covers(self, subject: str) -> bool:
-        return self.scope is None or subject == self.scope or subject.startswith(f"{self.scope}/")
-
-    @property
-    def words(self) -> str:
-        return f"silence #{self.no} of {self.scope or 'the whole unit'}"
-
-
-@dataclass(frozen=True, slots=True)
-class Alarm:
-    id: str
-    condition: Condition
-    since: datetime
-    opened_at: datetime
-    value: float | None = None
-    detail: str = ""
-    via: str | None = None
-    active: bool = True
-    cleared_at: datetime | None = None
-    escalation_start: datetime | None = None
-    notified: dict[int, datetime] = field(default_factory=dict)
-    next_repeat: datetime | None = None
-    repeats: int = 0
-    acks: tuple[Ack, ...] = ()
-    suppressed_by: str | None = None
-    current: float | None = None
-    current_at: datetime | None = None
-    peak: float | None = None
-    peak_at: datetime | None = None
-
-    def on_site(self, now: datetime, settings: AlertSettings) -> set[str]:
-        """The people whose acknowledgement still pauses their reminders."""
-        return {ack.person for ack in self.acks if ack.on_site(now, settings)}
-
-
-@dataclass(frozen=True, slots=True)
-class EscalationState:
-    unit: str
-    clock: datetime | None = None
-    alarms: dict[str, Alarm] = field(default_factory=dict)
-    silences: tuple[Silence, ...] = ()
-    closed: tuple[str, ...] = ()
-    opened: int = 0
-    """How many alarms this unit has opened: the serial that keeps alarm ids unique."""
-    silenced: int = 0
-    """How many silences were started: the serial that numbers them."""
-
-
-@dataclass(frozen=True, slots=True)
-class Tick:
-    """Only time passes."""
-
-
-@dataclass(frozen=True, slots=True)
-class Acknowledge:
-    """Someone is on site. `how`: "link", "scan", "web"..."""
-
-    alarm_id: str
-    unit: str
-    person: str
-    how: str
-
-
-@dataclass(frozen=True, slots=True)
-class Close:
-    alarm_id: str
-    unit: str
-    person: str
-    cause: str
-    action: str
-
-
-@dataclass(frozen=True, slots=True)
-class StartSilence:
-    """`scope`: a fridge code or compartment reference the caller checked exists; None: the
-    whole unit (the caller checked that `who` may)."""
-
-    who: str
-    why: str
-    until: datetime
-    scope: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class EndSilence:
-    """End running silence number `no` before its time; `who` is the account that ends it."""
-
-    no: int
-    who: str
-
-
-Event = ConditionRaised | ConditionCleared | Tick | Acknowledge | Close | StartSilence | EndSilence
-
-
-@dataclass(frozen=True, slots=True)
-class Notify:
-    """Tell one person about one alarm, through these channels (see `alerts.messages`)."""
-
-    alarm_id: str
-    person: str
-    tier: int
-    channels: tuple[ChannelKind, ...]
-    reason: NotifyReason
-    condition: Condition
-    since: datetime
-    at: datetime
-    value: float | None
-    detail: str
-    repeat: int = 0
-    current: float | None = None
-    current_at: datetime | None = None
-    peak: float | None = None
-    peak_at: datetime | None = None
-    cleared_at: datetime | None = None
-    """The condition has cleared (a reminder to close the alarm with its disposition)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Transition:
-    """An audit record: persist it with who and when."""
-
-    alarm_id: str | None
-    at: datetime
-    kind: TransitionKind
-    who: str | None = None
-    detail: str = ""
-
-
-Action = Notify | Transition
-
-_STATE = TypeAdapter(EscalationState)
-
-
-def dump_state(state: EscalationState) -> dict[str, Any]:
-    data: dict[str, Any] = _STATE.dump_python(state, mode="json")
-    return data
-
-
-def load_state(data: Mapping[str, Any]) -> EscalationState:
-    return _STATE.validate_python(data)
 
 
 def step(
@@ -317,23 +124,7 @@ def _apply(
         return _cleared(state, event, now, actions)
     if isinstance(event, Tick):
         return state
-    return _operated(state, event, now, settings, actions)
-
-
-def _operated(
-    state: EscalationState,
-    event: Acknowledge | Close | StartSilence | EndSilence,
-    now: datetime,
-    settings: AlertSettings,
-    actions: list[Action],
-) -> EscalationState:
-    if isinstance(event, Acknowledge):
-        return _acknowledged(state, event, now, settings, actions)
-    if isinstance(event, Close):
-        return _closed(state, event, now, settings, actions)
-    if isinstance(event, StartSilence):
-        return _silenced(state, event, now, settings, actions)
-    return _silence_ended(state, event, now, actions)
+    return operated(state, event, now, settings, actions)
 
 
 def _cleared(
@@ -345,95 +136,6 @@ def _cleared(
     actions.append(Transition(alarm.id, now, TransitionKind.CLEARED))
     cleared = replace(alarm, active=False, cleared_at=now)
     return replace(state, alarms=state.alarms | {alarm.id: cleared})
-
-
-def _acknowledged(
-    state: EscalationState,
-    event: Acknowledge,
-    now: datetime,
-    settings: AlertSettings,
-    actions: list[Action],
-) -> EscalationState:
-    alarm = _operator_target(state, event.alarm_id, event.unit, event.person, settings)
-    if event.person in alarm.on_site(now, settings):
-        return state
-    actions.append(Transition(alarm.id, now, TransitionKind.ACKNOWLEDGED, event.person, event.how))
-    until = now + timedelta(seconds=settings.escalation.on_site_s)
-    acked = replace(alarm, acks=(*alarm.acks, Ack(event.person, now, event.how, until)))
-    return replace(state, alarms=state.alarms | {alarm.id: acked})
-
-
-def _closed(
-    state: EscalationState,
-    event: Close,
-    now: datetime,
-    settings: AlertSettings,
-    actions: list[Action],
-) -> EscalationState:
-    alarm = _operator_target(state, event.alarm_id, event.unit, event.person, settings)
-    if alarm.active:
-        raise ConditionStillHoldsError(
-            f"alarm {alarm.id}: the condition still holds; close it once it has cleared"
-        )
-    if not event.cause.strip() or not event.action.strip():
-        raise RejectedEventError(f"alarm {alarm.id}: a close needs the cause and the action taken")
-    detail = f"cause: {event.cause}; action: {event.action}"
-    actions.append(Transition(alarm.id, now, TransitionKind.CLOSED, event.person, detail))
-    alarms = {k: v for k, v in state.alarms.items() if k != alarm.id}
-    return replace(state, alarms=alarms, closed=(*state.closed, alarm.id)[-CLOSED_MEMORY:])
-
-
-def _silenced(
-    state: EscalationState,
-    event: StartSilence,
-    now: datetime,
-    settings: AlertSettings,
-    actions: list[Action],
-) -> EscalationState:
-    bounds = settings.silences
-    if event.until <= now:
-        raise SilenceRefusedError(
-            f"silence until {event.until.isoformat()} is not in the future; fix: give an end "
-            "time after now"
-        )
-    longest = timedelta(seconds=bounds.max_s)
-    if event.until - now > longest:
-        raise SilenceRefusedError(
-            f"a silence may last at most {_hours(bounds.max_s)}, this one "
-            f"{_hours((event.until - now).total_seconds())}; fix: end it by "
-            f"{(now + longest).isoformat()} and start another then if still needed"
-        )
-    if not event.who.strip() or not event.why.strip():
-        raise SilenceRefusedError("a silence needs who asked for it and why; fix: give a reason")
-    if len(event.why) > bounds.reason_max:
-        raise SilenceRefusedError(
-            f"the reason has {len(event.why)} characters, at most {bounds.reason_max} are "
-            "kept; fix: say it shorter"
-        )
-    number = state.silenced + 1
-    silence = Silence(event.who, event.why, now, event.until, event.scope, number)
-    detail = f"{silence.words} until {event.until.isoformat()}: {event.why}"
-    actions.append(Transition(None, now, TransitionKind.SILENCE_STARTED, event.who, detail))
-    return replace(state, silences=(*state.silences, silence), silenced=number)
-
-
-def _silence_ended(
-    state: EscalationState, event: EndSilence, now: datetime, actions: list[Action]
-) -> EscalationState:
-    silence = next((s for s in state.silences if s.no == event.no and s.until > now), None)
-    if silence is None:
-        running = ", ".join(f"#{s.no}" for s in state.silences) or "none"
-        raise UnknownSilenceError(
-            f"no running silence #{event.no} (running: {running}); fix: list them with "
-            "GET /api/alarms"
-        )
-    detail = f"{silence.words} ended early by {event.who}: {silence.why}"
-    actions.append(Transition(None, now, TransitionKind.SILENCE_ENDED, event.who, detail))
-    return replace(state, silences=tuple(s for s in state.silences if s is not silence))
-
-
-def _hours(seconds: float) -> str:
-    return f"{seconds / 3600:g} h"
 
 
 def _raised(
@@ -502,23 +204,6 @@ def _measured(alarm: Alarm, value: float, at: datetime) -> Alarm:
 
 def _open_alarm_for(state: EscalationState, condition: Condition) -> Alarm | None:
     return next((a for a in state.alarms.values() if a.condition == condition), None)
-
-
-def _operator_target(
-    state: EscalationState, alarm_id: str, unit: str, person: str, settings: AlertSettings
-) -> Alarm:
-    if unit != state.unit:
-        raise WrongUnitError(
-            f"alarm {alarm_id} names unit {unit}, this gateway serves {state.unit}"
-        )
-    if alarm_id in state.closed:
-        raise AlarmClosedError(f"alarm {alarm_id} is already closed")
-    alarm = state.alarms.get(alarm_id)
-    if alarm is None:
-        raise UnknownAlarmError(f"no alarm {alarm_id} on this gateway")
-    if not any(person in settings.tier_people(tier) for tier in TIERS):
-        raise UnknownPersonError(f"{person!r} is not in any tier of unit {state.unit}")
-    return alarm
 
 
 def _advance(

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from alerts.escalation import Notify, NotifyReason
+from alerts.escalation_state import Notify, NotifyReason
 from alerts.model import ConditionKind
 from gateway.core.clinic_time import CLINIC_TZ
 from gateway.core.compartments import FridgeSettings, find_compartment

@@ -16,7 +16,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from alerts.escalation import Alarm, EscalationState
+from alerts.escalation_state import Alarm, EscalationState
 from alerts.model import Condition, ConditionKind
 from gateway.core.clock import FakeClock
 from gateway.ledgers.excursion_service import ExcursionService

@@ -24,7 +24,8 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from alerts import rules as rules_mod
-from alerts.escalation import (
+from alerts.escalation import observe, step_many
+from alerts.escalation_state import (
     Alarm,
     EscalationState,
     Event,
@@ -32,11 +33,9 @@ from alerts.escalation import (
     Tick,
     Transition,
     TransitionKind,
-    observe,
-    step_many,
 )
-from alerts.escalation import dump_state as dump_escalation
-from alerts.escalation import load_state as load_escalation
+from alerts.escalation_state import dump_state as dump_escalation
+from alerts.escalation_state import load_state as load_escalation
 from alerts.model import ConditionChange, ConditionCleared, ConditionKind, ConditionRaised
 from alerts.rules import CompartmentRules, CompartmentState, rules_for
 from alerts.settings import AlertSettings

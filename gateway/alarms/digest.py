@@ -22,7 +22,7 @@ from datetime import date, datetime, timedelta
 from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped, unused-ignore]
 from pydantic import TypeAdapter
 
-from alerts.escalation import Alarm
+from alerts.escalation_state import Alarm
 from alerts.messages import Message, describe, place_of
 from alerts.model import ChannelKind
 from alerts.settings import AlertSettings

@@ -30,7 +30,7 @@ from alerts.ack_links import AckClaim, verify
 from alerts.channels import build_channels
 from alerts.channels.base import Channel
 from alerts.errors import SilenceScopeError, UnknownSilenceError
-from alerts.escalation import (
+from alerts.escalation_state import (
     Acknowledge,
     Alarm,
     Close,

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from alerts.ack_links import ack_url
-from alerts.escalation import Alarm, Notify, NotifyReason
+from alerts.escalation_state import Alarm, Notify, NotifyReason
 from alerts.messages import place_of, render
 from alerts.model import ConditionKind
 from alerts.settings import AlertSettings

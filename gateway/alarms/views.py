@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter
 
-from alerts.escalation import Alarm
+from alerts.escalation_state import Alarm
 from alerts.messages import describe, place_of
 from alerts.outbox import EntryState
 from gateway.alarms.notices import current_notice

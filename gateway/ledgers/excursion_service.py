@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from alerts.escalation import Alarm, EscalationState, TransitionKind
+from alerts.escalation_state import Alarm, EscalationState, TransitionKind
 from alerts.model import ConditionKind
 from gateway.core.clock import Clock
 from gateway.core.errors import GatewayError, StoreError

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from alerts.channels.base import DeliveryResult
-from alerts.escalation import Transition
+from alerts.escalation_state import Transition
 from alerts.messages import Message
 from alerts.model import ChannelKind
 from alerts.outbox import EntryState, OutboxEntry

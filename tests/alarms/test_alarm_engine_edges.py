@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from alerts.escalation import Transition, TransitionKind
+from alerts.escalation_state import Transition, TransitionKind
 from alerts.messages import Message
 from alerts.model import ChannelKind
 from gateway.core.clock import FakeClock

@@ -16,7 +16,8 @@ from alerts.errors import (
     UnknownPersonError,
     WrongUnitError,
 )
-from alerts.escalation import (
+from alerts.escalation import step, step_many
+from alerts.escalation_state import (
     Acknowledge,
     Action,
     Close,
@@ -30,8 +31,6 @@ from alerts.escalation import (
     TransitionKind,
     dump_state,
     load_state,
-    step,
-    step_many,
 )
 from alerts.model import ChannelKind, Condition, ConditionCleared, ConditionKind, ConditionRaised
 from alerts.settings import AlertSettings

@@ -9,7 +9,8 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from alerts.errors import RejectedEventError
-from alerts.escalation import (
+from alerts.escalation import step
+from alerts.escalation_state import (
     Acknowledge,
     Close,
     EscalationState,
@@ -19,7 +20,6 @@ from alerts.escalation import (
     Tick,
     dump_state,
     load_state,
-    step,
 )
 from alerts.model import Condition, ConditionCleared, ConditionKind, ConditionRaised
 from alerts.settings import AlertSettings

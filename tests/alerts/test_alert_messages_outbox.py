@@ -6,7 +6,7 @@ import random
 from datetime import timedelta
 
 from alerts.channels.base import DeliveryResult, Outcome
-from alerts.escalation import Notify, NotifyReason
+from alerts.escalation_state import Notify, NotifyReason
 from alerts.messages import place_of, render
 from alerts.model import ChannelKind, Condition, ConditionKind
 from alerts.outbox import EntryState, OutboxEntry, expire, is_due, record_attempt, supersede

@@ -15,7 +15,7 @@ import pytest_asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from alerts.escalation import Alarm, EscalationState
+from alerts.escalation_state import Alarm, EscalationState
 from alerts.model import Condition, ConditionKind
 from gateway.auth.policy import Role
 from gateway.core.clock import FakeClock

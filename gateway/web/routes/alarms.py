@@ -31,7 +31,7 @@ from alerts.errors import (
     UnknownSilenceError,
     WrongUnitError,
 )
-from alerts.escalation import Transition
+from alerts.escalation_state import Transition
 from alerts.messages import KIND_NAMES, place_of
 from alerts.model import ConditionKind
 from gateway.alarms.engine import AlarmService
