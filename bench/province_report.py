@@ -17,6 +17,7 @@ Starts VictoriaMetrics and influxd (tests/servers.py) in a temp dir and measures
    the 50 requests (200 points) per second a province needs.
 
 Run: python -m bench.province_report [--clinics 3000] [--county-clinics 100] [--ticks 5]
+(`--county-clinics 0`: the daily figures only, without the raw county and the live ingest)
 """
 
 from __future__ import annotations
@@ -305,6 +306,8 @@ def main() -> None:
             show("daily figures per clinic-day, line protocol", f"{day_plain:,.0f} B")
             show("the same, gzip (a day's body, as a gateway sends it)", f"{day_packed:,.0f} B")
             show("the same, gzip (a month's body)", f"{packed / clinic_days:,.0f} B")
+            if not args.county_clinics:
+                return
             started = time.monotonic()
             raw_write = f"{influxd.url}/write?db=raw&precision=ms"
             points, _, _ = asyncio.run(post_all(raw_write, raw_bodies(args.county_clinics)))
