@@ -4,6 +4,7 @@ one XSD, ``ledger/schema/circulation_<kind>.xsd``) per kind, validated before an
 Seed 003: "完成所有疫苗流通、使用等全部数据上传"; seed 004: the clinic reports circulation
 events per trace code. A stock movement becomes a `CirculationEvent` when it is recorded (in
 the same transaction); a rejected one may be corrected, which makes a new version.
+xmlschema is imported at the first validation (upload_xml.py says why).
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree as ET
-
-import xmlschema
 
 from gateway.core.clinic_time import CLINIC_TZ
 from ledger.errors import UploadError
+
+if TYPE_CHECKING:
+    import xmlschema
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schema"
 #: kind -> (root element, 业务类型 code)
@@ -39,6 +41,8 @@ def namespace(kind: str) -> str:
 
 @functools.cache
 def schema(kind: str) -> xmlschema.XMLSchema:
+    import xmlschema
+
     if kind not in MESSAGES:
         raise UploadError("kind", f"{kind!r} is no circulation message; one of {', '.join(KINDS)}")
     return xmlschema.XMLSchema(str(SCHEMA_DIR / f"circulation_{kind}.xsd"))
@@ -152,6 +156,8 @@ def kind_of(document: bytes) -> str:
 
 def validate(kind: str, document: bytes) -> None:
     """Raise UploadError naming the first offending element and why."""
+    import xmlschema
+
     try:
         errors = list(schema(kind).iter_errors(document.decode("utf-8")))
     except (xmlschema.XMLSchemaException, ET.ParseError, UnicodeDecodeError) as error:

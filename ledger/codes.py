@@ -21,8 +21,6 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-import biip
-
 from ledger.errors import IdNumberError, ScanError
 from ledger.idcard import IdNumber, parse_id_number
 
@@ -130,6 +128,8 @@ def _decode(raw: bytes | str) -> str:
 
 
 def _gs1(text: str) -> Gs1Code:
+    import biip  # ~17 MB: paid at the first GS1 scan, not by a gateway that never sees one
+
     try:
         result = biip.parse(text)
     except biip.ParseError as error:

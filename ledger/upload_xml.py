@@ -6,6 +6,7 @@ validation uses xmlschema (pure Python, typed) and happens before anything is se
 fields the platform answers "不能为空" for in its own words (户籍县, 现管理单位, 起始管理日期,
 修改时间, parents' names...) may be empty in the schema: entry refuses them, and a version stored
 before the field existed goes out and comes back with the platform's message to correct.
+xmlschema (~11 MB and half a second) is imported at the first validation, not at start-up.
 """
 
 from __future__ import annotations
@@ -14,13 +15,15 @@ import functools
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from xml.etree import ElementTree as ET
-
-import xmlschema
 
 from gateway.core.clinic_time import CLINIC_TZ
 from ledger.errors import UploadError
 from ledger.vaccination_records import DoseRecord
+
+if TYPE_CHECKING:
+    import xmlschema
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "schema" / "vaccination_record.xsd"
 NS = "urn:coldchain:vaccination:1"
@@ -28,6 +31,8 @@ NS = "urn:coldchain:vaccination:1"
 
 @functools.cache
 def schema() -> xmlschema.XMLSchema:
+    import xmlschema
+
     return xmlschema.XMLSchema(str(SCHEMA_PATH))
 
 
@@ -90,6 +95,8 @@ def build(records: Iterable[DoseRecord]) -> bytes:
 
 def validate(document: bytes) -> None:
     """Raise UploadError naming the first offending element and why."""
+    import xmlschema
+
     try:
         errors = list(schema().iter_errors(document.decode("utf-8")))
     except (xmlschema.XMLSchemaException, ET.ParseError, UnicodeDecodeError) as error:

@@ -1,7 +1,8 @@
 """SMS and voice calls through twilio's own client, on its asyncio HTTP client.
 
-This module imports twilio (tens of MB on a Pi): `alerts.channels.build_channels` imports it
-only when [alerts.channels.twilio] is configured.
+twilio costs ~5 MB and 0.2 s to import (with requests and urllib3): `build_channels` imports
+this module only when [alerts.channels.twilio] is configured, and this module imports twilio at
+the first message sent.
 """
 
 from __future__ import annotations
@@ -11,11 +12,6 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 import aiohttp
-from twilio.base.exceptions import TwilioRestException  # type: ignore[import-untyped, unused-ignore]
-from twilio.http.async_http_client import (  # type: ignore[import-untyped, unused-ignore]
-    AsyncTwilioHttpClient,
-)
-from twilio.rest import Client  # type: ignore[import-untyped, unused-ignore]
 
 from alerts.channels._http import RateLimit
 from alerts.channels.base import DeliveryResult, Notification, delivered, failed, retry_later
@@ -26,26 +22,32 @@ from gateway.core.clock import Clock
 TIMEOUT_S = 15.0
 
 
-class _HeaderAuthHttpClient(AsyncTwilioHttpClient):  # type: ignore[misc, unused-ignore]
-    """twilio hands aiohttp a `BasicAuth`, deprecated in aiohttp 3.14 and gone in 4.0; this
-    sends the same Authorization header itself."""
+def _http_client() -> Any:
+    """twilio's asyncio HTTP client, sending the Authorization header itself: twilio hands
+    aiohttp a `BasicAuth`, deprecated in aiohttp 3.14 and gone in 4.0."""
+    from twilio.http.async_http_client import (  # type: ignore[import-untyped, unused-ignore]
+        AsyncTwilioHttpClient,
+    )
 
-    async def request(  # noqa: PLR0917 - twilio's signature
-        self,
-        method: str,
-        url: str,
-        params: dict[str, object] | None = None,
-        data: dict[str, object] | None = None,
-        headers: dict[str, str] | None = None,
-        auth: tuple[str, str] | None = None,
-        timeout: float | None = None,  # noqa: ASYNC109 - twilio's signature
-        allow_redirects: bool = False,
-    ) -> Any:
-        if auth is not None:
-            headers = {**(headers or {}), "Authorization": aiohttp.encode_basic_auth(*auth)}
-        return await super().request(
-            method, url, params, data, headers, None, timeout, allow_redirects
-        )
+    class HeaderAuthHttpClient(AsyncTwilioHttpClient):  # type: ignore[misc, unused-ignore]
+        async def request(  # noqa: PLR0917 - twilio's signature
+            self,
+            method: str,
+            url: str,
+            params: dict[str, object] | None = None,
+            data: dict[str, object] | None = None,
+            headers: dict[str, str] | None = None,
+            auth: tuple[str, str] | None = None,
+            timeout: float | None = None,  # noqa: ASYNC109 - twilio's signature
+            allow_redirects: bool = False,
+        ) -> Any:
+            if auth is not None:
+                headers = {**(headers or {}), "Authorization": aiohttp.encode_basic_auth(*auth)}
+            return await super().request(
+                method, url, params, data, headers, None, timeout, allow_redirects
+            )
+
+    return HeaderAuthHttpClient(timeout=TIMEOUT_S)
 
 
 class TwilioAccount:
@@ -58,7 +60,9 @@ class TwilioAccount:
 
     def client(self) -> Any:
         if self._client is None:
-            self._http = _HeaderAuthHttpClient(timeout=TIMEOUT_S)
+            from twilio.rest import Client  # type: ignore[import-untyped, unused-ignore]
+
+            self._http = _http_client()
             self._client = Client(
                 self.settings.account_sid,
                 self.settings.auth_token.get_secret_value(),
@@ -70,6 +74,10 @@ class TwilioAccount:
 
     async def deliver(self, create: Callable[[Any], Awaitable[Any]]) -> DeliveryResult:
         """Run one create call; Twilio's error codes become delivery results."""
+        from twilio.base.exceptions import (  # type: ignore[import-untyped, unused-ignore]
+            TwilioRestException,
+        )
+
         try:
             instance = await create(self.client())
         except TwilioRestException as error:

@@ -6,6 +6,9 @@ zxcvbn (its score 0–4 estimates the guesses needed; `MIN_SCORE` = 3 means abou
 out of reach at the throttled sign-in rate); the account's name and display name are given to
 it as words an attacker knows. A list of common passwords (`common_passwords.txt`) is refused
 whatever the score, and so is a password containing the account name.
+
+zxcvbn is imported at the first password chosen: its dictionaries cost ~13 MB of memory that a
+gateway nobody sets a password on never needs.
 """
 
 from __future__ import annotations
@@ -14,8 +17,6 @@ import functools
 import re
 from importlib.resources import files
 from typing import ClassVar
-
-import zxcvbn
 
 from gateway.storage.accounts import MAX_PASSWORD, MIN_PASSWORD, InvalidAccountError
 
@@ -54,6 +55,8 @@ def check_new_password(password: str, *, account: str, display_name: str = "") -
         raise WeakPasswordError(f"this is one of the most common passwords; {fix}")
     parts = re.split(r"[._-]", account)
     known = [word for word in (account, display_name, *parts) if word]
+    import zxcvbn
+
     result = zxcvbn.zxcvbn(password[:100], user_inputs=known)
     if result["score"] < MIN_SCORE:
         warning = result["feedback"].get("warning") or "it is easy to guess"
