@@ -229,12 +229,17 @@ class DailyFiguresLane:
         return f"forward.{KIND}.{self.name}.{day.subject}.{local}"
 
     def _manual_days(self, month: tuple[int, int], now_ms: int) -> list[ManualDay]:
-        """The manual record of each compartment on each day of `month` that has ended."""
-        if self._manual_of is None:
+        """The manual record of each compartment on each day of `month` that has ended, from
+        the day of the gateway's first reading on (before it, nothing was due of it)."""
+        oldest = self._store.readings(limit=1)
+        if self._manual_of is None or not oldest:
             return []
+        first = to_millis(oldest[0].reading.taken_at)
         starts = day_starts(*month)
         out = []
         for start, end in zip(starts, [*starts[1:], month[1]], strict=True):
+            if end <= first:
+                continue
             if end > now_ms:
                 break
             for (_, fridge, compartment), (recorded, due) in self._manual_of(start, end).items():

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import aiomqtt
@@ -16,11 +17,12 @@ import pytest
 from firmware_sim.modbus_devices import ModbusSimulator, channels_for_settings
 from firmware_sim.modbus_server import TcpSimServer
 from gateway.auth.policy import Role
+from gateway.core.clinic_time import CLINIC_TZ
 from gateway.core.clock import SystemClock
 from gateway.settings import load_settings
 from gateway.storage.readings import ReadingStore
 from gateway.storage.registry import READINGS
-from probes.reading import ProbeStatus
+from probes.reading import ProbeStatus, Reading
 from tests.e2e.support import CLINIC_HEADER, GatewayProcess
 from tests.servers import Mosquitto, Subscriber, VictoriaMetrics
 from tests.web_support import add_account, api_token, open_accounts
@@ -100,6 +102,15 @@ poll_interval_s = {poll}
 """
 
 
+#: A day already in the store when the gateway starts: one reading every 10 minutes of the local
+#: day before yesterday, whose daily figures go to the county as soon as it runs.
+DAY_BEFORE = datetime.now(CLINIC_TZ).date() - timedelta(days=2)
+DAY_START = datetime.combine(DAY_BEFORE, datetime.min.time(), tzinfo=CLINIC_TZ)
+RECORDED_DAY = [
+    Reading("P0", DAY_START + timedelta(minutes=10 * i), ProbeStatus.OK, 5.0) for i in range(144)
+]
+
+
 async def eventually(check: Callable[[], Awaitable[bool]], within_s: float = 20.0) -> None:
     """Poll `check`; a refused connection (the gateway restarting on reload) counts as not yet."""
     async with asyncio.timeout(within_s):
@@ -134,6 +145,8 @@ async def test_forwarding_alarms_and_county_commands(
         token = api_token(tmp_path / "data", Role.COUNTY)
         with open_accounts(tmp_path / "data") as accounts:  # the county's commands act for it
             add_account(accounts, "county-ops", Role.MANAGER, Role.TECHNICIAN, person="wang")
+        with ReadingStore(tmp_path / "data" / READINGS.file) as store:
+            store.write_batch(RECORDED_DAY)  # the day before yesterday, already recorded
         gateway = await GatewayProcess.start(config, token=token)
         try:
 
@@ -214,6 +227,14 @@ async def test_forwarding_alarms_and_county_commands(
         for labels, _, value in vm.samples("coldchain_alarm_seq", at_least=3)
     ]
     assert len(alarm_points) == len(set(alarm_points)), "each transition once"
+    day_ms = int(DAY_START.timestamp() * 1000)
+    daily = [
+        (labels["probe"], ts, value)
+        for labels, ts, value in vm.samples("coldchain_daily_ok", at_least=1)
+    ]
+    assert daily == [("P0", day_ms, 144.0)], "the recorded day's figures, once"
+    days = [(d.get("probe"), d["day"], d["ok"]) for d in county.payloads("/daily")]
+    assert days == [("P0", DAY_BEFORE.isoformat(), 144)]
     assert {(probe, event) for probe, event, _ in alarm_points} >= {
         ("P1", "opened"),
         ("P1", "tier_notified"),
