@@ -13,12 +13,14 @@ from typing import Never
 
 from argon2 import PasswordHasher, profiles
 
+from gateway.auth.accounts import LoginPolicy
+from gateway.auth.passwords import Passwords
 from gateway.auth.policy import Role
 from gateway.clock_sync import ClockSync
 from gateway.core.clock import Clock, SystemClock
 from gateway.runtime.drivers import DriverFactory, DriverPool
 from gateway.settings import Settings
-from gateway.storage.accounts import AccountStore, LoginPolicy, Passwords
+from gateway.storage.accounts import AccountStore
 from gateway.storage.audit_log import AuditLog
 from gateway.storage.registry import ACCOUNTS, AUDIT
 from gateway.web.auth_middleware import CSRF_HEADER, SecureCookies, WebAuth

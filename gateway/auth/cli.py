@@ -12,11 +12,12 @@ import getpass
 import sys
 from pathlib import Path
 
+from gateway.auth.accounts import TOKEN_DAYS, AccountError, ApiToken
 from gateway.auth.password_rules import check_new_password
 from gateway.auth.policy import Action, Role
 from gateway.core.clock import SystemClock
 from gateway.settings import load_settings
-from gateway.storage.accounts import TOKEN_DAYS, AccountError, AccountStore, ApiToken
+from gateway.storage.accounts import AccountStore
 from gateway.storage.registry import ACCOUNTS
 
 # The demo's accounts, one per role, documented in the README: name, role, alarm person id

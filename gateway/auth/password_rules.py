@@ -18,7 +18,7 @@ import re
 from importlib.resources import files
 from typing import ClassVar
 
-from gateway.storage.accounts import MAX_PASSWORD, MIN_PASSWORD, InvalidAccountError
+from gateway.auth.accounts import MAX_PASSWORD, MIN_PASSWORD, InvalidAccountError
 
 MIN_SCORE = 3
 MIN_NAME = 3  # a shorter account name may well occur by chance

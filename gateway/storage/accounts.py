@@ -15,217 +15,41 @@ in, whichever comes first.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import math
-import re
 import secrets
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
-from enum import Enum
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import ClassVar, Final
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-
-from gateway.auth.policy import ACCOUNT_NAME, Action, Role, User
+from gateway.auth.accounts import (
+    API_TOKEN_PREFIX,
+    MAX_TEXT,
+    MAX_TOKEN_DAYS,
+    TOKEN_DAYS,
+    UNCHANGED,
+    Account,
+    AccountConflictError,
+    AccountError,
+    ActiveSession,
+    ApiToken,
+    InvalidAccountError,
+    LoginPolicy,
+    NewSession,
+    SignInRefusedError,
+    SignInThrottledError,
+    Unchanged,
+    UnknownAccountError,
+    all_roles,
+    check_name,
+    check_text,
+)
+from gateway.auth.passwords import Passwords
+from gateway.auth.policy import Action, Role, User
 from gateway.core.clock import Clock
-from gateway.core.errors import GatewayError
 from gateway.storage.registry import ACCOUNTS
 from gateway.storage.sqlite_file import FileBacked, SqliteFile, Synchronous
-
-NAME_PATTERN = re.compile(ACCOUNT_NAME)
-MIN_PASSWORD = 8
-MAX_PASSWORD = 256
-MAX_TEXT = 100
-TOKEN_DAYS, MAX_TOKEN_DAYS = 90, 365
-API_TOKEN_PREFIX = "cc_"  # noqa: S105 (a marker, not a secret)
-
-
-class AccountError(GatewayError):
-    """An account operation was refused; the message names the thing and the fix."""
-
-
-class UnknownAccountError(AccountError):
-    """No such account or API token."""
-
-
-class InvalidAccountError(AccountError):
-    """A name, password, role list or text that cannot be used."""
-
-
-class AccountConflictError(AccountError):
-    """The change clashes with what exists: the name is taken, the last admin, set up already."""
-
-
-class SignInRefusedError(AccountError):
-    """Wrong name or password, or a disabled account: the same answer for all three."""
-
-
-class SignInThrottledError(AccountError):
-    """Too many wrong passwords lately, by this name or from this address: try again at
-    `until` (the password was not checked)."""
-
-    code: ClassVar[str] = "sign_in_throttled"
-
-    def __init__(self, name: str, until: datetime, seconds: int) -> None:
-        super().__init__(
-            f"too many wrong passwords for {name!r} or from this address: try again in "
-            f"{seconds} s; fix: wait, or sign in from the gateway's own console, or ask an "
-            "admin to set a new password (coldchain accounts passwd)"
-        )
-        self.until = until
-        self.seconds = seconds
-
-
-class _Unchanged(Enum):
-    UNCHANGED = "unchanged"
-
-
-UNCHANGED: Final = _Unchanged.UNCHANGED
-
-
-@dataclass(frozen=True, slots=True)
-class LoginPolicy:
-    free_failures: int = 3
-    first_delay: timedelta = timedelta(seconds=1)
-    max_delay: timedelta = timedelta(seconds=60)
-    failure_window: timedelta = timedelta(minutes=15)
-    session_idle: timedelta = timedelta(hours=2)
-    session_max: timedelta = timedelta(hours=12)
-    # last use is written at most this often, not on every request
-    touch_every: timedelta = timedelta(minutes=1)
-
-    def delay(self, failures: int) -> timedelta:
-        """How long after the last of `failures` recent failures the next attempt waits."""
-        if failures < self.free_failures:
-            return timedelta(0)
-        factor: int = 2 ** min(failures - self.free_failures, 32)
-        return min(self.first_delay * factor, self.max_delay)
-
-
-@dataclass(frozen=True, slots=True)
-class Account:
-    name: str
-    display_name: str
-    roles: frozenset[Role]
-    person: str | None
-    disabled: bool
-    created_at: datetime
-
-    def user(self) -> User:
-        return User(self.name, self.roles, self.display_name, self.person)
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "name": self.name,
-            "display_name": self.display_name,
-            "roles": sorted(self.roles),
-            "person": self.person,
-            "disabled": self.disabled,
-            "created_at": self.created_at.isoformat(),
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class NewSession:
-    """A session just opened: `token` goes into the cookie and is not kept anywhere else."""
-
-    token: str
-    csrf: str
-    account: Account
-    expires_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class ActiveSession:
-    user: User
-    csrf: str
-
-
-@dataclass(frozen=True, slots=True)
-class ApiToken:
-    """An API token; `scope` None acts with every action of its account, else only those."""
-
-    id: int
-    name: str
-    account: str
-    created_at: datetime
-    last_used_at: datetime | None
-    revoked_at: datetime | None
-    scope: frozenset[Action] | None
-    expires_at: datetime
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "account": self.account,
-            "scope": None if self.scope is None else sorted(self.scope),
-            "expires_at": self.expires_at.isoformat(),
-            "created_at": self.created_at.isoformat(),
-            "last_used_at": None if self.last_used_at is None else self.last_used_at.isoformat(),
-            "revoked_at": None if self.revoked_at is None else self.revoked_at.isoformat(),
-        }
-
-
-class Passwords:
-    """argon2id hashing. Hashing takes tens to hundreds of milliseconds by design, so the web
-    handlers run it in a worker thread (`hash_async`, `verify_async`) to keep the loop free."""
-
-    def __init__(self, hasher: PasswordHasher | None = None) -> None:
-        self._hasher = hasher or PasswordHasher()
-        self._decoy: str | None = None
-
-    def decoy(self) -> str:
-        """A hash of a random password, checked when the name is unknown so that an unknown
-        name costs the same argon2 work as a known one."""
-        if self._decoy is None:
-            self._decoy = self._hasher.hash(secrets.token_urlsafe(16))
-        return self._decoy
-
-    def hash(self, password: str) -> str:
-        check_password(password)
-        return self._hasher.hash(password)
-
-    def verify(self, password_hash: str, password: str) -> bool:
-        try:
-            return self._hasher.verify(password_hash, password)
-        except (VerifyMismatchError, VerificationError, InvalidHashError):
-            return False
-
-    def needs_rehash(self, password_hash: str) -> bool:
-        return self._hasher.check_needs_rehash(password_hash)
-
-    async def hash_async(self, password: str) -> str:
-        check_password(password)
-        return await asyncio.to_thread(self._hasher.hash, password)
-
-    async def verify_async(self, password_hash: str, password: str) -> bool:
-        return await asyncio.to_thread(self.verify, password_hash, password)
-
-
-def check_password(password: str) -> None:
-    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
-        raise InvalidAccountError(
-            f"a password needs {MIN_PASSWORD} to {MAX_PASSWORD} characters; fix: choose a "
-            "longer one (a short phrase is easy to remember)"
-        )
-
-
-def check_name(name: str) -> None:
-    if not NAME_PATTERN.match(name):
-        raise InvalidAccountError(
-            f"account name {name!r}: use 1 to 32 lower-case letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit, e.g. wang.fang"
-        )
-
-
-def _check_text(what: str, value: str | None) -> None:
-    if value is not None and len(value) > MAX_TEXT:
-        raise InvalidAccountError(f"{what} is longer than {MAX_TEXT} characters; fix: shorten it")
 
 
 def _digest(token: str) -> str:
@@ -346,12 +170,12 @@ class AccountStore(FileBacked):
         """A new account; `password_hash` comes from `passwords.hash` (or `hash_async`).
         `first`: only if there is no account yet (the first-run setup)."""
         check_name(name)
-        _check_text("the display name", display_name)
-        _check_text("the person id", person)
+        check_text("the display name", display_name)
+        check_text("the person id", person)
         chosen = frozenset(roles)
         if not chosen:
             raise InvalidAccountError(
-                f"account {name!r} needs at least one role; roles: {_all_roles()}"
+                f"account {name!r} needs at least one role; roles: {all_roles()}"
             )
         with self._file.transaction("add an account to") as conn:
             if first and conn.execute("SELECT 1 FROM accounts LIMIT 1").fetchone():
@@ -372,24 +196,24 @@ class AccountStore(FileBacked):
         self,
         name: str,
         *,
-        roles: Iterable[Role] | _Unchanged = UNCHANGED,
-        display_name: str | _Unchanged = UNCHANGED,
-        person: str | _Unchanged | None = UNCHANGED,
-        disabled: bool | _Unchanged = UNCHANGED,
+        roles: Iterable[Role] | Unchanged = UNCHANGED,
+        display_name: str | Unchanged = UNCHANGED,
+        person: str | Unchanged | None = UNCHANGED,
+        disabled: bool | Unchanged = UNCHANGED,
     ) -> Account:
         """Change what is given. Disabling ends the account's sessions; the last enabled
         admin cannot be disabled or lose the admin role (nobody could manage accounts)."""
         before = self.account(name)
-        new_roles = before.roles if isinstance(roles, _Unchanged) else frozenset(roles)
+        new_roles = before.roles if isinstance(roles, Unchanged) else frozenset(roles)
         if not new_roles:
             raise InvalidAccountError(
-                f"account {name!r} needs at least one role; roles: {_all_roles()}"
+                f"account {name!r} needs at least one role; roles: {all_roles()}"
             )
-        new_disabled = before.disabled if isinstance(disabled, _Unchanged) else disabled
-        new_display = before.display_name if isinstance(display_name, _Unchanged) else display_name
-        new_person = before.person if isinstance(person, _Unchanged) else person
-        _check_text("the display name", new_display)
-        _check_text("the person id", new_person)
+        new_disabled = before.disabled if isinstance(disabled, Unchanged) else disabled
+        new_display = before.display_name if isinstance(display_name, Unchanged) else display_name
+        new_person = before.person if isinstance(person, Unchanged) else person
+        check_text("the display name", new_display)
+        check_text("the person id", new_person)
         stays_admin = Role.ADMIN in new_roles and not new_disabled
         with self._file.transaction("change an account in") as conn:
             if Role.ADMIN in before.roles and not before.disabled and not stays_admin:
@@ -644,7 +468,3 @@ class AccountStore(FileBacked):
             with self._file.transaction("note an API token's use in") as conn:
                 conn.execute("UPDATE api_tokens SET last_used_at = ? WHERE id = ?", (now, token_id))
         return replace(account.user(), scope=_scope(scope))
-
-
-def _all_roles() -> str:
-    return ", ".join(role.value for role in Role)

@@ -26,10 +26,11 @@ from typing import Literal
 from aiohttp import web
 from aiohttp.web_urldispatcher import SystemRoute
 
+from gateway.auth.accounts import NewSession
 from gateway.auth.policy import Action
 from gateway.core.clock import Clock
 from gateway.settings import Settings
-from gateway.storage.accounts import AccountStore, NewSession
+from gateway.storage.accounts import AccountStore
 from gateway.storage.audit_log import AuditLog
 from gateway.storage.registry import ACCOUNTS, AUDIT
 from gateway.web.access import USER, current_user, require, route_specs

@@ -20,10 +20,11 @@ from pathlib import Path
 from playwright.async_api import Browser, Page, async_playwright
 
 from firmware_sim.modbus_devices import ModbusSimulator, channels_for_settings
+from gateway.auth.passwords import Passwords
 from gateway.auth.policy import Role
 from gateway.core.clock import SystemClock
 from gateway.settings import load_settings
-from gateway.storage.accounts import AccountStore, Passwords
+from gateway.storage.accounts import AccountStore
 from gateway.storage.registry import ACCOUNTS
 from tests.e2e.support import CLINIC_HEADER
 from tests.ledger.conftest import SHIPMENT

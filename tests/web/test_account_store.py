@@ -9,16 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from gateway.auth.policy import Action, ForbiddenError, Role, authorize
-from gateway.core.clock import FakeClock
-from gateway.storage.accounts import (
+from gateway.auth.accounts import (
     AccountConflictError,
-    AccountStore,
     InvalidAccountError,
     LoginPolicy,
     SignInRefusedError,
     SignInThrottledError,
 )
+from gateway.auth.policy import Action, ForbiddenError, Role, authorize
+from gateway.core.clock import FakeClock
+from gateway.storage.accounts import AccountStore
 from gateway.storage.registry import ACCOUNTS
 from tests.web.conftest import T0
 from tests.web_support import TEST_PASSWORD, add_account, open_accounts, stored_bytes

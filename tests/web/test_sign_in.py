@@ -10,7 +10,7 @@ import pytest
 from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient, TestServer
 
-from gateway.storage.accounts import LoginPolicy
+from gateway.auth.accounts import LoginPolicy
 from gateway.storage.registry import AUDIT
 from tests.web.conftest import Site, sign_in
 from tests.web_support import TEST_PASSWORD, bearer, csrf, stored_bytes

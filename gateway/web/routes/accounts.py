@@ -16,18 +16,18 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.auth.password_rules import WeakPasswordError, check_new_password
-from gateway.auth.policy import Action, Role, User, shown_to
-from gateway.storage.accounts import (
+from gateway.auth.accounts import (
     MAX_TOKEN_DAYS,
     TOKEN_DAYS,
     AccountConflictError,
     AccountError,
-    AccountStore,
     SignInRefusedError,
     SignInThrottledError,
     UnknownAccountError,
 )
+from gateway.auth.password_rules import WeakPasswordError, check_new_password
+from gateway.auth.policy import Action, Role, User, shown_to
+from gateway.storage.accounts import AccountStore
 from gateway.storage.audit_log import MAX_ENTRIES, AuditLog
 from gateway.web import sizes
 from gateway.web.access import HTML, JSON, OPEN, add_route, current_user, require
