@@ -42,12 +42,8 @@ from alerts.settings import AlertSettings
 from gateway.alarms.notices import DosesAtRisk, outbox_rows
 from gateway.core.errors import ConfigError
 from gateway.settings import Settings
-from gateway.storage.alarms import (
-    META_HEARTBEAT,
-    AlarmStore,
-    WhoEvent,
-    Work,
-)
+from gateway.storage.alarm_rows import WhoEvent, Work
+from gateway.storage.alarms import META_HEARTBEAT, AlarmStore
 from gateway.storage.readings import StoredReading
 
 log = logging.getLogger(__name__)

@@ -30,7 +30,8 @@ from gateway.alarms.notices import opening_notice
 from gateway.core.clinic_time import CLINIC_TZ, day_bounds
 from gateway.core.clock import Clock
 from gateway.settings import Settings
-from gateway.storage.alarms import META_DIGEST_DUE, AlarmRow, AlarmStore, NewOutboxRow, Work
+from gateway.storage.alarm_rows import AlarmRow, NewOutboxRow, Work
+from gateway.storage.alarms import META_DIGEST_DUE, AlarmStore
 
 log = logging.getLogger(__name__)
 

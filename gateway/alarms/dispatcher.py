@@ -33,7 +33,8 @@ from alerts.outbox import EntryState, OutboxEntry, expire, record_attempt, super
 from alerts.settings import AlertSettings
 from gateway.core.clock import Clock
 from gateway.core.errors import StoreError
-from gateway.storage.alarms import AlarmStore, OutboxRow
+from gateway.storage.alarm_rows import OutboxRow
+from gateway.storage.alarms import AlarmStore
 
 log = logging.getLogger(__name__)
 

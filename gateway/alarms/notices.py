@@ -16,7 +16,7 @@ from alerts.messages import place_of, render
 from alerts.model import ConditionKind
 from alerts.settings import AlertSettings
 from gateway.settings import Settings
-from gateway.storage.alarms import NewOutboxRow
+from gateway.storage.alarm_rows import NewOutboxRow
 
 #: Conditions about the vaccine's temperature: their messages say how many doses are at risk.
 TEMPERATURE_KINDS = frozenset(

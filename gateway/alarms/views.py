@@ -16,7 +16,7 @@ from alerts.messages import describe, place_of
 from alerts.outbox import EntryState
 from gateway.alarms.notices import current_notice
 from gateway.settings import Settings
-from gateway.storage.alarms import AlarmRow, AttemptRow, OutboxRow, TransitionRow
+from gateway.storage.alarm_rows import AlarmRow, AttemptRow, OutboxRow, TransitionRow
 
 if TYPE_CHECKING:
     from gateway.alarms.core import AlarmCore

@@ -38,7 +38,8 @@ from gateway.core.compartments import CompartmentRef
 from gateway.forward.event_lane import EventLane, Page
 from gateway.forward.line_protocol import series_key
 from gateway.forward.tags import Identity
-from gateway.storage.alarms import AlarmRow, AlarmStore, TransitionRow
+from gateway.storage.alarm_rows import AlarmRow, TransitionRow
+from gateway.storage.alarms import AlarmStore
 from gateway.storage.readings import to_millis
 
 MEASUREMENT = "coldchain_alarm"

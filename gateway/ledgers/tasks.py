@@ -263,7 +263,7 @@ class DeadlineWatch:
         return self._notify(self.alarms)
 
     def _notify(self, alarms: AlarmService) -> int:
-        from gateway.storage.alarms import NewOutboxRow, Work
+        from gateway.storage.alarm_rows import NewOutboxRow, Work
 
         try:
             fresh = [a for a in self.at_risk if alarms.store.get_meta(_mark(a)) is None]

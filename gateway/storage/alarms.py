@@ -21,16 +21,23 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from alerts.channels.base import DeliveryResult
-from alerts.escalation_state import Transition
 from alerts.messages import Message
 from alerts.model import ChannelKind
 from alerts.outbox import EntryState, OutboxEntry
+from gateway.storage.alarm_rows import (
+    AlarmRow,
+    AttemptRow,
+    OutboxRow,
+    TransitionRow,
+    WhoEvent,
+    WhoRow,
+    Work,
+)
 from gateway.storage.readings import from_millis, to_millis
 from gateway.storage.registry import ALARMS
 from gateway.storage.sqlite_file import FileBacked, SqliteFile, Synchronous
@@ -39,121 +46,6 @@ META_ESCALATION = "escalation_state"
 META_EVALUATED_SEQ = "evaluated_seq"
 META_HEARTBEAT = "last_alive"
 META_DIGEST_DUE = "digest_next_due"
-
-
-@dataclass(frozen=True, slots=True)
-class NewOutboxRow:
-    """One notification for one person through one channel, before it has an id."""
-
-    alarm_id: str
-    person: str
-    tier: int
-    channel: ChannelKind
-    reason: str
-    message: Message
-    ack_link: str
-    created_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxRow:
-    """A stored outbox row: the alerts `OutboxEntry` plus what the message and UI need."""
-
-    entry: OutboxEntry
-    tier: int
-    reason: str
-    message: Message
-    ack_link: str
-
-
-@dataclass(frozen=True, slots=True)
-class AttemptRow:
-    outbox_id: str
-    at: datetime
-    outcome: str
-    detail: str
-
-
-@dataclass(frozen=True, slots=True)
-class TransitionRow:
-    seq: int
-    alarm_id: str | None
-    at: datetime
-    kind: str
-    who: str | None
-    detail: str
-
-
-@dataclass(frozen=True, slots=True)
-class AlarmRow:
-    """An alarm's summary as last persisted; `data` is the alerts `Alarm` in JSON form."""
-
-    no: int
-    id: str
-    opened_at: datetime
-    closed_at: datetime | None
-    closed_by: str | None
-    disposition: str | None
-    data: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class WhoEvent:
-    """A WHO PQS excursion raised or cleared (recorded for the report, never paged)."""
-
-    kind: str
-    compartment: str
-    probe: str | None
-    since: datetime
-    at: datetime
-    value: float | None
-    cleared: bool
-
-
-@dataclass(frozen=True, slots=True)
-class WhoRow:
-    kind: str
-    compartment: str
-    probe: str | None
-    since: datetime
-    raised_at: datetime
-    value: float | None
-    cleared_at: datetime | None
-
-
-@dataclass(slots=True)
-class Work:
-    """Everything one step changes; `AlarmStore.commit` writes it in one transaction."""
-
-    escalation: dict[str, Any] | None = None
-    rule_states: dict[str, dict[str, Any]] = field(default_factory=dict)
-    evaluated_seq: int | None = None
-    transitions: list[Transition] = field(default_factory=list)
-    outbox: list[NewOutboxRow] = field(default_factory=list)
-    alarms: dict[str, tuple[str, str, str | None, datetime, dict[str, Any]]] = field(
-        default_factory=dict
-    )
-    """alarm id -> (kind, subject, probe, opened_at, Alarm JSON)"""
-    closes: list[tuple[str, datetime, str | None, str]] = field(default_factory=list)
-    """(alarm id, closed at, by whom, disposition)"""
-    cancel_pending: list[tuple[str, str]] = field(default_factory=list)
-    """(alarm id, reason): pending outbox rows of a closed alarm are not sent any more"""
-    who: list[WhoEvent] = field(default_factory=list)
-    meta: dict[str, str] = field(default_factory=dict)
-
-    def is_empty(self) -> bool:
-        return not (
-            self.escalation is not None
-            or self.rule_states
-            or self.evaluated_seq is not None
-            or self.transitions
-            or self.outbox
-            or self.alarms
-            or self.closes
-            or self.cancel_pending
-            or self.who
-            or self.meta
-        )
 
 
 def _message_json(message: Message) -> str:

@@ -16,7 +16,8 @@ from alerts.messages import Message
 from alerts.model import ChannelKind
 from gateway.core.clock import FakeClock
 from gateway.core.errors import StoreError
-from gateway.storage.alarms import AlarmStore, NewOutboxRow, Work
+from gateway.storage.alarm_rows import NewOutboxRow, Work
+from gateway.storage.alarms import AlarmStore
 from gateway.storage.readings import StoredReading
 from gateway.storage.registry import ALARMS
 from probes.modbus import BusHealth

@@ -18,7 +18,8 @@ from gateway.forward.alarm_events import (
 )
 from gateway.forward.errors import RetryableError
 from gateway.forward.tags import Identity
-from gateway.storage.alarms import AlarmRow, AlarmStore, TransitionRow
+from gateway.storage.alarm_rows import AlarmRow, TransitionRow
+from gateway.storage.alarms import AlarmStore
 
 T0 = datetime(2026, 10, 3, 18, 0, tzinfo=UTC)
 IDENTITY = Identity("6101030203", "10001", {}, "610102")
