@@ -257,7 +257,7 @@ def identify_advertisement(advertisement: Advertisement) -> BleSighting | None:
 
 async def scan_ble(seconds: float, adapter: str = "hci0") -> list[BleSighting]:
     """Listen for `seconds` and list the sensors heard, strongest first."""
-    from probes.ble import (
+    from probes.ble_scanner import (
         AdapterFailedError,
         AdapterMissingError,
         advertisement_from_bleak,

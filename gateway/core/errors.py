@@ -18,8 +18,8 @@ ack_link_expired, stock_refused, scan_invalid, influx_unreachable...); no two ki
     ├── LedgerError                 ledger_refused       ledger/errors.py: field + reason
     ├── ReportError                 report_failed        analysis/errors.py
     ├── SimulatorError              simulator_failed     firmware_sim/__init__.py
-    ├── AdapterMissingError         ble_adapter_missing  probes/ble.py
-    ├── AdapterFailedError          ble_adapter_failed   probes/ble.py
+    ├── AdapterMissingError         ble_adapter_missing  probes/ble_scanner.py
+    ├── AdapterFailedError          ble_adapter_failed   probes/ble_scanner.py
     └── PollError                   modbus_poll_failed   probes/modbus.py
 
 Domain packages (probes, alerts, ledger, analysis, firmware_sim) import this module and nothing

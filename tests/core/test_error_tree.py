@@ -17,7 +17,7 @@ from gateway.core.errors import ColdchainError, ConfigError, GatewayError, Store
 from gateway.forward.errors import ForwardError
 from gateway.storage.readings import InvalidReadingError
 from ledger.errors import LedgerError, StockError
-from probes.ble import AdapterFailedError, AdapterMissingError
+from probes.ble_scanner import AdapterFailedError, AdapterMissingError
 from probes.modbus import PollError
 
 ROOTS = {

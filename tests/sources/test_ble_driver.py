@@ -13,17 +13,15 @@ from bleak.backends.scanner import AdvertisementData
 from firmware_sim.ble_replay import SimulatedBleSensor, replay
 from firmware_sim.scenarios import build_scenario
 from gateway.core.clock import FakeClock
-from probes.ble import (
-    NO_ADAPTER,
+from probes.ble import NO_ADAPTER, AdapterState, BleDriver
+from probes.ble_decode import BleFormat
+from probes.ble_scanner import (
     AdapterFailedError,
     AdapterMissingError,
-    AdapterState,
-    BleDriver,
     DetectionCallback,
     ScanMode,
     ScannerLike,
 )
-from probes.ble_decode import BleFormat
 from probes.reading import ProbeStatus
 from probes.settings import BleProbe, BleSettings
 from tests.sources.conftest import Collected, Start
