@@ -43,6 +43,7 @@ from gateway.forward.settings import InfluxSettings, MqttSettings
 from gateway.storage.disk_budget import DiskBudgetSettings
 from ledger.settings import LedgerSettings
 from probes.profiles import RegisterProfile, builtin_profiles
+from probes.scanner_settings import Scanner, check_serial_ports
 from probes.settings import (
     BleProbe,
     BleSettings,
@@ -50,11 +51,9 @@ from probes.settings import (
     ModbusProbe,
     Probe,
     RtuBus,
-    Scanner,
     SerialProbe,
     check_ble_probes,
     check_modbus_addresses,
-    check_serial_ports,
 )
 
 _P = TypeVar("_P")

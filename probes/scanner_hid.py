@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from gateway.core.clock import Clock
 from probes.scan import GS, LineTooLong
 from probes.scanner_serial import ScannerDriver, ScanSink, _always_synced
-from probes.settings import HidScanner
+from probes.scanner_settings import HidScanner
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from gateway.core.backoff import Backoff
 from gateway.core.clock import Clock
 from probes.scan import FloodGuard, LineFramer, LineTooLong, Scan
+from probes.scanner_settings import HidScanner, SerialScanner
 from probes.serial_probe import LinkOpener, open_serial, port_problem
-from probes.settings import HidScanner, SerialScanner
 
 log = logging.getLogger(__name__)
 

@@ -1,15 +1,15 @@
-"""Configuration models of the south side: Modbus buses and probes, BLE probes, serial line
-probes and barcode scanners.
+"""Configuration models of the probes: Modbus buses and probes, BLE probes, serial line probes
+(the barcode scanners are in `probes.scanner_settings`).
 
 The root `gateway.settings.Settings` composes them: `Probe` is the element of its `probes` list
-(Modbus, BLE and serial probes, discriminated by `transport`), `Bus` of `buses`, `Scanner` of
-`scanners`, `BleSettings` its optional `ble` table. Rules spanning several entries are the
+(Modbus, BLE and serial probes, discriminated by `transport`), `Bus` of `buses`,
+`BleSettings` its optional `ble` table. Rules spanning several entries are the
 `check_*` functions, returning `Problem`s that the root's cross-check lists with the others.
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -30,18 +30,18 @@ from gateway.core.ranges import check_ordered
 from gateway.core.validation import BLE_CHANNEL, MAC
 from probes.ble_decode import BleFormat
 
-_CODE = r"^[A-Za-z0-9_-]+$"
+CODE_PATTERN = r"^[A-Za-z0-9_-]+$"
 _KEY_HEX_DIGITS: dict[BleFormat, tuple[int, ...]] = {
     BleFormat.BTHOME: (32,),
     BleFormat.XIAOMI: (24, 32),
 }
 
 
-class _Model(BaseModel):
+class FrozenModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
-class BleSettings(_Model):
+class BleSettings(FrozenModel):
     """The Bluetooth adapter and how it scans."""
 
     adapter: Annotated[str, Field(pattern=r"^hci\d+$")] = "hci0"
@@ -59,8 +59,8 @@ class BleSettings(_Model):
         return self
 
 
-class BleProbe(_Model):
-    code: Annotated[str, Field(pattern=_CODE)]
+class BleProbe(FrozenModel):
+    code: Annotated[str, Field(pattern=CODE_PATTERN)]
     transport: Literal["ble"] = "ble"
     mac: Annotated[str, Field(pattern=MAC)]
     format: BleFormat
@@ -126,7 +126,7 @@ class BleProbe(_Model):
         return None if self.bind_key is None else bytes.fromhex(self.bind_key)
 
 
-class LineField(_Model):
+class LineField(FrozenModel):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_]+$", description="name probes refer to")]
     key: Annotated[str | None, Field(min_length=1, description="label in the line (T1)")] = None
     scale: float = 1.0
@@ -137,7 +137,7 @@ class LineField(_Model):
         return self.key or self.name
 
 
-class SerialLineFormat(_Model):
+class SerialLineFormat(FrozenModel):
     """How a logger writes one line, e.g. `T1=+04.5,T2=-18.2*2C` (key_value, xor8)."""
 
     style: Literal["key_value", "positional"] = "key_value"
@@ -167,8 +167,8 @@ class SerialLineFormat(_Model):
         return [(spec.label, spec) for spec in self.fields]
 
 
-class SerialProbe(_Model):
-    code: Annotated[str, Field(pattern=_CODE)]
+class SerialProbe(FrozenModel):
+    code: Annotated[str, Field(pattern=CODE_PATTERN)]
     transport: Literal["serial"] = "serial"
     port: Annotated[str, Field(min_length=1, description="e.g. /dev/ttyUSB0")]
     baudrate: Literal[1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200] = 9600
@@ -205,47 +205,6 @@ class SerialProbe(_Model):
         return self
 
 
-class _ScannerCommon(_Model):
-    name: Annotated[str, Field(pattern=_CODE)]
-    station: Annotated[str, Field(min_length=1, description="where it sits, e.g. 'vaccination-1'")]
-    max_line: Annotated[int, Field(ge=16, le=8192)] = 512
-    rate_per_s: Annotated[float, Field(gt=0)] = 5.0
-    burst: Annotated[int, Field(ge=1)] = 20
-    backoff_initial_s: Annotated[float, Field(gt=0)] = 1.0
-    backoff_max_s: Annotated[float, Field(gt=0)] = 30.0
-
-    @model_validator(mode="after")
-    def _backoff_ordered(self) -> _ScannerCommon:
-        check_ordered(self, "backoff_initial_s", "backoff_max_s")
-        return self
-
-
-class SerialScanner(_ScannerCommon):
-    """A serial or USB-CDC scanner in line mode (sends each code followed by CR, LF or CRLF)."""
-
-    kind: Literal["serial"]
-    port: Annotated[str, Field(min_length=1)]
-    baudrate: Literal[1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200] = 9600
-
-
-class HidScanner(_ScannerCommon):
-    """A keyboard-wedge scanner read from its Linux input device, grabbed exclusively."""
-
-    kind: Literal["hid"]
-    device: Annotated[str, Field(min_length=1, description="/dev/input/by-id/usb-...-event-kbd")]
-    gs_substitute: Annotated[
-        str | None,
-        Field(
-            min_length=1,
-            max_length=1,
-            description="character the scanner types for GS (0x1D), if not Ctrl+]",
-        ),
-    ] = None
-
-
-Scanner = Annotated[SerialScanner | HidScanner, Field(discriminator="kind")]
-
-
 def check_ble_probes(probes: Sequence[BleProbe], key: str = "probes") -> list[Problem]:
     """Two probes bound to one channel of one MAC would both show the same sensor; the
     channels of one device are read by one decoder, so they share its format and key."""
@@ -276,76 +235,13 @@ def check_ble_probes(probes: Sequence[BleProbe], key: str = "probes") -> list[Pr
     return problems
 
 
-def check_serial_ports(
-    serial_probes: Sequence[SerialProbe],
-    scanners: Iterable[SerialScanner | HidScanner],
-    rtu_ports: Iterable[str] = (),
-) -> list[Problem]:
-    """A serial port serves one thing: one logger (several probes may read its fields), one
-    scanner, or one Modbus RTU bus. HID devices and scanner names are unique too."""
-    problems: list[Problem] = []
-    users: dict[str, list[str]] = defaultdict(list)
-    for port in rtu_ports:
-        users[port].append("a Modbus RTU bus")
-    by_port: dict[str, list[SerialProbe]] = defaultdict(list)
-    for probe in serial_probes:
-        by_port[probe.port].append(probe)
-    for port, probes in by_port.items():
-        users[port].append(f"the serial logger of probes {', '.join(p.code for p in probes)}")
-        first = probes[0]
-        problems.extend(
-            Problem(
-                "probes",
-                f"probes {first.code} and {other.code} read {port} with different "
-                "baudrate or line format",
-                "give every probe of one logger the same baudrate and format",
-            )
-            for other in probes[1:]
-            if (other.baudrate, other.format) != (first.baudrate, first.format)
-        )
-    scanner_list = list(scanners)
-    for scanner in scanner_list:
-        if isinstance(scanner, SerialScanner):
-            users[scanner.port].append(f"scanner {scanner.name}")
-    problems += [
-        Problem(
-            "scanners",
-            f"serial port {port} is used by {' and '.join(names)}",
-            "give each device its own port (ls /dev/serial/by-id)",
-        )
-        for port, names in users.items()
-        if len(names) > 1
-    ]
-    hid = Counter(s.device for s in scanner_list if isinstance(s, HidScanner))
-    problems += [
-        Problem(
-            "scanners",
-            f"input device {device} is used by {count} scanners",
-            "declare each HID scanner once",
-        )
-        for device, count in hid.items()
-        if count > 1
-    ]
-    names = Counter(s.name for s in scanner_list)
-    problems += [
-        Problem(
-            "scanners",
-            f"scanner name {name!r} is used {count} times",
-            "give each scanner its own name",
-        )
-        for name, count in names.items()
-        if count > 1
-    ]
-    return problems
-
-
 class Parity(StrEnum):
     NONE = "N"
     EVEN = "E"
     ODD = "O"
 
 
-class _BusCommon(_Model):
+class _BusCommon(FrozenModel):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
     timeout_s: Annotated[float, Field(gt=0, le=30)] = 1.0
     retries: Annotated[int, Field(ge=0, le=10)] = 1
@@ -396,7 +292,7 @@ class TcpBus(_BusCommon):
 Bus = Annotated[RtuBus | TcpBus, Field(discriminator="transport")]
 
 
-class ModbusProbe(_Model):
+class ModbusProbe(FrozenModel):
     code: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$", description="probe code, e.g. 208601")]
     transport: Literal["modbus"] = "modbus"
     bus: str

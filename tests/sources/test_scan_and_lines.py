@@ -13,17 +13,9 @@ from pydantic import ValidationError
 from probes.ble_decode import BleFormat
 from probes.reading import ProbeStatus, Reading
 from probes.scan import FloodGuard, LineFramer, LineTooLong, Scan
+from probes.scanner_settings import HidScanner, SerialScanner, check_serial_ports
 from probes.serial_lines import LineFormatError, checksum, parse_line
-from probes.settings import (
-    BleProbe,
-    HidScanner,
-    LineField,
-    SerialLineFormat,
-    SerialProbe,
-    SerialScanner,
-    check_ble_probes,
-    check_serial_ports,
-)
+from probes.settings import BleProbe, LineField, SerialLineFormat, SerialProbe, check_ble_probes
 from probes.time_integrity import flag_unsynced, kernel_clock_synced
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)

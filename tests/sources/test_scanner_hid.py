@@ -21,7 +21,7 @@ from probes.scanner_hid import (
     InputDevice,
     KeyDecoder,
 )
-from probes.settings import HidScanner
+from probes.scanner_settings import HidScanner
 from tests.sources.conftest import Collected, Start
 
 evdev = pytest.importorskip("evdev")

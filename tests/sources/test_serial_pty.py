@@ -15,8 +15,9 @@ from gateway.core.clock import SystemClock
 from gateway.core.compartments import CompartmentKind
 from probes.reading import ProbeStatus
 from probes.scanner_serial import SerialScannerDriver
+from probes.scanner_settings import SerialScanner
 from probes.serial_probe import SerialProbeDriver
-from probes.settings import LineField, SerialLineFormat, SerialProbe, SerialScanner
+from probes.settings import LineField, SerialLineFormat, SerialProbe
 from tests.sources.conftest import Collected, Start, eventually
 
 FMT = SerialLineFormat(
