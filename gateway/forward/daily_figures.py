@@ -8,10 +8,11 @@ midnights), so excursion runs, the WHO durations and the held reading carry acro
 exactly as they do when the county folds the month's raw points, and the days add up to the
 month. A day is complete once its end plus the longest gap a reading may hold over has passed.
 
-The lane recomputes the current month, and the previous one during the first `RECHECK_DAYS` of
-a month (late data and corrections land there), every `period_s` and just after each local
-midnight. What it sent is remembered per sink, probe and day (a digest of the figures and their
-revision) in the readings file's `meta`: an unchanged day is not sent again; a changed one is
+The lane recomputes the current month, the previous one during the first `RECHECK_DAYS` of a
+month (late data and corrections land there) and any earlier one not yet sent whole (a server
+unreachable across a month's end), every `period_s` and just after each local midnight. What
+it sent is remembered per sink, probe and day (a digest of the figures and their revision) in
+the readings file's `meta`: an unchanged day is not sent again; a changed one is
 sent as the next revision, at the day's local midnight + the revision in milliseconds. The
 county folds the last revision of each day (`analysis.daily.MonthFold`): VictoriaMetrics
 cannot overwrite a sample (of two at one time it keeps either), so a correction is a new
@@ -48,6 +49,7 @@ log = logging.getLogger(__name__)
 KIND = "daily_figures"
 DAY_MS = 86_400_000
 RECHECK_DAYS = 7
+MAX_MONTHS = 13
 _PAGE = 200_000
 
 
@@ -221,12 +223,35 @@ class DailyFiguresLane:
         self._period_s = period_s
         self._batch = batch
         self._backoff = backoff or Backoff(1.0, 300.0)
+        self._sent_key = f"forward.{KIND}.{name}.sent_through"
         self.sent = 0
         self.last_error: str | None = None
 
     def _key(self, day: Daily) -> str:
         local = datetime.fromtimestamp(day.day_ms / 1000, CLINIC_TZ).date().isoformat()
         return f"forward.{KIND}.{self.name}.{day.subject}.{local}"
+
+    def _months(self, now_ms: int) -> list[tuple[int, int]]:
+        """The months to recompute: the current one, the previous one during its first
+        `RECHECK_DAYS`, and every earlier one not yet sent whole (a county server unreachable
+        across a month's end; at most `MAX_MONTHS` back)."""
+        current = month_of(now_ms)
+        sent = self._store.get_meta(self._sent_key)
+        months = [current]
+        while len(months) < MAX_MONTHS:
+            before = month_of(months[0][0] - 1)
+            recent = now_ms - current[0] < RECHECK_DAYS * DAY_MS and len(months) == 1
+            if not recent and sent is not None and before[0] <= int(sent):
+                break
+            months.insert(0, before)
+        return months
+
+    def _settled(self, now_ms: int) -> int:
+        """The start of the latest month no later step recomputes once all is sent."""
+        previous = month_of(month_of(now_ms)[0] - 1)
+        if now_ms - month_of(now_ms)[0] < RECHECK_DAYS * DAY_MS:
+            return month_of(previous[0] - 1)[0]
+        return previous[0]
 
     def _manual_days(self, month: tuple[int, int], now_ms: int) -> list[ManualDay]:
         """The manual record of each compartment on each day of `month` that has ended, from
@@ -252,9 +277,7 @@ class DailyFiguresLane:
         revision and what to remember once sent. Folds one probe's month at a time, giving the
         event loop a turn between them (a month of minute readings is a fraction of a second
         on a Pi)."""
-        months = [month_of(now_ms)]
-        if now_ms - months[0][0] < RECHECK_DAYS * DAY_MS:
-            months.insert(0, month_of(months[0][0] - 1))
+        months = self._months(now_ms)
         probes = sorted(set(self._identity.probes) | set(self._store.latest_by_probe()))
         days: list[Daily] = []
         for month in months:
@@ -293,6 +316,10 @@ class DailyFiguresLane:
                 log.warning("daily figures to %s: %s; kept for a later attempt", self.name, error)
             self.last_error = str(error)
             return max(retry or 0.0, self._backoff.next_delay())
+        try:
+            self._store.set_meta(self._sent_key, str(self._settled(now_ms)))
+        except StoreError as error:
+            log.warning("daily figures to %s: %s; the months are checked again", self.name, error)
         self.last_error = None
         self._backoff.reset()
         return self._until_next(now_ms)

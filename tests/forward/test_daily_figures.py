@@ -406,3 +406,36 @@ async def test_the_manual_record_reaches_the_county_report(
     assert len(vm.samples("coldchain_daily_manual_due", at_least=3)) == 3
     totals = (await victoria.fold_manual(vm.url, START, END)).totals()
     assert totals == {(NORTH.unit, "F1", "冷藏室"): ManualRecords(4, 4)}
+
+
+async def test_days_kept_back_by_an_outage_across_the_month_end_are_sent_later(
+    store: ReadingStore,
+) -> None:
+    """The county server is unreachable from Oct 25 to Nov 10: October's last days go on the
+    10th, after the previous month's usual recheck days are over."""
+    store.write_batch(_month("P1", _south_fridge))
+    down = True
+    sent: list[tuple[str, int]] = []
+
+    async def deliver(days: Sequence[Daily]) -> None:
+        if down:
+            raise RetryableError("county server unreachable")
+        sent.extend((day.subject, day.day_ms) for day in days)
+
+    clock = FakeClock(datetime(2026, 10, 25, 12, tzinfo=CLINIC_TZ))
+    lane = DailyFiguresLane(
+        "county", store, SOUTH, deliver, clock,
+        limits_of=limits_from(SOUTH, DEFAULT_LIMITS), interval_ms=STEP,
+    )  # fmt: skip
+    await lane.step()
+    await clock.advance(16 * 86_400)
+    await lane.step()
+    assert sent == []
+    down = False
+    await lane.step()
+    october = [day for _, day in sent if START <= day < END]
+    assert sorted(october) == list(range(START, END, 86_400_000))
+    assert store.get_meta("forward.daily_figures.county.sent_through") == str(START)
+    sent.clear()
+    await lane.step()
+    assert sent == [], "each day once"
