@@ -7,7 +7,9 @@ time when the correction was known (`time_corrected`), and counts there; one who
 is not known (`clock_synced=False`) counts at the time it was stamped, flagged: the notes say
 how many of each and what that means, and when most of the month is flagged (or there is no
 reading at all) the report says so at the top (its doubts; `report --strict` fails on them).
-The manual-record compliance comes from the month's twice-daily thermometer records. The doses
+The manual-record compliance comes from the month's twice-daily thermometer records, the
+twice-daily system check (seed 002: responsible people look at the system twice a day, 6 h
+apart) from the looks kept in the checks store, as a note with the days met. The doses
 exposed come from the gateway's ledger file, mapped as the exposure forwarder maps them
 (`gateway.forward.exposure_events`); a gateway without a ledger reports none (the column is
 left out). Reading the SQLite stores is blocking: pages of `PAGE`
@@ -138,11 +140,32 @@ async def clinic_report(
         start_ms=start,
         end_ms=end,
         interval_s=min((p.interval_s for p in settings.probes), default=60.0),
-        notes=tally.notes(),
+        notes=[
+            *tally.notes(),
+            *system_check_notes(data_dir, since, min(until, now or datetime.now(UTC))),
+        ],
         exposures=_exposures(data_dir, settings, since, until),
         doubts=tally.doubts(),
         manual=manual_records(data_dir, settings, since, min(until, now or datetime.now(UTC))),
     )
+
+
+def system_check_notes(data_dir: Path, since: datetime, until: datetime) -> list[str]:
+    """The month's twice-daily system check as a note: days met of days due, and which not."""
+    from gateway.checks.system_checks import day_checks
+    from gateway.storage.checks import ChecksStore
+
+    path = data_dir / CHECKS.file
+    if not path.is_file() or since > until:
+        return []
+    with ChecksStore(path, until) as store:
+        looks = store.looks(since, until)
+    first, last = (moment.astimezone(CLINIC_TZ).date() for moment in (since, until))
+    days = day_checks(looks, first, last)
+    missed = [day.day.strftime("%m-%d") for day in days if not day.met]
+    met = len(days) - len(missed)
+    text = f"系统检查（每日至少登录两次，间隔6小时）：{met}/{len(days)} 天达到"
+    return [f"{text}；未达到：{'、'.join(missed)}" if missed else text]
 
 
 def manual_records(

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.checks.manual_readings import HalfDay, ManualReading
+from gateway.checks.system_checks import THROTTLE
 from gateway.core.errors import StoreError
 from gateway.storage.readings import from_millis, to_millis
 from gateway.storage.registry import CHECKS
@@ -116,6 +117,27 @@ class ChecksStore(FileBacked):
         return {check.probe: check for check in map(_calibration, rows)}
 
     # -- the manual record -----------------------------------------------------------------
+
+    def record_look(self, who: str, at: datetime) -> bool:
+        """A responsible account looked at the fridges; False when it had a look kept within
+        the last 10 minutes (nothing stored)."""
+        since = to_millis(at - THROTTLE)
+        with self._file.transaction("record a look at the system in") as conn:
+            recent = conn.execute(
+                "SELECT 1 FROM system_looks WHERE who = ? AND at > ? LIMIT 1", (who, since)
+            ).fetchone()
+            if recent is not None:
+                return False
+            conn.execute("INSERT INTO system_looks (at, who) VALUES (?, ?)", (to_millis(at), who))
+        return True
+
+    def looks(self, since: datetime, until: datetime) -> list[tuple[datetime, str]]:
+        """The looks of [since, until], oldest first."""
+        rows = self._file.fetch(
+            "SELECT at, who FROM system_looks WHERE at >= ? AND at <= ? ORDER BY at",
+            (to_millis(since), to_millis(until)),
+        )
+        return [(from_millis(at), str(who)) for at, who in rows]
 
     def add_manual(self, record: ManualReading) -> ManualReading:
         """Store a record; `DuplicateRecordError` when its half-day has one already."""

@@ -18,7 +18,7 @@ from gateway.probe_state import ProbeView, compartment_views, probe_view
 from gateway.recorder import Recorder
 from gateway.sources import Sources, drivers_health
 from gateway.storage.readings import ReadingStore, StoredReading
-from gateway.web.access import OPEN, add_route
+from gateway.web.access import OPEN, add_route, current_user
 from gateway.web.connections import CONNECTION_GUARD, connection_middleware
 from gateway.web.edge import edge_middleware, quiet_client_faults
 from gateway.web.json_http import dumps, refused
@@ -43,7 +43,13 @@ from gateway.web.keys import (
 )
 from gateway.web.openapi import add_openapi_route
 from gateway.web.query import query_time, query_whole
-from gateway.web.routes.checks import CHECKS, Checks, add_check_routes, checks_health
+from gateway.web.routes.checks import (
+    CHECKS,
+    Checks,
+    add_check_routes,
+    checks_health,
+    note_look,
+)
 from gateway.web.routes.scans import add_scan_routes
 from gateway.web.security_headers import install_security_headers
 from probes.reading import ProbeStatus
@@ -265,6 +271,9 @@ def _lanes_json(lanes: Sequence[EventLane[Any]]) -> dict[str, Any]:
 
 
 async def fridges(request: web.Request) -> web.Response:
+    checks = request.app.get(CHECKS)
+    if checks is not None:
+        note_look(checks, current_user(request))
     return web.json_response(dumps=dumps, data=fridges_json(request.app))
 
 

@@ -43,4 +43,15 @@ MIGRATIONS: Migrations = (
         "CREATE INDEX manual_readings_time ON manual_readings (taken_at)",
         "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
     ),
+    (
+        # The twice-daily system check (gateway.checks.system_checks): when a responsible
+        # account looked at the fridges, at most one row per account per 10 minutes.
+        """CREATE TABLE system_looks (
+            id INTEGER PRIMARY KEY,
+            at INTEGER NOT NULL,
+            who TEXT NOT NULL
+        )""",
+        "CREATE INDEX system_looks_time ON system_looks (at)",
+        "CREATE INDEX system_looks_who ON system_looks (who, at)",
+    ),
 )

@@ -13,6 +13,7 @@ every entry keeps the signed-in account and the time.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ from gateway.checks.manual_readings import (
     missing,
 )
 from gateway.checks.manual_sheet import SheetPage, to_csv, to_html
+from gateway.checks.system_checks import day_checks, responsible
 from gateway.core.clinic_time import CLINIC_TZ
 from gateway.core.clock import Clock
 from gateway.settings import Settings
@@ -118,6 +120,7 @@ class Checks:
 
 
 CHECKS = web.AppKey("checks", Checks)
+log = logging.getLogger(__name__)
 
 
 def add_check_routes(app: web.Application, checks: Checks) -> None:
@@ -130,6 +133,7 @@ def add_check_routes(app: web.Application, checks: Checks) -> None:
         list_calibrations: ("probe",),
         list_manual_readings: ("compartment", "month"),
         list_missing: ("month",),
+        system_checks: ("month",),
         manual_sheet: ("compartment", "month", "format"),
     }
     for method, path, handler, action in (
@@ -139,6 +143,7 @@ def add_check_routes(app: web.Application, checks: Checks) -> None:
         ("GET", "/api/manual-readings", list_manual_readings, Action.VIEW),
         ("GET", "/api/manual-readings/sheet", manual_sheet, Action.VIEW),
         ("GET", "/api/manual-readings/missing", list_missing, Action.VIEW),
+        ("GET", "/api/system-checks", system_checks, Action.VIEW),
     ):
         produces = (*HTML, *CSV) if handler is manual_sheet else (JSON,)
         query = queries.get(handler, ())
@@ -393,6 +398,37 @@ async def list_missing(request: web.Request) -> web.Response:
     with _store_refusals():
         items = checks.missing_between(since, min(until, checks.clock.now()))
     return json_response({"missing": [missing_json(item) for item in items]})
+
+
+async def system_checks(request: web.Request) -> web.Response:
+    """The twice-daily system check of each day of `month` up to today: the responsible
+    people's looks at the fridges, first and last, and whether they were 6 h apart."""
+    require(request, Action.VIEW)
+    checks = request.app[CHECKS]
+    _, _, since, until = _month(request, checks)
+    now = checks.clock.now()
+    last = min(until, now)
+    with _store_refusals():
+        looks = checks.store.looks(since, last)
+    days = (
+        day_checks(looks, since.astimezone(CLINIC_TZ).date(), last.astimezone(CLINIC_TZ).date())
+        if since <= last
+        else []
+    )
+    return json_response(
+        {"days": [day.to_json() for day in days], "met": sum(day.met for day in days)}
+    )
+
+
+def note_look(checks: Checks, user: User | None) -> None:
+    """Keep a responsible person's look at the fridges (the twice-daily system check); a look
+    that cannot be kept is logged, and the fridges are shown all the same."""
+    if user is None or user.scope is not None or not responsible(user.roles):
+        return
+    try:
+        checks.store.record_look(user.name, checks.clock.now())
+    except ChecksStoreError as error:
+        log.warning("a look at the system by %s not recorded: %s", user.name, error)
 
 
 async def manual_sheet(request: web.Request) -> web.Response:
