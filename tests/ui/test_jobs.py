@@ -129,3 +129,25 @@ async def test_a_reading_reaches_the_open_dashboard_without_polling(
     )
     assert len(delays) == 5
     print(f"reading to page: {sorted(delays)} ms")
+
+
+async def test_out_of_reach_the_installed_page_shows_the_last_data_and_its_age(
+    gateway: GatewayProcess, browser: Browser
+) -> None:
+    page = await new_page(browser)
+    await sign_in(page, gateway.base, MANAGER)
+    manifest = await page.evaluate(
+        "fetch(document.querySelector('link[rel=manifest]').href).then((r) => r.json())"
+    )
+    assert manifest["name"] == "冷链监测"
+    await page.wait_for_function("navigator.serviceWorker.controller === null ? false : true")
+    await page.reload()  # now through the worker, which keeps a copy
+    await expect(page.locator("#cards .card")).to_have_count(4)
+
+    await page.context.set_offline(True)
+    await page.reload()
+    await expect(page.locator("#cards .card")).to_have_count(4)
+    await expect(page.locator("#notice")).to_contain_text("无法连接网关")
+    await expect(page.locator("#notice")).to_contain_text("分钟前")
+    await expect(page.locator("body")).to_have_class("stale")
+    await screenshot(page, "dashboard-offline")

@@ -13,16 +13,34 @@ from pathlib import Path
 from aiohttp import web
 
 from gateway.auth.policy import Action
-from gateway.web.access import add_route
+from gateway.web.access import OPEN, add_route
 from gateway.web.ui.pages import add_page_routes
 from gateway.web.ui.series import series
 
 STATIC = Path(str(files("gateway.web.ui").joinpath("static")))
 
 
+# The service worker's own policy: it fetches from this origin only.
+WORKER_CSP = "default-src 'self'; frame-ancestors 'none'"
+
+
+async def service_worker(request: web.Request) -> web.Response:
+    """static/js/sw.js at the root, so that it may serve every page (its scope is `/`)."""
+    return web.Response(
+        text=(STATIC / "js" / "sw.js").read_text(encoding="utf-8"),
+        content_type="text/javascript",
+        headers={
+            "Service-Worker-Allowed": "/",
+            "Content-Security-Policy": WORKER_CSP,
+            "Cache-Control": "no-cache",
+        },
+    )
+
+
 def add_ui_routes(app: web.Application) -> None:
-    """The pages, their static files and the chart series endpoint."""
+    """The pages, their static files, the service worker and the chart series endpoint."""
     add_page_routes(app)
+    add_route(app, "GET", "/sw.js", service_worker, OPEN, produces=("text/javascript",))
     add_route(
         app,
         "GET",

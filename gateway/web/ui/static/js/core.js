@@ -84,7 +84,7 @@ export class ApiError extends Error {
 function refusalText(payload) {
   if (typeof payload !== "object" || payload === null) return { text: String(payload || ""), detail: null };
   const key = `error.${payload.code}`;
-  const own = payload.reason ?? payload.error ?? "";
+  const own = payload.error ?? payload.reason ?? "";
   if (!payload.code || !(key in strings)) return { text: own, detail: null };
   const label = payload.field ? t(`field.${payload.field}`) : "";
   const field = label.startsWith("field.") ? payload.field : label;
@@ -128,6 +128,9 @@ export async function api(path, { method = "GET", body } = {}) {
   } catch {
     throw new ApiError(0, t("common.offline"), "offline");
   }
+  // A copy the service worker kept while the gateway is out of reach: shown with its age.
+  const savedAt = response.headers.get("X-Coldchain-Saved-At");
+  if (savedAt) staleSince(Date.parse(savedAt));
   if (response.status === 401) {
     location.assign(loginUrl(location.pathname));
     throw new ApiError(401, t("common.signed_out"));
@@ -190,6 +193,7 @@ export function formatRange(range) {
 
 // A line under the header: a text, or an error (its translation and the server's detail).
 export function notice(message, kind = "ok") {
+  if (message instanceof ApiError && message.code === "offline") return markStale();
   const box = document.getElementById("notice");
   if (message instanceof Error) box.replaceChildren(errorNode(message));
   else box.textContent = message;
@@ -328,10 +332,14 @@ function showStale() {
   notice(t("common.offline_since", { time: formatTime(new Date(heardAt).toISOString(), true), minutes: minutesAgo(heardAt) }), "error");
 }
 
+function staleSince(moment) {
+  heardAt = Math.min(heardAt, moment);
+  markStale();
+}
+
 export function markStale() {
-  if (document.body.classList.contains("stale")) return;
   showStale();
-  staleTimer = setInterval(showStale, 30000);
+  if (staleTimer === null) staleTimer = setInterval(showStale, 30000);
 }
 
 export function markFresh() {
@@ -339,6 +347,7 @@ export function markFresh() {
   if (!document.body.classList.contains("stale")) return;
   document.body.classList.remove("stale");
   clearInterval(staleTimer);
+  staleTimer = null;
   document.getElementById("notice").hidden = true;
 }
 
@@ -510,6 +519,7 @@ function drawShell() {
   });
   document.getElementById("sign-out").addEventListener("click", async () => {
     await api("/api/session", { method: "DELETE" });
+    navigator.serviceWorker?.controller?.postMessage("forget");
     location.assign(loginUrl("/"));
   });
 }
@@ -520,6 +530,11 @@ export async function start(render) {
   drawShell();
   live("alarms", drawAlarms);
   openLive();
+  // Installable, and readable with its age when the gateway is out of reach (secure origins:
+  // https, or the gateway's own machine).
+  if (window.isSecureContext && navigator.serviceWorker) {
+    navigator.serviceWorker.register("/sw.js").catch((error) => console.warn("service worker:", error));
+  }
   const main = document.getElementById("main");
   main.replaceChildren();
   try {

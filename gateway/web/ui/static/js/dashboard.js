@@ -90,7 +90,7 @@ start(async (main) => {
     const body = await api("/api/ledger/holds");
     holds = new Map(body.holds.map((hold) => [hold.compartment, hold]));
   };
-  live("fridges", (body) => {
+  const draw = (body) => {
     latest = body;
     for (const item of latest) {
       if (!cards.has(item.ref)) {
@@ -106,7 +106,10 @@ start(async (main) => {
     summary.textContent = t("dash.summary", { total: latest.length, bad });
     summary.className = bad ? "summary warn" : "summary";
     drawAlarms();
-  });
+  };
+  // At once (a kept copy when the gateway is out of reach), then each pushed change.
+  await api("/api/fridges").then(draw);
+  live("fridges", draw);
   live("alarms", (body) => {
     alarms = body;
     refreshHolds()

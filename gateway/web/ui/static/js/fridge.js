@@ -64,7 +64,7 @@ async function draw(holder, item, span) {
   const until = Date.parse(answers[0][1].until);
   const [spans, marks] = await Promise.all([excursions(item, since), manualMarks(since, until)]);
   const charts = answers.flatMap(([probe, body]) => [
-    el("h3", {}, t("fridge.probe", { code: probe.code })),
+    el("h2", {}, t("fridge.probe", { code: probe.code })),
     temperatureChart({
       points: seriesPoints(body),
       since,

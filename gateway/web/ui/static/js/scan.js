@@ -9,7 +9,8 @@ export function eventId() {
   return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
 }
 
-// onScan(code) -> a string to show on success; a thrown error's message is shown instead.
+// onScan(code) -> a string to show on success, or {text, facts: [what was scanned]}; a thrown
+// error's message is shown instead.
 export function scanBox(id, onScan) {
   const input = el("input", { id, type: "text", autocomplete: "off", autofocus: true, placeholder: t("scan.placeholder"), "aria-label": t("scan.placeholder") });
   const log = el("ol", { class: "scan-log", reversed: true });
@@ -25,8 +26,9 @@ export function scanBox(id, onScan) {
     log.prepend(line);
     try {
       const answer = await onScan(code);
-      line.lastChild.textContent = answer;
+      line.lastChild.textContent = typeof answer === "string" ? answer : answer.text;
       line.lastChild.className = "ok";
+      if (answer.facts?.length) line.append(el("span", { class: "facts" }, answer.facts.join(" · ")));
       line.className = "accepted";
       mark.textContent = "✓";
       beep([1320], 0.12);

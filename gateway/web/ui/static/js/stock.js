@@ -41,9 +41,9 @@ function scanPanel(changed, places) {
   mode.addEventListener("change", extras);
   extras();
   const box = scanBox("stock-scan", async (scan) => {
-    const message = await record(scan);
+    const text = await record(scan);
     await changed();
-    return message;
+    return { text, facts: await scanned(scan) };
   });
   const record = async (scan) => {
     const compartment = place?.value ?? "";
@@ -72,6 +72,20 @@ function scanPanel(changed, places) {
     return t("stock.scrap_requested", { id: answer.approval_id });
   };
   return section("stock.scan", el("div", { class: "tabs" }, mode, place ?? "", toUnit, reasonCode, reason), box.node);
+}
+
+// What a scan was: product, batch, expiry, doses left and state (the ledger's look-up).
+async function scanned(scan) {
+  const found = await api("/api/ledger/resolve", { method: "POST", body: { scan } });
+  if (!found.product) return [];
+  return [
+    found.product.name,
+    t("stock.fact_batch", { batch: found.batch.batch_no }),
+    t(found.batch.expired ? "stock.fact_expired" : "stock.fact_expiry", { date: found.batch.expiry_date }),
+    found.stock?.doses_left ?? null,
+  ]
+    .filter((fact) => fact !== null && fact !== undefined)
+    .map((fact) => (typeof fact === "number" ? t("stock.fact_doses", { doses: fact }) : fact));
 }
 
 function balancesTable(rows) {
