@@ -32,7 +32,7 @@ async def service_worker(request: web.Request) -> web.Response:
         headers={
             "Service-Worker-Allowed": "/",
             "Content-Security-Policy": WORKER_CSP,
-            "Cache-Control": "no-cache",
+            "Cache-Control": "no-store",
         },
     )
 
