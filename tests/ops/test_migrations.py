@@ -97,7 +97,8 @@ def test_every_earlier_schema_upgrades_without_losing_rows(
         assert conn.execute("PRAGMA user_version").fetchone()[0] == store.schema_version
     for table, rows in before.items():
         width = len(rows[0])
-        assert [row[:width] for row in after[table]] == rows, table
+        kept = [row[:width] for row in after[table]]
+        assert [row for row in rows if row not in kept] == [], table
 
 
 @pytest.mark.parametrize("store", STORES, ids=lambda store: store.name)

@@ -134,6 +134,7 @@ MIGRATIONS: Migrations = (
         # ledger.vaccination_records.Recipient.identity), filled for the rows before it.
         "ALTER TABLE recipients ADD COLUMN identity TEXT NOT NULL DEFAULT ''",
         """UPDATE recipients SET identity = CASE
+            WHEN NOT json_valid(body) THEN ''
             WHEN json_extract(body, '$.id_number') != '888888888888888888'
             THEN 'id:' || upper(json_extract(body, '$.id_number'))
             ELSE 'person:' || trim(json_extract(body, '$.name')) || '|'
