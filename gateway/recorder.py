@@ -67,6 +67,7 @@ class Recorder:
         self._max_batch = settings.max_batch
         self._queue: asyncio.Queue[Reading] = asyncio.Queue(settings.queue_size)
         self._wake = asyncio.Event()
+        self._arrived = asyncio.Event()
         self._pending: list[Reading] = []
         # Seeded from the store so the health view shows each probe's last reading at once
         # after a restart (one indexed lookup per probe).
@@ -97,6 +98,7 @@ class Recorder:
             self._rejected += 1
             self._wake.set()
             return False
+        self._arrived.set()
         if queue.qsize() >= self._max_batch:
             self._wake.set()
         return True
@@ -110,6 +112,7 @@ class Recorder:
             self._waited += 1
             self._wake.set()
             await queue.put(reading)
+        self._arrived.set()
         if queue.qsize() >= self._max_batch:
             self._wake.set()
 
@@ -157,7 +160,12 @@ class Recorder:
             raise
 
     async def _wait(self) -> None:
-        """Sleep one flush interval (on the injected clock) or until woken by a full batch."""
+        """With nothing to commit, wait for the next reading (an idle gateway does not wake
+        every flush interval); then sleep one flush interval (on the injected clock) or until
+        woken by a full batch."""
+        if self._queue.empty() and not self._pending:
+            self._arrived.clear()
+            await self._arrived.wait()
         if not self._wake.is_set():
             sleeper = asyncio.ensure_future(self._clock.sleep(self._interval))
             waker = asyncio.ensure_future(self._wake.wait())

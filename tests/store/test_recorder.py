@@ -49,6 +49,18 @@ async def harness(store: ReadingStore) -> AsyncIterator[Harness]:
 
 
 @pytest.mark.asyncio
+async def test_an_idle_recorder_waits_for_a_reading_not_for_a_tick(harness: Harness) -> None:
+    """With nothing queued the recorder sleeps until a reading comes (an idle gateway does not
+    wake four times a second), and that reading waits one whole flush interval from then."""
+    await harness.clock.advance(0.1)
+    assert harness.recorder.submit(ok())
+    await harness.clock.advance(0.2)  # a tick every 0.25 s since the start would commit now
+    assert harness.store.count() == 0
+    await harness.clock.advance(0.05)
+    assert harness.store.count() == 1
+
+
+@pytest.mark.asyncio
 async def test_a_batch_commits_at_the_flush_interval(harness: Harness) -> None:
     for reading in series(4):
         assert harness.recorder.submit(reading)
