@@ -171,3 +171,37 @@ def check_text(what: str, value: str | None) -> None:
 
 def all_roles() -> str:
     return ", ".join(role.value for role in Role)
+
+
+# 附表5 (系统用户变更申请表): the kinds of change the paper form ticks
+ADDED, DELETED, CLOSED, CHANGED = "新增", "删除", "关闭", "修改"
+
+
+@dataclass(frozen=True, slots=True)
+class AccountChange:
+    """One account added or changed: who did it, and the account before and after as the
+    form writes it (用户名称: display name, account name, roles, state)."""
+
+    id: int
+    at: datetime
+    by: str
+    account: str
+    kind: str
+    before: str
+    after: str
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "at": self.at.isoformat(),
+            "by": self.by,
+            "account": self.account,
+            "kind": self.kind,
+            "before": self.before,
+            "after": self.after,
+        }
+
+
+def account_text(display_name: str, roles: frozenset[Role], *, disabled: bool) -> str:
+    state = "，已停用" if disabled else ""
+    return f"{display_name or '（无显示名）'}，角色：{'、'.join(sorted(roles))}{state}"

@@ -1,4 +1,4 @@
-"""The audit log printed as the paper forms of seed 002 (附表1-4): CSV and a printable page.
+"""The audit log printed as the paper forms of seed 002 (附表1-5): CSV and a printable page.
 
 Each form keeps the columns and headings of the paper one, followed by the date (local time at
 the clinic) and the person who filled it in (填报人), which the paper leaves to a signature.
@@ -16,6 +16,7 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from gateway.auth.accounts import AccountChange
 from gateway.commissioning.desk import fridge_label, probe_label
 from gateway.core.clinic_time import CLINIC_TZ
 from gateway.settings import Settings
@@ -203,3 +204,33 @@ def render_html(tables: Sequence[FormTable], settings: Settings) -> str:
             '<p class="sign">填报人：＿＿＿＿＿＿　填报人联系电话：＿＿＿＿＿＿</p></section>'
         )
     return _PAGE.format(unit=html.escape(settings.unit.name), sections="\n".join(sections))
+
+
+_KINDS = ("新增", "删除", "关闭", "修改")
+
+
+def render_user_changes(changes: Sequence[AccountChange], unit_name: str, unit_code: str) -> str:
+    """附表5 系统用户变更申请表, one sheet per account change (newest first as given): the unit,
+    who applied, the kind ticked, the user before and after, the date of the change (local
+    time); the signatures are left to the paper. Every value is escaped."""
+    unit = html.escape(f"{unit_name} {unit_code}".strip())
+    sheets = []
+    for change in changes:
+        kinds = "　".join(("☑" if kind == change.kind else "□") + kind for kind in _KINDS)
+        local = change.at.astimezone(CLINIC_TZ)
+        sheets.append(
+            "<section><p>附表 5</p><h2>系统用户变更申请表</h2>"
+            f"<p>申请人单位名称：{unit}　所在部门：＿＿＿＿</p>"
+            f"<p>申请人姓名：{html.escape(change.by)}　电话：＿＿＿＿　E-Mail：＿＿＿＿</p>"
+            f"<p>变更类型：{kinds}</p>"
+            "<table><thead><tr><th>变更前</th><th>变更后</th></tr></thead><tbody><tr>"
+            f"<td>用户名称：{html.escape(change.account)} {html.escape(change.before)}</td>"
+            f"<td>用户名称：{html.escape(change.account)} {html.escape(change.after)}</td>"
+            "</tr></tbody></table>"
+            '<p class="sign">申请人/部门领导签字：＿＿＿＿'
+            "　申请人所在单位主管领导签字：＿＿＿＿</p>"
+            '<p class="sign">系统管理员签字：＿＿＿＿　批准单位主管领导签字：＿＿＿＿</p>'
+            f"<p>变更时间：{local:%Y}年{local:%m}月{local:%d}日 {local:%H:%M}</p></section>"
+        )
+    body = "\n".join(sheets) or "<p>（无用户变更）</p>"
+    return _PAGE.format(unit=html.escape(unit_name), sections=body)

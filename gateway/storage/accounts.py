@@ -18,18 +18,23 @@ from __future__ import annotations
 import hashlib
 import math
 import secrets
+import sqlite3
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from gateway.auth.accounts import (
+    ADDED,
     API_TOKEN_PREFIX,
+    CHANGED,
+    CLOSED,
     MAX_TEXT,
     MAX_TOKEN_DAYS,
     TOKEN_DAYS,
     UNCHANGED,
     Account,
+    AccountChange,
     AccountConflictError,
     AccountError,
     ActiveSession,
@@ -41,6 +46,7 @@ from gateway.auth.accounts import (
     SignInThrottledError,
     Unchanged,
     UnknownAccountError,
+    account_text,
     all_roles,
     check_name,
     check_text,
@@ -166,9 +172,11 @@ class AccountStore(FileBacked):
         person: str | None = None,
         *,
         first: bool = False,
+        by: str = "",
     ) -> Account:
         """A new account; `password_hash` comes from `passwords.hash` (or `hash_async`).
-        `first`: only if there is no account yet (the first-run setup)."""
+        `first`: only if there is no account yet (the first-run setup). `by` made it: the
+        change is kept for 附表5 (`account_changes`)."""
         check_name(name)
         check_text("the display name", display_name)
         check_text("the person id", person)
@@ -190,7 +198,27 @@ class AccountStore(FileBacked):
                 " created_at) VALUES (?, ?, ?, ?, ?, ?)",
                 (name, display_name, ",".join(sorted(chosen)), person, password_hash, self._now()),
             )
+            after = account_text(display_name, chosen, disabled=False)
+            self._keep_change(conn, by or name, name, ADDED, before="", after=after)
         return self.account(name)
+
+    def _keep_change(
+        self, conn: sqlite3.Connection, by: str, name: str, kind: str, *, before: str, after: str
+    ) -> None:
+        conn.execute(
+            "INSERT INTO account_changes (at, by_whom, account, kind, before, after)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (self._now(), by, name, kind, before, after),
+        )
+
+    def changes(self, limit: int = 200) -> list[AccountChange]:
+        """The latest account changes, newest first."""
+        rows = self._file.fetch(
+            "SELECT id, at, by_whom, account, kind, before, after FROM account_changes"
+            " ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
+        return [AccountChange(row[0], _time(row[1]), *row[2:]) for row in rows]
 
     def update(
         self,
@@ -200,9 +228,11 @@ class AccountStore(FileBacked):
         display_name: str | Unchanged = UNCHANGED,
         person: str | Unchanged | None = UNCHANGED,
         disabled: bool | Unchanged = UNCHANGED,
+        by: str = "",
     ) -> Account:
-        """Change what is given. Disabling ends the account's sessions; the last enabled
-        admin cannot be disabled or lose the admin role (nobody could manage accounts)."""
+        """Change what is given, kept with `by` for 附表5 when the display name, roles or state
+        changed. Disabling ends the account's sessions; the last enabled admin cannot be
+        disabled or lose the admin role (nobody could manage accounts)."""
         before = self.account(name)
         new_roles = before.roles if isinstance(roles, Unchanged) else frozenset(roles)
         if not new_roles:
@@ -235,6 +265,11 @@ class AccountStore(FileBacked):
             )
             if new_disabled:
                 conn.execute("DELETE FROM sessions WHERE account = ?", (name,))
+            old = account_text(before.display_name, before.roles, disabled=before.disabled)
+            new = account_text(new_display, new_roles, disabled=new_disabled)
+            if old != new:
+                kind = CLOSED if new_disabled and not before.disabled else CHANGED
+                self._keep_change(conn, by or name, name, kind, before=old, after=new)
         return self.account(name)
 
     def set_password(self, name: str, password_hash: str) -> None:

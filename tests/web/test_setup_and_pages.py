@@ -123,3 +123,31 @@ async def test_login_page_languages_and_next(site: Site, client: Client) -> None
     stale = await client.get("/login")
     assert "登录已过期" in await stale.text()
     assert stale.cookies["coldchain_session"].value == ""
+
+
+async def test_account_changes_are_kept_and_print_as_form_5(fresh: tuple[Site, Client]) -> None:
+    _, client = fresh
+    answer = await client.post("/setup", json={"name": "root", "password": TEST_PASSWORD})
+    headers = csrf((await answer.json())["csrf_token"])
+    new = {"name": "wang.fang", "password": "another password", "roles": ["vaccinator"],
+           "display_name": "王芳"}  # fmt: skip
+    assert (await client.post("/api/accounts", json=new, headers=headers)).status == 201
+    change = {"display_name": "王芳芳", "roles": ["manager"]}
+    changed = await client.patch("/api/accounts/wang.fang", json=change, headers=headers)
+    assert changed.status == 200
+    same = await client.patch("/api/accounts/wang.fang", json=change, headers=headers)
+    assert same.status == 200  # nothing changed: no form
+    closed = await client.patch("/api/accounts/wang.fang", json={"disabled": True}, headers=headers)
+    assert closed.status == 200
+    listing = (await (await client.get("/api/accounts/changes")).json())["changes"]
+    mine = [(c["by"], c["kind"], c["before"], c["after"]) for c in listing
+            if c["account"] == "wang.fang"]  # fmt: skip
+    assert mine == [
+        ("root", "关闭", "王芳芳，角色：manager", "王芳芳，角色：manager，已停用"),
+        ("root", "修改", "王芳，角色：vaccinator", "王芳芳，角色：manager"),
+        ("root", "新增", "", "王芳，角色：vaccinator"),
+    ]
+    page = await (await client.get("/api/accounts/changes/form")).text()
+    assert page.count("系统用户变更申请表") >= 3
+    assert "☑修改" in page
+    assert "用户名称：wang.fang 王芳，角色：vaccinator" in page

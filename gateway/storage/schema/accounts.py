@@ -47,4 +47,15 @@ MIGRATIONS: Migrations = [
         "ALTER TABLE api_tokens ADD COLUMN expires_at REAL",
         "UPDATE api_tokens SET expires_at = created_at + 90 * 86400",
     ],
+    [  # 3: every account added or changed, with who did it, before and after (附表5)
+        """CREATE TABLE account_changes (
+            id INTEGER PRIMARY KEY,
+            at REAL NOT NULL,
+            by_whom TEXT NOT NULL,
+            account TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            before TEXT NOT NULL,
+            after TEXT NOT NULL
+        )""",
+    ],
 ]

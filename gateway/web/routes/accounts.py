@@ -27,6 +27,7 @@ from gateway.auth.accounts import (
 )
 from gateway.auth.password_rules import WeakPasswordError, check_new_password
 from gateway.auth.policy import Action, Role, User, shown_to
+from gateway.commissioning.forms import render_user_changes
 from gateway.storage.accounts import AccountStore
 from gateway.storage.audit_log import MAX_ENTRIES, AuditLog
 from gateway.web import sizes
@@ -44,6 +45,7 @@ from gateway.web.auth_middleware import (
     via,
 )
 from gateway.web.json_http import dumps, json_response, parse_body, refusal_body, refused, validate
+from gateway.web.keys import SETTINGS
 
 _M = TypeVar("_M", bound=BaseModel)
 
@@ -165,6 +167,11 @@ def add_account_routes(app: web.Application) -> None:
     add_route(app, "POST", "/api/tokens", create_token, Action.ACCOUNTS, body=NewTokenBody)
     add_route(app, "DELETE", "/api/tokens/{id}", revoke_token, Action.ACCOUNTS)
     add_route(app, "GET", "/api/audit", audit_entries, Action.AUDIT_VIEW, query=("limit", "before"))
+    add_route(app, "GET", "/api/accounts/changes", account_changes, Action.ACCOUNTS)
+    add_route(
+        app, "GET", "/api/accounts/changes/form", account_change_forms, Action.ACCOUNTS,
+        produces=HTML,
+    )  # fmt: skip
 
 
 def _accounts(request: web.Request) -> AccountStore:
@@ -527,7 +534,14 @@ async def create_account(request: web.Request) -> web.Response:
     try:
         check_new_password(body.password, account=body.name, display_name=body.display_name)
         password_hash = await accounts.passwords.hash_async(body.password)
-        account = accounts.add(body.name, password_hash, body.roles, body.display_name, body.person)
+        account = accounts.add(
+            body.name,
+            password_hash,
+            body.roles,
+            body.display_name,
+            body.person,
+            by=require(request, Action.ACCOUNTS).name,
+        )
     except AccountError as error:
         raise _refused(error) from None
     note(request, f"created account {account.name} ({', '.join(sorted(account.roles))})")
@@ -541,7 +555,9 @@ async def change_account(request: web.Request) -> web.Response:
     given = body.model_fields_set
     changes: dict[str, Any] = {key: getattr(body, key) for key in given}
     try:
-        account = _accounts(request).update(name, **changes)
+        account = _accounts(request).update(
+            name, **changes, by=require(request, Action.ACCOUNTS).name
+        )
     except AccountError as error:
         raise _refused(error) from None
     what = ", ".join(f"{key}={_describe(changes[key])}" for key in sorted(changes))
@@ -553,6 +569,30 @@ def _describe(value: object) -> str:
     if isinstance(value, list):
         return "/".join(str(item) for item in value)
     return str(value)
+
+
+async def account_changes(request: web.Request) -> web.Response:
+    """Every account added or changed (display name, roles, state), newest first, with who
+    did it: the real-name record behind 附表5."""
+    require(request, Action.ACCOUNTS)
+    try:
+        changes = _accounts(request).changes()
+    except AccountError as error:
+        raise _refused(error) from None
+    return json_response({"changes": [change.to_json() for change in changes]})
+
+
+async def account_change_forms(request: web.Request) -> web.Response:
+    """附表5 系统用户变更申请表 of each account change, ready to print and sign."""
+    require(request, Action.ACCOUNTS)
+    try:
+        changes = _accounts(request).changes()
+    except AccountError as error:
+        raise _refused(error) from None
+    in_force = request.app.get(SETTINGS)
+    unit = in_force.current.unit if in_force is not None else None
+    page = render_user_changes(changes, unit.name if unit else "", unit.code if unit else "")
+    return web.Response(text=page, content_type="text/html", charset="utf-8")
 
 
 async def reset_password(request: web.Request) -> web.Response:
