@@ -74,7 +74,7 @@ async def test_every_page_of_a_role_passes_axe_in_both_languages_and_sizes(
                     "#nav a", "(links) => links.map((a) => a.getAttribute('href'))"
                 ),
             ]
-            paths.append("/fridges/F1/冷藏")
+            paths += ["/fridges/F1/冷藏", "/requisition"]
             for path in dict.fromkeys(paths):
                 await page.goto(f"{gateway.base}{path}")
                 await _settled(page)

@@ -10,7 +10,7 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from tests.e2e.support import GatewayProcess
-from tests.ui.browser import ADMIN, MANAGER, PASSWORD, Person, new_page, screenshot, sign_in
+from tests.ui.browser import ADMIN, COUNTY, MANAGER, PASSWORD, Person, new_page, screenshot, sign_in
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(60)]
 PHONE = {"viewport": {"width": 375, "height": 740}, "is_mobile": True, "has_touch": True}
@@ -151,3 +151,29 @@ async def test_out_of_reach_the_installed_page_shows_the_last_data_and_its_age(
     await expect(page.locator("#notice")).to_contain_text("分钟前")
     await expect(page.locator("body")).to_have_class("stale")
     await screenshot(page, "dashboard-offline")
+
+
+async def test_the_county_reviews_the_requisition_plan_the_manager_opens(
+    gateway: GatewayProcess, browser: Browser
+) -> None:
+    manager = await new_page(browser)
+    await sign_in(manager, gateway.base, MANAGER, then="/stock")
+    await manager.click("#requisition-link")
+    await expect(manager.locator("#plan")).to_contain_text("待上级审核")
+    await expect(manager.locator("#review-form")).to_have_count(0)
+    month = await manager.input_value("#plan-month")
+
+    county = await new_page(browser)
+    await sign_in(county, gateway.base, COUNTY, then="/requisition")
+    await county.fill("#review-form input[name=note]", "同意<b>")
+    await county.click("#review-form button[type=submit]")
+    await expect(county.locator("#plan")).to_contain_text("已由 县疾控周科长")
+    await expect(county.locator("#plan")).to_contain_text("同意<b>")
+    await screenshot(county, "requisition")
+
+    await manager.reload()
+    await expect(manager.locator("#plan")).to_contain_text("已由 县疾控周科长")
+    csv = await manager.evaluate(
+        f"fetch('/api/ledger/requisition/{month}?format=csv').then((r) => r.text())"
+    )
+    assert csv.splitlines()

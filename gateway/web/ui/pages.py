@@ -53,6 +53,7 @@ SCREENS = (
     Screen("/stock", "stock", Action.VIEW),
     Screen("/excursions", "excursions", Action.EXCURSION_DISPOSITION),
     Screen("/vaccinations", "vaccinations", Action.VIEW),
+    Screen("/requisition", "requisition", Action.VIEW, in_nav=False),
     Screen("/accounts", "accounts", Action.ACCOUNTS),
     Screen("/audit", "audit", Action.AUDIT_VIEW),
 )

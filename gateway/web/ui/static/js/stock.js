@@ -124,7 +124,7 @@ start(async (main) => {
   main.append(
     scanPanel(refresh, places) ?? "",
     approvals?.node ?? "",
-    section("stock.balances", warnings, balances),
+    section("stock.balances", warnings, balances, el("p", { class: "links" }, el("a", { class: "button", href: "/requisition", id: "requisition-link" }, t("stock.requisition_link")))),
     places ? contentsPanel(places) : "",
     stocktakePanel(refresh) ?? "",
   );
