@@ -24,7 +24,7 @@ import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from alerts.ack_links import AckClaim, verify
 from alerts.channels import build_channels
@@ -44,6 +44,7 @@ from gateway.alarms import views
 from gateway.alarms.core import AlarmCore, alerts_of
 from gateway.alarms.digest import DigestJob
 from gateway.alarms.dispatcher import Dispatcher
+from gateway.alarms.feeds import BusDriver, ReadingFeed, ReadingLog, rules_of
 from gateway.alarms.links import LinkHealth, LinkWatch
 from gateway.alarms.notices import DosesAtRisk
 from gateway.auth.policy import Action, User, authorize
@@ -59,35 +60,6 @@ from gateway.storage.registry import ALARMS
 log = logging.getLogger(__name__)
 
 CATCH_UP_CHUNK = 1000
-
-
-class ReadingFeed(Protocol):
-    """What the service needs of the recorder."""
-
-    def subscribe(
-        self, callback: Callable[[Sequence[StoredReading]], None]
-    ) -> Callable[[], None]: ...
-
-
-class ReadingLog(Protocol):
-    """What the service needs of the readings store: reading back by seq after a gap."""
-
-    def readings_after(self, seq: int, limit: int = ...) -> list[StoredReading]: ...
-
-    def last_seq(self) -> int: ...
-
-
-class BusDriver(Protocol):
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def health(self) -> LinkHealth: ...
-
-
-def rules_of(settings: Settings) -> object:
-    """What the alarm rules are built from: the probes, the fridges and the profiles."""
-    return (settings.probes, settings.fridges, settings.profiles)
 
 
 class AlarmService(Closing):

@@ -16,7 +16,8 @@ import pytest_asyncio
 from alerts.channels.base import DeliveryResult, Notification, delivered, retry_later
 from alerts.channels.console import Console
 from alerts.model import ChannelKind
-from gateway.alarms.engine import AlarmService, BusDriver
+from gateway.alarms.engine import AlarmService
+from gateway.alarms.feeds import BusDriver
 from gateway.core.clock import FakeClock
 from gateway.recorder import Recorder
 from gateway.settings import Settings, parse_settings
