@@ -43,6 +43,7 @@ from gateway.web.keys import (
 )
 from gateway.web.openapi import add_openapi_route
 from gateway.web.query import query_time, query_whole
+from gateway.web.routes.accounts import add_account_routes
 from gateway.web.routes.checks import (
     CHECKS,
     Checks,
@@ -51,6 +52,7 @@ from gateway.web.routes.checks import (
     note_look,
 )
 from gateway.web.routes.scans import add_scan_routes
+from gateway.web.routes.sign_in import add_sign_in_routes
 from gateway.web.security_headers import install_security_headers
 from probes.reading import ProbeStatus
 
@@ -90,7 +92,6 @@ def build_app(
     """The web app over the running gateway's services, each under its typed key
     (`gateway.web.keys`); the optional ones (and their routes) only when configured."""
     from gateway.web.auth_middleware import install_auth
-    from gateway.web.routes.accounts import add_account_routes
 
     app = web.Application(middlewares=[connection_middleware])
     install_security_headers(app)
@@ -112,6 +113,7 @@ def build_app(
     install_auth(app, auth)
     app.middlewares.append(edge_middleware)
     quiet_client_faults()
+    add_sign_in_routes(app)
     add_account_routes(app)
     if alarms is not None:
         from gateway.web.routes.alarms import add_alarm_routes

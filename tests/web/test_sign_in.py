@@ -257,7 +257,7 @@ async def test_secure_cookies_when_configured(tmp_path_factory: pytest.TempPathF
     from gateway.auth.policy import Role
     from gateway.core.clock import FakeClock
     from gateway.web.auth_middleware import install_auth
-    from gateway.web.routes.accounts import add_account_routes
+    from gateway.web.routes.sign_in import add_sign_in_routes
     from tests.web_support import add_account, close_auth, open_auth
 
     auth = open_auth(tmp_path_factory.mktemp("secure"), FakeClock(), secure="always")
@@ -265,7 +265,7 @@ async def test_secure_cookies_when_configured(tmp_path_factory: pytest.TempPathF
         add_account(auth.accounts, "admin", Role.ADMIN)
         app = web.Application()
         install_auth(app, auth)
-        add_account_routes(app)
+        add_sign_in_routes(app)
         async with TestClient(TestServer(app)) as client:
             response = await client.post(
                 "/api/session", json={"name": "admin", "password": TEST_PASSWORD}
