@@ -9,7 +9,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 DEBIAN_PACKAGES := socat influxdb victoria-metrics mosquitto openssl dbus libdbus-1-dev \
 	libglib2.0-dev systemd chromium fonts-wqy-microhei
 
-.PHONY: demo test fuzz lint typecheck bench debs clean
+.PHONY: demo test fuzz lint typecheck bench bench-peer debs clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,12 @@ bench: $(DEV_STAMP)
 	$(BIN)/python -m bench.hold_check
 	$(BIN)/python -m bench.ledger_upload
 	$(BIN)/python -m bench.time_correction
+	$(BIN)/python -m bench.gateway_load
+	$(BIN)/python -m bench.import_cost
+
+# coldchain beside ThingsBoard IoT Gateway (installed by the script in its own cached venv).
+bench-peer: $(DEV_STAMP)
+	$(BIN)/python -m bench.peer_thingsboard
 	$(BIN)/python -m bench.reload_gap
 	$(BIN)/python -m bench.excursion_impact
 	$(BIN)/python -m bench.sd_card_writes
