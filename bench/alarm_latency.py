@@ -29,7 +29,7 @@ from alerts.channels.base import DeliveryResult, Notification, delivered
 from alerts.model import ChannelKind
 from gateway.alarms.engine import AlarmService
 from gateway.core.clock import SystemClock
-from gateway.recorder import Recorder
+from gateway.readings.recorder import Recorder
 from gateway.settings import Settings, parse_settings
 from gateway.storage.readings import ReadingStore, StoredReading
 from probes.reading import ProbeStatus, Reading

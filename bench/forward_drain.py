@@ -32,7 +32,7 @@ from gateway.forward.influx import open_influx_forwarder
 from gateway.forward.line_protocol import LineEncoder
 from gateway.forward.settings import InfluxSettings
 from gateway.forward.tags import Identity, ProbeTags
-from gateway.recorder import Recorder
+from gateway.readings.recorder import Recorder
 from gateway.settings import StoreSettings
 from gateway.storage.readings import ReadingStore, StoredReading
 from probes.reading import ProbeStatus, Reading

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gateway.core.clock import FakeClock
-from gateway.recorder import Recorder
+from gateway.readings.recorder import Recorder
 from gateway.settings import StoreSettings
 from gateway.storage.readings import ReadingStore
 from probes.reading import ProbeStatus, Reading

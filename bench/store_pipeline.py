@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from gateway.core.clock import SystemClock
-from gateway.recorder import Recorder
+from gateway.readings.recorder import Recorder
 from gateway.settings import StoreSettings
 from gateway.storage.readings import ReadingStore, to_millis
 from gateway.storage.registry import READINGS

@@ -13,8 +13,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from gateway.clock_sync import READINGS, ClockSync
 from gateway.core.clock import FakeClock
+from gateway.readings.clock_sync import READINGS, ClockSync
 from gateway.storage.readings import ReadingStore
 from probes.reading import ProbeStatus, Reading
 

@@ -3,8 +3,8 @@
 A Raspberry Pi boots with its wall clock wherever fake-hwclock left it (or 1970) and only
 learns the true time from NTP, possibly hours later. Readings and scans taken meanwhile are
 stamped with the wrong wall time and flagged `clock_synced=False` here; once the clock
-synchronises, `gateway.clock_sync` corrects the stored rows from the offset wall - monotonic
-seen at each check. `kernel_clock_synced` is the one function that asks the system.
+synchronises, `gateway.readings.clock_sync` corrects the stored rows from the offset
+wall - monotonic seen at each check. `kernel_clock_synced` is the one function that asks the system.
 """
 
 from __future__ import annotations

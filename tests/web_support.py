@@ -16,8 +16,8 @@ from argon2 import PasswordHasher, profiles
 from gateway.auth.accounts import LoginPolicy
 from gateway.auth.passwords import Passwords
 from gateway.auth.policy import Role
-from gateway.clock_sync import ClockSync
 from gateway.core.clock import Clock, SystemClock
+from gateway.readings.clock_sync import ClockSync
 from gateway.runtime.drivers import DriverFactory, DriverPool
 from gateway.settings import Settings
 from gateway.storage.accounts import AccountStore

@@ -63,7 +63,7 @@ ISOLATION_REQUESTS = 64
 
 class TimeHold(Protocol):
     """Says whether a reading stamped by an unsynchronised clock may still be corrected
-    (`gateway.clock_sync.ClockSync`)."""
+    (`gateway.readings.clock_sync.ClockSync`)."""
 
     def holding(self, limit_s: float) -> bool:
         """Whether `holds` may be true for any reading now."""

@@ -14,13 +14,13 @@ import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from gateway.clock_sync import ClockSync
 from gateway.core.clock import Clock
 from gateway.hot_reload import driver_specs, serial_ports
+from gateway.readings.clock_sync import ClockSync
+from gateway.readings.sources import Driver, Emit
 from gateway.runtime.service import Service, Stage
 from gateway.runtime.supervisor import stop_tasks
 from gateway.settings import Settings
-from gateway.sources import Driver, Emit
 from probes.modbus import ModbusBusDriver, devices_on_bus
 from probes.settings import BleProbe, ModbusProbe
 

@@ -19,20 +19,20 @@ from typing import TYPE_CHECKING, Protocol
 from aiohttp import web
 
 from gateway.auth.acting import Acting
-from gateway.clock_sync import READINGS, ClockSync
 from gateway.core.clock import Clock
 from gateway.core.errors import GatewayError
 from gateway.forward.tags import identity_from_settings
 from gateway.hot_reload import PROBE_LIST
 from gateway.ops.watchdog import Notifier, ping_interval, run_watchdog
-from gateway.recorder import Recorder, run_retention
+from gateway.readings.clock_sync import READINGS, ClockSync
+from gateway.readings.recorder import Recorder, run_retention
+from gateway.readings.sources import open_sources
 from gateway.reports.schedule import run_monthly_reports
 from gateway.runtime.drivers import DriverFactory, DriverPool
 from gateway.runtime.forwarders import Forwarders, open_forwarders
 from gateway.runtime.ledger import open_ledger
 from gateway.runtime.service import Job, Service, SettingsJob, Stage
 from gateway.settings import Settings, load_settings
-from gateway.sources import open_sources
 from gateway.storage import registry
 from gateway.storage.checks import ChecksStore
 from gateway.storage.readings import ReadingStore

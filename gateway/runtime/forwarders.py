@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from gateway.core.clock import Clock
 from gateway.forward.pump import Pump
 from gateway.forward.tags import Identity
-from gateway.recorder import Recorder
+from gateway.readings.recorder import Recorder
 from gateway.runtime.service import Job, Service, Stage, Work
 from gateway.settings import Settings
 from gateway.storage.readings import ReadingStore

@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from gateway.auth.policy import Action
-from gateway.clock_sync import ClockSync
 from gateway.core.clock import Clock
 from gateway.forward import metrics as forward_metrics
 from gateway.health_verdict import judge
-from gateway.probe_state import ProbeView, compartment_views, probe_view
-from gateway.recorder import Recorder
-from gateway.sources import Sources, drivers_health
+from gateway.readings.clock_sync import ClockSync
+from gateway.readings.probe_state import ProbeView, compartment_views, probe_view
+from gateway.readings.recorder import Recorder
+from gateway.readings.sources import Sources, drivers_health
 from gateway.storage.readings import ReadingStore, StoredReading
 from gateway.web.access import OPEN, add_route, current_user
 from gateway.web.connections import CONNECTION_GUARD, connection_middleware

@@ -18,7 +18,6 @@ from gateway.settings import Settings
 
 if TYPE_CHECKING:
     from gateway.alarms.engine import AlarmService
-    from gateway.clock_sync import ClockSync
     from gateway.commissioning.desk import CommissioningDesk
     from gateway.core.clock import Clock
     from gateway.forward.alarm_events import AlarmEventLane
@@ -27,8 +26,9 @@ if TYPE_CHECKING:
     from gateway.forward.pump import Pump
     from gateway.ledgers.excursion_service import ExcursionService
     from gateway.ledgers.tasks import LedgerJobs
-    from gateway.recorder import Recorder
-    from gateway.sources import Driver
+    from gateway.readings.clock_sync import ClockSync
+    from gateway.readings.recorder import Recorder
+    from gateway.readings.sources import Driver
     from gateway.storage.disk_budget import DiskBudget
     from gateway.storage.readings import ReadingStore
     from probes.modbus import ModbusBusDriver

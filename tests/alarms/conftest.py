@@ -19,7 +19,7 @@ from alerts.model import ChannelKind
 from gateway.alarms.engine import AlarmService
 from gateway.alarms.feeds import BusDriver
 from gateway.core.clock import FakeClock
-from gateway.recorder import Recorder
+from gateway.readings.recorder import Recorder
 from gateway.settings import Settings, parse_settings
 from gateway.storage.readings import ReadingStore
 from probes.reading import ProbeStatus, Reading

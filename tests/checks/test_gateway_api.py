@@ -10,11 +10,11 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.auth.policy import Role
-from gateway.clock_sync import ClockSync
 from gateway.core.clock import FakeClock
-from gateway.recorder import Recorder
+from gateway.readings.clock_sync import ClockSync
+from gateway.readings.recorder import Recorder
+from gateway.readings.sources import Sources
 from gateway.settings import StoreSettings, parse_settings
-from gateway.sources import Sources
 from gateway.storage.checks import ChecksStore
 from gateway.storage.readings import ReadingStore
 from gateway.storage.registry import CHECKS

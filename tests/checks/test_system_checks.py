@@ -11,12 +11,12 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.auth.policy import Role
 from gateway.checks.system_checks import day_checks
-from gateway.clock_sync import ClockSync
 from gateway.core.clock import FakeClock
-from gateway.recorder import Recorder
+from gateway.readings.clock_sync import ClockSync
+from gateway.readings.recorder import Recorder
+from gateway.readings.sources import Sources
 from gateway.reports.clinic import system_check_notes
 from gateway.settings import StoreSettings, parse_settings
-from gateway.sources import Sources
 from gateway.storage.checks import ChecksStore
 from gateway.storage.readings import ReadingStore
 from gateway.storage.registry import CHECKS

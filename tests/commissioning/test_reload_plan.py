@@ -95,8 +95,8 @@ async def ignore(reading: object) -> None:
 
 
 def test_each_driver_is_built_under_the_key_its_task_gets(settings: Settings) -> None:
-    from gateway.clock_sync import ClockSync
     from gateway.core.clock import FakeClock
+    from gateway.readings.clock_sync import ClockSync
     from gateway.runtime.drivers import DriverFactory
     from gateway.settings import parse_settings
 

@@ -16,11 +16,11 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.auth.policy import Role
-from gateway.clock_sync import READINGS, SCANS, ClockSync
 from gateway.core.clock import FakeClock
-from gateway.recorder import Recorder
+from gateway.readings.clock_sync import READINGS, SCANS, ClockSync
+from gateway.readings.recorder import Recorder
+from gateway.readings.sources import Sources
 from gateway.settings import StoreSettings, parse_settings
-from gateway.sources import Sources
 from gateway.storage.readings import ReadingStore
 from gateway.storage.scans import ScanStore, scan_sink
 from gateway.web.app import build_app

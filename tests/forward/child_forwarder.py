@@ -17,7 +17,7 @@ from gateway.core.clock import SystemClock
 from gateway.forward.influx import open_influx_forwarder
 from gateway.forward.mqtt import MqttForwarder
 from gateway.forward.settings import InfluxSettings, MqttSettings
-from gateway.recorder import Recorder
+from gateway.readings.recorder import Recorder
 from gateway.settings import StoreSettings
 from gateway.storage.readings import ReadingStore
 from tests.forward.support import IDENTITY, readings

@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
-from gateway.clock_sync import READINGS, ClockSync
 from gateway.core.clock import FakeClock, SystemClock
 from gateway.forward.cursor import AckLedger, LaneBook
 from gateway.forward.influx import open_influx_forwarder
 from gateway.forward.pump import Pump
 from gateway.forward.settings import InfluxSettings, PumpSettings
-from gateway.recorder import Recorder
+from gateway.readings.clock_sync import READINGS, ClockSync
+from gateway.readings.recorder import Recorder
 from gateway.settings import StoreSettings
 from gateway.storage.readings import ReadingStore, StoredReading, to_millis
 from probes.reading import ProbeStatus, Reading

@@ -12,7 +12,7 @@ from gateway.core.clock import SystemClock
 from gateway.forward.influx import open_influx_forwarder
 from gateway.forward.pump import Pump
 from gateway.forward.settings import InfluxSettings
-from gateway.recorder import Recorder
+from gateway.readings.recorder import Recorder
 from gateway.settings import StoreSettings
 from gateway.storage.readings import ReadingStore, to_millis
 from probes.reading import STATUS_CODES, Reading

@@ -17,7 +17,7 @@ from gateway.core.clock import SystemClock
 from gateway.core.errors import GatewayError
 from gateway.forward.mqtt import MqttForwarder
 from gateway.forward.settings import MqttSettings
-from gateway.recorder import Recorder
+from gateway.readings.recorder import Recorder
 from gateway.settings import StoreSettings
 from gateway.storage.readings import ReadingStore
 from tests.forward.support import GATEWAY, IDENTITY, UNIT, RecordingClock, readings, wait_until

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.probe_state import CompartmentStatus, CompartmentView, compartment_views
+from gateway.readings.probe_state import CompartmentStatus, CompartmentView, compartment_views
 from gateway.settings import load_settings
 from probes.reading import ProbeStatus, Reading
 

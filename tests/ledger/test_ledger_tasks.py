@@ -25,7 +25,7 @@ from gateway.core.clinic_time import CLINIC_TZ
 from gateway.core.clock import FakeClock
 from gateway.ledgers.book import LedgerBook, open_configured
 from gateway.ledgers.tasks import DailyJobs, DeadlineWatch, LedgerJobs, stored_tables
-from gateway.recorder import Recorder
+from gateway.readings.recorder import Recorder
 from gateway.settings import Settings
 from gateway.storage.ledger.queries import queue_stats
 from gateway.storage.readings import ReadingStore

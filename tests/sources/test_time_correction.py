@@ -12,12 +12,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.clock_sync import READINGS, SCANS, ClockSync, time_service_running
 from gateway.core.clock import FakeClock
+from gateway.readings.clock_sync import READINGS, SCANS, ClockSync, time_service_running
+from gateway.readings.time_correction import OffsetTimeline, offset_of
 from gateway.storage import registry
 from gateway.storage.readings import ReadingStore, to_millis
 from gateway.storage.scans import ScanStore
-from gateway.time_correction import OffsetTimeline, offset_of
 from probes.reading import ProbeStatus, Reading
 from probes.scan import Scan
 

@@ -14,7 +14,7 @@ import pytest_asyncio
 
 from gateway.core.clock import FakeClock
 from gateway.core.errors import StoreError
-from gateway.recorder import Recorder, run_retention
+from gateway.readings.recorder import Recorder, run_retention
 from gateway.settings import StoreSettings
 from gateway.storage.readings import ReadingStore, StoredReading
 from probes.reading import Reading
@@ -167,7 +167,7 @@ async def test_a_failing_subscriber_does_not_stop_recording(
 
     harness.recorder.subscribe(broken)
     harness.recorder.submit(ok())
-    with caplog.at_level(logging.ERROR, logger="gateway.recorder"):
+    with caplog.at_level(logging.ERROR, logger="gateway.readings.recorder"):
         await harness.clock.advance(0.25)
     assert "subscriber" in caplog.text
     harness.recorder.submit(ok(minute=1))

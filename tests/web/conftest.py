@@ -19,13 +19,13 @@ from gateway.alarms.engine import AlarmService
 from gateway.alarms.presence import presence_listener
 from gateway.auth.acting import Acting
 from gateway.auth.policy import Role
-from gateway.clock_sync import ClockSync
 from gateway.core.clock import FakeClock
 from gateway.ledgers.book import LedgerBook, open_configured
 from gateway.ledgers.excursion_service import open_excursions
 from gateway.ledgers.tasks import LedgerJobs
-from gateway.recorder import Recorder
-from gateway.sources import Sources, open_sources
+from gateway.readings.clock_sync import ClockSync
+from gateway.readings.recorder import Recorder
+from gateway.readings.sources import Sources, open_sources
 from gateway.storage.accounts import AccountStore
 from gateway.storage.audit_log import AuditLog
 from gateway.storage.checks import ChecksStore

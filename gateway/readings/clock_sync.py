@@ -28,8 +28,8 @@ from typing import Protocol
 
 from gateway.core.clock import Clock
 from gateway.core.errors import StoreError
+from gateway.readings.time_correction import OffsetTimeline, offset_of
 from gateway.storage.readings import StoredReading
-from gateway.time_correction import OffsetTimeline, offset_of
 from probes.time_integrity import kernel_clock_synced
 
 log = logging.getLogger(__name__)

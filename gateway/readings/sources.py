@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from gateway.clock_sync import SCANS, ClockSync
+from gateway.readings.clock_sync import SCANS, ClockSync
 from gateway.settings import Settings
 from probes.reading import Reading
 
