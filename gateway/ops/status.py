@@ -3,7 +3,7 @@
 
 `format_health` and `format_offline` are pure: a health document (or the last stored reading
 of each probe) in, the screen's lines and the list of problems out. The problems of a health
-document are `gateway.health_verdict.judge`'s, the same that make its top-level `status`. A
+document are `gateway.ops.health_verdict.judge`'s, the same that make its top-level `status`. A
 non-empty problem list makes the command exit non-zero, so scripts and monitoring can use it too.
 """
 
@@ -19,7 +19,7 @@ from typing import Any
 import aiohttp
 
 from gateway.core.errors import GatewayError
-from gateway.health_verdict import judge
+from gateway.ops.health_verdict import judge
 from gateway.settings import HttpSettings
 from gateway.storage.files import FileReport, inspect
 from gateway.storage.readings import LastReading, last_of_each_probe

@@ -1,6 +1,6 @@
 """Every driver of every transport, built in one place and run as one service.
 
-A driver has a key (`gateway.hot_reload.driver_specs`: `bus:NAME` for a polled Modbus bus,
+A driver has a key (`gateway.runtime.hot_reload.driver_specs`: `bus:NAME` for a polled Modbus bus,
 `source:ble`, `source:serial:PORT`; `scanner:NAME` for a barcode scanner) and runs as a task of
 that name. A reload restarts only the drivers whose spec changed; a bus lent to a discovery scan
 is held (not polled) until released. Each driver module is imported only when the
@@ -15,9 +15,9 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from gateway.core.clock import Clock
-from gateway.hot_reload import driver_specs, serial_ports
 from gateway.readings.clock_sync import ClockSync
 from gateway.readings.sources import Driver, Emit
+from gateway.runtime.hot_reload import driver_specs, serial_ports
 from gateway.runtime.service import Service, Stage
 from gateway.runtime.supervisor import stop_tasks
 from gateway.settings import Settings

@@ -22,7 +22,6 @@ from gateway.auth.acting import Acting
 from gateway.core.clock import Clock
 from gateway.core.errors import GatewayError
 from gateway.forward.tags import identity_from_settings
-from gateway.hot_reload import PROBE_LIST
 from gateway.ops.watchdog import Notifier, ping_interval, run_watchdog
 from gateway.readings.clock_sync import READINGS, ClockSync
 from gateway.readings.recorder import Recorder, run_retention
@@ -30,6 +29,7 @@ from gateway.readings.sources import open_sources
 from gateway.reports.schedule import run_monthly_reports
 from gateway.runtime.drivers import DriverFactory, DriverPool
 from gateway.runtime.forwarders import Forwarders, open_forwarders
+from gateway.runtime.hot_reload import PROBE_LIST
 from gateway.runtime.ledger import open_ledger
 from gateway.runtime.service import Job, Service, SettingsJob, Stage
 from gateway.settings import Settings, load_settings
@@ -341,9 +341,9 @@ def _county_commands(
     *,
     book: LedgerBook | None,
 ) -> dict[str, Command]:
-    """The commands the county may send over MQTT (`gateway.commands`); `reload` applies the
-    configuration file again, `approve` decides the clinic's stock requests."""
-    from gateway.commands import county_commands
+    """The commands the county may send over MQTT (`gateway.forward.mqtt_commands`); `reload`
+    applies the configuration file again, `approve` decides the clinic's stock requests."""
+    from gateway.forward.mqtt_commands import county_commands
 
     async def reload() -> str:
         if config_path is None:

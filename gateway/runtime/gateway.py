@@ -2,9 +2,9 @@
 
 A reload (the MQTT `reload` command, a commissioning form) hands the new settings to every
 service and part: each applies what concerns it, and only the drivers whose settings changed
-restart (`gateway.hot_reload` plans it). A change that cannot be applied in place (the store,
-the servers, the unit...) stops the services in order and `run` returns with `reloaded` set,
-for the caller to start again with the new settings.
+restart (`gateway.runtime.hot_reload` plans it). A change that cannot be applied in place (the
+store, the servers, the unit...) stops the services in order and `run` returns with `reloaded`
+set, for the caller to start again with the new settings.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from pathlib import Path
 
 from gateway.core.clock import Clock
 from gateway.core.errors import GatewayError
-from gateway.hot_reload import driver_specs, plan_reload, summary
 from gateway.ops.watchdog import Notifier
 from gateway.runtime.factory import Built, build
+from gateway.runtime.hot_reload import driver_specs, plan_reload, summary
 from gateway.runtime.http import Listening, serve_http, tls_context
 from gateway.runtime.supervisor import supervise
 from gateway.settings import Settings

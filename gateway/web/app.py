@@ -12,7 +12,7 @@ from aiohttp import web
 from gateway.auth.policy import Action
 from gateway.core.clock import Clock
 from gateway.forward import metrics as forward_metrics
-from gateway.health_verdict import judge
+from gateway.ops.health_verdict import judge
 from gateway.readings.clock_sync import ClockSync
 from gateway.readings.probe_state import ProbeView, compartment_views, probe_view
 from gateway.readings.recorder import Recorder

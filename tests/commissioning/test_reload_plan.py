@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.hot_reload import ReloadPlan, driver_specs, plan_reload, summary
+from gateway.runtime.hot_reload import ReloadPlan, driver_specs, plan_reload, summary
 from gateway.settings import Settings, load_settings
 from tests.commissioning.support import write_clinic
 

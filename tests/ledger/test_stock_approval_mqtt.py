@@ -18,9 +18,9 @@ import pytest
 
 from gateway.auth.acting import Acting
 from gateway.auth.policy import Role
-from gateway.commands import county_commands
 from gateway.core.clock import FakeClock, SystemClock
 from gateway.forward.mqtt import MqttForwarder
+from gateway.forward.mqtt_commands import county_commands
 from gateway.forward.settings import MqttSettings
 from gateway.storage.audit_log import AuditLog
 from gateway.storage.readings import ReadingStore

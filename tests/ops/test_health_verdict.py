@@ -1,5 +1,5 @@
 """/api/health's top-level status is the worst of its parts, with the reasons, and
-`coldchain status` flags the same problems (one rule: gateway.health_verdict)."""
+`coldchain status` flags the same problems (one rule: gateway.ops.health_verdict)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 
 from gateway.cli import main
 from gateway.core.clock import FakeClock
-from gateway.health_verdict import judge
+from gateway.ops.health_verdict import judge
 from gateway.ops.status import fetch_health, format_health
 from gateway.runtime import Gateway
 from gateway.settings import parse_settings

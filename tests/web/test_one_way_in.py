@@ -26,8 +26,8 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.alarms.engine import AlarmService
 from gateway.auth.policy import PERMISSIONS, Action, ForbiddenError, Role
-from gateway.commands import county_commands
 from gateway.core.clock import FakeClock
+from gateway.forward.mqtt_commands import county_commands
 from gateway.ledgers.book import LedgerBook
 from gateway.ledgers.scans import LedgerScans
 from gateway.storage.readings import StoredReading

@@ -41,7 +41,7 @@ from gateway.commissioning.forms import all_forms, render_csv, render_html
 from gateway.commissioning.identify import Point, rank
 from gateway.config_file import StaleConfigError
 from gateway.core.errors import ConfigError
-from gateway.hot_reload import driver_specs
+from gateway.runtime.hot_reload import driver_specs
 from gateway.storage.commissioning import Change
 from gateway.web.access import CSV, HTML, add_route, require
 from gateway.web.json_http import json_response, read_json, refused
