@@ -68,14 +68,12 @@ class _HttpSink(_Never):
         url: str,
         params: dict[str, str],
         headers: dict[str, str],
-        auth: aiohttp.BasicAuth | None = None,
     ) -> None:
         self._settings = settings
         self._encoder = encoder
         self._url = url
         self._params = params
         self._headers = headers | {"Content-Type": "text/plain; charset=utf-8"}
-        self._auth = auth
         self._session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=settings.timeout_s),
             connector=aiohttp.TCPConnector(ssl=_ssl_context(settings)),
@@ -123,7 +121,7 @@ class _HttpSink(_Never):
             headers = headers | {"Content-Encoding": "gzip"}
         try:
             async with self._session.post(
-                self._url, params=self._params, data=body, headers=headers, auth=self._auth
+                self._url, params=self._params, data=body, headers=headers
             ) as response:
                 if response.status in (200, 204):
                     return
@@ -184,13 +182,17 @@ class InfluxV1Sink(_HttpSink):
             f"create it (influx -execute 'CREATE DATABASE \"{params['db']}\"') or set"
             " influx.v1_db (coldchain demo --influx-v1-db) to an existing database"
         )
-        auth = (
-            aiohttp.BasicAuth(settings.username, settings.password.get_secret_value())
+        headers = (
+            {
+                "Authorization": aiohttp.encode_basic_auth(
+                    settings.username, settings.password.get_secret_value()
+                )
+            }
             if settings.username and settings.password
-            else None
+            else {}
         )
         url = settings.url.rstrip("/") + "/write"
-        super().__init__(settings, encoder, url=url, params=params, headers={}, auth=auth)
+        super().__init__(settings, encoder, url=url, params=params, headers=headers)
 
 
 def _json_error(text: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import gzip
 import ssl
@@ -34,6 +35,8 @@ class Fake:
     received: list[list[str]] = field(default_factory=list)
     encodings: set[str] = field(default_factory=set)
     url: str = ""
+    #: (path, query, Authorization header) of each request
+    requests: list[tuple[str, dict[str, str], str | None]] = field(default_factory=list)
 
 
 @contextlib.asynccontextmanager
@@ -45,6 +48,9 @@ async def fake_influx(
 
     async def write(request: web.Request) -> web.Response:
         fake.encodings.add(request.headers.get("Content-Encoding", "identity"))
+        fake.requests.append(
+            (request.path, dict(request.query), request.headers.get("Authorization"))
+        )
         body = await request.read()  # aiohttp inflates a gzip body itself
         if body[:2] == b"\x1f\x8b":
             body = gzip.decompress(body)
@@ -86,6 +92,32 @@ async def pumping(
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+@pytest.mark.parametrize("api", ["v1", "v2"])
+async def test_a_backlog_goes_in_order_in_batches_each_reading_once(
+    api: str, store: ReadingStore
+) -> None:
+    """The backlog lane reads and encodes each batch while the one before is in flight: the
+    server still gets every reading once, oldest first, in batches of `batch_size`, through
+    the API's own endpoint, parameters and credentials."""
+    store.write_batch(readings(0, 23, probes=1))
+    extra = {"batch_size": 5} | ({"username": "u", "password": "p"} if api == "v1" else {})
+    async with (
+        fake_influx(lambda lines: (204, "", {})) as fake,
+        pumping(settings_for(fake.url, api, **extra), store, RecordingClock()) as pump,
+    ):
+        await wait_until(lambda: pump.stats().cursor == 23)  # type: ignore[attr-defined]
+    assert [len(batch) for batch in fake.received] == [5, 5, 5, 5, 3]
+    stamps = [int(line.rsplit(" ", 1)[1]) for batch in fake.received for line in batch]
+    assert stamps == sorted(stamps)
+    assert len(set(stamps)) == 23
+    if api == "v2":
+        expected = ("/api/v2/write", {"org": "o", "bucket": "b", "precision": "ms"}, "Token t")
+    else:
+        basic = "Basic " + base64.b64encode(b"u:p").decode()
+        expected = ("/write", {"db": "db", "precision": "ms"}, basic)
+    assert fake.requests == [expected] * 5
 
 
 @pytest.mark.parametrize("api", ["v1", "v2"])
