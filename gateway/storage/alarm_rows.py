@@ -1,8 +1,10 @@
 """What the alarm store takes and gives: one step's `Work`, written in one transaction, and
-the rows it reads back (outbox, attempts, transitions, alarm summaries, WHO excursions)."""
+the rows it reads back (outbox, attempts, transitions, alarm summaries, WHO excursions), with
+their encoding in the columns."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -10,7 +12,8 @@ from typing import Any
 from alerts.escalation_state import Transition
 from alerts.messages import Message
 from alerts.model import ChannelKind
-from alerts.outbox import OutboxEntry
+from alerts.outbox import EntryState, OutboxEntry
+from gateway.storage.readings import from_millis
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,3 +129,63 @@ class Work:
             or self.who
             or self.meta
         )
+
+
+def message_json(message: Message) -> str:
+    return json.dumps(
+        {
+            "text": message.text,
+            "markdown": message.markdown,
+            "speech": message.speech,
+            "parts": message.parts,
+        },
+        ensure_ascii=False,
+    )
+
+
+def _message(text: str) -> Message:
+    data = json.loads(text)
+    return Message(data["text"], data["markdown"], data["speech"], dict(data["parts"]))
+
+
+def outbox_row(row: tuple[Any, ...]) -> OutboxRow:
+    (
+        row_id,
+        alarm_id,
+        person,
+        tier,
+        channel,
+        reason,
+        message,
+        ack_link,
+        created,
+        next_at,
+        attempts,
+        state,
+        detail,
+    ) = row
+    entry = OutboxEntry(
+        id=str(row_id),
+        alarm_id=alarm_id,
+        person=person,
+        channel=ChannelKind(channel),
+        created_at=from_millis(created),
+        next_attempt_at=from_millis(next_at),
+        attempts=attempts,
+        state=EntryState(state),
+        detail=detail,
+    )
+    return OutboxRow(entry, tier, reason, _message(message), ack_link)
+
+
+def alarm_row(row: tuple[Any, ...]) -> AlarmRow:
+    no, alarm_id, opened, closed, by, disposition, data = row
+    return AlarmRow(
+        no,
+        alarm_id,
+        from_millis(opened),
+        None if closed is None else from_millis(closed),
+        by,
+        disposition,
+        dict(json.loads(data)),
+    )

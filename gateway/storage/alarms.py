@@ -26,8 +26,6 @@ from pathlib import Path
 from typing import Any
 
 from alerts.channels.base import DeliveryResult
-from alerts.messages import Message
-from alerts.model import ChannelKind
 from alerts.outbox import EntryState, OutboxEntry
 from gateway.storage.alarm_rows import (
     AlarmRow,
@@ -37,6 +35,9 @@ from gateway.storage.alarm_rows import (
     WhoEvent,
     WhoRow,
     Work,
+    alarm_row,
+    message_json,
+    outbox_row,
 )
 from gateway.storage.readings import from_millis, to_millis
 from gateway.storage.registry import ALARMS
@@ -46,23 +47,6 @@ META_ESCALATION = "escalation_state"
 META_EVALUATED_SEQ = "evaluated_seq"
 META_HEARTBEAT = "last_alive"
 META_DIGEST_DUE = "digest_next_due"
-
-
-def _message_json(message: Message) -> str:
-    return json.dumps(
-        {
-            "text": message.text,
-            "markdown": message.markdown,
-            "speech": message.speech,
-            "parts": message.parts,
-        },
-        ensure_ascii=False,
-    )
-
-
-def _message(text: str) -> Message:
-    data = json.loads(text)
-    return Message(data["text"], data["markdown"], data["speech"], dict(data["parts"]))
 
 
 # Spelled out in full (no string building) so each query is a reviewable constant; lists of
@@ -187,7 +171,7 @@ class AlarmStore(FileBacked):
                         row.tier,
                         str(row.channel),
                         row.reason,
-                        _message_json(row.message),
+                        message_json(row.message),
                         row.ack_link,
                         created,
                         created,
@@ -251,14 +235,14 @@ class AlarmStore(FileBacked):
             _QUERY_DUE,
             (EntryState.PENDING, to_millis(now), limit),
         )
-        return [self._outbox_row(row) for row in rows]
+        return [outbox_row(row) for row in rows]
 
     def pending(self) -> list[OutboxRow]:
         rows = self._file.fetch(
             _QUERY_PENDING,
             (EntryState.PENDING,),
         )
-        return [self._outbox_row(row) for row in rows]
+        return [outbox_row(row) for row in rows]
 
     def next_attempt_at(self) -> datetime | None:
         rows = self._file.fetch(
@@ -271,11 +255,11 @@ class AlarmStore(FileBacked):
         if not alarm_ids:
             return []
         rows = self._file.fetch(_QUERY_OUTBOX_FOR, (json.dumps(list(alarm_ids)),))
-        return [self._outbox_row(row) for row in rows]
+        return [outbox_row(row) for row in rows]
 
     def outbox_all(self) -> list[OutboxRow]:
         rows = self._file.fetch(_QUERY_OUTBOX_ALL)
-        return [self._outbox_row(row) for row in rows]
+        return [outbox_row(row) for row in rows]
 
     def record_attempt(
         self, entry: OutboxEntry, result: DeliveryResult | None, at: datetime
@@ -342,21 +326,21 @@ class AlarmStore(FileBacked):
     def alarm(self, ref: str) -> AlarmRow | None:
         """By number (`12`) or by full alarm id."""
         rows = self._file.fetch(_QUERY_ALARM_NO if ref.isdigit() else _QUERY_ALARM_ID, (ref,))
-        return _alarm_row(rows[0]) if rows else None
+        return alarm_row(rows[0]) if rows else None
 
     def alarms_by_id(self, alarm_ids: Sequence[str]) -> dict[str, AlarmRow]:
         if not alarm_ids:
             return {}
         rows = self._file.fetch(_QUERY_ALARMS_BY_ID, (json.dumps(list(alarm_ids)),))
-        return {row.id: row for row in map(_alarm_row, rows)}
+        return {row.id: row for row in map(alarm_row, rows)}
 
     def recent_closed(self, limit: int) -> list[AlarmRow]:
         rows = self._file.fetch(_QUERY_CLOSED, (limit,))
-        return [_alarm_row(row) for row in rows]
+        return [alarm_row(row) for row in rows]
 
     def alarms_opened_between(self, start: datetime, end: datetime) -> list[AlarmRow]:
         rows = self._file.fetch(_QUERY_OPENED, (to_millis(start), to_millis(end)))
-        return [_alarm_row(row) for row in rows]
+        return [alarm_row(row) for row in rows]
 
     def transitions_for(self, alarm_ids: Sequence[str]) -> list[TransitionRow]:
         if not alarm_ids:
@@ -388,47 +372,3 @@ class AlarmStore(FileBacked):
             )
             for k, c, p, s, r, v, e in rows
         ]
-
-    # -- helpers ---------------------------------------------------------------------------
-
-    def _outbox_row(self, row: tuple[Any, ...]) -> OutboxRow:
-        (
-            row_id,
-            alarm_id,
-            person,
-            tier,
-            channel,
-            reason,
-            message,
-            ack_link,
-            created,
-            next_at,
-            attempts,
-            state,
-            detail,
-        ) = row
-        entry = OutboxEntry(
-            id=str(row_id),
-            alarm_id=alarm_id,
-            person=person,
-            channel=ChannelKind(channel),
-            created_at=from_millis(created),
-            next_attempt_at=from_millis(next_at),
-            attempts=attempts,
-            state=EntryState(state),
-            detail=detail,
-        )
-        return OutboxRow(entry, tier, reason, _message(message), ack_link)
-
-
-def _alarm_row(row: tuple[Any, ...]) -> AlarmRow:
-    no, alarm_id, opened, closed, by, disposition, data = row
-    return AlarmRow(
-        no,
-        alarm_id,
-        from_millis(opened),
-        None if closed is None else from_millis(closed),
-        by,
-        disposition,
-        dict(json.loads(data)),
-    )
