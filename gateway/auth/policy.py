@@ -51,6 +51,7 @@ class Action(enum.StrEnum):
     RECORD_CORRECT = "record_correct"
     CATALOGUE_IMPORT = "catalogue_import"
     UPLOAD_VIEW = "upload_view"
+    REPORT_VIEW = "report_view"  # the clinic's monthly report, generated on request
     EXCURSION_DISPOSITION = "excursion_disposition"
     CONFIG_CHANGE = "config_change"
     ACCOUNTS = "accounts"
@@ -85,6 +86,7 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.RECORD_CORRECT: frozenset({Role.VACCINATOR, Role.MANAGER}),
     Action.CATALOGUE_IMPORT: frozenset({Role.MANAGER, Role.ADMIN}),
     Action.UPLOAD_VIEW: frozenset({Role.MANAGER, Role.HEAD, Role.UNIT_HEAD, Role.COUNTY}),
+    Action.REPORT_VIEW: frozenset({Role.MANAGER, Role.HEAD, Role.UNIT_HEAD, Role.COUNTY}),
     Action.EXCURSION_DISPOSITION: frozenset({Role.MANAGER, Role.HEAD, Role.UNIT_HEAD}),
     Action.CONFIG_CHANGE: frozenset({Role.TECHNICIAN, Role.ADMIN}),
     Action.ACCOUNTS: frozenset({Role.ADMIN}),

@@ -152,9 +152,6 @@ def build_app(
     from gateway.web.ui import add_ui_routes
 
     add_ui_routes(app)
-    from gateway.web.routes.live import add_live_routes
-
-    add_live_routes(app)
     add_openapi_route(app)
     return app
 

@@ -10,7 +10,17 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from tests.e2e.support import GatewayProcess
-from tests.ui.browser import ADMIN, COUNTY, MANAGER, PASSWORD, Person, new_page, screenshot, sign_in
+from tests.ui.browser import (
+    ADMIN,
+    COUNTY,
+    MANAGER,
+    PASSWORD,
+    VACCINATOR,
+    Person,
+    new_page,
+    screenshot,
+    sign_in,
+)
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(60)]
 PHONE = {"viewport": {"width": 375, "height": 740}, "is_mobile": True, "has_touch": True}
@@ -177,3 +187,27 @@ async def test_the_county_reviews_the_requisition_plan_the_manager_opens(
         f"fetch('/api/ledger/requisition/{month}?format=csv').then((r) => r.text())"
     )
     assert csv.splitlines()
+
+
+async def test_the_manager_generates_and_downloads_the_monthly_report(
+    gateway: GatewayProcess, browser: Browser
+) -> None:
+    page = await new_page(browser)
+    await sign_in(page, gateway.base, MANAGER, then="/reports")
+    month = await page.evaluate("new Date().toISOString().slice(0, 7)")
+    await page.fill("#report-month", month)
+    await page.click("#report-form button[type=submit]")
+    async with page.context.expect_page() as opened:
+        await page.click("#report-links a[target=_blank]")
+    report = await opened.value
+    await expect(report.locator("body")).to_contain_text("冷链设备月度报告")
+    await expect(report.locator("body")).to_contain_text("6101030203")
+    async with page.expect_download() as downloading:
+        await page.click("#report-download")
+    download = await downloading.value
+    assert download.suggested_filename == f"report-{month}.html"
+    await screenshot(report, "report")
+
+    nurse = await new_page(browser)
+    await sign_in(nurse, gateway.base, VACCINATOR)
+    await expect(nurse.locator("#nav")).not_to_contain_text("月度报告")

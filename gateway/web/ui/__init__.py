@@ -38,8 +38,14 @@ async def service_worker(request: web.Request) -> web.Response:
 
 
 def add_ui_routes(app: web.Application) -> None:
-    """The pages, their static files, the service worker and the chart series endpoint."""
+    """The pages, their static files, the service worker, the chart series, the pushed
+    events and the monthly report page."""
+    from gateway.web.routes.live import add_live_routes
+    from gateway.web.routes.reports import add_report_routes
+
     add_page_routes(app)
+    add_live_routes(app)
+    add_report_routes(app)
     add_route(app, "GET", "/sw.js", service_worker, OPEN, produces=("text/javascript",))
     add_route(
         app,

@@ -54,6 +54,7 @@ SCREENS = (
     Screen("/excursions", "excursions", Action.EXCURSION_DISPOSITION),
     Screen("/vaccinations", "vaccinations", Action.VIEW),
     Screen("/requisition", "requisition", Action.VIEW, in_nav=False),
+    Screen("/reports", "reports", Action.REPORT_VIEW),
     Screen("/accounts", "accounts", Action.ACCOUNTS),
     Screen("/audit", "audit", Action.AUDIT_VIEW),
 )
