@@ -15,30 +15,23 @@ in, whichever comes first.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import secrets
 import sqlite3
 from collections.abc import Iterable
-from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from gateway.auth.accounts import (
     ADDED,
-    API_TOKEN_PREFIX,
     CHANGED,
     CLOSED,
-    MAX_TEXT,
-    MAX_TOKEN_DAYS,
-    TOKEN_DAYS,
     UNCHANGED,
     Account,
     AccountChange,
     AccountConflictError,
     AccountError,
     ActiveSession,
-    ApiToken,
     InvalidAccountError,
     LoginPolicy,
     NewSession,
@@ -52,64 +45,17 @@ from gateway.auth.accounts import (
     check_text,
 )
 from gateway.auth.passwords import Passwords
-from gateway.auth.policy import Action, Role, User
+from gateway.auth.policy import Role
 from gateway.core.clock import Clock
+from gateway.storage.account_rows import account_of, digest, from_seconds, roles_of
+from gateway.storage.api_tokens import ApiTokenStore
 from gateway.storage.registry import ACCOUNTS
-from gateway.storage.sqlite_file import FileBacked, SqliteFile, Synchronous
+from gateway.storage.sqlite_file import SqliteFile, Synchronous
 
 
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def _time(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)
-
-
-def _roles(text: str) -> frozenset[Role]:
-    return frozenset(Role(name) for name in text.split(",") if name)
-
-
-def _account(row: tuple[object, ...]) -> Account:
-    name, display_name, roles, person, disabled, created_at = row
-    assert isinstance(name, str)
-    assert isinstance(display_name, str)
-    assert isinstance(roles, str)
-    assert person is None or isinstance(person, str)
-    assert isinstance(created_at, float)
-    return Account(name, display_name, _roles(roles), person, bool(disabled), _time(created_at))
-
-
-_TOKEN_COLUMNS = "id, name, account, created_at, last_used_at, revoked_at, scope, expires_at"  # noqa: S105
-
-
-def _scope(text: object) -> frozenset[Action] | None:
-    return (
-        None if text is None else frozenset(Action(name) for name in str(text).split(",") if name)
-    )
-
-
-def _api_token(row: tuple[object, ...]) -> ApiToken:
-    token_id, name, account, created_at, last_used_at, revoked_at, scope, expires_at = row
-    assert isinstance(token_id, int)
-    assert isinstance(name, str)
-    assert isinstance(account, str)
-    assert isinstance(created_at, float)
-    assert isinstance(expires_at, float)
-    return ApiToken(
-        token_id,
-        name,
-        account,
-        _time(created_at),
-        None if last_used_at is None else _time(float(str(last_used_at))),
-        None if revoked_at is None else _time(float(str(revoked_at))),
-        _scope(scope),
-        _time(expires_at),
-    )
-
-
-class AccountStore(FileBacked):
-    """Accounts, sign-in failures and lockouts, sessions and API tokens in one SQLite file."""
+class AccountStore(ApiTokenStore):
+    """Accounts, sign-in failures and lockouts, sessions and (`ApiTokenStore`) API tokens in
+    one SQLite file."""
 
     def __init__(
         self,
@@ -131,9 +77,6 @@ class AccountStore(FileBacked):
         self.passwords = passwords or Passwords()
         self.policy = policy or LoginPolicy()
 
-    def _now(self) -> float:
-        return self.clock.now().timestamp()
-
     # accounts
 
     def has_accounts(self) -> bool:
@@ -145,7 +88,7 @@ class AccountStore(FileBacked):
             " FROM accounts WHERE name = ?",
             (name,),
         )
-        return _account(rows[0]) if rows else None
+        return account_of(rows[0]) if rows else None
 
     def account(self, name: str) -> Account:
         found = self.get(name)
@@ -161,7 +104,7 @@ class AccountStore(FileBacked):
             "SELECT name, display_name, roles, person, disabled, created_at"
             " FROM accounts ORDER BY name"
         )
-        return [_account(row) for row in rows]
+        return [account_of(row) for row in rows]
 
     def add(
         self,
@@ -218,7 +161,7 @@ class AccountStore(FileBacked):
             " ORDER BY id DESC LIMIT ?",
             (limit,),
         )
-        return [AccountChange(row[0], _time(row[1]), *row[2:]) for row in rows]
+        return [AccountChange(row[0], from_seconds(row[1]), *row[2:]) for row in rows]
 
     def update(
         self,
@@ -253,7 +196,7 @@ class AccountStore(FileBacked):
                         "SELECT roles FROM accounts WHERE name != ? AND disabled = 0", (name,)
                     )
                 ]
-                if not any(Role.ADMIN in _roles(text) for text in others):
+                if not any(Role.ADMIN in roles_of(text) for text in others):
                     raise AccountConflictError(
                         f"{name!r} is the last enabled admin; fix: give another account the "
                         "admin role first"
@@ -298,7 +241,7 @@ class AccountStore(FileBacked):
             )[0]
             if count:
                 until = max(until, last + self.policy.delay(count).total_seconds())
-        return _time(until) if until > now else None
+        return from_seconds(until) if until > now else None
 
     async def sign_in(self, name: str, password: str, *, address: str | None = None) -> NewSession:
         """A new session for the right password; `SignInRefusedError` (wrong name, password
@@ -359,24 +302,24 @@ class AccountStore(FileBacked):
             conn.execute(
                 "INSERT INTO sessions (token_hash, account, csrf, created_at, last_seen)"
                 " VALUES (?, ?, ?, ?, ?)",
-                (_digest(token), name, csrf, now, now),
+                (digest(token), name, csrf, now, now),
             )
-        return NewSession(token, csrf, account, _time(now) + self.policy.session_max)
+        return NewSession(token, csrf, account, from_seconds(now) + self.policy.session_max)
 
     def session(self, token: str) -> ActiveSession | None:
         """The session of a cookie's token; None when unknown, ended, expired or disabled."""
-        digest = _digest(token)
+        token_hash = digest(token)
         rows = self._file.fetch(
             "SELECT s.csrf, s.created_at, s.last_seen,"
             " a.name, a.display_name, a.roles, a.person, a.disabled, a.created_at"
             " FROM sessions s"
             " JOIN accounts a ON a.name = s.account WHERE s.token_hash = ?",
-            (digest,),
+            (token_hash,),
         )
         if not rows:
             return None
         csrf, created_at, last_seen, *account_row = rows[0]
-        account = _account(tuple(account_row))
+        account = account_of(tuple(account_row))
         now = self._now()
         policy = self.policy
         expired = (
@@ -389,117 +332,10 @@ class AccountStore(FileBacked):
         if now - last_seen >= policy.touch_every.total_seconds():
             with self._file.transaction("note a session's use in") as conn:
                 conn.execute(
-                    "UPDATE sessions SET last_seen = ? WHERE token_hash = ?", (now, digest)
+                    "UPDATE sessions SET last_seen = ? WHERE token_hash = ?", (now, token_hash)
                 )
         return ActiveSession(account.user(), csrf)
 
     def end_session(self, token: str) -> None:
         with self._file.transaction("end a session in") as conn:
-            conn.execute("DELETE FROM sessions WHERE token_hash = ?", (_digest(token),))
-
-    # API tokens
-
-    def create_token(
-        self,
-        account: str,
-        name: str,
-        *,
-        scope: Iterable[Action] | None = None,
-        days: int = TOKEN_DAYS,
-    ) -> tuple[str, ApiToken]:
-        """A new API token for `account`: the secret (shown once, never stored) and its row.
-        `scope` (None: every action of the account) must be actions the account may do; the
-        token expires after `days` (1 to `MAX_TOKEN_DAYS`)."""
-        user = self.account(account).user()
-        if not name.strip() or len(name) > MAX_TEXT:
-            raise InvalidAccountError(
-                f"a token needs a name of 1 to {MAX_TEXT} characters saying where it is used, "
-                "e.g. county-sync"
-            )
-        if not 1 <= days <= MAX_TOKEN_DAYS:
-            raise InvalidAccountError(
-                f"a token lasts 1 to {MAX_TOKEN_DAYS} days, not {days}; fix: make a new one "
-                "before it expires"
-            )
-        actions = None if scope is None else frozenset(scope)
-        if actions is not None:
-            beyond = sorted(action.value for action in actions if not user.may(action))
-            if not actions or beyond:
-                allowed = ", ".join(sorted(a.value for a in Action if user.may(a)))
-                raise InvalidAccountError(
-                    f"a token's scope is some of the actions its account may do; {account} "
-                    f"may not {', '.join(beyond) or 'do an empty scope'}; fix: choose from "
-                    f"{allowed}"
-                )
-        now = self._now()
-        secret = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
-        with self._file.transaction("create an API token in") as conn:
-            cursor = conn.execute(
-                "INSERT INTO api_tokens"
-                " (token_hash, name, account, created_at, scope, expires_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    _digest(secret),
-                    name,
-                    account,
-                    now,
-                    None if actions is None else ",".join(sorted(actions)),
-                    now + days * 86400,
-                ),
-            )
-            token_id = cursor.lastrowid
-        assert token_id is not None
-        return secret, self.token(token_id)
-
-    def token(self, token_id: int) -> ApiToken:
-        rows = self._file.fetch(
-            f"SELECT {_TOKEN_COLUMNS} FROM api_tokens WHERE id = ?",  # noqa: S608 (fixed columns)
-            (token_id,),
-        )
-        if not rows:
-            raise UnknownAccountError(
-                f"no API token with id {token_id}; fix: list them with GET /api/tokens"
-            )
-        return _api_token(rows[0])
-
-    def tokens(self, account: str | None = None) -> list[ApiToken]:
-        if account is None:
-            rows = self._file.fetch(f"SELECT {_TOKEN_COLUMNS} FROM api_tokens ORDER BY id")  # noqa: S608
-        else:
-            rows = self._file.fetch(
-                f"SELECT {_TOKEN_COLUMNS} FROM api_tokens WHERE account = ? ORDER BY id",  # noqa: S608
-                (account,),
-            )
-        return [_api_token(row) for row in rows]
-
-    def revoke_token(self, token_id: int) -> ApiToken:
-        self.token(token_id)
-        with self._file.transaction("revoke an API token in") as conn:
-            conn.execute(
-                "UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
-                (self._now(), token_id),
-            )
-        return self.token(token_id)
-
-    def token_user(self, secret: str) -> User | None:
-        """The account behind a Bearer token, limited to the token's scope; None when unknown,
-        revoked, expired or disabled."""
-        now = self._now()
-        rows = self._file.fetch(
-            "SELECT t.id, t.last_used_at, t.scope,"
-            " a.name, a.display_name, a.roles, a.person, a.disabled, a.created_at"
-            " FROM api_tokens t"
-            " JOIN accounts a ON a.name = t.account"
-            " WHERE t.token_hash = ? AND t.revoked_at IS NULL AND t.expires_at > ?",
-            (_digest(secret), now),
-        )
-        if not rows:
-            return None
-        token_id, last_used_at, scope, *account_row = rows[0]
-        account = _account(tuple(account_row))
-        if account.disabled:
-            return None
-        if last_used_at is None or now - last_used_at >= self.policy.touch_every.total_seconds():
-            with self._file.transaction("note an API token's use in") as conn:
-                conn.execute("UPDATE api_tokens SET last_used_at = ? WHERE id = ?", (now, token_id))
-        return replace(account.user(), scope=_scope(scope))
+            conn.execute("DELETE FROM sessions WHERE token_hash = ?", (digest(token),))
