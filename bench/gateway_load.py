@@ -5,6 +5,7 @@ set-up) and samples the gateway alone for `--seconds` after `--warmup`. Each `--
 configuration, measured `--runs` times in turn; medians printed:
 
 - `idle`: no probes at all (the goal: under 0.5 % of a core; no wake-ups the work does not need);
+- `idle-full`: no probes, every subsystem of `full` below on;
 - `200x1s`: 200 probes polled every second, store, web pages, MQTT to a local mosquitto
   (the goal: under 50 MB);
 - `2000x60s`: 2,000 probes polled once a minute, store, web pages;
@@ -133,6 +134,7 @@ CASES = {
     case.name: case
     for case in (
         Case("idle", 0, 1),
+        Case("idle-full", 0, 1, mqtt=True, full=True),
         Case("200x1s", 200, 1, mqtt=True),
         Case("2000x60s", 2000, 60, channels=8),
         Case("full", 200, 1, mqtt=True, full=True),
