@@ -9,7 +9,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 DEBIAN_PACKAGES := socat influxdb victoria-metrics mosquitto openssl dbus libdbus-1-dev \
 	libglib2.0-dev systemd chromium fonts-wqy-microhei
 
-.PHONY: demo test fuzz lint typecheck bench bench-peer debs clean
+.PHONY: demo test fuzz lint typecheck bench bench-peer debs axe clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,13 @@ debs:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
+# axe-core (pinned in tests/ui/axe.py) for the UI tests' accessibility pass, installed by npm
+# into its cache folder; Debian's npm when the machine has no npm of its own.
+axe: $(DEV_STAMP)
+	@command -v npm >/dev/null || { echo "installing Debian package: npm"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm; }
+	$(BIN)/python -m tests.ui.axe
+
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -41,7 +48,7 @@ lint: $(DEV_STAMP)
 typecheck: $(DEV_STAMP)
 	$(BIN)/mypy
 
-test: $(DEV_STAMP) lint typecheck
+test: $(DEV_STAMP) axe lint typecheck
 	$(BIN)/pytest
 
 # Property tests with fresh seeds and more examples, FUZZ_ROUNDS times; a failure is kept in

@@ -17,12 +17,12 @@ TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]
 
 
 def axe_script() -> Path:
-    """axe.min.js of `AXE_VERSION`, installed with npm on first use."""
+    """axe.min.js of `AXE_VERSION`, installed with npm on first use (`make axe` does it first)."""
     folder = CACHE / AXE_VERSION
     script = folder / "node_modules" / "axe-core" / "axe.min.js"
     if not script.exists():
         npm = shutil.which("npm")
-        assert npm is not None, "npm is not installed; fix: apt-get install npm"
+        assert npm is not None, "npm is not installed; fix: make axe"
         folder.mkdir(parents=True, exist_ok=True)
         subprocess.run(
             [npm, "install", "--prefix", str(folder), "--no-save", "--no-audit", "--no-fund",
@@ -48,3 +48,7 @@ async def violations(page: Page) -> list[dict[str, Any]]:
         TAGS,
     )
     return found
+
+
+if __name__ == "__main__":
+    print(f"axe-core {AXE_VERSION}: {axe_script()}")
