@@ -223,7 +223,7 @@ class Pump:
 
     async def _backlog_lane(self, book: LaneBook) -> None:
         """Oldest first, one request at a time; the batch after the one in flight is planned
-        and handed to `sink.prepare` before the request is awaited, so reading and encoding it
+        and handed to `sink.prepare` while the request is out, so reading and encoding it
         overlap the server's work on the current one (a drain then runs near the server's own
         speed). A planned batch stays valid until the one before it is acknowledged: the live
         lane only ever takes seqs at or above the floor the plan respected."""
