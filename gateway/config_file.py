@@ -168,6 +168,20 @@ def set_probe_field(document: TOMLDocument, code: str, key: str, value: Any) -> 
     probe_tables(document)[probe_index(document, code)][key] = value
 
 
+def set_probe_count(document: TOMLDocument, fridge: str, compartment: str, probes: int) -> None:
+    """`probes = N` on compartment `compartment` of fridge `fridge` (its code)."""
+    fridges = document.get("fridges")
+    for table in fridges if isinstance(fridges, AoT) else []:
+        if not (isinstance(table, Table) and table.get("code") == fridge):
+            continue
+        compartments = table.get("compartments")
+        for entry in compartments if isinstance(compartments, AoT) else []:
+            if isinstance(entry, Table) and entry.get("name") == compartment:
+                entry["probes"] = probes
+                return
+    raise KeyError(f"{fridge}/{compartment}")
+
+
 def rename_fridge(document: TOMLDocument, code: str, name: str) -> None:
     fridges = document.get("fridges")
     for table in fridges if isinstance(fridges, AoT) else []:

@@ -31,6 +31,7 @@ from gateway.config_file import (
     remove_probe,
     rename_fridge,
     replace_config,
+    set_probe_count,
     set_probe_field,
 )
 from gateway.core.clock import Clock
@@ -104,19 +105,27 @@ class RenameForm(_Form):
     name: Annotated[str, Field(min_length=1, max_length=60)]
 
 
+class ProbeCountForm(_Form):
+    """附表1: compartment `compartment` (`F1/冷藏`) expects `probes` probes."""
+
+    compartment: Annotated[str, Field(max_length=COMPARTMENT)]
+    probes: Annotated[int, Field(ge=1, le=16)]
+
+
 class DecommissionForm(_Form):
     """附表4: stop collecting from probe `code` and unbind it."""
 
     code: Annotated[str, Field(max_length=CODE)]
 
 
-Form = InstallForm | ReplaceForm | MoveForm | RenameForm | DecommissionForm
+Form = InstallForm | ReplaceForm | MoveForm | RenameForm | ProbeCountForm | DecommissionForm
 
 FORM_KINDS: dict[type[_Form], FormKind] = {
     InstallForm: FormKind.INSTALL,
     ReplaceForm: FormKind.REPLACE,
     MoveForm: FormKind.MOVE,
     RenameForm: FormKind.RENAME,
+    ProbeCountForm: FormKind.PROBE_COUNT,
     DecommissionForm: FormKind.DECOMMISSION,
 }
 
@@ -286,6 +295,8 @@ def plan_change(
         return _move(form, settings, document, evidence)
     if isinstance(form, RenameForm):
         return _rename(form, settings, document)
+    if isinstance(form, ProbeCountForm):
+        return _probe_count(form, settings, document)
     return _decommission(form, settings, document)
 
 
@@ -358,6 +369,23 @@ def _rename(form: RenameForm, settings: Settings, document: TOMLDocument) -> Dra
         if p.compartment.startswith(f"{fridge.code}/")
     )
     return Draft(document, fridge.name, form.name, probes, probes)
+
+
+def _probe_count(form: ProbeCountForm, settings: Settings, document: TOMLDocument) -> Draft:
+    _check_unit(form, settings, form.compartment)
+    _check_compartment(settings, form.compartment)
+    fridge, compartment = settings.compartment(form.compartment)
+    set_probe_count(document, fridge.code, compartment.name, form.probes)
+    label = fridge_label(settings, form.compartment)
+    probes = ", ".join(
+        probe_label(settings, p.code, p.compartment)
+        for p in settings.probes
+        if p.compartment == form.compartment
+    )
+    return Draft(
+        document, f"{label}（{compartment.probes} 个探头）", f"{label}（{form.probes} 个探头）",
+        probes or None, probes or None,
+    )  # fmt: skip
 
 
 def _decommission(form: DecommissionForm, settings: Settings, document: TOMLDocument) -> Draft:

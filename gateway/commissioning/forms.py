@@ -43,7 +43,7 @@ def _signed(change: Change) -> tuple[str, str]:
 
 
 def parameter_change(changes: Sequence[Change]) -> FormTable:
-    kinds = {FormKind.REPLACE, FormKind.MOVE, FormKind.RENAME}
+    kinds = {FormKind.REPLACE, FormKind.MOVE, FormKind.RENAME, FormKind.PROBE_COUNT}
     return FormTable(
         1,
         "冷链设备参数变更申请单",

@@ -17,6 +17,7 @@ class FormKind(StrEnum):
     REPLACE = "replace"  # 附表1
     MOVE = "move"  # 附表1
     RENAME = "rename"  # 附表1
+    PROBE_COUNT = "probe_count"  # 附表1: how many probes a compartment expects
     DECOMMISSION = "decommission"  # 附表4
 
 

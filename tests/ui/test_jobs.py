@@ -15,6 +15,7 @@ from tests.ui.browser import (
     COUNTY,
     MANAGER,
     PASSWORD,
+    TECHNICIAN,
     VACCINATOR,
     Person,
     new_page,
@@ -211,3 +212,41 @@ async def test_the_manager_generates_and_downloads_the_monthly_report(
     nurse = await new_page(browser)
     await sign_in(nurse, gateway.base, VACCINATOR)
     await expect(nurse.locator("#nav")).not_to_contain_text("月度报告")
+
+
+async def test_the_technician_raises_a_compartments_probe_count_then_binds_a_second_probe(
+    gateway: GatewayProcess, browser: Browser
+) -> None:
+    page = await new_page(browser)
+    await sign_in(page, gateway.base, TECHNICIAN, then="/technician")
+    task = Task(page, "bind a probe")
+    await task.fill("#discover-form input[name=last]", "3")
+    await task.click("#discover-form button[type=submit]")
+    await expect(page.locator("#discovered tbody tr").first).to_be_visible()
+    await task.fill("#bind-form input[name=code]", "208604")
+    await page.select_option("#bind-form select[name=compartment]", "F1/冷藏")
+    task.clicks += 1
+    await task.fill("#bind-form input[name=device_id]", "3")
+    await task.fill("#bind-form input[name=channel]", "1")
+    await task.click("#bind-form button[type=submit]")
+    refused = page.locator("#bind-form .result.error")
+    await expect(refused).to_contain_text("修改后的配置无效")
+    await expect(refused.locator(".detail")).to_contain_text("set probes = 2")
+
+    await task.click("text=修改间室的探头数（附表1）")
+    await page.select_option("#probes-form select[name=compartment]", "F1/冷藏")
+    task.clicks += 1
+    await task.fill("#probes-form input[name=probes]", "2")
+    await task.click("#probes-form button[type=submit]")
+    await expect(page.locator("#notice")).to_contain_text("探头数变更（附表1）已完成")
+
+    await task.fill("#bind-form input[name=code]", "208604")
+    await page.select_option("#bind-form select[name=compartment]", "F1/冷藏")
+    task.clicks += 1
+    await task.fill("#bind-form input[name=device_id]", "3")
+    await task.fill("#bind-form input[name=channel]", "1")
+    await task.click("#bind-form button[type=submit]")
+    await expect(page.locator("#notice")).to_contain_text("安装绑定（附表3）已完成")
+    task.report()
+    await expect(page.locator("main")).to_contain_text("208601, 208604")
+    await screenshot(page, "technician-probe-count")

@@ -23,6 +23,7 @@ from gateway.commissioning.desk import (
     Form,
     InstallForm,
     MoveForm,
+    ProbeCountForm,
     RefusedError,
     RenameForm,
     ReplaceForm,
@@ -60,6 +61,7 @@ FORMS: dict[str, type[Form]] = {
     "replace": ReplaceForm,
     "move": MoveForm,
     "rename": RenameForm,
+    "probes": ProbeCountForm,
     "decommission": DecommissionForm,
 }
 
@@ -159,6 +161,7 @@ async def overview(request: web.Request) -> web.Response:
                     "compartment": compartment.name,
                     "kind": compartment.kind.value,
                     "probes": bound.get(f"{fridge.code}/{compartment.name}", []),
+                    "expected": compartment.probes,
                 }
                 for fridge in settings.fridges
                 for compartment in fridge.compartments

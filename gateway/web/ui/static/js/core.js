@@ -84,7 +84,9 @@ export class ApiError extends Error {
 function refusalText(payload) {
   if (typeof payload !== "object" || payload === null) return { text: String(payload || ""), detail: null };
   const key = `error.${payload.code}`;
-  const own = payload.error ?? payload.reason ?? "";
+  // A refusal listing its reasons (a refused configuration change) shows every one.
+  const reasons = Array.isArray(payload.params?.reasons) ? payload.params.reasons : [];
+  const own = reasons.length > 1 ? reasons.join("; ") : (payload.error ?? payload.reason ?? "");
   if (!payload.code || !(key in strings)) return { text: own, detail: null };
   const label = payload.field ? t(`field.${payload.field}`) : "";
   const field = label.startsWith("field.") ? payload.field : label;

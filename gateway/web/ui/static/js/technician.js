@@ -200,8 +200,22 @@ function bindings() {
     [
       { label: "tech.compartment", value: (row) => `${row.fridge_name} ${row.compartment}` },
       { label: "tech.probes", value: (row) => row.probes.join(", ") || t("tech.none_bound") },
+      { label: "tech.expected", value: (row) => String(row.expected) },
     ],
     overview.compartments,
+  );
+}
+
+// How many probes a compartment expects: a bind beyond it is refused until this is raised.
+function probeCountForm(done) {
+  return form(
+    [
+      { name: "compartment", label: "tech.compartment", required: true, options: compartmentOptions() },
+      { name: "probes", label: "tech.expected", type: "number", value: 1, required: true },
+      { name: "note", label: "tech.note" },
+    ],
+    (values) => submit("probes", { compartment: values.compartment, probes: values.probes, note: values.note ?? "" }, done),
+    { button: "tech.set_expected", id: "probes-form" },
   );
 }
 
@@ -220,6 +234,7 @@ start(async (main) => {
       el("details", {}, el("summary", {}, t("tech.replace_title")), replaceForm(draw)),
       el("details", {}, el("summary", {}, t("tech.move_title")), moveForm(draw)),
       el("details", {}, el("summary", {}, t("tech.decommission_title")), decommissionForm(draw)),
+      el("details", {}, el("summary", {}, t("tech.expected_title")), probeCountForm(draw)),
       identifyPanel(),
       auditPanel(changes),
     );
