@@ -11,7 +11,7 @@ import secrets
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -122,18 +122,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _stop_while_starting(signum: int, frame: object) -> None:
-    """SIGTERM before the gateway listens for it: nothing was measured yet; unwind and exit 0
-    (the stores opened so far close on the way out)."""
+def _exit_at_once(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
 
+@contextlib.contextmanager
+def _stop_while_starting() -> Iterator[None]:
+    """SIGTERM before the gateway listens for it: nothing was measured yet; unwind and exit 0
+    (the stores opened so far close on the way out). The handler found is put back after, so
+    a caller of `main` (a test) keeps its own."""
+    previous = signal.signal(signal.SIGTERM, _exit_at_once)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
 def _run(args: argparse.Namespace) -> int:
-    signal.signal(signal.SIGTERM, _stop_while_starting)
-    settings = load_settings(args.config)
-    refuse_public_secrets(settings, args.config)
-    os.umask(PRIVATE_UMASK)
-    return asyncio.run(run_gateway(settings, SystemClock(), config_path=args.config))
+    with _stop_while_starting():
+        settings = load_settings(args.config)
+        refuse_public_secrets(settings, args.config)
+        os.umask(PRIVATE_UMASK)
+        return asyncio.run(run_gateway(settings, SystemClock(), config_path=args.config))
 
 
 def refuse_public_secrets(settings: Settings, path: Path) -> None:
@@ -145,9 +155,9 @@ def refuse_public_secrets(settings: Settings, path: Path) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    signal.signal(signal.SIGTERM, _stop_while_starting)
-    os.umask(PRIVATE_UMASK)
-    return asyncio.run(run_demo(args))
+    with _stop_while_starting():
+        os.umask(PRIVATE_UMASK)
+        return asyncio.run(run_demo(args))
 
 
 def _sim(args: argparse.Namespace) -> int:

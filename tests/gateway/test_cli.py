@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,28 @@ def test_run_with_a_broken_configuration_exits_2_naming_the_file(
     assert main(["run", "--config", str(broken)]) == 2
     err = capsys.readouterr().err
     assert f"{broken}: gateway.number: 'ten' is not a gateway number of 1 to 12 digits" in err
+
+
+def test_run_and_demo_put_back_the_sigterm_handler_they_found(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """main() in a process of its caller (a test run) leaves that process's SIGTERM as it was:
+    after `run` refused its configuration, a SIGTERM still reached pytest's own handling."""
+    broken = tmp_path / "clinic.toml"
+    broken.write_text("[gateway]\n", encoding="utf-8")
+
+    def callers_own(signum: int, frame: object) -> None:
+        raise AssertionError("no SIGTERM is sent in this test")
+
+    before = signal.signal(signal.SIGTERM, callers_own)
+    try:
+        assert main(["run", "--config", str(broken)]) == 2
+        assert signal.getsignal(signal.SIGTERM) is callers_own
+        assert main(["demo", "--speed", "0", "--http-port", "0"]) == 2
+        assert signal.getsignal(signal.SIGTERM) is callers_own
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    capsys.readouterr()
 
 
 def test_demo_server_flags_are_validated_before_anything_starts(
