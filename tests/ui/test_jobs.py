@@ -10,6 +10,8 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from tests.e2e.support import GatewayProcess
+from tests.ledger.conftest import HEPB
+from tests.ledger.conftest import code as hepb_code
 from tests.ui.browser import (
     ADMIN,
     COUNTY,
@@ -250,3 +252,21 @@ async def test_the_technician_raises_a_compartments_probe_count_then_binds_a_sec
     task.report()
     await expect(page.locator("main")).to_contain_text("208601, 208604")
     await screenshot(page, "technician-probe-count")
+
+
+async def test_the_manager_receives_by_scan_without_a_click(
+    gateway: GatewayProcess, browser: Browser
+) -> None:
+    page = await new_page(browser)
+    await sign_in(page, gateway.base, MANAGER, then="/stock")
+    scan = page.locator("#stock-scan")
+    await expect(scan).to_be_focused()
+    task = Task(page, "receive 3 packages by scan")
+    for serial in (5, 6, 7):
+        task.fields += 1
+        await scan.fill(hepb_code(HEPB, serial))
+        await scan.press("Enter")
+    accepted = page.locator(".scan-log li.accepted")
+    await expect(accepted).to_have_count(3)
+    await expect(accepted.first.locator(".facts")).to_contain_text("有效期至")
+    task.report()
