@@ -80,6 +80,7 @@ async def test_the_admin_adds_an_account_that_then_signs_in(
 
     await page.goto(f"{gateway.base}/audit")
     await expect(page.locator("#audit")).to_contain_text("created account chen (vaccinator)")
+    await expect(page.locator("#audit")).to_contain_text(ADMIN.display_name)
 
     newcomer = await new_page(browser)
     await sign_in(newcomer, gateway.base, Person("chen", ADMIN.roles, "陈医生"), then="/")

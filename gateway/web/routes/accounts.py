@@ -258,7 +258,16 @@ async def audit_entries(request: web.Request) -> web.Response:
     entries = audit_of(request).entries(
         int(limit_text), None if before_text is None else int(before_text)
     )
-    return json_response({"entries": [entry.to_json(shown) for entry in entries]})
+    # Each account by its display name too, so the page names people, not logins.
+    names = {account.name: account.display_name for account in accounts_of(request).accounts()}
+    return json_response(
+        {
+            "entries": [
+                entry.to_json(shown) | {"user_display": names.get(entry.user or "") or None}
+                for entry in entries
+            ]
+        }
+    )
 
 
 def _is_id(text: str) -> bool:

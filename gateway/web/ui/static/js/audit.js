@@ -17,7 +17,7 @@ start(async (main) => {
       table(
         [
           { label: "audit.at", value: (row) => formatTime(row.at, true) },
-          { label: "audit.user", value: (row) => row.user ?? "—" },
+          { label: "audit.user", value: (row) => row.user_display ?? row.user ?? "—" },
           { label: "audit.what", value: (row) => row.summary || `${row.method} ${row.path}` },
           { label: "audit.status", value: (row) => String(row.status) },
         ],
