@@ -40,7 +40,7 @@ from gateway.core.clock import Clock
 from gateway.ledgers.book import LedgerBook
 from gateway.storage.ledger.locations import StockLocations
 from gateway.storage.ledger.queries import read_meta, write_meta
-from gateway.storage.ledger.stock import EventResult, StocktakeReport
+from gateway.storage.ledger.stock_values import EventResult, StocktakeReport
 from gateway.storage.scans import ScanStore, StoredScan
 from ledger.codes import FridgeLabel, classify
 from ledger.errors import LedgerError

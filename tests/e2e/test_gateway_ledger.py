@@ -18,7 +18,7 @@ from firmware_sim.serial_devices import PtyWriter
 from gateway.auth.policy import Role
 from gateway.core.clock import SystemClock
 from gateway.ledgers.book import open_ledger_book
-from gateway.storage.ledger.stock import IN_STOCK
+from gateway.storage.ledger.stock_values import IN_STOCK
 from tests.e2e.support import CLINIC_HEADER, GatewayProcess
 from tests.ledger.conftest import HEPB, SHIPMENT, code
 from tests.ledger.test_vaccinations_upload import ACTOR, ADULT, DOSE

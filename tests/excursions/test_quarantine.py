@@ -10,7 +10,8 @@ import pytest
 from gateway.core.clock import FakeClock
 from gateway.storage.ledger.locations import StockLocations
 from gateway.storage.ledger.quarantine import Quarantine
-from gateway.storage.ledger.stock import SCRAPPED, StockLedger
+from gateway.storage.ledger.stock import StockLedger
+from gateway.storage.ledger.stock_values import SCRAPPED
 from ledger.errors import ReferenceDataError, StockError
 from ledger.stability import StabilityTable, parse_stability, propose
 from tests.excursions.conftest import SPARE, covid, hepb, receive, record_warm

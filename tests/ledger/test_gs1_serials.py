@@ -9,7 +9,8 @@ import pytest
 
 from gateway.storage.ledger.catalogue import Catalogue
 from gateway.storage.ledger.db import LedgerDB
-from gateway.storage.ledger.stock import UNVERIFIED, StockLedger
+from gateway.storage.ledger.stock import StockLedger
+from gateway.storage.ledger.stock_values import UNVERIFIED
 from ledger.errors import CatalogueError, UnknownSerialError
 from tests.ledger.conftest import COVID, COVID_BATCH
 

@@ -16,7 +16,7 @@ from gateway.auth.policy import Role
 from gateway.core.clock import FakeClock
 from gateway.ledgers.book import LedgerBook, open_ledger_book
 from gateway.ledgers.scans import LedgerScans
-from gateway.storage.ledger.stock import IN_STOCK, USED_UP
+from gateway.storage.ledger.stock_values import IN_STOCK, USED_UP
 from gateway.storage.registry import SCANS
 from gateway.storage.scans import ScanStore, StoredScan, scan_sink
 from gateway.web.routes.ledger_stations import add_ledger_station_routes

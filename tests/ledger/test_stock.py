@@ -9,7 +9,8 @@ import pytest
 
 from gateway.core.clock import FakeClock
 from gateway.storage.ledger.catalogue import Catalogue
-from gateway.storage.ledger.stock import IN_STOCK, OPENED, SCRAPPED, USED_UP, StockLedger
+from gateway.storage.ledger.stock import StockLedger
+from gateway.storage.ledger.stock_values import IN_STOCK, OPENED, SCRAPPED, USED_UP
 from ledger.errors import CatalogueError, LedgerError, StockError
 from tests.ledger.conftest import COVID, COVID_BATCH, HEPB, HEPB_BATCH, SHIPMENT, code
 

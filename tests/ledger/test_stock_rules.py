@@ -13,7 +13,8 @@ import pytest
 from gateway.core.clock import FakeClock
 from gateway.storage.ledger.catalogue import Catalogue
 from gateway.storage.ledger.db import LedgerDB
-from gateway.storage.ledger.stock import ISSUED, RETURNED, StockLedger
+from gateway.storage.ledger.stock import StockLedger
+from gateway.storage.ledger.stock_values import ISSUED, RETURNED
 from ledger.errors import CatalogueError, EventConflictError, StockError
 from ledger.units import Level, parse_units_csv
 from tests.ledger.conftest import (

@@ -21,7 +21,8 @@ from datetime import datetime
 
 from gateway.storage.ledger.db import LedgerDB, to_ms
 from gateway.storage.ledger.queries import compartment_of
-from gateway.storage.ledger.stock import IN_STOCK, OPENED, EventResult, StockLedger
+from gateway.storage.ledger.stock import StockLedger
+from gateway.storage.ledger.stock_values import IN_STOCK, OPENED, EventResult
 from ledger.errors import EventConflictError, LedgerError, StockError
 
 PLACE, MOVE = "place", "move"

@@ -19,16 +19,34 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 
 from gateway.core.clinic_time import CLINIC_TZ
 from gateway.core.clock import Clock
 from gateway.storage.ledger.catalogue import Catalogue
 from gateway.storage.ledger.circulation_queue import CirculationQueue
-from gateway.storage.ledger.db import LedgerDB, from_ms, to_ms
+from gateway.storage.ledger.db import LedgerDB, to_ms
 from gateway.storage.ledger.quarantine import held_reason
 from gateway.storage.ledger.queries import HoldOverride, record_hold_override, stays
+from gateway.storage.ledger.stock_values import (
+    ON_HAND,
+    OPENED,
+    UNVERIFIED,
+    USED_UP,
+    Balance,
+    EventResult,
+    PackageState,
+    StocktakeReport,
+    SummaryIssue,
+    Upload,
+)  # fmt: skip
+from gateway.storage.ledger.stock_views import (
+    balances,
+    package_events,
+    package_state,
+    wastage_coefficients,
+)  # fmt: skip
+from gateway.storage.ledger.summary_issues import store_summary_part, summary_parts
 from gateway.storage.ledger.units import UnitCatalogue
 from ledger.circulation_xml import CirculationEvent
 from ledger.codes import Gs1Code, TraceCode, classify
@@ -37,91 +55,6 @@ from ledger.holds import Hold, HoldError, HoldLookup
 from ledger.shipments import Resolved
 from ledger.tables import load_tables
 from ledger.units import Route, Unit, check_return, issue_route
-
-#: states a package can be in, derived from its events
-IN_STOCK, OPENED, ISSUED, RETURNED, SCRAPPED, USED_UP, DISCARDED = (
-    "in_stock", "opened", "issued", "returned", "scrapped", "used_up", "discarded",
-)  # fmt: skip
-_ON_HAND = frozenset({IN_STOCK, OPENED})
-
-
-@dataclass(frozen=True, slots=True)
-class PackageState:
-    code: str
-    product_id: str
-    batch_no: str
-    state: str
-    doses_left: int
-    opened_at: datetime | None
-    discard_at: datetime | None
-    held_by: str | None  # a pending approval
-
-
-UNVERIFIED = "unverified: the shipment data lists no serials of this batch"
-
-
-@dataclass(frozen=True, slots=True)
-class EventResult:
-    event_id: str
-    kind: str
-    code: str | None
-    duplicate: bool  # True: this event id was seen before; nothing changed now
-    unverified: bool = False  # a GS1 package the shipment data lists no serials for
-
-
-@dataclass(frozen=True, slots=True)
-class Upload:
-    """What the circulation message of a movement carries beside the movement itself."""
-
-    to_unit: str = ""
-    reason_code: str = ""
-    approved_by: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Balance:
-    product_id: str
-    batch_no: str
-    packages: int
-    doses: int
-
-
-@dataclass(frozen=True, slots=True)
-class StocktakeReport:
-    """账苗一致: book (ledger) against physical (scanned) packages, per product and batch."""
-
-    book: dict[tuple[str, str], int]
-    physical: dict[tuple[str, str], int]
-    missing: tuple[str, ...]  # on the books, not found on the shelf
-    unexpected: tuple[str, ...]  # scanned, but not on the books
-    consistent: bool
-
-
-@dataclass(frozen=True, slots=True)
-class SummaryPart:
-    """One stored 汇总出库 of a day: part 1 when the day was closed, then one supplementary
-    issue per dose recorded after it."""
-
-    part: int
-    at: datetime
-    actor: str
-    lines: dict[tuple[str, str], int]  # (product, batch) -> doses
-
-
-@dataclass(frozen=True, slots=True)
-class SummaryIssue:
-    day: date
-    parts: tuple[SummaryPart, ...] = ()
-    duplicate: bool = False  # True: the day was closed before; these are the stored parts
-
-    @property
-    def lines(self) -> dict[tuple[str, str], int]:
-        """The day's doses per product and batch over every part."""
-        total: dict[tuple[str, str], int] = defaultdict(int)
-        for part in self.parts:
-            for key, doses in part.lines.items():
-                total[key] += doses
-        return dict(total)
 
 
 class StockLedger:
@@ -199,7 +132,7 @@ class StockLedger:
             if seen:
                 return seen
             now = self.clock.now()
-            if self._events(item.code):
+            if package_events(self.db, item.code):
                 state = self.state(item.code)
                 raise StockError("trace_code", f"{item.code} was already received ({state.state})")
             self._expiry_check(item, now)
@@ -334,7 +267,7 @@ class StockLedger:
             if approve:
                 for code in json.loads(codes):
                     state = self.state(code)
-                    if state.state not in _ON_HAND:
+                    if state.state not in ON_HAND:
                         raise StockError(
                             "trace_code", f"{code} is no longer in stock ({state.state})"
                         )
@@ -379,9 +312,9 @@ class StockLedger:
         packages = -1 if state.doses_left == 1 else 0
         self._insert(event_id, "administer", item, (-1, packages), now=now, actor=actor)
         day = now.astimezone(CLINIC_TZ).date()
-        parts = self._summary_parts(day)
+        parts = summary_parts(self.db.conn, day)
         if parts:  # the day was closed: this dose is a supplementary issue of the same day
-            self._summarise(day, len(parts) + 1, actor=actor)
+            store_summary_part(self.db.conn, day, len(parts) + 1, actor=actor, now=self.clock.now())
         return EventResult(event_id, "administer", item.code, duplicate=False)
 
     def discard_open_vials(self, *, actor: str) -> list[EventResult]:
@@ -432,101 +365,28 @@ class StockLedger:
         batch) is stored once; asked again, the stored issue is returned as it was stored, with
         the supplementary issues of doses recorded after the close."""
         with self.db.transaction("close the day"):
-            parts = self._summary_parts(day)
+            parts = summary_parts(self.db.conn, day)
             if parts:
                 return SummaryIssue(day, parts, duplicate=True)
             today = self.clock.now().astimezone(CLINIC_TZ).date()
             if day > today:
                 raise StockError("day", f"{day} has not begun: close today or an earlier day")
-            self._summarise(day, 1, actor=actor)
-            return SummaryIssue(day, self._summary_parts(day))
+            store_summary_part(self.db.conn, day, 1, actor=actor, now=self.clock.now())
+            return SummaryIssue(day, summary_parts(self.db.conn, day))
 
     def summary_issue(self, day: date) -> SummaryIssue | None:
         """The day's stored 汇总出库 (None: the day was not closed)."""
         with self.db.translated("read summary issue"):
-            parts = self._summary_parts(day)
+            parts = summary_parts(self.db.conn, day)
         return SummaryIssue(day, parts, duplicate=True) if parts else None
-
-    def _summary_parts(self, day: date) -> tuple[SummaryPart, ...]:
-        rows = self.db.conn.execute(
-            "SELECT part, at_ms, actor, lines FROM summary_issues WHERE day = ? ORDER BY part",
-            (day.isoformat(),),
-        ).fetchall()
-        return tuple(
-            SummaryPart(part, from_ms(at_ms), actor, {(p, b): n for p, b, n in json.loads(lines)})
-            for part, at_ms, actor, lines in rows
-        )
-
-    def _summarise(self, day: date, part: int, *, actor: str) -> None:
-        """Store part `part` of the day's issue: the doses of `day` not in an earlier part (a
-        supplementary part with nothing in it is not stored)."""
-        start = datetime.combine(day, time(), CLINIC_TZ)
-        conn = self.db.conn
-        (through,) = conn.execute(
-            "SELECT COALESCE(MAX(through_seq), 0) FROM summary_issues WHERE day = ?",
-            (day.isoformat(),),
-        ).fetchone()
-        rows = conn.execute(
-            "SELECT product_id, batch_no, COUNT(*), MAX(seq) FROM stock_events"
-            " WHERE kind = 'administer' AND at_ms >= ? AND at_ms < ? AND seq > ?"
-            " GROUP BY product_id, batch_no ORDER BY product_id, batch_no",
-            (to_ms(start), to_ms(start + timedelta(days=1)), through),
-        ).fetchall()
-        if part > 1 and not rows:
-            return
-        last = max((row[3] for row in rows), default=through)
-        if part == 1:
-            (last,) = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM stock_events").fetchone()
-        conn.execute(
-            "INSERT INTO summary_issues (day, part, through_seq, at_ms, actor, lines)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (day.isoformat(), part, last, to_ms(self.clock.now()), actor,
-             json.dumps([[p, b, n] for p, b, n, _ in rows], ensure_ascii=False)),
-        )  # fmt: skip
 
     # -- views -----------------------------------------------------------------------------
 
     def state(self, code: str) -> PackageState:
-        events = self._events(code)
-        if not events:
-            raise StockError("trace_code", f"{code} was never received")
-        product_id, batch_no = events[0][2], events[0][3]
-        product = self.catalogue.product(product_id)
-        open_life = timedelta(hours=product.open_life_hours if product else 0)
-        state, doses, opened = IN_STOCK, 0, None
-        for kind, delta, _, _, at_ms in ((e[0], e[1], e[2], e[3], e[4]) for e in events):
-            doses += delta
-            if kind == "administer":
-                opened = opened or from_ms(at_ms)
-                state = USED_UP if doses <= 0 else OPENED
-            elif kind == "issue":
-                state = ISSUED
-            elif kind == "return":
-                state = RETURNED
-            elif kind == "scrap":
-                state = SCRAPPED
-            elif kind == "discard":
-                state = DISCARDED
-        with self.db.translated("read approvals"):
-            held = self.db.conn.execute(
-                "SELECT a.approval_id FROM approvals a LEFT JOIN approval_decisions d"
-                " USING (approval_id) WHERE d.approval_id IS NULL AND a.codes LIKE ?",
-                (f'%"{code}"%',),
-            ).fetchone()
-        return PackageState(
-            code, product_id, batch_no, state, doses, opened,
-            opened + open_life if opened and state == OPENED else None,
-            held[0] if held else None,
-        )  # fmt: skip
+        return package_state(self.db, self.catalogue, code)
 
     def balances(self) -> list[Balance]:
-        with self.db.translated("read balances"):
-            rows = self.db.conn.execute(
-                "SELECT product_id, batch_no, SUM(packages), SUM(doses) FROM stock_events"
-                " WHERE kind != 'summary_issue' GROUP BY product_id, batch_no"
-                " ORDER BY product_id, batch_no"
-            ).fetchall()
-        return [Balance(*row) for row in rows]
+        return balances(self.db)
 
     def stocktake(self, scans: list[bytes | str]) -> StocktakeReport:
         """Compare scanned packages with the books; changes nothing (adjust separately)."""
@@ -542,7 +402,7 @@ class StockLedger:
         on_books = set()
         for code in codes:
             state = self.state(code)
-            if state.state in _ON_HAND:
+            if state.state in ON_HAND:
                 book[(state.product_id, state.batch_no)] += 1
                 on_books.add(code)
         physical: dict[tuple[str, str], int] = defaultdict(int)
@@ -554,33 +414,10 @@ class StockLedger:
                                consistent=not missing and not unexpected)  # fmt: skip
 
     def wastage_coefficients(self, year: int, month: int) -> dict[str, float]:
-        """疫苗损耗系数 per vaccine: doses consumed (administered, discarded, scrapped) per dose
-        administered, over one calendar month (local time)."""
-        start = datetime(year, month, 1, tzinfo=CLINIC_TZ)
-        end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=CLINIC_TZ)
-        with self.db.translated("read wastage"):
-            rows = self.db.conn.execute(
-                "SELECT p.vaccine_code, e.kind, -SUM(e.doses) FROM stock_events e JOIN products p"
-                " USING (product_id) WHERE e.kind IN ('administer', 'discard', 'scrap')"
-                " AND e.at_ms >= ? AND e.at_ms < ? GROUP BY p.vaccine_code, e.kind",
-                (to_ms(start), to_ms(end)),
-            ).fetchall()
-        used: dict[str, int] = defaultdict(int)
-        given: dict[str, int] = defaultdict(int)
-        for vaccine, kind, doses in rows:
-            used[vaccine] += doses
-            if kind == "administer":
-                given[vaccine] += doses
-        return {v: used[v] / given[v] for v in sorted(used) if given[v]}
+        """疫苗损耗系数 per vaccine over one calendar month (`stock_views`)."""
+        return wastage_coefficients(self.db, year, month)
 
     # -- internals -------------------------------------------------------------------------
-
-    def _events(self, code: str) -> list[tuple[str, int, str, str, int]]:
-        with self.db.translated("read events"):
-            return [tuple(row) for row in self.db.conn.execute(
-                "SELECT kind, doses, product_id, batch_no, at_ms FROM stock_events"
-                " WHERE code = ? ORDER BY seq", (code,),
-            )]  # fmt: skip
 
     def _seen(
         self, event_id: str, kind: str, code: str | None, **payload: str | int
@@ -603,13 +440,13 @@ class StockLedger:
         return EventResult(event_id, kind, code, duplicate=True)
 
     def _on_hand(self, code: str, action: str) -> PackageState:
-        events = self._events(code)
+        events = package_events(self.db, code)
         if not events:
             raise StockError("trace_code", f"{code} was not received: cannot {action} it")
         state = self.state(code)
         if state.state == USED_UP:
             raise StockError("trace_code", f"{code} is used up: every dose was given already")
-        if state.state not in _ON_HAND:
+        if state.state not in ON_HAND:
             raise StockError("trace_code", f"{code} is {state.state}: cannot {action} it")
         if state.held_by is not None:
             raise StockError("trace_code", f"{code} is held for approval {state.held_by}")
@@ -622,7 +459,7 @@ class StockLedger:
             )
 
     def _resolved(self, code: str) -> Resolved:
-        events = self._events(code)
+        events = package_events(self.db, code)
         product = self.catalogue.product(events[0][2])
         batch = self.catalogue.batch(events[0][2], events[0][3])
         if product is None or batch is None:

@@ -16,7 +16,7 @@ from pydantic import Field
 from gateway.auth.policy import Action
 from gateway.core.clinic_time import CLINIC_TZ
 from gateway.storage.ledger import queries
-from gateway.storage.ledger.stock import EventResult, SummaryIssue
+from gateway.storage.ledger.stock_values import EventResult, SummaryIssue
 from gateway.web.access import add_route, require
 from gateway.web.audit_note import note
 from gateway.web.json_http import json_response, parse_body, refusal
