@@ -1,7 +1,8 @@
 """HTTP API of the ledgers: `add_ledger_routes` puts them on the gateway's app.
 
-This module holds the catalogue (shipment import, scan look-up), the upload views (queue,
-rejections, day rates, daily summary tables) and the read audit; the stock routes are in
+This module holds the catalogue (shipment import, scan look-up) and the read audit; the upload
+views (queue, rejections, corrections, day rates) are in `gateway.web.routes.ledger_upload`, the
+daily summary tables and sheets in `gateway.web.routes.ledger_summaries`, the stock routes in
 `gateway.web.routes.ledger_stock`, the vaccination routes in
 `gateway.web.routes.ledger_records`, what they share in `gateway.web.routes.ledger_http`. JSON in
 and out; refusals as described there.
@@ -9,21 +10,17 @@ and out; refusals as described there.
 
 from __future__ import annotations
 
-import json
-from collections import defaultdict
-from datetime import date
 from typing import Annotated, Any, Literal
 
 from aiohttp import web
-from pydantic import Field, StringConstraints
+from pydantic import Field
 
 from gateway.auth.policy import Action, User, shown_to
 from gateway.core.clinic_time import CLINIC_TZ
 from gateway.ledgers.book import LedgerBook
 from gateway.storage.ledger.audit import ReadAudit
-from gateway.storage.ledger.queries import read_meta, write_meta
 from gateway.web import sizes
-from gateway.web.access import HTML, add_route, require
+from gateway.web.access import add_route, require
 from gateway.web.audit_note import note
 from gateway.web.json_http import json_response, parse_body, read_text, refusal
 from gateway.web.query import query_whole
@@ -34,18 +31,16 @@ from gateway.web.routes.ledger_http import (
     decode_scan,
     iso,
     ledger_refusals,
-    query_day,
     query_text,
     reader,
 )
 from gateway.web.routes.ledger_records import add_record_routes
 from gateway.web.routes.ledger_stock import add_stock_routes
+from gateway.web.routes.ledger_summaries import add_summary_routes
+from gateway.web.routes.ledger_upload import add_upload_routes
 from ledger.codes import FridgeLabel, IdCardScan, TraceCode, classify
 from ledger.errors import CatalogueError, ScanError, StockError
 from ledger.shipments import Resolved
-from ledger.summaries import SummaryTable, daily_tables
-from ledger.summary_sheet import TITLES, sheets_csv, sheets_html, summary_sheets
-from ledger.vaccination_records import DoseRecord
 
 MAX_READS = 1000
 
@@ -64,26 +59,8 @@ def add_ledger_routes(app: web.Application, book: LedgerBook) -> None:
     add_route(app, "GET", "/api/ledger/scrap-reasons", scrap_reasons, Action.VIEW)
     add_route(app, "GET", "/api/ledger/code-tables", code_tables, Action.VIEW)
     add_route(app, "POST", "/api/ledger/resolve", resolve, Action.VIEW, body=ResolveBody)
-    add_route(app, "GET", "/api/ledger/upload/queue", upload_queue, Action.UPLOAD_VIEW)
-    add_route(app, "GET", "/api/ledger/upload/rejections", rejections, Action.UPLOAD_VIEW)
-    add_route(
-        app,
-        "POST",
-        "/api/ledger/upload/circulation/{event_id}/correction",
-        correct_circulation,
-        Action.STOCK_ISSUE,
-        body=CirculationCorrectionBody,
-    )
-    add_route(app, "GET", "/api/ledger/upload/rates", rates, Action.UPLOAD_VIEW, query=("day",))
-    add_route(app, "GET", "/api/ledger/summaries", summaries, Action.UPLOAD_VIEW, query=("day",))
-    add_route(
-        app, "GET", "/api/ledger/summaries/sheet", summary_sheet, Action.UPLOAD_VIEW,
-        query=("day", "by", "format"), produces=HTML,
-    )  # fmt: skip
-    add_route(
-        app, "PUT", "/api/ledger/summaries/survey", put_survey, Action.CATALOGUE_IMPORT,
-        body=SurveyBody,
-    )  # fmt: skip
+    add_upload_routes(app)
+    add_summary_routes(app)
     add_route(
         app,
         "GET",
@@ -263,230 +240,6 @@ async def resolve(request: web.Request) -> web.Response:
             answer = {"kind": "unknown", "refusal": {"field": error.field, "reason": error.reason}}
     note(request, f"looked up a scan: {answer['kind']}")
     return json_response(answer)
-
-
-async def upload_queue(request: web.Request) -> web.Response:
-    require(request, Action.UPLOAD_VIEW)
-    uploader = request.app[BOOK].uploader
-    with ledger_refusals():
-        pending = uploader.pending()
-        alarms = uploader.deadline_alarms()
-        rejected = uploader.rejections()
-        circulation = uploader.circulation.counts()
-    return json_response(
-        {
-            "realtime": uploader.realtime,
-            "pending": [{"record_id": r, "version": v} for r, v in pending],
-            "rejected": len(rejected),
-            "circulation": circulation,
-            "deadline_alarms": [
-                {
-                    "record_id": a.record_id,
-                    "version": a.version,
-                    "deadline": iso(a.deadline),
-                    "state": a.state,
-                    "error": a.error,
-                }
-                for a in alarms
-            ],
-        }
-    )
-
-
-async def rejections(request: web.Request) -> web.Response:
-    """Versions the platform refused (dose records and circulation messages, `type`) and no
-    correction has replaced yet, with the kind of each refusal, counted by kind and type."""
-    require(request, Action.UPLOAD_VIEW)
-    uploader = request.app[BOOK].uploader
-    with ledger_refusals():
-        rows = [(r, v, m, k, "dose") for r, v, m, k in uploader.rejections()]
-        rows += [
-            (item.event.event_id, item.event.version, item.message, item.kind, item.event.kind)
-            for item in uploader.circulation_rejections()
-        ]
-    by_kind: dict[str, int] = defaultdict(int)
-    by_type: dict[str, int] = defaultdict(int)
-    for *_, kind, message_type in rows:
-        by_kind[kind] += 1
-        by_type[message_type] += 1
-    return json_response(
-        {
-            "rejections": [
-                {"record_id": r, "version": v, "message": m, "kind": k, "type": t}
-                for r, v, m, k, t in rows
-            ],
-            "by_kind": dict(sorted(by_kind.items())),
-            "by_type": dict(sorted(by_type.items())),
-        }
-    )
-
-
-class CirculationCorrectionBody(Body):
-    """The corrected fields of a rejected circulation message (none: sent again as it was)."""
-
-    to_unit: Annotated[str, Field(min_length=1, max_length=32)] | None = None
-    reason_code: Annotated[str, Field(min_length=1, max_length=8)] | None = None
-
-
-async def correct_circulation(request: web.Request) -> web.Response:
-    """A rejected circulation message corrected: its next version is queued and sent."""
-    require(request, Action.STOCK_ISSUE)
-    body = await parse_body(request, CirculationCorrectionBody)
-    book = request.app[BOOK]
-    event_id = request.match_info["event_id"]
-    with ledger_refusals():
-        if body.to_unit is not None:
-            book.stock.units.known(body.to_unit, "to_unit", "the receiving unit")
-        if body.reason_code is not None and body.reason_code not in book.stock.scrap_reasons:
-            raise StockError("reason_code", f"{body.reason_code!r} is not a scrap reason code")
-        event = book.uploader.correct_circulation(
-            event_id, to_unit=body.to_unit, reason_code=body.reason_code
-        )
-    book.queued.set()
-    note(request, f"corrected the {event.kind} message {event_id}: version {event.version}")
-    return json_response(
-        {"event_id": event.event_id, "version": event.version, "kind": event.kind}, status=201
-    )
-
-
-async def rates(request: web.Request) -> web.Response:
-    """Upload rate and timeliness rate (accepted within 24 h) of one vaccination day."""
-    require(request, Action.UPLOAD_VIEW)
-    book = request.app[BOOK]
-    day = query_day(request, book)
-    with ledger_refusals():
-        day_rates = book.uploader.rates(day)
-    return json_response(
-        {
-            "day": day.isoformat(),
-            "records": day_rates.records,
-            "uploaded": day_rates.uploaded,
-            "on_time": day_rates.on_time,
-            "upload_rate": day_rates.upload_rate,
-            "timeliness_rate": day_rates.timeliness_rate,
-        }
-    )
-
-
-def _tables_until(
-    book: LedgerBook, records: list[DoseRecord], day: date
-) -> dict[str, SummaryTable]:
-    """The day's tables, cumulative over every earlier day with doses (chained day by day)."""
-    by_day: dict[date, list[DoseRecord]] = defaultdict(list)
-    for record in records:
-        by_day[record.vaccinated_at.astimezone(CLINIC_TZ).date()].append(record)
-    before: dict[str, SummaryTable] | None = None
-    for earlier in sorted(d for d in by_day if d < day):
-        before = daily_tables(by_day[earlier], earlier, book.tables, before)
-    return daily_tables(by_day.get(day, []), day, book.tables, before)
-
-
-def _table_json(table: SummaryTable) -> dict[str, Any]:
-    keys = sorted(set(table.today) | set(table.cumulative))
-    return {
-        "by": table.by,
-        "zero_report": table.zero_report,
-        "due_at": iso(table.due_at),
-        "rows": [
-            {
-                "manufacturer_code": maker,
-                "group": group,
-                "dose": dose,
-                "today": table.today.get((maker, group, dose), 0),
-                "cumulative": table.cumulative.get((maker, group, dose), 0),
-            }
-            for maker, group, dose in keys
-        ],
-    }
-
-
-async def summaries(request: web.Request) -> web.Response:
-    """The daily summary tables (by age group, by crowd category) of `day`."""
-    require(request, Action.UPLOAD_VIEW)
-    book = request.app[BOOK]
-    day = query_day(request, book)
-    with ledger_refusals():
-        tables = _tables_until(book, book.vaccinations.current_records(), day)
-    return json_response(
-        {"day": day.isoformat(), "tables": {by: _table_json(t) for by, t in tables.items()}}
-    )
-
-
-class SurveyBody(Body):
-    """摸底总人数 per group of one table: age group labels or crowd category codes."""
-
-    by: Literal["age_group", "crowd_category"]
-    counts: Annotated[
-        dict[Annotated[str, StringConstraints(max_length=sizes.CODE)], Annotated[int, Field(ge=0)]],
-        Field(max_length=64),
-    ]
-
-
-def _survey(book: LedgerBook, by: str) -> dict[str, int]:
-    text = read_meta(book.db, f"survey:{by}")
-    return {} if text is None else {str(k): int(v) for k, v in json.loads(text).items()}
-
-
-async def put_survey(request: web.Request) -> web.Response:
-    """Set 摸底总人数 of the groups of one table (those not named are left as they were)."""
-    require(request, Action.CATALOGUE_IMPORT)
-    body = await parse_body(request, SurveyBody)
-    book = request.app[BOOK]
-    groups = (
-        {group.label for group in book.tables.age_groups}
-        if body.by == "age_group"
-        else set(book.tables.crowd_categories)
-    )
-    unknown = sorted(set(body.counts) - groups)
-    if unknown:
-        raise refusal(
-            web.HTTPUnprocessableEntity,
-            [
-                (
-                    "counts",
-                    f"{unknown[0]!r} is not a group of {body.by} ({', '.join(sorted(groups))})",
-                )
-            ],
-        )
-    with ledger_refusals():
-        counts = _survey(book, body.by) | body.counts
-        write_meta(book.db, {f"survey:{body.by}": json.dumps(counts, ensure_ascii=False)})
-    note(request, f"摸底总人数 of {body.by} set for {len(body.counts)} group(s)")
-    return json_response({"by": body.by, "counts": counts})
-
-
-async def summary_sheet(request: web.Request) -> web.Response:
-    """表1/表2 of `day` as the forms lay them out: `format=html` (printable, default), `csv`
-    or `json`; `by=age_group` (default) or `crowd_category`."""
-    require(request, Action.UPLOAD_VIEW)
-    book = request.app[BOOK]
-    day = query_day(request, book)
-    by = request.query.get("by", "age_group")
-    shape = request.query.get("format", "html")
-    if by not in TITLES:
-        raise refusal(web.HTTPBadRequest, [("by", f"{by!r}: give age_group or crowd_category")])
-    if shape not in {"html", "csv", "json"}:
-        raise refusal(web.HTTPBadRequest, [("format", f"{shape!r}: give html, csv or json")])
-    with ledger_refusals():
-        table = _tables_until(book, book.vaccinations.current_records(), day)[by]
-        sheets = summary_sheets(table, book.tables, _survey(book, by))
-        name = book.clinic_name()
-    if shape == "csv":
-        return web.Response(
-            body=("\ufeff" + sheets_csv(sheets)).encode("utf-8"),
-            content_type="text/csv",
-            charset="utf-8",
-            headers={"Content-Disposition": f'attachment; filename="summary-{by}-{day}.csv"'},
-        )
-    if shape == "json":
-        return json_response({"day": day.isoformat(), "by": by, "sheets": [
-            {"manufacturer": s.manufacturer, "zero_report": s.zero_report, "rows": [
-                {"group": r.group, "label": r.label, "survey": r.survey,
-                 "doses": [{"today": t, "cumulative": c} for t, c in r.counts]}
-                for r in s.rows]}
-            for s in sheets]})  # fmt: skip
-    page = sheets_html(sheets, unit_name=name, printed_at=book.clock.now())
-    return web.Response(text=page, content_type="text/html", charset="utf-8")
 
 
 async def audit_reads(request: web.Request) -> web.Response:
