@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gateway.auth.accounts import AccountChange
-from gateway.commissioning.desk import fridge_label, probe_label
+from gateway.commissioning.change_plan import fridge_label, probe_label
 from gateway.core.clinic_time import CLINIC_TZ
 from gateway.settings import Settings
 from gateway.storage.commissioning import Change, FormKind

@@ -8,19 +8,16 @@ from typing import Any
 
 import pytest
 
-from gateway.commissioning.desk import (
-    CommissioningDesk,
+from gateway.commissioning.change_plan import Evidence, RefusedError, plan_change, validated
+from gateway.commissioning.desk import CommissioningDesk
+from gateway.commissioning.identify import Sightings
+from gateway.commissioning.submitted_forms import (
     DecommissionForm,
-    Evidence,
     InstallForm,
     MoveForm,
-    RefusedError,
     RenameForm,
     ReplaceForm,
-    plan_change,
-    validated,
 )
-from gateway.commissioning.identify import Sightings
 from gateway.config_file import StaleConfigError, previous_version, read_config
 from gateway.core.clock import FakeClock
 from gateway.settings import Settings, load_settings

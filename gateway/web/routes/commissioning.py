@@ -17,19 +17,8 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from gateway.auth.policy import Action
-from gateway.commissioning.desk import (
-    CommissioningDesk,
-    DecommissionForm,
-    Form,
-    InstallForm,
-    MoveForm,
-    ProbeCountForm,
-    RefusedError,
-    RenameForm,
-    ReplaceForm,
-    ble_key,
-    hardware_key,
-)
+from gateway.commissioning.change_plan import RefusedError, ble_key, hardware_key
+from gateway.commissioning.desk import CommissioningDesk
 from gateway.commissioning.discovery import (
     DiscoveryError,
     FoundDevice,
@@ -40,6 +29,15 @@ from gateway.commissioning.discovery import (
 )
 from gateway.commissioning.forms import all_forms, render_csv, render_html
 from gateway.commissioning.identify import Point, rank
+from gateway.commissioning.submitted_forms import (
+    DecommissionForm,
+    Form,
+    InstallForm,
+    MoveForm,
+    ProbeCountForm,
+    RenameForm,
+    ReplaceForm,
+)
 from gateway.config_file import StaleConfigError
 from gateway.core.errors import ConfigError
 from gateway.runtime.hot_reload import driver_specs
