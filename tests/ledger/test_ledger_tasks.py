@@ -24,7 +24,9 @@ from gateway.alarms.engine import AlarmService
 from gateway.core.clinic_time import CLINIC_TZ
 from gateway.core.clock import FakeClock
 from gateway.ledgers.book import LedgerBook, open_configured
-from gateway.ledgers.tasks import DailyJobs, DeadlineWatch, LedgerJobs, stored_tables
+from gateway.ledgers.daily_jobs import DailyJobs, stored_tables
+from gateway.ledgers.deadline_watch import DeadlineWatch
+from gateway.ledgers.tasks import LedgerJobs
 from gateway.readings.recorder import Recorder
 from gateway.settings import Settings
 from gateway.storage.ledger.queries import queue_stats
