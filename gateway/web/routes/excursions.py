@@ -1,6 +1,7 @@
-"""HTTP routes for where stock is, excursion impact, quarantine, dispositions and the monthly
-requisition plan. Refusals answer like the other ledger routes
-(`gateway.web.routes.ledger_http`)."""
+"""HTTP routes for holds, excursion impact, quarantine and dispositions; where stock is
+(`gateway.web.routes.stock_places`) and the monthly requisition plan
+(`gateway.web.routes.requisition`) are put on the app with them. Refusals answer like the other
+ledger routes (`gateway.web.routes.ledger_http`)."""
 
 from __future__ import annotations
 
@@ -9,15 +10,14 @@ from contextlib import contextmanager
 from typing import Annotated, Any, Literal
 
 from aiohttp import web
-from pydantic import AwareDatetime, Field, StringConstraints, model_validator
+from pydantic import AwareDatetime, Field, StringConstraints
 
 from gateway.auth.policy import Action
-from gateway.core.clinic_time import CLINIC_TZ
 from gateway.core.errors import GatewayError
 from gateway.ledgers.excursion_service import ExcursionService, Measured, manual_id
 from gateway.storage.ledger.locations import UnitAt
 from gateway.storage.ledger.quarantine import Excursion
-from gateway.web.access import CSV, HTML, JSON, Handler, add_route, require
+from gateway.web.access import JSON, Handler, add_route, require
 from gateway.web.audit_note import note
 from gateway.web.json_http import json_response, parse_body, refusal
 from gateway.web.keys import EXCURSIONS
@@ -28,52 +28,12 @@ from gateway.web.routes.ledger_http import (
     Text,
     ledger_refusals,
     reader,
+    required_text,
 )
+from gateway.web.routes.requisition import add_requisition_routes
+from gateway.web.routes.stock_places import Scan, add_stock_place_routes
 from ledger.holds import Hold
-from ledger.requisition_plan import parse_month, to_csv, to_html
-from ledger.stock_warnings import stock_warnings
-
-MAX_CODES = 5_000
-#: a scanned package as text: a 20-digit trace code or a GS1 element string (GS as \u001d)
-Scan = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
-
-
-class PlacementBody(Body):
-    """Packages by their scans, or a whole batch with the number counted on the shelf."""
-
-    compartment: Text
-    event_id: Text
-    codes: Annotated[tuple[Scan, ...], Field(max_length=MAX_CODES)] = ()
-    product_id: Code | None = None
-    batch_no: Code | None = None
-    packages: Annotated[int, Field(ge=1)] | None = None
-
-    @model_validator(mode="after")
-    def _one_way(self) -> PlacementBody:
-        batch = (self.product_id, self.batch_no, self.packages)
-        if self.codes and any(v is not None for v in batch):
-            raise ValueError("give codes, or product_id + batch_no + packages, not both")
-        if not self.codes and any(v is None for v in batch):
-            raise ValueError("give codes, or product_id + batch_no + packages (the count)")
-        return self
-
-    def batch(self) -> tuple[str, str, int] | None:
-        """(product_id, batch_no, packages) for a whole-batch placement."""
-        if self.product_id is None or self.batch_no is None or self.packages is None:
-            return None
-        return self.product_id, self.batch_no, self.packages
-
-
-class MoveBody(Body):
-    compartment: Text
-    event_id: Text
-    codes: Annotated[list[Scan], Field(min_length=1, max_length=MAX_CODES)]
-
-
-class ReceiveIntoBody(Body):
-    code: Scan
-    compartment: Text
-    event_id: Text
+from ledger.requisition_plan import parse_month
 
 
 class ExcursionBody(Body):
@@ -92,10 +52,6 @@ class DispositionBody(Body):
     note: Annotated[str, Field(max_length=500)] = ""
 
 
-class ReviewBody(Body):
-    note: Annotated[str, Field(max_length=500)] = ""
-
-
 class OverrideBody(Body):
     compartment: Text
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
@@ -103,26 +59,17 @@ class OverrideBody(Body):
 
 def add_excursion_routes(app: web.Application, service: ExcursionService) -> None:
     app[EXCURSIONS] = service
+    add_stock_place_routes(app)
     bodies: dict[Handler, type[Body]] = {
-        receive_into: ReceiveIntoBody,
-        place: PlacementBody,
-        move: MoveBody,
         record_excursion: ExcursionBody,
         dispose: DispositionBody,
-        review: ReviewBody,
         override_hold: OverrideBody,
     }
     queries: dict[Handler, tuple[str, ...]] = {
-        contents: ("compartment", "at"),
         impact: ("compartment", "start", "end"),
         proposal: ("product_id", "batch_no", "code", "vvm_stage"),
-        requisition: ("format",),
     }
     for method, path, handler, action in (
-        ("POST", "/api/ledger/stock/receive-into", receive_into, Action.STOCK_RECEIVE),
-        ("POST", "/api/ledger/stock/placements", place, Action.STOCK_RECEIVE),
-        ("POST", "/api/ledger/stock/moves", move, Action.STOCK_RECEIVE),
-        ("GET", "/api/ledger/stock/contents", contents, Action.VIEW),
         ("GET", "/api/ledger/holds", list_holds, Action.VIEW),
         ("POST", "/api/ledger/holds/override", override_hold, Action.HOLD_OVERRIDE),
         ("GET", "/api/ledger/excursions", list_excursions, Action.VIEW),
@@ -133,11 +80,7 @@ def add_excursion_routes(app: web.Application, service: ExcursionService) -> Non
         ("GET", "/api/ledger/excursions/month/{month}", month_figures, Action.VIEW),
         ("GET", "/api/ledger/excursions/{excursion_id}", show_excursion, Action.VIEW),
         ("GET", "/api/ledger/quarantine", quarantine, Action.VIEW),
-        ("GET", "/api/ledger/stock/warnings", warnings, Action.VIEW),
-        ("GET", "/api/ledger/requisition/{month}", requisition, Action.VIEW),
-        ("POST", "/api/ledger/requisition/{month}/review", review, Action.STOCK_APPROVE),
     ):
-        produces = (JSON, *CSV, *HTML) if handler is requisition else (JSON,)
         query = queries.get(handler, ())
         add_route(
             app,
@@ -146,72 +89,10 @@ def add_excursion_routes(app: web.Application, service: ExcursionService) -> Non
             handler,
             action,
             body=bodies.get(handler),
-            produces=produces,
+            produces=(JSON,),
             query=query,
         )
-
-
-# -- where stock is ------------------------------------------------------------------------
-
-
-async def receive_into(request: web.Request) -> web.Response:
-    user = require(request, Action.STOCK_RECEIVE)
-    body = await parse_body(request, ReceiveIntoBody)
-    with ledger_refusals():
-        received, placed = request.app[EXCURSIONS].locations.receive_into(
-            body.code, body.compartment, event_id=body.event_id, actor=user.name
-        )
-    status = 200 if received.duplicate else 201
-    return json_response({"code": received.code, "compartment": placed.compartment}, status)
-
-
-async def place(request: web.Request) -> web.Response:
-    user = require(request, Action.STOCK_RECEIVE)
-    body = await parse_body(request, PlacementBody)
-    locations = request.app[EXCURSIONS].locations
-    batch = body.batch()
-    with ledger_refusals():
-        if batch is None:
-            placed = locations.place(
-                body.codes, body.compartment, event_id=body.event_id, actor=user.name
-            )
-        else:
-            placed = locations.place_batch(
-                *batch[:2], body.compartment, packages=batch[2], event_id=body.event_id,
-                actor=user.name,
-            )  # fmt: skip
-    return json_response(
-        _placement(placed.compartment, placed.codes), 200 if placed.duplicate else 201
-    )
-
-
-async def move(request: web.Request) -> web.Response:
-    user = require(request, Action.STOCK_RECEIVE)
-    body = await parse_body(request, MoveBody)
-    with ledger_refusals():
-        moved = request.app[EXCURSIONS].locations.move(
-            body.codes, body.compartment, event_id=body.event_id, actor=user.name
-        )
-    return json_response(
-        _placement(moved.compartment, moved.codes), 200 if moved.duplicate else 201
-    )
-
-
-async def contents(request: web.Request) -> web.Response:
-    reader(request)
-    compartment = _required(request, "compartment")
-    at = required_time(request, "at") if "at" in request.query else None
-    service = request.app[EXCURSIONS]
-    with ledger_refusals():
-        units = service.locations.contents(compartment, at)
-    return json_response({
-        "compartment": compartment,
-        "at": (at or service.clock.now()).isoformat(),
-        "packages": len(units),
-        "doses": sum(u.doses_left for u in units),
-        "units": [{"code": u.code, "product_id": u.product_id, "batch_no": u.batch_no,
-                   "doses_left": u.doses_left} for u in units],
-    })  # fmt: skip
+    add_requisition_routes(app)
 
 
 # -- holds ---------------------------------------------------------------------------------
@@ -304,7 +185,7 @@ async def impact(request: web.Request) -> web.Response:
     """A preview: what a window exposed, recorded nowhere."""
     reader(request)
     service = request.app[EXCURSIONS]
-    compartment = _required(request, "compartment")
+    compartment = required_text(request, "compartment")
     start, end = required_time(request, "start"), required_time(request, "end")
     with _gateway_refusals(), ledger_refusals():
         measured = service.measure(compartment, start, end)
@@ -323,7 +204,7 @@ async def proposal(request: web.Request) -> web.Response:
         raise refusal(web.HTTPBadRequest, [("vvm_stage", f"{stage!r}: give 1, 2, 3 or 4")])
     with ledger_refusals():
         made = request.app[EXCURSIONS].quarantine.proposal(
-            _required(request, "product_id"), _required(request, "batch_no"),
+            required_text(request, "product_id"), required_text(request, "batch_no"),
             request.query.get("code") or None, None if stage is None else int(stage),
         )  # fmt: skip
     return json_response(made.to_json())
@@ -355,65 +236,7 @@ async def quarantine(request: web.Request) -> web.Response:
     return json_response({"packages": held, "doses": sum(item["doses_left"] for item in held)})
 
 
-# -- requisition ---------------------------------------------------------------------------
-
-
-async def requisition(request: web.Request) -> web.StreamResponse:
-    """The plan of a month as JSON, or ``?format=csv`` / ``?format=html`` (printable)."""
-    reader(request)
-    service = request.app[EXCURSIONS]
-    month = request.match_info["month"]
-    shape = request.query.get("format", "json")
-    if shape not in {"json", "csv", "html"}:
-        raise refusal(web.HTTPBadRequest, [("format", f"{shape!r}: give json, csv or html")])
-    with ledger_refusals():
-        plan = service.requisitions.plan(month, _held_doses(service))
-    if shape == "csv":
-        return web.Response(
-            text=to_csv(plan), content_type="text/csv", charset="utf-8",
-            headers={"Content-Disposition": f'attachment; filename="requisition-{month}.csv"'},
-        )  # fmt: skip
-    if shape == "html":
-        page = to_html(plan, service.settings.unit.name)
-        return web.Response(text=page, content_type="text/html", charset="utf-8")
-    return json_response(plan.to_json())
-
-
-async def warnings(request: web.Request) -> web.Response:
-    """Low- and excess-stock warnings of now, from this month's requisition figures (last
-    month's use, the usable stock on hand)."""
-    reader(request)
-    service = request.app[EXCURSIONS]
-    month = service.clock.now().astimezone(CLINIC_TZ).strftime("%Y-%m")
-    with ledger_refusals():
-        plan = service.requisitions.plan(month, _held_doses(service))
-    found = stock_warnings(plan)
-    return json_response(
-        {"month": month, "based_on": plan.based_on, "warnings": [w.to_json() for w in found]}
-    )
-
-
-async def review(request: web.Request) -> web.Response:
-    user = require(request, Action.STOCK_APPROVE)
-    body = await parse_body(request, ReviewBody)
-    service = request.app[EXCURSIONS]
-    with ledger_refusals():
-        plan = service.requisitions.review(
-            request.match_info["month"], _held_doses(service),
-            reviewed_by=user.display_name or user.name, note=body.note,
-        )  # fmt: skip
-    return json_response(plan.to_json(), 201)
-
-
 # -- helpers -------------------------------------------------------------------------------
-
-
-def _held_doses(service: ExcursionService) -> dict[str, int]:
-    return {item["code"]: item["doses_left"] for item in service.quarantine.quarantined()}
-
-
-def _placement(compartment: str, codes: tuple[str, ...]) -> dict[str, Any]:
-    return {"compartment": compartment, "codes": list(codes), "packages": len(codes)}
 
 
 def _measured(measured: Measured) -> dict[str, Any]:
@@ -462,13 +285,6 @@ def _impact(service: ExcursionService, excursion: Excursion) -> dict[str, Any]:
         "batch_list": batches,
         "dispositions": quarantine.dispositions(excursion.excursion_id),
     }
-
-
-def _required(request: web.Request, name: str) -> str:
-    value = request.query.get(name, "").strip()
-    if not value:
-        raise refusal(web.HTTPBadRequest, [(name, "missing: this query parameter is required")])
-    return value
 
 
 @contextmanager

@@ -91,6 +91,14 @@ def query_text(request: web.Request, name: str, *, limit: int = 200) -> str | No
     return value or None
 
 
+def required_text(request: web.Request, name: str) -> str:
+    """The query parameter `name`, stripped; refused when absent or blank."""
+    value = request.query.get(name, "").strip()
+    if not value:
+        raise refusal(web.HTTPBadRequest, [(name, "missing: this query parameter is required")])
+    return value
+
+
 def query_day(request: web.Request, book: LedgerBook, name: str = "day") -> date:
     """The `day` query parameter (YYYY-MM-DD), or today in China."""
     text = request.query.get(name)
