@@ -39,7 +39,7 @@ from gateway.storage.readings import ReadingStore
 from gateway.web.app import build_app
 from gateway.web.auth_middleware import open_web_auth
 from gateway.web.keys import SettingsInForce
-from gateway.web.routes.checks import Checks
+from gateway.web.routes.checks_http import Checks
 from probes.modbus import ModbusBusDriver
 from probes.time_integrity import flag_unsynced
 

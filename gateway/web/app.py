@@ -44,13 +44,8 @@ from gateway.web.keys import (
 from gateway.web.openapi import add_openapi_route
 from gateway.web.query import query_time, query_whole
 from gateway.web.routes.accounts import add_account_routes
-from gateway.web.routes.checks import (
-    CHECKS,
-    Checks,
-    add_check_routes,
-    checks_health,
-    note_look,
-)
+from gateway.web.routes.checks import add_check_routes, checks_health, note_look
+from gateway.web.routes.checks_http import CHECKS, Checks
 from gateway.web.routes.scans import add_scan_routes
 from gateway.web.routes.sign_in import add_sign_in_routes
 from gateway.web.security_headers import install_security_headers

@@ -17,7 +17,8 @@ from gateway.settings import Settings, parse_settings
 from gateway.storage.checks import ChecksStore
 from gateway.storage.readings import ReadingStore
 from gateway.storage.registry import CHECKS
-from gateway.web.routes.checks import Checks, add_check_routes
+from gateway.web.routes.checks import add_check_routes
+from gateway.web.routes.checks_http import Checks
 from tests.access_support import roles_from_header
 
 #: 2026-11-02 08:00 in China (UTC+8).

@@ -9,7 +9,8 @@ import pytest
 from aiohttp import ClientResponse
 
 from gateway.auth.policy import Role
-from gateway.web.routes.checks import CHECKS, checks_health
+from gateway.web.routes.checks import checks_health
+from gateway.web.routes.checks_http import CHECKS
 from probes.reading import ProbeStatus, Reading
 from tests.access_support import as_roles
 from tests.checks.conftest import Client, Harness

@@ -21,7 +21,7 @@ from gateway.storage.registry import CHECKS
 from gateway.storage.scans import ScanStore, scan_sink
 from gateway.web.app import build_app
 from gateway.web.keys import SettingsInForce
-from gateway.web.routes.checks import Checks
+from gateway.web.routes.checks_http import Checks
 from probes.reading import ProbeStatus, Reading
 from tests.checks.conftest import CLINIC, T0
 from tests.web_support import api_token, bearer, close_auth, idle_drivers, open_auth

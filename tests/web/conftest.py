@@ -33,7 +33,7 @@ from gateway.storage.readings import ReadingStore
 from gateway.storage.registry import CHECKS
 from gateway.web.app import build_app
 from gateway.web.keys import SettingsInForce
-from gateway.web.routes.checks import Checks
+from gateway.web.routes.checks_http import Checks
 from ledger.settings import LedgerSettings
 from tests.alarms.conftest import alerts_section, clinic
 from tests.web_support import TEST_PASSWORD, add_account, close_auth, idle_drivers, open_auth
