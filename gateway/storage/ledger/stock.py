@@ -16,13 +16,13 @@ leave a batch's balance below zero.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 
 from gateway.core.clinic_time import CLINIC_TZ
 from gateway.core.clock import Clock
+from gateway.storage.ledger.approvals import decide_approval, request_approval
 from gateway.storage.ledger.catalogue import Catalogue
 from gateway.storage.ledger.circulation_queue import CirculationQueue
 from gateway.storage.ledger.db import LedgerDB, to_ms
@@ -54,7 +54,7 @@ from ledger.errors import EventConflictError, ScanError, StockError
 from ledger.holds import Hold, HoldError, HoldLookup
 from ledger.shipments import Resolved
 from ledger.tables import load_tables
-from ledger.units import Route, Unit, check_return, issue_route
+from ledger.units import Route, Unit, issue_route
 
 
 class StockLedger:
@@ -138,7 +138,7 @@ class StockLedger:
             self._expiry_check(item, now)
             doses = item.product.doses_per_vial
             reason = "" if item.verified else UNVERIFIED
-            self._insert(event_id, "receive", item, (doses, 1), now=now, actor=actor, reason=reason,
+            self.append(event_id, "receive", item, (doses, 1), now=now, actor=actor, reason=reason,
                          upload=Upload())  # fmt: skip
         return EventResult(
             event_id, "receive", item.code, duplicate=False, unverified=not item.verified
@@ -154,14 +154,14 @@ class StockLedger:
             seen = self._seen(event_id, "issue", item.code, ref=to_unit)
             if seen:
                 return seen
-            if self._route(to_unit) is Route.APPROVAL:
+            if self.route_to(to_unit) is Route.APPROVAL:
                 raise StockError(
                     "to_unit",
                     f"{to_unit} is of the same level: the upper level approves such an issue "
                     "first (出库至平级需要上级机构审核); ask with kind 'issue'",
                 )
-            state = self._on_hand(item.code, "issue")
-            self._insert(event_id, "issue", item, (-state.doses_left, -1),
+            state = self.on_hand(item.code, "issue")
+            self.append(event_id, "issue", item, (-state.doses_left, -1),
                          now=self.clock.now(), actor=actor, ref=to_unit,
                          upload=Upload(to_unit=to_unit))  # fmt: skip
         return EventResult(event_id, "issue", item.code, duplicate=False)
@@ -170,117 +170,23 @@ class StockLedger:
         self, kind: str, codes: list[bytes | str], *, approval_id: str, actor: str, reason: str,
         to_unit: str = "", reason_code: str = "",
     ) -> str:  # fmt: skip
-        """Ask the upper level to approve a ``return`` (up to `to_unit`), a ``scrap`` (with its
-        `reason_code`, 疫苗报废原因代码) or a same-level ``issue`` (to `to_unit`)."""
-        to_unit, reason_code = to_unit.strip(), reason_code.strip()
-        self._request_fields(kind, reason, to_unit, reason_code)
-        if not codes:
-            raise StockError("codes", "no package scanned")
-        items = [self.resolve_scan(raw) for raw in codes]
-        with self.db.transaction("request approval") as conn:
-            row = conn.execute(
-                "SELECT kind, codes, to_unit, reason_code FROM approvals WHERE approval_id = ?",
-                (approval_id,),
-            ).fetchone()
-            listed = json.dumps([item.code for item in items])
-            if row is not None:
-                if tuple(row) == (kind, listed, to_unit, reason_code):
-                    return approval_id
-                raise EventConflictError(
-                    "approval_id", f"{approval_id} was already used for another request"
-                )
-            self._request_target(kind, to_unit)
-            for item in items:
-                self._on_hand(item.code, kind)
-            conn.execute(
-                "INSERT INTO approvals (approval_id, kind, codes, requested_by, requested_ms,"
-                " reason, to_unit, reason_code) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (approval_id, kind, listed, actor, to_ms(self.clock.now()), reason, to_unit,
-                 reason_code),
-            )  # fmt: skip
-        return approval_id
-
-    def _request_fields(self, kind: str, reason: str, to_unit: str, reason_code: str) -> None:
-        if kind not in {"return", "scrap", "issue"}:
-            raise StockError(
-                "kind", f"{kind!r}: returns, scraps and same-level issues need an approval"
-            )
-        if not reason.strip():
-            raise StockError("reason", f"empty: a {kind} needs a reason")
-        if kind == "scrap":
-            if reason_code not in self.scrap_reasons:
-                known = ", ".join(f"{c} {n}" for c, n in sorted(self.scrap_reasons.items()))
-                empty = "empty" if not reason_code else f"{reason_code!r} is not a reason code"
-                raise StockError("reason_code", f"{empty}: a scrap names its reason ({known})")
-            if to_unit:
-                raise StockError("to_unit", "a scrap goes to no unit: leave it out")
-        elif not to_unit:
-            raise StockError("to_unit", f"empty: say which unit the {kind} goes to")
-        elif reason_code:
-            raise StockError("reason_code", f"only a scrap has a reason code, not a {kind}")
-
-    def _request_target(self, kind: str, to_unit: str) -> None:
-        if kind == "return":
-            check_return(self._own_unit(), self.units.known(to_unit, "to_unit", "the upper unit"))
-        elif kind == "issue" and self._route(to_unit) is Route.DIRECT:
-            raise StockError(
-                "to_unit", f"{to_unit} is of a lower level: issue to it directly, no approval"
-            )
-
-    def _own_unit(self) -> Unit:
-        return self.units.known(self.unit_code, "unit.code", "this gateway's own unit")
-
-    def _route(self, to_unit: str) -> Route:
-        return issue_route(
-            self._own_unit(), self.units.known(to_unit, "to_unit", "the receiving unit")
-        )
+        """Ask the upper level to approve a movement (`approvals.request_approval`)."""
+        return request_approval(
+            self, kind, codes, approval_id=approval_id, actor=actor, reason=reason,
+            to_unit=to_unit, reason_code=reason_code,
+        )  # fmt: skip
 
     def decide(self, approval_id: str, *, approve: bool, approver: str) -> list[EventResult]:
-        """The upper level's decision; an approval applies the movements in one transaction."""
-        if not approver.strip():
-            raise StockError("approver", "empty")
-        with self.db.transaction("decide approval") as conn:
-            row = conn.execute(
-                "SELECT kind, codes, requested_by, reason, to_unit, reason_code FROM approvals"
-                " WHERE approval_id = ?",
-                (approval_id,),
-            ).fetchone()
-            if row is None:
-                raise StockError("approval_id", f"{approval_id} is not a pending request")
-            kind, codes, requested_by, reason, to_unit, reason_code = row
-            decided = conn.execute(
-                "SELECT decision FROM approval_decisions WHERE approval_id = ?", (approval_id,)
-            ).fetchone()
-            wanted = "approved" if approve else "rejected"
-            if decided is not None:
-                if decided[0] != wanted:
-                    raise EventConflictError(
-                        "approval_id", f"{approval_id} was already {decided[0]}"
-                    )
-                return []
-            now = self.clock.now()
-            conn.execute(
-                "INSERT INTO approval_decisions VALUES (?, ?, ?, ?)",
-                (approval_id, wanted, approver, to_ms(now)),
-            )
-            results = []
-            if approve:
-                for code in json.loads(codes):
-                    state = self.state(code)
-                    if state.state not in ON_HAND:
-                        raise StockError(
-                            "trace_code", f"{code} is no longer in stock ({state.state})"
-                        )
-                    item = self._resolved(code)
-                    event_id = f"{approval_id}:{code}"
-                    to = f"to {to_unit}, " if to_unit else ""
-                    self._insert(
-                        event_id, kind, item, (-state.doses_left, -1), now=now,
-                        actor=requested_by, reason=reason, ref=f"{to}approved by {approver}",
-                        upload=Upload(to_unit, reason_code, approver),
-                    )  # fmt: skip
-                    results.append(EventResult(event_id, kind, code, duplicate=False))
-        return results
+        """The upper level's decision (`approvals.decide_approval`)."""
+        return decide_approval(self, approval_id, approve=approve, approver=approver)
+
+    def own_unit(self) -> Unit:
+        return self.units.known(self.unit_code, "unit.code", "this gateway's own unit")
+
+    def route_to(self, to_unit: str) -> Route:
+        return issue_route(
+            self.own_unit(), self.units.known(to_unit, "to_unit", "the receiving unit")
+        )
 
     def administer(self, raw: bytes | str, *, event_id: str, actor: str) -> EventResult:
         """扫码接种: one dose from this package; see `administer_in_transaction`."""
@@ -297,7 +203,7 @@ class StockLedger:
         if seen:
             return seen
         now = self.clock.now()
-        state = self._on_hand(item.code, "administer")
+        state = self.on_hand(item.code, "administer")
         self._expiry_check(item, now)
         # The hold first: a hold whose alarm has just cleared records the excursion, which the
         # quarantine check then sees.
@@ -310,7 +216,7 @@ class StockLedger:
                 f"{item.code}: opened vial past its discard time {_local(state.discard_at)}",
             )
         packages = -1 if state.doses_left == 1 else 0
-        self._insert(event_id, "administer", item, (-1, packages), now=now, actor=actor)
+        self.append(event_id, "administer", item, (-1, packages), now=now, actor=actor)
         day = now.astimezone(CLINIC_TZ).date()
         parts = summary_parts(self.db.conn, day)
         if parts:  # the day was closed: this dose is a supplementary issue of the same day
@@ -329,8 +235,8 @@ class StockLedger:
                 state = self.state(code)
                 if state.state == OPENED and state.discard_at and now >= state.discard_at:
                     event_id = f"discard:{code}"
-                    item = self._resolved(code)
-                    self._insert(event_id, "discard", item, (-state.doses_left, -1), now=now,
+                    item = self.resolved(code)
+                    self.append(event_id, "discard", item, (-state.doses_left, -1), now=now,
                                  actor=actor, reason="opened vial past discard time")  # fmt: skip
                     results.append(EventResult(event_id, "discard", code, duplicate=False))
         return results
@@ -356,7 +262,7 @@ class StockLedger:
             if seen:
                 return seen
             item = Resolved("", product, batch)
-            self._insert(event_id, "adjust", item, (doses, packages), now=self.clock.now(),
+            self.append(event_id, "adjust", item, (doses, packages), now=self.clock.now(),
                          actor=actor, reason=reason, with_code=False)  # fmt: skip
         return EventResult(event_id, "adjust", None, duplicate=False)
 
@@ -417,7 +323,7 @@ class StockLedger:
         """疫苗损耗系数 per vaccine over one calendar month (`stock_views`)."""
         return wastage_coefficients(self.db, year, month)
 
-    # -- internals -------------------------------------------------------------------------
+    # -- within a transaction (here and in `approvals`) ------------------------------------
 
     def _seen(
         self, event_id: str, kind: str, code: str | None, **payload: str | int
@@ -439,7 +345,7 @@ class StockLedger:
             )
         return EventResult(event_id, kind, code, duplicate=True)
 
-    def _on_hand(self, code: str, action: str) -> PackageState:
+    def on_hand(self, code: str, action: str) -> PackageState:
         events = package_events(self.db, code)
         if not events:
             raise StockError("trace_code", f"{code} was not received: cannot {action} it")
@@ -458,7 +364,7 @@ class StockLedger:
                 "batch_no", f"batch {item.batch.batch_no} expired on {item.batch.expiry_date}"
             )
 
-    def _resolved(self, code: str) -> Resolved:
+    def resolved(self, code: str) -> Resolved:
         events = package_events(self.db, code)
         product = self.catalogue.product(events[0][2])
         batch = self.catalogue.batch(events[0][2], events[0][3])
@@ -466,7 +372,7 @@ class StockLedger:
             raise StockError("trace_code", f"{code}: product or batch left the catalogue")
         return Resolved(code, product, batch)
 
-    def _insert(
+    def append(
         self, event_id: str, kind: str, item: Resolved, delta: tuple[int, int], *,
         now: datetime, actor: str, reason: str = "", ref: str = "",
         with_code: bool = True, upload: Upload | None = None,
