@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import gzip
 import hashlib
 import io
 import json
@@ -23,6 +24,7 @@ import re
 import shutil
 import tarfile
 import tempfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -259,13 +261,22 @@ def restore(
 @contextlib.contextmanager
 def _open_archive(archive: Path) -> Iterator[tarfile.TarFile]:
     try:
+        _read_whole(archive)
         with tarfile.open(archive, "r:gz") as tar:
             yield tar
-    except (OSError, tarfile.TarError) as error:
+    except (OSError, EOFError, zlib.error, tarfile.TarError) as error:
         raise BackupError(
             f"{archive}: cannot read the backup ({error}); fix: give an archive made by"
             " coldchain backup, copied whole"
         ) from None
+
+
+def _read_whole(archive: Path) -> None:
+    """Read the compressed stream to its end, which checks its length and CRC: tarfile stops
+    at the end-of-archive marker, so damage after it (or in a member never read) would pass."""
+    with gzip.open(archive) as stream:
+        while stream.read(1 << 20):
+            pass
 
 
 def _manifest_of(tar: tarfile.TarFile, archive: Path) -> Manifest:

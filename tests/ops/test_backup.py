@@ -197,12 +197,15 @@ def test_a_full_disk_fails_cleanly_and_removes_the_partial_archive(tmp_path: Pat
     assert list(out.iterdir()) == []
 
 
-def test_a_damaged_archive_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize("where", [0.25, 0.5, 0.75, 0.9, 0.99])
+def test_a_damaged_archive_is_refused(tmp_path: Path, where: float) -> None:
+    """A flipped byte anywhere (also after tar's end-of-archive marker, which tarfile never
+    reads) is refused before anything is put in place."""
     config = make_gateway(tmp_path, "10001")
     archive = tmp_path / "backup.tar.gz"
     backup(config, archive)
     data = bytearray(archive.read_bytes())
-    data[len(data) // 2] ^= 0xFF
+    data[int(len(data) * where)] ^= 0xFF
     archive.write_bytes(bytes(data))
     with pytest.raises(BackupError):
         restore(archive, tmp_path / "elsewhere.toml", data_dir=tmp_path / "elsewhere")
