@@ -234,12 +234,16 @@ class DailyFiguresLane:
     def _months(self, now_ms: int) -> list[tuple[int, int]]:
         """The months to recompute: the current one, the previous one during its first
         `RECHECK_DAYS`, and every earlier one not yet sent whole (a county server unreachable
-        across a month's end; at most `MAX_MONTHS` back)."""
+        across a month's end; at most `MAX_MONTHS` back), none ended before the first reading."""
         current = month_of(now_ms)
         sent = self._store.get_meta(self._sent_key)
+        oldest = self._store.readings(limit=1)
+        first_ms = to_millis(oldest[0].reading.taken_at) if oldest else now_ms
         months = [current]
         while len(months) < MAX_MONTHS:
             before = month_of(months[0][0] - 1)
+            if before[1] <= first_ms:
+                break
             recent = now_ms - current[0] < RECHECK_DAYS * DAY_MS and len(months) == 1
             if not recent and sent is not None and before[0] <= int(sent):
                 break

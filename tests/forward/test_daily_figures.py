@@ -42,6 +42,7 @@ from gateway.forward.daily_figures import (
     ManualDay,
     daily_lines,
     limits_from,
+    month_of,
 )
 from gateway.forward.errors import RetryableError
 from gateway.forward.influx import make_sink, open_influx_forwarder
@@ -439,3 +440,23 @@ async def test_days_kept_back_by_an_outage_across_the_month_end_are_sent_later(
     sent.clear()
     await lane.step()
     assert sent == [], "each day once"
+
+
+async def test_months_before_the_first_reading_are_not_folded(store: ReadingStore) -> None:
+    """A new gateway folds the months it has readings of, not the thirteen it may look back
+    on (2,000 probes × 13 empty months at every start)."""
+
+    async def deliver(days: Sequence[Daily]) -> None:
+        raise AssertionError("nothing is sent in this test")
+
+    clock = FakeClock(datetime(2026, 12, 20, 12, tzinfo=CLINIC_TZ))
+    lane = DailyFiguresLane(
+        "county", store, SOUTH, deliver, clock,
+        limits_of=limits_from(SOUTH, DEFAULT_LIMITS), interval_ms=STEP,
+    )  # fmt: skip
+    now = int(clock.now().timestamp() * 1000)
+    december = month_of(now)
+    assert lane._months(now) == [december]
+    store.write_batch(_month("P1", _south_fridge))
+    november = month_of(december[0] - 1)
+    assert lane._months(now) == [(START, END), november, december]
