@@ -548,12 +548,13 @@ export async function start(render) {
 
 // Compartments on hold (an open too-warm, too-cold or probe-fault alarm): what is in them may
 // not be received, moved in or given until the alarm clears. A banner on the pages that touch
-// stock; nothing when no ledger runs or nothing is held. Refreshes with `every`.
+// stock; nothing when no ledger runs or nothing is held. Refreshes with `every`, and at once
+// when the pushed alarms change (an alarm that opens or clears changes what is held).
 const HOLDS_MS = 15000;
 
 export function holdsBanner() {
   const node = el("div", { class: "holds", id: "holds", role: "alert", hidden: true });
-  every(HOLDS_MS, async () => {
+  const refresh = async () => {
     let body;
     try {
       body = await api("/api/ledger/holds");
@@ -583,6 +584,8 @@ export function holdsBanner() {
         ),
       ),
     );
-  });
+  };
+  every(HOLDS_MS, refresh);
+  live("alarms", () => refresh().then(markFresh, failed));
   return node;
 }
