@@ -9,6 +9,12 @@ each live reading (commit request -> server acknowledgement; the goal: within 2 
 nothing was sent twice (the pump's count of points sent, and VictoriaMetrics without dedup
 keeping a duplicate). Ceiling and drain alternate, `--runs` times; medians printed.
 
+CPU seconds beside the wall times, so that figures taken on a busy machine can be read: the
+forwarder's (this process during the drain, every thread: the event loop, gzip's worker thread,
+and the bench's own live rounds and polling, which are small) and the server's in each pass
+(from /proc). On a machine with few cores the server and the forwarder share them during the
+drain, while the ceiling pass leaves the server alone.
+
 Run: python -m bench.forward_drain [--days 7] [--probes 20] [--batch 5000] [--runs 3]
 """
 
@@ -18,10 +24,13 @@ import argparse
 import asyncio
 import contextlib
 import gzip
+import os
+import resource
 import shutil
 import statistics
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -39,6 +48,20 @@ from probes.reading import ProbeStatus, Reading
 from tests.servers import Influxd, VictoriaMetrics
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def own_cpu_s() -> float:
+    """CPU seconds of this process so far, every thread, user and system."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def server_cpu_s(server: VictoriaMetrics | Influxd) -> float:
+    """CPU seconds of the server process so far (utime + stime of /proc/PID/stat)."""
+    assert server.process is not None
+    stat = Path(f"/proc/{server.process.pid}/stat").read_text(encoding="ascii")
+    fields = stat.rsplit(")", 1)[1].split()  # after "pid (comm)": field 3 is fields[0]
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def identity(probes: int) -> Identity:
@@ -66,7 +89,9 @@ async def drain(
     ident: Identity,
     probes: int,
     live_start: datetime,
-) -> tuple[float, list[float], int, int]:
+) -> tuple[float, float, list[float], int, int]:
+    """Seconds until every stored reading is acknowledged, the CPU seconds this process spent
+    meanwhile, each live reading's delay, how many live readings were put, points sent."""
     clock = SystemClock()
     recorder = Recorder(store, clock, StoreSettings(flush_interval_s=0.05))
     put_at: dict[int, float] = {}
@@ -84,6 +109,7 @@ async def drain(
     async with open_influx_forwarder(settings, ident, store, clock, recorder=recorder) as pump:
         tasks = [asyncio.create_task(recorder.run()), asyncio.create_task(pump.run())]
         started = time.perf_counter()
+        cpu_started = own_cpu_s()
         last = store.last_seq()
         tick = 0
         next_tick = started
@@ -103,6 +129,7 @@ async def drain(
                     del put_at[seq]
             if pump.acknowledged(last) and pump.stats().cursor >= last:
                 elapsed = time.perf_counter() - started
+                cpu = own_cpu_s() - cpu_started
                 break
             await asyncio.sleep(0.005)
         while put_at or pending_puts:  # every live reading committed and acknowledged
@@ -117,7 +144,7 @@ async def drain(
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-    return elapsed, delays, live_count, sent
+    return elapsed, cpu, delays, live_count, sent
 
 
 async def ceiling(url: str, bodies: list[bytes]) -> float:
@@ -131,6 +158,22 @@ async def ceiling(url: str, bodies: list[bytes]) -> float:
             ) as response:
                 assert response.status == 204, await response.text()
         return time.perf_counter() - started
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One ceiling pass and one drain of one target."""
+
+    ceiling_s: float
+    ceiling_server_cpu_s: float
+    drain_s: float
+    drain_cpu_s: float
+    drain_server_cpu_s: float
+    live_max_s: float
+    live_p50_s: float
+    on_server: int
+    stored: int
+    sent: int
 
 
 class Target:
@@ -182,7 +225,7 @@ async def main(args: argparse.Namespace) -> None:
             for i in range(0, len(items), args.batch)
         )
     ]
-    results: dict[str, list[tuple[float, float, float, float, int, int, int]]] = {}
+    results: dict[str, list[Run]] = {}
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         template = root / "template.sqlite3"
@@ -193,7 +236,9 @@ async def main(args: argparse.Namespace) -> None:
             for target in TARGETS:
                 server = target.start(root / f"ceiling-{run}-{target.v1}")
                 try:
+                    server_before = server_cpu_s(server)
                     ceiling_s = await ceiling(target.write_url(server), bodies)
+                    ceiling_server_cpu = server_cpu_s(server) - server_before
                 finally:
                     server.stop()
                 server = target.start(root / f"drain-{run}-{target.v1}")
@@ -201,21 +246,26 @@ async def main(args: argparse.Namespace) -> None:
                 shutil.copyfile(template, path)
                 try:
                     with ReadingStore(path) as store:
-                        elapsed, delays, _, sent = await drain(
+                        server_before = server_cpu_s(server)
+                        elapsed, cpu, delays, _, sent = await drain(
                             target.settings(server, args.batch),
                             store,
                             ident,
                             args.probes,
                             live_start,
                         )
+                        drain_server_cpu = server_cpu_s(server) - server_before
                         total = store.last_seq()
                     on_server = target.on_server(server)
                 finally:
                     server.stop()
                 results.setdefault(target.label, []).append(
-                    (
+                    Run(
                         ceiling_s,
+                        ceiling_server_cpu,
                         elapsed,
+                        cpu,
+                        drain_server_cpu,
                         max(delays),
                         statistics.median(delays),
                         on_server,
@@ -225,32 +275,41 @@ async def main(args: argparse.Namespace) -> None:
                 )
     print(
         f"backlog: {args.days} days x {args.probes} probes x 1/min = {len(items)} points;"
-        f" batch {args.batch}, gzip level 1; live round of {args.probes} every 0.5 s;"
-        f" medians of {args.runs} runs, ceiling and drain alternately"
+        f" batch {args.batch}, gzip level 1 in both passes; live round of {args.probes} every"
+        f" 0.5 s; medians of {args.runs} runs, ceiling and drain alternately"
     )
     header = (
         f"{'target':26} {'ceiling s':>9} {'drain s':>8} {'ratio':>6} {'points/s':>9}"
-        f" {'live max s':>10} {'live p50 s':>10} {'stored':>8} {'on server':>9} {'sent':>8}"
+        f" {'live max s':>10} {'live p50 s':>10} {'fwd CPU s':>9} {'stored':>8} {'on server':>9}"
+        f" {'sent':>8}"
     )
     print(header)
     print("-" * len(header))
     for label, runs in results.items():
-        ceiling_s = statistics.median(r[0] for r in runs)
-        drain_s = statistics.median(r[1] for r in runs)
-        worst = max(r[2] for r in runs)
-        median = statistics.median(r[3] for r in runs)
-        *_, on_server, total, sent = runs[-1]  # the counts of the last run (each is checked)
-        checks = [f"MISMATCH {r[4]} on server, {r[5]} stored" for r in runs if r[4] != r[5]] + [
-            f"SENT {r[6]} for {r[5]} stored" for r in runs if r[6] != r[5]
-        ]
+        ceiling_s = statistics.median(r.ceiling_s for r in runs)
+        drain_s = statistics.median(r.drain_s for r in runs)
+        cpu = statistics.median(r.drain_cpu_s for r in runs)
+        worst = max(r.live_max_s for r in runs)
+        median = statistics.median(r.live_p50_s for r in runs)
+        last = runs[-1]  # the counts of the last run (each is checked)
+        checks = [
+            f"MISMATCH {r.on_server} on server, {r.stored} stored"
+            for r in runs
+            if r.on_server != r.stored
+        ] + [f"SENT {r.sent} for {r.stored} stored" for r in runs if r.sent != r.stored]
         print(
             f"{label:26} {ceiling_s:9.2f} {drain_s:8.2f} {drain_s / ceiling_s:6.2f}"
-            f" {len(items) / drain_s:9.0f} {worst:10.3f} {median:10.3f} {total:8d} {on_server:9d}"
-            f" {sent:8d}  {'; '.join(checks)}"
+            f" {len(items) / drain_s:9.0f} {worst:10.3f} {median:10.3f} {cpu:9.2f}"
+            f" {last.stored:8d} {last.on_server:9d} {last.sent:8d}  {'; '.join(checks)}"
         )
+        print(f"{'':26} runs: ceiling {' '.join(f'{r.ceiling_s:.2f}' for r in runs)};")
+        print(f"{'':26}       drain {' '.join(f'{r.drain_s:.2f}' for r in runs)};")
+        print(f"{'':26}       ratio {' '.join(f'{r.drain_s / r.ceiling_s:.2f}' for r in runs)};")
+        print(f"{'':26}       forwarder CPU s {' '.join(f'{r.drain_cpu_s:.2f}' for r in runs)};")
         print(
-            f"{'':26} runs: ceiling {' '.join(f'{r[0]:.2f}' for r in runs)};"
-            f" drain {' '.join(f'{r[1]:.2f}' for r in runs)}"
+            f"{'':26}       server CPU s in the ceiling pass"
+            f" {' '.join(f'{r.ceiling_server_cpu_s:.2f}' for r in runs)},"
+            f" in the drain {' '.join(f'{r.drain_server_cpu_s:.2f}' for r in runs)}"
         )
 
 
