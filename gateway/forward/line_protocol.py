@@ -30,10 +30,10 @@ Non-finite floats (NaN, inf) cannot be written; a `Reading` never holds one.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from gateway.forward.tags import Identity, ProbeTags
-from gateway.storage.readings import StoredReading, StoredRows, to_millis
+from gateway.storage.readings import StoredReading, StoredRows, row_flags, to_millis
 from probes.reading import STATUS_CODES
 
 _ESCAPE_MEASUREMENT = str.maketrans({",": r"\,", " ": r"\ ", "\n": r"\n", "\r": r"\r", "\t": r"\t"})
@@ -61,20 +61,75 @@ def series_key(measurement: str, tags: Iterable[tuple[str, str | None]]) -> str:
 
 
 def _number(value: float) -> str:
+    """A float field's value: Python's shortest repr, which reads back as the same float."""
     return repr(float(value))
 
 
-#: `status=<code>i` by the store's status code (the same codes: `STATUS_CODES`).
-_STATUS_FIELD = {code: f"status={code}i" for code in STATUS_CODES.values()}
+#: How many distinct values one field's cache holds before it starts afresh (a backlog holds
+#: few: probes report a handful of decimals).
+FIELD_CACHE_SIZE = 4096
+
+
+class _FieldTexts(dict[float | None, str]):
+    """`<name>=<value>,` by value, '' for a value not measured (None): each distinct value is
+    formatted once, where the backlog's hundreds of thousands of points repeat few values.
+    Zero is never kept: 0.0 and -0.0 are one key but two texts."""
+
+    __slots__ = ("_name",)
+
+    def __init__(self, name: str) -> None:
+        super().__init__({None: ""})
+        self._name = name
+
+    def __missing__(self, value: float) -> str:
+        text = f"{self._name}={_number(value)},"
+        if value:
+            if len(self) >= FIELD_CACHE_SIZE:
+                self.clear()
+                self[None] = ""
+            self[value] = text
+        return text
+
+
+#: The fields after the measured values by a `Row`'s flags (`row_flags`): the status code, and
+#: `clock_synced=0i` for a time the gateway's unsynchronised clock gave and nothing corrected.
+_STATUS_FIELDS = {
+    row_flags(code, synced, corrected): f"status={code}i" + ("" if synced else ",clock_synced=0i")
+    for code in STATUS_CODES.values()
+    for synced in (False, True)
+    for corrected in (False, True)
+}
+
+
+class _BatchPrefixes(dict[int, str]):
+    """probe id -> series key prefix, filled on first use within one batch of store rows; as
+    its UTF-8 bytes read as Latin-1 (see `LineEncoder._encode_rows`)."""
+
+    __slots__ = ("_code_of", "_encoder")
+
+    def __init__(self, encoder: LineEncoder, code_of: Callable[[int], str]) -> None:
+        super().__init__()
+        self._encoder = encoder
+        self._code_of = code_of
+
+    def __missing__(self, probe_id: int) -> str:
+        prefix = self._encoder.prefix(self._code_of(probe_id)).encode().decode("latin-1")
+        self[probe_id] = prefix
+        return prefix
 
 
 class LineEncoder:
-    """Encodes readings of one gateway; the series key of each probe is built once."""
+    """Encodes readings of one gateway; the series key of each probe is built once, and the
+    text of each field value once (`_FieldTexts`): every line, whether from a `StoredReading`
+    or straight from the store's rows, is put together from the same pieces."""
 
     def __init__(self, identity: Identity, measurement: str = "coldchain") -> None:
         self._identity = identity
         self._measurement = measurement
         self._prefixes: dict[tuple[str, ProbeTags], str] = {}
+        self._temperature = _FieldTexts("temperature")
+        self._humidity = _FieldTexts("humidity")
+        self._battery = _FieldTexts("battery")
 
     def prefix(self, probe: str) -> str:
         """The series key of a probe followed by the space before the fields (the probe's
@@ -104,17 +159,12 @@ class LineEncoder:
 
     def line(self, item: StoredReading) -> str:
         reading = item.reading
-        fields = []
-        if reading.temperature is not None:
-            fields.append(f"temperature={_number(reading.temperature)}")
-        if reading.humidity is not None:
-            fields.append(f"humidity={_number(reading.humidity)}")
-        if reading.battery is not None:
-            fields.append(f"battery={_number(reading.battery)}")
-        fields.append(f"status={STATUS_CODES[reading.status]}i")
-        if not reading.clock_synced:
-            fields.append("clock_synced=0i")
-        return f"{self.prefix(reading.probe)}{','.join(fields)} {to_millis(reading.taken_at)}"
+        flags = row_flags(STATUS_CODES[reading.status], reading.clock_synced, item.time_corrected)
+        return (
+            f"{self.prefix(reading.probe)}{self._temperature[reading.temperature]}"
+            f"{self._humidity[reading.humidity]}{self._battery[reading.battery]}"
+            f"{_STATUS_FIELDS[flags]} {to_millis(reading.taken_at)}"
+        )
 
     def encode(self, batch: Sequence[StoredReading]) -> bytes:
         """The batch as one request body: lines joined by newlines, UTF-8."""
@@ -124,22 +174,18 @@ class LineEncoder:
         return "\n".join([line(item) for item in batch]).encode()
 
     def _encode_rows(self, rows: StoredRows) -> bytes:
-        """`encode` straight from the store's rows: the same lines as `line` writes, for a
-        backlog of hundreds of thousands (see bench/forward_drain.py)."""
-        prefixes: dict[int, str] = {}
-        lines: list[str] = []
-        append = lines.append
-        status_field = _STATUS_FIELD
-        for _seq, probe_id, millis, status, temperature, humidity, battery, synced, _ in rows.raw:
-            prefix = prefixes.get(probe_id)
-            if prefix is None:
-                prefix = prefixes[probe_id] = self.prefix(rows.code_of(probe_id))
-            fields = status_field[status] if synced else status_field[status] + ",clock_synced=0i"
-            if battery is not None:
-                fields = f"battery={float(battery)!r},{fields}"
-            if humidity is not None:
-                fields = f"humidity={float(humidity)!r},{fields}"
-            if temperature is not None:
-                fields = f"temperature={float(temperature)!r},{fields}"
-            append(f"{prefix}{fields} {millis}")
-        return "\n".join(lines).encode()
+        """`encode` straight from the store's rows, no object made per point but the line: the
+        same bytes as `line` writes, for a backlog of hundreds of thousands (see
+        bench/forward_drain.py). Each prefix enters as its UTF-8 bytes read as Latin-1 (one
+        character per byte), so every line stays a one-byte-per-character string even when a
+        name is Chinese, and the Latin-1 encoding of the whole body is those very bytes."""
+        prefix = _BatchPrefixes(self, rows.code_of)
+        temperature, humidity, battery = self._temperature, self._humidity, self._battery
+        status = _STATUS_FIELDS
+        return "\n".join(
+            [
+                f"{prefix[probe_id]}{temperature[temp]}{humidity[hum]}{battery[bat]}"
+                f"{status[flags]} {millis}"
+                for _seq, probe_id, millis, temp, hum, bat, flags in rows.raw
+            ]
+        ).encode("latin-1")

@@ -56,6 +56,12 @@ _QUERY_AFTER = (
     " time_corrected"
     " FROM readings WHERE seq > ? ORDER BY seq LIMIT ?"
 )
+# `Row`s: the status and both flags in one column (`row_flags`: 8 and 16 are its flags).
+_QUERY_ROWS_AFTER = (
+    "SELECT seq, probe_id, taken_at, temperature, humidity, battery,"
+    " status + 8 * (clock_synced != 0) + 16 * (time_corrected != 0)"
+    " FROM readings WHERE seq > ? ORDER BY seq LIMIT ?"
+)
 _QUERY_LATEST = (
     "SELECT seq, probe_id, taken_at, status, temperature, humidity, battery, clock_synced,"
     " time_corrected"
@@ -67,6 +73,10 @@ _QUERY_BUCKETS = (
     " count(temperature) FROM readings WHERE probe_id = ? AND taken_at >= ? AND taken_at < ?"
     " AND temperature IS NOT NULL GROUP BY bucket ORDER BY bucket"
 )
+#: The flags of `row_flags`, above every status code (`STATUS_CODES`: 0 to 4).
+_SYNCED = 8
+_CORRECTED = 16
+
 _INSERT = (
     "INSERT INTO readings (probe_id, taken_at, status, temperature, humidity, battery,"
     " clock_synced) VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -96,6 +106,12 @@ class TemperatureBucket:
     high: float
     mean: float
     count: int
+
+
+def row_flags(status_code: int, clock_synced: bool, time_corrected: bool) -> int:
+    """The last column of a `Row`: the status code (`STATUS_CODES`) + 8 if the clock was
+    synchronised + 16 if the time was corrected."""
+    return status_code + _SYNCED * clock_synced + _CORRECTED * time_corrected
 
 
 def to_millis(moment: datetime) -> int:
@@ -274,7 +290,8 @@ class ReadingStore(FileBacked):
     def rows_after(self, seq: int, limit: int = 1000) -> StoredRows:
         """`readings_after` for a forwarder's backlog: the rows as SQLite returned them, made
         into `StoredReading`s only when one is looked at (see `StoredRows`)."""
-        return StoredRows(self._file.fetch(_QUERY_AFTER, (seq, limit)), self._stored, self.code_of)
+        rows = self._file.fetch(_QUERY_ROWS_AFTER, (seq, limit))
+        return StoredRows(rows, self._stored_row, self.code_of)
 
     def code_of(self, probe_id: int) -> str:
         """The code of the probe with this id."""
@@ -332,10 +349,27 @@ class ReadingStore(FileBacked):
             bool(corrected),
         )
 
+    def _stored_row(self, row: Row) -> StoredReading:
+        seq, probe_id, taken_at, temperature, humidity, battery, flags = row
+        return StoredReading(
+            seq,
+            Reading(
+                probe=self._codes[probe_id],
+                taken_at=from_millis(taken_at),
+                status=STATUS_BY_CODE[flags % _SYNCED],
+                temperature=_real(temperature),
+                humidity=_real(humidity),
+                battery=_real(battery),
+                clock_synced=bool(flags & _SYNCED),
+            ),
+            bool(flags & _CORRECTED),
+        )
 
-#: A row of `StoredRows.raw`: seq, probe id, taken_at (ms since the epoch), status code
-#: (`STATUS_CODES`), temperature, humidity, battery, clock_synced (0/1), time_corrected (0/1).
-Row = tuple[int, int, int, int, float | None, float | None, float | None, int, int]
+
+#: A row of `StoredRows.raw`: seq, probe id, taken_at (ms since the epoch), temperature,
+#: humidity, battery, and `row_flags` (status, clock_synced, time_corrected). Seven columns, not
+#: nine: a backlog batch costs more to turn into Python objects than SQLite takes to read it.
+Row = tuple[int, int, int, float | None, float | None, float | None, int]
 
 
 class StoredRows(Sequence[StoredReading]):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,11 +11,19 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from gateway.forward import line_protocol
 from gateway.forward.line_protocol import LineEncoder, escape_tag, series_key
 from gateway.forward.tags import Identity, ProbeTags, identity_from_settings
 from gateway.settings import load_settings
-from gateway.storage.readings import ReadingStore, StoredReading
-from probes.reading import ProbeStatus, Reading
+from gateway.storage.readings import (
+    ReadingStore,
+    Row,
+    StoredReading,
+    StoredRows,
+    row_flags,
+    to_millis,
+)
+from probes.reading import STATUS_CODES, ProbeStatus, Reading
 
 AT = datetime(2026, 3, 1, 8, 0, 0, 123000, tzinfo=UTC)
 MS = 1772352000123
@@ -146,3 +155,186 @@ def test_a_backlog_batch_is_encoded_from_the_stores_rows_as_from_readings(tmp_pa
         assert lines.encode(rows[2:4]) == lines.encode(store.readings_after(2, 2))
         assert [item.seq for item in rows[1:3]] == [2, 3]
         assert rows[1].reading == readings[1]
+
+
+# -- the cached paths write the bytes of the plain encoder ------------------------------------
+
+TRICKY_NAMES = ["upper shelf, left", "a=b", "冷藏 室", "end\\", "a\\,b", "two\nlines\t", "x\\\\y"]
+TRICKY_VALUES = [
+    -0.0,
+    0.0,
+    4.0,
+    -40.0,
+    0.1 + 0.2,
+    -273.15,
+    123456789.123456789,
+    1e15,
+    1e16,
+    1e22,
+    0.0001,
+    9.9e-05,
+    1e-05,
+    5e-324,
+    1.7976931348623157e308,
+]
+
+
+def _reference_line(identity: Identity, item: StoredReading) -> str:
+    """A line as the encoder wrote it before it cached field texts: one f-string and one repr
+    per field, joined by commas."""
+    reading = item.reading
+    tags = identity.of(reading.probe)
+    key = series_key(
+        "coldchain",
+        [
+            ("unit", identity.unit),
+            ("region", identity.region),
+            ("gateway", identity.gateway),
+            ("fridge", tags.fridge),
+            ("compartment", tags.compartment),
+            ("kind", tags.kind),
+            ("probe", reading.probe),
+        ],
+    )
+    fields = [
+        f"{name}={float(value)!r}"
+        for name, value in [
+            ("temperature", reading.temperature),
+            ("humidity", reading.humidity),
+            ("battery", reading.battery),
+        ]
+        if value is not None
+    ]
+    fields.append(f"status={STATUS_CODES[reading.status]}i")
+    if not reading.clock_synced:
+        fields.append("clock_synced=0i")
+    return f"{key} {','.join(fields)} {to_millis(reading.taken_at)}"
+
+
+def _reference(identity: Identity, batch: Sequence[StoredReading]) -> bytes:
+    return "\n".join(_reference_line(identity, item) for item in batch).encode()
+
+
+def _tricky_identity() -> Identity:
+    tags = {
+        f"P{i}": ProbeTags(f"F {i},{name}", name, "refrigerated")
+        for i, name in enumerate(TRICKY_NAMES)
+    }
+    tags["探头 =1"] = ProbeTags("冰箱\\", "冷冻,室", "frozen")
+    return Identity("33=01 02", "100\\01", tags, region="区,1")
+
+
+def _tricky_readings() -> list[Reading]:
+    probes = [*(f"P{i}" for i in range(len(TRICKY_NAMES))), "探头 =1", "not configured"]
+    readings = [
+        Reading(probe, AT, ProbeStatus.OK, value, value, value, clock_synced=i % 2 == 0)
+        for i, (probe, value) in enumerate(zip(probes * 3, TRICKY_VALUES, strict=False))
+    ]
+    readings += [
+        Reading(probe, AT, status, None, humidity, None, clock_synced=synced)
+        for probe in probes[-2:]
+        for status in ProbeStatus
+        if status is not ProbeStatus.OK
+        for humidity in (None, -0.0, 12.5)
+        for synced in (True, False)
+    ]
+    return readings
+
+
+def test_the_stores_rows_encode_to_the_plain_encoders_bytes(tmp_path: Path) -> None:
+    """Tags with spaces, commas, equals signs, Chinese, backslashes and newlines; negative
+    zero, integral, huge, tiny and long floats; every status, clock synchronised or not, a time
+    corrected: the backlog's path writes the bytes of the plain encoder, read back apart."""
+    identity = _tricky_identity()
+    readings = _tricky_readings()
+    with ReadingStore(tmp_path / "r.sqlite3") as store:
+        store.write_batch(readings)
+        store.correct_times([(2, AT)])
+        rows = store.rows_after(0, 1000)
+        expected = _reference(identity, store.readings_after(0, 1000))
+    lines = LineEncoder(identity)
+    assert lines.encode(rows) == expected
+    assert lines.encode(list(rows)) == expected
+    assert lines.encode(rows) == expected  # the second time from the caches
+
+
+def test_negative_zero_keeps_its_sign_beside_zero() -> None:
+    """0.0 and -0.0 are one dict key: neither is taken for the other."""
+    identity = _tricky_identity()
+    batch = [
+        StoredReading(seq, Reading("P0", AT, ProbeStatus.OK, value, -value))
+        for seq, value in enumerate([0.0, -0.0, 0.0, -0.0], 1)
+    ]
+    encoded = LineEncoder(identity).encode(batch)
+    assert encoded == _reference(identity, batch)
+    assert b"temperature=-0.0,humidity=0.0," in encoded
+
+
+def test_field_caches_start_afresh_when_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(line_protocol, "FIELD_CACHE_SIZE", 3)
+    identity = _tricky_identity()
+    batch = [
+        StoredReading(seq, Reading("P2", AT, ProbeStatus.OK, seq / 10, None, seq % 4 or None))
+        for seq in range(1, 40)
+    ]
+    lines = LineEncoder(identity)
+    assert lines.encode(batch) == lines.encode(batch) == _reference(identity, batch)
+
+
+_values = st.none() | st.floats(allow_nan=False, allow_infinity=False)
+
+
+@given(
+    st.text(alphabet=st.sampled_from("ab 中,=\\文x\n"), min_size=1, max_size=8),
+    st.lists(
+        st.tuples(
+            st.sampled_from(list(ProbeStatus)),
+            st.floats(allow_nan=False, allow_infinity=False),
+            _values,
+            _values,
+            st.booleans(),
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=20,
+    ),
+)
+def test_any_row_encodes_to_the_plain_encoders_bytes(
+    name: str, rows: list[tuple[ProbeStatus, float, float | None, float | None, bool, bool]]
+) -> None:
+    identity = Identity("3301020001", "10001", {"208601": ProbeTags(name, name, "frozen")})
+    items = [
+        StoredReading(
+            seq,
+            Reading(
+                "208601" if seq % 3 else name,
+                AT,
+                status,
+                temperature if status is ProbeStatus.OK else None,
+                humidity,
+                battery,
+                clock_synced=synced,
+            ),
+            corrected,
+        )
+        for seq, (status, temperature, humidity, battery, synced, corrected) in enumerate(rows)
+    ]
+    codes = {1: "208601", 2: name}
+    raw: list[Row] = [
+        (
+            item.seq,
+            1 if item.reading.probe == "208601" else 2,
+            to_millis(item.reading.taken_at),
+            item.reading.temperature,
+            item.reading.humidity,
+            item.reading.battery,
+            row_flags(
+                STATUS_CODES[item.reading.status], item.reading.clock_synced, item.time_corrected
+            ),
+        )
+        for item in items
+    ]
+    lines = LineEncoder(identity)
+    expected = _reference(identity, items)
+    assert lines.encode(StoredRows(raw, lambda row: items[row[0]], codes.__getitem__)) == expected
+    assert lines.encode(items) == expected

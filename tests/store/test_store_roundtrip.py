@@ -122,6 +122,32 @@ def test_readings_after_pages_in_seq_order(store: ReadingStore) -> None:
     assert store.readings_after(25, 5) == []
 
 
+def test_the_backlogs_rows_read_back_as_readings_after(store: ReadingStore) -> None:
+    """`rows_after` packs the status and both flags in one column: every status, clock
+    synchronised or not, time corrected or not, reads back as `readings_after` reads it."""
+    measured = {ProbeStatus.OK: (4.5, 55.0, 3.1)}
+    readings = [
+        Reading(
+            "208601", T0, status, *measured.get(status, (None, 40.0, None)), clock_synced=synced
+        )
+        for status in ProbeStatus
+        for synced in (True, False)
+    ]
+    store.write_batch(readings)
+    store.correct_times([(2, T0 + timedelta(days=1))])
+    rows = store.rows_after(0, 100)
+    assert list(rows) == store.readings_after(0, 100)
+    assert [(item.reading.clock_synced, item.time_corrected) for item in rows[:3]] == [
+        (True, False),
+        (True, True),
+        (True, False),
+    ]
+    assert [item.reading.status for item in rows] == [r.status for r in readings]
+    assert [item.reading.clock_synced for item in rows[3:]] == [
+        r.clock_synced for r in readings[3:]
+    ]
+
+
 def test_latest_by_probe_is_the_newest_taken(store: ReadingStore) -> None:
     store.write_batch([ok("A", 3, 3.0), ok("B", 1, 1.0), ok("A", 2, 2.0)])
     latest = store.latest_by_probe()
