@@ -2,12 +2,13 @@
 beside each server's own ceiling.
 
 20 probes x 1 reading a minute x 7 days = 201,600 stored, unsent readings. The ceiling: the same
-points, encoded and gzipped beforehand, POSTed straight to a fresh server one batch at a time.
-The drain: the forwarder sends them from the store to another fresh server while a live round of
-20 readings arrives every 0.5 s. Prints both, their ratio (the goal: at most 2), the delay of
-each live reading (commit request -> server acknowledgement; the goal: within 2 s), and checks
-nothing was sent twice (the pump's count of points sent, and VictoriaMetrics without dedup
-keeping a duplicate). Ceiling and drain alternate, `--runs` times; medians printed.
+points, encoded and gzipped (at the forwarder's level) beforehand, POSTed straight to a fresh
+server one batch at a time. The drain: the forwarder sends them from the store to another fresh
+server while a live round of 20 readings arrives every 0.5 s. Prints both, their ratio (the
+goal: at most 2), the delay of each live reading (commit request -> server acknowledgement; the
+goal: within 2 s), and checks nothing was sent twice (the pump's count of points sent, and
+VictoriaMetrics without dedup keeping a duplicate). Ceiling and drain alternate, `--runs` times;
+medians printed.
 
 CPU seconds beside the wall times, so that figures taken on a busy machine can be read: the
 forwarder's (this process during the drain, every thread: the event loop, gzip's worker thread,
@@ -37,7 +38,7 @@ from pathlib import Path
 import aiohttp
 
 from gateway.core.clock import SystemClock
-from gateway.forward.influx import open_influx_forwarder
+from gateway.forward.influx import GZIP_LEVEL, open_influx_forwarder
 from gateway.forward.line_protocol import LineEncoder
 from gateway.forward.settings import InfluxSettings
 from gateway.forward.tags import Identity, ProbeTags
@@ -219,7 +220,7 @@ async def main(args: argparse.Namespace) -> None:
     live_start = START + timedelta(days=args.days, minutes=1)
     encoder = LineEncoder(ident)
     bodies = [
-        gzip.compress(encoder.encode(stored), 1)
+        gzip.compress(encoder.encode(stored), GZIP_LEVEL)
         for stored in (
             [StoredReading(seq, item) for seq, item in enumerate(items[i : i + args.batch], i + 1)]
             for i in range(0, len(items), args.batch)
@@ -275,8 +276,8 @@ async def main(args: argparse.Namespace) -> None:
                 )
     print(
         f"backlog: {args.days} days x {args.probes} probes x 1/min = {len(items)} points;"
-        f" batch {args.batch}, gzip level 1 in both passes; live round of {args.probes} every"
-        f" 0.5 s; medians of {args.runs} runs, ceiling and drain alternately"
+        f" batch {args.batch}, gzip level {GZIP_LEVEL} in both passes; live round of"
+        f" {args.probes} every 0.5 s; medians of {args.runs} runs, ceiling and drain alternately"
     )
     header = (
         f"{'target':26} {'ceiling s':>9} {'drain s':>8} {'ratio':>6} {'points/s':>9}"
