@@ -9,7 +9,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 DEBIAN_PACKAGES := socat influxdb victoria-metrics mosquitto openssl dbus libdbus-1-dev \
 	libglib2.0-dev systemd chromium fonts-wqy-microhei
 
-.PHONY: demo test fuzz lint typecheck bench bench-peer debs axe clean
+.PHONY: demo test fuzz lint typecheck bench bench-peer debs axe zxing clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,13 @@ axe: $(DEV_STAMP)
 	@command -v npm >/dev/null || { echo "installing Debian package: npm"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm; }
 	$(BIN)/python -m tests.ui.axe
+
+# The camera's barcode decoder, zxing-wasm, is committed under gateway/web/ui/static/vendor/;
+# this fetches its pinned version (tests/ui/zxing.py) again with npm and checks each file's hash.
+zxing: $(DEV_STAMP)
+	@command -v npm >/dev/null || { echo "installing Debian package: npm"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm; }
+	$(BIN)/python -m tests.ui.zxing
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .

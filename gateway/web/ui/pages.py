@@ -5,7 +5,9 @@ Each page needs a signed-in user (else a redirect to /login) and the action the 
 actions their roles allow, which screens to list) in escaped data attributes; everything else,
 above all anything a user typed, reaches the page as JSON and is put in with `textContent`.
 A strict Content-Security-Policy (scripts and styles from this origin only, no inline script)
-keeps a stray `<script>` in a stored text inert even if a screen got it wrong.
+keeps a stray `<script>` in a stored text inert even if a screen got it wrong;
+'wasm-unsafe-eval' lets the camera's barcode decoder (WebAssembly from static/vendor/) compile,
+and allows no `eval` of text.
 """
 
 from __future__ import annotations
@@ -26,9 +28,9 @@ from gateway.web.keys import settings_of
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
-        "frame-ancestors 'none'"
+        "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; "
+        "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+        "form-action 'self'; frame-ancestors 'none'"
     ),
     "Cache-Control": "no-store",
 }
