@@ -204,13 +204,14 @@ def write_clinic(folder: Path, port: int) -> Path:
 
 
 @asynccontextmanager
-async def chromium() -> AsyncIterator[Browser]:
-    """Debian's headless chromium (package `chromium`), never a downloaded build."""
+async def chromium(*args: str) -> AsyncIterator[Browser]:
+    """Debian's headless chromium (package `chromium`), never a downloaded build; `args` are
+    more command-line switches (a fake camera)."""
     executable = shutil.which("chromium")
     assert executable is not None, "chromium is not installed; fix: make debs"
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
-            executable_path=executable, args=["--no-sandbox"]
+            executable_path=executable, args=["--no-sandbox", *args]
         )
         try:
             yield browser
@@ -239,8 +240,9 @@ async def sign_in(page: Page, url: str, person: Person, then: str = "/") -> None
     await page.wait_for_url(f"{url}{then}")
 
 
-async def screenshot(page: Page, name: str) -> Path:
+async def screenshot(page: Page, name: str, *, full_page: bool = True) -> Path:
+    """The page (the whole of it, or what the screen shows) as test-artifacts/ui/NAME.png."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
-    await page.screenshot(path=str(path), full_page=True)
+    await page.screenshot(path=str(path), full_page=full_page)
     return path

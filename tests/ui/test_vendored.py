@@ -4,11 +4,14 @@ nothing else be evaluated."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from gateway.auth.policy import Role
+from gateway.web.ui import STATIC
 from tests.access_support import as_roles
 from tests.ui.zxing import FILES, VENDOR, mismatches
 
@@ -21,6 +24,13 @@ def test_the_committed_decoder_is_the_pinned_npm_package() -> None:
         [*FILES, "NOTICE"]
     )
     assert VENDOR.name in (VENDOR / "NOTICE").read_text(encoding="utf-8").replace(" ", "-")
+
+
+def test_the_camera_script_loads_the_vendored_folder() -> None:
+    script = (STATIC / "js" / "camera.js").read_text(encoding="utf-8")
+    [folder] = re.findall(r'CAMERA_DECODER = "([^"]+)"', script)
+    assert folder == f"/static/vendor/{VENDOR.name}/dist"
+    assert "://" not in script, "nothing is fetched from outside the gateway"
 
 
 @pytest.mark.asyncio

@@ -1,6 +1,8 @@
 // A scan box: a keyboard-wedge scanner types the code into the focused input and presses
-// Enter. Each scan gets its own event id so a repeated request has one effect.
+// Enter, or the phone's camera reads it (its text goes the same way). Each scan gets its own
+// event id so a repeated request has one effect.
 
+import { cameraButton } from "./camera.js";
 import { beep, el, errorNode, t } from "./core.js";
 
 // Not crypto.randomUUID: that needs HTTPS, and the gateway is usually reached over plain HTTP.
@@ -14,11 +16,9 @@ export function eventId() {
 export function scanBox(id, onScan) {
   const input = el("input", { id, type: "text", autocomplete: "off", autofocus: true, placeholder: t("scan.placeholder"), "aria-label": t("scan.placeholder") });
   const log = el("ol", { class: "scan-log", reversed: true });
-  input.addEventListener("keydown", async (event) => {
-    if (event.key !== "Enter") return;
-    event.preventDefault();
-    const code = input.value.trim();
-    input.value = "";
+  // One path for every scan, typed, from a hand scanner or from the camera.
+  const submit = async (text) => {
+    const code = text.trim();
     if (!code) return;
     // Accepted and refused differ in shape (mark, border) and sound, not in colour alone.
     const mark = el("span", { class: "mark", "aria-hidden": "true" }, "…");
@@ -39,6 +39,13 @@ export function scanBox(id, onScan) {
       beep([220, 180], 0.25);
     }
     input.focus();
+  };
+  input.addEventListener("keydown", (event) => {
+    if (event.key !== "Enter") return;
+    event.preventDefault();
+    const text = input.value;
+    input.value = "";
+    submit(text);
   });
-  return { input, node: el("div", {}, el("div", { class: "scan" }, input), log) };
+  return { input, node: el("div", {}, el("div", { class: "scan" }, input, cameraButton(submit)), log) };
 }

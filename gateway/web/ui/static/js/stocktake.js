@@ -1,6 +1,7 @@
 // Stocktake (盘点): scan every package on the shelf into a list, compare it with the books
 // (账苗一致); a difference is corrected by an adjustment with its reason.
 
+import { cameraButton } from "./camera.js";
 import { api, el, errorNode, form, may, section, t, table } from "./core.js";
 import { eventId } from "./scan.js";
 
@@ -55,12 +56,17 @@ function fillAdjustment(node, row) {
   node.elements.doses.focus();
 }
 
-// The scanner types each code and Enter into the list: one code a line.
+// The scanner types each code and Enter into the list: one code a line; the camera adds its
+// read as a line the same way.
 function stocktakeForm(adjustment) {
   const codes = el("textarea", { id: "stocktake-codes", rows: 6, "aria-label": t("stocktake.codes"), placeholder: t("stocktake.codes") });
   const result = el("div", { id: "stocktake-result" });
   const status = el("p", { class: "result", role: "status" });
-  const node = el("form", { id: "stocktake-form", class: "stacked" }, codes, el("button", { type: "submit", class: "primary" }, t("stocktake.compare")), status);
+  const camera = cameraButton((code) => {
+    const before = codes.value && !codes.value.endsWith("\n") ? "\n" : "";
+    codes.value += `${before}${code}\n`;
+  });
+  const node = el("form", { id: "stocktake-form", class: "stacked" }, codes, camera, el("button", { type: "submit", class: "primary" }, t("stocktake.compare")), status);
   node.addEventListener("submit", async (event) => {
     event.preventDefault();
     const scans = codes.value.split("\n").map((line) => line.trim()).filter(Boolean);

@@ -2,6 +2,7 @@
 // the printable certificate, and the upload status. Names arrive masked where the role needs it.
 
 import { api, available, clinicDay, el, every, form, formatTime, holdsBanner, may, section, start, t, table } from "./core.js";
+import { cameraButton } from "./camera.js";
 import { eventId } from "./scan.js";
 import { uploadPanel } from "./upload.js";
 
@@ -30,6 +31,14 @@ function doseForm(refresh, tables) {
       return t("vacc.recorded", { code: answer.trace_code ?? answer.record_id ?? "" });
     },
     { button: "vacc.record", id: "dose-form" },
+  );
+  // The camera's read goes where a hand scanner types it, and submits as its Enter does.
+  const scan = node.elements.scan;
+  scan.closest("label").after(
+    cameraButton((code) => {
+      scan.value = code;
+      node.requestSubmit();
+    }),
   );
   return section(
     "vacc.scan_title",
