@@ -11,8 +11,9 @@ import asyncio
 import heapq
 import itertools
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class Clock(Protocol):
@@ -61,13 +62,20 @@ class ScaledClock:
 
 
 class FakeClock:
-    """A clock that stands still until `advance` moves it; sleepers wake in time order."""
+    """A clock that stands still until `advance` moves it; sleepers wake in time order.
+
+    A test whose tasks do real I/O between two sleeps (a poll over loopback) can `hold` the
+    clock while they are at work, so that what they stamp carries the time they woke at.
+    """
 
     def __init__(self, start: datetime | None = None) -> None:
         self._now = start or datetime(2026, 1, 1, tzinfo=UTC)
         self._mono = 0.0
         self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
         self._order = itertools.count()
+        self._asleep: set[asyncio.Task[Any] | None] = set()
+        self._busy: Callable[[], str | None] = lambda: None
+        self._hold_budget_s = 0.0
 
     def now(self) -> datetime:
         return self._now
@@ -81,13 +89,29 @@ class FakeClock:
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(self._sleepers, (self._mono + seconds, next(self._order), future))
-        await future
+        task = asyncio.current_task()
+        self._asleep.add(task)
+        try:
+            await future
+        finally:
+            self._asleep.discard(task)
+
+    def asleep(self, task: asyncio.Task[Any]) -> bool:
+        """Whether `task` is waiting in this clock's `sleep`."""
+        return task in self._asleep
+
+    def hold(self, busy: Callable[[], str | None], budget_s: float = 30.0) -> None:
+        """Keep time still while `busy()` names something at work in real time: `advance`
+        waits for it (at most `budget_s` real seconds each time) before each move."""
+        self._busy = busy
+        self._hold_budget_s = budget_s
 
     async def advance(self, seconds: float) -> None:
         """Move time forward, waking each sleeper at its due time and letting it run."""
         target = self._mono + seconds
         while True:
             await _settle()
+            await self._unheld()
             due = self._sleepers[0][0] if self._sleepers else None
             if due is None or due > target:
                 break
@@ -98,6 +122,18 @@ class FakeClock:
                     future.set_result(None)
         self._move_to(target)
         await _settle()
+
+    async def _unheld(self) -> None:
+        """Return once `busy()` names nothing, with no await after that check: the caller
+        moves the clock before anything else runs."""
+        deadline = time.monotonic() + self._hold_budget_s
+        while (busy := self._busy()) is not None:
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"simulated time held for {self._hold_budget_s} real seconds at "
+                    f"{self._mono:.3f} by {busy}: it never went back to sleep"
+                )
+            await asyncio.sleep(0.002)
 
     def jump_wall(self, delta: timedelta) -> None:
         """Move the wall clock alone, as an NTP correction does; monotonic time is untouched."""
