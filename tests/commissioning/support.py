@@ -1,12 +1,16 @@
-"""A small clinic configuration for the commissioning tests, with comments to keep."""
+"""A small clinic configuration for the commissioning tests, with comments to keep, and a
+simulated clock that waits for the gateway's polls."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
 from pathlib import Path
 
 from firmware_sim.modbus_devices import ModbusSimulator, SimulatedChannel
 from firmware_sim.scenarios import build_scenario
-from gateway.core.clock import SystemClock
+from gateway.core.clock import FakeClock, SystemClock
 from gateway.core.compartments import CompartmentKind
 from probes.profiles import builtin_profiles
 from tests.e2e.support import CLINIC_HEADER
@@ -96,3 +100,62 @@ def simulator() -> ModbusSimulator:
         ],
         SystemClock(),
     )
+
+
+class PolledTime:
+    """Simulated time for a running gateway: a `FakeClock` moved on in small steps, held
+    still while a Modbus bus driver is at work between two of its sleeps (a poll waiting for
+    its reply on loopback, a driver just started).
+
+    Each reading then carries the simulated time its poll was due however slow the machine
+    is, so the gaps between readings are the polling schedule's own: a lost poll or a
+    disturbed schedule shows, machine load does not. At most `step_s` simulated seconds pass
+    per `pace_s` real seconds.
+    """
+
+    def __init__(self, clock: FakeClock, *, step_s: float = 0.1, pace_s: float = 0.025) -> None:
+        self._clock = clock
+        self._step_s = step_s
+        self._pace_s = pace_s
+        self._task: asyncio.Task[None] | None = None
+        clock.hold(self._polling)
+
+    async def __aenter__(self) -> PolledTime:
+        self._task = asyncio.create_task(self._tick(), name="polled-time")
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        task = self._task
+        assert task is not None
+        if task.done():
+            task.result()  # the clock's own failure: a poll that never ended
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait `seconds` of simulated time (failing at once if the clock stopped moving)."""
+        task = self._task
+        assert task is not None
+        sleeping = asyncio.ensure_future(self._clock.sleep(seconds))
+        await asyncio.wait([sleeping, task], return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            sleeping.cancel()
+            task.result()
+            raise AssertionError("the simulated clock stopped")
+
+    def _polling(self) -> str | None:
+        awake = [
+            task.get_name()
+            for task in asyncio.all_tasks()
+            if task.get_name().startswith("bus:")
+            and not task.done()
+            and not self._clock.asleep(task)
+        ]
+        return ", ".join(sorted(awake)) or None
+
+    async def _tick(self) -> None:
+        while True:
+            started = time.monotonic()
+            await self._clock.advance(self._step_s)
+            await asyncio.sleep(max(0.0, started + self._pace_s - time.monotonic()))

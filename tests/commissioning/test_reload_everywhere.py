@@ -26,10 +26,12 @@ from gateway.runtime import Gateway
 from gateway.runtime.forwarders import Forwarding
 from gateway.settings import load_settings
 from tests.commissioning.support import clinic_text
-from tests.commissioning.test_hot_reload import ALERTS, INTERVAL_S, SPEED, channels
+from tests.commissioning.test_hot_reload import ALERTS, INTERVAL_S, channels
 from tests.web_support import api_token, bearer
 
 pytestmark = pytest.mark.asyncio
+
+SPEED = 4.0  # simulated seconds per real second
 
 NEW_PROBE = {
     "code": "300001",
