@@ -62,6 +62,14 @@ async def polls(session: aiohttp.ClientSession, url: str) -> int:
     return sum(device["polls"] for bus in health["buses"] for device in bus["devices"])
 
 
+async def polled(session: aiohttp.ClientSession, url: str, at_least: int) -> int:
+    """Wait (at most 30 s) until the bus's driver has made `at_least` polls; how many."""
+    async with asyncio.timeout(30):
+        while (count := await polls(session, url)) < at_least:
+            await asyncio.sleep(0.1)
+    return count
+
+
 async def test_a_scan_pauses_the_polled_serial_bus_and_polling_resumes(tmp_path: Path) -> None:
     clock = SystemClock()
     simulator = ModbusSimulator([channel(1, 0, "logger-8ch", CompartmentKind.REFRIGERATED)], clock)
@@ -76,9 +84,7 @@ async def test_a_scan_pauses_the_polled_serial_bus_and_polling_resumes(tmp_path:
         url = gateway.listening.result().url
         try:
             async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
-                await asyncio.sleep(2.0)
-                before_scan = await polls(session, url)
-                assert before_scan >= 3
+                before_scan = await polled(session, url, at_least=5)
                 found = await get(
                     session,
                     url + "api/commissioning/discover/modbus?bus=rs485&addresses=1,2",
@@ -89,8 +95,7 @@ async def test_a_scan_pauses_the_polled_serial_bus_and_polling_resumes(tmp_path:
                 assert device["channels"][0]["bound_to"] == "208601"
                 after_scan = await polls(session, url)
                 assert after_scan < before_scan  # a new driver for the bus, counting from 0
-                await asyncio.sleep(1.5)
-                assert await polls(session, url) >= after_scan + 2
+                await polled(session, url, at_least=after_scan + 2)
         finally:
             stop.set()
             await asyncio.wait_for(task, 20)

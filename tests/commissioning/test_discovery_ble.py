@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -44,10 +45,23 @@ def bluez(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         bus.stop()
 
 
+def discovering() -> bool:
+    """Whether the mock adapter hci0 is scanning (the scan has started its discovery)."""
+    bus = dbus.bus.BusConnection(os.environ["DBUS_SYSTEM_BUS_ADDRESS"])
+    try:
+        adapter = bus.get_object("org.bluez", "/org/bluez/hci0")
+        properties = dbus.Interface(adapter, dbus.PROPERTIES_IFACE)
+        return bool(properties.Get("org.bluez.Adapter1", "Discovering"))
+    finally:
+        bus.close()
+
+
 @pytest.mark.asyncio
 async def test_a_nearby_sensor_is_listed_with_format_reading_and_signal(bluez: Any) -> None:
     scanning = asyncio.create_task(scan_ble(1.5))
-    await asyncio.sleep(0.5)
+    async with asyncio.timeout(10):
+        while not await asyncio.to_thread(discovering):
+            await asyncio.sleep(0.02)
     sensor = SimulatedBleSensor(mac=MAC, format=BleFormat.BTHOME, scenario=build_scenario("steady"))
     _add_device(bluez, sensor)
     [sighting] = await scanning
