@@ -93,7 +93,7 @@ async def test_the_demo_serves_fridges_accounts_and_ledgers(tmp_path: Path) -> N
 
 
 async def run_demo_once(data: Path, log: Path, *extra: str) -> str:
-    """Start the demo on `data`, let it store readings for a second, stop it; its banner."""
+    """Start the demo on `data`, let every probe read at least once, stop it; its banner."""
     with log.open("ab") as stderr:
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "gateway", "demo", "--http-port", "0",
@@ -105,12 +105,13 @@ async def run_demo_once(data: Path, log: Path, *extra: str) -> str:
         text = "".join(await banner(process))
         url = text.split("listening on ", 1)[1].split()[0]
         async with aiohttp.ClientSession() as session:
-            for _ in range(40):  # until a reading is stored
-                async with session.get(f"{url}api/health") as answer:
-                    if (await answer.json())["store"]["last_seq"]:
-                        break
-                await asyncio.sleep(0.1)
-        await asyncio.sleep(1.0)
+            before = await latest_readings(session, url)
+            async with asyncio.timeout(START_S):  # until every probe has read in this run
+                while any(
+                    taken is None or taken == before[probe]
+                    for probe, taken in (await latest_readings(session, url)).items()
+                ):
+                    await asyncio.sleep(0.1)
         process.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(process.wait(), timeout=10) == 0
     finally:
@@ -118,6 +119,13 @@ async def run_demo_once(data: Path, log: Path, *extra: str) -> str:
             process.kill()
             await process.wait()
     return text
+
+
+async def latest_readings(session: aiohttp.ClientSession, url: str) -> dict[str, str | None]:
+    """When each probe's latest reading was taken, as the demo's health says."""
+    async with session.get(f"{url}api/health") as answer:
+        health = await answer.json()
+    return {probe["code"]: probe["taken_at"] for probe in health["probes"]}
 
 
 def stored_times(data: Path) -> dict[str, list[datetime]]:
