@@ -24,7 +24,7 @@ from gateway.ledgers.excursion_service import ExcursionService
 from gateway.settings import Settings, parse_settings
 from gateway.storage.ledger.catalogue import Catalogue
 from gateway.storage.ledger.db import LedgerDB
-from gateway.storage.ledger.quarantine import held_reason
+from gateway.storage.ledger.quarantine import held_refusal
 from gateway.storage.ledger.stock import StockLedger
 from gateway.storage.readings import ReadingStore
 from ledger.stability import ProductStability, StabilityTable
@@ -134,7 +134,7 @@ def main(units: int = 10_000, days: int = 30) -> None:
                 ("record excursion (measure + quarantine)",
                  _timed(lambda: service.record(f"x{next(count)}", COLD, *excursion, "bench"))),
                 ("load a recorded excursion", _timed(lambda: service.quarantine.excursion("x0"))),
-                ("quarantine check of one dose scan", _timed(lambda: held_reason(db, codes[-1]))),
+                ("quarantine check of one dose scan", _timed(lambda: held_refusal(db, codes[-1]))),
             ]  # fmt: skip
             recorded = service.quarantine.excursion("x0")
             exposed = 0 if recorded is None else len(recorded.units)

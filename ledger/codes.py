@@ -21,7 +21,12 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from ledger.errors import IdNumberError, ScanError
+from ledger.errors import (
+    IdNumberError,
+    ScanEmptyError,
+    ScanUnknownKindError,
+    ScanUnreadableError,
+)
 from ledger.idcard import IdNumber, parse_id_number
 
 GS1_SYMBOLOGIES = frozenset({"]d2", "]C1", "]Q3", "]e0", "]J1"})
@@ -85,7 +90,7 @@ def classify(raw: bytes | str) -> Scan:
     if match:
         symbology, text = match.group(0), text[match.end() :]
     if not text:
-        raise ScanError("scan", "empty scan")
+        raise ScanEmptyError("scan", "empty scan")
     if symbology in GS1_SYMBOLOGIES or "\x1d" in text:
         return _gs1(symbology + text)
     trace = trace_code(text)
@@ -100,30 +105,31 @@ def classify(raw: bytes | str) -> Scan:
         try:
             return IdCardScan(parse_id_number(text, field="scan"))
         except IdNumberError as error:
-            raise ScanError("scan", f"ID card number refused: {error.reason}") from None
+            raise ScanUnreadableError("scan", f"ID card number refused: {error.reason}") from None
     if text.isascii() and text.isdigit():
-        raise ScanError(
+        raise ScanUnknownKindError(
             "scan",
             f"{len(text)} digits: not a 20-digit trace code, GS1 string or ID number",
+            params={"digits": len(text)},
         )
-    raise ScanError("scan", "not a trace code, GS1 code, fridge label or ID card number")
+    raise ScanUnknownKindError("scan", "not a trace code, GS1 code, fridge label or ID card number")
 
 
 def _decode(raw: bytes | str) -> str:
     if isinstance(raw, bytes):
         if len(raw) > MAX_SCAN_BYTES:
-            raise ScanError("scan", f"longer than {MAX_SCAN_BYTES} bytes")
+            raise ScanUnreadableError("scan", f"longer than {MAX_SCAN_BYTES} bytes")
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
-            raise ScanError("scan", "not text (invalid UTF-8 bytes)") from None
+            raise ScanUnreadableError("scan", "not text (invalid UTF-8 bytes)") from None
     else:
         text = raw
         if len(text) > MAX_SCAN_BYTES:
-            raise ScanError("scan", f"longer than {MAX_SCAN_BYTES} characters")
+            raise ScanUnreadableError("scan", f"longer than {MAX_SCAN_BYTES} characters")
     text = text.rstrip("\r\n")
     if any(char in text for char in "\r\n\x00"):
-        raise ScanError("scan", "holds line breaks or NUL: two scans run together?")
+        raise ScanUnreadableError("scan", "holds line breaks or NUL: two scans run together?")
     return text
 
 
@@ -133,16 +139,16 @@ def _gs1(text: str) -> Gs1Code:
     try:
         result = biip.parse(text)
     except biip.ParseError as error:
-        raise ScanError("scan", f"GS1 string not understood: {error}") from None
+        raise ScanUnreadableError("scan", f"GS1 string not understood: {error}") from None
     message = result.gs1_message
     if message is None:
         detail = result.gs1_message_error or "no GS1 element strings"
-        raise ScanError("scan", f"GS1 string not understood: {detail}")
+        raise ScanUnreadableError("scan", f"GS1 string not understood: {detail}")
     gtin_element = message.element_strings.get(ai="01")
     if gtin_element is None:
-        raise ScanError("scan", "GS1 string has no GTIN (AI 01)")
+        raise ScanUnreadableError("scan", "GS1 string has no GTIN (AI 01)")
     if gtin_element.gtin_error:
-        raise ScanError("scan", f"GTIN (AI 01) refused: {gtin_element.gtin_error}")
+        raise ScanUnreadableError("scan", f"GTIN (AI 01) refused: {gtin_element.gtin_error}")
     expiry = message.element_strings.get(ai="17")
     batch = message.element_strings.get(ai="10")
     serial = message.element_strings.get(ai="21")

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import ClassVar
 
 from gateway.core.clinic_time import CLINIC_TZ
-from ledger.errors import StockError
+from ledger.errors import StockError, StockFieldEmptyError, StockTextTooLongError
 
 MAX_OVERRIDE_REASON = 500
 
@@ -37,13 +37,14 @@ class Override:
 
     def __post_init__(self) -> None:
         if not self.who.strip():
-            raise StockError("override", "an override needs who decided it")
+            raise StockFieldEmptyError("override", "an override needs who decided it")
         if not self.reason.strip():
-            raise StockError("reason", "empty: say why the hold may be overridden")
+            raise StockFieldEmptyError("reason", "empty: say why the hold may be overridden")
         if len(self.reason) > MAX_OVERRIDE_REASON:
-            raise StockError(
+            raise StockTextTooLongError(
                 "reason",
                 f"{len(self.reason)} characters, at most {MAX_OVERRIDE_REASON}: say it shorter",
+                params={"length": len(self.reason), "limit": MAX_OVERRIDE_REASON},
             )
 
 
@@ -82,4 +83,11 @@ class HoldError(StockError):
             f"{action} refused: {hold.compartment} is on hold while {hold.alarm} is open; "
             "fix: use the vaccines of a compartment in range, or a manager overrides with a "
             "reason",
+            params={
+                "action": action,
+                "compartment": hold.compartment,
+                "alarm_no": "" if hold.alarm_no is None else hold.alarm_no,
+                "kind": hold.kind,
+                "since": hold.since.astimezone(CLINIC_TZ).strftime("%Y-%m-%d %H:%M"),
+            },
         )

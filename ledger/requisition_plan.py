@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from gateway.core.clinic_time import CLINIC_TZ
-from ledger.errors import StockError
+from ledger.errors import MonthInvalidError
 
 PROPOSED, REVIEWED = "proposed", "reviewed"
 COLUMNS = (
@@ -75,9 +75,15 @@ class RequisitionPlan:
 def parse_month(text: str) -> tuple[int, int]:
     year, dash, month = text.partition("-")
     if not (dash and len(year) == 4 and year.isdigit() and month.isdigit() and len(month) == 2):
-        raise StockError("month", f"{text!r} is not a month; write YYYY-MM, e.g. 2026-04")
+        raise MonthInvalidError(
+            "month",
+            f"{text!r} is not a month; write YYYY-MM, e.g. 2026-04",
+            params={"value": text},
+        )
     if not 1 <= int(month) <= 12:
-        raise StockError("month", f"{text!r}: the month must be 01 to 12")
+        raise MonthInvalidError(
+            "month", f"{text!r}: the month must be 01 to 12", params={"value": text}
+        )
     return int(year), int(month)
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from ledger.batch_field import check_batch
 from ledger.codes import trace_code
-from ledger.errors import BatchFieldError, CatalogueError
+from ledger.errors import BatchFieldError, ShipmentInvalidError
 
 _PRODUCT_ID = re.compile(r"[0-9]{7}")
 _GTIN = re.compile(r"[0-9]{14}")
@@ -83,9 +83,9 @@ def shipment_from_json(text: str | bytes) -> Shipment:
     try:
         data = json.loads(text)
     except (ValueError, UnicodeDecodeError) as error:
-        raise CatalogueError("shipment", f"not JSON: {error}") from None
+        raise ShipmentInvalidError("shipment", f"not JSON: {error}") from None
     if not isinstance(data, dict):
-        raise CatalogueError("shipment", "JSON must be an object with products/batches")
+        raise ShipmentInvalidError("shipment", "JSON must be an object with products/batches")
     products = [_product(row, f"products[{i}]") for i, row in _items(data, "products")]
     batches = [_batch(row, f"batches[{i}]") for i, row in _items(data, "batches")]
     codes = [_trace(row, f"trace_codes[{i}]") for i, row in _items(data, "trace_codes")]
@@ -102,9 +102,9 @@ def shipment_from_csv(text: str) -> Shipment:
         product = _product(row, where)
         batch = _batch(row, where)
         if products.setdefault(product.product_id, product) != product:
-            raise CatalogueError(f"{where}.product_id", "differs from an earlier row")
+            raise ShipmentInvalidError(f"{where}.product_id", "differs from an earlier row")
         if batches.setdefault((batch.product_id, batch.batch_no), batch) != batch:
-            raise CatalogueError(f"{where}.batch_no", "dates differ from an earlier row")
+            raise ShipmentInvalidError(f"{where}.batch_no", "dates differ from an earlier row")
         codes.append(_trace(row, where))
     return Shipment(list(products.values()), list(batches.values()), codes)
 
@@ -112,7 +112,7 @@ def shipment_from_csv(text: str) -> Shipment:
 def _items(data: dict[str, Any], key: str) -> list[tuple[int, dict[str, Any]]]:
     rows = data.get(key, [])
     if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
-        raise CatalogueError(key, "must be a list of objects")
+        raise ShipmentInvalidError(key, "must be a list of objects")
     return list(enumerate(rows))
 
 
@@ -120,10 +120,10 @@ def _text(row: dict[str, Any], key: str, where: str, *, required: bool = True) -
     value = row.get(key)
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
-            raise CatalogueError(f"{where}.{key}", "missing or empty")
+            raise ShipmentInvalidError(f"{where}.{key}", "missing or empty")
         return ""
     if not isinstance(value, str | int):
-        raise CatalogueError(f"{where}.{key}", "must be text")
+        raise ShipmentInvalidError(f"{where}.{key}", "must be text")
     return str(value).strip()
 
 
@@ -132,7 +132,7 @@ def _int(row: dict[str, Any], key: str, where: str, default: int | None = None) 
     if not text and default is not None:
         return default
     if not text.isdigit() or int(text) < 1:
-        raise CatalogueError(f"{where}.{key}", f"{text!r} is not a positive whole number")
+        raise ShipmentInvalidError(f"{where}.{key}", f"{text!r} is not a positive whole number")
     return int(text)
 
 
@@ -141,16 +141,16 @@ def _date(row: dict[str, Any], key: str, where: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise CatalogueError(f"{where}.{key}", f"{text!r} is not a date YYYY-MM-DD") from None
+        raise ShipmentInvalidError(f"{where}.{key}", f"{text!r} is not a date YYYY-MM-DD") from None
 
 
 def _product(row: dict[str, Any], where: str) -> Product:
     product_id = _text(row, "product_id", where)
     if not _PRODUCT_ID.fullmatch(product_id):
-        raise CatalogueError(f"{where}.product_id", "must be 7 digits (药品标识码)")
+        raise ShipmentInvalidError(f"{where}.product_id", "must be 7 digits (药品标识码)")
     gtin = _text(row, "gtin", where, required=False) or None
     if gtin is not None and not _GTIN.fullmatch(gtin):
-        raise CatalogueError(f"{where}.gtin", "must be 14 digits")
+        raise ShipmentInvalidError(f"{where}.gtin", "must be 14 digits")
     return Product(
         product_id=product_id,
         vaccine_code=_text(row, "vaccine_code", where),
@@ -167,10 +167,10 @@ def _batch(row: dict[str, Any], where: str) -> Batch:
     try:
         batch_no = check_batch(_text(row, "batch_no", where, required=False))
     except BatchFieldError as error:
-        raise CatalogueError(f"{where}.batch_no", error.reason) from None
+        raise ShipmentInvalidError(f"{where}.batch_no", error.reason) from None
     production, expiry = _date(row, "production_date", where), _date(row, "expiry_date", where)
     if expiry <= production:
-        raise CatalogueError(f"{where}.expiry_date", "not after the production date")
+        raise ShipmentInvalidError(f"{where}.expiry_date", "not after the production date")
     return Batch(
         product_id=_product_id(row, where),
         batch_no=batch_no,
@@ -183,7 +183,7 @@ def _batch(row: dict[str, Any], where: str) -> Batch:
 def _product_id(row: dict[str, Any], where: str) -> str:
     product_id = _text(row, "product_id", where)
     if not _PRODUCT_ID.fullmatch(product_id):
-        raise CatalogueError(f"{where}.product_id", "must be 7 digits (药品标识码)")
+        raise ShipmentInvalidError(f"{where}.product_id", "must be 7 digits (药品标识码)")
     return product_id
 
 
@@ -193,14 +193,14 @@ def _trace(row: dict[str, Any], where: str) -> tuple[str, str, str]:
     if row.get("gs1_key") and not row.get("trace_code"):
         key = _text(row, "gs1_key", where)
         if not _GS1_KEY.fullmatch(key):
-            raise CatalogueError(f"{where}.gs1_key", "must be 01<14-digit GTIN>21<serial>")
+            raise ShipmentInvalidError(f"{where}.gs1_key", "must be 01<14-digit GTIN>21<serial>")
         return key, _product_id(row, where), _text(row, "batch_no", where)
     trace = trace_code(_text(row, "trace_code", where))
     if trace is None:
-        raise CatalogueError(f"{where}.trace_code", "must be 20 digits")
+        raise ShipmentInvalidError(f"{where}.trace_code", "must be 20 digits")
     product_id = _product_id(row, where)
     if trace.product_id != product_id:
-        raise CatalogueError(
+        raise ShipmentInvalidError(
             f"{where}.trace_code",
             f"first 7 digits {trace.product_id} are not product {product_id}",
         )

@@ -15,7 +15,13 @@ import io
 import re
 from dataclasses import dataclass
 
-from ledger.errors import CatalogueError, StockError
+from ledger.errors import (
+    IssueToOwnUnitError,
+    IssueUpwardError,
+    ReturnNotUpwardError,
+    SameLevelIssueForbiddenError,
+    UnitsFileInvalidError,
+)
 
 UNIT_CODE = re.compile(r"^\d{10}$")
 
@@ -59,7 +65,7 @@ def parse_units_csv(text: str) -> list[Unit]:
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     missing = {"unit_code", "name", "level", "vaccinating"} - set(reader.fieldnames or ())
     if missing:
-        raise CatalogueError("units", f"the header lacks {', '.join(sorted(missing))}")
+        raise UnitsFileInvalidError("units", f"the header lacks {', '.join(sorted(missing))}")
     units: dict[str, Unit] = {}
     problems: list[tuple[str, str]] = []
     for line, row in enumerate(reader, start=2):
@@ -81,29 +87,35 @@ def parse_units_csv(text: str) -> list[Unit]:
         if level is not None and UNIT_CODE.match(code) and name and flag in _YES | _NO:
             units[code] = Unit(code, name, level, flag in _YES)
     if problems:
-        raise CatalogueError.many(problems)
+        raise UnitsFileInvalidError.many(problems)
     if not units:
-        raise CatalogueError("units", "the file lists no unit")
+        raise UnitsFileInvalidError("units", "the file lists no unit")
     return list(units.values())
 
 
 def issue_route(own: Unit, to: Unit) -> Route:
     """How `own` may issue to `to` (seed 002); refused with the reason otherwise."""
     if to.code == own.code:
-        raise StockError("to_unit", f"{to.code} is this unit: a unit cannot issue to itself")
+        raise IssueToOwnUnitError(
+            "to_unit",
+            f"{to.code} is this unit: a unit cannot issue to itself",
+            params={"unit": to.name},
+        )
     if to.level > own.level:
         return Route.DIRECT
     if to.level < own.level:
-        raise StockError(
+        raise IssueUpwardError(
             "to_unit",
             f"{to.code} ({to.name}) is of a higher level: sending vaccine up is a return, "
             "which the upper level approves (ask with kind 'return')",
+            params={"unit": to.name},
         )
     if own.vaccinating:
-        raise StockError(
+        raise SameLevelIssueForbiddenError(
             "to_unit",
             f"{to.code} ({to.name}) is of the same level, and a vaccinating unit cannot issue "
             "to the same level (接种单位不能平级出库)",
+            params={"unit": to.name},
         )
     return Route.APPROVAL
 
@@ -111,6 +123,8 @@ def issue_route(own: Unit, to: Unit) -> Route:
 def check_return(own: Unit, to: Unit) -> None:
     """A return goes up to a unit of a higher level (退回上级)."""
     if to.level >= own.level:
-        raise StockError(
-            "to_unit", f"{to.code} ({to.name}) is not of a higher level: returns go up only"
+        raise ReturnNotUpwardError(
+            "to_unit",
+            f"{to.code} ({to.name}) is not of a higher level: returns go up only",
+            params={"unit": to.name},
         )

@@ -22,7 +22,15 @@ from typing import Any
 
 from gateway.core.clinic_time import CLINIC_TZ
 from ledger.batch_field import check_batch
-from ledger.errors import BatchFieldError, IdNumberError, LedgerError, RecordError
+from ledger.errors import (
+    BatchFieldError,
+    FieldProblem,
+    IdNumberError,
+    LedgerError,
+    ProblemCode,
+    RecordError,
+    problem,
+)
 from ledger.idcard import is_placeholder, parse_id_number
 from ledger.tables import ReferenceTables, Vaccine
 
@@ -120,22 +128,25 @@ class RecordVersion:
 
 def recipient_problems(
     person: Recipient, tables: ReferenceTables, now: datetime
-) -> list[tuple[str, str]]:
-    problems: list[tuple[str, str]] = []
+) -> list[FieldProblem]:
+    problems: list[FieldProblem] = []
     if not person.archive_no.strip():
-        problems.append(("archive_no", "empty"))
+        problems.append(problem("archive_no", "empty", ProblemCode.VALUE_EMPTY))
     if not person.name.strip():
-        problems.append(("name", "empty"))
+        problems.append(problem("name", "empty", ProblemCode.VALUE_EMPTY))
     if person.sex not in SEXES:
-        problems.append(("sex", f"{person.sex!r} is not 1 (男) or 2 (女)"))
+        problems.append(problem("sex", f"{person.sex!r} is not 1 (男) or 2 (女)",
+                                ProblemCode.SEX_INVALID, value=person.sex))  # fmt: skip
     today = now.astimezone(CLINIC_TZ).date()
     if not date(1900, 1, 1) <= person.birth_date <= today:
-        problems.append(("birth_date", f"{person.birth_date} is out of range"))
+        problems.append(problem("birth_date", f"{person.birth_date} is out of range",
+                                ProblemCode.BIRTH_DATE_OUT_OF_RANGE,
+                                value=person.birth_date.isoformat()))  # fmt: skip
     problems += _id_problems(person)
     if person.phone and not _PHONE.fullmatch(person.phone):
-        problems.append(("phone", "digits only (7 to 20)"))
+        problems.append(problem("phone", "digits only (7 to 20)", ProblemCode.PHONE_INVALID))
     if not person.address.strip():
-        problems.append(("address", "empty"))
+        problems.append(problem("address", "empty", ProblemCode.VALUE_EMPTY))
     codes = (
         ("crowd_category", person.crowd_category, tables.crowd_categories),
         ("household_county", person.household_county, tables.counties()),
@@ -150,25 +161,28 @@ def recipient_problems(
 
 def _code_problems(
     checks: Iterable[tuple[str, str, Mapping[str, object]]],
-) -> list[tuple[str, str]]:
+) -> list[FieldProblem]:
     problems = []
     for name, value, table in checks:
         if not value.strip():
-            problems.append((name, "empty: the platform refuses a record without it"))
+            problems.append(problem(name, "empty: the platform refuses a record without it",
+                                    ProblemCode.VALUE_EMPTY))  # fmt: skip
         elif value not in table:
-            problems.append((name, f"{value!r} is not in the code table"))
+            problems.append(problem(name, f"{value!r} is not in the code table",
+                                    ProblemCode.NOT_IN_CODE_TABLE, value=value))  # fmt: skip
     return problems
 
 
-def _guardian_problems(person: Recipient, today: date) -> list[tuple[str, str]]:
+def _guardian_problems(person: Recipient, today: date) -> list[FieldProblem]:
     """父亲姓名或母亲姓名或监护人姓名 for a minor; 新生儿母亲姓名 for a newborn."""
     problems = []
     names = (person.father_name, person.mother_name, person.guardian_name)
     if _age_years(person.birth_date, today) < ADULT_YEARS and not any(n.strip() for n in names):
-        problems.append(("guardian_name", "empty: a minor needs the father's, mother's or"
-                         " guardian's name"))  # fmt: skip
+        problems.append(problem("guardian_name", "empty: a minor needs the father's, mother's"
+                                " or guardian's name", ProblemCode.GUARDIAN_REQUIRED))  # fmt: skip
     if (today - person.birth_date).days < NEWBORN_DAYS and not person.mother_name.strip():
-        problems.append(("mother_name", "empty: a newborn needs the mother's name"))
+        problems.append(problem("mother_name", "empty: a newborn needs the mother's name",
+                                ProblemCode.MOTHER_NAME_REQUIRED))  # fmt: skip
     return problems
 
 
@@ -201,10 +215,12 @@ def dose_codes(fields: Mapping[str, Any], tables: ReferenceTables) -> dict[str, 
     }  # fmt: skip
 
 
-def actor_problems(actor: str) -> list[tuple[str, str]]:
+def actor_problems(actor: str) -> list[FieldProblem]:
     if actor.strip():
         return []
-    return [("actor", "empty: name the user who enters this version")]
+    return [
+        problem("actor", "empty: name the user who enters this version", ProblemCode.VALUE_EMPTY)
+    ]
 
 
 def require_actor(actor: str) -> None:
@@ -213,46 +229,62 @@ def require_actor(actor: str) -> None:
         raise RecordError.many(problems)
 
 
-def _id_problems(person: Recipient) -> list[tuple[str, str]]:
+def _id_problems(person: Recipient) -> list[FieldProblem]:
     """The ID number (or the placeholder) and its agreement with birth date and sex."""
     if is_placeholder(person.id_number):
         return []
     try:
         parsed = parse_id_number(person.id_number)
     except IdNumberError as error:
-        return [(error.field, error.reason)]
+        return list(error.problems)
     problems = []
     if parsed.birth_date != person.birth_date:
-        problems.append(("birth_date", f"differs from the ID number's {parsed.birth_date}"))
+        problems.append(problem("birth_date", f"differs from the ID number's {parsed.birth_date}",
+                                ProblemCode.DIFFERS_FROM_ID_NUMBER,
+                                value=parsed.birth_date.isoformat()))  # fmt: skip
     if {"M": "1", "F": "2"}[parsed.sex] != person.sex:
-        problems.append(("sex", "differs from the ID number"))
+        problems.append(problem("sex", "differs from the ID number",
+                                ProblemCode.DIFFERS_FROM_ID_NUMBER, value=""))  # fmt: skip
     return problems
 
 
-def dose_problems(record: DoseRecord, tables: ReferenceTables) -> list[tuple[str, str]]:
+def dose_problems(record: DoseRecord, tables: ReferenceTables) -> list[FieldProblem]:
     """Checks that need no database: code tables, schedule length, age fit, batch field."""
-    problems: list[tuple[str, str]] = []
+    problems: list[FieldProblem] = []
     vaccine = tables.vaccines.get(record.vaccine_code)
     if vaccine is None:
-        problems.append(("vaccine_code", f"{record.vaccine_code!r} is not in the vaccine table"))
+        problems.append(
+            problem(
+                "vaccine_code",
+                f"{record.vaccine_code!r} is not in the vaccine table",
+                ProblemCode.VACCINE_UNKNOWN,
+                value=record.vaccine_code,
+            )
+        )
     else:
         if record.manufacturer_code not in vaccine.manufacturers:
             maker = record.manufacturer_code
-            problems.append(("manufacturer_code", f"{maker!r} does not make {vaccine.name}"))
+            problems.append(problem("manufacturer_code", f"{maker!r} does not make {vaccine.name}",
+                                    ProblemCode.MANUFACTURER_MISMATCH, value=maker,
+                                    vaccine=vaccine.name))  # fmt: skip
         if not 1 <= record.dose_no <= vaccine.doses:
-            problems.append(("dose_no", f"dose {record.dose_no} of a {vaccine.doses}-dose "
-                             f"schedule ({vaccine.name})"))  # fmt: skip
+            problems.append(problem("dose_no", f"dose {record.dose_no} of a {vaccine.doses}-dose "
+                                    f"schedule ({vaccine.name})", ProblemCode.DOSE_BEYOND_SCHEDULE,
+                                    dose_no=record.dose_no, doses=vaccine.doses,
+                                    vaccine=vaccine.name))  # fmt: skip
         months = _age_months(record.recipient.birth_date, record.vaccinated_at)
         if months < vaccine.min_age_months or (
             vaccine.max_age_months is not None and months > vaccine.max_age_months
         ):
             top = vaccine.max_age_months if vaccine.max_age_months is not None else "no limit"
-            problems.append(("birth_date", f"age {months} months does not fit {vaccine.name} "
-                             f"({vaccine.min_age_months} to {top} months)"))  # fmt: skip
+            problems.append(problem("birth_date", f"age {months} months does not fit "
+                                    f"{vaccine.name} ({vaccine.min_age_months} to {top} months)",
+                                    ProblemCode.AGE_NOT_FIT, months=months, vaccine=vaccine.name,
+                                    low=vaccine.min_age_months, high=top))  # fmt: skip
     try:
         check_batch(record.batch_no, others=_other_fields(record))
     except BatchFieldError as error:
-        problems.append((error.field, error.reason))
+        problems += error.problems
     checks = (
         ("site_code", record.site_code, tables.sites),
         ("vaccination_type", record.vaccination_type, tables.vaccination_types),
@@ -262,9 +294,11 @@ def dose_problems(record: DoseRecord, tables: ReferenceTables) -> list[tuple[str
     if vaccine is not None:
         problems += use_problems(vaccine, record.vaccination_type, record.vaccine_attribute)
     if not record.vaccinator.strip():
-        problems.append(("vaccinator", "empty: the vaccinator's name is required"))
+        problems.append(problem("vaccinator", "empty: the vaccinator's name is required",
+                                ProblemCode.VALUE_EMPTY))  # fmt: skip
     if not _UNIT.fullmatch(record.unit_code):
-        problems.append(("unit_code", "must be the 10-digit unit code"))
+        problems.append(problem("unit_code", "must be the 10-digit unit code",
+                                ProblemCode.UNIT_CODE_INVALID))  # fmt: skip
     return problems
 
 
@@ -272,31 +306,34 @@ EMERGENCY_TYPE, EMERGENCY_ATTRIBUTE = "04", "06"  # 紧急 / 紧急使用疫苗
 MASS_TYPE, MASS_ATTRIBUTE = "02", "05"  # 群体 / 群体性预防接种疫苗
 
 
-def use_problems(vaccine: Vaccine, kind: str, attribute: str) -> list[tuple[str, str]]:
+def use_problems(vaccine: Vaccine, kind: str, attribute: str) -> list[FieldProblem]:
     """Vaccination type and vaccine attribute consistent with the vaccine and with each other
     (seed 000: emergency use is type 04 with attribute 06; a mass campaign's vaccine, attribute
     05, is given as type 02)."""
     problems = []
     if kind and kind not in vaccine.vaccination_types:
         allowed = "|".join(sorted(vaccine.vaccination_types))
-        problems.append(("vaccination_type", f"{vaccine.name} is not given as type {kind}"
-                         f" (allowed: {allowed})"))  # fmt: skip
+        problems.append(problem("vaccination_type", f"{vaccine.name} is not given as type"
+                                f" {kind} (allowed: {allowed})", ProblemCode.TYPE_NOT_FOR_VACCINE,
+                                value=kind, vaccine=vaccine.name, allowed=allowed))  # fmt: skip
     if attribute and attribute not in vaccine.vaccine_attributes:
         allowed = "|".join(sorted(vaccine.vaccine_attributes))
-        problems.append(("vaccine_attribute", f"{vaccine.name} does not have attribute"
-                         f" {attribute} (allowed: {allowed})"))  # fmt: skip
+        problems.append(problem("vaccine_attribute", f"{vaccine.name} does not have attribute"
+                                f" {attribute} (allowed: {allowed})",
+                                ProblemCode.ATTRIBUTE_NOT_FOR_VACCINE, value=attribute,
+                                vaccine=vaccine.name, allowed=allowed))  # fmt: skip
     if (kind == EMERGENCY_TYPE) != (attribute == EMERGENCY_ATTRIBUTE):
-        problems.append(("vaccine_attribute", "emergency use is type 04 with attribute 06,"
-                         " both or neither"))  # fmt: skip
+        problems.append(problem("vaccine_attribute", "emergency use is type 04 with attribute"
+                                " 06, both or neither", ProblemCode.EMERGENCY_PAIR))  # fmt: skip
     elif attribute == MASS_ATTRIBUTE and kind != MASS_TYPE:
-        problems.append(("vaccination_type", "a mass vaccination's vaccine (attribute 05) is"
-                         " given as type 02"))  # fmt: skip
+        problems.append(problem("vaccination_type", "a mass vaccination's vaccine (attribute"
+                                " 05) is given as type 02", ProblemCode.MASS_PAIR))  # fmt: skip
     return problems
 
 
 def schedule_problems(
     record: DoseRecord, vaccine: Vaccine, previous: Sequence[datetime]
-) -> list[tuple[str, str]]:
+) -> list[FieldProblem]:
     """The dose against the schedule table: the youngest age for this dose and the shortest
     interval after the latest of the `previous` doses of the same vaccine."""
     scheduled = vaccine.dose(record.dose_no)
@@ -306,16 +343,20 @@ def schedule_problems(
     months = _age_months(record.recipient.birth_date, record.vaccinated_at)
     if months < scheduled.min_age_months:
         youngest = scheduled.min_age_months
-        problems.append(("dose_no", f"dose {record.dose_no} of {vaccine.name} from {youngest}"
-                         f" months of age, the person is {months}"))  # fmt: skip
+        problems.append(problem("dose_no", f"dose {record.dose_no} of {vaccine.name} from"
+                                f" {youngest} months of age, the person is {months}",
+                                ProblemCode.DOSE_TOO_YOUNG, dose_no=record.dose_no,
+                                vaccine=vaccine.name, low=youngest, months=months))  # fmt: skip
     if scheduled.min_interval_days is not None and previous:
         latest = max(previous)
         due = latest + timedelta(days=scheduled.min_interval_days)
         if record.vaccinated_at < due:
             day = due.astimezone(CLINIC_TZ).date().isoformat()
-            problems.append(("dose_no", f"dose {record.dose_no} of {vaccine.name} at least"
-                             f" {scheduled.min_interval_days} days after the previous dose:"
-                             f" due from {day}"))  # fmt: skip
+            problems.append(problem("dose_no", f"dose {record.dose_no} of {vaccine.name} at"
+                                    f" least {scheduled.min_interval_days} days after the"
+                                    f" previous dose: due from {day}", ProblemCode.DOSE_TOO_SOON,
+                                    dose_no=record.dose_no, vaccine=vaccine.name,
+                                    days=scheduled.min_interval_days, due=day))  # fmt: skip
     return problems
 
 

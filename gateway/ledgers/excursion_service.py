@@ -50,7 +50,7 @@ from gateway.storage.ledger.queries import (
 from gateway.storage.ledger.requisition import Requisitions
 from gateway.storage.ledger.stock import StockLedger
 from gateway.storage.readings import ReadingStore
-from ledger.errors import LedgerError, StockError
+from ledger.errors import CompartmentNotOnHoldError, LedgerError
 from ledger.exposure import Exposure, Sample, exposure, worst
 from ledger.holds import Hold, Override
 from ledger.stability import StabilityTable, load_stability
@@ -217,13 +217,14 @@ class ExcursionService:
 
     def override_hold(self, compartment: str, who: str, reason: str) -> Hold:
         """A manager lets movements through the hold on `compartment` (until its alarm
-        ends); recorded with who and why. StockError when nothing holds the compartment."""
+        ends); recorded with who and why. CompartmentNotOnHoldError when nothing holds it."""
         hold = self.hold_on(compartment)
         if hold is None:
-            raise StockError(
+            raise CompartmentNotOnHoldError(
                 "compartment",
                 f"{compartment} is not on hold: nothing to override; fix: check GET "
                 "/api/ledger/holds",
+                params={"compartment": compartment},
             )
         override = Override(who, reason, self.clock.now())
         with self.db.transaction("override a hold"):

@@ -36,7 +36,11 @@ from gateway.storage.ledger.queries import read_meta, write_meta
 from gateway.storage.ledger.upload_queue import Answer, UploadQueue
 from ledger import circulation_xml
 from ledger.circulation_xml import CirculationEvent
-from ledger.errors import UploadError
+from ledger.errors import (
+    CirculationUnknownError,
+    PlatformAnswerError,
+    PlatformUnreachableError,
+)
 from ledger.upload_xml import build_validated
 
 META_FEEDBACK_AFTER = "platform_feedback_after"
@@ -198,9 +202,11 @@ class Uploader:
                 body = await response.read()
                 status = response.status
         except (aiohttp.ClientError, TimeoutError) as error:
-            raise UploadError("feedback", f"platform unreachable: {error!r}") from None
+            raise PlatformUnreachableError("feedback", f"platform unreachable: {error!r}") from None
         if status != 200:
-            raise UploadError("feedback", f"the platform answered HTTP {status}")
+            raise PlatformAnswerError(
+                "feedback", f"the platform answered HTTP {status}", params={"status": status}
+            )
         items, cursor = _fetched(body, after)
         now = self.clock.now()
         doses = [answer for message, answer in items if message == DOSE_MESSAGE]
@@ -221,7 +227,9 @@ class Uploader:
         dictionary)."""
         found = self.circulation.latest(event_id)
         if found is None:
-            raise UploadError("event_id", f"{event_id} is no circulation message")
+            raise CirculationUnknownError(
+                "event_id", f"{event_id} is no circulation message", params={"event_id": event_id}
+            )
         corrected = found[0].corrected(to_unit=to_unit, reason_code=reason_code)
         self.circulation.correct(corrected, self.clock.now())
         return corrected
@@ -266,7 +274,7 @@ def _fetched(body: bytes, after: str) -> tuple[list[tuple[str, Answer]], str]:
         ]  # fmt: skip
         cursor = str(data.get("cursor", after))
     except (ValueError, KeyError, TypeError) as error:
-        raise UploadError("feedback", f"unreadable feedback: {error}") from None
+        raise PlatformAnswerError("feedback", f"unreadable feedback: {error}") from None
     return items, cursor
 
 
@@ -279,4 +287,6 @@ def _feedback(body: bytes, status: int) -> list[Answer]:
             for r in results
         ]
     except (ValueError, KeyError, TypeError) as error:
-        raise UploadError("feedback", f"HTTP {status}, unreadable answer: {error}") from None
+        raise PlatformAnswerError(
+            "feedback", f"HTTP {status}, unreadable answer: {error}", params={"status": status}
+        ) from None

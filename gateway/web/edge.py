@@ -1,7 +1,8 @@
 """The outermost middleware: every project exception leaves the HTTP edge as one refusal shape.
 
 A handler may raise a `ColdchainError` (see `gateway.core.errors`): it answers with the error's
-`code`, its message as the reason and, for ledger errors, each field and reason. aiohttp's own
+`code`, its message as the reason and, for ledger errors, each field and reason with its own
+code and `params` (ids in them shown by name, `gateway.web.naming`). aiohttp's own
 refusals of API paths (no such route, method not allowed, body too large) get the same shape.
 Anything else is a bug: logged with its traceback, answered 500 `internal_error` without
 details. A request too malformed to reach any handler (a NUL in a header, a line too long) is
@@ -20,7 +21,8 @@ from aiohttp.http_exceptions import HttpProcessingError
 from gateway.auth.policy import ForbiddenError
 from gateway.core.errors import ColdchainError, StoreError
 from gateway.web.error_pages import PAGE_STATUSES, error_page
-from gateway.web.json_http import dumps, refusal, refusal_body, refused
+from gateway.web.json_http import dumps, refusal_body, refused
+from gateway.web.naming import named
 from ledger.errors import (
     DuplicatePersonError,
     EventConflictError,
@@ -41,15 +43,25 @@ _STATUS: Final[tuple[tuple[type[ColdchainError], type[web.HTTPException]], ...]]
 _API = "/api/"
 
 
-def answer_for(error: ColdchainError) -> web.HTTPException:
+def answer_for(error: ColdchainError, app: web.Application) -> web.HTTPException:
     """The refusal that tells the client about `error`."""
     status = next(
         (status for kind, status in _STATUS if isinstance(error, kind)),
         web.HTTPUnprocessableEntity,
     )
-    if isinstance(error, LedgerError):
-        return refusal(status, error.problems, code=error.code)
-    return refused(status, str(error), code=error.code)
+    if not isinstance(error, LedgerError):
+        return refused(status, str(error), code=error.code)
+    problems = error.problems
+    body = refusal_body(
+        status.status_code,
+        [(item.field, item.reason) for item in problems],
+        code=error.code,
+        params=named(app, error.params),
+    )
+    for shown, item in zip(body["problems"], problems, strict=True):
+        shown["code"] = item.code
+        shown["params"] = named(app, item.params)
+    return status(text=dumps(body), content_type="application/json")
 
 
 @web.middleware
@@ -67,7 +79,7 @@ async def edge_middleware(
             raise
         return _json(answer.status, answer.text or answer.reason, answer.headers.get("Allow"))
     except ColdchainError as error:
-        raise answer_for(error) from None
+        raise answer_for(error, request.app) from None
     except Exception:
         log.exception("%s %s failed: a bug in the gateway", request.method, request.path)
         if not request.path.startswith(_API):

@@ -179,7 +179,7 @@ def validate(
         raise refusal(
             status,
             _problems(error, model, data),
-            code=_FIELD_CODES.get(first["type"], _field_code(first["type"])),
+            code=FIELD_CODES.get(first["type"], _field_code(first["type"])),
             params={"type": first["type"]},
             fix=_fix(model),
         ) from None
@@ -306,7 +306,7 @@ def _out_of_range(path: str, reason: str) -> _BodyError:
     return _BodyError(web.HTTPUnprocessableEntity, path, reason, "number_out_of_range")
 
 
-_FIELD_CODES: Final[Mapping[str, str]] = {
+FIELD_CODES: Final[Mapping[str, str]] = {
     "missing": "field_missing",
     "extra_forbidden": "field_unknown",
     "literal_error": "field_not_allowed",

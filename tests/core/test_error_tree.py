@@ -4,8 +4,10 @@ of failure carries a stable snake_case code that the edge and the command line c
 from __future__ import annotations
 
 import importlib
+import json
 import pkgutil
 import re
+from pathlib import Path
 
 import pytest
 
@@ -16,7 +18,8 @@ from gateway.core import errors as errors_module
 from gateway.core.errors import ColdchainError, ConfigError, GatewayError, StoreError
 from gateway.forward.errors import ForwardError
 from gateway.storage.readings import InvalidReadingError
-from ledger.errors import LedgerError, StockError
+from gateway.web.json_http import FIELD_CODES, STATUS_CODES
+from ledger.errors import LedgerError, ProblemCode, StockError
 from probes.ble_scanner import AdapterFailedError, AdapterMissingError
 from probes.modbus import PollError
 
@@ -85,3 +88,59 @@ def test_the_tree_in_the_docstring_names_every_root() -> None:
     doc = errors_module.__doc__ or ""
     for kind, code in ROOTS.items():
         assert re.search(rf"{kind.__name__}\s+{code}\b", doc), kind
+
+
+# -- every code in the reader's language -----------------------------------------------------
+
+_I18N = Path(__file__).resolve().parents[2] / "gateway" / "web" / "ui" / "static" / "i18n"
+_LITERAL_CODE = re.compile(r"""\bcode=["']([a-z][a-z0-9_]*)["']""")
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def _translations() -> dict[str, dict[str, str]]:
+    return {
+        language: json.loads((_I18N / f"{language}.json").read_text("utf-8"))
+        for language in ("zh", "en")
+    }
+
+
+def _every_code_a_refusal_can_carry() -> dict[str, str]:
+    """Each code (of the tree, of a record's field problems, of the HTTP edge and of every
+    literal `code=` in the gateway's handlers) and where it comes from."""
+    _import_every_project_module()
+    codes = {
+        kind.code: kind.__qualname__ for kind in [ColdchainError, *_descendants(ColdchainError)]
+    }
+    codes |= {str(code): "ProblemCode" for code in ProblemCode}
+    field_codes = (*FIELD_CODES.values(), "field_wrong_type", "field_invalid")
+    codes |= dict.fromkeys((*STATUS_CODES.values(), *field_codes), "json_http")
+    gateway = Path(__file__).resolve().parents[2] / "gateway"
+    for source in gateway.rglob("*.py"):
+        for code in _LITERAL_CODE.findall(source.read_text("utf-8")):
+            codes.setdefault(code, str(source.relative_to(gateway.parent)))
+    return codes
+
+
+def test_every_code_a_refusal_can_carry_is_translated_into_each_language() -> None:
+    codes = _every_code_a_refusal_can_carry()
+    assert {"not_enough_stock", "batch_expired", "dose_too_soon", "forbidden"} <= set(codes)
+    for language, strings in _translations().items():
+        missing = {code: where for code, where in codes.items() if f"error.{code}" not in strings}
+        assert missing == {}, language
+
+
+def test_both_languages_fill_the_same_placeholders() -> None:
+    zh, en = _translations().values()
+    differ = {
+        key: (sorted(_PLACEHOLDER.findall(text)), sorted(_PLACEHOLDER.findall(en[key])))
+        for key, text in zh.items()
+        if key.startswith("error.")
+        and set(_PLACEHOLDER.findall(text)) != set(_PLACEHOLDER.findall(en[key]))
+    }
+    assert differ == {}
+
+
+def test_a_field_problem_code_names_no_kind_of_error() -> None:
+    _import_every_project_module()
+    kinds = {kind.code for kind in [ColdchainError, *_descendants(ColdchainError)]}
+    assert {str(code) for code in ProblemCode} & kinds == set()

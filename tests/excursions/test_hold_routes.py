@@ -94,7 +94,7 @@ async def test_holds_are_listed_and_a_manager_overrides_one(
         client, "POST", "/api/ledger/stock/moves",
         {"compartment": "F1/冷藏", "event_id": "mv", "codes": [hepb(1)]}, status=422,
     )  # fmt: skip
-    assert refused["code"] == "stock_refused"  # already there: checked before the hold
+    assert refused["code"] == "move_to_same_compartment"  # checked before the hold
     refused = await call(
         client, "POST", "/api/ledger/stock/receive-into",
         {"code": hepb(2), "compartment": "F1/冷藏", "event_id": "in-2"}, status=422,

@@ -196,7 +196,7 @@ def test_type_and_attribute_consistent_with_the_vaccine(
     with pytest.raises(RecordError) as caught:
         give(ledger, 1, 1, manufacturer_code=product_maker, vaccination_type=kind,
              vaccine_attribute=attribute)  # fmt: skip
-    assert field in [name for name, _ in caught.value.problems]
+    assert field in [item.field for item in caught.value.problems]
 
 
 def test_consistent_uses_are_accepted(ledger: VaccinationLedger) -> None:

@@ -169,7 +169,7 @@ def test_units_csv_is_checked_whole() -> None:
     bad = "unit_code,name,level,vaccinating\n61010302,门诊,township,1\n6101030203,,镇,2\n"
     with pytest.raises(CatalogueError) as caught:
         parse_units_csv(bad)
-    assert [field for field, _ in caught.value.problems] == [
+    assert [item.field for item in caught.value.problems] == [
         "row 2.unit_code", "row 3.name", "row 3.level", "row 3.vaccinating",
     ]  # fmt: skip
     with pytest.raises(CatalogueError, match="lacks level"):

@@ -55,7 +55,7 @@ def test_recipient_refusals_name_fields(ledger: VaccinationLedger) -> None:
     bad = dataclasses.replace(ADULT, id_number="110105194912310021", crowd_category="31")
     with pytest.raises(RecordError) as caught:
         ledger.register(bad, actor=ACTOR)
-    fields = [field for field, _ in caught.value.problems]
+    fields = [item.field for item in caught.value.problems]
     assert fields == ["id_number", "crowd_category"]
     ledger.register(dataclasses.replace(ADULT, archive_no="X2", id_number="8" * 18), actor=ACTOR)
 

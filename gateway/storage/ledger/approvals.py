@@ -10,7 +10,16 @@ from typing import TYPE_CHECKING
 
 from gateway.storage.ledger.db import to_ms
 from gateway.storage.ledger.stock_values import ON_HAND, EventResult, Upload
-from ledger.errors import EventConflictError, StockError
+from ledger.errors import (
+    ApprovalKindUnknownError,
+    ApprovalNotNeededError,
+    ApprovalUnknownError,
+    EventConflictError,
+    FieldNotForKindError,
+    PackageNotInStockError,
+    ScrapReasonUnknownError,
+    StockFieldEmptyError,
+)
 from ledger.units import Route, check_return
 
 if TYPE_CHECKING:
@@ -26,7 +35,7 @@ def request_approval(
     to_unit, reason_code = to_unit.strip(), reason_code.strip()
     _request_fields(stock.scrap_reasons, kind, reason, to_unit, reason_code)
     if not codes:
-        raise StockError("codes", "no package scanned")
+        raise StockFieldEmptyError("codes", "no package scanned")
     items = [stock.resolve_scan(raw) for raw in codes]
     with stock.db.transaction("request approval") as conn:
         row = conn.execute(
@@ -56,30 +65,44 @@ def _request_fields(
     scrap_reasons: Mapping[str, str], kind: str, reason: str, to_unit: str, reason_code: str
 ) -> None:
     if kind not in {"return", "scrap", "issue"}:
-        raise StockError(
-            "kind", f"{kind!r}: returns, scraps and same-level issues need an approval"
+        raise ApprovalKindUnknownError(
+            "kind",
+            f"{kind!r}: returns, scraps and same-level issues need an approval",
+            params={"kind": kind},
         )
     if not reason.strip():
-        raise StockError("reason", f"empty: a {kind} needs a reason")
+        raise StockFieldEmptyError("reason", f"empty: a {kind} needs a reason")
     if kind == "scrap":
         if reason_code not in scrap_reasons:
             known = ", ".join(f"{c} {n}" for c, n in sorted(scrap_reasons.items()))
             empty = "empty" if not reason_code else f"{reason_code!r} is not a reason code"
-            raise StockError("reason_code", f"{empty}: a scrap names its reason ({known})")
+            raise ScrapReasonUnknownError(
+                "reason_code",
+                f"{empty}: a scrap names its reason ({known})",
+                params={"value": reason_code, "known": known},
+            )
         if to_unit:
-            raise StockError("to_unit", "a scrap goes to no unit: leave it out")
+            raise FieldNotForKindError(
+                "to_unit", "a scrap goes to no unit: leave it out", params={"kind": kind}
+            )
     elif not to_unit:
-        raise StockError("to_unit", f"empty: say which unit the {kind} goes to")
+        raise StockFieldEmptyError("to_unit", f"empty: say which unit the {kind} goes to")
     elif reason_code:
-        raise StockError("reason_code", f"only a scrap has a reason code, not a {kind}")
+        raise FieldNotForKindError(
+            "reason_code",
+            f"only a scrap has a reason code, not a {kind}",
+            params={"kind": kind},
+        )
 
 
 def _request_target(stock: StockLedger, kind: str, to_unit: str) -> None:
     if kind == "return":
         check_return(stock.own_unit(), stock.units.known(to_unit, "to_unit", "the upper unit"))
     elif kind == "issue" and stock.route_to(to_unit) is Route.DIRECT:
-        raise StockError(
-            "to_unit", f"{to_unit} is of a lower level: issue to it directly, no approval"
+        raise ApprovalNotNeededError(
+            "to_unit",
+            f"{to_unit} is of a lower level: issue to it directly, no approval",
+            params={"unit": to_unit},
         )
 
 
@@ -88,7 +111,7 @@ def decide_approval(
 ) -> list[EventResult]:
     """The upper level's decision; an approval applies the movements in one transaction."""
     if not approver.strip():
-        raise StockError("approver", "empty")
+        raise StockFieldEmptyError("approver", "empty")
     with stock.db.transaction("decide approval") as conn:
         row = conn.execute(
             "SELECT kind, codes, requested_by, reason, to_unit, reason_code FROM approvals"
@@ -96,7 +119,11 @@ def decide_approval(
             (approval_id,),
         ).fetchone()
         if row is None:
-            raise StockError("approval_id", f"{approval_id} is not a pending request")
+            raise ApprovalUnknownError(
+                "approval_id",
+                f"{approval_id} is not a pending request",
+                params={"approval_id": approval_id},
+            )
         kind, codes, requested_by, reason, to_unit, reason_code = row
         decided = conn.execute(
             "SELECT decision FROM approval_decisions WHERE approval_id = ?", (approval_id,)
@@ -116,7 +143,11 @@ def decide_approval(
             for code in json.loads(codes):
                 state = stock.state(code)
                 if state.state not in ON_HAND:
-                    raise StockError("trace_code", f"{code} is no longer in stock ({state.state})")
+                    raise PackageNotInStockError(
+                        "trace_code",
+                        f"{code} is no longer in stock ({state.state})",
+                        params={"code": code, "state": state.state},
+                    )
                 item = stock.resolved(code)
                 event_id = f"{approval_id}:{code}"
                 to = f"to {to_unit}, " if to_unit else ""

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from gateway.core.clock import Clock
 from gateway.storage.ledger.db import LedgerDB, from_ms, to_ms
-from ledger.errors import RecordError
+from ledger.errors import RecordError, RecordFieldEmptyError
 
 #: what was read: a recipient, a person's doses, a certificate, one record's versions, a day list
 WHATS = frozenset({"recipient", "history", "certificate", "record", "day_list", "register"})
@@ -45,7 +45,7 @@ class ReadAudit:
     ) -> RecordRead:
         """Append one read; refused (nothing written) when the reader or the kind is missing."""
         if not reader.strip():
-            raise RecordError("reader", "empty: every read of a record names who read it")
+            raise RecordFieldEmptyError("reader", "empty: every read of a record names who read it")
         if what not in WHATS:
             raise RecordError("what", f"{what!r} is not one of {sorted(WHATS)}")
         if len(purpose) > MAX_PURPOSE:

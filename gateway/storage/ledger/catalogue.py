@@ -16,7 +16,17 @@ from datetime import date
 
 from gateway.storage.ledger.db import LedgerDB
 from ledger.codes import Gs1Code, TraceCode
-from ledger.errors import CatalogueError, UnknownSerialError
+from ledger.errors import (
+    BatchUnknownError,
+    CatalogueConflictError,
+    CatalogueEntryMissingError,
+    ExpiryMismatchError,
+    Gs1IncompleteError,
+    GtinUnknownError,
+    ShipmentInvalidError,
+    TraceCodeUnknownError,
+    UnknownSerialError,
+)
 from ledger.shipments import (
     Batch,
     ImportSummary,
@@ -46,8 +56,10 @@ class Catalogue:
             for p in products:
                 old = self.product(p.product_id)
                 if old is not None and old != p:
-                    raise CatalogueError(
-                        "product_id", f"{p.product_id} already known with other data"
+                    raise CatalogueConflictError(
+                        "product_id",
+                        f"{p.product_id} already known with other data",
+                        params={"value": p.product_id},
                     )
                 conn.execute(
                     "INSERT OR IGNORE INTO products VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -56,13 +68,16 @@ class Catalogue:
                 )  # fmt: skip
             for b in batches:
                 if self.product(b.product_id) is None:
-                    raise CatalogueError("batch.product_id", f"{b.product_id} is not a product")
+                    raise ShipmentInvalidError(
+                        "batch.product_id", f"{b.product_id} is not a product"
+                    )
                 old_batch = self.batch(b.product_id, b.batch_no)
                 if old_batch is not None and old_batch != b:
-                    raise CatalogueError(
+                    raise CatalogueConflictError(
                         "batch_no",
                         f"{b.batch_no} already known with other dates; corrections go back to"
                         " whoever entered it",
+                        params={"value": b.batch_no},
                     )
                 conn.execute(
                     "INSERT OR IGNORE INTO batches VALUES (?, ?, ?, ?, ?)",
@@ -71,17 +86,23 @@ class Catalogue:
                 )  # fmt: skip
             for code, product_id, batch_no in codes:
                 if self.batch(product_id, batch_no) is None:
-                    raise CatalogueError("trace_code", f"{code}: batch {batch_no} not in shipment")
+                    raise ShipmentInvalidError(
+                        "trace_code", f"{code}: batch {batch_no} not in shipment"
+                    )
                 product = self.product(product_id)
                 if not (len(code) == 20 and code.isdigit()) and (
                     product is None or product.gtin != code[2:16]
                 ):
-                    raise CatalogueError("gs1_key", f"{code}: not the GTIN of {product_id}")
+                    raise ShipmentInvalidError("gs1_key", f"{code}: not the GTIN of {product_id}")
                 row = conn.execute(
                     "SELECT product_id, batch_no FROM trace_codes WHERE code = ?", (code,)
                 ).fetchone()
                 if row is not None and tuple(row) != (product_id, batch_no):
-                    raise CatalogueError("trace_code", f"{code} already belongs to batch {row[1]}")
+                    raise CatalogueConflictError(
+                        "trace_code",
+                        f"{code} already belongs to batch {row[1]}",
+                        params={"value": code},
+                    )
                 conn.execute(
                     "INSERT OR IGNORE INTO trace_codes VALUES (?, ?, ?)",
                     (code, product_id, batch_no),
@@ -130,22 +151,43 @@ class Catalogue:
                     "SELECT product_id, batch_no FROM trace_codes WHERE code = ?", (scan.code,)
                 ).fetchone()
             if row is None:
-                raise CatalogueError("trace_code", f"{scan.code} is not in the local catalogue")
+                raise TraceCodeUnknownError(
+                    "trace_code",
+                    f"{scan.code} is not in the local catalogue",
+                    params={"code": scan.code},
+                )
             product, batch = self.product(row[0]), self.batch(row[0], row[1])
             if product is None or batch is None:
-                raise CatalogueError("trace_code", f"{scan.code}: product or batch missing")
+                raise CatalogueEntryMissingError(
+                    "trace_code",
+                    f"{scan.code}: product or batch missing",
+                    params={"code": scan.code},
+                )
             return Resolved(scan.code, product, batch)
         product = self.product_by_gtin(scan.gtin)
         if product is None:
-            raise CatalogueError("gtin", f"GTIN {scan.gtin} is not in the local catalogue")
+            raise GtinUnknownError(
+                "gtin",
+                f"GTIN {scan.gtin} is not in the local catalogue",
+                params={"gtin": scan.gtin},
+            )
         if not scan.batch_no or not scan.serial:
-            raise CatalogueError("scan", "GS1 code lacks batch (AI 10) or serial (AI 21)")
+            raise Gs1IncompleteError("scan", "GS1 code lacks batch (AI 10) or serial (AI 21)")
         batch = self.batch(product.product_id, scan.batch_no)
         if batch is None:
-            raise CatalogueError("batch_no", f"batch {scan.batch_no} of {product.name} is unknown")
+            raise BatchUnknownError(
+                "batch_no",
+                f"batch {scan.batch_no} of {product.name} is unknown",
+                params={"batch_no": scan.batch_no, "product": product.name},
+            )
         if scan.expiry is not None and scan.expiry != batch.expiry_date:
-            raise CatalogueError(
-                "expiry", f"label says {scan.expiry}, catalogue says {batch.expiry_date}"
+            raise ExpiryMismatchError(
+                "expiry",
+                f"label says {scan.expiry}, catalogue says {batch.expiry_date}",
+                params={
+                    "label": scan.expiry.isoformat(),
+                    "catalogue": batch.expiry_date.isoformat(),
+                },
             )
         return Resolved(scan.key, product, batch, verified=self._serial_listed(scan, batch))
 
@@ -171,4 +213,5 @@ class Catalogue:
             "serial",
             f"serial {scan.serial} is not in the shipment data of batch {batch.batch_no}: a"
             " package the upstream did not send; set it aside and ask the supplier",
+            params={"serial": scan.serial, "batch_no": batch.batch_no},
         )

@@ -13,7 +13,11 @@ from datetime import datetime
 from gateway.storage.ledger.db import LedgerDB, to_ms
 from gateway.storage.ledger.upload_queue import Answer
 from ledger.circulation_xml import CirculationEvent, from_json, to_json
-from ledger.errors import UploadError
+from ledger.errors import (
+    CirculationNotRejectedError,
+    CirculationUnknownError,
+    CirculationVersionStaleError,
+)
 from ledger.tables import rejection_kind
 
 _LATEST = "version = (SELECT MAX(version) FROM circulation_queue r WHERE r.event_id = q.event_id)"
@@ -78,14 +82,23 @@ class CirculationQueue:
                 (event.event_id, event.event_id),
             ).fetchone()
             if found[0] is None:
-                raise UploadError("event_id", f"{event.event_id} is no circulation message")
+                raise CirculationUnknownError(
+                    "event_id",
+                    f"{event.event_id} is no circulation message",
+                    params={"event_id": event.event_id},
+                )
             if found[1] != "rejected":
-                raise UploadError(
+                raise CirculationNotRejectedError(
                     "event_id",
                     f"{event.event_id} is {found[1]}: only a rejected message is corrected",
+                    params={"event_id": event.event_id, "state": found[1]},
                 )
             if event.version != found[0] + 1:
-                raise UploadError("version", f"{event.event_id}: correct version {found[0]}")
+                raise CirculationVersionStaleError(
+                    "version",
+                    f"{event.event_id}: correct version {found[0]}",
+                    params={"event_id": event.event_id, "version": found[0]},
+                )
             self.enqueue(conn, event, at)
 
     def answered(self, at: datetime, answers: Sequence[Answer]) -> tuple[int, int]:

@@ -23,7 +23,20 @@ from gateway.storage.ledger.db import LedgerDB, to_ms
 from gateway.storage.ledger.queries import compartment_of
 from gateway.storage.ledger.stock import StockLedger
 from gateway.storage.ledger.stock_values import IN_STOCK, OPENED, EventResult
-from ledger.errors import EventConflictError, LedgerError, StockError
+from ledger.errors import (
+    CompartmentUnknownError,
+    EventConflictError,
+    LedgerError,
+    MoveToSameCompartmentError,
+    NothingToPlaceError,
+    PackageAlreadyPlacedError,
+    PackageNotInStockError,
+    PackageNotReceivedError,
+    PackageScannedTwiceError,
+    PeriodReversedError,
+    PlacementCountMismatchError,
+    StockFieldEmptyError,
+)
 
 PLACE, MOVE = "place", "move"
 
@@ -99,8 +112,10 @@ class StockLocations:
                 self._in_stock(code, "place")
                 where = self.where(code)
                 if where is not None:
-                    raise StockError(
-                        "trace_code", f"{code} is already in {where}: scan it as a move instead"
+                    raise PackageAlreadyPlacedError(
+                        "trace_code",
+                        f"{code} is already in {where}: scan it as a move instead",
+                        params={"code": code, "compartment": where},
                     )
             self.stock.check_hold(compartment, "receiving", codes, event_id=event_id, actor=actor)
             return self._record(event_id, PLACE, compartment, codes, actor=actor)
@@ -123,15 +138,17 @@ class StockLocations:
             if seen:
                 return seen
             if not codes:
-                raise StockError(
+                raise NothingToPlaceError(
                     "batch_no",
                     f"{product_id}/{batch_no}: no package of it in stock without a place",
+                    params={"batch_no": batch_no},
                 )
             if packages != len(codes):
-                raise StockError(
+                raise PlacementCountMismatchError(
                     "packages",
                     f"counted {packages}, but the books hold {len(codes)} unplaced package(s) of"
                     f" {product_id}/{batch_no}: count again or scan the packages one by one",
+                    params={"counted": packages, "on_books": len(codes), "batch_no": batch_no},
                 )
             whole = f"{product_id}/{batch_no}"
             self.stock.check_hold(compartment, "receiving", codes, event_id=event_id, actor=actor)
@@ -149,7 +166,11 @@ class StockLocations:
             for code in codes:
                 self._in_stock(code, "move")
                 if self.where(code) == compartment:
-                    raise StockError("trace_code", f"{code} is already in {compartment}")
+                    raise MoveToSameCompartmentError(
+                        "trace_code",
+                        f"{code} is already in {compartment}",
+                        params={"code": code, "compartment": compartment},
+                    )
             self.stock.check_hold(
                 compartment, "moving into it", codes, event_id=event_id, actor=actor
             )
@@ -177,7 +198,9 @@ class StockLocations:
         """Every package in `compartment` at any moment of [start, end]: there at the start,
         or put there during it (a placement needs the package in stock)."""
         if end < start:
-            raise StockError("end", f"{end.isoformat()} is before the start {start.isoformat()}")
+            raise PeriodReversedError(
+                "end", f"{end.isoformat()} is before the start {start.isoformat()}"
+            )
         at_start = {unit.code: unit for unit in self.contents(compartment, start)}
         with self.db.translated("read arrivals"):
             arrived = [
@@ -209,29 +232,34 @@ class StockLocations:
 
     def _known(self, compartment: str) -> None:
         if compartment not in self.compartments:
-            raise StockError(
+            raise CompartmentUnknownError(
                 "compartment",
                 f"{compartment!r} is not a configured compartment; known: "
                 f"{', '.join(sorted(self.compartments)) or 'none'}",
+                params={"value": compartment},
             )
 
     def _in_stock(self, code: str, action: str) -> None:
         try:
             state = self.stock.state(code)
         except LedgerError:
-            raise StockError(
-                "trace_code", f"{code} is not in stock (never received): cannot {action} it"
+            raise PackageNotReceivedError(
+                "trace_code",
+                f"{code} is not in stock (never received): cannot {action} it",
+                params={"code": code},
             ) from None
         if state.state not in (IN_STOCK, OPENED):
-            raise StockError(
-                "trace_code", f"{code} is not in stock ({state.state}): cannot {action} it"
+            raise PackageNotInStockError(
+                "trace_code",
+                f"{code} is not in stock ({state.state}): cannot {action} it",
+                params={"code": code, "state": state.state},
             )
 
     def _seen(
         self, event_id: str, kind: str, compartment: str, codes: list[str] | None
     ) -> Placement | None:
         if not event_id.strip():
-            raise StockError("event_id", "empty: every scan event needs an id")
+            raise StockFieldEmptyError("event_id", "empty: every scan event needs an id")
         self._known(compartment)
         with self.db.translated("read location event"):
             row = self.db.conn.execute(
@@ -257,11 +285,11 @@ class StockLocations:
         batch: str = "",
     ) -> Placement:  # fmt: skip
         if not actor.strip():
-            raise StockError("actor", "empty: who moved the stock?")
+            raise StockFieldEmptyError("actor", "empty: who moved the stock?")
         if not codes:
-            raise StockError("codes", "no package scanned")
+            raise StockFieldEmptyError("codes", "no package scanned")
         if len(set(codes)) != len(codes):
-            raise StockError("codes", "a package was scanned twice in one flow")
+            raise PackageScannedTwiceError("codes", "a package was scanned twice in one flow")
         conn = self.db.conn
         cursor = conn.execute(
             "INSERT INTO location_events (event_id, kind, compartment, packages, at_ms, actor,"

@@ -2,7 +2,7 @@
 
 An excursion (a compartment out of range from `start` to `end`) is recorded once with its
 exposure and every package that was in the compartment at any moment of it
-(`StockLocations.present_during`). Those packages are quarantined: `held_reason` (called by the
+(`StockLocations.present_during`). Those packages are quarantined: `held_refusal` (called by the
 stock ledger before a dose is given) refuses them until a disposition covers them, per batch or
 per package, for every excursion they went through. A disposition names who decided, may carry
 the VVM stage read, and stores the proposal the stability data made; a discard asks for the
@@ -23,7 +23,16 @@ from typing import TYPE_CHECKING, Any
 
 from gateway.core.clinic_time import CLINIC_TZ
 from gateway.storage.ledger.db import LedgerDB, from_ms, to_ms
-from ledger.errors import StockError
+from ledger.errors import (
+    AlreadyDecidedError,
+    NeverExposedError,
+    PackageQuarantinedError,
+    PackageToBeDiscardedError,
+    StockChoiceInvalidError,
+    StockError,
+    StockFieldEmptyError,
+    VvmPastDiscardError,
+)
 from ledger.exposure import Exposure
 from ledger.stability import DISCARD, USABLE, Proposal, StabilityTable, propose
 
@@ -94,21 +103,34 @@ class Disposition:
     approval_id: str | None  # the scrap request, for a discard of packages still on hand
 
 
-def held_reason(db: LedgerDB, code: str) -> str | None:
+def held_refusal(db: LedgerDB, code: str) -> StockError | None:
     """Why `code` may not be used now (quarantined or to be discarded), or None."""
     with db.translated("read quarantine"):
         rows = db.conn.execute(_HELD, (code,)).fetchall()
     for excursion_id, compartment, start_ms, end_ms, by_unit, by_batch in rows:
         decided = by_unit or by_batch
         when = f"{_local(from_ms(start_ms))}–{_local(from_ms(end_ms))}"
+        params = {
+            "code": code,
+            "start": _local(from_ms(start_ms)),
+            "end": _local(from_ms(end_ms)),
+            "excursion_id": excursion_id,
+        }
         if decided is None:
-            return (
-                f"quarantined: it was in {compartment} during the excursion {when}"
-                f" ({excursion_id}); record a disposition (usable / discard) first"
+            return PackageQuarantinedError(
+                "trace_code",
+                f"{code}: quarantined: it was in {compartment} during the excursion {when}"
+                f" ({excursion_id}); record a disposition (usable / discard) first",
+                params=params | {"compartment": compartment},
             )
         decision, _, who = str(decided).partition("|")
         if decision == DISCARD:
-            return f"to be discarded after the excursion {when} ({excursion_id}), decided by {who}"
+            return PackageToBeDiscardedError(
+                "trace_code",
+                f"{code}: to be discarded after the excursion {when} ({excursion_id}),"
+                f" decided by {who}",
+                params=params | {"person": who},
+            )
     return None
 
 
@@ -131,7 +153,7 @@ class Quarantine:
         """Record an excursion and quarantine what it exposed; the same id again returns the
         first record unchanged."""
         if not excursion_id.strip():
-            raise StockError("excursion_id", "empty")
+            raise StockFieldEmptyError("excursion_id", "empty")
         with self.db.transaction("record excursion") as conn:
             known = self.excursion(excursion_id)
             if known is not None:
@@ -235,10 +257,11 @@ class Quarantine:
         on_hand = {unit.code: unit.doses_left for unit in held}
         result = []
         for code, product_id, batch_no in rows:
-            reason = held_reason(self.db, code) if code in on_hand else None
-            if reason is not None:
+            refusal = held_refusal(self.db, code) if code in on_hand else None
+            if refusal is not None:
                 result.append({"code": code, "product_id": product_id, "batch_no": batch_no,
-                               "doses_left": on_hand[code], "reason": reason})  # fmt: skip
+                               "doses_left": on_hand[code], "reason": refusal.reason,
+                               "reason_code": refusal.code, "params": refusal.params})  # fmt: skip
         return result
 
     def proposal(
@@ -263,23 +286,36 @@ class Quarantine:
         """Record a disposition for a batch (or one package) on every excursion where it is
         still undecided; a discard asks to scrap the packages still on hand."""
         if not decided_by.strip():
-            raise StockError("decided_by", "empty: a disposition records who decided it")
+            raise StockFieldEmptyError("decided_by", "empty: a disposition records who decided it")
         if not recorded_by.strip():
-            raise StockError("recorded_by", "empty")
+            raise StockFieldEmptyError("recorded_by", "empty")
         if decision not in (USABLE, DISCARD):
-            raise StockError("decision", f"{decision!r}: say usable or discard")
+            raise StockChoiceInvalidError(
+                "decision",
+                f"{decision!r}: say usable or discard",
+                params={"value": decision, "choices": f"{USABLE} / {DISCARD}"},
+            )
         if vvm_stage is not None and not 1 <= vvm_stage <= 4:
-            raise StockError("vvm_stage", f"{vvm_stage}: a VVM reads stage 1, 2, 3 or 4")
+            raise StockChoiceInvalidError(
+                "vvm_stage",
+                f"{vvm_stage}: a VVM reads stage 1, 2, 3 or 4",
+                params={"value": vvm_stage, "choices": "1 / 2 / 3 / 4"},
+            )
         proposal = self.proposal(product_id, batch_no, code, vvm_stage)
         if decision == USABLE and vvm_stage is not None and vvm_stage >= 3:
-            raise StockError("vvm_stage", f"stage {vvm_stage} is past the discard point")
+            raise VvmPastDiscardError(
+                "vvm_stage",
+                f"stage {vvm_stage} is past the discard point",
+                params={"stage": vvm_stage},
+            )
         what = f"package {code}" if code else f"batch {product_id}/{batch_no}"
         with self.db.transaction("record disposition") as conn:
             exposed = self._excursions_of(product_id, batch_no, code)
             if not exposed:
-                raise StockError(
+                raise NeverExposedError(
                     "code" if code else "batch_no",
                     f"{what} was never exposed: no excursion holds it, nothing to release",
+                    params={"what": code or f"{product_id}/{batch_no}"},
                 )
             open_ids = [
                 x.excursion_id
@@ -287,7 +323,11 @@ class Quarantine:
                 if not self._decided(x.excursion_id, code, product_id, batch_no)
             ]
             if not open_ids:
-                raise StockError("batch_no", f"{what}: every excursion of it is decided already")
+                raise AlreadyDecidedError(
+                    "batch_no",
+                    f"{what}: every excursion of it is decided already",
+                    params={"what": code or f"{product_id}/{batch_no}"},
+                )
             approval_id = None
             if decision == DISCARD:
                 approval_id = self._request_scrap(

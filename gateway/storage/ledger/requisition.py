@@ -12,7 +12,7 @@ from datetime import date, datetime
 from gateway.core.clinic_time import CLINIC_TZ
 from gateway.storage.ledger.db import LedgerDB, from_ms, to_ms
 from gateway.storage.ledger.stock import StockLedger
-from ledger.errors import StockError
+from ledger.errors import PlanAlreadyReviewedError, StockFieldEmptyError
 from ledger.requisition_plan import (
     REVIEWED,
     PlanLine,
@@ -83,14 +83,21 @@ class Requisitions:
     ) -> RequisitionPlan:
         """The county reviews the plan as it stands now; once per month."""
         if not reviewed_by.strip():
-            raise StockError("reviewed_by", "empty: a review records who reviewed the plan")
+            raise StockFieldEmptyError(
+                "reviewed_by", "empty: a review records who reviewed the plan"
+            )
         with self.db.transaction("review requisition plan") as conn:
             earlier = self.reviewed(month)
             if earlier is not None:
-                raise StockError(
+                raise PlanAlreadyReviewedError(
                     "month",
                     f"the plan for {month} was reviewed by {earlier.reviewed_by} at "
                     f"{earlier.reviewed_at:%Y-%m-%d %H:%M}",
+                    params={
+                        "month": month,
+                        "person": earlier.reviewed_by,
+                        "at": f"{earlier.reviewed_at:%Y-%m-%d %H:%M}",
+                    },
                 )
             plan = self.plan(month, quarantined)
             conn.execute(

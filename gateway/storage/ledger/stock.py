@@ -26,7 +26,7 @@ from gateway.storage.ledger.approvals import decide_approval, request_approval
 from gateway.storage.ledger.catalogue import Catalogue
 from gateway.storage.ledger.circulation_queue import CirculationQueue
 from gateway.storage.ledger.db import LedgerDB, to_ms
-from gateway.storage.ledger.quarantine import held_reason
+from gateway.storage.ledger.quarantine import held_refusal
 from gateway.storage.ledger.queries import HoldOverride, record_hold_override, stays
 from gateway.storage.ledger.stock_values import (
     ON_HAND,
@@ -49,8 +49,25 @@ from gateway.storage.ledger.stock_views import (
 from gateway.storage.ledger.summary_issues import store_summary_part, summary_parts
 from gateway.storage.ledger.units import UnitCatalogue
 from ledger.circulation_xml import CirculationEvent
-from ledger.codes import Gs1Code, TraceCode, classify
-from ledger.errors import EventConflictError, ScanError, StockError
+from ledger.codes import FridgeLabel, Gs1Code, TraceCode, classify
+from ledger.errors import (
+    AdjustmentEmptyError,
+    ApprovalRequiredError,
+    BatchExpiredError,
+    BatchUnknownError,
+    CatalogueEntryMissingError,
+    DayNotBegunError,
+    EventConflictError,
+    NotEnoughStockError,
+    PackageAlreadyReceivedError,
+    PackageHeldForApprovalError,
+    PackageNotInStockError,
+    PackageNotReceivedError,
+    PackageUsedUpError,
+    ScanNotPackageError,
+    StockFieldEmptyError,
+    VialPastDiscardTimeError,
+)
 from ledger.holds import Hold, HoldError, HoldLookup
 from ledger.shipments import Resolved
 from ledger.tables import load_tables
@@ -119,7 +136,12 @@ class StockLedger:
     def resolve_scan(self, raw: bytes | str) -> Resolved:
         scan = classify(raw)
         if not isinstance(scan, TraceCode | Gs1Code):
-            raise ScanError("scan", f"a {type(scan).__name__} is not a vaccine package")
+            kind = "fridge_label" if isinstance(scan, FridgeLabel) else "id_card"
+            raise ScanNotPackageError(
+                "scan",
+                f"a {type(scan).__name__} is not a vaccine package",
+                params={"kind": kind},
+            )
         return self.catalogue.resolve(scan)
 
     # -- movements -------------------------------------------------------------------------
@@ -134,7 +156,11 @@ class StockLedger:
             now = self.clock.now()
             if package_events(self.db, item.code):
                 state = self.state(item.code)
-                raise StockError("trace_code", f"{item.code} was already received ({state.state})")
+                raise PackageAlreadyReceivedError(
+                    "trace_code",
+                    f"{item.code} was already received ({state.state})",
+                    params={"code": item.code, "state": state.state},
+                )
             self._expiry_check(item, now)
             doses = item.product.doses_per_vial
             reason = "" if item.verified else UNVERIFIED
@@ -148,17 +174,18 @@ class StockLedger:
         """出库 down to a unit of a lower level; a same-level issue is asked for (`request`)."""
         to_unit = to_unit.strip()
         if not to_unit:
-            raise StockError("to_unit", "empty: say which unit receives the vaccine")
+            raise StockFieldEmptyError("to_unit", "empty: say which unit receives the vaccine")
         item = self.resolve_scan(raw)
         with self.db.transaction("issue"):
             seen = self._seen(event_id, "issue", item.code, ref=to_unit)
             if seen:
                 return seen
             if self.route_to(to_unit) is Route.APPROVAL:
-                raise StockError(
+                raise ApprovalRequiredError(
                     "to_unit",
                     f"{to_unit} is of the same level: the upper level approves such an issue "
                     "first (出库至平级需要上级机构审核); ask with kind 'issue'",
+                    params={"unit": to_unit},
                 )
             state = self.on_hand(item.code, "issue")
             self.append(event_id, "issue", item, (-state.doses_left, -1),
@@ -208,12 +235,13 @@ class StockLedger:
         # The hold first: a hold whose alarm has just cleared records the excursion, which the
         # quarantine check then sees.
         self.check_package_hold(item.code, "administering", event_id=event_id, actor=actor)
-        if (held := held_reason(self.db, item.code)) is not None:
-            raise StockError("trace_code", f"{item.code}: {held}")
+        if (held := held_refusal(self.db, item.code)) is not None:
+            raise held
         if state.discard_at is not None and now >= state.discard_at:
-            raise StockError(
+            raise VialPastDiscardTimeError(
                 "trace_code",
                 f"{item.code}: opened vial past its discard time {_local(state.discard_at)}",
+                params={"code": item.code, "discard_at": _local(state.discard_at)},
             )
         packages = -1 if state.doses_left == 1 else 0
         self.append(event_id, "administer", item, (-1, packages), now=now, actor=actor)
@@ -247,13 +275,17 @@ class StockLedger:
     ) -> EventResult:  # fmt: skip
         """A stocktake adjustment of the book balance; needs a reason."""
         if not reason.strip():
-            raise StockError("reason", "empty: a stocktake adjustment needs a reason")
+            raise StockFieldEmptyError("reason", "empty: a stocktake adjustment needs a reason")
         if packages == 0 and doses == 0:
-            raise StockError("packages", "an adjustment of nothing")
+            raise AdjustmentEmptyError("packages", "an adjustment of nothing")
         batch = self.catalogue.batch(product_id, batch_no)
         product = self.catalogue.product(product_id)
         if batch is None or product is None:
-            raise StockError("batch_no", f"{product_id}/{batch_no} is not in the catalogue")
+            raise BatchUnknownError(
+                "batch_no",
+                f"{product_id}/{batch_no} is not in the catalogue",
+                params={"batch_no": batch_no, "product": product.name if product else product_id},
+            )
         with self.db.transaction("adjust"):
             seen = self._seen(
                 event_id, "adjust", None, product_id=product_id, batch_no=batch_no,
@@ -276,7 +308,11 @@ class StockLedger:
                 return SummaryIssue(day, parts, duplicate=True)
             today = self.clock.now().astimezone(CLINIC_TZ).date()
             if day > today:
-                raise StockError("day", f"{day} has not begun: close today or an earlier day")
+                raise DayNotBegunError(
+                    "day",
+                    f"{day} has not begun: close today or an earlier day",
+                    params={"day": day.isoformat()},
+                )
             store_summary_part(self.db.conn, day, 1, actor=actor, now=self.clock.now())
             return SummaryIssue(day, summary_parts(self.db.conn, day))
 
@@ -331,7 +367,7 @@ class StockLedger:
         """The first outcome of `event_id` if it was recorded with this same movement (kind,
         code and the `payload` columns); `EventConflictError` if with another one."""
         if not event_id.strip():
-            raise StockError("event_id", "empty: every scan event needs an id")
+            raise StockFieldEmptyError("event_id", "empty: every scan event needs an id")
         columns = ("kind", "code", *payload)
         row = self.db.conn.execute(
             f"SELECT {', '.join(columns)} FROM stock_events WHERE event_id = ?",  # noqa: S608 - column names are this module's keywords
@@ -348,20 +384,42 @@ class StockLedger:
     def on_hand(self, code: str, action: str) -> PackageState:
         events = package_events(self.db, code)
         if not events:
-            raise StockError("trace_code", f"{code} was not received: cannot {action} it")
+            raise PackageNotReceivedError(
+                "trace_code",
+                f"{code} was not received: cannot {action} it",
+                params={"code": code},
+            )
         state = self.state(code)
         if state.state == USED_UP:
-            raise StockError("trace_code", f"{code} is used up: every dose was given already")
+            raise PackageUsedUpError(
+                "trace_code",
+                f"{code} is used up: every dose was given already",
+                params={"code": code},
+            )
         if state.state not in ON_HAND:
-            raise StockError("trace_code", f"{code} is {state.state}: cannot {action} it")
+            raise PackageNotInStockError(
+                "trace_code",
+                f"{code} is {state.state}: cannot {action} it",
+                params={"code": code, "state": state.state},
+            )
         if state.held_by is not None:
-            raise StockError("trace_code", f"{code} is held for approval {state.held_by}")
+            raise PackageHeldForApprovalError(
+                "trace_code",
+                f"{code} is held for approval {state.held_by}",
+                params={"code": code, "approval_id": state.held_by},
+            )
         return state
 
     def _expiry_check(self, item: Resolved, now: datetime) -> None:
         if now.astimezone(CLINIC_TZ).date() > item.batch.expiry_date:
-            raise StockError(
-                "batch_no", f"batch {item.batch.batch_no} expired on {item.batch.expiry_date}"
+            raise BatchExpiredError(
+                "batch_no",
+                f"batch {item.batch.batch_no} expired on {item.batch.expiry_date}",
+                params={
+                    "product": item.product.name,
+                    "batch_no": item.batch.batch_no,
+                    "expiry": item.batch.expiry_date.isoformat(),
+                },
             )
 
     def resolved(self, code: str) -> Resolved:
@@ -369,7 +427,11 @@ class StockLedger:
         product = self.catalogue.product(events[0][2])
         batch = self.catalogue.batch(events[0][2], events[0][3])
         if product is None or batch is None:
-            raise StockError("trace_code", f"{code}: product or batch left the catalogue")
+            raise CatalogueEntryMissingError(
+                "trace_code",
+                f"{code}: product or batch left the catalogue",
+                params={"code": code},
+            )
         return Resolved(code, product, batch)
 
     def append(
@@ -379,7 +441,7 @@ class StockLedger:
     ) -> None:  # fmt: skip
         """Append one movement; with `upload`, its circulation message is queued with it."""
         if not actor.strip():
-            raise StockError("actor", "empty: who made this movement?")
+            raise StockFieldEmptyError("actor", "empty: who made this movement?")
         product_id, batch_no = item.product.product_id, item.batch.batch_no
         if delta[0] < 0 or delta[1] < 0:
             doses, packages = self.db.conn.execute(
@@ -388,11 +450,19 @@ class StockLedger:
                 (product_id, batch_no),
             ).fetchone()
             if doses + delta[0] < 0 or packages + delta[1] < 0:
-                raise StockError(
+                raise NotEnoughStockError(
                     "doses" if doses + delta[0] < 0 else "packages",
                     f"{kind} would leave {product_id}/{batch_no} below zero ({doses} dose(s) "
                     f"in {packages} package(s) on the books; {delta[0]} dose(s), {delta[1]} "
                     "package(s) asked): balances never go negative",
+                    params={
+                        "product": item.product.name,
+                        "batch_no": batch_no,
+                        "doses": doses,
+                        "packages": packages,
+                        "asked_doses": -delta[0],
+                        "asked_packages": -delta[1],
+                    },
                 )
         self.db.conn.execute(
             "INSERT INTO stock_events (event_id, kind, code, product_id, batch_no, doses,"

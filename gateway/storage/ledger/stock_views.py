@@ -19,7 +19,7 @@ from gateway.storage.ledger.stock_values import (
     Balance,
     PackageState,
 )  # fmt: skip
-from ledger.errors import StockError
+from ledger.errors import PackageNotReceivedError
 
 
 def package_events(db: LedgerDB, code: str) -> list[tuple[str, int, str, str, int]]:
@@ -34,7 +34,9 @@ def package_state(db: LedgerDB, catalogue: Catalogue, code: str) -> PackageState
     """A package's lifecycle state, derived from its events, and the approval holding it."""
     events = package_events(db, code)
     if not events:
-        raise StockError("trace_code", f"{code} was never received")
+        raise PackageNotReceivedError(
+            "trace_code", f"{code} was never received", params={"code": code}
+        )
     product_id, batch_no = events[0][2], events[0][3]
     product = catalogue.product(product_id)
     open_life = timedelta(hours=product.open_life_hours if product else 0)

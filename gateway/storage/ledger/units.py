@@ -5,7 +5,7 @@ names and keeps the others."""
 from __future__ import annotations
 
 from gateway.storage.ledger.db import LedgerDB
-from ledger.errors import StockError
+from ledger.errors import UnitUnknownError
 from ledger.units import Level, Unit, parse_units_csv
 
 
@@ -44,10 +44,11 @@ class UnitCatalogue:
         """The unit `code`, or a refusal naming `field` and how to make it known."""
         unit = self.get(code.strip())
         if unit is None:
-            raise StockError(
+            raise UnitUnknownError(
                 field,
                 f"{code!r} ({whose}) is not in the catalogue of units; fix: import the unit "
                 "list ([ledger] units_files, or POST /api/ledger/units/import)",
+                params={"value": code},
             )
         return unit
 

@@ -27,7 +27,18 @@ from gateway.core.clinic_time import CLINIC_TZ
 from gateway.core.clock import Clock
 from gateway.storage.ledger.db import LedgerDB, from_ms, to_ms
 from gateway.storage.ledger.stock import StockLedger
-from ledger.errors import DuplicatePersonError, RecordError
+from ledger.errors import (
+    DoseDeletedError,
+    DoseUnknownError,
+    DuplicatePersonError,
+    FieldNotCorrectableError,
+    FieldProblem,
+    ProblemCode,
+    RecipientUnknownError,
+    RecordError,
+    RecordFieldEmptyError,
+    problem,
+)
 from ledger.shipments import Resolved
 from ledger.tables import ReferenceTables
 from ledger.vaccination_records import (
@@ -153,7 +164,11 @@ class VaccinationLedger:
                 (archive_no,),
             ).fetchone()
         if row is None:
-            raise RecordError("archive_no", f"{archive_no} is not a registered recipient")
+            raise RecipientUnknownError(
+                "archive_no",
+                f"{archive_no} is not a registered recipient",
+                params={"archive_no": archive_no},
+            )
         return recipient_from_dict(json.loads(row[0]))
 
     # -- doses -----------------------------------------------------------------------------
@@ -196,10 +211,11 @@ class VaccinationLedger:
         """A new version with status 01, entered by `actor`; the old version stays as it was."""
         unknown = sorted(set(changes) - CORRECTABLE)
         if unknown:
-            raise RecordError(unknown[0], "cannot be corrected here (vaccine, batch and trace"
-                              " code come from the scan; delete and record again)")  # fmt: skip
+            raise FieldNotCorrectableError(unknown[0], "cannot be corrected here (vaccine, batch"
+                                           " and trace code come from the scan; delete and"
+                                           " record again)")  # fmt: skip
         if not reason.strip():
-            raise RecordError("reason", "empty: a correction needs a reason")
+            raise RecordFieldEmptyError("reason", "empty: a correction needs a reason")
         require_actor(actor)
         with self.db.transaction("correct dose"):
             old = self._require(record_id)
@@ -218,7 +234,7 @@ class VaccinationLedger:
     def delete(self, record_id: str, *, reason: str, actor: str) -> DoseRecord:
         """A new version with status 02, entered by `actor`."""
         if not reason.strip():
-            raise RecordError("reason", "empty: a deletion needs a reason")
+            raise RecordFieldEmptyError("reason", "empty: a deletion needs a reason")
         require_actor(actor)
         with self.db.transaction("delete dose"):
             old = self._require(record_id)
@@ -259,20 +275,26 @@ class VaccinationLedger:
     def _require(self, record_id: str) -> DoseRecord:
         old = self._latest(record_id)
         if old is None:
-            raise RecordError("record_id", f"{record_id} is not a recorded dose")
+            raise DoseUnknownError(
+                "record_id", f"{record_id} is not a recorded dose", params={"record_id": record_id}
+            )
         if old.status == DELETED:
-            raise RecordError("record_id", f"{record_id} was deleted")
+            raise DoseDeletedError(
+                "record_id", f"{record_id} was deleted", params={"record_id": record_id}
+            )
         return old
 
     def _validate(self, record: DoseRecord, item: Resolved) -> None:
         problems = self._dose_problems(record)
         if item.product.manufacturer_code != record.manufacturer_code:
-            problems.append(("manufacturer_code", f"the scanned package is made by "
-                             f"{item.product.manufacturer_code}"))  # fmt: skip
+            problems.append(problem("manufacturer_code", f"the scanned package is made by "
+                                    f"{item.product.manufacturer_code}",
+                                    ProblemCode.PACKAGE_MAKER_MISMATCH,
+                                    value=item.product.manufacturer_code))  # fmt: skip
         if problems:
             raise RecordError.many(problems)
 
-    def _dose_problems(self, record: DoseRecord) -> list[tuple[str, str]]:
+    def _dose_problems(self, record: DoseRecord) -> list[FieldProblem]:
         problems = dose_problems(record, self.tables)
         vaccine = self.tables.vaccines.get(record.vaccine_code)
         if vaccine is not None and 1 <= record.dose_no <= vaccine.doses:
@@ -288,10 +310,20 @@ class VaccinationLedger:
             earlier = [from_ms(ms) for n, ms in others if n < record.dose_no]
             problems += schedule_problems(record, vaccine, earlier)
             if record.dose_no in doses:
-                problems.append(("dose_no", f"dose {record.dose_no} was already given"))
+                problems.append(
+                    problem(
+                        "dose_no",
+                        f"dose {record.dose_no} was already given",
+                        ProblemCode.DOSE_ALREADY_GIVEN,
+                        dose_no=record.dose_no,
+                    )
+                )
             elif doses != list(range(1, record.dose_no)) and record.dose_no > len(doses):
-                problems.append(("dose_no", f"dose {record.dose_no} out of sequence: doses "
-                                 f"given so far {doses or 'none'}"))  # fmt: skip
+                given_so_far = ", ".join(map(str, doses)) or "—"
+                problems.append(problem("dose_no", f"dose {record.dose_no} out of sequence: doses "
+                                        f"given so far {doses or 'none'}",
+                                        ProblemCode.DOSE_OUT_OF_SEQUENCE, dose_no=record.dose_no,
+                                        given=given_so_far))  # fmt: skip
         return problems
 
     def _append(self, record: DoseRecord, *, reason: str, actor: str) -> DoseRecord:

@@ -103,7 +103,7 @@ async def list_holds(request: web.Request) -> web.Response:
     with the packages held and the manager's override, if any."""
     reader(request)
     service = request.app[EXCURSIONS]
-    with ledger_refusals():
+    with ledger_refusals(request):
         holds = [(hold, service.locations.contents(hold.compartment)) for hold in service.holds()]
     return json_response({"holds": [_hold(hold, units) for hold, units in holds]})
 
@@ -112,7 +112,7 @@ async def override_hold(request: web.Request) -> web.Response:
     user = require(request, Action.HOLD_OVERRIDE)
     body = await parse_body(request, OverrideBody)
     service = request.app[EXCURSIONS]
-    with ledger_refusals():
+    with ledger_refusals(request):
         hold = service.override_hold(body.compartment, user.name, body.reason)
         units = service.locations.contents(hold.compartment)
     note(request, f"overrode the hold on {hold.compartment} ({hold.alarm}): {body.reason}")
@@ -144,7 +144,7 @@ def _hold(hold: Hold, units: list[UnitAt]) -> dict[str, Any]:
 async def list_excursions(request: web.Request) -> web.Response:
     reader(request)
     quarantine = request.app[EXCURSIONS].quarantine
-    with ledger_refusals():
+    with ledger_refusals(request):
         found = [quarantine.excursion(x) for x in quarantine.excursion_ids()]
     return json_response({"excursions": [_summary(x) for x in found if x is not None]})
 
@@ -152,7 +152,7 @@ async def list_excursions(request: web.Request) -> web.Response:
 async def month_figures(request: web.Request) -> web.Response:
     """Doses exposed in a month, for the county report."""
     reader(request)
-    with ledger_refusals():
+    with ledger_refusals(request):
         year, month = parse_month(request.match_info["month"])
         return json_response(request.app[EXCURSIONS].quarantine.month_figures(year, month))
 
@@ -161,7 +161,7 @@ async def show_excursion(request: web.Request) -> web.Response:
     reader(request)
     quarantine = request.app[EXCURSIONS].quarantine
     excursion_id = request.match_info["excursion_id"]
-    with ledger_refusals():
+    with ledger_refusals(request):
         excursion = quarantine.excursion(excursion_id)
         if excursion is None:
             raise refusal(web.HTTPNotFound, [("excursion_id", f"{excursion_id} is not recorded")])
@@ -174,7 +174,7 @@ async def record_excursion(request: web.Request) -> web.Response:
     body = await parse_body(request, ExcursionBody)
     service = request.app[EXCURSIONS]
     excursion_id = manual_id(body.compartment, body.start, body.end)
-    with _gateway_refusals(), ledger_refusals():
+    with _gateway_refusals(), ledger_refusals(request):
         excursion = service.record(
             excursion_id, body.compartment, body.start, body.end, f"on demand by {user.name}"
         )
@@ -187,7 +187,7 @@ async def impact(request: web.Request) -> web.Response:
     service = request.app[EXCURSIONS]
     compartment = required_text(request, "compartment")
     start, end = required_time(request, "start"), required_time(request, "end")
-    with _gateway_refusals(), ledger_refusals():
+    with _gateway_refusals(), ledger_refusals(request):
         measured = service.measure(compartment, start, end)
         units = service.locations.present_during(compartment, start, end)
     return json_response({
@@ -202,7 +202,7 @@ async def proposal(request: web.Request) -> web.Response:
     stage = request.query.get("vvm_stage")
     if stage is not None and stage not in {"1", "2", "3", "4"}:
         raise refusal(web.HTTPBadRequest, [("vvm_stage", f"{stage!r}: give 1, 2, 3 or 4")])
-    with ledger_refusals():
+    with ledger_refusals(request):
         made = request.app[EXCURSIONS].quarantine.proposal(
             required_text(request, "product_id"), required_text(request, "batch_no"),
             request.query.get("code") or None, None if stage is None else int(stage),
@@ -214,7 +214,7 @@ async def dispose(request: web.Request) -> web.Response:
     user = require(request, Action.EXCURSION_DISPOSITION)
     body = await parse_body(request, DispositionBody)
     service = request.app[EXCURSIONS]
-    with ledger_refusals():
+    with ledger_refusals(request):
         code = service.locations.stock.resolve_scan(body.code).code if body.code else None
         done = service.quarantine.dispose(
             body.product_id, body.batch_no, code=code, decision=body.decision,
@@ -231,7 +231,7 @@ async def dispose(request: web.Request) -> web.Response:
 
 async def quarantine(request: web.Request) -> web.Response:
     reader(request)
-    with ledger_refusals():
+    with ledger_refusals(request):
         held = request.app[EXCURSIONS].quarantine.quarantined()
     return json_response({"packages": held, "doses": sum(item["doses_left"] for item in held)})
 

@@ -39,7 +39,7 @@ from gateway.web.routes.ledger_stock import add_stock_routes
 from gateway.web.routes.ledger_summaries import add_summary_routes
 from gateway.web.routes.ledger_upload import add_upload_routes
 from ledger.codes import FridgeLabel, IdCardScan, TraceCode, classify
-from ledger.errors import CatalogueError, ScanError, StockError
+from ledger.errors import CatalogueError, LedgerError, PackageNotReceivedError, ScanError
 from ledger.shipments import Resolved
 
 MAX_READS = 1000
@@ -78,7 +78,7 @@ async def import_shipment(request: web.Request) -> web.Response:
     require(request, Action.CATALOGUE_IMPORT)
     book = request.app[BOOK]
     text = await read_text(request)
-    with ledger_refusals():
+    with ledger_refusals(request):
         if request.content_type == "application/json":
             summary = book.catalogue.import_json(text)
         elif request.content_type == "text/csv":
@@ -113,7 +113,7 @@ async def import_units(request: web.Request) -> web.Response:
             [("content-type", f"{request.content_type!r}: send text/csv")],
         )
     text = await read_text(request)
-    with ledger_refusals():
+    with ledger_refusals(request):
         count = request.app[BOOK].stock.units.import_csv(text)
     note(request, f"imported {count} unit(s) into the catalogue of units")
     return json_response({"units": count}, status=201)
@@ -122,7 +122,7 @@ async def import_units(request: web.Request) -> web.Response:
 async def units(request: web.Request) -> web.Response:
     """The catalogue of units, highest level first."""
     reader(request)
-    with ledger_refusals():
+    with ledger_refusals(request):
         found = request.app[BOOK].stock.units.all()
     return json_response(
         {
@@ -177,7 +177,7 @@ def _package(book: LedgerBook, item: Resolved) -> dict[str, Any]:
     product, batch = item.product, item.batch
     try:
         state = book.stock.state(item.code)
-    except StockError:
+    except PackageNotReceivedError:
         stock: dict[str, Any] = {"state": "not_received"}
     else:
         stock = {
@@ -222,8 +222,18 @@ def _classified(book: LedgerBook, raw: bytes | str, user: User) -> dict[str, Any
     try:
         item = book.catalogue.resolve(scan)
     except CatalogueError as error:
-        return {"kind": kind, "refusal": {"field": error.field, "reason": error.reason}}
+        return {"kind": kind, "refusal": _refusal(error)}
     return {"kind": kind, **_package(book, item)}
+
+
+def _refusal(error: LedgerError) -> dict[str, Any]:
+    """Why a scan is refused, as a refusal names it (its code translated by the pages)."""
+    return {
+        "field": error.field,
+        "reason": error.reason,
+        "code": error.code,
+        "params": error.params,
+    }
 
 
 async def resolve(request: web.Request) -> web.Response:
@@ -233,11 +243,11 @@ async def resolve(request: web.Request) -> web.Response:
     body = await parse_body(request, ResolveBody)
     raw = decode_scan(body.scan, body.encoding, "scan")
     book = request.app[BOOK]
-    with ledger_refusals():
+    with ledger_refusals(request):
         try:
             answer = _classified(book, raw, user)
         except ScanError as error:
-            answer = {"kind": "unknown", "refusal": {"field": error.field, "reason": error.reason}}
+            answer = {"kind": "unknown", "refusal": _refusal(error)}
     note(request, f"looked up a scan: {answer['kind']}")
     return json_response(answer)
 
@@ -246,7 +256,7 @@ async def audit_reads(request: web.Request) -> web.Response:
     """Who read which person's records: `archive_no`, `reader`, `after` (seq), `limit`."""
     require(request, Action.AUDIT_VIEW)
     audit = request.app[AUDIT]
-    with ledger_refusals():
+    with ledger_refusals(request):
         reads = audit.reads(
             archive_no=query_text(request, "archive_no"),
             reader=query_text(request, "reader"),

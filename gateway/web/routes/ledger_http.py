@@ -75,13 +75,13 @@ def not_found(field: str, reason: str) -> web.HTTPException:
 
 
 @contextmanager
-def ledger_refusals() -> Iterator[None]:
+def ledger_refusals(request: web.Request) -> Iterator[None]:
     """Translate the ledger's refusals into HTTP answers as the edge does (`answer_for`: 422;
     409 for a reused event id; 503 for the file)."""
     try:
         yield
     except LedgerError as error:
-        raise answer_for(error) from None
+        raise answer_for(error, request.app) from None
 
 
 def query_text(request: web.Request, name: str, *, limit: int = 200) -> str | None:

@@ -166,7 +166,7 @@ def _note_read(
     request: web.Request, user: User, what: str, *, archive_no: str = "", record_id: str = ""
 ) -> None:
     purpose = query_text(request, "purpose") or ""
-    with ledger_refusals():
+    with ledger_refusals(request):
         request.app[AUDIT].note(
             user.name, what, archive_no=archive_no, record_id=record_id, purpose=purpose
         )
@@ -174,7 +174,7 @@ def _note_read(
 
 def _person(request: web.Request) -> Recipient:
     archive_no = request.match_info["archive_no"]
-    with ledger_refusals():
+    with ledger_refusals(request):
         try:
             return request.app[BOOK].vaccinations.recipient(archive_no)
         except RecordError as error:
@@ -182,7 +182,7 @@ def _person(request: web.Request) -> Recipient:
 
 
 def _records_of(request: web.Request, archive_no: str) -> list[DoseRecord]:
-    with ledger_refusals():
+    with ledger_refusals(request):
         records = request.app[BOOK].vaccinations.current_records()
     return [record for record in records if record.recipient.archive_no == archive_no]
 
@@ -192,7 +192,7 @@ def _dose(record: DoseRecord, user: User) -> dict[str, Any]:
 
 
 def _is_registered(request: web.Request, archive_no: str) -> bool:
-    with ledger_refusals():
+    with ledger_refusals(request):
         try:
             request.app[BOOK].vaccinations.recipient(archive_no)
         except RecordError:
@@ -215,7 +215,7 @@ async def register(request: web.Request) -> web.Response:
                 )
             ],
         )
-    with ledger_refusals():
+    with ledger_refusals(request):
         person = request.app[BOOK].vaccinations.register(
             Recipient(**body.model_dump()), actor=user.name
         )
@@ -228,7 +228,7 @@ async def update_recipient(request: web.Request) -> web.Response:
     user = require(request, Action.RECORD_CORRECT)
     body = await parse_body(request, PersonBody)
     archive_no = _person(request).archive_no
-    with ledger_refusals():
+    with ledger_refusals(request):
         person = request.app[BOOK].vaccinations.register(
             Recipient(archive_no=archive_no, **body.model_dump()), actor=user.name
         )
@@ -249,7 +249,7 @@ async def person_history(request: web.Request) -> web.Response:
     user = reader(request)
     person = _person(request)
     records = _records_of(request, person.archive_no)
-    with ledger_refusals():
+    with ledger_refusals(request):
         versions = request.app[BOOK].vaccinations.recipient_versions(person.archive_no)
     _note_read(request, user, "history", archive_no=person.archive_no)
     return json_response(
@@ -283,7 +283,7 @@ async def certificate(request: web.Request) -> web.Response:
     records = [shown.record(record) for record in records]
     _note_read(request, user, "certificate", archive_no=person.archive_no)
     book = request.app[BOOK]
-    with ledger_refusals():
+    with ledger_refusals(request):
         unit_names = book.unit_names()
     page = certificate_html(
         person,
@@ -303,7 +303,7 @@ async def record_dose(request: web.Request) -> web.Response:
     user = require(request, Action.ADMINISTER)
     body = await parse_body(request, DoseBody)
     book = request.app[BOOK]
-    with ledger_refusals():
+    with ledger_refusals(request):
         existed = bool(book.vaccinations.history(body.event_id))
         record = book.vaccinations.record_dose(
             archive_no=body.archive_no,
@@ -329,7 +329,7 @@ async def day_doses(request: web.Request) -> web.Response:
     user = reader(request)
     book = request.app[BOOK]
     day = query_day(request, book)
-    with ledger_refusals():
+    with ledger_refusals(request):
         records = [
             record
             for record in book.vaccinations.current_records()
@@ -349,7 +349,7 @@ async def day_register(request: web.Request) -> web.Response:
     day = query_day(request, book)
     batch = query_text(request, "batch")
     shown = shown_to(user)
-    with ledger_refusals():
+    with ledger_refusals(request):
         records = [shown.record(record) for record in book.vaccinations.current_records()]
         name = book.clinic_name()
     _note_read(request, user, "register")
@@ -364,7 +364,7 @@ async def record_versions(request: web.Request) -> web.Response:
     """Every version of one record, oldest first (corrections 01, deletion 02)."""
     user = reader(request)
     record_id = request.match_info["record_id"]
-    with ledger_refusals():
+    with ledger_refusals(request):
         versions = request.app[BOOK].vaccinations.versions(record_id)
     if not versions:
         raise not_found("record_id", f"{record_id} is not a recorded dose")
@@ -387,7 +387,7 @@ async def correct(request: web.Request) -> web.Response:
     changes = body.changes.model_dump(exclude_none=True)
     if not changes:
         raise refusal(web.HTTPUnprocessableEntity, [("changes", "empty: nothing to correct")])
-    with ledger_refusals():
+    with ledger_refusals(request):
         record = request.app[BOOK].vaccinations.correct(
             request.match_info["record_id"], reason=body.reason, actor=user.name, **changes
         )
@@ -398,7 +398,7 @@ async def correct(request: web.Request) -> web.Response:
 async def delete(request: web.Request) -> web.Response:
     user = require(request, Action.RECORD_CORRECT)
     body = await parse_body(request, DeletionBody)
-    with ledger_refusals():
+    with ledger_refusals(request):
         record = request.app[BOOK].vaccinations.delete(
             request.match_info["record_id"], reason=body.reason, actor=user.name
         )

@@ -35,7 +35,7 @@ from gateway.web.routes.ledger_http import (
     reader,
 )
 from ledger.batch_field import check_batch
-from ledger.errors import StockError
+from ledger.errors import PackageNotReceivedError
 
 
 class IssueBody(ScanBody):
@@ -135,7 +135,7 @@ def _event(request: web.Request, result: EventResult) -> web.Response:
 async def receive(request: web.Request) -> web.Response:
     user = require(request, Action.STOCK_RECEIVE)
     body = await parse_body(request, ScanBody)
-    with ledger_refusals():
+    with ledger_refusals(request):
         result = request.app[BOOK].stock.receive(
             body.raw(), event_id=body.event_id, actor=user.name
         )
@@ -145,7 +145,7 @@ async def receive(request: web.Request) -> web.Response:
 async def issue(request: web.Request) -> web.Response:
     user = require(request, Action.STOCK_ISSUE)
     body = await parse_body(request, IssueBody)
-    with ledger_refusals():
+    with ledger_refusals(request):
         result = request.app[BOOK].stock.issue(
             body.raw(), event_id=body.event_id, actor=user.name, to_unit=body.to_unit
         )
@@ -156,7 +156,7 @@ async def administer(request: web.Request) -> web.Response:
     """扫码接种 without a record: the stock side of a dose (the record route does both)."""
     user = require(request, Action.ADMINISTER)
     body = await parse_body(request, ScanBody)
-    with ledger_refusals():
+    with ledger_refusals(request):
         result = request.app[BOOK].stock.administer(
             body.raw(), event_id=body.event_id, actor=user.name
         )
@@ -169,7 +169,7 @@ async def request_approval(request: web.Request) -> web.Response:
     user = require(request, Action.STOCK_REQUEST)
     body = await parse_body(request, ApprovalRequestBody)
     scans = [decode_scan(value, body.encoding, f"scans.{n}") for n, value in enumerate(body.scans)]
-    with ledger_refusals():
+    with ledger_refusals(request):
         approval_id = request.app[BOOK].stock.request(
             body.kind,
             scans,
@@ -187,7 +187,7 @@ async def approval_requests(request: web.Request) -> web.Response:
     """Returns, scraps and same-level issues asked for, newest first, with their decision
     (null: pending)."""
     reader(request)
-    with ledger_refusals():
+    with ledger_refusals(request):
         found = queries.approval_requests(request.app[BOOK].db)
     requests = [
         {
@@ -212,7 +212,7 @@ async def decide(request: web.Request) -> web.Response:
     user = require(request, Action.STOCK_APPROVE)
     body = await parse_body(request, DecisionBody)
     approval_id = request.match_info["approval_id"]
-    with ledger_refusals():
+    with ledger_refusals(request):
         events = request.app[BOOK].stock.decide(
             approval_id, approve=body.approve, approver=user.name
         )
@@ -239,7 +239,7 @@ async def stocktake(request: web.Request) -> web.Response:
     require(request, Action.STOCKTAKE)
     body = await parse_body(request, StocktakeBody)
     scans = [decode_scan(value, body.encoding, f"scans.{n}") for n, value in enumerate(body.scans)]
-    with ledger_refusals():
+    with ledger_refusals(request):
         report = request.app[BOOK].stock.stocktake(scans)
     found = (
         "consistent"
@@ -261,7 +261,7 @@ async def stocktake(request: web.Request) -> web.Response:
 async def adjust(request: web.Request) -> web.Response:
     user = require(request, Action.STOCKTAKE)
     body = await parse_body(request, AdjustmentBody)
-    with ledger_refusals():
+    with ledger_refusals(request):
         batch_no = check_batch(body.batch_no)
         result = request.app[BOOK].stock.adjust(
             body.product_id,
@@ -307,7 +307,7 @@ async def summary_issue(request: web.Request) -> web.Response:
     body = await parse_body(request, SummaryIssueBody)
     book = request.app[BOOK]
     day = body.day or book.clock.now().astimezone(CLINIC_TZ).date()
-    with ledger_refusals():
+    with ledger_refusals(request):
         summary = book.stock.close_day(day, actor=user.name)
     again = " again: no change" if summary.duplicate else ""
     note(request, f"closed the vaccination day {day.isoformat()} (汇总出库){again}")
@@ -320,7 +320,7 @@ async def stored_summary_issue(request: web.Request) -> web.Response:
     reader(request)
     book = request.app[BOOK]
     day = query_day(request, book)
-    with ledger_refusals():
+    with ledger_refusals(request):
         summary = book.stock.summary_issue(day)
     if summary is None:
         raise not_found("day", f"{day} is not closed yet: no 汇总出库 was stored")
@@ -331,7 +331,7 @@ async def balances(request: web.Request) -> web.Response:
     reader(request)
     book = request.app[BOOK]
     rows = []
-    with ledger_refusals():
+    with ledger_refusals(request):
         for balance in book.stock.balances():
             product = book.catalogue.product(balance.product_id)
             batch = book.catalogue.batch(balance.product_id, balance.batch_no)
@@ -354,10 +354,10 @@ async def package(request: web.Request) -> web.Response:
     reader(request)
     book = request.app[BOOK]
     code = request.match_info["code"]
-    with ledger_refusals():
+    with ledger_refusals(request):
         try:
             state = book.stock.state(code)
-        except StockError as error:
+        except PackageNotReceivedError as error:
             raise not_found(error.field, error.reason) from None
         found = queries.movements(book.db, code)
     events = [
@@ -400,6 +400,6 @@ async def wastage(request: web.Request) -> web.Response:
         raise refusal(
             web.HTTPBadRequest, [("month", f"{text!r} is not a month; write YYYY-MM")]
         ) from None
-    with ledger_refusals():
+    with ledger_refusals(request):
         coefficients = book.stock.wastage_coefficients(first.year, first.month)
     return json_response({"month": text, "coefficients": coefficients})

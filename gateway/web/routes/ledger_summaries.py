@@ -74,7 +74,7 @@ async def summaries(request: web.Request) -> web.Response:
     require(request, Action.UPLOAD_VIEW)
     book = request.app[BOOK]
     day = query_day(request, book)
-    with ledger_refusals():
+    with ledger_refusals(request):
         tables = _tables_until(book, book.vaccinations.current_records(), day)
     return json_response(
         {"day": day.isoformat(), "tables": {by: _table_json(t) for by, t in tables.items()}}
@@ -117,7 +117,7 @@ async def put_survey(request: web.Request) -> web.Response:
                 )
             ],
         )
-    with ledger_refusals():
+    with ledger_refusals(request):
         counts = _survey(book, body.by) | body.counts
         write_meta(book.db, {f"survey:{body.by}": json.dumps(counts, ensure_ascii=False)})
     note(request, f"摸底总人数 of {body.by} set for {len(body.counts)} group(s)")
@@ -136,7 +136,7 @@ async def summary_sheet(request: web.Request) -> web.Response:
         raise refusal(web.HTTPBadRequest, [("by", f"{by!r}: give age_group or crowd_category")])
     if shape not in {"html", "csv", "json"}:
         raise refusal(web.HTTPBadRequest, [("format", f"{shape!r}: give html, csv or json")])
-    with ledger_refusals():
+    with ledger_refusals(request):
         table = _tables_until(book, book.vaccinations.current_records(), day)[by]
         sheets = summary_sheets(table, book.tables, _survey(book, by))
         name = book.clinic_name()

@@ -14,7 +14,7 @@ from gateway.web.access import add_route, require
 from gateway.web.audit_note import note
 from gateway.web.json_http import json_response, parse_body
 from gateway.web.routes.ledger_http import BOOK, Body, iso, ledger_refusals, query_day
-from ledger.errors import StockError
+from ledger.errors import ScrapReasonUnknownError
 
 
 def add_upload_routes(app: web.Application) -> None:
@@ -34,7 +34,7 @@ def add_upload_routes(app: web.Application) -> None:
 async def upload_queue(request: web.Request) -> web.Response:
     require(request, Action.UPLOAD_VIEW)
     uploader = request.app[BOOK].uploader
-    with ledger_refusals():
+    with ledger_refusals(request):
         pending = uploader.pending()
         alarms = uploader.deadline_alarms()
         rejected = uploader.rejections()
@@ -64,7 +64,7 @@ async def rejections(request: web.Request) -> web.Response:
     correction has replaced yet, with the kind of each refusal, counted by kind and type."""
     require(request, Action.UPLOAD_VIEW)
     uploader = request.app[BOOK].uploader
-    with ledger_refusals():
+    with ledger_refusals(request):
         rows = [(r, v, m, k, "dose") for r, v, m, k in uploader.rejections()]
         rows += [
             (item.event.event_id, item.event.version, item.message, item.kind, item.event.kind)
@@ -100,11 +100,18 @@ async def correct_circulation(request: web.Request) -> web.Response:
     body = await parse_body(request, CirculationCorrectionBody)
     book = request.app[BOOK]
     event_id = request.match_info["event_id"]
-    with ledger_refusals():
+    with ledger_refusals(request):
         if body.to_unit is not None:
             book.stock.units.known(body.to_unit, "to_unit", "the receiving unit")
         if body.reason_code is not None and body.reason_code not in book.stock.scrap_reasons:
-            raise StockError("reason_code", f"{body.reason_code!r} is not a scrap reason code")
+            raise ScrapReasonUnknownError(
+                "reason_code",
+                f"{body.reason_code!r} is not a scrap reason code",
+                params={
+                    "value": body.reason_code,
+                    "known": ", ".join(sorted(book.stock.scrap_reasons)),
+                },
+            )
         event = book.uploader.correct_circulation(
             event_id, to_unit=body.to_unit, reason_code=body.reason_code
         )
@@ -120,7 +127,7 @@ async def rates(request: web.Request) -> web.Response:
     require(request, Action.UPLOAD_VIEW)
     book = request.app[BOOK]
     day = query_day(request, book)
-    with ledger_refusals():
+    with ledger_refusals(request):
         day_rates = book.uploader.rates(day)
     return json_response(
         {

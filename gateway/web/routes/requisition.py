@@ -45,7 +45,7 @@ async def requisition(request: web.Request) -> web.StreamResponse:
     shape = request.query.get("format", "json")
     if shape not in {"json", "csv", "html"}:
         raise refusal(web.HTTPBadRequest, [("format", f"{shape!r}: give json, csv or html")])
-    with ledger_refusals():
+    with ledger_refusals(request):
         plan = service.requisitions.plan(month, _held_doses(service))
     if shape == "csv":
         return web.Response(
@@ -64,7 +64,7 @@ async def warnings(request: web.Request) -> web.Response:
     reader(request)
     service = request.app[EXCURSIONS]
     month = service.clock.now().astimezone(CLINIC_TZ).strftime("%Y-%m")
-    with ledger_refusals():
+    with ledger_refusals(request):
         plan = service.requisitions.plan(month, _held_doses(service))
     found = stock_warnings(plan)
     return json_response(
@@ -76,7 +76,7 @@ async def review(request: web.Request) -> web.Response:
     user = require(request, Action.STOCK_APPROVE)
     body = await parse_body(request, ReviewBody)
     service = request.app[EXCURSIONS]
-    with ledger_refusals():
+    with ledger_refusals(request):
         plan = service.requisitions.review(
             request.match_info["month"], _held_doses(service),
             reviewed_by=user.display_name or user.name, note=body.note,

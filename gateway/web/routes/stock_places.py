@@ -80,7 +80,7 @@ def add_stock_place_routes(app: web.Application) -> None:
 async def receive_into(request: web.Request) -> web.Response:
     user = require(request, Action.STOCK_RECEIVE)
     body = await parse_body(request, ReceiveIntoBody)
-    with ledger_refusals():
+    with ledger_refusals(request):
         received, placed = request.app[EXCURSIONS].locations.receive_into(
             body.code, body.compartment, event_id=body.event_id, actor=user.name
         )
@@ -93,7 +93,7 @@ async def place(request: web.Request) -> web.Response:
     body = await parse_body(request, PlacementBody)
     locations = request.app[EXCURSIONS].locations
     batch = body.batch()
-    with ledger_refusals():
+    with ledger_refusals(request):
         if batch is None:
             placed = locations.place(
                 body.codes, body.compartment, event_id=body.event_id, actor=user.name
@@ -111,7 +111,7 @@ async def place(request: web.Request) -> web.Response:
 async def move(request: web.Request) -> web.Response:
     user = require(request, Action.STOCK_RECEIVE)
     body = await parse_body(request, MoveBody)
-    with ledger_refusals():
+    with ledger_refusals(request):
         moved = request.app[EXCURSIONS].locations.move(
             body.codes, body.compartment, event_id=body.event_id, actor=user.name
         )
@@ -125,7 +125,7 @@ async def contents(request: web.Request) -> web.Response:
     compartment = required_text(request, "compartment")
     at = required_time(request, "at") if "at" in request.query else None
     service = request.app[EXCURSIONS]
-    with ledger_refusals():
+    with ledger_refusals(request):
         units = service.locations.contents(compartment, at)
     return json_response({
         "compartment": compartment,

@@ -66,32 +66,67 @@ function loginUrl(next) {
 }
 
 // A refused or failed call: `code` names its kind (status 0, code "offline": no answer at all),
-// `field` the field of the form the refusal is about.
+// `field` the field of the form the refusal is about, `problems` each field's own problem
+// ({field, message}) when a refusal lists several.
 export class ApiError extends Error {
-  constructor(status, message, code = null, field = null, detail = null) {
+  constructor(status, message, code = null, field = null, detail = null, problems = []) {
     super(message);
     this.status = status;
     this.code = code;
     this.field = field;
     this.detail = detail;
+    this.problems = problems;
   }
 }
 
-// A refusal {error, code, field, reason, params}: the page's own words for its code when it
-// has them, the server's English otherwise.
-// The page's words for a refusal's code (its field named by the field's label when the page
-// has one) and, apart, the server's own sentence, which names the thing in detail (English).
+// A field by its label ("批号" for batch_no); its own name when the pages have no label.
+function fieldLabel(name) {
+  if (!name) return "";
+  const label = t(`field.${name}`);
+  return label.startsWith("field.") ? name : label;
+}
+
+// The values of a refusal's params in words: an enumerated value (a package's state, what was
+// scanned) by its translation, `value.<param>.<value>`; any other value as sent (the server
+// already names compartments and people by their names).
+function paramWords(params) {
+  const shown = {};
+  for (const [name, value] of Object.entries(params || {})) {
+    const key = `value.${name}.${value}`;
+    shown[name] = key in strings ? strings[key] : value;
+  }
+  return shown;
+}
+
+// The page's words for one code with its params, or null when the pages have none for it.
+function codeText(code, params, field) {
+  if (!code || !(`error.${code}` in strings)) return null;
+  return t(`error.${code}`, { ...paramWords(params), field: fieldLabel(field) });
+}
+
+// A refusal {error, code, field, reason, params, problems}: the page's own words for its code
+// (its field named by the field's label), and, apart, the server's own sentence, which names
+// the thing in detail (English). A refusal of several field problems (a record's validation)
+// names each one by its own code.
 function refusalText(payload) {
-  if (typeof payload !== "object" || payload === null) return { text: String(payload || ""), detail: null };
-  const key = `error.${payload.code}`;
+  if (typeof payload !== "object" || payload === null) {
+    return { text: String(payload || ""), detail: null, problems: [] };
+  }
   // A refusal listing its reasons (a refused configuration change) shows every one.
   const reasons = Array.isArray(payload.params?.reasons) ? payload.params.reasons : [];
   const own = reasons.length > 1 ? reasons.join("; ") : (payload.error ?? payload.reason ?? "");
-  if (!payload.code || !(key in strings)) return { text: own, detail: null };
-  const label = payload.field ? t(`field.${payload.field}`) : "";
-  const field = label.startsWith("field.") ? payload.field : label;
-  const text = t(key, { ...payload.params, field });
-  return { text, detail: own && own !== text ? own : null };
+  const listed = Array.isArray(payload.problems) ? payload.problems : [];
+  const problems = listed
+    .filter((item) => item.field)
+    .map((item) => ({
+      field: item.field,
+      message: codeText(item.code ?? payload.code, item.params ?? {}, item.field) ?? item.reason,
+    }));
+  const text = listed.length > 1 && problems.length === listed.length
+    ? problems.map((item) => item.message).join(lang === "zh" ? "；" : "; ")
+    : codeText(payload.code, payload.params, payload.field);
+  if (text === null) return { text: own, detail: null, problems };
+  return { text, detail: own && own !== text ? own : null, problems };
 }
 
 // An error for the page: the translated text and, smaller, the server's detail.
@@ -141,13 +176,14 @@ export async function api(path, { method = "GET", body } = {}) {
   const payload = type.includes("json") ? await response.json() : await response.text();
   if (!response.ok) {
     const known = typeof payload === "object" && payload !== null;
-    const { text, detail } = refusalText(payload);
+    const { text, detail, problems } = refusalText(payload);
     throw new ApiError(
       response.status,
       text || response.statusText,
       known ? (payload.code ?? null) : null,
       known ? (payload.field ?? null) : null,
       detail,
+      problems,
     );
   }
   return payload;
@@ -203,20 +239,27 @@ export function notice(message, kind = "ok") {
   box.hidden = false;
 }
 
-// The field a refusal names, marked in its form: outlined, described, focused.
+// The fields a refusal names, marked in their form: outlined, described by their own problem;
+// the first one focused.
 function markField(node, error) {
   for (const old of node.querySelectorAll(".field-error")) old.remove();
   for (const old of node.querySelectorAll("[aria-invalid]")) {
     old.removeAttribute("aria-invalid");
     old.removeAttribute("aria-describedby");
   }
-  const input = error?.field ? node.elements.namedItem(error.field) : null;
-  if (!(input instanceof HTMLElement)) return;
-  const id = `${node.id || "form"}-${error.field}-error`;
-  input.setAttribute("aria-invalid", "true");
-  input.setAttribute("aria-describedby", id);
-  input.closest("label")?.append(el("span", { class: "field-error", id }, error.message));
-  input.focus();
+  if (!error?.field) return;
+  const several = error.problems?.length > 1 ? error.problems : [{ field: error.field, message: error.message }];
+  let first = null;
+  for (const { field, message } of several) {
+    const input = node.elements.namedItem(field);
+    if (!(input instanceof HTMLElement) || input.hasAttribute("aria-invalid")) continue;
+    const id = `${node.id || "form"}-${field}-error`;
+    input.setAttribute("aria-invalid", "true");
+    input.setAttribute("aria-describedby", id);
+    input.closest("label")?.append(el("span", { class: "field-error", id }, message));
+    first ??= input;
+  }
+  first?.focus();
 }
 
 // A number as typed: a decimal comma is a point; anything else not a number stays text, so

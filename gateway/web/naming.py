@@ -1,0 +1,57 @@
+"""Internal ids shown by name, in one place: a refusal's `params` (see `ledger.errors`) name a
+compartment by its reference (``F1/冷藏``) and a person by an account or alarm person id
+(``wang``); the pages show the fridge's name with the compartment (``疫苗冰箱 冷藏``) and the
+person's display name (``王芳``). The id stays beside the name as ``<key>_ref``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aiohttp import web
+
+from gateway.core.compartments import find_compartment
+from gateway.web.auth_middleware import AUTH
+from gateway.web.keys import SETTINGS
+
+COMPARTMENT, PERSON = "compartment", "person"
+
+
+def compartment_name(app: web.Application, ref: str) -> str:
+    """`F1/冷藏` as its fridge's name and the compartment; the reference itself when the
+    configuration has no such compartment."""
+    settings = app.get(SETTINGS)
+    if settings is None:
+        return ref
+    try:
+        fridge, compartment = find_compartment(settings.current.fridges, ref)
+    except KeyError:
+        return ref
+    return f"{fridge.name} {compartment.name}"
+
+
+def person_name(app: web.Application, ident: str) -> str:
+    """An account's display name, or an alarm person's name; `ident` itself when neither
+    knows it (a name typed by hand stays as typed)."""
+    auth = app.get(AUTH)
+    account = auth.accounts.get(ident) if auth is not None and ident else None
+    if account is not None and account.display_name:
+        return account.display_name
+    wanted = account.person if account is not None and account.person else ident
+    settings = app.get(SETTINGS)
+    alerts = settings.current.alerts if settings is not None else None
+    for person in alerts.people if alerts is not None else ():
+        if person.id == wanted:
+            return person.name
+    return ident
+
+
+def named(app: web.Application, params: Mapping[str, object]) -> dict[str, object]:
+    """`params` with the compartment and person ids replaced by names (ids kept as
+    ``<key>_ref``)."""
+    shown = dict(params)
+    for key, name_of in ((COMPARTMENT, compartment_name), (PERSON, person_name)):
+        value = params.get(key)
+        if isinstance(value, str) and value:
+            shown[key] = name_of(app, value)
+            shown[f"{key}_ref"] = value
+    return shown
