@@ -28,6 +28,7 @@ DESK = {"viewport": {"width": 1280, "height": 800}}
 # A name that is not this machine: the pages opened by it are not a secure context.
 PLAIN_HOST = "gateway.test"
 DECODER = f"/static/vendor/{VENDOR.name}"
+ERRORS: dict[Page, list[str]] = {}
 
 
 @asynccontextmanager
@@ -44,10 +45,16 @@ async def camera(video: Path) -> AsyncIterator[Browser]:
 async def signed_in(
     browser: Browser, base: str, person: Person, then: str, *, grant: bool = True, **options: Any
 ) -> Page:
+    """A page signed in as `person` at `then`; its console errors are kept in ERRORS[page]."""
     context = await browser.new_context(
         locale="zh-CN", permissions=["camera"] if grant else [], **options
     )
     page = await context.new_page()
+    errors = ERRORS.setdefault(page, [])
+    page.on(
+        "console", lambda message: errors.append(message.text) if message.type == "error" else None
+    )
+    page.on("pageerror", lambda error: errors.append(str(error)))
     page.set_default_timeout(15_000)
     await sign_in(page, base, person, then)
     return page
@@ -68,6 +75,16 @@ async def api(page: Page, path: str, body: dict[str, Any] | None = None) -> Any:
         }""",
         [path, body],
     )
+
+
+async def scanner_text(page: Page, text: str, native_format: str) -> str:
+    """What the page sends for `text` read by a native BarcodeDetector as `native_format`."""
+    sent: str = await page.evaluate(
+        """([text, format]) => import("/static/js/camera.js")
+            .then((camera) => camera.scannerText({text, format}))""",
+        [text, native_format],
+    )
+    return sent
 
 
 async def decoder_files(page: Page) -> list[str]:
@@ -163,6 +180,13 @@ async def test_a_gs1_datamatrix_reaches_the_server_as_a_hand_scanner_sends_it(
 
         found = await api(page, "/api/ledger/resolve", {"scan": sent})
         assert found["body"]["kind"] == "gs1"
+        # A native BarcodeDetector names no symbology: its DataMatrix text is made the same.
+        for native in (sent[3:], "\x1d" + sent[3:]):
+            assert await scanner_text(page, native, "data_matrix") == sent
+        assert await scanner_text(page, "ABC-123", "data_matrix") == "ABC-123"
+        assert await scanner_text(page, trace_code_of(HEPB, 1), "code_128") == trace_code_of(
+            HEPB, 1
+        )
         assert found["body"]["stock"]["state"] == "in_stock", found
         await expect(page.locator("#balances")).to_contain_text(COVID_BATCH)
         again = await api(page, "/api/ledger/stock/receive", {"scan": sent, "event_id": "hand-1"})
@@ -287,3 +311,13 @@ async def test_without_https_or_permission_the_button_says_why(
         note = refused.locator(".scan .camera-note")
         await expect(note).to_contain_text("未获准使用摄像头")
         await expect(refused.locator(".scan dialog.camera")).not_to_be_visible()
+        assert ERRORS[page] == ERRORS[refused] == [], "said in words, not on the console"
+
+    async with chromium() as browser:  # no fake camera, and this machine has none
+        page = await signed_in(browser, gateway.base, MANAGER, "/stock", **DESK)
+        await page.click("#lang")
+        await page.click(".scan .camera-button")
+        await expect(page.locator(".scan .camera-note")).to_have_text(
+            "No camera found: scan with a hand scanner or type the code"
+        )
+        assert ERRORS[page] == []
