@@ -48,8 +48,9 @@ def _when(row: Row, ms: int | None) -> str:
 
 
 def place_columns(report: Report, level: str) -> list[Column]:
-    """The place of a row: codes, and their names when the report has a units file."""
-    named = bool(report.names)
+    """The place of a row: codes, and their names when the report has them (a units file; a
+    clinic's fridges from its configuration)."""
+    named = report.units_named
     columns: list[Column] = [("区域编码", lambda r: r.place.region)]
     if named:
         columns.append(("区域名称", lambda r: report.name(r.place.region)))
@@ -59,6 +60,8 @@ def place_columns(report: Report, level: str) -> list[Column]:
             columns.append(("单位名称", lambda r: report.name(r.place.unit)))
     if level in ("fridge", "compartment"):
         columns.append(("冰箱", lambda r: r.place.fridge))
+        if report.fridges_named:
+            columns.append(("冰箱名称", lambda r: report.fridge_name(r.place)))
     if level == "compartment":
         columns += [("间室", lambda r: r.place.compartment), ("类型", lambda r: r.place.kind)]
     if level != "compartment":
@@ -124,8 +127,9 @@ def text_columns(report: Report, level: str) -> int:
 
 
 def ranking_table(report: Report) -> tuple[list[str], list[list[str]]]:
-    named = bool(report.names)
+    named, fridges_named = report.units_named, report.fridges_named
     header = ["名次", "区域编码", "单位编码", *(["单位名称"] if named else []), "冰箱"]
+    header += ["冰箱名称"] if fridges_named else []
     header += ["问题数", "超范围次数", "超范围分钟", "WHO报警", "报警数", "数据完整率%"]
     rows = [
         [
@@ -134,6 +138,7 @@ def ranking_table(report: Report) -> tuple[list[str], list[list[str]]]:
             r.place.unit,
             *([report.name(r.place.unit)] if named else []),
             r.place.fridge,
+            *([report.fridge_name(r.place)] if fridges_named else []),
             str(r.problems),
             str(r.stats.excursions),
             number(r.stats.minutes_above + r.stats.minutes_below),
@@ -147,7 +152,7 @@ def ranking_table(report: Report) -> tuple[list[str], list[list[str]]]:
 
 
 def region_table(report: Report) -> tuple[list[str], list[list[str]]]:
-    named = bool(report.names)
+    named = report.units_named
     header = ["名次", "区域编码", *(["区域名称"] if named else [])]
     header += ["冰箱数", "问题冰箱数", "问题冰箱占比%"]
     rows = [

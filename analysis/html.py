@@ -137,7 +137,10 @@ def _label(report: Report, code: str) -> str:
 def _curves(report: Report) -> str:
     charts = [
         curve_chart(
-            f"{_label(report, place.unit)} / {place.fridge}", lines, report.start_ms, report.end_ms
+            f"{_label(report, place.unit)} / {report.fridge_label(place)}",
+            lines,
+            report.start_ms,
+            report.end_ms,
         )
         for place, lines in report.curves.items()
     ]
@@ -188,7 +191,11 @@ def _charts(report: Report) -> str:
         for row in report.rows["clinic"]
     ]
     devices = [
-        (f"{report.name(r.place.unit) or r.place.unit}/{r.place.fridge}", float(r.problems))
+        (
+            f"{report.name(r.place.unit) or r.place.unit}/"
+            f"{report.fridge_name(r.place) or r.place.fridge}",
+            float(r.problems),
+        )
         for r in report.device_ranking
     ]
     latency: dict[str, int] = dict.fromkeys(LATENCY_BUCKETS, 0)

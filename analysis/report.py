@@ -167,7 +167,9 @@ class Report:
         return total.words
 
     names: dict[str, str] = field(default_factory=dict)
-    """Unit and region codes -> names (a units file); codes without a name show as codes."""
+    """Unit and region codes -> names (a units file), and `UNIT/FRIDGE` (a unit code and a
+    fridge code) -> the fridge's name (a units file; a clinic's configuration); codes without a
+    name show as codes."""
     late: list[tuple[str, int]] = field(default_factory=list)
     """(unit, days without daily figures) of the clinics that reported fewer days than the
     month has, most missing first."""
@@ -176,6 +178,22 @@ class Report:
 
     def name(self, code: str) -> str:
         return self.names.get(code, "")
+
+    def fridge_name(self, place: Place) -> str:
+        return self.names.get(f"{place.unit}/{place.fridge}", "") if place.fridge else ""
+
+    def fridge_label(self, place: Place) -> str:
+        """The fridge's name with its code beside it (`1号医用冰箱（F1）`), or the code."""
+        name = self.fridge_name(place)
+        return f"{name}（{place.fridge}）" if name else place.fridge
+
+    @property
+    def units_named(self) -> bool:
+        return any("/" not in code for code in self.names)
+
+    @property
+    def fridges_named(self) -> bool:
+        return any("/" in code for code in self.names)
 
     @property
     def doses_exposed(self) -> int:

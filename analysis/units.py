@@ -1,5 +1,7 @@
-"""Names of units and regions for the report: a CSV file `code,name` (UTF-8, with or without
-a BOM), one unit or region code a line, e.g. `6101030201,雁塔区长延堡社区卫生服务中心`."""
+"""Names of units, regions and fridges for the report: a CSV file `code,name` (UTF-8, with or
+without a BOM), one code a line, e.g. `6101030201,雁塔区长延堡社区卫生服务中心`; a fridge is
+named by its unit's code and its own, `6101030201/F1,1号医用冰箱` (the forwarders tag readings
+with fridge codes only: a name in a tag would split a fridge's series when it is renamed)."""
 
 from __future__ import annotations
 

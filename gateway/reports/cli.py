@@ -84,7 +84,8 @@ def add_report_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--units",
         metavar="FILE",
         type=Path,
-        help="a CSV file code,name naming the unit and region codes in the report",
+        help="a CSV file code,name naming the unit and region codes in the report, and fridges"
+        " as UNIT/FRIDGE (6101030203/F1,1号医用冰箱)",
     )
     source = monthly.add_argument_group("for the county: the central InfluxDB")
     source.add_argument(
@@ -214,7 +215,7 @@ async def make_report(args: argparse.Namespace) -> Written:
     if args.units:
         from analysis.units import load_names
 
-        report.names = load_names(args.units)
+        report.names |= load_names(args.units)
     out: Path = args.out
     try:
         html = write_html(report, out / f"report-{month}.html")

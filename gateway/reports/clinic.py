@@ -131,7 +131,7 @@ async def clinic_report(
             if step:
                 step(probe.code)
     events = _alarm_events(data_dir / ALARMS.file, settings, since, until)
-    return build_report(
+    report = build_report(
         figures,
         fold_alarms(events, start, end),
         title=f"{settings.unit.name} 冷链设备月度报告",
@@ -148,6 +148,8 @@ async def clinic_report(
         doubts=tally.doubts(),
         manual=manual_records(data_dir, settings, since, min(until, now or datetime.now(UTC))),
     )
+    report.names |= {f"{unit}/{fridge.code}": fridge.name for fridge in settings.fridges}
+    return report
 
 
 def system_check_notes(data_dir: Path, since: datetime, until: datetime) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import csv
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -132,6 +133,15 @@ async def test_cli_clinic_mode(tmp_path: Path) -> None:
     html = (out / "report-2026-10.html").read_text(encoding="utf-8")
     assert "测试门诊" in html
     assert "无数据" in html
+    # Fridges by the configuration's name, the code beside it.
+    assert '<td class="t">F1</td><td class="t">1号冰箱</td>' in html
+    with (out / "compartments.csv").open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {(row["冰箱"], row["冰箱名称"], row["间室"]) for row in rows} == {
+        ("F1", "1号冰箱", "冷藏"),
+        ("F1", "1号冰箱", "冷冻"),
+    }
+    assert "单位名称" not in rows[0]  # unit names come from a units file only
 
 
 def record_compressor_excursion(data_dir: Path) -> None:

@@ -235,6 +235,31 @@ async def test_cli_writes_html_and_csv(loaded_influxd: Influxd, tmp_path: Path) 
     with (out / "device_ranking.csv").open(encoding="utf-8-sig", newline="") as handle:
         ranking = list(csv.DictReader(handle))
     assert [r["单位编码"] for r in ranking][:2] == ["6101030201", "6101030202"]
+    assert "冰箱名称" not in ranking[0]  # no units file: codes only
+
+
+async def test_a_units_file_names_units_and_fridges(
+    loaded_influxd: Influxd, tmp_path: Path
+) -> None:
+    units = tmp_path / "units.csv"
+    units.write_text(
+        "code,name\n6101030201,长延堡社区卫生服务中心\n6101030201/F1,1号医用冰箱\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    args = _args(
+        "--influx-url", loaded_influxd.url, "--month", d.MONTH, "--out", str(out),
+        "--interval-s", "300", "--units", str(units),
+    )  # fmt: skip
+    assert await run_report(args) == 0
+    with (out / "device_ranking.csv").open(encoding="utf-8-sig", newline="") as handle:
+        first, second, *_ = csv.DictReader(handle)
+    assert (first["单位名称"], first["冰箱"], first["冰箱名称"]) == (
+        "长延堡社区卫生服务中心", "F1", "1号医用冰箱",
+    )  # fmt: skip
+    assert (second["单位编码"], second["冰箱名称"]) == ("6101030202", "")
+    html = (out / "report-2026-10.html").read_text(encoding="utf-8")
+    assert "长延堡社区卫生服务中心（6101030201） / 1号医用冰箱（F1）" in html
 
 
 async def test_cli_unreachable_exit_code(
