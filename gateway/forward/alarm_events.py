@@ -65,9 +65,7 @@ class AlarmEvent:
     def as_json(self, identity: Identity) -> dict[str, object]:
         return {
             "seq": self.seq,
-            "unit": identity.unit,
-            "region": identity.region,
-            "gateway": identity.gateway,
+            **dict(identity.tags()),
             "alarm": self.alarm,
             "alarm_no": self.number,
             "condition": self.condition,
@@ -129,9 +127,7 @@ def alarm_event_line(event: AlarmEvent, identity: Identity) -> str:
     key = series_key(
         MEASUREMENT,
         (
-            ("unit", identity.unit),
-            ("region", identity.region),
-            ("gateway", identity.gateway),
+            *identity.tags(),
             ("fridge", event.fridge),
             ("compartment", event.compartment),
             ("probe", event.probe),

@@ -349,11 +349,8 @@ def daily_lines(days: Sequence[Daily], identity: Identity) -> bytes:
         if isinstance(day, DayFigures):
             prefix = encoder.prefix(day.probe)
         else:
-            prefix = series_key(MANUAL, (
-                ("unit", identity.unit), ("region", identity.region),
-                ("gateway", identity.gateway), ("fridge", day.fridge),
-                ("compartment", day.compartment),
-            )) + " "  # fmt: skip
+            place = (("fridge", day.fridge), ("compartment", day.compartment))
+            prefix = series_key(MANUAL, (*identity.tags(), *place)) + " "
         lines.append(f"{prefix}{day.fields()} {day.day_ms + day.revision}")
     return "\n".join(lines).encode()
 
@@ -369,9 +366,7 @@ def daily_json(day: Daily, identity: Identity) -> dict[str, object]:
         place = {"fridge": day.fridge, "compartment": day.compartment}
     fields = dict(part.split("=", 1) for part in day.fields().split(","))
     return {
-        "unit": identity.unit,
-        "region": identity.region,
-        "gateway": identity.gateway,
+        **dict(identity.tags()),
         **place,
         "day": datetime.fromtimestamp(day.day_ms / 1000, CLINIC_TZ).date().isoformat(),
         "day_ms": day.day_ms,

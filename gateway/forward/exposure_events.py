@@ -102,9 +102,7 @@ def exposure_event_line(event: ExposureEvent, identity: Identity) -> str:
     key = series_key(
         MEASUREMENT,
         (
-            ("unit", identity.unit),
-            ("region", identity.region),
-            ("gateway", identity.gateway),
+            *identity.tags(),
             ("fridge", event.fridge),
             ("compartment", event.compartment),
             ("vaccine", event.vaccine),

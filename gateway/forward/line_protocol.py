@@ -143,9 +143,7 @@ class LineEncoder:
                 series_key(
                     self._measurement,
                     (
-                        ("unit", identity.unit),
-                        ("region", identity.region),
-                        ("gateway", identity.gateway),
+                        *identity.tags(),
                         ("fridge", tags.fridge),
                         ("compartment", tags.compartment),
                         ("kind", tags.kind),

@@ -77,12 +77,7 @@ def readings_payload(identity: Identity, batch: Sequence[StoredReading]) -> byte
             if value is not None and math.isfinite(value):  # NaN is not JSON
                 item[key] = value
         items.append(item)
-    data = {
-        "unit": identity.unit,
-        "region": identity.region,
-        "gateway": identity.gateway,
-        "readings": items,
-    }
+    data = {**dict(identity.tags()), "readings": items}
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
 
 

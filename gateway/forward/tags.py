@@ -43,6 +43,11 @@ class Identity:
     def __post_init__(self) -> None:
         self._placed.update(self.probes)
 
+    def tags(self) -> tuple[tuple[str, str | None], ...]:
+        """The gateway's own tags, on every forwarded point and message: unit, region,
+        gateway."""
+        return (("unit", self.unit), ("region", self.region), ("gateway", self.gateway))
+
     def of(self, probe: str) -> ProbeTags:
         return self._placed.get(probe, _UNPLACED)
 
