@@ -22,6 +22,7 @@ from alerts.settings import AckLinkSettings, AlertSettings, weak_secret
 from gateway.core import validation
 from gateway.core.clock import Clock, ScaledClock, SystemClock
 from gateway.core.errors import ColdchainError, ConfigError, GatewayError
+from gateway.entry import exit_while_starting
 from gateway.forward.settings import InfluxSettings, MqttSettings
 from gateway.ops.cli import OPS_COMMANDS, add_ops_parsers
 from gateway.settings import Settings, load_settings
@@ -110,9 +111,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: The commands that run a gateway: a SIGTERM while they start exits 0 (`stop_while_starting`).
+GATEWAYS = frozenset({"run", "demo"})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _configure_logging(args.verbose)
+    if args.command in GATEWAYS:
+        with stop_while_starting():
+            return _command(args)
+    if signal.getsignal(signal.SIGTERM) is exit_while_starting:
+        # The entry point's was for the imports: another command stopped says so (143).
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    return _command(args)
+
+
+def _command(args: argparse.Namespace) -> int:
     try:
         return COMMANDS[args.command](args)
     except ColdchainError as error:
@@ -122,28 +137,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _exit_at_once(signum: int, frame: object) -> None:
-    raise SystemExit(0)
-
-
 @contextlib.contextmanager
-def _stop_while_starting() -> Iterator[None]:
-    """SIGTERM before the gateway listens for it: nothing was measured yet; unwind and exit 0
-    (the stores opened so far close on the way out). The handler found is put back after, so
-    a caller of `main` (a test) keeps its own."""
-    previous = signal.signal(signal.SIGTERM, _exit_at_once)
+def stop_while_starting() -> Iterator[None]:
+    """SIGTERM exits 0 in the block (`gateway.entry.exit_while_starting`), also before the
+    gateway handles it in its event loop. The handler found is put back after, so that a
+    caller of `main` (a test) keeps its own; the entry point's, which was for the imports
+    only, gives way to the default."""
+    previous = signal.signal(signal.SIGTERM, exit_while_starting)
+    if previous is None or previous is exit_while_starting:
+        previous = signal.SIG_DFL
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _run(args: argparse.Namespace) -> int:
-    with _stop_while_starting():
-        settings = load_settings(args.config)
-        refuse_public_secrets(settings, args.config)
-        os.umask(PRIVATE_UMASK)
-        return asyncio.run(run_gateway(settings, SystemClock(), config_path=args.config))
+    settings = load_settings(args.config)
+    refuse_public_secrets(settings, args.config)
+    os.umask(PRIVATE_UMASK)
+    return asyncio.run(run_gateway(settings, SystemClock(), config_path=args.config))
 
 
 def refuse_public_secrets(settings: Settings, path: Path) -> None:
@@ -155,9 +168,8 @@ def refuse_public_secrets(settings: Settings, path: Path) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    with _stop_while_starting():
-        os.umask(PRIVATE_UMASK)
-        return asyncio.run(run_demo(args))
+    os.umask(PRIVATE_UMASK)
+    return asyncio.run(run_demo(args))
 
 
 def _sim(args: argparse.Namespace) -> int:
