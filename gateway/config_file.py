@@ -6,7 +6,9 @@ filled against; a write against any other version is refused (`StaleConfigError`
 technicians binding at once cannot overwrite each other. The new text goes to a temporary file
 in the same folder, is flushed to the card, and renamed over the old one; the old one is kept as
 `NAME.1` (and the older ones as `NAME.2` .. `NAME.N`), so a bad change can be put back by hand.
-Edits go through tomlkit, which keeps the file's comments and layout.
+Edits go through tomlkit, which keeps the file's comments and layout; it is imported by the
+first edit, not with this module (0.8 MB resident, and most gateways are never commissioned
+from their pages after installation).
 """
 
 from __future__ import annotations
@@ -18,14 +20,13 @@ import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import tomlkit
-from tomlkit.exceptions import TOMLKitError
-from tomlkit.items import AoT, Table
-from tomlkit.toml_document import TOMLDocument
+from typing import TYPE_CHECKING, Any
 
 from gateway.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from tomlkit.items import AoT
+    from tomlkit.toml_document import TOMLDocument
 
 # Previous versions kept beside the file (NAME.1 is the newest of them).
 KEEP_VERSIONS = 5
@@ -44,6 +45,9 @@ class ConfigSnapshot:
     version: str
 
     def document(self) -> TOMLDocument:
+        import tomlkit
+        from tomlkit.exceptions import TOMLKitError
+
         try:
             return tomlkit.parse(self.text)
         except TOMLKitError as error:
@@ -138,6 +142,9 @@ def _sync_folder(folder: Path) -> None:
 
 def probe_tables(document: TOMLDocument) -> AoT:
     """The `[[probes]]` array of tables, created at the end of the file when there is none."""
+    import tomlkit
+    from tomlkit.items import AoT
+
     if "probes" not in document:
         document.append("probes", tomlkit.aot())
     probes = document["probes"]
@@ -154,6 +161,8 @@ def probe_index(document: TOMLDocument, code: str) -> int:
 
 
 def add_probe(document: TOMLDocument, fields: dict[str, Any]) -> None:
+    import tomlkit
+
     table = tomlkit.table()
     for key, value in fields.items():
         table.add(key, value)
@@ -170,6 +179,8 @@ def set_probe_field(document: TOMLDocument, code: str, key: str, value: Any) -> 
 
 def set_probe_count(document: TOMLDocument, fridge: str, compartment: str, probes: int) -> None:
     """`probes = N` on compartment `compartment` of fridge `fridge` (its code)."""
+    from tomlkit.items import AoT, Table
+
     fridges = document.get("fridges")
     for table in fridges if isinstance(fridges, AoT) else []:
         if not (isinstance(table, Table) and table.get("code") == fridge):
@@ -183,6 +194,8 @@ def set_probe_count(document: TOMLDocument, fridge: str, compartment: str, probe
 
 
 def rename_fridge(document: TOMLDocument, code: str, name: str) -> None:
+    from tomlkit.items import AoT, Table
+
     fridges = document.get("fridges")
     for table in fridges if isinstance(fridges, AoT) else []:
         if isinstance(table, Table) and table.get("code") == code:

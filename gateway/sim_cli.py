@@ -28,8 +28,6 @@ from firmware_sim.modbus_devices import (
     first_refrigerated,
     probe_specs,
 )
-from firmware_sim.modbus_server import RtuSimServer, TcpSimServer
-from firmware_sim.pty_pair import pty_pair
 from firmware_sim.scenarios import SCENARIOS
 from gateway.core.clock import ScaledClock
 from gateway.core.compartments import CompartmentKind
@@ -136,6 +134,11 @@ def _simulator(args: argparse.Namespace) -> ModbusSimulator:
 
 
 async def _serve(args: argparse.Namespace, simulator: ModbusSimulator, stop: asyncio.Event) -> None:
+    # pymodbus's servers (1.5 MB resident) only when serving: every `coldchain` command builds
+    # this parser, the running gateway included.
+    from firmware_sim.modbus_server import RtuSimServer, TcpSimServer
+    from firmware_sim.pty_pair import pty_pair
+
     async with contextlib.AsyncExitStack() as stack:
         if args.transport == "tcp":
             tcp = await stack.enter_async_context(TcpSimServer(simulator, args.host, args.port))

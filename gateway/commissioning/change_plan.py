@@ -10,10 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter, ValidationError
-from tomlkit.toml_document import TOMLDocument
 
 from gateway.commissioning.identify import Sightings
 from gateway.commissioning.submitted_forms import (
@@ -38,6 +37,9 @@ from gateway.core.errors import ConfigError, GatewayError
 from gateway.settings import Settings, parse_settings
 from probes.reading import ProbeStatus, Reading
 from probes.settings import BleProbe, ModbusProbe, Probe, SerialProbe
+
+if TYPE_CHECKING:
+    from tomlkit.toml_document import TOMLDocument
 
 # A probe counts as reporting when it gave a good reading (or discovery saw it) this recently.
 RECENT_S = 600.0

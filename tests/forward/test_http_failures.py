@@ -236,6 +236,27 @@ async def test_dns_failure(api: str) -> None:
 
 
 @pytest.mark.parametrize("api", ["v1", "v2"])
+async def test_tls_without_ca_file_trusts_the_system_and_verify_tls_false_nothing(
+    api: str, tmp_path: Path
+) -> None:
+    """Without ca_file the system's CAs decide (the test's own CA is not among them); with
+    verify_tls = false any certificate is taken."""
+    tls = make_tls(tmp_path / "tls")
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_context.load_cert_chain(tls.server_cert, tls.server_key)
+    async with fake_influx(lambda lines: (204, "", {}), server_context) as fake:
+        error = await send_one(settings_for(fake.url, api))
+        assert isinstance(error, AuthError)
+        assert "TLS certificate not accepted" in str(error)
+        sink = make_sink(settings_for(fake.url, api, verify_tls=False), LineEncoder(IDENTITY))
+        try:
+            await sink.send([StoredReading(1, readings(0, 1)[0])])
+        finally:
+            await sink.close()
+        assert len(fake.received) == 1
+
+
+@pytest.mark.parametrize("api", ["v1", "v2"])
 async def test_tls_certificate_mismatch(api: str, tmp_path: Path) -> None:
     tls = make_tls(tmp_path / "tls")
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
