@@ -4,6 +4,7 @@ Each subsystem is imported in a fresh interpreter after the core (`gateway.runti
 `gateway.cli`, what every `coldchain run` imports) and measured alone: the RSS it adds and the
 seconds its import takes. The gateway imports a subsystem only when the configuration uses it
 (and some only at their first use: see the notes). Medians of `--runs` interpreters.
+The project's packages are byte-compiled first, as an installed gateway has them.
 Run: `python -m bench.import_cost [--runs 3]`; `python -X importtime -m gateway ...` shows the
 module-by-module detail.
 """
@@ -15,6 +16,8 @@ import json
 import statistics
 import subprocess
 import sys
+
+from bench.modbus_poll import byte_compiled
 
 CORE = ("gateway.runtime", "gateway.cli")
 
@@ -37,14 +40,25 @@ SUBSYSTEMS = (
 
 #: The core, layer by layer in one interpreter: what each layer adds to the one before.
 LAYERS = (
-    ("asyncio, ssl", ("asyncio", "ssl", "sqlite3")),
-    ("pydantic", ("pydantic",)),
+    ("asyncio, ssl, sqlite3", ("asyncio", "ssl", "sqlite3")),
+    (
+        "pydantic (with its schema builder)",
+        (
+            "pydantic",
+            "pydantic.main",
+            "pydantic._internal._generate_schema",
+            "pydantic.plugin._loader",
+        ),
+    ),
     ("aiohttp (client and web)", ("aiohttp", "aiohttp.web")),
     ("pymodbus client", ("pymodbus.client",)),
+    ("APScheduler's cron trigger", ("apscheduler.triggers.cron",)),
     ("the settings' models", ("gateway.settings",)),
     ("the runtime and web app", ("gateway.runtime",)),
     ("the command line", ("gateway.cli",)),
 )
+#: The layers above that are libraries: what any gateway on them holds before its own code.
+LIBRARY_LAYERS = 5
 
 LAYERED = """
 import importlib, json, time
@@ -98,6 +112,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
+    byte_compiled()
     core = [measure(()) for _ in range(args.runs)]
     print(
         f"core ({', '.join(CORE)}): {statistics.median(c[0] for c in core):.1f} MB resident,"
@@ -109,6 +124,9 @@ def main() -> None:
     for index, (name, _) in enumerate(LAYERS, 1):
         added = statistics.median(s[index] - s[index - 1] for s in sizes)
         print(f"{'+ ' + name:36} {added:8.1f}")
+        if index == LIBRARY_LAYERS:
+            floor = statistics.median(s[index] for s in sizes)
+            print(f"{'= the libraries, before any of ours':36} {floor:8.1f}")
     print()
     header = f"{'subsystem':36} {'+RSS MB':>8} {'import s':>8}  imported when"
     print(header)

@@ -8,7 +8,9 @@ Run: `python -m bench.modbus_poll [--devices 200] [--seconds 30]`.
 from __future__ import annotations
 
 import argparse
+import compileall
 import contextlib
+import functools
 import json
 import os
 import signal
@@ -96,9 +98,25 @@ def write_config(folder: Path, devices: int) -> tuple[Path, int, int]:
     return path, http_port, modbus_port
 
 
+#: The project's packages (pyproject.toml's `packages.find`).
+PACKAGES = ("gateway", "probes", "alerts", "firmware_sim", "ledger", "analysis")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@functools.cache
+def byte_compiled() -> None:
+    """Byte-compile the project's packages as installing them does, so that the children load
+    .pyc files like an installed gateway: one that compiles its sources at start-up (a checkout
+    run with PYTHONDONTWRITEBYTECODE set) keeps 1-1.5 MB more resident of the compiler's leavings.
+    """
+    for package in PACKAGES:
+        compileall.compile_dir(ROOT / package, quiet=1)
+
+
 @contextlib.contextmanager
 def child(*args: str) -> Iterator[subprocess.Popen[bytes]]:
     """A `coldchain` child process, started once it printed its first line of output."""
+    byte_compiled()
     with tempfile.TemporaryFile() as errors:
         yield from _child(errors, args)
 
