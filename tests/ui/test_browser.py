@@ -10,8 +10,9 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from tests.e2e.support import GatewayProcess
-from tests.ledger.conftest import HEPB
+from tests.ledger.conftest import HEPB, HEPB_BATCH, OLD_BATCH
 from tests.ledger.conftest import code as hepb_code
+from tests.ui.axe import violations
 from tests.ui.browser import (
     COUNTY,
     HEAD,
@@ -419,3 +420,75 @@ async def test_the_county_approves_a_scrap_the_manager_asked_for_and_the_clinics
     await expect(nurse.locator("#approvals")).to_have_count(0)
     await expect(nurse.locator("#stocktake-form")).to_have_count(0)
     await expect(nurse.locator("#nav")).not_to_contain_text("超温与隔离")
+
+
+async def _adjust(page: Page, **values: str) -> None:
+    form = page.locator("#adjustment-form")
+    for name, value in values.items():
+        await form.locator(f"input[name={name}]").fill(value)
+    await form.locator("button[type=submit]").click()
+
+
+async def test_refusals_are_in_the_readers_words_beside_the_field_they_name(
+    gateway: GatewayProcess, browser: Browser
+) -> None:
+    """Each refusal from its own code, in Chinese (English once switched), with the values it
+    needs, the compartment by its fridge's name, and the field it names marked in its form."""
+    phone = {"viewport": {"width": 375, "height": 740}, "is_mobile": True}
+    page = await _page(browser, **phone)
+    await sign_in(page, gateway.base, MANAGER, then="/stock")
+    scan = page.locator("#stock-scan")
+    log = page.locator(".scan-log li")
+    for code in (hepb_code(HEPB, 1), hepb_code(HEPB, 99)):
+        await scan.fill(code)
+        await scan.press("Enter")
+    await expect(log.nth(0).locator(".error")).to_contain_text(
+        f"乙肝疫苗 批号 {OLD_BATCH} 已于 2026-03-01 过期，不能使用"
+    )
+    await expect(log.nth(1)).to_have_class("accepted")
+    await expect(page.locator("#holds")).to_contain_text("F2/冷藏")
+    await page.select_option("#scan-mode", "move")
+    await page.select_option("#scan-compartment", "F2/冷藏")
+    await scan.fill(hepb_code(HEPB, 1))
+    await scan.press("Enter")
+    await expect(log.nth(0).locator(".error")).to_contain_text("2号医用冰箱 冷藏有未关闭的报警")
+
+    form = page.locator("#adjustment-form")
+    result = form.locator(".result.error")
+    await _adjust(page, product_id=HEPB, batch_no=HEPB_BATCH, packages="0", doses="0",
+                  reason="盘点")  # fmt: skip
+    await expect(result).to_contain_text("调整数量为零：请填写要调整的剂次或支数")
+    await expect(form.locator("input[name=packages]")).to_have_attribute("aria-invalid", "true")
+    await expect(form.locator("#adjustment-form-packages-error")).to_have_text(
+        "调整数量为零：请填写要调整的剂次或支数"
+    )
+    await _adjust(page, batch_no="ZZ20260001", packages="1")
+    await expect(result).to_contain_text("乙肝疫苗批号 ZZ20260001 不在疫苗目录中")
+    await expect(form.locator("input[name=batch_no]")).to_have_attribute("aria-invalid", "true")
+    await expect(form.locator("input[name=packages]")).not_to_have_attribute("aria-invalid", "true")
+    await _adjust(page, batch_no=HEPB_BATCH, packages="-5", doses="-5")
+    words = f"乙肝疫苗 批号 {HEPB_BATCH} 账面只剩 1 剂（1 支），不够本次的 5 剂"
+    await expect(result).to_contain_text(words)
+    await expect(form.locator("#adjustment-form-doses-error")).to_have_text(words)
+    await expect(form.locator("input[name=doses]")).to_be_focused()
+    await screenshot(page, "refusals-phone-zh", full_page=False)
+    await scan.scroll_into_view_if_needed()
+    await screenshot(page, "refusals-phone-zh-scans", full_page=False)
+
+    await page.click("#lang")
+    await expect(page.locator("#lang")).to_have_text("中文")
+    await _adjust(page, product_id=HEPB, batch_no=HEPB_BATCH, packages="-5", doses="-5",
+                  reason="stocktake")  # fmt: skip
+    words = f"乙肝疫苗 batch {HEPB_BATCH} has only 1 dose(s) in 1 package(s) on the books"
+    await expect(result).to_contain_text(words)
+    await expect(form.locator("#adjustment-form-doses-error")).to_contain_text(words)
+    await form.locator("input[name=doses]").scroll_into_view_if_needed()
+    await screenshot(page, "refusals-phone-en", full_page=False)
+
+    # The accessibility pass over a form with a refusal shown (axe needs the CSP bypassed).
+    checked = await _page(browser, bypass_csp=True, **phone)
+    await sign_in(checked, gateway.base, MANAGER, then="/stock")
+    await _adjust(checked, product_id=HEPB, batch_no="ZZ20260001", packages="1", doses="0",
+                  reason="盘点")  # fmt: skip
+    await expect(checked.locator("#adjustment-form .field-error")).to_have_count(1)
+    assert await violations(checked) == []

@@ -340,12 +340,13 @@ export function form(specs, submit, { button = "common.submit", id } = {}) {
   return node;
 }
 
-// A table: columns [{label, value: (row) => string | Node}], rows: objects.
+// A table: columns [{label, value: (row) => string | Node}], rows: objects. Wider than a phone,
+// it scrolls sideways, and takes the keyboard's focus to scroll by keys too.
 export function table(columns, rows, empty = "common.none") {
   if (!rows.length) return el("p", { class: "muted" }, t(empty));
   return el(
     "div",
-    { class: "scroll" },
+    { class: "scroll", tabindex: "0" },
     el(
       "table",
       {},
