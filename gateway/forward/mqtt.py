@@ -272,7 +272,7 @@ class MqttForwarder:
 
     def _refusal(self, message: str) -> float:
         self._down = AuthError(message)
-        self.pump.report_failure(message, state="auth_failed")
+        self.pump.delivery.report_failure(message, state="auth_failed")
         return self._settings.auth_retry_s
 
     def _lost(self, text: str, backoff: Backoff) -> float:
@@ -284,7 +284,7 @@ class MqttForwarder:
             )
         message = f"{self._server}: connection failed or lost ({text}); readings kept"
         self._down = RetryableError(message)
-        self.pump.report_failure(message)
+        self.pump.delivery.report_failure(message)
         return backoff.next_delay()
 
     # -- commands --------------------------------------------------------------------------

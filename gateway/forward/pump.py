@@ -10,12 +10,9 @@ A forwarder is a `Sink` (how to deliver one batch to one kind of server) driven 
 Both acknowledge into the same `AckLedger`, saved to the store after every acknowledged batch
 (one small SQLite write per batch). See cursor.py for why this never skips a reading.
 
-Errors (errors.py): a retryable failure waits for the server's Retry-After (capped) or a capped
-jittered backoff; an auth failure or a missing database waits `auth_retry_s`; a batch refused
-as invalid is split in halves and retried until the refused points are isolated, then those
-are set aside (recorded in meta with the server's message, counted in health) and the lane
-moves on.
-All waiting is on the injected clock.
+Each batch goes out through a `Delivery` (delivery.py): it says whether the lane moves on or
+waits, and for how long, after each failure of errors.py (a batch refused as invalid has its
+refused points set aside and the lane moves on). All waiting is on the injected clock.
 """
 
 from __future__ import annotations
@@ -31,16 +28,8 @@ from gateway.core.backoff import Backoff
 from gateway.core.cancelling import raise_if_cancelling
 from gateway.core.clock import Clock
 from gateway.core.errors import StoreError
-from gateway.forward.cursor import (
-    INFINITY,
-    BacklogBatch,
-    CursorStore,
-    LaneBook,
-    SetAside,
-    SetAsideLog,
-    runs,
-)
-from gateway.forward.errors import AuthError, MissingDatabaseError, RejectedError, RetryableError
+from gateway.forward.cursor import INFINITY, BacklogBatch, CursorStore, LaneBook
+from gateway.forward.delivery import Delivery, Sink
 from gateway.forward.settings import PumpSettings
 from gateway.storage.readings import ReadingStore, StoredReading
 
@@ -55,12 +44,6 @@ class CommitFeed(Protocol):
     ) -> Callable[[], None]: ...
 
 
-#: A refused batch is bisected to isolate the refused points; beyond this many requests for
-#: one batch (a systematic refusal, e.g. a field type conflict on every point) the remaining
-#: refused pieces are set aside whole.
-ISOLATION_REQUESTS = 64
-
-
 class TimeHold(Protocol):
     """Says whether a reading stamped by an unsynchronised clock may still be corrected
     (`gateway.readings.clock_sync.ClockSync`)."""
@@ -70,22 +53,6 @@ class TimeHold(Protocol):
         ...
 
     def holds(self, item: StoredReading, limit_s: float) -> bool: ...
-
-
-class Sink(Protocol):
-    """Delivers one batch to one server; raises the errors of errors.py, nothing else."""
-
-    async def send(self, batch: Sequence[StoredReading]) -> None: ...
-
-    def prepare(self, batch: Sequence[StoredReading]) -> None:
-        """`batch` is likely the next `send`: a sink may begin encoding it now, while the
-        current request is in flight (the backlog lane's pipeline); may do nothing."""
-        ...
-
-    async def wait_ready(self) -> None:
-        """Return when a retry is worth making before its backoff ends (e.g. the MQTT client
-        reconnected); an HTTP sink never returns."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,17 +99,10 @@ class Pump:
         self._settings = settings
         self._recorder = recorder
         self._cursors = CursorStore(store, name, target)
+        self.delivery = Delivery(name, sink, clock, settings, self._cursors)
         self._book: LaneBook | None = None
-        self._aside: SetAsideLog = self._cursors.load_set_aside()
         self._live_wake = asyncio.Event()
         self._backlog_wake = asyncio.Event()
-        self._points_sent = 0
-        self._batches_sent = 0
-        self._last_success_at: datetime | None = None
-        self._last_error: str | None = None
-        self._last_error_at: datetime | None = None
-        self._failures = 0
-        self._state = "starting"
         self._hold: TimeHold | None = None
 
     def hold_for_time_correction(self, hold: TimeHold) -> None:
@@ -173,8 +133,9 @@ class Pump:
         else:
             next_live = INFINITY
         self._book = LaneBook(self._cursors.load(), self._settings.live_buffer, next_live)
-        if not self._failures:  # a sink's connection loop may have reported one already
-            self._state = "running"
+        delivery = self.delivery
+        if not delivery.failures:  # a sink's connection loop may have reported one already
+            delivery.state = "running"
         log.info(
             "forwarder %s -> %s: starting at cursor %d (%d readings to send)",
             self.name,
@@ -190,7 +151,7 @@ class Pump:
         finally:
             if unsubscribe is not None:
                 unsubscribe()
-            self._state = "stopped"
+            delivery.state = "stopped"
 
     def _on_commit(self, batch: Sequence[StoredReading]) -> None:
         book = self._book
@@ -209,7 +170,7 @@ class Pump:
             self._live_wake.clear()
             while book.live_pending:
                 batch = book.take_live(self._settings.batch_size)
-                delay = await self._attempt(batch, backoff)
+                delay = await self.delivery.attempt(batch, backoff)
                 raise_if_cancelling()
                 if delay is None:
                     book.live_acked(batch)
@@ -236,7 +197,7 @@ class Pump:
                 if planned is None:
                     planned = book.plan_backlog(self._store.rows_after, size, self._held_check())
             except StoreError as error:
-                self.report_failure(f"cannot read the backlog from the store: {error}")
+                self.delivery.report_failure(f"cannot read the backlog from the store: {error}")
                 await self._pause(self._settings.retry_max_s)
                 continue
             if planned is None:
@@ -247,7 +208,7 @@ class Pump:
                 self._backlog_acked(book, planned)
                 continue
             async with asyncio.TaskGroup() as group:
-                sending = group.create_task(self._attempt(planned.rows, backoff))
+                sending = group.create_task(self.delivery.attempt(planned.rows, backoff))
                 looking = group.create_task(self._look_ahead(book, planned))
             raise_if_cancelling()
             delay = sending.result()
@@ -282,61 +243,7 @@ class Pump:
             self._cursors.save(book.ledger)
         except StoreError as error:
             # The server has the points; a lost cursor write only means a replay later.
-            self.report_failure(f"cannot save the cursor (a restart will replay): {error}")
-
-    # -- one batch -------------------------------------------------------------------------
-
-    async def _attempt(self, batch: Sequence[StoredReading], backoff: Backoff) -> float | None:
-        """Send a batch: None when done (sent or set aside), else the seconds to wait."""
-        try:
-            await self._deliver(batch, [0])
-        except (AuthError, MissingDatabaseError) as error:
-            self.report_failure(str(error), state=error.state)
-            return self._settings.auth_retry_s
-        except RetryableError as error:
-            self.report_failure(str(error), state="retrying")
-            if error.retry_after is not None:
-                return min(max(error.retry_after, 0.0), self._settings.retry_after_max_s)
-            return backoff.next_delay()
-        backoff.reset()
-        self._succeeded(len(batch))
-        return None
-
-    async def _deliver(self, batch: Sequence[StoredReading], requests: list[int]) -> None:
-        """Send, isolating refused points by bisection; `requests` counts attempts."""
-        requests[0] += 1
-        try:
-            await self._sink.send(batch)
-        except RejectedError as error:
-            if len(batch) == 1 or requests[0] >= ISOLATION_REQUESTS:
-                self._set_aside(batch, error)
-                return
-            middle = len(batch) // 2
-            await self._deliver(batch[:middle], requests)
-            await self._deliver(batch[middle:], requests)
-
-    def _set_aside(self, batch: Sequence[StoredReading], error: RejectedError) -> None:
-        entry = SetAside(
-            self._clock.now(),
-            error.status,
-            str(error)[:500],
-            runs(item.seq for item in batch),
-            len(batch),
-        )
-        log.error(
-            "forwarder %s: server refused %d reading(s) (seqs %s) as invalid; set aside, kept "
-            "in the store: %s",
-            self.name,
-            len(batch),
-            entry.ranges[:5],
-            entry.message,
-        )
-        try:
-            self._aside = self._cursors.add_set_aside(entry)
-        except StoreError:
-            log.exception("forwarder %s: cannot record the set-aside batch", self.name)
-            self._aside.points += entry.points
-            self._aside.batches += 1
+            self.delivery.report_failure(f"cannot save the cursor (a restart will replay): {error}")
 
     # -- waiting ---------------------------------------------------------------------------
 
@@ -352,28 +259,6 @@ class Pump:
         await _first(self._clock.sleep(self._settings.idle_poll_s), self._backlog_wake.wait())
 
     # -- bookkeeping -----------------------------------------------------------------------
-
-    def _succeeded(self, points: int) -> None:
-        if self._failures:
-            log.warning(
-                "forwarder %s: delivering again after %d failed attempts", self.name, self._failures
-            )
-        self._failures = 0
-        self._points_sent += points
-        self._batches_sent += 1
-        self._last_success_at = self._clock.now()
-        self._state = "running"
-
-    def report_failure(self, message: str, state: str = "retrying") -> None:
-        """Record a failure for health and logs (also used by a sink's connection loop)."""
-        if self._failures == 0 or message != self._last_error:
-            log.error("forwarder %s: %s", self.name, message)
-        else:
-            log.debug("forwarder %s still failing: %s", self.name, message)
-        self._failures += 1
-        self._last_error = message
-        self._last_error_at = self._clock.now()
-        self._state = state
 
     def acknowledged(self, seq: int) -> bool:
         """Whether the server acknowledged reading `seq` (False before `run` starts)."""
@@ -393,23 +278,24 @@ class Pump:
                     oldest = first[0].reading.taken_at if first else None
             except StoreError as error:
                 log.debug("forwarder %s: stats cannot read the store: %s", self.name, error)
+        delivery = self.delivery
         return PumpStats(
             name=self.name,
             target=self.target,
-            state=self._state,
+            state=delivery.state,
             backlog=backlog,
             oldest_unsent_at=oldest,
-            last_success_at=self._last_success_at,
-            last_error=self._last_error,
-            last_error_at=self._last_error_at,
-            points_sent=self._points_sent,
-            batches_sent=self._batches_sent,
-            points_set_aside=self._aside.points,
-            set_aside_recent=tuple(self._aside.recent[-3:]),
+            last_success_at=delivery.last_success_at,
+            last_error=delivery.last_error,
+            last_error_at=delivery.last_error_at,
+            points_sent=delivery.points_sent,
+            batches_sent=delivery.batches_sent,
+            points_set_aside=delivery.aside.points,
+            set_aside_recent=tuple(delivery.aside.recent[-3:]),
             live_pending=book.live_pending if book else 0,
             dropped_to_backlog=book.dropped_to_backlog if book else 0,
             cursor=cursor,
-            failures=self._failures,
+            failures=delivery.failures,
         )
 
 
