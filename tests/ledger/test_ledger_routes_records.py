@@ -51,12 +51,15 @@ async def test_register_refusals_and_masking(ledger: tuple[LedgerBook, Client]) 
     before = counts(book)
     wrong_check = {**PERSON, "id_number": "110105194912310021"}
     response = await client.post(url, json=wrong_check, headers=VACCINATOR)
-    assert "wrong check digit" in await refused(response, 422, "id_number")
+    assert "wrong check digit" in await refused(response, 422, "id_number", "record_invalid")
     both = await (await client.post(url, json={**wrong_check, "crowd_category": "31"},
                                     headers=VACCINATOR)).json()  # fmt: skip
     assert [p["field"] for p in both["problems"]] == ["id_number", "crowd_category"]
+    # Each field's problem by its own code, with the values its words need.
+    assert [(p["code"], p["params"]) for p in both["problems"]] == [
+        ("id_number_invalid", {}), ("not_in_code_table", {"value": "31"})]  # fmt: skip
     bad_sex = await client.post(url, json={**PERSON, "sex": "3"}, headers=VACCINATOR)
-    await refused(bad_sex, 422, "sex")
+    await refused(bad_sex, 422, "sex", "field_not_allowed")  # the body's model refuses it
     assert counts(book) == before
 
     await registered(client)
@@ -109,11 +112,18 @@ async def test_doses_scanned_twice_not_received_dose_four(
     again = await ok(await give(client, 1, 1, "d1"))
     assert (again["duplicate"], again["version"]) == (True, 1)
     fourth = await give(client, 4, 4, "d4")
-    assert "3-dose schedule" in await refused(fourth, 422, "dose_no")
+    assert "3-dose schedule" in await refused(fourth, 422, "dose_no", "record_invalid")
+    assert (await fourth.json())["problems"][0]["code"] == "dose_beyond_schedule"
+    assert (await fourth.json())["params"] == {
+        "dose_no": 4,
+        "doses": 3,
+        "vaccine": "乙肝疫苗(10μg酿酒酵母)",
+    }
     twice = await give(client, 1, 1, "dx", archive_no="X2")
-    assert "used up" in await refused(twice, 422, "trace_code")
+    assert "used up" in await refused(twice, 422, "trace_code", "package_used_up")
+    assert (await twice.json())["params"] == {"code": code(HEPB, 1)}
     not_received = await give(client, 9, 1, "d9", archive_no="X2")
-    assert "not received" in await refused(not_received, 422, "trace_code")
+    assert "not received" in await refused(not_received, 422, "trace_code", "package_not_received")
     stranger = await client.post(
         "/api/ledger/doses",
         json={**DOSE, "archive_no": "nobody", "scan": code(HEPB, 4), "event_id": "d5",
@@ -127,7 +137,8 @@ async def test_doses_scanned_twice_not_received_dose_four(
               "dose_no": 1},
         headers=VACCINATOR,
     )  # fmt: skip
-    assert "M13" in await refused(wrong_maker, 422, "manufacturer_code")
+    assert "M13" in await refused(wrong_maker, 422, "manufacturer_code", "record_invalid")
+    assert (await wrong_maker.json())["problems"][0]["code"] == "manufacturer_mismatch"
     assert counts(book) == before
 
 
@@ -148,7 +159,7 @@ async def test_corrections_deletions_history_and_audit(
     await refused(empty, 422, "changes")
     no_reason = await client.post(f"{url}/correction", json={"reason": " ", "changes": {
         "site_code": "2"}}, headers=MANAGER)  # fmt: skip
-    await refused(no_reason, 422, "reason")
+    await refused(no_reason, 422, "reason", "field_invalid")
     bad_site = await client.post(f"{url}/correction", json={"reason": "部位", "changes": {
         "site_code": "99"}}, headers=MANAGER)  # fmt: skip
     await refused(bad_site, 422, "site_code")
@@ -161,7 +172,7 @@ async def test_corrections_deletions_history_and_audit(
                                          headers=VACCINATOR), 201)  # fmt: skip
     assert (deleted["version"], deleted["status"]) == (3, "02")
     gone = await client.post(f"{url}/deletion", json={"reason": "again"}, headers=VACCINATOR)
-    assert "deleted" in await refused(gone, 422, "record_id")
+    assert "deleted" in await refused(gone, 422, "record_id", "dose_deleted")
     reasons = [row[0] for row in book.db.conn.execute(
         "SELECT reason FROM record_versions WHERE record_id = 'd1' ORDER BY version")]  # fmt: skip
     assert reasons == ["recorded", "部位录错", "重复录入"]

@@ -141,20 +141,22 @@ async def test_receive_twice_not_received_expired_unknown(
     same = await client.post(url, json={"scan": code(HEPB, 1), "event_id": "e1"}, headers=MANAGER)
     assert (await ok(same))["duplicate"] is True
     twice = await client.post(url, json={"scan": code(HEPB, 1), "event_id": "e2"}, headers=MANAGER)
-    assert "already received" in await refused(twice, 422, "trace_code")
+    assert "already received" in await refused(twice, 422, "trace_code", "package_already_received")
     expired = await client.post(
         url, json={"scan": code(HEPB, 99), "event_id": "e3"}, headers=MANAGER
     )
-    assert "expired" in await refused(expired, 422, "batch_no")
+    assert "expired" in await refused(expired, 422, "batch_no", "batch_expired")
     unknown = await client.post(
         url, json={"scan": code("8190011", 1), "event_id": "e4"}, headers=MANAGER
     )
-    assert "not in the local catalogue" in await refused(unknown, 422, "trace_code")
+    assert "not in the local catalogue" in await refused(
+        unknown, 422, "trace_code", "trace_code_unknown"
+    )
     unknown_batch = GS1.replace(COVID_BATCH, "C20990101")
     response = await client.post(
         url, json={"scan": unknown_batch, "event_id": "e5"}, headers=MANAGER
     )
-    assert "unknown" in await refused(response, 422, "batch_no")
+    assert "unknown" in await refused(response, 422, "batch_no", "batch_unknown")
     extra = await client.post(
         url, json={"scan": code(HEPB, 2), "event_id": "e6", "batch_no": "X"}, headers=MANAGER
     )
@@ -167,7 +169,7 @@ async def test_receive_twice_not_received_expired_unknown(
     never = await client.post(
         administer, json={"scan": code(HEPB, 7), "event_id": "a7"}, headers=VACCINATOR
     )
-    assert "not received" in await refused(never, 422, "trace_code")
+    assert "not received" in await refused(never, 422, "trace_code", "package_not_received")
     assert counts(book) == before
 
 
@@ -184,7 +186,7 @@ async def test_administer_issue_lifecycle_and_balances(ledger: tuple[LedgerBook,
     used = await client.post(
         administer, json={"scan": code(HEPB, 1), "event_id": "a2"}, headers=VACCINATOR
     )
-    assert "used up" in await refused(used, 422, "trace_code")
+    assert "used up" in await refused(used, 422, "trace_code", "package_used_up")
     assert counts(book) == before
     issue = {"scan": code(HEPB, 2), "event_id": "i2", "to_unit": VILLAGE}
     await ok(await client.post("/api/ledger/stock/issue", json=issue, headers=MANAGER), 201)
@@ -212,13 +214,15 @@ async def test_scrap_request_and_decision(ledger: tuple[LedgerBook, Client]) -> 
     blank = await client.post(url, json={**body, "reason": "  "}, headers=MANAGER)
     await refused(blank, 422, "reason")
     wrong_kind = await client.post(url, json={**body, "kind": "sell"}, headers=MANAGER)
-    await refused(wrong_kind, 422, "kind")
+    await refused(wrong_kind, 422, "kind", "field_not_allowed")
     await ok(await client.post(url, json=body, headers=MANAGER), 201)
     held = await client.post(
         "/api/ledger/stock/administer", json={"scan": code(HEPB, 5), "event_id": "a"},
         headers=VACCINATOR,
     )  # fmt: skip
-    assert "held for approval ap1" in await refused(held, 422, "trace_code")
+    assert "held for approval ap1" in await refused(
+        held, 422, "trace_code", "package_held_for_approval"
+    )
     pending = await ok(await client.get(url, headers=HEAD))
     assert [(r["approval_id"], r["codes"], r["requested_by"], r["decision"])
             for r in pending["requests"]] == [("ap1", [code(HEPB, 5)], "wang", None)]  # fmt: skip
@@ -240,7 +244,7 @@ async def test_scrap_request_and_decision(ledger: tuple[LedgerBook, Client]) -> 
     missing = await client.post(
         "/api/ledger/stock/requests/nope/decision", json={"approve": True}, headers=COUNTY
     )
-    await refused(missing, 422, "approval_id")
+    await refused(missing, 422, "approval_id", "approval_unknown")
     assert counts(book) == before
 
 
@@ -267,11 +271,11 @@ async def test_stocktake_adjustment_summary_and_wastage(
     name = await client.post(url, json={**adjustment, "batch_no": "张三"}, headers=MANAGER)
     assert "Chinese" in await refused(name, 422, "batch_no")
     unknown = await client.post(url, json={**adjustment, "batch_no": "X2026001"}, headers=MANAGER)
-    assert "not in the catalogue" in await refused(unknown, 422, "batch_no")
+    assert "not in the catalogue" in await refused(unknown, 422, "batch_no", "batch_unknown")
     nothing = await client.post(
         url, json={**adjustment, "packages": 0, "doses": 0}, headers=MANAGER
     )
-    await refused(nothing, 422, "packages")
+    await refused(nothing, 422, "packages", "adjustment_empty")
     assert counts(book) == before
     await ok(await client.post(url, json=adjustment, headers=MANAGER), 201)
     balances = await ok(await client.get("/api/ledger/stock/balances", headers=MANAGER))
@@ -314,7 +318,7 @@ async def test_multi_dose_vial_over_http(
     await clock.advance(7 * 3600)
     late = await client.post("/api/ledger/stock/administer", json={**scan, "event_id": "a2"},
                              headers=VACCINATOR)  # fmt: skip
-    assert "discard time" in await refused(late, 422, "trace_code")
+    assert "discard time" in await refused(late, 422, "trace_code", "vial_past_discard_time")
 
 
 async def test_a_ledger_file_that_fails_answers_503_and_shows_nothing(

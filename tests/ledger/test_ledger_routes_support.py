@@ -78,11 +78,16 @@ def counts(book: LedgerBook) -> dict[str, int]:
     }
 
 
-async def refused(response: ClientResponse, status: int, field: str) -> str:
-    """The reason of a refusal that must have `status` and name `field`."""
+async def refused(
+    response: ClientResponse, status: int, field: str, code: str | None = None
+) -> str:
+    """The reason of a refusal that must have `status`, name `field` and, when given, have
+    `code` (its first problem too)."""
     body = await response.json()
     assert response.status == status, body
     assert body["field"] == field, body
+    if code is not None:
+        assert (body["code"], body["problems"][0]["field"]) == (code, field), body
     assert body["reason"] in body["error"]
     reason = body["reason"]
     assert isinstance(reason, str)
