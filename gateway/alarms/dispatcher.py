@@ -31,6 +31,7 @@ from alerts.channels.base import Channel, Notification, Outcome, failed
 from alerts.model import ChannelKind
 from alerts.outbox import EntryState, OutboxEntry, expire, record_attempt, supersede
 from alerts.settings import AlertSettings
+from gateway.core.cancelling import first_of
 from gateway.core.clock import Clock
 from gateway.core.errors import StoreError
 from gateway.storage.alarm_rows import OutboxRow
@@ -208,12 +209,5 @@ class Dispatcher:
         wait_s = MAX_WAIT_S
         if next_at is not None:
             wait_s = min(max((next_at - self._clock.now()).total_seconds(), 0.0), MAX_WAIT_S)
-        sleeper = asyncio.ensure_future(self._clock.sleep(wait_s))
-        waker = asyncio.ensure_future(self._wake.wait())
-        try:
-            await asyncio.wait((sleeper, waker), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            sleeper.cancel()
-            waker.cancel()
-            await asyncio.gather(sleeper, waker, return_exceptions=True)
+        await first_of(self._clock.sleep(wait_s), self._wake.wait())
         self._wake.clear()

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from gateway.core.backoff import Backoff
-from gateway.core.cancelling import raise_if_cancelling
+from gateway.core.cancelling import first_of, raise_if_cancelling
 from gateway.core.clock import Clock
 from gateway.core.errors import StoreError
 from gateway.forward.cursor import INFINITY, BacklogBatch, CursorStore, LaneBook
@@ -252,11 +252,11 @@ class Pump:
 
     async def _pause(self, seconds: float) -> None:
         """Sleep on the clock, cut short when the sink says it is ready again."""
-        await _first(self._clock.sleep(seconds), self._sink.wait_ready())
+        await first_of(self._clock.sleep(seconds), self._sink.wait_ready())
 
     async def _idle(self) -> None:
         self._backlog_wake.clear()
-        await _first(self._clock.sleep(self._settings.idle_poll_s), self._backlog_wake.wait())
+        await first_of(self._clock.sleep(self._settings.idle_poll_s), self._backlog_wake.wait())
 
     # -- bookkeeping -----------------------------------------------------------------------
 
@@ -297,21 +297,3 @@ class Pump:
             cursor=cursor,
             failures=delivery.failures,
         )
-
-
-async def _first(*awaitables: Coroutine[Any, Any, object]) -> None:
-    """Wait until the first of these coroutines finishes; cancel the others.
-
-    The cancelled helpers are awaited with `asyncio.wait`, which never raises for them, so a
-    cancellation of the calling task itself is never swallowed (a lane must stop when its
-    TaskGroup is cancelled)."""
-    tasks = [asyncio.ensure_future(item) for item in awaitables]
-    try:
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.wait(tasks)
-    for task in done:
-        if not task.cancelled() and task.exception() is not None:
-            raise task.exception()  # type: ignore[misc]

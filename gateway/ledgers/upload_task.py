@@ -3,13 +3,13 @@ while the platform is down; see `gateway.ledgers.tasks`."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime, time, timedelta
 
 import aiohttp
 
 from gateway.core.backoff import Backoff
+from gateway.core.cancelling import first_of
 from gateway.core.clinic_time import CLINIC_TZ
 from gateway.core.clock import Clock
 from gateway.ledgers.book import LedgerBook
@@ -45,8 +45,10 @@ class UploadTask:
                 now = self.clock.now()
                 wait_s = self._idle_wait(now) if healthy else self.backoff.next_delay()
                 self.next_attempt_at = now + timedelta(seconds=wait_s)
-                wake = self.book.queued if healthy and self.settings.realtime else None
-                await _sleep_or(self.clock, wait_s, wake)
+                if healthy and self.settings.realtime:  # a dose queued is sent at once
+                    await first_of(self.clock.sleep(wait_s), self.book.queued.wait())
+                else:
+                    await self.clock.sleep(wait_s)
 
     async def attempt(self, session: aiohttp.ClientSession) -> bool:
         """One round of `send_due`; False when the platform is down (or the round failed)."""
@@ -104,18 +106,3 @@ def _until_local(now: datetime, at: time) -> float:
     if target <= local:
         target += timedelta(days=1)
     return max((target - local).total_seconds(), 60.0)
-
-
-async def _sleep_or(clock: Clock, seconds: float, event: asyncio.Event | None) -> None:
-    """Sleep `seconds` of clock time, or less if `event` is set meanwhile."""
-    if event is None:
-        await clock.sleep(seconds)
-        return
-    sleeper = asyncio.ensure_future(clock.sleep(seconds))
-    waiter = asyncio.ensure_future(event.wait())
-    try:
-        await asyncio.wait((sleeper, waiter), return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in (sleeper, waiter):
-            task.cancel()
-        await asyncio.gather(sleeper, waiter, return_exceptions=True)

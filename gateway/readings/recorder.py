@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import MappingProxyType
 
+from gateway.core.cancelling import first_of
 from gateway.core.clock import Clock
 from gateway.core.errors import StoreError
 from gateway.settings import StoreSettings
@@ -167,13 +168,7 @@ class Recorder:
             self._arrived.clear()
             await self._arrived.wait()
         if not self._wake.is_set():
-            sleeper = asyncio.ensure_future(self._clock.sleep(self._interval))
-            waker = asyncio.ensure_future(self._wake.wait())
-            try:
-                await asyncio.wait((sleeper, waker), return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                sleeper.cancel()
-                waker.cancel()
+            await first_of(self._clock.sleep(self._interval), self._wake.wait())
         self._wake.clear()
 
     async def _flush(self) -> None:

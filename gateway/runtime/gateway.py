@@ -19,6 +19,7 @@ import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from gateway.core.cancelling import first_of
 from gateway.core.clock import Clock
 from gateway.core.errors import GatewayError
 from gateway.ops.watchdog import Notifier
@@ -103,7 +104,7 @@ class Gateway:
             await asyncio.sleep(0)
         if not self.listening.done():
             self.listening.set_result(listening)
-        await _first_of(stop, self._restart)
+        await first_of(stop.wait(), self._restart.wait())
         if stop.is_set():
             self._notifier.stopping("stopping: flushing the store")
         else:
@@ -149,16 +150,6 @@ class Gateway:
             yield
         finally:
             await built.drivers.release(key)
-
-
-async def _first_of(*events: asyncio.Event) -> None:
-    waiters = [asyncio.create_task(event.wait(), name="wait-stop") for event in events]
-    try:
-        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
-        await asyncio.gather(*waiters, return_exceptions=True)
 
 
 def install_stop_signals(stop: asyncio.Event, budget_s: float = STOP_BUDGET_S) -> None:

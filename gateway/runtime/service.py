@@ -15,6 +15,7 @@ from collections.abc import Callable, Coroutine
 from enum import IntEnum
 from typing import Any
 
+from gateway.core.cancelling import first_of
 from gateway.settings import Settings
 
 Work = Coroutine[Any, Any, None]
@@ -103,16 +104,7 @@ class SettingsJob(Service):
     async def run(self) -> None:
         while True:
             self._changed.clear()
-            work = asyncio.ensure_future(self._make(self._settings))
-            changed = asyncio.ensure_future(self._changed.wait())
-            try:
-                await asyncio.wait((work, changed), return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for task in (work, changed):
-                    task.cancel()
-                await asyncio.gather(work, changed, return_exceptions=True)
-            if work.done() and not work.cancelled() and (error := work.exception()) is not None:
-                raise error
+            await first_of(self._make(self._settings), self._changed.wait())
             if not self._changed.is_set():
                 return
             self.restarts += 1
