@@ -22,9 +22,12 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from ledger.idcard import is_placeholder, mask_id_number, mask_name
-from ledger.vaccination_records import DoseRecord, Recipient
+
+if TYPE_CHECKING:  # the records' module only where records exist: every log line is masked here
+    from ledger.vaccination_records import DoseRecord, Recipient
 
 ADDRESS_KEEP = 6
 MIN_PHONE, MOBILE = 7, 11

@@ -76,6 +76,7 @@ NOT_AT_START = (
     "gateway.forward.influx",  # [influx]
     "gateway.alarms.engine",  # [alerts]
     "gateway.ledgers",  # [ledger]
+    "ledger.vaccination_records",  # [ledger] (the log's masking needs only its types)
     "bleak",  # a BLE probe
 )
 
