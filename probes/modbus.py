@@ -114,6 +114,28 @@ class PolledDevice:
         return [self.channels[channel] for channel in sorted(self.channels)]
 
 
+@dataclass(frozen=True, slots=True)
+class _Request:
+    """What one poll of a device asks and how its answer is spread over probes: fixed for the
+    driver's life, so worked out once rather than at every poll."""
+
+    start: int
+    count: int
+    input_registers: bool
+    #: (channel, probe code) in channel order.
+    channels: tuple[tuple[int, str], ...]
+
+    @classmethod
+    def of(cls, device: PolledDevice) -> _Request:
+        start, count = device.profile.span(set(device.channels))
+        return cls(
+            start,
+            count,
+            device.profile.register_type == "input",
+            tuple(sorted(device.channels.items())),
+        )
+
+
 @dataclass(slots=True)
 class BusHealth:
     connected: bool = False
@@ -181,6 +203,7 @@ class ModbusBusDriver:
             raise ValueError(f"bus {bus.name}: no devices to poll")
         self.devices = list(devices)
         self.health = BusHealth(devices=self.devices)
+        self._requests = {device.device_id: _Request.of(device) for device in self.devices}
         self._emit = emit
         self._clock = clock
         self._client_factory = client_factory
@@ -221,25 +244,25 @@ class ModbusBusDriver:
     async def poll(self, device: PolledDevice) -> None:
         """Read one device (with retries) and emit one reading per probe it serves."""
         device.polls += 1
+        request = self._requests[device.device_id]
         error = ""
         for _attempt in range(self.bus.retries + 1):
             try:
-                start, registers = await self._read(device)
+                registers = await self._read(request, device.device_id)
             except PollError as failure:
                 raise_if_cancelling()
                 error = str(failure)
                 continue
-            await self._succeed(device, start, registers)
+            await self._succeed(device, request, registers)
             return
         await self._fail(device, error)
 
-    async def _read(self, device: PolledDevice) -> tuple[int, list[int]]:
+    async def _read(self, request: _Request, device_id: int) -> list[int]:
         if self._client is None:
             raise PollError("link is closed")
-        start, count = device.profile.span(set(device.channels))
         read = (
             self._client.read_input_registers
-            if device.profile.register_type == "input"
+            if request.input_registers
             else self._client.read_holding_registers
         )
         async with self._lock:
@@ -247,7 +270,7 @@ class ModbusBusDriver:
             if gap > 0:
                 await self._clock.sleep(gap)
             try:
-                response = await read(start, count=count, device_id=device.device_id)
+                response = await read(request.start, count=request.count, device_id=device_id)
             except ModbusException as error:
                 raise PollError(_describe(error)) from None
             finally:
@@ -256,11 +279,11 @@ class ModbusBusDriver:
             code = getattr(response, "exception_code", "?")
             raise PollError(f"exception response, code {code}")
         registers = list(getattr(response, "registers", []))
-        if len(registers) != count:
-            raise PollError(f"expected {count} registers, got {len(registers)}")
-        return start, registers
+        if len(registers) != request.count:
+            raise PollError(f"expected {request.count} registers, got {len(registers)}")
+        return registers
 
-    async def _succeed(self, device: PolledDevice, start: int, registers: list[int]) -> None:
+    async def _succeed(self, device: PolledDevice, request: _Request, registers: list[int]) -> None:
         if device.unavailable:
             log.info(
                 "bus %s: %s answers again after %d failed polls",
@@ -272,8 +295,9 @@ class ModbusBusDriver:
         device.unavailable = False
         device.last_error = None
         now = self._clock.now()
-        for channel, probe in sorted(device.channels.items()):
-            value = decode_channel(device.profile, channel, start, registers)
+        profile = device.profile
+        for channel, probe in request.channels:
+            value = decode_channel(profile, channel, request.start, registers)
             if value.status is not ProbeStatus.OK:
                 log.debug("probe %s: %s (raw 0x%04X)", probe, value.status, value.raw)
             await self._emit(Reading(probe, now, value.status, value.temperature, value.humidity))
