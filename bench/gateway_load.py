@@ -186,6 +186,9 @@ class Sample:
     per_second: float
     expected: float
     cpu_per_reading_us: float
+    #: CPU seconds (user + system) over the sampled window, and the window's length.
+    cpu_s: float = float("nan")
+    seconds: float = float("nan")
 
 
 def measure(
@@ -233,6 +236,8 @@ def measure(
         written / elapsed,
         case.probes / case.interval_s,
         1e6 * cpu / written if written else float("nan"),
+        cpu,
+        elapsed,
     )
 
 
@@ -291,7 +296,9 @@ def main() -> None:
         per = statistics.median(s.cpu_per_reading_us for s in runs)
         print(f"{name:10} {cpu:10.2f} {rss:7.1f} {rate:10.1f} {expected:8.1f} {kept} {per:14.0f}")
         print(
-            f"{'':10} runs: CPU {' '.join(f'{s.cpu_percent:.2f}' for s in runs)};"
+            f"{'':10} runs: CPU % {' '.join(f'{s.cpu_percent:.2f}' for s in runs)};"
+            f" CPU s {' '.join(f'{s.cpu_s:.2f}/{s.seconds:.0f}' for s in runs)};"
+            f" µs/reading {' '.join(f'{s.cpu_per_reading_us:.0f}' for s in runs)};"
             f" RSS {' '.join(f'{s.rss_mb:.1f}' for s in runs)}"
         )
 

@@ -4,7 +4,9 @@ The job: 200 Modbus TCP temperature/humidity transmitters (firmware_sim, one TCP
 each polled once a second, readings kept in SQLite and published to a local mosquitto. The peer
 and coldchain run alternately, `--rounds` times (default 2), each sampled alone for `--seconds`
 after `--warmup`; the table shows every round and the ratio of coldchain to the peer (the goal:
-CPU at most a third of the peer's).
+CPU at most a third of the peer's), with the CPU seconds (user + system) each spent in its
+window and the CPU per reading (coldchain: per reading stored; the peer: per telemetry message
+seen on the broker, one per device and poll, holding both values).
 
 The peer, pinned and installed by this script (not by `make test`) in its own venv under
 `$XDG_CACHE_HOME/coldchain-bench/` (default ~/.cache):
@@ -41,12 +43,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import psutil
 
-from bench.gateway_load import CASES, measure, write_config
+from bench.gateway_load import CASES, Sample, measure, write_config
 from bench.modbus_poll import child, free_port
 from tests.servers import Mosquitto
 
@@ -163,10 +166,20 @@ def peer_config(folder: Path, modbus_port: int, mqtt_port: int) -> Path:
     return config
 
 
+@dataclass(frozen=True)
+class PeerSample:
+    cpu_percent: float
+    rss_mb: float
+    messages_per_s: int
+    cpu_s: float
+    cpu_per_message_us: float
+
+
 def measure_peer(
     venv: Path, folder: Path, mqtt_port: int, warmup: float, seconds: float
-) -> tuple[float, float, int]:
-    """CPU % of one core, peak RSS (MB, the peer and any children) and MQTT messages seen."""
+) -> PeerSample:
+    """CPU of the peer and any children (share of one core, seconds, per message seen on the
+    broker), their peak RSS (MB) and the messages seen per second."""
     modbus_port = free_port()
     sim_config = write_config(folder, CASES["200x1s"], [modbus_port], {"mqtt": mqtt_port})
     config = peer_config(folder / "peer", modbus_port, mqtt_port)
@@ -207,7 +220,13 @@ def measure_peer(
             except subprocess.TimeoutExpired:
                 peer.kill()
                 peer.wait()
-    return 100 * cpu / elapsed, rss_peak / 1e6, int(messages / elapsed)
+    return PeerSample(
+        100 * cpu / elapsed,
+        rss_peak / 1e6,
+        int(messages / elapsed),
+        cpu,
+        1e6 * cpu / messages if messages else float("nan"),
+    )
 
 
 def _cpu(process: psutil.Process) -> float:
@@ -261,29 +280,25 @@ def main() -> None:
     parser.add_argument("--coldchain-only", action="store_true", help="skip the peer")
     args = parser.parse_args()
     venv = None if args.coldchain_only else peer_venv()
-    rows: list[tuple[int, float, float, int, float, float]] = []
+    nothing = PeerSample(float("nan"), float("nan"), 0, float("nan"), float("nan"))
+    rows: list[tuple[PeerSample, Sample]] = []
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         mosquitto = Mosquitto.create(root / "mosquitto")
         mosquitto.start()
         try:
             for round_ in range(args.rounds):
-                peer_cpu = peer_rss = float("nan")
-                peer_messages = 0
+                peer = nothing
                 if venv is not None:
                     work = root / f"peer-{round_}"
                     work.mkdir()
-                    peer_cpu, peer_rss, peer_messages = measure_peer(
-                        venv, work, mosquitto.port, args.warmup, args.seconds
-                    )
+                    peer = measure_peer(venv, work, mosquitto.port, args.warmup, args.seconds)
                 work = root / f"coldchain-{round_}"
                 work.mkdir()
                 ours = measure(
                     CASES["200x1s"], work, {"mqtt": mosquitto.port}, args.warmup, args.seconds
                 )
-                rows.append(
-                    (round_ + 1, peer_cpu, peer_rss, peer_messages, ours.cpu_percent, ours.rss_mb)
-                )
+                rows.append((peer, ours))
         finally:
             mosquitto.stop()
     print(
@@ -293,24 +308,50 @@ def main() -> None:
     )
     header = (
         f"{'round':>5} {'peer CPU %':>10} {'coldchain CPU %':>15} {'ratio':>6}"
-        f" {'peer RSS MB':>11} {'coldchain RSS MB':>16} {'ratio':>6} {'peer msgs/s':>11}"
+        f" {'peer CPU s':>10} {'coldchain CPU s':>15}"
+        f" {'peer µs/msg':>11} {'coldchain µs/reading':>20}"
+        f" {'peer RSS MB':>11} {'coldchain RSS MB':>16} {'ratio':>6}"
+        f" {'peer msgs/s':>11} {'coldchain readings/s':>20}"
     )
     print(header)
     print("-" * len(header))
-    for number, p_cpu, p_rss, p_msgs, c_cpu, c_rss in rows:
-        print(
-            f"{number:5d} {p_cpu:10.2f} {c_cpu:15.2f} {c_cpu / p_cpu:6.2f}"
-            f" {p_rss:11.1f} {c_rss:16.1f} {c_rss / p_rss:6.2f} {p_msgs:11d}"
-        )
-    if len(rows) > 1:
-        p_cpu = statistics.median(r[1] for r in rows)
-        c_cpu = statistics.median(r[4] for r in rows)
-        p_rss = statistics.median(r[2] for r in rows)
-        c_rss = statistics.median(r[5] for r in rows)
-        print(
-            f"{'med':>5} {p_cpu:10.2f} {c_cpu:15.2f} {c_cpu / p_cpu:6.2f}"
-            f" {p_rss:11.1f} {c_rss:16.1f} {c_rss / p_rss:6.2f}"
-        )
+    for number, (peer, ours) in enumerate(rows, 1):
+        _row(str(number), peer, ours)
+        if len(rows) > 1 and number == len(rows):
+            _row("med", *_medians(rows))
+
+
+def _row(label: str, peer: PeerSample, ours: Sample) -> None:
+    print(
+        f"{label:>5} {peer.cpu_percent:10.2f} {ours.cpu_percent:15.2f}"
+        f" {ours.cpu_percent / peer.cpu_percent:6.2f}"
+        f" {peer.cpu_s:10.2f} {ours.cpu_s:15.2f}"
+        f" {peer.cpu_per_message_us:11.0f} {ours.cpu_per_reading_us:20.0f}"
+        f" {peer.rss_mb:11.1f} {ours.rss_mb:16.1f} {ours.rss_mb / peer.rss_mb:6.2f}"
+        f" {peer.messages_per_s:11d} {ours.per_second:20.1f}"
+    )
+
+
+def _medians(rows: list[tuple[PeerSample, Sample]]) -> tuple[PeerSample, Sample]:
+    peers = [peer for peer, _ in rows]
+    ours = [sample for _, sample in rows]
+    peer = PeerSample(
+        statistics.median(p.cpu_percent for p in peers),
+        statistics.median(p.rss_mb for p in peers),
+        int(statistics.median(p.messages_per_s for p in peers)),
+        statistics.median(p.cpu_s for p in peers),
+        statistics.median(p.cpu_per_message_us for p in peers),
+    )
+    sample = Sample(
+        statistics.median(s.cpu_percent for s in ours),
+        statistics.median(s.rss_mb for s in ours),
+        statistics.median(s.per_second for s in ours),
+        ours[0].expected,
+        statistics.median(s.cpu_per_reading_us for s in ours),
+        statistics.median(s.cpu_s for s in ours),
+        statistics.median(s.seconds for s in ours),
+    )
+    return peer, sample
 
 
 if __name__ == "__main__":
