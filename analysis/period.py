@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -10,15 +9,14 @@ from analysis.errors import ReportError
 from gateway.core import clinic_time
 from gateway.core.clinic_time import CLINIC_TZ
 
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
-
 
 def month_bounds(month: str, tz: ZoneInfo = CLINIC_TZ) -> tuple[int, int]:
     """(start ms, end ms) of a month given as `YYYY-MM`, in the clinics' time zone."""
-    match = _MONTH.match(month)
-    if not match or not 1 <= int(match[2]) <= 12:
-        raise ReportError(f"--month {month!r}: write the month as YYYY-MM, e.g. 2026-10")
-    start, end = clinic_time.month_bounds(int(match[1]), int(match[2]), tz)
+    try:
+        year, number = clinic_time.parse_month(month)
+    except ValueError as error:
+        raise ReportError(f"--month {error}") from None
+    start, end = clinic_time.month_bounds(year, number, tz)
     return int(start.timestamp() * 1000), int(end.timestamp() * 1000)
 
 

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
+from gateway.core import clinic_time
 from gateway.core.clinic_time import CLINIC_TZ
 from ledger.errors import MonthInvalidError
 
@@ -73,18 +74,12 @@ class RequisitionPlan:
 
 
 def parse_month(text: str) -> tuple[int, int]:
-    year, dash, month = text.partition("-")
-    if not (dash and len(year) == 4 and year.isdigit() and month.isdigit() and len(month) == 2):
-        raise MonthInvalidError(
-            "month",
-            f"{text!r} is not a month; write YYYY-MM, e.g. 2026-04",
-            params={"value": text},
-        )
-    if not 1 <= int(month) <= 12:
-        raise MonthInvalidError(
-            "month", f"{text!r}: the month must be 01 to 12", params={"value": text}
-        )
-    return int(year), int(month)
+    """`YYYY-MM` as (year, month) (`gateway.core.clinic_time.parse_month`), refused with
+    `MonthInvalidError`."""
+    try:
+        return clinic_time.parse_month(text)
+    except ValueError as error:
+        raise MonthInvalidError("month", str(error), params={"value": text}) from None
 
 
 def shift_month(year: int, month: int, by: int) -> tuple[int, int]:

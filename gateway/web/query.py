@@ -1,4 +1,5 @@
-"""Query parameters read one way: whole numbers and times, each refusal naming the parameter."""
+"""Query parameters read one way: whole numbers, times and months, each refusal naming the
+parameter."""
 
 from __future__ import annotations
 
@@ -6,7 +7,10 @@ from datetime import datetime
 
 from aiohttp import web
 
+from gateway.core.clinic_time import CLINIC_TZ
 from gateway.web.json_http import refused
+from ledger.errors import MonthInvalidError
+from ledger.requisition_plan import parse_month
 
 _EARLIEST = 1970
 _LATEST = 2999
@@ -81,3 +85,16 @@ def required_time(request: web.Request, name: str) -> datetime:
             code="field_missing",
         )
     return moment
+
+
+def query_month(request: web.Request, now: datetime) -> tuple[str, int, int]:
+    """The `month` query as written, its year and month (`parse_month`'s rule); by default the
+    month `now` falls in, in China."""
+    text = request.query.get("month") or now.astimezone(CLINIC_TZ).strftime("%Y-%m")
+    try:
+        year, month = parse_month(text)
+    except MonthInvalidError as error:
+        raise refused(
+            web.HTTPBadRequest, error.reason, field="month", code=error.code, params=error.params
+        ) from None
+    return text, year, month

@@ -98,6 +98,16 @@ async def test_impossible_values_and_times_are_refused(harness: Harness, client:
     await refused(bad_month, 400, "month")
 
 
+@pytest.mark.parametrize("month", ["9999-12", "0001-01", "2026-1", "2026-11-01", "２０２６-11"])
+async def test_a_month_out_of_the_calendars_reach_is_refused(client: Client, month: str) -> None:
+    """Regression: 9999-12 answered 500 (its end, year 10000, is no date); the other shapes
+    are refused as every month is (gateway.core.clinic_time.parse_month)."""
+    for path in ("/api/manual-readings", "/api/manual-readings/missing", "/api/system-checks"):
+        answer = await client.get(path, params={"month": month}, headers=MANAGER)
+        await refused(answer, 400, "month")
+        assert (await answer.json())["code"] == "month_invalid"
+
+
 async def test_missing_records_are_reminded_after_their_due_time(
     harness: Harness, client: Client
 ) -> None:

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from gateway.core.clinic_time import day_bounds, month_bounds
+from gateway.core.clinic_time import day_bounds, month_bounds, parse_month
 from gateway.core.compartments import (
     CompartmentKind,
     CompartmentRef,
@@ -56,3 +56,20 @@ def test_local_days_and_months_begin_at_midnight_in_china() -> None:
         datetime(2026, 11, 30, 16, tzinfo=UTC),
         datetime(2026, 12, 31, 16, tzinfo=UTC),
     )
+
+
+def test_a_month_is_four_and_two_ascii_digits_within_the_calendars_reach() -> None:
+    assert parse_month("2026-04") == (2026, 4)
+    for text, why in [
+        ("2026-4", "is not a month; write YYYY-MM"),
+        ("2026-04-01", "is not a month; write YYYY-MM"),
+        ("２０２６-04", "is not a month; write YYYY-MM"),
+        ("2026-13", "the month of YYYY-MM must be 01 to 12"),
+        ("0000-01", "the year of YYYY-MM must be 1971 to 2998"),
+        ("9999-12", "the year of YYYY-MM must be 1971 to 2998"),
+    ]:
+        with pytest.raises(ValueError, match=why):
+            parse_month(text)
+    for year, month in [(1971, 1), (2998, 12)]:
+        start, end = month_bounds(*parse_month(f"{year}-{month:02d}"))
+        assert start.astimezone(UTC) < end.astimezone(UTC)

@@ -220,3 +220,11 @@ async def test_open_excursions_reads_stability_beside_the_configuration(tmp_path
             assert alone.stability.products == []
         finally:
             book.close()
+
+
+@pytest.mark.parametrize("month", ["9999-12", "0000-01", "２０２６-03"])
+async def test_a_month_out_of_the_calendars_reach_is_refused(client: Client, month: str) -> None:
+    """Regression: 9999-12 and 0000-01 answered 500 (year 10000 and year 0 are no dates)."""
+    response = await client.get(f"/api/ledger/excursions/month/{month}", headers=COUNTY)
+    body = await response.json()
+    assert (response.status, body["code"], body["field"]) == (422, "month_invalid", "month")

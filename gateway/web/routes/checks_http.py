@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated
 
 from aiohttp import web
@@ -14,12 +14,13 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from gateway.auth.policy import User
 from gateway.checks.manual_readings import Missing, missing
-from gateway.core.clinic_time import CLINIC_TZ
+from gateway.core.clinic_time import CLINIC_TZ, month_bounds
 from gateway.core.clock import Clock
 from gateway.settings import Settings
 from gateway.storage.checks import ChecksStore, ChecksStoreError, DuplicateRecordError
 from gateway.storage.readings import ReadingStore
 from gateway.web.json_http import refusal
+from gateway.web.query import query_month
 
 MAX_LIST = 2000
 
@@ -93,14 +94,6 @@ def recorder_name(user: User) -> str:
 
 def month_window(request: web.Request, checks: Checks) -> tuple[int, int, datetime, datetime]:
     """The `month` query (YYYY-MM, default this month in China) and its bounds."""
-    text = request.query.get("month") or checks.clock.now().astimezone(CLINIC_TZ).strftime("%Y-%m")
-    try:
-        first = date.fromisoformat(f"{text}-01")
-    except ValueError:
-        raise refusal(
-            web.HTTPBadRequest, [("month", f"{text!r} is not a month; write YYYY-MM")]
-        ) from None
-    following = date(first.year + first.month // 12, first.month % 12 + 1, 1)
-    since = datetime.combine(first, datetime.min.time(), CLINIC_TZ)
-    until = datetime.combine(following, datetime.min.time(), CLINIC_TZ)
-    return first.year, first.month, since, until
+    _, year, month = query_month(request, checks.clock.now())
+    since, until = month_bounds(year, month)
+    return year, month, since, until

@@ -19,7 +19,8 @@ from gateway.storage.ledger import queries
 from gateway.storage.ledger.stock_values import EventResult, SummaryIssue
 from gateway.web.access import add_route, require
 from gateway.web.audit_note import note
-from gateway.web.json_http import json_response, parse_body, refusal
+from gateway.web.json_http import json_response, parse_body
+from gateway.web.query import query_month
 from gateway.web.routes.ledger_http import (
     BOOK,
     MAX_SCANS,
@@ -393,13 +394,7 @@ async def wastage(request: web.Request) -> web.Response:
     """疫苗损耗系数 per vaccine for `month` (YYYY-MM, default this month)."""
     reader(request)
     book = request.app[BOOK]
-    text = request.query.get("month") or book.clock.now().astimezone(CLINIC_TZ).strftime("%Y-%m")
-    try:
-        first = date.fromisoformat(f"{text}-01")
-    except ValueError:
-        raise refusal(
-            web.HTTPBadRequest, [("month", f"{text!r} is not a month; write YYYY-MM")]
-        ) from None
+    text, year, month = query_month(request, book.clock.now())
     with ledger_refusals(request):
-        coefficients = book.stock.wastage_coefficients(first.year, first.month)
+        coefficients = book.stock.wastage_coefficients(year, month)
     return json_response({"month": text, "coefficients": coefficients})
