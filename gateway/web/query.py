@@ -7,10 +7,9 @@ from datetime import datetime
 
 from aiohttp import web
 
-from gateway.core.clinic_time import CLINIC_TZ
+from gateway.core.clinic_time import CLINIC_TZ, parse_month
 from gateway.web.json_http import refused
 from ledger.errors import MonthInvalidError
-from ledger.requisition_plan import parse_month
 
 _EARLIEST = 1970
 _LATEST = 2999
@@ -93,8 +92,12 @@ def query_month(request: web.Request, now: datetime) -> tuple[str, int, int]:
     text = request.query.get("month") or now.astimezone(CLINIC_TZ).strftime("%Y-%m")
     try:
         year, month = parse_month(text)
-    except MonthInvalidError as error:
+    except ValueError as error:
         raise refused(
-            web.HTTPBadRequest, error.reason, field="month", code=error.code, params=error.params
+            web.HTTPBadRequest,
+            str(error),
+            field="month",
+            code=MonthInvalidError.code,
+            params={"value": text},
         ) from None
     return text, year, month
