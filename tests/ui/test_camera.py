@@ -173,7 +173,7 @@ async def test_a_gs1_datamatrix_reaches_the_server_as_a_hand_scanner_sends_it(
     symbol = gs1_datamatrix(GTIN, "270103", COVID_BATCH, "CAM0001")
     async with camera(video_of(tmp_path / "gs1.y4m", symbol)) as browser:
         page = await signed_in(browser, gateway.base, MANAGER, "/stock", **DESK)
-        await page.wait_for_function("navigator.serviceWorker.controller !== null")
+        await page.wait_for_function("() => navigator.serviceWorker.controller !== null")
         await page.click(".scan .camera-button")
         line = page.locator(".scan-log li").first
         await expect(line).to_have_class("accepted")

@@ -148,7 +148,8 @@ export function cameraButton(onCode) {
       status.textContent = t("camera.aim");
       scan(read);
     } catch (error) {
-      finish(cameraProblem(error));
+      // Closed while the camera was starting: nothing went wrong, nothing to say.
+      finish(dialog.open ? cameraProblem(error) : null);
     }
   });
   close.addEventListener("click", () => finish(null));
