@@ -24,6 +24,7 @@ from gateway.storage.ledger.catalogue import Catalogue
 from gateway.storage.ledger.db import LedgerDB
 from gateway.storage.ledger.stock import StockLedger
 from gateway.storage.readings import ReadingStore
+from gateway.web.keys import SETTINGS, SettingsInForce
 from gateway.web.routes.excursions import add_excursion_routes
 from ledger.stability import StabilityTable
 from tests.access_support import as_roles, roles_from_header
@@ -67,6 +68,7 @@ def service(tmp_path: Path, state: dict[str, EscalationState]) -> Iterator[Excur
 @pytest_asyncio.fixture
 async def client(service: ExcursionService) -> AsyncIterator[Client]:
     app = web.Application(middlewares=[roles_from_header])
+    app[SETTINGS] = SettingsInForce(service.settings)
     add_excursion_routes(app, service)
     async with TestClient(TestServer(app)) as test_client:
         yield test_client
@@ -86,6 +88,7 @@ async def test_holds_are_listed_and_a_manager_overrides_one(
 ) -> None:
     (hold,) = (await call(client, "GET", "/api/ledger/holds"))["holds"]
     assert hold["compartment"] == "F1/冷藏"
+    assert hold["compartment_name"] == "1号冰箱 冷藏"
     assert hold["kind"] == "too_warm"
     assert hold["override"] is None
     assert [u["code"] for u in hold["units"]] == [hepb(1)]
@@ -111,6 +114,7 @@ async def test_holds_are_listed_and_a_manager_overrides_one(
     assert "F1/冷冻 is not on hold" in refused["reason"]
     done = await call(client, "POST", "/api/ledger/holds/override", override, status=201)
     assert done["override"]["by"] == "wang.fang"
+    assert done["override"]["by_name"] == "wang.fang"  # no account or alarm person of that id
     assert done["override"]["reason"] == "只剩此批"
     created = await call(
         client, "POST", "/api/ledger/stock/receive-into",

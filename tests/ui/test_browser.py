@@ -224,7 +224,7 @@ async def test_the_manager_receives_stock_by_scanning_into_the_page(
     await expect(log.nth(0).locator(".ok")).to_contain_text("已入库并放入 F1/冷藏")
     # F2/冷藏 (range -5..1 °C) is too warm from the start: on hold, and the page says so.
     holds = page.locator("#holds")
-    await expect(holds).to_contain_text("F2/冷藏 暂停使用： 温度过高 报警 #")
+    await expect(holds).to_contain_text("2号医用冰箱 冷藏 暂停使用： 温度过高 报警 #")
     await expect(holds).to_contain_text("暂停入库、移入和接种")
     await page.select_option("#scan-mode", "move")
     await page.select_option("#scan-compartment", "F2/冷藏")
@@ -412,6 +412,7 @@ async def test_the_county_approves_a_scrap_the_manager_asked_for_and_the_clinics
     await clinic_head.click("#disposition-form button[type=submit]")
     await expect(clinic_head.locator("#disposition-form .result.ok")).to_contain_text("报废申请")
     await expect(held).to_contain_text("to be discarded")
+    await expect(held).to_contain_text("的温度异常已被李强判定报废，不能使用")
     await screenshot(clinic_head, "excursions")
 
     nurse = await _page(browser)
@@ -446,7 +447,7 @@ async def test_refusals_are_in_the_readers_words_beside_the_field_they_name(
         f"乙肝疫苗 批号 {OLD_BATCH} 已于 2026-03-01 过期，不能使用"
     )
     await expect(log.nth(1)).to_have_class("accepted")
-    await expect(page.locator("#holds")).to_contain_text("F2/冷藏")
+    await expect(page.locator("#holds")).to_contain_text("2号医用冰箱 冷藏 暂停使用")
     await page.select_option("#scan-mode", "move")
     await page.select_option("#scan-compartment", "F2/冷藏")
     await scan.fill(hepb_code(HEPB, 1))

@@ -21,6 +21,7 @@ from gateway.web.access import JSON, Handler, add_route, require
 from gateway.web.audit_note import note
 from gateway.web.json_http import json_response, parse_body, refusal
 from gateway.web.keys import EXCURSIONS
+from gateway.web.naming import compartment_name, named, person_name
 from gateway.web.query import required_time
 from gateway.web.routes.ledger_http import (
     Body,
@@ -105,7 +106,8 @@ async def list_holds(request: web.Request) -> web.Response:
     service = request.app[EXCURSIONS]
     with ledger_refusals(request):
         holds = [(hold, service.locations.contents(hold.compartment)) for hold in service.holds()]
-    return json_response({"holds": [_hold(hold, units) for hold, units in holds]})
+    holds_shown = [_hold(request.app, hold, units) for hold, units in holds]
+    return json_response({"holds": holds_shown})
 
 
 async def override_hold(request: web.Request) -> web.Response:
@@ -116,13 +118,15 @@ async def override_hold(request: web.Request) -> web.Response:
         hold = service.override_hold(body.compartment, user.name, body.reason)
         units = service.locations.contents(hold.compartment)
     note(request, f"overrode the hold on {hold.compartment} ({hold.alarm}): {body.reason}")
-    return json_response(_hold(hold, units), 201)
+    return json_response(_hold(request.app, hold, units), 201)
 
 
-def _hold(hold: Hold, units: list[UnitAt]) -> dict[str, Any]:
+def _hold(app: web.Application, hold: Hold, units: list[UnitAt]) -> dict[str, Any]:
+    """A hold, its compartment and the overriding manager by name too (the pages show names)."""
     override = hold.override
     return {
         "compartment": hold.compartment,
+        "compartment_name": compartment_name(app, hold.compartment),
         "alarm_id": hold.alarm_id,
         "alarm_no": hold.alarm_no,
         "kind": hold.kind,
@@ -130,7 +134,12 @@ def _hold(hold: Hold, units: list[UnitAt]) -> dict[str, Any]:
         "alarm": hold.alarm,
         "override": None
         if override is None
-        else {"by": override.who, "reason": override.reason, "at": override.at.isoformat()},
+        else {
+            "by": override.who,
+            "by_name": person_name(app, override.who),
+            "reason": override.reason,
+            "at": override.at.isoformat(),
+        },
         "packages": len(units),
         "doses": sum(unit.doses_left for unit in units),
         "units": [{"code": u.code, "product_id": u.product_id, "batch_no": u.batch_no,
@@ -233,6 +242,8 @@ async def quarantine(request: web.Request) -> web.Response:
     reader(request)
     with ledger_refusals(request):
         held = request.app[EXCURSIONS].quarantine.quarantined()
+    for item in held:  # why each is held, its ids by name (a decision's author)
+        item["params"] = named(request.app, item["params"])
     return json_response({"packages": held, "doses": sum(item["doses_left"] for item in held)})
 
 

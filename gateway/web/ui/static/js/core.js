@@ -104,6 +104,14 @@ function codeText(code, params, field) {
   return t(`error.${code}`, { ...paramWords(params), field: fieldLabel(field) });
 }
 
+// Why something is refused or held, given as {code, params, reason} outside a refusal (a
+// package in quarantine): the page's words, and the server's English apart.
+export function reasonNode(code, params, reason) {
+  const text = codeText(code, params, null);
+  if (text === null) return el("span", {}, reason);
+  return el("span", {}, text, " ", el("small", { class: "detail", lang: "en" }, reason));
+}
+
 // A refusal {error, code, field, reason, params, problems}: the page's own words for its code
 // (its field named by the field's label), and, apart, the server's own sentence, which names
 // the thing in detail (English). A refusal of several field problems (a record's validation)
@@ -612,7 +620,7 @@ export function holdsBanner() {
         el(
           "p",
           {},
-          el("strong", {}, t("hold.title", { compartment: hold.compartment })),
+          el("strong", {}, t("hold.title", { compartment: hold.compartment_name })),
           " ",
           t(`hold.kind.${hold.kind}`),
           " ",
@@ -623,7 +631,7 @@ export function holdsBanner() {
             doses: hold.doses,
           }),
           hold.override
-            ? ` ${t("hold.override", { by: hold.override.by, reason: hold.override.reason })}`
+            ? ` ${t("hold.override", { by: hold.override.by_name, reason: hold.override.reason })}`
             : "",
         ),
       ),

@@ -2,7 +2,7 @@
 // excursions recorded, the stability data's proposal for a batch or package, and the
 // disposition (usable or discard, with the VVM read); a discard asks to scrap what is on hand.
 
-import { api, available, el, errorNode, every, form, formatTime, holdsBanner, may, section, session, start, t, table } from "./core.js";
+import { api, available, el, errorNode, every, form, formatTime, holdsBanner, may, reasonNode, section, session, start, t, table } from "./core.js";
 
 const BASE = "/api/ledger";
 const REFRESH_MS = 30000;
@@ -26,7 +26,7 @@ function quarantineTable(body, pick) {
         { label: "stock.product_id", value: (row) => row.product_id },
         { label: "stock.batch", value: (row) => row.batch_no },
         { label: "excursions.doses_left", value: (row) => String(row.doses_left) },
-        { label: "excursions.reason", value: (row) => row.reason },
+        { label: "excursions.reason", value: (row) => reasonNode(row.reason_code, row.params, row.reason) },
         {
           label: "excursions.decide",
           value: (row) => (pick ? el("button", { type: "button", class: "use", on: { click: () => pick(row) } }, t("excursions.pick")) : null),
