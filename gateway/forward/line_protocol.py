@@ -60,20 +60,16 @@ def series_key(measurement: str, tags: Iterable[tuple[str, str | None]]) -> str:
     return ",".join(parts)
 
 
-def _number(value: float) -> str:
-    """A float field's value: Python's shortest repr, which reads back as the same float."""
-    return repr(float(value))
-
-
-#: How many distinct values one field's cache holds before it starts afresh (a backlog holds
-#: few: probes report a handful of decimals).
-FIELD_CACHE_SIZE = 4096
+def _field_text(name: str, value: float | None) -> str:
+    """`<name>=<value>,` for a float field, '' for a value not measured: the value as Python's
+    shortest repr, which reads back as the same float."""
+    return "" if value is None else f"{name}={float(value)!r},"
 
 
 class _FieldTexts(dict[float | None, str]):
-    """`<name>=<value>,` by value, '' for a value not measured (None): each distinct value is
-    formatted once, where the backlog's hundreds of thousands of points repeat few values.
-    Zero is never kept: 0.0 and -0.0 are one key but two texts."""
+    """`_field_text` of one field by value, for one batch of store rows: a batch of thousands of
+    points repeats few distinct values, each formatted once. Zero is never kept: 0.0 and -0.0
+    are one key but two texts."""
 
     __slots__ = ("_name",)
 
@@ -82,11 +78,8 @@ class _FieldTexts(dict[float | None, str]):
         self._name = name
 
     def __missing__(self, value: float) -> str:
-        text = f"{self._name}={_number(value)},"
+        text = _field_text(self._name, value)
         if value:
-            if len(self) >= FIELD_CACHE_SIZE:
-                self.clear()
-                self[None] = ""
             self[value] = text
         return text
 
@@ -119,17 +112,14 @@ class _BatchPrefixes(dict[int, str]):
 
 
 class LineEncoder:
-    """Encodes readings of one gateway; the series key of each probe is built once, and the
-    text of each field value once (`_FieldTexts`): every line, whether from a `StoredReading`
-    or straight from the store's rows, is put together from the same pieces."""
+    """Encodes readings of one gateway; the series key of each probe is built once. Every
+    line, whether from a `StoredReading` or straight from the store's rows, is put together
+    from the same pieces: `prefix`, `_field_text` and `_STATUS_FIELDS`."""
 
     def __init__(self, identity: Identity, measurement: str = "coldchain") -> None:
         self._identity = identity
         self._measurement = measurement
         self._prefixes: dict[tuple[str, ProbeTags], str] = {}
-        self._temperature = _FieldTexts("temperature")
-        self._humidity = _FieldTexts("humidity")
-        self._battery = _FieldTexts("battery")
 
     def prefix(self, probe: str) -> str:
         """The series key of a probe followed by the space before the fields (the probe's
@@ -159,8 +149,8 @@ class LineEncoder:
         reading = item.reading
         flags = row_flags(STATUS_CODES[reading.status], reading.clock_synced, item.time_corrected)
         return (
-            f"{self.prefix(reading.probe)}{self._temperature[reading.temperature]}"
-            f"{self._humidity[reading.humidity]}{self._battery[reading.battery]}"
+            f"{self.prefix(reading.probe)}{_field_text('temperature', reading.temperature)}"
+            f"{_field_text('humidity', reading.humidity)}{_field_text('battery', reading.battery)}"
             f"{_STATUS_FIELDS[flags]} {to_millis(reading.taken_at)}"
         )
 
@@ -174,11 +164,14 @@ class LineEncoder:
     def _encode_rows(self, rows: StoredRows) -> bytes:
         """`encode` straight from the store's rows, no object made per point but the line: the
         same bytes as `line` writes, for a backlog of hundreds of thousands (see
-        bench/forward_drain.py). Each prefix enters as its UTF-8 bytes read as Latin-1 (one
-        character per byte), so every line stays a one-byte-per-character string even when a
-        name is Chinese, and the Latin-1 encoding of the whole body is those very bytes."""
+        bench/forward_drain.py). Each distinct field value is formatted once a batch. Each
+        prefix enters as its UTF-8 bytes read as Latin-1 (one character per byte), so every
+        line stays a one-byte-per-character string even when a name is Chinese, and the Latin-1
+        encoding of the whole body is those very bytes."""
         prefix = _BatchPrefixes(self, rows.code_of)
-        temperature, humidity, battery = self._temperature, self._humidity, self._battery
+        temperature = _FieldTexts("temperature")
+        humidity = _FieldTexts("humidity")
+        battery = _FieldTexts("battery")
         status = _STATUS_FIELDS
         return "\n".join(
             [
