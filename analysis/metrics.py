@@ -43,6 +43,7 @@ import itertools
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
+from typing import Any
 
 DELTA_H_OVER_R_K = 10_000.0
 KELVIN = 273.15
@@ -241,6 +242,8 @@ class SeriesAccumulator:
     _run: int = 0  # +1 above, -1 below, 0 in range / broken
     _heat: _WhoRun = field(default_factory=lambda: _WhoRun(WHO_HEAT_C, WHO_HEAT_MS, True))
     _freeze: _WhoRun = field(default_factory=lambda: _WhoRun(WHO_FREEZE_C, WHO_FREEZE_MS, False))
+    _weights: dict[float, float] = field(default_factory=dict)
+    """`mkt_weight` of each temperature seen (readings repeat a few hundred values)."""
 
     def __post_init__(self) -> None:
         if self.interval_ms <= 0:
@@ -287,6 +290,71 @@ class SeriesAccumulator:
             self._held_at, self._held_c, self._held_period = t, math.nan, self._period
             return
         self._take(t, temperature)
+
+    def add_rows(self, rows: Iterable[Sequence[Any]]) -> None:
+        """`add` for each `[t, temperature, status, clock_synced]` row in time order, as the
+        central store returns them (status None: ok; clock_synced 0: unsynchronised).
+
+        A county's month is 18 M readings, nearly all of one kind: ok, in order, after an ok
+        reading of the same period within `max_gap_ms`. Those are folded here with the
+        arithmetic of `_release` and `_take` inlined, in the same order (so the float sums are
+        the same to the last bit); any other reading goes through `add`."""
+        limits, heat, freeze = self.limits, self._heat, self._freeze
+        max_c = math.inf if limits.max_c is None else limits.max_c
+        min_c = -math.inf if limits.min_c is None else limits.min_c
+        who, heat_c, freeze_c = limits.who, heat.threshold, freeze.threshold
+        max_gap, weights = self.max_gap_ms, self._weights
+        stats, edge = self.stats, self._edges[self._period + 1]
+        last, held, held_c, run = self._last_at, self._held_at, self._held_c, self._run
+        for t, value, status, synced in rows:
+            if (
+                last is None
+                or held is None
+                or not last < t <= last + max_gap
+                or t >= edge
+                or status
+                or synced == 0
+                or value is None
+                or not -math.inf < value < math.inf
+                or math.isnan(held_c)  # the held reading is a fault
+            ):
+                self._last_at, self._held_at, self._held_c, self._run = last, held, held_c, run
+                self.add(t, value, status or OK, synced=synced != 0)
+                stats, edge = self.stats, self._edges[self._period + 1]
+                last, held, held_c, run = self._last_at, self._held_at, self._held_c, self._run
+                continue
+            span = t - held
+            weight = weights.get(held_c)
+            if weight is None:
+                weight = weights[held_c] = mkt_weight(held_c)
+            stats.covered_ms += span
+            stats.mkt_weight_ms += span
+            stats.mkt_sum += span * weight
+            if held_c > max_c:
+                stats.above_ms += span
+            elif held_c < min_c:
+                stats.below_ms += span
+            stats.ok += 1
+            stats.sum_c += value
+            if stats.min_c is None or value < stats.min_c:
+                stats.min_c, stats.min_at = value, t
+            if stats.max_c is None or value > stats.max_c:
+                stats.max_c, stats.max_at = value, t
+            side = 1 if value > max_c else -1 if value < min_c else 0
+            if side and side != run:
+                if side > 0:
+                    stats.excursions_above += 1
+                else:
+                    stats.excursions_below += 1
+            run = side
+            if who and not freeze_c < value < heat_c:
+                stats.who_heat += heat.step(t, value)
+                stats.who_freeze += freeze.step(t, value)
+            else:  # neither WHO run goes on (without the WHO rules they are never read)
+                heat.start = freeze.start = None
+            last = held = t
+            held_c = value
+        self._last_at, self._held_at, self._held_c, self._run = last, held, held_c, run
 
     def _enter(self, t: int) -> None:
         edges = self._edges

@@ -17,11 +17,12 @@ from analysis.errors import (
     InfluxUnreachableError,
     UnknownRegionError,
 )
-from analysis.influxql import InfluxQL
+from analysis.influxql import InfluxQL, is_loopback
 from analysis.report import Report, Row
+from gateway.forward.line_protocol import series_key
 from gateway.reports.cli import add_report_parser, run_report
 from tests.analysis import dataset as d
-from tests.analysis.conftest import DB
+from tests.analysis.conftest import DB, load
 from tests.servers import Influxd, free_port
 
 pytestmark = pytest.mark.asyncio(loop_scope="function")
@@ -160,6 +161,25 @@ async def test_region_filter(loaded_influxd: Influxd) -> None:
     assert [r.place.region for r in report.rows["region"]] == ["610104"]
 
 
+async def test_each_probe_is_read_whatever_its_names_hold(loaded_influxd: Influxd) -> None:
+    """Each probe's readings are asked for by its tags: names with the characters line
+    protocol escapes, quotes and backslashes still find them; a probe without a region tag
+    too."""
+    db = "awkward"
+    loaded_influxd.create_db(db)
+    names = ["冷藏 室", "a,b=c", "it's", "back\\slash", "tab\tin"]
+    lines = []
+    for number, name in enumerate(names):
+        tags = [("unit", "6101030201"), ("fridge", f"F {name}"), ("compartment", name)]
+        tags += [("kind", "refrigerated"), ("probe", f"P{number}")]
+        tags += [("region", "610103")] if number else []
+        key = series_key("coldchain", tags)
+        lines += [f"{key} temperature=5.0,status=0i {d.START_MS + m * 300_000}" for m in range(7)]
+    load(loaded_influxd, db, iter(lines))
+    report = await _report(loaded_influxd, db=db)
+    assert sorted(r.stats.ok for r in report.rows["compartment"]) == [7] * len(names)
+
+
 async def test_unknown_region_lists_the_known_ones(loaded_influxd: Influxd) -> None:
     with pytest.raises(UnknownRegionError, match="999999") as caught:
         await _report(loaded_influxd, "999999")
@@ -195,6 +215,42 @@ async def test_refused_credentials_name_the_fix() -> None:
                 await client.rows("SHOW DATABASES")
     finally:
         await runner.cleanup()
+
+
+async def test_a_server_on_this_machine_is_asked_for_an_uncompressed_response() -> None:
+    encodings: list[str] = []
+
+    async def answer(request: web.Request) -> web.Response:
+        encodings.append(request.headers.get("Accept-Encoding", ""))
+        return web.json_response({"results": [{"statement_id": 0}]})
+
+    app = web.Application()
+    app.router.add_post("/query", answer)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        async with InfluxQL(f"http://127.0.0.1:{port}", DB) as client:
+            assert await client.rows("SHOW DATABASES") == []
+    finally:
+        await runner.cleanup()
+    assert encodings == ["identity"]
+
+
+@pytest.mark.parametrize(
+    ("url", "loopback"),
+    [
+        ("http://127.0.0.1:8086", True),
+        ("http://127.8.0.1", True),
+        ("http://localhost:8086/", True),
+        ("http://[::1]:8086", True),
+        ("http://10.1.2.3:8086", False),
+        ("https://influx.county.example:8086", False),
+    ],
+)
+async def test_only_this_machine_counts_as_loopback(url: str, loopback: bool) -> None:
+    assert is_loopback(url) is loopback
 
 
 def _args(*argv: str) -> argparse.Namespace:

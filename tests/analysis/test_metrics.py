@@ -5,12 +5,15 @@ from __future__ import annotations
 import math
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from analysis.metrics import (
     FROZEN,
     MINUTE_MS,
     REFRIGERATED,
     Limits,
+    SeriesAccumulator,
     SeriesStats,
     mean_kinetic_temperature,
     merge_all,
@@ -170,3 +173,46 @@ def test_override_limits() -> None:
     stats = series_stats([(0, -18.0, 0)], strict, 0, MINUTE_MS)
     assert stats.excursions_above == 1
     assert math.isclose(stats.minutes_above, 1.0)
+
+
+_RUN = st.tuples(
+    st.one_of(st.integers(1, 4), st.integers(50, 700)),  # readings in the run
+    st.sampled_from([1] * 6 + [2, 0, -3, 4, 11]),  # minutes apart: duplicates, disorder, gaps
+    st.one_of(
+        st.none(),
+        st.sampled_from([-25.0, -1.0, -0.5, 1.9, 2.0, 5.0, 8.0, 8.1, 30.0, math.nan]),
+    ),
+    st.sampled_from([None] * 6 + [0, 1, 4]),  # status
+    st.sampled_from([None] * 6 + [1, 0]),  # clock_synced
+)
+_WARM, _COLD = 9.0, -1.0
+
+
+@given(st.lists(_RUN, max_size=12), st.sampled_from([REFRIGERATED, FROZEN, Limits(None, None)]))
+@example([(40, 1, _COLD, None, None), (1, 1, 5.0, None, None), (30, 1, _COLD, 0, 1)], REFRIGERATED)
+@example(
+    [(400, 1, _WARM, None, None), (1, 1, 5.0, None, None), (300, 1, _WARM, 0, 1)], REFRIGERATED
+)
+@settings(max_examples=300)
+def test_add_rows_folds_exactly_as_add(
+    runs: list[tuple[int, int, float | None, int | None, int | None]],
+    limits: Limits,
+) -> None:
+    """The inlined fast path gives the same figures, to the last bit, per period (runs long
+    enough for the WHO durations, across the cuts)."""
+    start, end = 0, 14 * HOUR
+    cuts = [3 * HOUR, 6 * HOUR, 6 * HOUR + 5 * MINUTE_MS, 11 * HOUR]
+    rows, t = [], -10 * MINUTE_MS
+    for count, minutes, temperature, status, synced in runs:
+        for _ in range(count):
+            t += minutes * MINUTE_MS
+            rows.append([t, temperature, status, synced])
+    one = SeriesAccumulator(limits, start, end, MINUTE_MS, cuts=cuts)
+    for t, temperature, status, synced in rows:
+        one.add(t, temperature, 0 if status is None else status, synced=synced != 0)
+    batched = SeriesAccumulator(limits, start, end, MINUTE_MS, cuts=cuts)
+    half = len(rows) // 2
+    batched.add_rows(rows[:half])
+    batched.add_rows(rows[half:])
+    assert repr(batched.periods()) == repr(one.periods())
+    assert repr(batched.finish()) == repr(one.finish())
