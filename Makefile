@@ -81,6 +81,7 @@ bench: $(DEV_STAMP)
 	$(BIN)/python -m bench.ledger_upload
 	$(BIN)/python -m bench.time_correction
 	$(BIN)/python -m bench.gateway_load
+	$(BIN)/python -m bench.poll_layers
 	$(BIN)/python -m bench.import_cost
 
 # coldchain beside ThingsBoard IoT Gateway (installed by the script in its own cached venv).
