@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gateway.core.clinic_time import day_bounds, month_bounds, parse_month
 from gateway.core.compartments import (
@@ -73,3 +75,18 @@ def test_a_month_is_four_and_two_ascii_digits_within_the_calendars_reach() -> No
     for year, month in [(1971, 1), (2998, 12)]:
         start, end = month_bounds(*parse_month(f"{year}-{month:02d}"))
         assert start.astimezone(UTC) < end.astimezone(UTC)
+
+
+MONTHS = st.builds("{:04d}-{:02d}".format, st.integers(0, 9999), st.integers(0, 13))
+
+
+@given(st.text(max_size=12) | MONTHS)
+def test_any_text_is_a_month_with_bounds_or_refused_by_value_error(text: str) -> None:
+    """What a query, a path or `--month` may carry: a month whose bounds exist, or refused."""
+    try:
+        year, month = parse_month(text)
+    except ValueError:
+        return
+    start, end = month_bounds(year, month)
+    assert start.astimezone(UTC) < end.astimezone(UTC)
+    assert (start.year, start.month) == (year, month)
