@@ -12,7 +12,7 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from playwright.async_api import Browser
+from playwright.async_api import Browser, expect
 
 from firmware_sim.modbus_server import TcpSimServer
 from gateway.core.clock import FakeClock
@@ -26,6 +26,14 @@ from tests.ui.browser import chromium, simulator_for, write_clinic
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 PROBE = "208601"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def patient_expectations() -> None:
+    """Playwright's `expect` waits up to 30 s instead of 5: the pages wait on a real gateway
+    process (a bind rewrites the configuration and reloads it) on a machine other work shares.
+    A wait ends as soon as its condition holds, so a passing test is no slower."""
+    expect.set_options(timeout=30_000)
 
 
 def settings(data_dir: Path) -> Settings:
