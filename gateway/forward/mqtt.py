@@ -41,6 +41,7 @@ from gateway.forward.errors import AuthError, ForwardError, RetryableError
 from gateway.forward.pump import CommitFeed, Pump, PumpStats
 from gateway.forward.settings import MqttSettings
 from gateway.forward.tags import Identity
+from gateway.forward.tls import system_trust
 from gateway.storage.readings import ReadingStore, StoredReading, to_millis
 from ledger.masking import mask_raw
 
@@ -84,7 +85,10 @@ def readings_payload(identity: Identity, batch: Sequence[StoredReading]) -> byte
 def _tls_context(settings: MqttSettings) -> ssl.SSLContext | None:
     if not settings.tls:
         return None
-    context = ssl.create_default_context(cafile=str(settings.ca_file) if settings.ca_file else None)
+    if settings.ca_file is None:
+        context = system_trust()
+    else:
+        context = ssl.create_default_context(cafile=str(settings.ca_file))
     if settings.cert_file and settings.key_file:
         context.load_cert_chain(str(settings.cert_file), str(settings.key_file))
     return context

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
+import subprocess
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from gateway.core.clock import SystemClock
 from gateway.forward.tags import Identity, ProbeTags
@@ -72,3 +75,12 @@ class RecordingClock(SystemClock):
     async def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
         await asyncio.sleep(min(max(seconds, 0.0), self._cap))
+
+
+def hashed_folder(folder: Path, *certificates: Path) -> Path:
+    """A CA folder as the system's (Debian's /etc/ssl/certs): the CAs under their hashed names."""
+    folder.mkdir()
+    for index, certificate in enumerate(certificates):
+        shutil.copy(certificate, folder / f"ca{index}.pem")
+    subprocess.run(["openssl", "rehash", str(folder)], check=True, capture_output=True, timeout=60)
+    return folder

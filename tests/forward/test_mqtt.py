@@ -20,7 +20,15 @@ from gateway.forward.settings import MqttSettings
 from gateway.readings.recorder import Recorder
 from gateway.settings import StoreSettings
 from gateway.storage.readings import ReadingStore
-from tests.forward.support import GATEWAY, IDENTITY, UNIT, RecordingClock, readings, wait_until
+from tests.forward.support import (
+    GATEWAY,
+    IDENTITY,
+    UNIT,
+    RecordingClock,
+    hashed_folder,
+    readings,
+    wait_until,
+)
 from tests.servers import Mosquitto, Subscriber, make_tls
 
 pytestmark = pytest.mark.asyncio
@@ -125,6 +133,30 @@ async def test_tls_with_password_and_client_certificate(
             await wait_until(lambda: len(seqs(subscriber)) == 50)
             status = subscriber.payloads("/status")
             assert status[-1]["state"] == "online"
+    finally:
+        broker.stop()
+
+
+async def test_tls_without_ca_file_trusts_the_systems_hashed_ca_folder(
+    tmp_path: Path, store: ReadingStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The system's CAs are the trust without ca_file: here a hashed folder holding the test's
+    CA, beside a bundle file that does not."""
+    tls = make_tls(tmp_path / "tls")
+    monkeypatch.setenv("SSL_CERT_DIR", str(hashed_folder(tmp_path / "certs", tls.ca)))
+    monkeypatch.setenv("SSL_CERT_FILE", str(tls.other_ca))
+    broker = Mosquitto.create(tmp_path / "mq", tls=tls)
+    broker.start()
+    try:
+        store.write_batch(readings(0, 5))
+        settings = mqtt_settings(f"mqtts://127.0.0.1:{broker.port}")
+        forwarder = MqttForwarder(settings, IDENTITY, store, SystemClock())
+        context = ssl.create_default_context(cafile=tls.ca)
+        async with (
+            Subscriber(broker, f"{BASE}/#", tls_context=context) as subscriber,
+            running(forwarder),
+        ):
+            await wait_until(lambda: len(seqs(subscriber)) == 5)
     finally:
         broker.stop()
 
