@@ -23,6 +23,7 @@ from gateway.storage.ledger.catalogue import Catalogue
 from gateway.storage.ledger.db import LedgerDB
 from gateway.storage.ledger.stock import StockLedger
 from gateway.storage.readings import ReadingStore
+from gateway.web.keys import SETTINGS, SettingsInForce
 from gateway.web.routes.excursions import add_excursion_routes
 from ledger.stability import load_stability
 from probes.reading import ProbeStatus, Reading
@@ -61,6 +62,7 @@ def service(tmp_path: Path) -> Iterator[ExcursionService]:
 @pytest_asyncio.fixture
 async def client(service: ExcursionService) -> AsyncIterator[Client]:
     app = web.Application(middlewares=[roles_from_header])
+    app[SETTINGS] = SettingsInForce(service.settings)
     add_excursion_routes(app, service)
     async with TestClient(TestServer(app)) as test_client:
         yield test_client
@@ -89,12 +91,14 @@ async def test_stock_flows_and_an_excursion_on_demand(
                        {"codes": [hepb(2)], "compartment": "F1/冷冻", "event_id": "m1"},
                        status=201)  # fmt: skip
     assert moved["codes"] == [hepb(2)]
+    assert (moved["compartment"], moved["compartment_name"]) == ("F1/冷冻", "1号冰箱 冷冻")
     then = (T0 + timedelta(hours=1)).isoformat()
     past = await client.get(
         "/api/ledger/stock/contents", params={"compartment": "F1/冷藏", "at": then},
         headers=VACCINATOR,
     )  # fmt: skip
     assert [u["code"] for u in (await past.json())["units"]] == [hepb(1), hepb(2), covid(1)]
+    assert (await past.json())["compartment_name"] == "1号冰箱 冷藏"
 
     window = {"compartment": "F1/冷藏", "start": T0.isoformat(),
               "end": (T0 + timedelta(hours=2)).isoformat()}  # fmt: skip
@@ -148,6 +152,7 @@ async def test_bad_requests_are_refused(client: Client) -> None:
                          {"codes": [hepb(9)], "compartment": "F1/冷藏", "event_id": "m"},
                          status=422)  # fmt: skip
     assert "not in stock (never received)" in refused["reason"]
+    assert (refused["code"], refused["params"]) == ("package_not_received", {"code": hepb(9)})
     both = {"codes": [hepb(1)], "product_id": HEPB, "batch_no": HEPB_BATCH, "packages": 1,
             "compartment": "F1/冷藏", "event_id": "p"}  # fmt: skip
     await call(client, "POST", "/api/ledger/stock/placements", both, status=422)

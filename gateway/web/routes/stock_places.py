@@ -12,6 +12,7 @@ from gateway.auth.policy import Action
 from gateway.web.access import JSON, Handler, add_route, require
 from gateway.web.json_http import json_response, parse_body
 from gateway.web.keys import EXCURSIONS
+from gateway.web.naming import compartment_name
 from gateway.web.query import required_time
 from gateway.web.routes.ledger_http import Body, Code, Text, ledger_refusals, reader, required_text
 
@@ -85,7 +86,8 @@ async def receive_into(request: web.Request) -> web.Response:
             body.code, body.compartment, event_id=body.event_id, actor=user.name
         )
     status = 200 if received.duplicate else 201
-    return json_response({"code": received.code, "compartment": placed.compartment}, status)
+    answer = {"code": received.code} | _named(request.app, placed.compartment)
+    return json_response(answer, status)
 
 
 async def place(request: web.Request) -> web.Response:
@@ -104,7 +106,8 @@ async def place(request: web.Request) -> web.Response:
                 actor=user.name,
             )  # fmt: skip
     return json_response(
-        _placement(placed.compartment, placed.codes), 200 if placed.duplicate else 201
+        _placement(request.app, placed.compartment, placed.codes),
+        200 if placed.duplicate else 201,
     )
 
 
@@ -116,7 +119,8 @@ async def move(request: web.Request) -> web.Response:
             body.codes, body.compartment, event_id=body.event_id, actor=user.name
         )
     return json_response(
-        _placement(moved.compartment, moved.codes), 200 if moved.duplicate else 201
+        _placement(request.app, moved.compartment, moved.codes),
+        200 if moved.duplicate else 201,
     )
 
 
@@ -128,7 +132,7 @@ async def contents(request: web.Request) -> web.Response:
     with ledger_refusals(request):
         units = service.locations.contents(compartment, at)
     return json_response({
-        "compartment": compartment,
+        **_named(request.app, compartment),
         "at": (at or service.clock.now()).isoformat(),
         "packages": len(units),
         "doses": sum(u.doses_left for u in units),
@@ -137,5 +141,10 @@ async def contents(request: web.Request) -> web.Response:
     })  # fmt: skip
 
 
-def _placement(compartment: str, codes: tuple[str, ...]) -> dict[str, Any]:
-    return {"compartment": compartment, "codes": list(codes), "packages": len(codes)}
+def _named(app: web.Application, compartment: str) -> dict[str, str]:
+    """The compartment's reference and, for the pages, its fridge's name with it."""
+    return {"compartment": compartment, "compartment_name": compartment_name(app, compartment)}
+
+
+def _placement(app: web.Application, compartment: str, codes: tuple[str, ...]) -> dict[str, Any]:
+    return _named(app, compartment) | {"codes": list(codes), "packages": len(codes)}

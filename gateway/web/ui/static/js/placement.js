@@ -53,7 +53,7 @@ export function contentsPanel(places) {
       if (values.at) query.set("at", `${values.at}${CLINIC_OFFSET}`);
       const body = await api(`/api/ledger/stock/contents?${query}`);
       shown.replaceChildren(unitsTable(body.units));
-      return t("stock.contents_summary", { compartment: body.compartment, packages: body.packages, doses: body.doses });
+      return t("stock.contents_summary", { compartment: body.compartment_name, packages: body.packages, doses: body.doses });
     },
     { button: "stock.contents_show", id: "contents-form" },
   );

@@ -49,7 +49,7 @@ function scanPanel(changed, places) {
     const compartment = place?.value ?? "";
     if (mode.value === "receive" && compartment) {
       const answer = await api("/api/ledger/stock/receive-into", { method: "POST", body: { code: scan, compartment, event_id: eventId() } });
-      return t("stock.received_into", { code: answer.code, compartment: answer.compartment });
+      return t("stock.received_into", { code: answer.code, compartment: answer.compartment_name });
     }
     if (mode.value === "receive") {
       const answer = await api("/api/ledger/stock/receive", { method: "POST", body: { scan, event_id: eventId() } });
@@ -59,7 +59,7 @@ function scanPanel(changed, places) {
     if (mode.value === "move") {
       if (!compartment) throw new Error(t("stock.pick_destination"));
       const answer = await api("/api/ledger/stock/moves", { method: "POST", body: { codes: [scan], compartment, event_id: eventId() } });
-      return t("stock.moved", { code: answer.codes.join(", "), compartment: answer.compartment });
+      return t("stock.moved", { code: answer.codes.join(", "), compartment: answer.compartment_name });
     }
     if (mode.value === "issue") {
       const answer = await api("/api/ledger/stock/issue", { method: "POST", body: { scan, event_id: eventId(), to_unit: toUnit.value.trim() } });
