@@ -15,7 +15,6 @@ fix: unreachable server, 401/403, unknown database, a query error.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from analysis.errors import InfluxAuthError, InfluxQueryError, InfluxUnreachableError
+from gateway.core.hosts import is_loopback
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,17 +40,6 @@ class SeriesChunk:
 
 def quote_string(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def is_loopback(url: str) -> bool:
-    """Whether the URL's host is this machine (`localhost` or a loopback address)."""
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class InfluxQL:
@@ -73,7 +62,7 @@ class InfluxQL:
         self.rp = rp
         self._auth = aiohttp.BasicAuth(username, password or "") if username else None
         self._headers = {"Authorization": f"Token {token}"} if token else {}
-        if is_loopback(self.url):
+        if is_loopback(urlsplit(self.url).hostname or ""):
             self._headers["Accept-Encoding"] = "identity"
         self._timeout = aiohttp.ClientTimeout(total=timeout_s, sock_connect=10)
         self.chunk_size = chunk_size

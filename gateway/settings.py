@@ -11,7 +11,6 @@ with its key and its fix.
 
 from __future__ import annotations
 
-import ipaddress
 import tomllib
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -38,6 +37,7 @@ from gateway.core.compartments import (
     find_compartment,
 )
 from gateway.core.errors import ConfigError
+from gateway.core.hosts import is_loopback
 from gateway.core.problems import Problem
 from gateway.forward.settings import InfluxSettings, MqttSettings
 from gateway.storage.disk_budget import DiskBudgetSettings
@@ -114,15 +114,6 @@ class HttpSettings(_Model):
                 "or plain_http_on_network = true if you accept that"
             )
         return self
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class StoreSettings(_Model):

@@ -17,7 +17,7 @@ from analysis.errors import (
     InfluxUnreachableError,
     UnknownRegionError,
 )
-from analysis.influxql import InfluxQL, is_loopback
+from analysis.influxql import InfluxQL
 from analysis.report import Report, Row
 from gateway.forward.line_protocol import series_key
 from gateway.reports.cli import add_report_parser, run_report
@@ -236,21 +236,6 @@ async def test_a_server_on_this_machine_is_asked_for_an_uncompressed_response() 
     finally:
         await runner.cleanup()
     assert encodings == ["identity"]
-
-
-@pytest.mark.parametrize(
-    ("url", "loopback"),
-    [
-        ("http://127.0.0.1:8086", True),
-        ("http://127.8.0.1", True),
-        ("http://localhost:8086/", True),
-        ("http://[::1]:8086", True),
-        ("http://10.1.2.3:8086", False),
-        ("https://influx.county.example:8086", False),
-    ],
-)
-async def test_only_this_machine_counts_as_loopback(url: str, loopback: bool) -> None:
-    assert is_loopback(url) is loopback
 
 
 def _args(*argv: str) -> argparse.Namespace:
