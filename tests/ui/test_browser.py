@@ -494,3 +494,33 @@ async def test_refusals_are_in_the_readers_words_beside_the_field_they_name(
                   reason="盘点")  # fmt: skip
     await expect(checked.locator("#adjustment-form .field-error")).to_have_count(1)
     assert await violations(checked) == []
+
+    # A record refused for several fields at once: each field marked with its own problem.
+    nurse = await _page(browser, **phone)
+    await sign_in(nurse, gateway.base, VACCINATOR, then="/vaccinations")
+    await nurse.click("text=登记新受种者")
+    person = nurse.locator("#recipient-form")
+    typed = {"archive_no": "610103202600009", "name": "李四", "id_number": "11010519491231002X",
+             "phone": "12ab", "address": "西安市新城区西一路1号"}  # fmt: skip
+    for name, value in typed.items():
+        await person.locator(f"input[name={name}]").fill(value)
+    choices = {"crowd_category": "29 其他人员", "household_county": "610102 陕西省西安市新城区",
+               "current_area": "610102001 陕西省西安市新城区西一路街道",
+               "marital_status": "20 已婚", "occupation": "16 离退人员"}  # fmt: skip
+    for name, label in choices.items():
+        await person.locator(f"select[name={name}]").select_option(label=label)
+    await person.locator("input[name=birth_date]").fill("1950-01-01")  # the ID says 1949-12-31
+    await person.locator("select[name=sex]").select_option("1")  # the ID says female
+    await person.locator("button[type=submit]").click()
+    said = "出生日期与身份证号不一致；性别与身份证号不一致；联系电话只能是 7 到 20 位数字"
+    await expect(person.locator(".result.error")).to_contain_text(said)
+    for name, words in (
+        ("birth_date", "出生日期与身份证号不一致"),
+        ("sex", "性别与身份证号不一致"),
+        ("phone", "联系电话只能是 7 到 20 位数字"),
+    ):
+        await expect(person.locator(f"[name={name}]")).to_have_attribute("aria-invalid", "true")
+        await expect(person.locator(f"#recipient-form-{name}-error")).to_have_text(words)
+    await expect(person.locator("input[name=birth_date]")).to_be_focused()
+    await person.locator("input[name=birth_date]").scroll_into_view_if_needed()
+    await screenshot(nurse, "refusals-phone-record", full_page=False)
