@@ -75,6 +75,7 @@ bench: $(DEV_STAMP)
 	$(BIN)/python -m bench.mqtt_publish
 	$(BIN)/python -m bench.county_report
 	$(BIN)/python -m bench.province_report
+	$(BIN)/python -m bench.province_broker
 	$(BIN)/python -m bench.ledger_scan
 	$(BIN)/python -m bench.ledger_registration
 	$(BIN)/python -m bench.hold_check
