@@ -12,20 +12,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-CONFIG = """
-[unit]
-code = "6101030203"
-name = "minimal"
-region_code = "610102"
+from tests.e2e.support import CLINIC_HEADER
 
-[gateway]
-number = "10001"
-data_dir = "{data_dir}"
-
-[http]
-host = "127.0.0.1"
-port = 0
-
+CONFIG = (
+    CLINIC_HEADER
+    + """
 [[buses]]
 name = "lan"
 transport = "tcp"
@@ -41,6 +32,7 @@ kind = "refrigerator"
   name = "冷藏"
   kind = "refrigerated"
 """
+)
 
 # Starts the gateway as `coldchain run` does (its parser included), prints the modules imported
 # once it listens, and stops it.
