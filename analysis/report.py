@@ -52,6 +52,12 @@ class Place:
         return self
 
 
+def fridge_key(unit: str, fridge: str) -> str:
+    """A fridge's key in `Report.names`: `UNIT/FRIDGE` (its unit's code, its own code); a key
+    with a `/` names a fridge, any other a unit or a region."""
+    return f"{unit}/{fridge}"
+
+
 @dataclass(frozen=True, slots=True)
 class ProbeFigures:
     place: Place
@@ -180,7 +186,7 @@ class Report:
         return self.names.get(code, "")
 
     def fridge_name(self, place: Place) -> str:
-        return self.names.get(f"{place.unit}/{place.fridge}", "") if place.fridge else ""
+        return self.names.get(fridge_key(place.unit, place.fridge), "") if place.fridge else ""
 
     def fridge_label(self, place: Place) -> str:
         """The fridge's name with its code beside it (`1号医用冰箱（F1）`), or the code."""

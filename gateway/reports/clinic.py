@@ -38,6 +38,7 @@ from analysis.report import (
     ProbeFigures,
     Report,
     build_report,
+    fridge_key,
 )
 from gateway.checks.manual_readings import HalfDay
 from gateway.core.clinic_time import CLINIC_TZ
@@ -148,7 +149,7 @@ async def clinic_report(
         doubts=tally.doubts(),
         manual=manual_records(data_dir, settings, since, min(until, now or datetime.now(UTC))),
     )
-    report.names |= {f"{unit}/{fridge.code}": fridge.name for fridge in settings.fridges}
+    report.names |= {fridge_key(unit, fridge.code): fridge.name for fridge in settings.fridges}
     return report
 
 
