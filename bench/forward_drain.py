@@ -25,8 +25,6 @@ import argparse
 import asyncio
 import contextlib
 import gzip
-import os
-import resource
 import shutil
 import statistics
 import tempfile
@@ -36,7 +34,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
+import psutil
 
+from bench.cpu import cpu_s, own_cpu_s
 from gateway.core.clock import SystemClock
 from gateway.forward.influx import GZIP_LEVEL, open_influx_forwarder
 from gateway.forward.line_protocol import LineEncoder
@@ -51,18 +51,10 @@ from tests.servers import Influxd, VictoriaMetrics
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def own_cpu_s() -> float:
-    """CPU seconds of this process so far, every thread, user and system."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 def server_cpu_s(server: VictoriaMetrics | Influxd) -> float:
-    """CPU seconds of the server process so far (utime + stime of /proc/PID/stat)."""
+    """CPU seconds of the server process so far."""
     assert server.process is not None
-    stat = Path(f"/proc/{server.process.pid}/stat").read_text(encoding="ascii")
-    fields = stat.rsplit(")", 1)[1].split()  # after "pid (comm)": field 3 is fields[0]
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return cpu_s(psutil.Process(server.process.pid))
 
 
 def identity(probes: int) -> Identity:

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import psutil
 
+from bench.cpu import cpu_s
 from bench.modbus_poll import CONFIG, child, free_port, health
 from tests.servers import Mosquitto, VictoriaMetrics
 
@@ -219,16 +220,16 @@ def measure(
         time.sleep(warmup)
         http_port = _http_port(config)
         before = health(http_port)
-        cpu_before = process.cpu_times()
+        cpu_before = cpu_s(process)
         started = time.monotonic()
         rss_peak = 0
         while time.monotonic() - started < seconds:
             rss_peak = max(rss_peak, process.memory_info().rss)
             time.sleep(0.5)
-        cpu_after = process.cpu_times()
+        cpu_after = cpu_s(process)
         elapsed = time.monotonic() - started
         after = health(http_port)
-    cpu = (cpu_after.user + cpu_after.system) - (cpu_before.user + cpu_before.system)
+    cpu = cpu_after - cpu_before
     written = _written(after) - _written(before)
     return Sample(
         100 * cpu / elapsed,

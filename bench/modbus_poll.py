@@ -26,6 +26,8 @@ from typing import IO
 
 import psutil
 
+from bench.cpu import cpu_s
+
 CONFIG = """
 [unit]
 code = "6101030203"
@@ -177,17 +179,17 @@ def main() -> None:
                 process = psutil.Process(gateway.pid)
                 time.sleep(args.warmup)
                 before = health(http_port)
-                cpu_before = process.cpu_times()
+                cpu_before = cpu_s(process)
                 started = time.monotonic()
                 rss_peak = 0
                 while time.monotonic() - started < args.seconds:
                     rss_peak = max(rss_peak, process.memory_info().rss)
                     time.sleep(0.5)
-                cpu_after = process.cpu_times()
+                cpu_after = cpu_s(process)
                 elapsed = time.monotonic() - started
                 after = health(http_port)
 
-    cpu = (cpu_after.user + cpu_after.system) - (cpu_before.user + cpu_before.system)
+    cpu = cpu_after - cpu_before
     store_before = before["store"]
     store_after = after["store"]
     assert isinstance(store_before, dict)

@@ -49,6 +49,7 @@ from typing import Any
 
 import psutil
 
+from bench.cpu import cpu_s
 from bench.gateway_load import CASES, Sample, measure, write_config
 from bench.modbus_poll import child, free_port
 from tests.servers import Mosquitto
@@ -202,14 +203,14 @@ def measure_peer(
             if peer.poll() is not None:
                 raise SystemExit(f"the peer stopped: see {folder / 'peer.out'}")
             tree = [process, *process.children(recursive=True)]
-            cpu_before = sum(_cpu(p) for p in tree)
+            cpu_before = sum(cpu_s(p) for p in tree)
             counted = counter.count()
             started = time.monotonic()
             rss_peak = 0
             while time.monotonic() - started < seconds:
                 rss_peak = max(rss_peak, sum(p.memory_info().rss for p in tree))
                 time.sleep(0.5)
-            cpu = sum(_cpu(p) for p in tree) - cpu_before
+            cpu = sum(cpu_s(p) for p in tree) - cpu_before
             elapsed = time.monotonic() - started
             messages = counter.count() - counted
         finally:
@@ -227,11 +228,6 @@ def measure_peer(
         cpu,
         1e6 * cpu / messages if messages else float("nan"),
     )
-
-
-def _cpu(process: psutil.Process) -> float:
-    times = process.cpu_times()
-    return float(times.user + times.system)
 
 
 class _ThingsBoard:

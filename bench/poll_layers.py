@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import resource
 import statistics
 import struct
 import tempfile
@@ -35,6 +34,7 @@ from pathlib import Path
 
 from pymodbus.client import AsyncModbusTcpClient
 
+from bench.cpu import own_cpu_s
 from bench.gateway_load import CASES, write_config
 from bench.modbus_poll import child, free_port
 from gateway.core.clock import SystemClock
@@ -44,11 +44,6 @@ DEVICES = 200
 #: As the driver: a device due within this many seconds of the poll before is polled at once.
 EARLY_S = 0.1
 WARMUP_S = 2.0
-
-
-def _cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 class _Reply(asyncio.Protocol):
@@ -80,8 +75,8 @@ async def _paced(
         await poll(polls % DEVICES + 1)
         polls += 1
         if window is None and polls == int(WARMUP_S * DEVICES):
-            window = (polls, _cpu(), loop.time())
-    return polls - window[0], _cpu() - window[1]
+            window = (polls, own_cpu_s(), loop.time())
+    return polls - window[0], own_cpu_s() - window[1]
 
 
 async def floor(port: int, seconds: float, _config: Path) -> tuple[int, float]:
@@ -163,9 +158,9 @@ async def _driver(seconds: float, config: Path, *, record: bool) -> tuple[int, f
                 if record:
                     tasks.append(group.create_task(recorder.run()))
                 await asyncio.sleep(WARMUP_S)
-                before, started = seen, _cpu()
+                before, started = seen, own_cpu_s()
                 await asyncio.sleep(seconds)
-                after, spent = seen, _cpu() - started
+                after, spent = seen, own_cpu_s() - started
                 for task in tasks:
                     task.cancel()
         finally:
