@@ -38,11 +38,13 @@ from bench.cpu import own_cpu_s
 from bench.gateway_load import CASES, write_config
 from bench.modbus_poll import child, free_port
 from gateway.core.clock import SystemClock
+from probes.modbus import EARLY_FRACTION, EARLY_MAX_S
 from probes.reading import Reading
 
 DEVICES = 200
-#: As the driver: a device due within this many seconds of the poll before is polled at once.
-EARLY_S = 0.1
+#: As the driver: a device due within this many seconds of the poll before is polled at once
+#: (each device is polled once a second).
+EARLY_S = min(1.0 * EARLY_FRACTION, EARLY_MAX_S)
 WARMUP_S = 2.0
 
 

@@ -3,8 +3,8 @@
 A bus (an RS-485 line or a Modbus TCP link) is serialised by one lock with a silent gap between
 frames. First polls are spread over one interval; a device that falls due within a tenth of its
 interval (at most 1 s) of the poll before is polled right after it, without a timer and a
-wake-up of its own: on a fast link these cost as much CPU as the poll itself (200 devices at 1/s
-over TCP: ~150 µs a poll with a wake-up each, ~85 µs in groups). Each device keeps its schedule:
+wake-up of its own: on a fast link these cost about as much CPU as the poll itself
+(`bench.poll_layers` measures both ways). Each device keeps its schedule:
 `next_due` advances by whole intervals, so it is never polled more than `early_s` before it is
 due.
 
