@@ -254,7 +254,7 @@ def test_the_stores_rows_encode_to_the_plain_encoders_bytes(tmp_path: Path) -> N
     lines = LineEncoder(identity)
     assert lines.encode(rows) == expected
     assert lines.encode(list(rows)) == expected
-    assert lines.encode(rows) == expected  # the second time from the caches
+    assert lines.encode(rows) == expected  # again, the probes' series keys built already
 
 
 def _as_rows(items: Sequence[StoredReading]) -> StoredRows:
