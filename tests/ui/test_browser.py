@@ -524,3 +524,24 @@ async def test_refusals_are_in_the_readers_words_beside_the_field_they_name(
     await expect(person.locator("input[name=birth_date]")).to_be_focused()
     await person.locator("input[name=birth_date]").scroll_into_view_if_needed()
     await screenshot(nurse, "refusals-phone-record", full_page=False)
+
+    # Corrected, the person is registered; a dose from a package never received is refused
+    # beside the scan it came from (the refusal names the trace code).
+    await person.locator("input[name=birth_date]").fill("1949-12-31")
+    await person.locator("select[name=sex]").select_option("2")
+    await person.locator("input[name=phone]").fill("13800138000")
+    await person.locator("button[type=submit]").click()
+    await expect(person.locator(".result.ok")).to_contain_text("610103202600009")
+    dose = nurse.locator("#dose-form")
+    await dose.locator("input[name=archive_no]").fill("610103202600009")
+    chosen = {"site_code": "1 左上臂三角肌", "vaccination_type": "01 常规",
+              "vaccine_attribute": "01 国家免疫规划疫苗"}  # fmt: skip
+    for name, label in chosen.items():
+        await dose.locator(f"select[name={name}]").select_option(label=label)
+    never = hepb_code(HEPB, 5)
+    await dose.locator("input[name=scan]").fill(never)
+    await dose.locator("input[name=scan]").press("Enter")
+    words = f"追溯码 {never} 尚未入库：请先扫码入库"
+    await expect(dose.locator(".result.error")).to_contain_text(words)
+    await expect(dose.locator("input[name=scan]")).to_have_attribute("aria-invalid", "true")
+    await expect(dose.locator("#dose-form-trace_code-error")).to_have_text(words)

@@ -259,7 +259,7 @@ function markField(node, error) {
   const several = error.problems?.length > 1 ? error.problems : [{ field: error.field, message: error.message }];
   let first = null;
   for (const { field, message } of several) {
-    const input = node.elements.namedItem(field);
+    const input = node.elements.namedItem(field) ?? node.querySelector(`[data-answers~="${CSS.escape(field)}"]`);
     if (!(input instanceof HTMLElement) || input.hasAttribute("aria-invalid")) continue;
     const id = `${node.id || "form"}-${field}-error`;
     input.setAttribute("aria-invalid", "true");
@@ -279,7 +279,8 @@ export function decimal(text) {
 
 // A form from field specs; `submit(values, form)` runs on submit and its answer is shown: a
 // string, or {text, warn: true} for a result that needs attention (a failed check).
-// spec: {name, label, type = "text", required, options: [[value, label]], step, min, max, value}
+// spec: {name, label, type = "text", required, options: [[value, label]], step, min, max, value,
+// answers: [the other names a refusal may give this input (a scan's trace_code, batch_no...)]}
 export function form(specs, submit, { button = "common.submit", id } = {}) {
   const fields = specs.map((spec) => {
     let input;
@@ -315,6 +316,7 @@ export function form(specs, submit, { button = "common.submit", id } = {}) {
         autocomplete: spec.autocomplete || "off",
       });
     }
+    if (spec.answers) input.dataset.answers = spec.answers.join(" ");
     return el("label", {}, el("span", {}, t(spec.label)), input);
   });
   const result = el("p", { class: "result", role: "status" });

@@ -22,7 +22,8 @@ function doseForm(refresh, tables) {
       { name: "site_code", label: "vacc.site", required: true, options: choices(tables, "site_code") },
       { name: "vaccination_type", label: "vacc.type", required: true, options: choices(tables, "vaccination_type") },
       { name: "vaccine_attribute", label: "vacc.attribute", required: true, options: choices(tables, "vaccine_attribute") },
-      { name: "scan", label: "vacc.scan", required: true },
+      // A refusal of the scanned package names its trace code, batch or GTIN: shown here.
+      { name: "scan", label: "vacc.scan", required: true, answers: ["trace_code", "batch_no", "gtin", "expiry", "serial"] },
     ],
     async (values, formNode) => {
       const answer = await api("/api/ledger/doses", { method: "POST", body: { ...values, event_id: eventId() } });
