@@ -69,6 +69,7 @@ class ProblemCode(StrEnum):
 def problem(
     field_name: str, reason: str, code: ProblemCode | str, **params: object
 ) -> FieldProblem:
+    """One field's problem of kind `code`; `params` are the values its words need."""
     return FieldProblem(field_name, reason, str(code), params)
 
 
