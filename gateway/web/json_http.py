@@ -24,11 +24,20 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final, TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from gateway.core import validation
 
 _B = TypeVar("_B", bound=BaseModel)
+
+
+class RequestBody(BaseModel):
+    """The base of the routes' request bodies: a field the model does not know is refused (a
+    misspelt one would otherwise be dropped unseen), the parsed body cannot be changed, and no
+    NaN or infinity passes as a number."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
 
 MAX_DEPTH: Final = 32
 MAX_WHOLE: Final = 2**63 - 1  # SQLite's INTEGER; anything larger is a typing accident

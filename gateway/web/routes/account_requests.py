@@ -13,15 +13,16 @@ from gateway.auth.password_rules import WeakPasswordError
 from gateway.storage.accounts import AccountStore
 from gateway.storage.audit_log import AuditLog
 from gateway.web.auth_middleware import AUTH, FORMS
-from gateway.web.json_http import parse_body, refused, validate
+from gateway.web.json_http import RequestBody, parse_body, refused, validate
 
 _M = TypeVar("_M", bound=BaseModel)
 
 
-class Body(BaseModel):
-    """A body of the sign-in and account routes: unknown fields ignored."""
+class FormBody(RequestBody):
+    """A body of the sign-in and setup pages, which post HTML forms: a field the model does not
+    know is ignored, not refused."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore")
 
 
 def accounts_of(request: web.Request) -> AccountStore:

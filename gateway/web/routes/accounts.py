@@ -16,10 +16,9 @@ from gateway.storage.audit_log import MAX_ENTRIES
 from gateway.web import sizes
 from gateway.web.access import HTML, add_route, require
 from gateway.web.audit_note import note
-from gateway.web.json_http import json_response, refused
+from gateway.web.json_http import RequestBody, json_response, refused
 from gateway.web.keys import SETTINGS
 from gateway.web.routes.account_requests import (
-    Body,
     account_refusal,
     accounts_of,
     audit_of,
@@ -27,11 +26,8 @@ from gateway.web.routes.account_requests import (
 )
 
 
-class NewAccountBody(Body):
+class NewAccountBody(RequestBody):
     model_config = ConfigDict(
-        extra="forbid",
-        frozen=True,
-        allow_inf_nan=False,
         json_schema_extra={
             "examples": [
                 {"name": "wang.fang", "password": "...", "roles": ["manager"], "person": "wang"}
@@ -45,11 +41,8 @@ class NewAccountBody(Body):
     person: Annotated[str, Field(max_length=sizes.CODE)] | None = None
 
 
-class AccountChangeBody(Body):
+class AccountChangeBody(RequestBody):
     model_config = ConfigDict(
-        extra="forbid",
-        frozen=True,
-        allow_inf_nan=False,
         json_schema_extra={"examples": [{"roles": ["manager"], "disabled": False}]},
     )
     roles: Annotated[list[Role], Field(min_length=1, max_length=len(Role))] | None = None
@@ -58,21 +51,15 @@ class AccountChangeBody(Body):
     disabled: bool | None = None
 
 
-class PasswordBody(Body):
+class PasswordBody(RequestBody):
     model_config = ConfigDict(
-        extra="forbid",
-        frozen=True,
-        allow_inf_nan=False,
         json_schema_extra={"examples": [{"password": "..."}]},
     )
     password: Annotated[str, Field(min_length=1, max_length=sizes.PASSWORD)]
 
 
-class NewTokenBody(Body):
+class NewTokenBody(RequestBody):
     model_config = ConfigDict(
-        extra="forbid",
-        frozen=True,
-        allow_inf_nan=False,
         json_schema_extra={
             "examples": [
                 {"account": "county-sync", "name": "county", "scope": ["view"], "days": 90}

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from html import escape
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from alerts.errors import (
     AckLinkExpiredError,
@@ -42,23 +42,15 @@ from gateway.web import sizes
 from gateway.web.access import HTML, OPEN, add_route, forbidden, require
 from gateway.web.audit_note import note
 from gateway.web.auth_middleware import CSRF_FIELD, session_csrf
-from gateway.web.json_http import json_response, parse_body, refused
+from gateway.web.json_http import RequestBody, json_response, parse_body, refused
 from gateway.web.keys import ALARMS
 from gateway.web.query import query_whole
 
-_B = TypeVar("_B", bound="_Body")
 MAX_RECENT = 500
 
 
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-
-class AckBody(_Body):
+class AckBody(RequestBody):
     model_config = ConfigDict(
-        extra="forbid",
-        frozen=True,
-        allow_inf_nan=False,
         json_schema_extra={"examples": [{"how": "web"}]},
     )
     person: Annotated[str, Field(min_length=1, max_length=sizes.CODE)] | None = None
@@ -66,10 +58,8 @@ class AckBody(_Body):
     unit: Annotated[str, Field(max_length=sizes.CODE)] | None = None
 
 
-class CloseBody(_Body):
+class CloseBody(RequestBody):
     model_config = ConfigDict(
-        extra="forbid",
-        frozen=True,
         json_schema_extra={"examples": [{"cause": "压缩机故障", "action": "疫苗转移到2号冰箱"}]},
     )
     person: Annotated[str, Field(min_length=1, max_length=sizes.CODE)] | None = None
@@ -78,14 +68,11 @@ class CloseBody(_Body):
     unit: Annotated[str, Field(max_length=sizes.CODE)] | None = None
 
 
-class SilenceBody(_Body):
+class SilenceBody(RequestBody):
     """`scope`: a fridge (`F1`) or a compartment (`F1/冷藏`); left out: the whole unit.
     `why` is bounded by [alerts.silences] reason_max; the cap here only keeps bodies small."""
 
     model_config = ConfigDict(
-        extra="forbid",
-        frozen=True,
-        allow_inf_nan=False,
         json_schema_extra={
             "examples": [{"why": "除霜", "until": "2026-03-02T12:00:00+08:00", "scope": "F1"}]
         },

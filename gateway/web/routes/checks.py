@@ -29,11 +29,10 @@ from gateway.checks.system_checks import day_checks, responsible
 from gateway.core.clinic_time import CLINIC_TZ
 from gateway.storage.checks import Calibration, ChecksStoreError
 from gateway.web.access import CSV, HTML, JSON, Handler, add_route, require
-from gateway.web.json_http import json_response, parse_body, refusal
+from gateway.web.json_http import RequestBody, json_response, parse_body, refusal
 from gateway.web.routes.checks_http import (
     CHECKS,
     MAX_LIST,
-    Body,
     Celsius,
     Checks,
     Label,
@@ -53,7 +52,7 @@ from gateway.web.routes.manual_record import (
 _MS = timedelta(milliseconds=1)
 
 
-class CalibrationBody(Body):
+class CalibrationBody(RequestBody):
     probe: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
     reference_c: Celsius
     thermometer: Label = ""

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Annotated
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
 from gateway.auth.policy import User
 from gateway.checks.manual_readings import Missing, missing
@@ -27,10 +27,6 @@ MAX_LIST = 2000
 Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
 Label = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
 Celsius = Annotated[float, Field(allow_inf_nan=False)]
-
-
-class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 @dataclass(slots=True)

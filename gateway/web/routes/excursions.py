@@ -19,12 +19,11 @@ from gateway.storage.ledger.locations import UnitAt
 from gateway.storage.ledger.quarantine import Excursion
 from gateway.web.access import JSON, Handler, add_route, require
 from gateway.web.audit_note import note
-from gateway.web.json_http import json_response, parse_body, refusal
+from gateway.web.json_http import RequestBody, json_response, parse_body, refusal
 from gateway.web.keys import EXCURSIONS
 from gateway.web.naming import compartment_name, named, person_name
 from gateway.web.query import required_time
 from gateway.web.routes.ledger_http import (
-    Body,
     Code,
     Text,
     ledger_refusals,
@@ -37,13 +36,13 @@ from ledger.holds import Hold
 from ledger.requisition_plan import parse_month
 
 
-class ExcursionBody(Body):
+class ExcursionBody(RequestBody):
     compartment: Text
     start: AwareDatetime
     end: AwareDatetime
 
 
-class DispositionBody(Body):
+class DispositionBody(RequestBody):
     product_id: Code
     batch_no: Code
     code: Scan | None = None
@@ -53,7 +52,7 @@ class DispositionBody(Body):
     note: Annotated[str, Field(max_length=500)] = ""
 
 
-class OverrideBody(Body):
+class OverrideBody(RequestBody):
     compartment: Text
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 
@@ -61,7 +60,7 @@ class OverrideBody(Body):
 def add_excursion_routes(app: web.Application, service: ExcursionService) -> None:
     app[EXCURSIONS] = service
     add_stock_place_routes(app)
-    bodies: dict[Handler, type[Body]] = {
+    bodies: dict[Handler, type[RequestBody]] = {
         record_excursion: ExcursionBody,
         dispose: DispositionBody,
         override_hold: OverrideBody,

@@ -22,12 +22,11 @@ from gateway.storage.ledger.audit import ReadAudit
 from gateway.web import sizes
 from gateway.web.access import add_route, require
 from gateway.web.audit_note import note
-from gateway.web.json_http import json_response, parse_body, read_text, refusal
+from gateway.web.json_http import RequestBody, json_response, parse_body, read_text, refusal
 from gateway.web.query import query_whole
 from gateway.web.routes.ledger_http import (
     AUDIT,
     BOOK,
-    Body,
     decode_scan,
     iso,
     ledger_refusals,
@@ -45,7 +44,7 @@ from ledger.shipments import Resolved
 MAX_READS = 1000
 
 
-class ResolveBody(Body):
+class ResolveBody(RequestBody):
     scan: Annotated[str, Field(max_length=sizes.SCAN_TEXT)]
     encoding: Literal["text", "base64"] = "text"
 

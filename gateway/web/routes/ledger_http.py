@@ -14,10 +14,10 @@ import base64
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import StringConstraints
 
 from gateway.auth.policy import Action, User
 from gateway.core.clinic_time import CLINIC_TZ
@@ -25,7 +25,7 @@ from gateway.ledgers.book import LedgerBook
 from gateway.storage.ledger.audit import ReadAudit
 from gateway.web.access import require
 from gateway.web.edge import answer_for
-from gateway.web.json_http import refusal
+from gateway.web.json_http import RequestBody, refusal
 from ledger.errors import LedgerError
 from ledger.masking import Shown
 from ledger.vaccination_records import DoseRecord, Recipient
@@ -33,7 +33,6 @@ from ledger.vaccination_records import DoseRecord, Recipient
 BOOK = web.AppKey("ledger_book", LedgerBook)
 AUDIT = web.AppKey("ledger_read_audit", ReadAudit)
 MAX_SCANS = 5_000
-_B = TypeVar("_B", bound="Body")
 
 #: required text: surrounding blanks are dropped, and nothing left is refused
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -42,15 +41,11 @@ Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 OptionalName = Annotated[str, StringConstraints(strip_whitespace=True, max_length=50)]
 
 
-class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-
 # A scan as text or base64: a trace code, a GS1 string or an ID card number.
 Scanned = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 
 
-class ScanBody(Body):
+class ScanBody(RequestBody):
     """One scan as the scanner sent it: text (GS as \\u001d), or exact bytes in base64."""
 
     scan: Scanned

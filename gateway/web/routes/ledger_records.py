@@ -20,11 +20,10 @@ from gateway.auth.policy import Action, User, shown_to
 from gateway.core.clinic_time import CLINIC_TZ
 from gateway.web.access import HTML, add_route, require
 from gateway.web.audit_note import note
-from gateway.web.json_http import json_response, parse_body, refusal
+from gateway.web.json_http import RequestBody, json_response, parse_body, refusal
 from gateway.web.routes.ledger_http import (
     AUDIT,
     BOOK,
-    Body,
     Code,
     OptionalName,
     ScanBody,
@@ -49,7 +48,7 @@ from ledger.vaccination_records import (
 )
 
 
-class PersonBody(Body):
+class PersonBody(RequestBody):
     """A recipient as PUT to /api/ledger/recipients/{archive_no} (a new version of them)."""
 
     name: Text
@@ -84,7 +83,7 @@ class DoseBody(ScanBody):
     vaccine_attribute: Code
 
 
-class Changes(Body):
+class Changes(RequestBody):
     """What a correction may change; vaccine, batch and trace code come from the scan."""
 
     manufacturer_code: Code | None = None
@@ -109,12 +108,12 @@ class Changes(Body):
     guardian_name: OptionalName | None = None
 
 
-class CorrectionBody(Body):
+class CorrectionBody(RequestBody):
     reason: Text
     changes: Changes
 
 
-class DeletionBody(Body):
+class DeletionBody(RequestBody):
     reason: Text
 
 

@@ -19,12 +19,11 @@ from gateway.storage.ledger import queries
 from gateway.storage.ledger.stock_values import EventResult, SummaryIssue
 from gateway.web.access import add_route, require
 from gateway.web.audit_note import note
-from gateway.web.json_http import json_response, parse_body
+from gateway.web.json_http import RequestBody, json_response, parse_body
 from gateway.web.query import query_month
 from gateway.web.routes.ledger_http import (
     BOOK,
     MAX_SCANS,
-    Body,
     ScanBody,
     Scanned,
     Text,
@@ -43,7 +42,7 @@ class IssueBody(ScanBody):
     to_unit: Text
 
 
-class ApprovalRequestBody(Body):
+class ApprovalRequestBody(RequestBody):
     """A return up to `to_unit`, a scrap with its `reason_code` (疫苗报废原因代码), or a
     same-level issue to `to_unit`: each waits for the upper level's approval."""
 
@@ -56,16 +55,16 @@ class ApprovalRequestBody(Body):
     reason_code: Annotated[str, Field(max_length=8)] = ""
 
 
-class DecisionBody(Body):
+class DecisionBody(RequestBody):
     approve: bool
 
 
-class StocktakeBody(Body):
+class StocktakeBody(RequestBody):
     scans: Annotated[list[Scanned], Field(max_length=MAX_SCANS)]
     encoding: Literal["text", "base64"] = "text"
 
 
-class AdjustmentBody(Body):
+class AdjustmentBody(RequestBody):
     product_id: Text
     batch_no: Text
     packages: int
@@ -74,7 +73,7 @@ class AdjustmentBody(Body):
     event_id: Text
 
 
-class SummaryIssueBody(Body):
+class SummaryIssueBody(RequestBody):
     """Close this vaccination day (default today)."""
 
     day: date | None = None

@@ -18,8 +18,8 @@ from gateway.storage.ledger.queries import read_meta, write_meta
 from gateway.web import sizes
 from gateway.web.access import HTML, add_route, require
 from gateway.web.audit_note import note
-from gateway.web.json_http import json_response, parse_body, refusal
-from gateway.web.routes.ledger_http import BOOK, Body, iso, ledger_refusals, query_day
+from gateway.web.json_http import RequestBody, json_response, parse_body, refusal
+from gateway.web.routes.ledger_http import BOOK, iso, ledger_refusals, query_day
 from ledger.summaries import SummaryTable, daily_tables
 from ledger.summary_sheet import TITLES, sheets_csv, sheets_html, summary_sheets
 from ledger.vaccination_records import DoseRecord
@@ -81,7 +81,7 @@ async def summaries(request: web.Request) -> web.Response:
     )
 
 
-class SurveyBody(Body):
+class SurveyBody(RequestBody):
     """摸底总人数 per group of one table: age group labels or crowd category codes."""
 
     by: Literal["age_group", "crowd_category"]

@@ -12,8 +12,8 @@ from pydantic import Field
 from gateway.auth.policy import Action
 from gateway.web.access import add_route, require
 from gateway.web.audit_note import note
-from gateway.web.json_http import json_response, parse_body
-from gateway.web.routes.ledger_http import BOOK, Body, iso, ledger_refusals, query_day
+from gateway.web.json_http import RequestBody, json_response, parse_body
+from gateway.web.routes.ledger_http import BOOK, iso, ledger_refusals, query_day
 from ledger.errors import ScrapReasonUnknownError
 
 
@@ -87,7 +87,7 @@ async def rejections(request: web.Request) -> web.Response:
     )
 
 
-class CirculationCorrectionBody(Body):
+class CirculationCorrectionBody(RequestBody):
     """The corrected fields of a rejected circulation message (none: sent again as it was)."""
 
     to_unit: Annotated[str, Field(min_length=1, max_length=32)] | None = None

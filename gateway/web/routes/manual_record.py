@@ -19,10 +19,9 @@ from gateway.checks.manual_readings import (
 )
 from gateway.checks.manual_sheet import SheetPage, to_csv, to_html
 from gateway.web.access import require
-from gateway.web.json_http import json_response, parse_body, refusal
+from gateway.web.json_http import RequestBody, json_response, parse_body, refusal
 from gateway.web.routes.checks_http import (
     CHECKS,
-    Body,
     Celsius,
     Checks,
     Note,
@@ -35,7 +34,7 @@ from gateway.web.routes.checks_http import (
 _SHEET_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
 
 
-class ManualReadingBody(Body):
+class ManualReadingBody(RequestBody):
     compartment: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
     ]

@@ -12,14 +12,14 @@ from gateway.auth.policy import Action
 from gateway.core.clinic_time import CLINIC_TZ
 from gateway.ledgers.excursion_service import ExcursionService
 from gateway.web.access import CSV, HTML, JSON, add_route, require
-from gateway.web.json_http import json_response, parse_body, refusal
+from gateway.web.json_http import RequestBody, json_response, parse_body, refusal
 from gateway.web.keys import EXCURSIONS
-from gateway.web.routes.ledger_http import Body, ledger_refusals, reader
+from gateway.web.routes.ledger_http import ledger_refusals, reader
 from ledger.requisition_plan import to_csv, to_html
 from ledger.stock_warnings import stock_warnings
 
 
-class ReviewBody(Body):
+class ReviewBody(RequestBody):
     note: Annotated[str, Field(max_length=500)] = ""
 
 

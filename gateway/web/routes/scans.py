@@ -14,8 +14,6 @@ from typing import Annotated, Any, Literal
 from aiohttp import web
 from pydantic import (
     AfterValidator,
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationInfo,
     field_validator,
@@ -26,7 +24,7 @@ from gateway.core.clock import Clock, SystemClock
 from gateway.storage.scans import ScanSink, ScanStore, StoredScan, scan_sink
 from gateway.web import sizes
 from gateway.web.access import add_route, require
-from gateway.web.json_http import dumps, parse_body, refused
+from gateway.web.json_http import RequestBody, dumps, parse_body, refused
 from gateway.web.query import query_whole
 from ledger.masking import Shown
 from probes.scan import Scan
@@ -82,10 +80,9 @@ def _name(value: str, info: ValidationInfo) -> str:
     return value
 
 
-class ScanPost(BaseModel):
+class ScanPost(RequestBody):
     """A scan submitted over HTTP: the text, or its exact bytes in base64."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
     raw: Annotated[str, Field(max_length=sizes.SCAN_TEXT)]
     encoding: Literal["text", "base64"] = "text"
     scanner: Annotated[str, Field(max_length=sizes.LABEL), AfterValidator(_name)]

@@ -38,7 +38,7 @@ from gateway.web.auth_middleware import (
 )
 from gateway.web.json_http import dumps, json_response, refusal_body, refused
 from gateway.web.routes.account_requests import (
-    Body,
+    FormBody,
     account_refusal,
     accounts_of,
     is_form,
@@ -46,10 +46,8 @@ from gateway.web.routes.account_requests import (
 )
 
 
-class SignInBody(Body):
+class SignInBody(FormBody):
     model_config = ConfigDict(
-        extra="ignore",
-        frozen=True,
         json_schema_extra={"examples": [{"name": "wang.fang", "password": "..."}]},
     )
     name: Annotated[str, Field(min_length=1, max_length=100)]
@@ -58,10 +56,8 @@ class SignInBody(Body):
     lang: Annotated[str, Field(max_length=sizes.CODE)] = "zh"
 
 
-class SetupBody(Body):
+class SetupBody(FormBody):
     model_config = ConfigDict(
-        extra="ignore",
-        frozen=True,
         json_schema_extra={"examples": [{"name": "admin", "password": "...", "display_name": ""}]},
     )
     name: Annotated[str, Field(min_length=1, max_length=sizes.CODE)]

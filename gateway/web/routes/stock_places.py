@@ -10,18 +10,18 @@ from pydantic import Field, StringConstraints, model_validator
 
 from gateway.auth.policy import Action
 from gateway.web.access import JSON, Handler, add_route, require
-from gateway.web.json_http import json_response, parse_body
+from gateway.web.json_http import RequestBody, json_response, parse_body
 from gateway.web.keys import EXCURSIONS
 from gateway.web.naming import compartment_name
 from gateway.web.query import required_time
-from gateway.web.routes.ledger_http import Body, Code, Text, ledger_refusals, reader, required_text
+from gateway.web.routes.ledger_http import Code, Text, ledger_refusals, reader, required_text
 
 MAX_CODES = 5_000
 #: a scanned package as text: a 20-digit trace code or a GS1 element string (GS as \u001d)
 Scan = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 
 
-class PlacementBody(Body):
+class PlacementBody(RequestBody):
     """Packages by their scans, or a whole batch with the number counted on the shelf."""
 
     compartment: Text
@@ -47,20 +47,20 @@ class PlacementBody(Body):
         return self.product_id, self.batch_no, self.packages
 
 
-class MoveBody(Body):
+class MoveBody(RequestBody):
     compartment: Text
     event_id: Text
     codes: Annotated[list[Scan], Field(min_length=1, max_length=MAX_CODES)]
 
 
-class ReceiveIntoBody(Body):
+class ReceiveIntoBody(RequestBody):
     code: Scan
     compartment: Text
     event_id: Text
 
 
 def add_stock_place_routes(app: web.Application) -> None:
-    bodies: dict[Handler, type[Body]] = {
+    bodies: dict[Handler, type[RequestBody]] = {
         receive_into: ReceiveIntoBody,
         place: PlacementBody,
         move: MoveBody,
