@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from playwright.async_api import Browser, Page, async_playwright
 
@@ -238,6 +239,23 @@ async def sign_in(page: Page, url: str, person: Person, then: str = "/") -> None
     await page.fill("input[name=password]", PASSWORD)
     await page.click("button[type=submit]")
     await page.wait_for_url(f"{url}{then}")
+
+
+async def api(page: Page, path: str, body: dict[str, Any] | None = None) -> Any:
+    """A call from inside the signed-in page, as the screens make it (CSRF token included)."""
+    return await page.evaluate(
+        """async ([path, body]) => {
+            const csrf = document.cookie.split("; ").find((c) => c.startsWith("coldchain_csrf="));
+            const response = await fetch(path, body === null ? {} : {
+                method: "POST",
+                headers: {"Content-Type": "application/json",
+                          "X-CSRF-Token": decodeURIComponent(csrf.split("=")[1])},
+                body: JSON.stringify(body),
+            });
+            return {status: response.status, body: await response.json()};
+        }""",
+        [path, body],
+    )
 
 
 async def screenshot(page: Page, name: str, *, full_page: bool = True) -> Path:

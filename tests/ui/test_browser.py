@@ -19,6 +19,7 @@ from tests.ui.browser import (
     MANAGER,
     TECHNICIAN,
     VACCINATOR,
+    api,
     screenshot,
     sign_in,
 )
@@ -315,20 +316,8 @@ async def test_the_manager_receives_stock_by_scanning_into_the_page(
 
 
 async def _post(page: Page, path: str, body: dict[str, object]) -> None:
-    """A JSON POST from inside the signed-in page, with its CSRF token, as the screens send."""
-    answer = await page.evaluate(
-        """async ([path, body]) => {
-            const csrf = document.cookie.split("; ").find((c) => c.startsWith("coldchain_csrf="));
-            const response = await fetch(path, {
-                method: "POST",
-                headers: {"Content-Type": "application/json",
-                          "X-CSRF-Token": decodeURIComponent(csrf.split("=")[1])},
-                body: JSON.stringify(body),
-            });
-            return {status: response.status, body: await response.json()};
-        }""",
-        [path, body],
-    )
+    """A JSON POST from inside the signed-in page that must succeed."""
+    answer = await api(page, path, body)
     assert answer["status"] in (200, 201), answer
 
 

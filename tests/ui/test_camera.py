@@ -18,7 +18,7 @@ from tests.ledger.conftest import COVID_BATCH, HEPB
 from tests.ledger.conftest import code as trace_code_of
 from tests.ledger.test_gs1_serials import GTIN, gs1
 from tests.ui.axe import violations
-from tests.ui.browser import MANAGER, VACCINATOR, Person, chromium, screenshot, sign_in
+from tests.ui.browser import MANAGER, VACCINATOR, Person, api, chromium, screenshot, sign_in
 from tests.ui.camera_frames import gs1_datamatrix, trace_code, video_of
 from tests.ui.zxing import VENDOR
 
@@ -58,23 +58,6 @@ async def signed_in(
     page.set_default_timeout(15_000)
     await sign_in(page, base, person, then)
     return page
-
-
-async def api(page: Page, path: str, body: dict[str, Any] | None = None) -> Any:
-    """A call from inside the signed-in page, as the screens make it (CSRF token included)."""
-    return await page.evaluate(
-        """async ([path, body]) => {
-            const csrf = document.cookie.split("; ").find((c) => c.startsWith("coldchain_csrf="));
-            const response = await fetch(path, body === null ? {} : {
-                method: "POST",
-                headers: {"Content-Type": "application/json",
-                          "X-CSRF-Token": decodeURIComponent(csrf.split("=")[1])},
-                body: JSON.stringify(body),
-            });
-            return {status: response.status, body: await response.json()};
-        }""",
-        [path, body],
-    )
 
 
 async def scanner_text(page: Page, text: str, native_format: str) -> str:
