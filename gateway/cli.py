@@ -112,13 +112,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 #: The commands that run a gateway: a SIGTERM while they start exits 0 (`stop_while_starting`).
-GATEWAYS = frozenset({"run", "demo"})
+GATEWAY_COMMANDS = frozenset({"run", "demo"})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _configure_logging(args.verbose)
-    if args.command in GATEWAYS:
+    if args.command in GATEWAY_COMMANDS:
         with stop_while_starting():
             return _command(args)
     if signal.getsignal(signal.SIGTERM) is exit_while_starting:
