@@ -33,18 +33,20 @@ debs:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
+# npm for the targets that fetch pinned npm packages: the machine's own, else Debian's.
+NEED_NPM = @command -v npm >/dev/null || { echo "installing Debian package: npm"; \
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm; }
+
 # axe-core (pinned in tests/ui/axe.py) for the UI tests' accessibility pass, installed by npm
-# into its cache folder; Debian's npm when the machine has no npm of its own.
+# into its cache folder.
 axe: $(DEV_STAMP)
-	@command -v npm >/dev/null || { echo "installing Debian package: npm"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm; }
+	$(NEED_NPM)
 	$(BIN)/python -m tests.ui.axe
 
 # The camera's barcode decoder, zxing-wasm, is committed under gateway/web/ui/static/vendor/;
 # this fetches its pinned version (tests/ui/zxing.py) again with npm and checks each file's hash.
 zxing: $(DEV_STAMP)
-	@command -v npm >/dev/null || { echo "installing Debian package: npm"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm; }
+	$(NEED_NPM)
 	$(BIN)/python -m tests.ui.zxing
 
 lint: $(DEV_STAMP)
