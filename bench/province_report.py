@@ -7,8 +7,7 @@ Starts VictoriaMetrics and influxd (tests/servers.py) in a temp dir and measures
    alarms per clinic: opened, tier 1, acknowledged) and exposure events (one clinic in ten),
    loaded into both engines; then the county report from them in a child process per engine
    (report time = query + fold + HTML + CSV, wall clock and the child's own CPU seconds, which
-   tell what a loaded machine hides; peak memory = the child's own VmHWM: its
-   ru_maxrss would start from the bench's own size, which a forked child inherits). The
+   tell what a loaded machine hides; peak memory = the child's own, `bench.peak_memory`). The
    bytes each clinic's day takes: line protocol as sent (plain and gzip) and on each engine's
    disk.
 2. **Raw points for one county**: 100 clinics x 4 compartments x one reading a minute for the
@@ -48,6 +47,7 @@ import psutil
 
 from analysis.metrics import SeriesStats, mkt_weight
 from analysis.period import month_bounds
+from bench.peak_memory import peak_rss_kb
 from gateway.forward.alarm_events import AlarmEvent, alarm_event_line
 from gateway.forward.daily_figures import DayFigures, daily_lines
 from gateway.forward.exposure_events import ExposureEvent, exposure_event_line
@@ -248,14 +248,6 @@ async def report_only(engine: str, url: str, out: Path) -> None:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu = usage.ru_utime + usage.ru_stime
     print(f"{len(report.rows['clinic'])} {peak_rss_kb() / 1024:.0f} {cpu:.2f}")
-
-
-def peak_rss_kb() -> int:
-    """This process's peak resident memory since its exec (VmHWM)."""
-    for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    raise RuntimeError("no VmHWM in /proc/self/status (Linux only)")
 
 
 def child_report(engine: str, url: str, out: Path, server: Server) -> ChildReport:
