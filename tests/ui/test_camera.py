@@ -17,6 +17,7 @@ from tests.e2e.support import GatewayProcess
 from tests.ledger.conftest import COVID_BATCH, HEPB
 from tests.ledger.conftest import code as trace_code_of
 from tests.ledger.test_gs1_serials import GTIN, gs1
+from tests.ledger.test_ledger_routes_support import PERSON
 from tests.ui.axe import violations
 from tests.ui.browser import MANAGER, VACCINATOR, Person, api, chromium, screenshot, sign_in
 from tests.ui.camera_frames import gs1_datamatrix, trace_code, video_of
@@ -222,18 +223,12 @@ async def test_the_camera_feeds_the_dose_form_and_the_stocktake_list(
         assert len((await api(nurse, "/api/ledger/doses"))["body"]["doses"]) == 1
 
 
+# The ledger tests' recipient under an archive number, name and address of its own.
 RECIPIENT = {
+    **PERSON,
     "archive_no": "610103202600077",
     "name": "李四",
-    "sex": "2",
-    "birth_date": "1949-12-31",
-    "id_number": "11010519491231002X",
     "address": "西安市新城区西一路2号",
-    "crowd_category": "29",
-    "household_county": "610102",
-    "current_area": "610102001",
-    "marital_status": "20",
-    "occupation": "16",
 }
 
 
