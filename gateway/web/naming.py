@@ -29,6 +29,11 @@ def compartment_name(app: web.Application, ref: str) -> str:
     return f"{fridge.name} {compartment.name}"
 
 
+def with_compartment_name(app: web.Application, ref: str) -> dict[str, str]:
+    """An answer's compartment: its reference, and beside it the name the pages show."""
+    return {"compartment": ref, "compartment_name": compartment_name(app, ref)}
+
+
 def person_name(app: web.Application, ident: str) -> str:
     """An account's display name, or an alarm person's name; `ident` itself when neither
     knows it (a name typed by hand stays as typed)."""
@@ -43,6 +48,16 @@ def person_name(app: web.Application, ident: str) -> str:
         if person.id == wanted:
             return person.name
     return ident
+
+
+def named_reason(app: web.Application, reason: str, params: Mapping[str, object]) -> str:
+    """The server's own sentence with the compartment of `params` by name, its reference
+    beside it (``2号医用冰箱 冷藏 (F2/冷藏)``)."""
+    ref = params.get(COMPARTMENT)
+    if not isinstance(ref, str) or not ref:
+        return reason
+    name = compartment_name(app, ref)
+    return reason if name == ref else reason.replace(ref, f"{name} ({ref})")
 
 
 def named(app: web.Application, params: Mapping[str, object]) -> dict[str, object]:

@@ -45,6 +45,7 @@ from gateway.storage.commissioning import Change
 from gateway.web.access import CSV, HTML, add_route, require
 from gateway.web.json_http import json_response, read_json, refused
 from gateway.web.keys import CLOCK, COMMISSIONING, READINGS, settings_of
+from gateway.web.naming import with_compartment_name
 from gateway.web.query import query_whole
 from probes.settings import RtuBus
 
@@ -165,7 +166,9 @@ async def overview(request: web.Request) -> web.Response:
                 for compartment in fridge.compartments
             ],
             "probes": [
-                probe.model_dump(mode="json", exclude={"bind_key"}) for probe in settings.probes
+                probe.model_dump(mode="json", exclude={"bind_key"})
+                | with_compartment_name(request.app, probe.compartment)
+                for probe in settings.probes
             ],
             "buses": [{"name": bus.name, "transport": bus.transport} for bus in settings.buses],
             "profiles": sorted(settings.all_profiles()),
@@ -317,12 +320,14 @@ async def identify(request: web.Request) -> web.Response:
             for row in rows
             if row.reading.temperature is not None
         ]
-        labels[probe.code] = {"probe": probe.code, "compartment": probe.compartment}
+        labels[probe.code] = {"probe": probe.code} | with_compartment_name(
+            request.app, probe.compartment
+        )
     bound = {hardware_key(probe) for probe in settings_of(request).probes}
     for key, points in desk.sightings.since(mono - window).items():
         if key not in bound:
             series[key] = [(at - mono, celsius) for at, celsius in points]
-            labels[key] = {"probe": None, "compartment": None}
+            labels[key] = {"probe": None, "compartment": None, "compartment_name": None}
     ranking = [{"key": move.key, **labels[move.key], **asdict(move)} for move in rank(series)]
     return json_response({"window_s": window, "ranking": ranking})
 

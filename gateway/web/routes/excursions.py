@@ -21,7 +21,13 @@ from gateway.web.access import JSON, Handler, add_route, require
 from gateway.web.audit_note import note
 from gateway.web.json_http import RequestBody, json_response, parse_body, refusal
 from gateway.web.keys import EXCURSIONS
-from gateway.web.naming import compartment_name, named, person_name
+from gateway.web.naming import (
+    compartment_name,
+    named,
+    named_reason,
+    person_name,
+    with_compartment_name,
+)
 from gateway.web.query import required_time
 from gateway.web.routes.ledger_http import (
     Code,
@@ -34,6 +40,9 @@ from gateway.web.routes.requisition import add_requisition_routes
 from gateway.web.routes.stock_places import Scan, add_stock_place_routes
 from ledger.holds import Hold
 from ledger.requisition_plan import parse_month
+
+# An excursion's source when a person recorded it, before their account's name.
+ON_DEMAND = "on demand by "
 
 
 class ExcursionBody(RequestBody):
@@ -154,7 +163,8 @@ async def list_excursions(request: web.Request) -> web.Response:
     quarantine = request.app[EXCURSIONS].quarantine
     with ledger_refusals(request):
         found = [quarantine.excursion(x) for x in quarantine.excursion_ids()]
-    return json_response({"excursions": [_summary(x) for x in found if x is not None]})
+    shown = [_summary(request.app, x) for x in found if x is not None]
+    return json_response({"excursions": shown})
 
 
 async def month_figures(request: web.Request) -> web.Response:
@@ -173,7 +183,7 @@ async def show_excursion(request: web.Request) -> web.Response:
         excursion = quarantine.excursion(excursion_id)
         if excursion is None:
             raise refusal(web.HTTPNotFound, [("excursion_id", f"{excursion_id} is not recorded")])
-        return json_response(_impact(request.app[EXCURSIONS], excursion))
+        return json_response(_impact(request.app, excursion))
 
 
 async def record_excursion(request: web.Request) -> web.Response:
@@ -184,9 +194,9 @@ async def record_excursion(request: web.Request) -> web.Response:
     excursion_id = manual_id(body.compartment, body.start, body.end)
     with _gateway_refusals(), ledger_refusals(request):
         excursion = service.record(
-            excursion_id, body.compartment, body.start, body.end, f"on demand by {user.name}"
+            excursion_id, body.compartment, body.start, body.end, f"{ON_DEMAND}{user.name}"
         )
-    return json_response(_impact(service, excursion), 201)
+    return json_response(_impact(request.app, excursion), 201)
 
 
 async def impact(request: web.Request) -> web.Response:
@@ -242,6 +252,7 @@ async def quarantine(request: web.Request) -> web.Response:
     with ledger_refusals(request):
         held = request.app[EXCURSIONS].quarantine.quarantined()
     for item in held:  # why each is held, its ids by name (a decision's author)
+        item["reason"] = named_reason(request.app, item["reason"], item["params"])
         item["params"] = named(request.app, item["params"])
     return json_response({"packages": held, "doses": sum(item["doses_left"] for item in held)})
 
@@ -260,13 +271,14 @@ def _measured(measured: Measured) -> dict[str, Any]:
     }
 
 
-def _summary(excursion: Excursion) -> dict[str, Any]:
+def _summary(app: web.Application, excursion: Excursion) -> dict[str, Any]:
     return {
         "excursion_id": excursion.excursion_id,
-        "compartment": excursion.compartment,
+        **with_compartment_name(app, excursion.compartment),
         "start": excursion.start.isoformat(),
         "end": excursion.end.isoformat(),
         "source": excursion.source,
+        "source_by_name": _source_person(app, excursion.source),
         "exposure": excursion.exposure.to_json(),
         "packages": len(excursion.units),
         "batches": len(excursion.batches),
@@ -274,10 +286,17 @@ def _summary(excursion: Excursion) -> dict[str, Any]:
     }
 
 
-def _impact(service: ExcursionService, excursion: Excursion) -> dict[str, Any]:
+def _source_person(app: web.Application, source: str) -> str | None:
+    """Who recorded an excursion on demand, by name (null for one an alarm recorded)."""
+    return (
+        person_name(app, source.removeprefix(ON_DEMAND)) if source.startswith(ON_DEMAND) else None
+    )
+
+
+def _impact(app: web.Application, excursion: Excursion) -> dict[str, Any]:
     """The excursion with every batch and package it exposed, each batch's proposal and the
     dispositions recorded so far."""
-    quarantine = service.quarantine
+    quarantine = app[EXCURSIONS].quarantine
     batches = []
     for (product_id, batch_no), units in excursion.batches.items():
         made = quarantine.proposal(product_id, batch_no)
@@ -287,7 +306,7 @@ def _impact(service: ExcursionService, excursion: Excursion) -> dict[str, Any]:
             "proposal": made.to_json(),
         })  # fmt: skip
     return {
-        **_summary(excursion),
+        **_summary(app, excursion),
         "by_thresholds": [
             {"freeze_c": low, "heat_c": high, "exposure": e.to_json()}
             for (low, high), e in excursion.by_thresholds.items()

@@ -20,6 +20,7 @@ from gateway.storage.ledger.stock_values import EventResult, SummaryIssue
 from gateway.web.access import add_route, require
 from gateway.web.audit_note import note
 from gateway.web.json_http import RequestBody, json_response, parse_body
+from gateway.web.naming import person_name
 from gateway.web.query import query_month
 from gateway.web.routes.ledger_http import (
     BOOK,
@@ -195,12 +196,16 @@ async def approval_requests(request: web.Request) -> web.Response:
             "kind": item.kind,
             "codes": item.codes,
             "requested_by": item.requested_by,
+            "requested_by_name": person_name(request.app, item.requested_by),
             "requested_at": item.requested_at.isoformat(),
             "reason": item.reason,
             "to_unit": item.to_unit,
             "reason_code": item.reason_code,
             "decision": item.decision,
             "decided_by": item.decided_by,
+            "decided_by_name": None
+            if item.decided_by is None
+            else person_name(request.app, item.decided_by),
             "decided_at": iso(item.decided_at),
         }
         for item in found

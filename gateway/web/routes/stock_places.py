@@ -12,7 +12,7 @@ from gateway.auth.policy import Action
 from gateway.web.access import JSON, Handler, add_route, require
 from gateway.web.json_http import RequestBody, json_response, parse_body
 from gateway.web.keys import EXCURSIONS
-from gateway.web.naming import compartment_name
+from gateway.web.naming import with_compartment_name
 from gateway.web.query import required_time
 from gateway.web.routes.ledger_http import Code, Text, ledger_refusals, reader, required_text
 
@@ -86,7 +86,7 @@ async def receive_into(request: web.Request) -> web.Response:
             body.code, body.compartment, event_id=body.event_id, actor=user.name
         )
     status = 200 if received.duplicate else 201
-    answer = {"code": received.code} | _named(request.app, placed.compartment)
+    answer = {"code": received.code} | with_compartment_name(request.app, placed.compartment)
     return json_response(answer, status)
 
 
@@ -132,7 +132,7 @@ async def contents(request: web.Request) -> web.Response:
     with ledger_refusals(request):
         units = service.locations.contents(compartment, at)
     return json_response({
-        **_named(request.app, compartment),
+        **with_compartment_name(request.app, compartment),
         "at": (at or service.clock.now()).isoformat(),
         "packages": len(units),
         "doses": sum(u.doses_left for u in units),
@@ -141,10 +141,5 @@ async def contents(request: web.Request) -> web.Response:
     })  # fmt: skip
 
 
-def _named(app: web.Application, compartment: str) -> dict[str, str]:
-    """The compartment's reference and, for the pages, its fridge's name with it."""
-    return {"compartment": compartment, "compartment_name": compartment_name(app, compartment)}
-
-
 def _placement(app: web.Application, compartment: str, codes: tuple[str, ...]) -> dict[str, Any]:
-    return _named(app, compartment) | {"codes": list(codes), "packages": len(codes)}
+    return with_compartment_name(app, compartment) | {"codes": list(codes), "packages": len(codes)}

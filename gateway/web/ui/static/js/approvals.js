@@ -7,7 +7,7 @@ const BASE = "/api/ledger/stock/requests";
 
 function state(row) {
   if (row.decision === null || row.decision === undefined) return t("approvals.pending");
-  const who = row.decided_by ?? "";
+  const who = row.decided_by_name ?? "";
   return t(row.decision === "approved" ? "approvals.approved" : "approvals.rejected", { who });
 }
 
@@ -48,7 +48,7 @@ export function approvalsPanel(changed) {
           { label: "approvals.codes", value: (row) => el("code", {}, row.codes.join(", ")) },
           { label: "approvals.to_unit", value: (row) => row.to_unit || "—" },
           { label: "approvals.reason", value: (row) => (row.reason_code ? `${row.reason_code} · ${row.reason}` : row.reason) },
-          { label: "approvals.requested", value: (row) => `${row.requested_by} · ${formatTime(row.requested_at)}` },
+          { label: "approvals.requested", value: (row) => `${row.requested_by_name} · ${formatTime(row.requested_at)}` },
           { label: "approvals.state", value: (row) => el("span", { class: "state" }, state(row)) },
           { label: "approvals.decide", value: (row) => decisionButtons(row, changed) },
         ],

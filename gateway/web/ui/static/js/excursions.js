@@ -41,13 +41,13 @@ function quarantineTable(body, pick) {
 function excursionsTable(rows) {
   return table(
     [
-      { label: "excursions.compartment", value: (row) => row.compartment },
+      { label: "excursions.compartment", value: (row) => row.compartment_name },
       { label: "excursions.window", value: (row) => `${formatTime(row.start)} – ${formatTime(row.end)}` },
       { label: "excursions.above", value: (row) => minutes(row.exposure.minutes_above) },
       { label: "excursions.below", value: (row) => minutes(row.exposure.minutes_below) },
       { label: "excursions.extremes", value: (row) => `${celsius(row.exposure.trough_c)} / ${celsius(row.exposure.peak_c)}` },
       { label: "excursions.exposed", value: (row) => t("excursions.exposed_count", { packages: row.packages, batches: row.batches, doses: row.doses }) },
-      { label: "excursions.source", value: (row) => row.source },
+      { label: "excursions.source", value: (row) => (row.source_by_name ? t("excursions.on_demand_by", { name: row.source_by_name }) : row.source) },
     ],
     rows.slice().sort((a, b) => (a.start < b.start ? 1 : -1)),
     "excursions.none",

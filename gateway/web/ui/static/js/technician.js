@@ -27,7 +27,7 @@ function compartmentOptions() {
 }
 
 function probeOptions() {
-  return overview.probes.map((p) => [p.code, `${p.code} · ${p.compartment}`]);
+  return overview.probes.map((p) => [p.code, `${p.code} · ${p.compartment_name}`]);
 }
 
 function hardwareFields() {
@@ -156,7 +156,7 @@ function identifyPanel() {
         table(
           [
             { label: "tech.probe", value: (row) => row.probe ?? row.key },
-            { label: "tech.compartment", value: (row) => row.compartment ?? t("tech.free") },
+            { label: "tech.compartment", value: (row) => row.compartment_name ?? t("tech.free") },
             { label: "tech.rise", value: (row) => (row.rise_c === null ? "—" : `${row.rise_c.toFixed(2)} °C`) },
             { label: "tech.rate", value: (row) => (row.rate_c_per_min === null ? "—" : `${row.rate_c_per_min.toFixed(2)} °C/min`) },
             { label: "tech.points", value: (row) => String(row.points) },
