@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, overload
+from typing import overload
 
 from gateway.core.errors import StoreError
 from gateway.storage.files import read_only
@@ -38,33 +38,28 @@ _OK = STATUS_CODES[ProbeStatus.OK]
 PAGE_SIZE = 1024
 
 
-# Spelled out in full (no string building) so each query is a reviewable constant.
+# Spelled out in full (no string building) so each query is a reviewable constant. The readings
+# come as `Row`s: the status and both flags in one column (`row_flags`: 8 and 16 are its flags).
 _QUERY_ALL = (
-    "SELECT seq, probe_id, taken_at, status, temperature, humidity, battery, clock_synced,"
-    " time_corrected"
+    "SELECT seq, probe_id, taken_at, temperature, humidity, battery,"
+    " status + 8 * (clock_synced != 0) + 16 * (time_corrected != 0)"
     " FROM readings WHERE probe_id IN (SELECT id FROM probes)"
     " AND taken_at >= ? AND taken_at < ? ORDER BY taken_at, seq LIMIT ?"
 )
 _QUERY_PROBE = (
-    "SELECT seq, probe_id, taken_at, status, temperature, humidity, battery, clock_synced,"
-    " time_corrected"
+    "SELECT seq, probe_id, taken_at, temperature, humidity, battery,"
+    " status + 8 * (clock_synced != 0) + 16 * (time_corrected != 0)"
     " FROM readings WHERE probe_id = ?"
     " AND taken_at >= ? AND taken_at < ? ORDER BY taken_at, seq LIMIT ?"
 )
 _QUERY_AFTER = (
-    "SELECT seq, probe_id, taken_at, status, temperature, humidity, battery, clock_synced,"
-    " time_corrected"
-    " FROM readings WHERE seq > ? ORDER BY seq LIMIT ?"
-)
-# `Row`s: the status and both flags in one column (`row_flags`: 8 and 16 are its flags).
-_QUERY_ROWS_AFTER = (
     "SELECT seq, probe_id, taken_at, temperature, humidity, battery,"
     " status + 8 * (clock_synced != 0) + 16 * (time_corrected != 0)"
     " FROM readings WHERE seq > ? ORDER BY seq LIMIT ?"
 )
 _QUERY_LATEST = (
-    "SELECT seq, probe_id, taken_at, status, temperature, humidity, battery, clock_synced,"
-    " time_corrected"
+    "SELECT seq, probe_id, taken_at, temperature, humidity, battery,"
+    " status + 8 * (clock_synced != 0) + 16 * (time_corrected != 0)"
     " FROM readings WHERE seq IN (SELECT (SELECT seq FROM readings WHERE probe_id = probes.id"
     " ORDER BY taken_at DESC, seq DESC LIMIT 1) FROM probes)"
 )
@@ -290,8 +285,8 @@ class ReadingStore(FileBacked):
     def rows_after(self, seq: int, limit: int = 1000) -> StoredRows:
         """`readings_after` for a forwarder's backlog: the rows as SQLite returned them, made
         into `StoredReading`s only when one is looked at (see `StoredRows`)."""
-        rows = self._file.fetch(_QUERY_ROWS_AFTER, (seq, limit))
-        return StoredRows(rows, self._stored_row, self.code_of)
+        rows = self._file.fetch(_QUERY_AFTER, (seq, limit))
+        return StoredRows(rows, self._stored, self.code_of)
 
     def code_of(self, probe_id: int) -> str:
         """The code of the probe with this id."""
@@ -333,23 +328,7 @@ class ReadingStore(FileBacked):
 
     # -- helpers ---------------------------------------------------------------------------
 
-    def _stored(self, row: tuple[Any, ...]) -> StoredReading:
-        seq, probe_id, taken_at, status, temperature, humidity, battery, synced, corrected = row
-        return StoredReading(
-            seq,
-            Reading(
-                probe=self._codes[probe_id],
-                taken_at=from_millis(taken_at),
-                status=STATUS_BY_CODE[status],
-                temperature=_real(temperature),
-                humidity=_real(humidity),
-                battery=_real(battery),
-                clock_synced=bool(synced),
-            ),
-            bool(corrected),
-        )
-
-    def _stored_row(self, row: Row) -> StoredReading:
+    def _stored(self, row: Row) -> StoredReading:
         seq, probe_id, taken_at, temperature, humidity, battery, flags = row
         return StoredReading(
             seq,
@@ -366,9 +345,10 @@ class ReadingStore(FileBacked):
         )
 
 
-#: A row of `StoredRows.raw`: seq, probe id, taken_at (ms since the epoch), temperature,
-#: humidity, battery, and `row_flags` (status, clock_synced, time_corrected). Seven columns, not
-#: nine: a backlog batch costs more to turn into Python objects than SQLite takes to read it.
+#: A reading as the queries here return it (`StoredRows.raw` keeps them): seq, probe id,
+#: taken_at (ms since the epoch), temperature, humidity, battery, and `row_flags` (status,
+#: clock_synced, time_corrected). Seven columns, not nine: a backlog batch costs more to turn
+#: into Python objects than SQLite takes to read it.
 Row = tuple[int, int, int, float | None, float | None, float | None, int]
 
 
