@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import ClassVar
 
 from gateway.core.clinic_time import CLINIC_TZ
-from ledger.errors import StockError, StockFieldEmptyError, StockTextTooLongError
+from ledger.stock_errors import StockError, StockFieldEmptyError, StockTextTooLongError
 
 MAX_OVERRIDE_REASON = 500
 

@@ -20,7 +20,7 @@ from datetime import datetime
 
 from gateway.core import clinic_time
 from gateway.core.clinic_time import CLINIC_TZ
-from ledger.errors import MonthInvalidError
+from ledger.stock_errors import MonthInvalidError
 
 PROPOSED, REVIEWED = "proposed", "reviewed"
 COLUMNS = (

@@ -15,12 +15,12 @@ import io
 import re
 from dataclasses import dataclass
 
-from ledger.errors import (
+from ledger.errors import UnitsFileInvalidError
+from ledger.stock_errors import (
     IssueToOwnUnitError,
     IssueUpwardError,
     ReturnNotUpwardError,
     SameLevelIssueForbiddenError,
-    UnitsFileInvalidError,
 )
 
 UNIT_CODE = re.compile(r"^\d{10}$")

@@ -50,10 +50,11 @@ from gateway.storage.ledger.queries import (
 from gateway.storage.ledger.requisition import Requisitions
 from gateway.storage.ledger.stock import StockLedger
 from gateway.storage.readings import ReadingStore
-from ledger.errors import CompartmentNotOnHoldError, LedgerError
+from ledger.errors import LedgerError
 from ledger.exposure import Exposure, Sample, exposure, worst
 from ledger.holds import Hold, Override
 from ledger.stability import StabilityTable, load_stability
+from ledger.stock_errors import CompartmentNotOnHoldError
 from probes.reading import ProbeStatus
 
 if TYPE_CHECKING:

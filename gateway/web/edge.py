@@ -23,12 +23,8 @@ from gateway.core.errors import ColdchainError, StoreError
 from gateway.web.error_pages import PAGE_STATUSES, error_page
 from gateway.web.json_http import dumps, refusal_body, refused
 from gateway.web.naming import named
-from ledger.errors import (
-    DuplicatePersonError,
-    EventConflictError,
-    LedgerError,
-    LedgerStoreError,
-)
+from ledger.errors import DuplicatePersonError, LedgerError, LedgerStoreError
+from ledger.stock_errors import EventConflictError
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from gateway.core.clinic_time import CLINIC_TZ, parse_month
 from gateway.web.json_http import refused
-from ledger.errors import MonthInvalidError
+from ledger.stock_errors import MonthInvalidError
 
 _EARLIEST = 1970
 _LATEST = 2999

@@ -19,7 +19,8 @@ from gateway.core.errors import ColdchainError, ConfigError, GatewayError, Store
 from gateway.forward.errors import ForwardError
 from gateway.storage.readings import InvalidReadingError
 from gateway.web.json_http import FIELD_CODES, STATUS_CODES
-from ledger.errors import LedgerError, ProblemCode, StockError
+from ledger.errors import LedgerError, ProblemCode
+from ledger.stock_errors import StockError
 from probes.ble_scanner import AdapterFailedError, AdapterMissingError
 from probes.modbus import PollError
 

@@ -21,8 +21,8 @@ from gateway.ledgers.excursion_service import ExcursionService
 from gateway.storage.ledger.catalogue import Catalogue
 from gateway.storage.ledger.db import LedgerDB
 from gateway.storage.ledger.stock import StockLedger
-from ledger.errors import StockError
 from ledger.stability import load_stability
+from ledger.stock_errors import StockError
 from probes.modbus import ModbusBusDriver, devices_on_bus
 from probes.settings import ModbusProbe
 from tests.alarms.conftest import T0, Harness, clinic, wait_until

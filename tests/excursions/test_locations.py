@@ -10,7 +10,7 @@ import pytest
 from gateway.core.clock import FakeClock
 from gateway.storage.ledger.locations import StockLocations
 from gateway.storage.ledger.stock import StockLedger
-from ledger.errors import StockError
+from ledger.stock_errors import StockError
 from tests.excursions.conftest import COLD, SPARE, covid, hepb, receive
 from tests.ledger.conftest import HEPB, HEPB_BATCH
 

@@ -12,8 +12,9 @@ from gateway.storage.ledger.locations import StockLocations
 from gateway.storage.ledger.quarantine import Quarantine
 from gateway.storage.ledger.stock import StockLedger
 from gateway.storage.ledger.stock_values import SCRAPPED
-from ledger.errors import ReferenceDataError, StockError
+from ledger.errors import ReferenceDataError
 from ledger.stability import StabilityTable, parse_stability, propose
+from ledger.stock_errors import StockError
 from tests.excursions.conftest import SPARE, covid, hepb, receive, record_warm
 from tests.ledger.conftest import COVID, COVID_BATCH, HEPB, HEPB_BATCH
 

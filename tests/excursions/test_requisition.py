@@ -16,8 +16,8 @@ from gateway.storage.ledger.locations import StockLocations
 from gateway.storage.ledger.quarantine import Quarantine
 from gateway.storage.ledger.requisition import Requisitions
 from gateway.storage.ledger.stock import StockLedger
-from ledger.errors import StockError
 from ledger.requisition_plan import plan_lines, to_csv, to_html
+from ledger.stock_errors import StockError
 from tests.excursions.conftest import COLD, SPARE, covid, hepb, receive, record_warm
 from tests.ledger.conftest import COVID
 

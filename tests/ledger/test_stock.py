@@ -11,7 +11,8 @@ from gateway.core.clock import FakeClock
 from gateway.storage.ledger.catalogue import Catalogue
 from gateway.storage.ledger.stock import StockLedger
 from gateway.storage.ledger.stock_values import IN_STOCK, OPENED, SCRAPPED, USED_UP
-from ledger.errors import CatalogueError, LedgerError, StockError
+from ledger.errors import CatalogueError, LedgerError
+from ledger.stock_errors import StockError
 from tests.ledger.conftest import COVID, COVID_BATCH, HEPB, HEPB_BATCH, SHIPMENT, code
 
 

@@ -15,7 +15,8 @@ from gateway.storage.ledger.catalogue import Catalogue
 from gateway.storage.ledger.db import LedgerDB
 from gateway.storage.ledger.stock import StockLedger
 from gateway.storage.ledger.stock_values import ISSUED, RETURNED
-from ledger.errors import CatalogueError, EventConflictError, StockError
+from ledger.errors import CatalogueError
+from ledger.stock_errors import EventConflictError, StockError
 from ledger.units import Level, parse_units_csv
 from tests.ledger.conftest import (
     COUNTY_CDC,

@@ -15,7 +15,7 @@ from gateway.auth.policy import Role
 from gateway.core.clinic_time import CLINIC_TZ
 from gateway.core.clock import FakeClock
 from gateway.storage.ledger.stock import StockLedger
-from ledger.errors import StockError
+from ledger.stock_errors import StockError
 from tests.access_support import as_roles
 from tests.ledger.conftest import COVID, COVID_BATCH, HEPB, HEPB_BATCH, code
 from tests.ledger.test_ledger_routes_support import MANAGER, ok, refused, served, stock_in

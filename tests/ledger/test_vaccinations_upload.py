@@ -17,8 +17,9 @@ from gateway.ledgers.upload import Uploader, in_batch_window
 from gateway.storage.ledger.db import LedgerDB
 from gateway.storage.ledger.stock import StockLedger
 from gateway.storage.ledger.vaccinations import VaccinationLedger
-from ledger.errors import LedgerError, RecordError, StockError, UploadError
+from ledger.errors import LedgerError, RecordError, UploadError
 from ledger.idcard import check_digit
+from ledger.stock_errors import StockError
 from ledger.summaries import daily_tables
 from ledger.tables import ReferenceTables
 from ledger.upload_xml import build, build_validated, validate

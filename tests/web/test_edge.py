@@ -20,14 +20,9 @@ from gateway.core.errors import ColdchainError, StoreError
 from gateway.settings import load_settings
 from gateway.web.edge import edge_middleware, quiet_client_faults
 from gateway.web.keys import SETTINGS, SettingsInForce
-from ledger.errors import (
-    PackageToBeDiscardedError,
-    ProblemCode,
-    RecordError,
-    StockError,
-    problem,
-)
+from ledger.errors import ProblemCode, RecordError, problem
 from ledger.holds import Hold, HoldError
+from ledger.stock_errors import PackageToBeDiscardedError, StockError
 
 CONFIG = Path(__file__).resolve().parents[2] / "config" / "demo.toml"
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from gateway.storage.ledger.db import to_ms
 from gateway.storage.ledger.stock_values import ON_HAND, EventResult, Upload
-from ledger.errors import (
+from ledger.stock_errors import (
     ApprovalKindUnknownError,
     ApprovalNotNeededError,
     ApprovalUnknownError,

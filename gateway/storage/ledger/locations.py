@@ -23,10 +23,10 @@ from gateway.storage.ledger.db import LedgerDB, to_ms
 from gateway.storage.ledger.queries import compartment_of
 from gateway.storage.ledger.stock import StockLedger
 from gateway.storage.ledger.stock_values import IN_STOCK, OPENED, EventResult
-from ledger.errors import (
+from ledger.errors import LedgerError
+from ledger.stock_errors import (
     CompartmentUnknownError,
     EventConflictError,
-    LedgerError,
     MoveToSameCompartmentError,
     NothingToPlaceError,
     PackageAlreadyPlacedError,

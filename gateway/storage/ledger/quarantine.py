@@ -23,7 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 from gateway.core.clinic_time import CLINIC_TZ
 from gateway.storage.ledger.db import LedgerDB, from_ms, to_ms
-from ledger.errors import (
+from ledger.exposure import Exposure
+from ledger.stability import DISCARD, USABLE, Proposal, StabilityTable, propose
+from ledger.stock_errors import (
     AlreadyDecidedError,
     NeverExposedError,
     PackageQuarantinedError,
@@ -33,8 +35,6 @@ from ledger.errors import (
     StockFieldEmptyError,
     VvmPastDiscardError,
 )
-from ledger.exposure import Exposure
-from ledger.stability import DISCARD, USABLE, Proposal, StabilityTable, propose
 
 if TYPE_CHECKING:
     from gateway.storage.ledger.locations import StockLocations

@@ -12,7 +12,6 @@ from datetime import date, datetime
 from gateway.core.clinic_time import CLINIC_TZ
 from gateway.storage.ledger.db import LedgerDB, from_ms, to_ms
 from gateway.storage.ledger.stock import StockLedger
-from ledger.errors import PlanAlreadyReviewedError, StockFieldEmptyError
 from ledger.requisition_plan import (
     REVIEWED,
     PlanLine,
@@ -21,6 +20,7 @@ from ledger.requisition_plan import (
     plan_lines,
     shift_month,
 )
+from ledger.stock_errors import PlanAlreadyReviewedError, StockFieldEmptyError
 
 
 class Requisitions:

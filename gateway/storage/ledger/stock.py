@@ -50,12 +50,13 @@ from gateway.storage.ledger.summary_issues import store_summary_part, summary_pa
 from gateway.storage.ledger.units import UnitCatalogue
 from ledger.circulation_xml import CirculationEvent
 from ledger.codes import FridgeLabel, Gs1Code, TraceCode, classify
-from ledger.errors import (
+from ledger.errors import BatchUnknownError, CatalogueEntryMissingError, ScanNotPackageError
+from ledger.holds import Hold, HoldError, HoldLookup
+from ledger.shipments import Resolved
+from ledger.stock_errors import (
     AdjustmentEmptyError,
     ApprovalRequiredError,
     BatchExpiredError,
-    BatchUnknownError,
-    CatalogueEntryMissingError,
     DayNotBegunError,
     EventConflictError,
     NotEnoughStockError,
@@ -64,12 +65,9 @@ from ledger.errors import (
     PackageNotInStockError,
     PackageNotReceivedError,
     PackageUsedUpError,
-    ScanNotPackageError,
     StockFieldEmptyError,
     VialPastDiscardTimeError,
 )
-from ledger.holds import Hold, HoldError, HoldLookup
-from ledger.shipments import Resolved
 from ledger.tables import load_tables
 from ledger.units import Route, Unit, issue_route
 

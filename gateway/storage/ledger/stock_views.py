@@ -19,7 +19,7 @@ from gateway.storage.ledger.stock_values import (
     Balance,
     PackageState,
 )  # fmt: skip
-from ledger.errors import PackageNotReceivedError
+from ledger.stock_errors import PackageNotReceivedError
 
 
 def package_events(db: LedgerDB, code: str) -> list[tuple[str, int, str, str, int]]:

@@ -5,7 +5,7 @@ names and keeps the others."""
 from __future__ import annotations
 
 from gateway.storage.ledger.db import LedgerDB
-from ledger.errors import UnitUnknownError
+from ledger.stock_errors import UnitUnknownError
 from ledger.units import Level, Unit, parse_units_csv
 
 

@@ -38,8 +38,9 @@ from gateway.web.routes.ledger_stock import add_stock_routes
 from gateway.web.routes.ledger_summaries import add_summary_routes
 from gateway.web.routes.ledger_upload import add_upload_routes
 from ledger.codes import FridgeLabel, IdCardScan, TraceCode, classify
-from ledger.errors import CatalogueError, LedgerError, PackageNotReceivedError, ScanError
+from ledger.errors import CatalogueError, LedgerError, ScanError
 from ledger.shipments import Resolved
+from ledger.stock_errors import PackageNotReceivedError
 
 MAX_READS = 1000
 

@@ -36,7 +36,7 @@ from gateway.web.routes.ledger_http import (
     reader,
 )
 from ledger.batch_field import check_batch
-from ledger.errors import PackageNotReceivedError
+from ledger.stock_errors import PackageNotReceivedError
 
 
 class IssueBody(ScanBody):

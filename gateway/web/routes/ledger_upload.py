@@ -14,7 +14,7 @@ from gateway.web.access import add_route, require
 from gateway.web.audit_note import note
 from gateway.web.json_http import RequestBody, json_response, parse_body
 from gateway.web.routes.ledger_http import BOOK, iso, ledger_refusals, query_day
-from ledger.errors import ScrapReasonUnknownError
+from ledger.stock_errors import ScrapReasonUnknownError
 
 
 def add_upload_routes(app: web.Application) -> None:
