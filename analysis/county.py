@@ -4,7 +4,7 @@
    nothing this month still shows -- as "no data", 0 % complete.
 2. Readings stream one probe's month at a time (`SELECT temperature, status, clock_synced ...
    WHERE` its placement tags, chunked), two probes at once so that influxd prepares one while
-   this process folds the other, each folded by `metrics.SeriesAccumulator.add_rows`:
+   this process folds the other, each folded by `accumulator.SeriesAccumulator.add_rows`:
    constant memory per probe. A query per probe costs influxd about half the CPU a point of
    one query over every probe of the day (measured with influxd 1.6: merging hundreds of
    series by time is what costs; a county of 400 probes is 400 queries).
@@ -29,6 +29,7 @@ import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from analysis.accumulator import SeriesAccumulator
 from analysis.alarm_events import MEASUREMENT as ALARMS
 from analysis.alarm_events import AlarmEvent, AlarmFacts, fold_alarms
 from analysis.daily import FIELDS as DAILY_FIELDS
@@ -37,7 +38,6 @@ from analysis.daily import MEASUREMENT as DAILY
 from analysis.doubts import county_doubts
 from analysis.errors import UnknownRegionError
 from analysis.influxql import InfluxQL, quote_string
-from analysis.metrics import SeriesAccumulator
 from analysis.period import month_bounds
 from analysis.ranges import RangeKey, limits_for
 from analysis.report import (

@@ -1,6 +1,6 @@
 """Daily figures: each gateway's exact per-day, per-probe figures, and the report made of them.
 
-A gateway folds its own readings per local day (`metrics.SeriesAccumulator` with the month's
+A gateway folds its own readings per local day (`accumulator.SeriesAccumulator` with the month's
 midnights as cuts, runs carried across them) and forwards one point per probe and day::
 
     coldchain_daily,compartment=<name>,fridge=<code>,gateway=<number>,kind=<kind>,probe=<code>,

@@ -3,7 +3,7 @@ gateway's own store, sent once each and again whenever late data or a clock corr
 changes a day.
 
 The county's monthly report reads these (`analysis.daily`) instead of every raw point. A day is
-folded with the month it belongs to (`analysis.metrics.SeriesAccumulator` cut at the local
+folded with the month it belongs to (`analysis.accumulator.SeriesAccumulator` cut at the local
 midnights), so excursion runs, the WHO durations and the held reading carry across midnight
 exactly as they do when the county folds the month's raw points, and the days add up to the
 month. A day is complete once its end plus the longest gap a reading may hold over has passed.
@@ -31,8 +31,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from analysis.accumulator import SeriesAccumulator
 from analysis.daily import MANUAL, MEASUREMENT, day_starts, line_fields
-from analysis.metrics import REFRIGERATED, Limits, SeriesAccumulator, SeriesStats
+from analysis.metrics import REFRIGERATED, Limits, SeriesStats
 from gateway.core.backoff import Backoff
 from gateway.core.clinic_time import CLINIC_TZ
 from gateway.core.clock import Clock

@@ -27,9 +27,10 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from analysis.accumulator import SeriesAccumulator
 from analysis.alarm_events import AlarmEvent, fold_alarms
 from analysis.errors import ReportError
-from analysis.metrics import DEFAULT_LIMITS, Limits, SeriesAccumulator
+from analysis.metrics import DEFAULT_LIMITS, Limits
 from analysis.period import month_bounds
 from analysis.report import (
     ExposedDoses,

@@ -8,9 +8,10 @@ from dataclasses import fields
 
 import pytest
 
+from analysis.accumulator import SeriesAccumulator
 from analysis.daily import FIELDS, MonthFold, day_starts, late_clinics, line_fields
 from analysis.doubts import county_doubts
-from analysis.metrics import FROZEN, REFRIGERATED, Limits, SeriesAccumulator, SeriesStats
+from analysis.metrics import FROZEN, REFRIGERATED, Limits, SeriesStats
 from analysis.period import month_bounds
 from analysis.report import Place, ProbeFigures, build_report
 

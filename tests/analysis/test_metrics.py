@@ -8,16 +8,15 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from analysis.accumulator import SeriesAccumulator, series_stats
 from analysis.metrics import (
     FROZEN,
     MINUTE_MS,
     REFRIGERATED,
     Limits,
-    SeriesAccumulator,
     SeriesStats,
     mean_kinetic_temperature,
     merge_all,
-    series_stats,
 )
 
 HOUR = 60 * MINUTE_MS
