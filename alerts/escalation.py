@@ -55,6 +55,7 @@ from alerts.escalation_state import (
     Tick,
     Transition,
     TransitionKind,
+    tier_detail,
 )
 from alerts.model import Condition, ConditionCleared, ConditionKind, ConditionRaised
 from alerts.settings import AlertSettings
@@ -282,7 +283,7 @@ def _escalate(
                 alarm.id,
                 now,
                 TransitionKind.TIER_NOTIFIED,
-                detail=f"tier {tier}: {', '.join(people)}",
+                detail=tier_detail(tier, people),
             )
         )
         reason = NotifyReason.OPENED if tier == 1 else NotifyReason.ESCALATED

@@ -4,7 +4,7 @@ state's JSON form, which the alarm store persists."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -39,6 +39,20 @@ class TransitionKind(StrEnum):
     SILENCE_STARTED = "silence_started"
     SILENCE_ENDED = "silence_ended"
     CLOCK_STEPPED_BACK = "clock_stepped_back"
+
+
+def tier_detail(tier: int, people: Sequence[str]) -> str:
+    """A tier-notified transition's detail: the tier and whom it told, by person id."""
+    return f"tier {tier}: {', '.join(people)}"
+
+
+def read_tier_detail(detail: str) -> tuple[int, list[str]] | None:
+    """The tier and the person ids of a detail `tier_detail` wrote; None for any other."""
+    head, _, people = detail.partition(": ")
+    number = head.removeprefix("tier ")
+    if head == number or not number.isdigit():
+        return None
+    return int(number), [person for person in people.split(", ") if person]
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter
 
-from alerts.escalation_state import Alarm
+from alerts.escalation_state import Alarm, TransitionKind, read_tier_detail
 from alerts.messages import describe, place_of
 from alerts.outbox import EntryState
 from gateway.alarms.notices import current_notice
@@ -75,15 +75,7 @@ def alarms_view(core: AlarmCore, settings: Settings, recent: int) -> dict[str, A
             for s in state.silences
         ],
         "undelivered": sum(alarm["undelivered"] for alarm in alarms),
-        "people": _people(settings),
     }
-
-
-def _people(settings: Settings) -> dict[str, str]:
-    """Each alarm person's name by id, so the pages show 王芳 where an alarm names `wang`."""
-    if settings.alerts is None:
-        return {}
-    return {person.id: person.name for person in settings.alerts.people}
 
 
 def _alarm_json(alarm: Alarm, row: AlarmRow | None, settings: Settings) -> dict[str, Any]:
@@ -125,11 +117,17 @@ def _measured(value: float | None, at: datetime | None) -> dict[str, Any] | None
 
 
 def _transition_json(transition: TransitionRow) -> dict[str, Any]:
+    """A step of the timeline; a tier's notice with its tier and the person ids it told."""
+    told = None
+    if transition.kind == TransitionKind.TIER_NOTIFIED:
+        told = read_tier_detail(transition.detail)
     return {
         "at": iso(transition.at),
         "kind": transition.kind,
         "who": transition.who,
         "detail": transition.detail,
+        "tier": None if told is None else told[0],
+        "told": None if told is None else told[1],
     }
 
 

@@ -1,7 +1,9 @@
-"""Internal ids shown by name, in one place: a refusal's `params` (see `ledger.errors`) name a
-compartment by its reference (``F1/冷藏``) and a person by an account or alarm person id
-(``wang``); the pages show the fridge's name with the compartment (``疫苗冰箱 冷藏``) and the
-person's display name (``王芳``). The id stays beside the name as ``<key>_ref``."""
+"""Internal ids shown by name, in one place: a refusal's `params` (see `ledger.errors`) and
+the JSON the pages read name a compartment by its reference (``F1/冷藏``) and a person by an
+account or alarm person id (``wang``); the pages show the fridge's name with the compartment
+(``疫苗冰箱 冷藏``) and the person's display name (``王芳``). The answers carry the name beside
+the id (``compartment_name``, ``<key>_ref`` in params, ``requested_by_name``, the alarms'
+``names``); the pages show the name and never resolve an id themselves."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from collections.abc import Mapping
 
 from aiohttp import web
 
+from gateway.auth.accounts import Account
 from gateway.core.compartments import find_compartment
 from gateway.web.auth_middleware import AUTH
 from gateway.web.keys import SETTINGS
@@ -39,15 +42,38 @@ def person_name(app: web.Application, ident: str) -> str:
     knows it (a name typed by hand stays as typed)."""
     auth = app.get(AUTH)
     account = auth.accounts.get(ident) if auth is not None and ident else None
-    if account is not None and account.display_name:
-        return account.display_name
-    wanted = account.person if account is not None and account.person else ident
+    people = alarm_people(app)
+    return people.get(ident, ident) if account is None else _account_name(account, people)
+
+
+def people_names(app: web.Application) -> dict[str, str]:
+    """Every alarm person and account by id, with the name the pages show for it (an alarm's
+    acks, notices and silences name people by these ids)."""
+    names = alarm_people(app)
+    auth = app.get(AUTH)
+    for account in auth.accounts.accounts() if auth is not None else ():
+        names[account.name] = _account_name(account, names)
+    return names
+
+
+def named_people(app: web.Application) -> dict[str, dict[str, str]]:
+    """For the alarms' JSON: the alarm people to choose from (``people``), and every id an
+    alarm may name with its name to show (``names``)."""
+    return {"people": alarm_people(app), "names": people_names(app)}
+
+
+def alarm_people(app: web.Application) -> dict[str, str]:
+    """The alarm people of the configuration, each id with its name."""
     settings = app.get(SETTINGS)
     alerts = settings.current.alerts if settings is not None else None
-    for person in alerts.people if alerts is not None else ():
-        if person.id == wanted:
-            return person.name
-    return ident
+    return {person.id: person.name for person in alerts.people} if alerts is not None else {}
+
+
+def _account_name(account: Account, people: Mapping[str, str]) -> str:
+    """Its display name, else the name of the alarm person it is (else its own id)."""
+    if account.display_name:
+        return account.display_name
+    return people.get(account.person or account.name, account.name)
 
 
 def named_reason(app: web.Application, reason: str, params: Mapping[str, object]) -> str:

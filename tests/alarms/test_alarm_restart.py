@@ -43,6 +43,9 @@ async def test_restart_at_25_minutes_sends_tier_two_exactly_once(harness: Harnes
     (alarm,) = harness.alarms.view()["alarms"]
     assert alarm["no"] == 1
     assert [t["kind"] for t in alarm["timeline"]] == ["opened", "tier_notified", "tier_notified"]
+    # Whom each tier told, by person id, for the pages to show by name.
+    told = [(t["tier"], t["told"]) for t in alarm["timeline"]]
+    assert told == [(None, None), (1, ["wang"]), (2, ["li"])]
 
 
 async def test_restart_replays_readings_the_service_did_not_see(harness: Harness) -> None:

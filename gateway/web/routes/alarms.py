@@ -44,6 +44,7 @@ from gateway.web.audit_note import note
 from gateway.web.auth_middleware import CSRF_FIELD, session_csrf
 from gateway.web.json_http import RequestBody, json_response, parse_body, refused
 from gateway.web.keys import ALARMS
+from gateway.web.naming import named_people
 from gateway.web.query import query_whole
 
 MAX_RECENT = 500
@@ -149,7 +150,7 @@ async def list_alarms(request: web.Request) -> web.Response:
     require(request, Action.VIEW)
     service = request.app[ALARMS]
     recent = query_whole(request, "recent", 50, 0, MAX_RECENT)
-    return json_response(service.view(recent))
+    return json_response(service.view(recent) | named_people(request.app))
 
 
 async def acknowledge(request: web.Request) -> web.Response:

@@ -22,6 +22,7 @@ from gateway.web.access import add_route, require
 from gateway.web.app import fridges_json
 from gateway.web.json_http import dumps
 from gateway.web.keys import ALARMS, RECORDER
+from gateway.web.naming import named_people
 
 EVENT_STREAM: Final = "text/event-stream"
 CHECK_S: Final = 1.0
@@ -32,7 +33,7 @@ RETRY_MS: Final = 2000
 
 def _alarms(app: web.Application) -> dict[str, Any] | None:
     service = app.get(ALARMS)
-    return None if service is None else service.view(recent=0)
+    return None if service is None else service.view(recent=0) | named_people(app)
 
 
 SOURCES: Final[dict[str, Callable[[web.Application], Any]]] = {

@@ -9,12 +9,13 @@ const phone = window.matchMedia("(max-width: 600px)");
 let people = {};
 
 function timeline(alarm) {
+  // A tier's notice names whom it told by id: shown by their names, the tier in words.
   const steps = alarm.timeline.map((step) => ({
     at: step.at,
-    who: step.who ? personName(people, step.who) : "—",
+    who: step.told ? step.told.map((id) => personName(people, id)).join("、") : step.who ? personName(people, step.who) : "—",
     channel: "—",
     what: t(`alarm.step.${step.kind}`),
-    detail: step.detail ?? "",
+    detail: step.told ? t("alarm.tier", { tier: step.tier }) : step.detail ?? "",
   }));
   for (const note of alarm.notifications) {
     const tries = note.attempt_log.length ? note.attempt_log : [{ at: note.created_at, outcome: note.state, detail: note.detail }];
@@ -239,7 +240,7 @@ start(async (main) => {
     // Redrawing would wipe what someone is typing into a close or silence form.
     if (main.contains(document.activeElement) && document.activeElement.matches("input, textarea, select")) return;
     const body = await api("/api/alarms?recent=50");
-    people = body.people ?? {};
+    people = body.names ?? {};
     const seen = JSON.stringify(body);
     if (seen === shown) return;
     shown = seen;

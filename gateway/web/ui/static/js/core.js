@@ -494,7 +494,7 @@ function alert(body) {
   if (!fresh.length || localStorage.getItem(ALERT_KEY) !== "on") return;
   beep([880, 660, 880]);
   if ("Notification" in window && Notification.permission === "granted") {
-    for (const alarm of fresh) new Notification(t("alarm.notify_title"), { body: alarmLine(alarm, body.people), tag: alarm.id });
+    for (const alarm of fresh) new Notification(t("alarm.notify_title"), { body: alarmLine(alarm, body.names), tag: alarm.id });
   }
 }
 
@@ -532,7 +532,7 @@ function drawAlarms(body) {
   const open = body.alarms.filter((alarm) => alarm.status !== "closed");
   const banner = document.getElementById("alarm-banner");
   banner.hidden = open.length === 0;
-  const lines = open.slice(0, 3).map((alarm) => el("a", { href: "/alarms", class: `alarm-line alarm-${alarm.status}`, "data-alarm": alarm.id }, alarmLine(alarm, body.people)));
+  const lines = open.slice(0, 3).map((alarm) => el("a", { href: "/alarms", class: `alarm-line alarm-${alarm.status}`, "data-alarm": alarm.id }, alarmLine(alarm, body.names)));
   if (open.length > 3) lines.push(el("a", { href: "/alarms" }, t("alarm.more", { count: open.length - 3 })));
   banner.replaceChildren(...lines);
   const link = document.querySelector('#nav a[data-nav="alarms"]');

@@ -76,13 +76,13 @@ start(async (main) => {
       .then((count) => drawn.set(item.ref, count))
       .catch((error) => notice(error, "error"));
 
-  let alarms = { alarms: [], people: {} };
+  let alarms = { alarms: [], names: {} };
   let holds = new Map();
   const withHolds = await available("/api/ledger/holds").catch(() => false);
   const drawAlarms = () => {
     for (const [ref, node] of cards) {
       const alarm = alarms.alarms.find((one) => one.subject === ref && one.status !== "closed");
-      drawAlarm(node, alarm, alarms.people, holds.get(ref));
+      drawAlarm(node, alarm, alarms.names, holds.get(ref));
     }
   };
   const refreshHolds = async () => {
