@@ -79,7 +79,8 @@ async def test_the_admin_adds_an_account_that_then_signs_in(
     await screenshot(page, "accounts")
 
     await page.goto(f"{gateway.base}/audit")
-    await expect(page.locator("#audit")).to_contain_text("created account chen (vaccinator)")
+    audit = page.locator("#audit")
+    await expect(audit).to_contain_text("created account 陈医生 (chen): vaccinator")
     await expect(page.locator("#audit")).to_contain_text(ADMIN.display_name)
 
     newcomer = await new_page(browser)

@@ -310,7 +310,7 @@ async def test_audit_entries_and_no_secrets(site: Site, client: Client) -> None:
     assert summaries[:6] == [("head", 401, "sign-in failed: head"), *failed * 2, *throttled * 3]
     assert ("admin", 200, "signed in: admin") in summaries
     assert ("admin", 201, "created API token 1 (report) for county") in summaries
-    assert ("admin", 201, "created account zhang (vaccinator)") in summaries
+    assert ("admin", 201, "created account zhang: vaccinator") in summaries
     assert ("admin", 200, "reset the password of zhang; its sessions ended") in summaries
     assert summaries[-1] == ("admin", 403, "POST /api/accounts")
     assert all(e["method"] == "POST" for e in entries)

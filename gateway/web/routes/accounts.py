@@ -18,6 +18,7 @@ from gateway.web.access import HTML, add_route, require
 from gateway.web.audit_note import note
 from gateway.web.json_http import RequestBody, json_response, refused
 from gateway.web.keys import SETTINGS
+from gateway.web.naming import person_name
 from gateway.web.routes.account_requests import (
     account_refusal,
     accounts_of,
@@ -128,7 +129,8 @@ async def create_account(request: web.Request) -> web.Response:
         )
     except AccountError as error:
         raise account_refusal(error) from None
-    note(request, f"created account {account.name} ({', '.join(sorted(account.roles))})")
+    roles = ", ".join(sorted(account.roles))
+    note(request, f"created account {_shown(request, account.name)}: {roles}")
     return json_response(account.to_json(), status=201)
 
 
@@ -145,7 +147,7 @@ async def change_account(request: web.Request) -> web.Response:
     except AccountError as error:
         raise account_refusal(error) from None
     what = ", ".join(f"{key}={_describe(changes[key])}" for key in sorted(changes))
-    note(request, f"changed account {name}: {what or 'nothing'}")
+    note(request, f"changed account {_shown(request, name)}: {what or 'nothing'}")
     return json_response(account.to_json())
 
 
@@ -190,7 +192,7 @@ async def reset_password(request: web.Request) -> web.Response:
         accounts.set_password(name, await accounts.passwords.hash_async(body.password))
     except AccountError as error:
         raise account_refusal(error) from None
-    note(request, f"reset the password of {name}; its sessions ended")
+    note(request, f"reset the password of {_shown(request, name)}; its sessions ended")
     return json_response({"ok": True})
 
 
@@ -211,7 +213,9 @@ async def create_token(request: web.Request) -> web.Response:
         )
     except AccountError as error:
         raise account_refusal(error) from None
-    note(request, f"created API token {token.id} ({token.name}) for {token.account}")
+    note(
+        request, f"created API token {token.id} ({token.name}) for {_shown(request, token.account)}"
+    )
     return json_response(token.to_json() | {"token": secret}, status=201)
 
 
@@ -224,7 +228,9 @@ async def revoke_token(request: web.Request) -> web.Response:
         token = accounts_of(request).revoke_token(int(text))
     except AccountError as error:
         raise account_refusal(error) from None
-    note(request, f"revoked API token {token.id} ({token.name}) of {token.account}")
+    note(
+        request, f"revoked API token {token.id} ({token.name}) of {_shown(request, token.account)}"
+    )
     return json_response(token.to_json())
 
 
@@ -260,3 +266,9 @@ async def audit_entries(request: web.Request) -> web.Response:
 def _is_id(text: str) -> bool:
     """A row id: ASCII digits that fit SQLite's INTEGER."""
     return text.isascii() and text.isdigit() and len(text) < 19
+
+
+def _shown(request: web.Request, name: str) -> str:
+    """An account in the audit log: its display name, its sign-in name beside it."""
+    shown = person_name(request.app, name)
+    return name if shown == name else f"{shown} ({name})"

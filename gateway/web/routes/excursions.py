@@ -125,7 +125,8 @@ async def override_hold(request: web.Request) -> web.Response:
     with ledger_refusals(request):
         hold = service.override_hold(body.compartment, user.name, body.reason)
         units = service.locations.contents(hold.compartment)
-    note(request, f"overrode the hold on {hold.compartment} ({hold.alarm}): {body.reason}")
+    where = f"{compartment_name(request.app, hold.compartment)} ({hold.compartment})"
+    note(request, f"overrode the hold on {where} ({hold.alarm}): {body.reason}")
     return json_response(_hold(request.app, hold, units), 201)
 
 
