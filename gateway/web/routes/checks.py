@@ -30,6 +30,7 @@ from gateway.core.clinic_time import CLINIC_TZ
 from gateway.storage.checks import Calibration, ChecksStoreError
 from gateway.web.access import CSV, HTML, JSON, Handler, add_route, require
 from gateway.web.json_http import RequestBody, json_response, parse_body, refusal
+from gateway.web.naming import person_name, with_compartment_name
 from gateway.web.routes.checks_http import (
     CHECKS,
     MAX_LIST,
@@ -168,14 +169,15 @@ async def post_calibration(request: web.Request) -> web.Response:
     )
     with store_refusals():
         stored = checks.store.add_calibration(check)
-    return json_response(calibration_json(stored), status=201)
+    return json_response(calibration_json(request.app, stored), status=201)
 
 
-def calibration_json(check: Calibration) -> dict[str, Any]:
+def calibration_json(app: web.Application, check: Calibration) -> dict[str, Any]:
+    """A calibration check, its compartment and who made it by name too."""
     return {
         "id": check.id,
         "probe": check.probe,
-        "compartment": check.compartment,
+        **with_compartment_name(app, check.compartment),
         "checked_at": check.checked_at.isoformat(),
         "reference_c": check.reference_c,
         "probe_c": check.probe_c,
@@ -187,6 +189,7 @@ def calibration_json(check: Calibration) -> dict[str, Any]:
         "thermometer": check.thermometer,
         "note": check.note,
         "who": check.who,
+        "who_name": person_name(app, check.who),
         "recorded_at": check.recorded_at.isoformat(),
     }
 
@@ -200,7 +203,7 @@ async def list_calibrations(request: web.Request) -> web.Response:
         repairs = checks.store.needs_repair()
     return json_response(
         {
-            "calibrations": [calibration_json(row) for row in rows],
+            "calibrations": [calibration_json(request.app, row) for row in rows],
             "needs_repair": sorted(repairs),
         }
     )

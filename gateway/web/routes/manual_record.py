@@ -20,6 +20,7 @@ from gateway.checks.manual_readings import (
 from gateway.checks.manual_sheet import SheetPage, to_csv, to_html
 from gateway.web.access import require
 from gateway.web.json_http import RequestBody, json_response, parse_body, refusal
+from gateway.web.naming import with_compartment_name
 from gateway.web.routes.checks_http import (
     CHECKS,
     Celsius,
@@ -79,13 +80,13 @@ async def post_manual_reading(request: web.Request) -> web.Response:
     )
     with store_refusals():
         stored = checks.store.add_manual(record)
-    return json_response(manual_json(stored), status=201)
+    return json_response(manual_json(request.app, stored), status=201)
 
 
-def manual_json(record: ManualReading) -> dict[str, Any]:
+def manual_json(app: web.Application, record: ManualReading) -> dict[str, Any]:
     return {
         "id": record.id,
-        "compartment": record.compartment,
+        **with_compartment_name(app, record.compartment),
         "day": record.day.isoformat(),
         "half": record.half.value,
         "half_label": record.half.label,
@@ -126,7 +127,7 @@ async def list_manual_readings(request: web.Request) -> web.Response:
     ref = _compartment_query(request, checks)
     with store_refusals():
         rows = checks.store.manual_between(since, until, ref)
-    return json_response({"manual_readings": [manual_json(row) for row in rows]})
+    return json_response({"manual_readings": [manual_json(request.app, row) for row in rows]})
 
 
 async def list_missing(request: web.Request) -> web.Response:
@@ -135,7 +136,9 @@ async def list_missing(request: web.Request) -> web.Response:
     _, _, since, until = month_window(request, checks)
     with store_refusals():
         items = checks.missing_between(since, min(until, checks.clock.now()))
-    return json_response({"missing": [missing_json(item) for item in items]})
+    shown = [missing_json(item) | with_compartment_name(request.app, item.compartment)
+             for item in items]  # fmt: skip
+    return json_response({"missing": shown})
 
 
 async def manual_sheet(request: web.Request) -> web.Response:

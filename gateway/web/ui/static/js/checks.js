@@ -11,7 +11,7 @@ function missingPanel(missing) {
     "div",
     { id: "missing" },
     el("p", { class: "flag" }, t("checks.missing", { count: missing.length })),
-    el("ul", {}, missing.map((item) => el("li", {}, `${item.day} ${item.half_label} · ${item.compartment} · ${t("checks.due")} ${formatTime(item.due_at)}`))),
+    el("ul", {}, missing.map((item) => el("li", {}, `${item.day} ${item.half_label} · ${item.compartment_name} · ${t("checks.due")} ${formatTime(item.due_at)}`))),
   );
 }
 
@@ -46,7 +46,7 @@ function manualTable(rows) {
   return table(
     [
       { label: "checks.day", value: (row) => `${row.day} ${row.half_label}` },
-      { label: "checks.compartment", value: (row) => row.compartment },
+      { label: "checks.compartment", value: (row) => row.compartment_name },
       { label: "checks.temperature", value: (row) => el("span", { class: row.excursion ? "flag" : null }, formatTemp(row.temperature)) },
       { label: "checks.taken_at", value: (row) => formatTime(row.taken_at) },
       { label: "checks.recorder", value: (row) => row.recorder_name },
@@ -85,12 +85,12 @@ function calibrationTable(rows) {
   return table(
     [
       { label: "calib.checked_at", value: (row) => formatTime(row.checked_at) },
-      { label: "calib.probe", value: (row) => `${row.probe} · ${row.compartment}` },
+      { label: "calib.probe", value: (row) => `${row.probe} · ${row.compartment_name}` },
       { label: "calib.reference", value: (row) => formatTemp(row.reference_c) },
       { label: "calib.probe_value", value: (row) => formatTemp(row.probe_c) },
       { label: "calib.difference", value: (row) => `${row.difference_c.toFixed(2)} / ±${row.tolerance_c}` },
       { label: "calib.verdict", value: (row) => el("span", { class: row.passed ? "ok" : "flag" }, t(row.passed ? "calib.passed" : "calib.failed")) },
-      { label: "calib.who", value: (row) => row.who },
+      { label: "calib.who", value: (row) => row.who_name },
     ],
     rows,
   );
