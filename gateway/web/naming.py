@@ -52,7 +52,8 @@ def people_names(app: web.Application) -> dict[str, str]:
     names = alarm_people(app)
     auth = app.get(AUTH)
     for account in auth.accounts.accounts() if auth is not None else ():
-        names[account.name] = _account_name(account, names)
+        # An alarm names alarm people: an account of the same id does not rename one.
+        names.setdefault(account.name, _account_name(account, names))
     return names
 
 
