@@ -22,7 +22,7 @@ from gateway.auth.policy import ForbiddenError
 from gateway.core.errors import ColdchainError, StoreError
 from gateway.web.error_pages import PAGE_STATUSES, error_page
 from gateway.web.json_http import dumps, refusal_body, refused
-from gateway.web.naming import named
+from gateway.web.naming import named, named_reason
 from ledger.errors import DuplicatePersonError, LedgerError, LedgerStoreError
 from ledger.stock_errors import EventConflictError
 
@@ -50,7 +50,10 @@ def answer_for(error: ColdchainError, app: web.Application) -> web.HTTPException
     problems = error.problems
     body = refusal_body(
         status.status_code,
-        [(item.field, item.reason) for item in problems],
+        [
+            (item.field, named_reason(app, item.reason, {**error.params, **item.params}))
+            for item in problems
+        ],
         code=error.code,
         params=named(app, error.params),
     )

@@ -103,7 +103,8 @@ async def test_holds_are_listed_and_a_manager_overrides_one(
         {"code": hepb(2), "compartment": "F1/冷藏", "event_id": "in-2"}, status=422,
     )  # fmt: skip
     assert refused["code"] == "stock_on_hold"
-    assert "F1/冷藏 is on hold while alarm (too warm since 2026-03-02 09:00)" in refused["reason"]
+    hold = "1号冰箱 冷藏 (F1/冷藏) is on hold while alarm (too warm since 2026-03-02 09:00)"
+    assert hold in refused["reason"]
 
     override = {"compartment": "F1/冷藏", "reason": "只剩此批"}
     await call(client, "POST", "/api/ledger/holds/override", override, VACCINATOR, 403)
@@ -111,7 +112,7 @@ async def test_holds_are_listed_and_a_manager_overrides_one(
     await call(client, "POST", "/api/ledger/holds/override", blank, status=422)
     unknown = override | {"compartment": "F1/冷冻"}
     refused = await call(client, "POST", "/api/ledger/holds/override", unknown, status=422)
-    assert "F1/冷冻 is not on hold" in refused["reason"]
+    assert "1号冰箱 冷冻 (F1/冷冻) is not on hold" in refused["reason"]
     done = await call(client, "POST", "/api/ledger/holds/override", override, status=201)
     assert done["override"]["by"] == "wang.fang"
     assert done["override"]["by_name"] == "wang.fang"  # no account or alarm person of that id

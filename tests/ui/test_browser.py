@@ -232,7 +232,7 @@ async def test_the_manager_receives_stock_by_scanning_into_the_page(
     await scan.fill(placed)
     await scan.press("Enter")
     await expect(log.nth(0).locator(".error")).to_contain_text(
-        "moving into it refused: F2/冷藏 is on hold while alarm #"
+        "moving into it refused: 2号医用冰箱 冷藏 (F2/冷藏) is on hold while alarm #"
     )
     await page.select_option("#scan-compartment", "F1/冷冻")
     for code in (placed, hepb_code(HEPB, 4)):
