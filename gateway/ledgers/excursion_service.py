@@ -67,6 +67,8 @@ STABILITY_FILE = "stability.toml"
 CURSOR_KEY = "excursions.alarm_transition_seq"
 #: more than 30 days of one reading a minute, per probe
 MAX_READINGS = 200_000
+#: An excursion's source when an alarm recorded it, before the alarm's number.
+ALARM_SOURCE = "alarm "
 _EXCURSION_KINDS = frozenset({ConditionKind.TOO_WARM.value, ConditionKind.TOO_COLD.value})
 #: The alarms that put their compartment on hold while the condition holds.
 HOLD_KINDS = frozenset({ConditionKind.TOO_WARM, ConditionKind.TOO_COLD, ConditionKind.PROBE_FAULT})
@@ -287,7 +289,7 @@ class ExcursionService:
         compartment = str(condition["subject"])
         if compartment not in compartment_refs(self.settings):
             return None
-        source = f"alarm {alarm.no}"
+        source = f"{ALARM_SOURCE}{alarm.no}"
         previous = self.quarantine.last_end(source)
         if kind == TransitionKind.CLOSED.value and previous is not None:
             return None  # it cleared before it closed: that excursion is recorded

@@ -74,8 +74,9 @@ def warm_for(start: datetime, minutes: int, celsius: float) -> list[Sample]:
 
 
 def record_warm(
-    quarantine: Quarantine, excursion_id: str, start: datetime, minutes: int, celsius: float = 12.0
-) -> Excursion:
+    quarantine: Quarantine, excursion_id: str, start: datetime, minutes: int,
+    celsius: float = 12.0, source: str = "test",
+) -> Excursion:  # fmt: skip
     """Record an excursion of `minutes` at `celsius` in the cold compartment."""
     samples = warm_for(start, minutes, celsius)
     end = start + timedelta(minutes=minutes)
@@ -84,7 +85,7 @@ def record_warm(
         for pair in quarantine.stability.thresholds()
     }
     return quarantine.record(
-        excursion_id, COLD, start, end, source="test",
+        excursion_id, COLD, start, end, source=source,
         exposure=exposure(samples, 2.0, 8.0, start, end), by_thresholds=by_thresholds,
     )  # fmt: skip
 

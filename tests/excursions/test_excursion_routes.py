@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from gateway.auth.policy import Role
 from gateway.core.clock import FakeClock
 from gateway.ledgers.book import open_ledger_book
-from gateway.ledgers.excursion_service import ExcursionService, open_excursions
+from gateway.ledgers.excursion_service import ALARM_SOURCE, ExcursionService, open_excursions
 from gateway.storage.ledger.catalogue import Catalogue
 from gateway.storage.ledger.db import LedgerDB
 from gateway.storage.ledger.stock import StockLedger
@@ -29,7 +29,7 @@ from ledger.stability import load_stability
 from probes.reading import ProbeStatus, Reading
 from tests.access_support import as_roles, roles_from_header
 from tests.alarms.conftest import PROBE, T0, clinic
-from tests.excursions.conftest import STABILITY_FILE, covid, hepb
+from tests.excursions.conftest import STABILITY_FILE, covid, hepb, record_warm
 from tests.ledger.conftest import COVID, COVID_BATCH, HEPB, HEPB_BATCH, SHIPMENT
 
 pytestmark = pytest.mark.asyncio
@@ -145,6 +145,20 @@ async def test_stock_flows_and_an_excursion_on_demand(
     done = await call(client, "POST", "/api/ledger/excursions/dispositions", discard, status=201)
     assert done["scrap_approval_id"]
     assert service.locations.stock.state(covid(1)).held_by == done["scrap_approval_id"]
+
+
+async def test_an_excursion_says_who_or_which_alarm_recorded_it(
+    service: ExcursionService, client: Client
+) -> None:
+    window = {"compartment": "F1/冷藏", "start": T0.isoformat(),
+              "end": (T0 + timedelta(hours=2)).isoformat()}  # fmt: skip
+    await call(client, "POST", "/api/ledger/excursions", window, status=201)
+    record_warm(
+        service.quarantine, "by-alarm", T0 + timedelta(hours=3), 20, source=f"{ALARM_SOURCE}7"
+    )
+    listed = await call(client, "GET", "/api/ledger/excursions", headers=VACCINATOR)
+    sources = {(e["source_by_name"], e["source_alarm"]) for e in listed["excursions"]}
+    assert sources == {("wang.fang", None), (None, 7)}  # no accounts here: the name is the id
 
 
 async def test_bad_requests_are_refused(client: Client) -> None:

@@ -14,7 +14,7 @@ from pydantic import AwareDatetime, Field, StringConstraints
 
 from gateway.auth.policy import Action
 from gateway.core.errors import GatewayError
-from gateway.ledgers.excursion_service import ExcursionService, Measured, manual_id
+from gateway.ledgers.excursion_service import ALARM_SOURCE, ExcursionService, Measured, manual_id
 from gateway.storage.ledger.locations import UnitAt
 from gateway.storage.ledger.quarantine import Excursion
 from gateway.web.access import JSON, Handler, add_route, require
@@ -280,6 +280,7 @@ def _summary(app: web.Application, excursion: Excursion) -> dict[str, Any]:
         "end": excursion.end.isoformat(),
         "source": excursion.source,
         "source_by_name": _source_person(app, excursion.source),
+        "source_alarm": _source_alarm(excursion.source),
         "exposure": excursion.exposure.to_json(),
         "packages": len(excursion.units),
         "batches": len(excursion.batches),
@@ -292,6 +293,12 @@ def _source_person(app: web.Application, source: str) -> str | None:
     return (
         person_name(app, source.removeprefix(ON_DEMAND)) if source.startswith(ON_DEMAND) else None
     )
+
+
+def _source_alarm(source: str) -> int | None:
+    """The number of the alarm that recorded an excursion (null for one a person recorded)."""
+    number = source.removeprefix(ALARM_SOURCE)
+    return int(number) if source.startswith(ALARM_SOURCE) and number.isdigit() else None
 
 
 def _impact(app: web.Application, excursion: Excursion) -> dict[str, Any]:

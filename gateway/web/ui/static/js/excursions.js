@@ -15,6 +15,13 @@ function celsius(value) {
   return value === null || value === undefined ? "—" : `${Number(value).toFixed(1)} °C`;
 }
 
+// Who or what recorded an excursion, in the reader's words: a person by name, an alarm by its number.
+function excursionSource(row) {
+  if (row.source_by_name) return t("excursions.on_demand_by", { name: row.source_by_name });
+  if (row.source_alarm !== null && row.source_alarm !== undefined) return t("excursions.from_alarm", { no: row.source_alarm });
+  return row.source;
+}
+
 function quarantineTable(body, pick) {
   return el(
     "div",
@@ -47,7 +54,7 @@ function excursionsTable(rows) {
       { label: "excursions.below", value: (row) => minutes(row.exposure.minutes_below) },
       { label: "excursions.extremes", value: (row) => `${celsius(row.exposure.trough_c)} / ${celsius(row.exposure.peak_c)}` },
       { label: "excursions.exposed", value: (row) => t("excursions.exposed_count", { packages: row.packages, batches: row.batches, doses: row.doses }) },
-      { label: "excursions.source", value: (row) => (row.source_by_name ? t("excursions.on_demand_by", { name: row.source_by_name }) : row.source) },
+      { label: "excursions.source", value: excursionSource },
     ],
     rows.slice().sort((a, b) => (a.start < b.start ? 1 : -1)),
     "excursions.none",
