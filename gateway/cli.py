@@ -22,7 +22,7 @@ from alerts.settings import AckLinkSettings, AlertSettings, weak_secret
 from gateway.core import validation
 from gateway.core.clock import Clock, ScaledClock, SystemClock
 from gateway.core.errors import ColdchainError, ConfigError, GatewayError
-from gateway.entry import exit_while_starting
+from gateway.entry import note_stop_while_starting, stop_asked
 from gateway.forward.settings import InfluxSettings, MqttSettings
 from gateway.ops.cli import OPS_COMMANDS, add_ops_parsers
 from gateway.settings import Settings, load_settings
@@ -121,9 +121,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command in GATEWAY_COMMANDS:
         with stop_while_starting():
             return _command(args)
-    if signal.getsignal(signal.SIGTERM) is exit_while_starting:
+    if signal.getsignal(signal.SIGTERM) is note_stop_while_starting:
         # The entry point's was for the imports: another command stopped says so (143).
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        if stop_asked():
+            signal.raise_signal(signal.SIGTERM)
     return _command(args)
 
 
@@ -139,12 +141,13 @@ def _command(args: argparse.Namespace) -> int:
 
 @contextlib.contextmanager
 def stop_while_starting() -> Iterator[None]:
-    """SIGTERM exits 0 in the block (`gateway.entry.exit_while_starting`), also before the
-    gateway handles it in its event loop. The handler found is put back after, so that a
-    caller of `main` (a test) keeps its own; the entry point's, which was for the imports
-    only, gives way to the default."""
-    previous = signal.signal(signal.SIGTERM, exit_while_starting)
-    if previous is None or previous is exit_while_starting:
+    """A SIGTERM in the block, before the gateway handles it in its event loop, is noted
+    (`gateway.entry.note_stop_while_starting`) and `run_gateway` stops at once (exit 0) when it
+    starts to listen. The handler found is put back after, so that a caller of `main` (a test)
+    keeps its own; the entry point's, which was for the imports only, gives way to the
+    default."""
+    previous = signal.signal(signal.SIGTERM, note_stop_while_starting)
+    if previous is None or previous is note_stop_while_starting:
         previous = signal.SIG_DFL
     try:
         yield
@@ -221,6 +224,8 @@ async def run_gateway(
 
     stop = asyncio.Event()
     install_stop_signals(stop)
+    if stop_asked():
+        return 0
     announced = False
     while True:
         gateway = Gateway(settings, clock, config_path)
